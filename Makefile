@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` (the demo) and `make test` (the whole suite).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export DJANGO_SETTINGS_MODULE ?= cpis.settings.base
+
+.PHONY: run test lint bench install clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Without DATABASE_URL / CELERY_BROKER_URL this runs on SQLite with tasks in-process;
+# with them it runs on PostgreSQL and Redis with a separate worker (and beat).
+run: install
+	DEBUG=true $(PY) manage.py migrate --no-input
+	DEBUG=true $(PY) manage.py seed_demo
+	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+		trap 'kill 0' EXIT; \
+		DEBUG=true $(VENV)/bin/celery -A cpis worker --beat --loglevel=INFO & \
+		DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000; \
+	else \
+		DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000; \
+	fi
+
+# The whole suite against PostgreSQL and Redis (defaults: the local servers, see cpis/settings/test.py).
+test: install
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles var

@@ -1,0 +1,114 @@
+"""Who may do what: the current organisation, roles and the trained-user gate.
+
+Every view that shows child data goes through `role_required`, which also applies the gate.
+Object-level access (own organisation versus another) lives in each app's access helpers,
+which filter by `request.organisation` and answer 404 for anything else.
+"""
+
+from dataclasses import dataclass, field
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
+
+SESSION_ORGANISATION_KEY = "organisation_id"
+
+
+def current_organisation_load(request) -> None:
+    """Sets request.organisation (or None) and request.roles (a frozenset of role values).
+
+    A user with one organisation works for it; a user with several picks one after login.
+    """
+    request.organisation = None
+    request.roles = frozenset()
+    request.user_organisations = []
+    user = request.user
+    if not user.is_authenticated:
+        return
+    memberships = list(
+        Membership.objects.filter(user=user, organisation__is_active=True).select_related("organisation")
+    )
+    organisations = {m.organisation_id: m.organisation for m in memberships}
+    chosen = request.session.get(SESSION_ORGANISATION_KEY)
+    if chosen not in organisations and len(organisations) == 1:
+        chosen = next(iter(organisations))
+    if chosen in organisations:
+        request.organisation = organisations[chosen]
+        request.roles = frozenset(m.role for m in memberships if m.organisation_id == chosen)
+    request.user_organisations = sorted(organisations.values(), key=lambda o: o.name)
+
+
+@dataclass
+class GateResult:
+    missing: list[str] = field(default_factory=list)
+    training: TrainingRecord | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing
+
+
+def trained_user_gate(request) -> GateResult:
+    """What stops this user seeing child data now, in words they can act on."""
+    user: User = request.user
+    result = GateResult()
+    if not user.is_active:
+        result.missing.append("Your account is not active.")
+    if not user.is_verified():
+        result.missing.append("You have not used two-factor authentication at this sign-in.")
+    result.training = user.current_training(today=timezone.localdate())
+    if result.training is None:
+        last = user.training_records.order_by("-expires_on").first()
+        if last is None:
+            result.missing.append("There is no record of your CP-IS training.")
+        else:
+            result.missing.append(f"Your CP-IS training expired on {last.expires_on:%-d %B %Y}.")
+    return result
+
+
+def organisation_admins(organisation: Organisation | None) -> list[User]:
+    if organisation is None:
+        return []
+    return list(
+        User.objects.filter(
+            is_active=True, memberships__organisation=organisation, memberships__role=Role.ORG_ADMIN
+        ).distinct()
+    )
+
+
+def gate_response(request, gate: GateResult) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        "accounts/gate.jinja",
+        {"gate": gate, "admins": organisation_admins(request.organisation)},
+        status=403,
+    )
+
+
+def role_required(*roles: str):
+    """Allows the view only to users holding one of `roles` at their current organisation.
+
+    A role that shows child data also needs the trained-user gate to pass; the gate page says
+    exactly what is missing and who to ask.
+    """
+    allowed = frozenset(roles)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            held = request.roles & allowed
+            if not held:
+                raise PermissionDenied
+            if held & CHILD_DATA_ROLES:
+                gate = trained_user_gate(request)
+                if not gate.passed:
+                    return gate_response(request, gate)
+            return view(request, *args, **kwargs)
+
+        wrapper.allowed_roles = allowed
+        return wrapper
+
+    return decorator

@@ -1,0 +1,201 @@
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.contrib.sessions.base_session import AbstractBaseSession
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class OrganisationKind(models.TextChoices):
+    LOCAL_AUTHORITY = "local_authority", "Local authority"
+    CARE_SETTING = "care_setting", "NHS care setting"
+    NATIONAL = "national", "National"
+
+
+class SettingType(models.TextChoices):
+    ED = "ED", "Emergency department"
+    MIU = "MIU", "Minor injury unit"
+    WIC = "WIC", "Walk-in centre"
+    UTC = "UTC", "Urgent treatment centre"
+    OOH = "OOH", "GP out of hours"
+    MATERNITY = "maternity", "Maternity unit"
+    AMBULANCE = "ambulance", "Ambulance service"
+    NHS111 = "111", "NHS 111"
+    PAEDIATRIC_WARD = "paediatric_ward", "Paediatric ward"
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    SAFEGUARDING_LEAD = "safeguarding_lead", "Safeguarding lead"
+    SOCIAL_WORKER = "social_worker", "Social worker"
+    PLAN_MANAGER = "plan_manager", "Plan manager"
+    ORG_ADMIN = "org_admin", "Organisation administrator"
+    NATIONAL_ADMIN = "national_admin", "National administrator"
+
+
+# Roles that show child data, and so sit behind the trained-user gate. Admin roles never do.
+CHILD_DATA_ROLES = frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD, Role.SOCIAL_WORKER, Role.PLAN_MANAGER})
+
+ROLES_BY_KIND = {
+    OrganisationKind.CARE_SETTING: frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD, Role.ORG_ADMIN}),
+    OrganisationKind.LOCAL_AUTHORITY: frozenset({Role.SOCIAL_WORKER, Role.PLAN_MANAGER, Role.ORG_ADMIN}),
+    OrganisationKind.NATIONAL: frozenset({Role.NATIONAL_ADMIN, Role.ORG_ADMIN}),
+}
+
+ods_code_validator = RegexValidator(r"^[A-Z0-9]{3,10}$", "Enter an ODS code of 3 to 10 upper-case letters and digits")
+phone_validator = RegexValidator(r"^\+?[0-9][0-9 ]{5,18}[0-9]$", "Enter a telephone number, like 020 7946 0000")
+
+
+class Organisation(models.Model):
+    ods_code = models.CharField("ODS code", max_length=10, unique=True, validators=[ods_code_validator])
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=OrganisationKind.choices)
+    setting_type = models.CharField(max_length=20, choices=SettingType.choices, blank=True)
+    phone = models.CharField("telephone", max_length=20, blank=True, validators=[phone_validator])
+    office_hours_phone = models.CharField(max_length=20, blank=True, validators=[phone_validator])
+    emergency_duty_phone = models.CharField(max_length=20, blank=True, validators=[phone_validator])
+    team_mailbox = models.EmailField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                name="organisation_ods_code_format",
+                condition=Q(ods_code__regex=r"^[A-Z0-9]{3,10}$"),
+            ),
+            models.CheckConstraint(
+                name="organisation_setting_type_only_for_care_settings",
+                condition=(Q(kind=OrganisationKind.CARE_SETTING) & ~Q(setting_type=""))
+                | (~Q(kind=OrganisationKind.CARE_SETTING) & Q(setting_type="")),
+            ),
+            # Clinicians phone this number when a child on a plan turns up out of hours.
+            models.CheckConstraint(
+                name="organisation_la_has_emergency_duty_phone",
+                condition=~Q(kind=OrganisationKind.LOCAL_AUTHORITY) | ~Q(emergency_duty_phone=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ods_code})"
+
+    @property
+    def is_local_authority(self) -> bool:
+        return self.kind == OrganisationKind.LOCAL_AUTHORITY
+
+    @property
+    def is_care_setting(self) -> bool:
+        return self.kind == OrganisationKind.CARE_SETTING
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    # Django admin access (operators only); unrelated to CP-IS roles.
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["full_name"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name
+
+    def current_training(self, *, today: date | None = None) -> "TrainingRecord | None":
+        today = today or timezone.localdate()
+        return self.training_records.filter(expires_on__gte=today).order_by("-expires_on").first()
+
+
+class Membership(models.Model):
+    """One role a user holds at one organisation."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=30, choices=Role.choices)
+    granted_at = models.DateTimeField(default=timezone.now)
+    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation", "role"], name="membership_unique_role"),
+        ]
+        indexes = [
+            # Used to list an organisation's users with a role (e.g. who to ask at the gate).
+            models.Index(fields=["organisation", "role"], name="membership_org_role_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} at {self.organisation.name}"
+
+
+def _training_expiry(completed_on: date) -> date:
+    return completed_on + timedelta(days=settings.TRAINING_VALIDITY_DAYS)
+
+
+class TrainingRecord(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="training_records")
+    course = models.CharField(max_length=200)
+    completed_on = models.DateField()
+    expires_on = models.DateField()
+    recorded_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="training_expires_after_completion", condition=Q(expires_on__gt=models.F("completed_on"))
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-expires_on"], name="training_user_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.course}, completed {self.completed_on:%d/%m/%Y}"
+
+    def save(self, *args, **kwargs):
+        if not self.expires_on:
+            self.expires_on = _training_expiry(self.completed_on)
+        super().save(*args, **kwargs)
+
+
+class UserSession(AbstractBaseSession):
+    """A database session that knows its user, so deactivation can end all of them at once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, db_index=True, related_name="+")
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore
+
+        return SessionStore

@@ -1,0 +1,29 @@
+"""The links on the home page and in the header, each shown only to the roles that may use it.
+
+Apps add their entries here as they arrive, so the navigation has one source.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class Link:
+    url_name: str
+    text: str
+    roles: frozenset[str]
+
+
+LINKS: list[Link] = []
+
+
+def links_for(roles: frozenset[str]) -> list[dict]:
+    result = []
+    for link in LINKS:
+        if roles & link.roles:
+            try:
+                result.append({"href": reverse(link.url_name), "text": link.text})
+            except NoReverseMatch:
+                continue
+    return result

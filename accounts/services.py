@@ -1,0 +1,92 @@
+"""Writes about users, their roles, training and sign-in; each one is audited."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import ROLES_BY_KIND, Membership, Organisation, TrainingRecord, User, UserSession
+from audit.models import AuditAction
+from audit.services import audit_record
+
+BACKUP_CODE_COUNT = 10
+
+
+@transaction.atomic
+def membership_grant(*, user: User, organisation: Organisation, role: str, by: User | None, request=None) -> Membership:
+    if role not in ROLES_BY_KIND[organisation.kind]:
+        raise ValidationError(f"The role {role} does not exist at a {organisation.get_kind_display().lower()}.")
+    membership, created = Membership.objects.get_or_create(
+        user=user, organisation=organisation, role=role, defaults={"granted_by": by}
+    )
+    if created:
+        audit_record(
+            action=AuditAction.ROLE_GRANTED,
+            request=request,
+            user=by,
+            organisation=organisation,
+            detail={"subject_user_id": user.pk, "role": role},
+        )
+    return membership
+
+
+@transaction.atomic
+def membership_revoke(*, membership: Membership, by: User | None, request=None) -> None:
+    audit_record(
+        action=AuditAction.ROLE_REMOVED,
+        request=request,
+        user=by,
+        organisation=membership.organisation,
+        detail={"subject_user_id": membership.user_id, "role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def training_record(*, user: User, course: str, completed_on: date, by: User | None, request=None) -> TrainingRecord:
+    record = TrainingRecord.objects.create(user=user, course=course, completed_on=completed_on, recorded_by=by)
+    audit_record(
+        action=AuditAction.TRAINING_RECORDED,
+        request=request,
+        user=by,
+        detail={"subject_user_id": user.pk, "expires_on": record.expires_on.isoformat()},
+    )
+    return record
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, by: User | None, request=None) -> None:
+    """Deactivates the account and ends every session it has, at once."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    UserSession.objects.filter(user=user).delete()
+    audit_record(action=AuditAction.USER_DEACTIVATED, request=request, user=by, detail={"subject_user_id": user.pk})
+
+
+@transaction.atomic
+def user_reactivate(*, user: User, by: User | None, request=None) -> None:
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit_record(action=AuditAction.USER_REACTIVATED, request=request, user=by, detail={"subject_user_id": user.pk})
+
+
+def totp_device_for_enrolment(*, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator the user is enrolling; one at a time."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+@transaction.atomic
+def totp_enrolment_confirm(*, device: TOTPDevice, request=None) -> list[str]:
+    """Confirms the authenticator and issues fresh single-use backup codes (returned once)."""
+    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    StaticDevice.objects.filter(user=device.user).delete()
+    backup = StaticDevice.objects.create(user=device.user, name="Backup codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=backup, token=c) for c in codes])
+    audit_record(action=AuditAction.OTP_ENROLLED, request=request, user=device.user)
+    return codes

@@ -1,0 +1,252 @@
+import base64
+import time
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from markupsafe import Markup
+
+from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, trained_user_gate
+from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm
+from accounts.models import CHILD_DATA_ROLES, Role, User
+from accounts.navigation import links_for
+from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+
+# Between the password and the second factor the user is "pending": known, not signed in.
+_PENDING_USER = "pending_user_id"
+_PENDING_SINCE = "pending_since"
+_PENDING_NEXT = "pending_next"
+_PENDING_MAX_AGE = 5 * 60
+_BACKUP_CODES = "new_backup_codes"
+
+
+def _pending_user(request) -> User | None:
+    user_id = request.session.get(_PENDING_USER)
+    since = request.session.get(_PENDING_SINCE, 0)
+    if user_id is None or time.time() - since > _PENDING_MAX_AGE:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def _safe_next(request, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("accounts:home")
+
+
+def _complete_login(request, user: User, device) -> None:
+    next_url = request.session.get(_PENDING_NEXT)
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    otp_login(request, device)
+    now = int(time.time())
+    request.session["login_time"] = now
+    request.session["last_activity"] = now
+    request.session[_PENDING_NEXT] = next_url
+    audit_record(action=AuditAction.LOGIN, request=request, user=user, detail={"device": device.persistent_id})
+
+
+def _after_login_redirect(request):
+    next_url = _safe_next(request, request.session.pop(_PENDING_NEXT, None))
+    return redirect(next_url)
+
+
+@login_not_required
+@never_cache
+def login_view(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].lower()
+        user = authenticate(request=request, username=email, password=form.cleaned_data["password"])
+        if getattr(request, "axes_locked_out", False):
+            # AxesMiddleware replaces this response with the lockout page.
+            return HttpResponse(status=429)
+        if user is None:
+            known = User.objects.filter(email=email).first()
+            audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=known, outcome=AuditOutcome.FAILURE)
+            form.add_error(None, "Enter a correct email address and password. Both are case-sensitive.")
+        else:
+            request.session.cycle_key()
+            request.session[_PENDING_USER] = user.pk
+            request.session[_PENDING_SINCE] = time.time()
+            request.session[_PENDING_NEXT] = request.GET.get("next")
+            if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                return redirect("accounts:login_verify")
+            return redirect("accounts:login_enrol")
+    return render(
+        request,
+        "accounts/login.jinja",
+        {"form": form, "timed_out": request.GET.get("timeout") == "1"},
+        status=400 if form.errors else 200,
+    )
+
+
+def login_locked_out(request, credentials=None, *args, **kwargs):
+    known = User.objects.filter(email=(credentials or {}).get("username", "")).first()
+    audit_record(action=AuditAction.LOGIN_LOCKED_OUT, request=request, user=known, outcome=AuditOutcome.DENIED)
+    return render(request, "accounts/locked_out.jinja", status=429)
+
+
+def _verify_code(user: User, code: str):
+    """The device that accepts `code` (authenticator first, then a single-use backup code)."""
+    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
+        if device.verify_token(code):
+            return device
+    for device in StaticDevice.objects.filter(user=user, confirmed=True):
+        # verify_token deletes the matched backup code, so each one works once.
+        if device.verify_token(code):
+            return device
+    return None
+
+
+@login_not_required
+@never_cache
+def login_verify(request):
+    user = _pending_user(request)
+    if user is None:
+        messages.info(request, "Sign in again to continue.")
+        return redirect("accounts:login")
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = _verify_code(user, form.cleaned_data["code"])
+        if device is None:
+            audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
+            form.add_error(
+                "code", "The security code is not correct or has already been used. Wait for a new code and try again."
+            )
+        else:
+            if isinstance(device, StaticDevice):
+                audit_record(action=AuditAction.OTP_BACKUP_CODE_USED, request=request, user=user)
+            _complete_login(request, user, device)
+            return _after_login_redirect(request)
+    return render(request, "accounts/login_verify.jinja", {"form": form}, status=400 if form.errors else 200)
+
+
+def _qr_svg(url: str) -> Markup:
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode().split("?>", 1)[-1]
+    # Give the picture a text alternative; the secret is also printed beside it.
+    svg = svg.replace("<svg ", '<svg role="img" aria-label="QR code for your authenticator app" ', 1)
+    return Markup(svg)  # noqa: S704 - generated by qrcode from our own otpauth URL
+
+
+def _secret_base32(device: TOTPDevice) -> str:
+    secret = base64.b32encode(device.bin_key).decode()
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@login_not_required
+@never_cache
+def login_enrol(request):
+    user = _pending_user(request)
+    if user is None:
+        messages.info(request, "Sign in again to continue.")
+        return redirect("accounts:login")
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return redirect("accounts:login_verify")
+    device = totp_device_for_enrolment(user=user)
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            codes = totp_enrolment_confirm(device=device, request=request)
+            _complete_login(request, user, device)
+            request.session[_BACKUP_CODES] = codes
+            return redirect("accounts:backup_codes")
+        audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
+        form.add_error(
+            "code", "The security code is not correct. Check the time on your phone and try the newest code."
+        )
+    return render(
+        request,
+        "accounts/login_enrol.jinja",
+        {"form": form, "qr_svg": _qr_svg(device.config_url), "secret": _secret_base32(device)},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+def backup_codes(request):
+    codes = request.session.pop(_BACKUP_CODES, None)
+    if not codes:
+        return redirect("accounts:home")
+    return render(
+        request,
+        "accounts/backup_codes.jinja",
+        {"codes": codes, "next_url": _safe_next(request, request.session.pop(_PENDING_NEXT, None))},
+    )
+
+
+@require_POST
+def logout_view(request):
+    audit_record(action=AuditAction.LOGOUT, request=request)
+    auth_logout(request)
+    messages.success(request, "You have signed out.")
+    return redirect("accounts:login")
+
+
+@require_POST
+def session_extend(request):
+    request.session["last_activity"] = int(time.time())
+    return JsonResponse({"expires_in": settings.SESSION_IDLE_TIMEOUT})
+
+
+@never_cache
+def organisation_select(request):
+    organisations = request.user_organisations
+    form = OrganisationSelectForm(
+        request.POST or None,
+        organisations=organisations,
+        initial={"organisation": request.organisation.pk if request.organisation else None},
+    )
+    if request.method == "POST" and form.is_valid():
+        organisation = form.cleaned_data["organisation"]
+        request.session[SESSION_ORGANISATION_KEY] = organisation.pk
+        audit_record(action=AuditAction.ORGANISATION_SWITCHED, request=request, organisation=organisation)
+        messages.success(request, f"You are now working for {organisation.name}.")
+        return redirect("accounts:home")
+    return render(
+        request,
+        "accounts/organisation_select.jinja",
+        {"form": form, "organisations": organisations},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+def home(request):
+    if request.organisation is None and len(request.user_organisations) > 1:
+        return redirect("accounts:organisation_select")
+    shows_child_data = bool(request.roles & CHILD_DATA_ROLES)
+    gate = trained_user_gate(request) if shows_child_data else None
+    return render(
+        request,
+        "accounts/home.jinja",
+        {
+            "gate": gate,
+            "admins": organisation_admins(request.organisation) if gate and not gate.passed else [],
+            "role_names": [Role(r).label for r in sorted(request.roles)],
+            "home_links": links_for(request.roles),
+        },
+    )

@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    LOGIN = "login", "Signed in"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    LOGIN_LOCKED_OUT = "login_locked_out", "Sign-in locked out"
+    LOGOUT = "logout", "Signed out"
+    SESSION_EXPIRED = "session_expired", "Session expired"
+    OTP_FAILED = "otp_failed", "Two-factor code refused"
+    OTP_ENROLLED = "otp_enrolled", "Two-factor authentication enrolled"
+    OTP_BACKUP_CODE_USED = "otp_backup_code_used", "Backup code used"
+    ORGANISATION_SWITCHED = "organisation_switched", "Changed organisation"
+    ROLE_GRANTED = "role_granted", "Role granted"
+    ROLE_REMOVED = "role_removed", "Role removed"
+    USER_DEACTIVATED = "user_deactivated", "User deactivated"
+    USER_REACTIVATED = "user_reactivated", "User reactivated"
+    TRAINING_RECORDED = "training_recorded", "Training recorded"
+    GATE_REFUSED = "gate_refused", "Refused at the trained-user gate"
+
+
+class AuditOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    DENIED = "denied", "Denied"
+
+
+class AuditEvent(models.Model):
+    """Append-only: the database refuses UPDATE and DELETE on this table (migration 0002)."""
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    roles = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    nhs_number = models.CharField(max_length=10, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
+    trace_id = models.CharField(max_length=64, blank=True)
+    # Identifiers only (object ids, counts, codes); never names or dates of birth.
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            # The audit viewer's searches: by child, by organisation, by user, newest first.
+            models.Index(fields=["nhs_number", "-occurred_at"], name="audit_nhs_time_idx"),
+            models.Index(fields=["organisation", "-occurred_at"], name="audit_org_time_idx"),
+            models.Index(fields=["user", "-occurred_at"], name="audit_user_time_idx"),
+            models.Index(fields=["-occurred_at"], name="audit_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.outcome}"

@@ -1,0 +1,76 @@
+import datetime as dt
+
+import factory
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Membership, Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+# 20 bytes, hex, as django-otp stores it; tests compute codes from it with django_otp.oath.totp.
+TEST_TOTP_KEY = "3132333435363738393031323334353637383930"
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    ods_code = factory.Sequence(lambda n: f"ORG{n:04d}")
+    name = factory.Sequence(lambda n: f"Organisation {n}")
+    kind = OrganisationKind.CARE_SETTING
+    setting_type = SettingType.ED
+    phone = "0113 496 0100"
+
+    class Params:
+        local_authority = factory.Trait(
+            kind=OrganisationKind.LOCAL_AUTHORITY,
+            setting_type="",
+            name=factory.Sequence(lambda n: f"Local Authority {n}"),
+            ods_code=factory.Sequence(lambda n: f"LA{n:04d}"),
+            office_hours_phone="0113 496 0001",
+            emergency_duty_phone="0113 496 0999",
+            team_mailbox=factory.Sequence(lambda n: f"team{n}@la.example"),
+            phone="",
+        )
+        national = factory.Trait(kind=OrganisationKind.NATIONAL, setting_type="", name="NHS England", phone="")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.nhs.uk")
+    full_name = factory.Faker("name", locale="en_GB")
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def trained(self, create, extracted, **kwargs):
+        if extracted:
+            TrainingRecord.objects.create(
+                user=self, course="CP-IS e-learning", completed_on=timezone.localdate() - dt.timedelta(days=10)
+            )
+
+    @factory.post_generation
+    def enrolled(self, create, extracted, **kwargs):
+        if extracted:
+            TOTPDevice.objects.create(user=self, name="Phone", key=TEST_TOTP_KEY, confirmed=True)
+        self.save()
+
+
+def user_with_role(
+    role: str, organisation: Organisation | None = None, *, trained: bool = True, enrolled: bool = True
+) -> User:
+    if organisation is None:
+        kind = {
+            Role.CLINICIAN: {},
+            Role.SAFEGUARDING_LEAD: {},
+            Role.SOCIAL_WORKER: {"local_authority": True},
+            Role.PLAN_MANAGER: {"local_authority": True},
+            Role.NATIONAL_ADMIN: {"national": True},
+            Role.ORG_ADMIN: {},
+        }[role]
+        organisation = OrganisationFactory(**kind)
+    user = UserFactory(trained=trained, enrolled=enrolled)
+    Membership.objects.create(user=user, organisation=organisation, role=role)
+    return user
