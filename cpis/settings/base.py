@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "plans",
+    "attendances",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +121,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
+# Repeat checks of one child at one setting within this many hours join one notification.
+NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 
 # Lock out only the (user, address) pair that failed, so nobody can lock a named clinician
 # out from elsewhere by guessing their password (ASVS 6.1.1 "malicious lockout").

@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Each child keeps only their last 25 visits (SPEC 2 "Visit history").
+VISITS_KEPT = 25
+
+
+class Visit(models.Model):
+    """One unscheduled-care attendance of a child on a visible plan."""
+
+    nhs_number = models.CharField("NHS number", max_length=10)
+    arrived_at = models.DateTimeField()
+    care_setting = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="visits")
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="visits_checked"
+    )
+    # Kept as written at the time: the visit history shows who checked even if they leave.
+    checked_by_name = models.CharField(max_length=200)
+    checked_by_role = models.CharField(max_length=30)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="visit_nhs_number_ten_digits", condition=Q(nhs_number__regex=r"^[0-9]{10}$")),
+        ]
+        indexes = [
+            # The last-25 history of one child, newest first (check journey, child view, FHIR).
+            models.Index(fields=["nhs_number", "-arrived_at", "-id"], name="visit_child_history_idx"),
+        ]
+        ordering = ["-arrived_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Visit {self.pk} at {self.care_setting_id}"

@@ -1,0 +1,59 @@
+import pytest
+from django_otp.oath import totp
+from playwright.sync_api import expect
+
+from tests.browser.conftest import assert_accessible, screenshot
+from tests.factories import TEST_PASSWORD, TEST_TOTP_KEY
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _code() -> str:
+    return f"{totp(bytes.fromhex(TEST_TOTP_KEY)):06d}"
+
+
+def test_clinician_signs_in_with_password_and_totp(page, live_server, role_user, csp_violations):
+    user = role_user("clinician")
+    page.goto(live_server.url + "/login/")
+    expect(page).to_have_title("Sign in – CP-IS")
+    assert_accessible(page)
+    screenshot(page, "login")
+
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your security code")
+    assert_accessible(page)
+    screenshot(page, "login-2fa")
+    page.get_by_label("Security code").fill(_code())
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Child Protection – Information Sharing")
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text(user.full_name)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "home")
+    assert not csp_violations
+
+
+def test_wrong_password_shows_the_error_summary(page, live_server, role_user, csp_violations):
+    user = role_user("clinician")
+    page.goto(live_server.url + "/login/")
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill("wrong-password-here")
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_title("Error: Sign in – CP-IS")
+    expect(page.get_by_role("alert")).to_contain_text("Enter a correct email address and password")
+    assert_accessible(page)
+    assert not csp_violations
+
+
+def test_untrained_clinician_is_stopped_at_the_gate(signed_in_page, live_server, role_user, csp_violations):
+    user = role_user("clinician", trained=False)
+    page = signed_in_page(user)
+    page.goto(live_server.url + "/")
+    expect(page.get_by_test_id("gate-missing")).to_contain_text("There is no record of your CP-IS training.")
+    assert_accessible(page)
+    screenshot(page, "gate")
+    assert not csp_violations
