@@ -74,3 +74,49 @@ def user_with_role(
     user = UserFactory(trained=trained, enrolled=enrolled)
     Membership.objects.create(user=user, organisation=organisation, role=role)
     return user
+
+
+def nhs_number_for(n: int) -> str:
+    """The n-th valid NHS number in the 999 test range (never a real person's number)."""
+    from plans.nhs_numbers import nhs_number_check_digit
+
+    while True:
+        first_nine = f"999{n % 1_000_000:06d}"
+        check = nhs_number_check_digit(first_nine)
+        if check is not None:
+            return first_nine + str(check)
+        n += 1
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "plans.Plan"
+
+    organisation = factory.SubFactory(OrganisationFactory, local_authority=True)
+    nhs_number = factory.Sequence(nhs_number_for)
+    family_name = factory.Faker("last_name", locale="en_GB")
+    given_names = factory.Faker("first_name", locale="en_GB")
+    date_of_birth = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=365 * 8))
+    plan_type = "CPP"
+    start_date = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=100))
+
+    class Params:
+        ended = factory.Trait(end_date=factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=10)))
+        withdrawn_in_error = factory.Trait(withdrawn=True)
+        looked_after = factory.Trait(plan_type="LAC")
+        unborn = factory.Trait(
+            plan_type="UCPP",
+            date_of_birth=factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=365 * 25)),
+            expected_due_date=factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=60)),
+        )
+
+
+class VisitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "attendances.Visit"
+
+    nhs_number = factory.Sequence(nhs_number_for)
+    arrived_at = factory.LazyFunction(timezone.now)
+    care_setting = factory.SubFactory(OrganisationFactory)
+    checked_by_name = factory.Faker("name", locale="en_GB")
+    checked_by_role = "clinician"

@@ -1,0 +1,21 @@
+import importlib
+import pkgutil
+import sys
+
+import django
+
+
+def main() -> None:
+    django.setup()
+    import bench
+
+    wanted = set(sys.argv[1:])
+    for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__)):
+        if wanted and module not in wanted:
+            continue
+        print(f"\n=== bench.{module} ===", flush=True)
+        importlib.import_module(f"bench.{module}").run()
+
+
+if __name__ == "__main__":
+    main()
