@@ -101,8 +101,14 @@ def login_view(request):
     )
 
 
+def axes_username(request, credentials=None) -> str:
+    """The login name axes counts failures against: the e-mail address, however it arrived."""
+    name = (credentials or {}).get("username") or request.POST.get("email", "")
+    return name.strip().lower()
+
+
 def login_locked_out(request, credentials=None, *args, **kwargs):
-    known = User.objects.filter(email=(credentials or {}).get("username", "")).first()
+    known = User.objects.filter(email=axes_username(request, credentials)).first()
     audit_record(action=AuditAction.LOGIN_LOCKED_OUT, request=request, user=known, outcome=AuditOutcome.DENIED)
     return render(request, "accounts/locked_out.jinja", status=429)
 

@@ -1,0 +1,82 @@
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from accounts.models import Organisation, Role, User
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "cpis.example.nhs.uk",
+    "DATABASE_URL": "postgres://cpis@db:5432/cpis",
+    "REDIS_URL": "redis://redis:6379/0",
+    "CELERY_BROKER_URL": "redis://redis:6379/1",
+}
+
+
+def manage(*args, env):
+    # Only what a production host would have: nothing the test settings put in os.environ.
+    clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "cpis.settings.base", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_is_clean_with_production_values():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", env={k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"})
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        call_command("seed_demo")
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_with_force_creates_every_role_and_is_idempotent(settings):
+    settings.DEBUG = False
+    call_command("seed_demo", "--force")
+    call_command("seed_demo", "--force")
+    assert Organisation.objects.filter(kind="local_authority").count() == 3
+    assert set(Organisation.objects.filter(kind="care_setting").values_list("setting_type", flat=True)) == {
+        "ED",
+        "MIU",
+        "UTC",
+    }
+    held = set(User.objects.values_list("memberships__role", flat=True))
+    assert held >= set(Role.values)
+    assert User.objects.count() == len(set(User.objects.values_list("email", flat=True)))
+
+
+@pytest.mark.django_db
+def test_every_page_carries_a_strict_content_security_policy(client):
+    response = client.get(reverse("accounts:login"))
+    policy = response["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"].startswith("'self' 'nonce-")
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    nonce = directives["script-src"].split("'nonce-")[1].rstrip("'")
+    assert f'<script nonce="{nonce}">' in response.content.decode()
+    assert response["X-Frame-Options"] == "DENY"
+    assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]

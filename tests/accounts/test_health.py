@@ -1,0 +1,90 @@
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from cpis.health import HEARTBEAT_KEY, worker_heartbeat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_heartbeat():
+    cache.delete(HEARTBEAT_KEY)
+    yield
+    cache.delete(HEARTBEAT_KEY)
+
+
+def test_healthy_with_tasks_in_process(client):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "worker": "in-process"}
+
+
+def test_redis_down_is_reported(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error" and body["redis"].startswith("error: ConnectionError")
+    assert body["database"] == "ok"
+
+
+def test_missing_worker_heartbeat_is_reported(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503 and response.json()["worker"] == "error: RuntimeError: no heartbeat yet"
+
+
+def test_stale_worker_heartbeat_is_reported(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.set(HEARTBEAT_KEY, time.time() - settings.WORKER_HEARTBEAT_MAX_AGE - 5)
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503 and "last heartbeat" in response.json()["worker"]
+
+
+@pytest.mark.worker
+def test_real_worker_heartbeat_makes_health_green(client, settings):
+    """A real worker on real Redis runs the heartbeat task; /healthz then reports it alive."""
+    broker = "redis://127.0.0.1:6379/3"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cpis.settings.test", "CELERY_BROKER_URL": broker}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cpis",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    from cpis.celery import app
+
+    previous_broker = app.conf.broker_url
+    try:
+        settings.CELERY_TASK_ALWAYS_EAGER = False
+        app.conf.broker_url = broker
+        app.conf.task_always_eager = False
+        worker_heartbeat.apply_async()
+        deadline = time.time() + 30
+        while cache.get(HEARTBEAT_KEY) is None and time.time() < deadline:
+            time.sleep(0.2)
+        response = client.get(reverse("healthz"))
+        assert response.status_code == 200, response.json()
+        assert response.json()["worker"] == "ok"
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.broker_url = previous_broker
+        worker.terminate()
+        worker.wait(timeout=10)
