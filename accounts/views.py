@@ -72,8 +72,14 @@ def _after_login_redirect(request):
 @login_not_required
 @never_cache
 def login_view(request):
+    timed_out = request.GET.get("timeout") == "1"
     if request.user.is_authenticated:
-        return redirect("accounts:home")
+        if not timed_out:
+            return redirect("accounts:home")
+        # The page's timer ran out: sign out here too, even if the server's clock of the last
+        # request is a second behind the browser's (the worst a forged link can do is sign out).
+        audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
+        auth_logout(request)
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].lower()
@@ -96,7 +102,7 @@ def login_view(request):
     return render(
         request,
         "accounts/login.jinja",
-        {"form": form, "timed_out": request.GET.get("timeout") == "1"},
+        {"form": form, "timed_out": timed_out},
         status=400 if form.errors else 200,
     )
 

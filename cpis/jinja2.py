@@ -30,8 +30,6 @@ def environment(**options) -> Environment:
             "static": static,
             "url": _url,
             "get_messages": messages.get_messages,
-            "settings_idle_timeout": settings.SESSION_IDLE_TIMEOUT,
-            "settings_warning_before": settings.SESSION_WARNING_BEFORE,
         }
     )
     return env
@@ -42,4 +40,8 @@ def context(request) -> dict:
     # str() generates the nonce now: django-csp's lazy nonce reads as false until first used,
     # and the template only asks "is there a nonce?" before printing it.
     nonce = getattr(request, "csp_nonce", None)
-    return {"cspNonce": str(nonce) if nonce is not None else None}
+    return {
+        "cspNonce": str(nonce) if nonce is not None else None,
+        "session_idle_timeout": settings.SESSION_IDLE_TIMEOUT,
+        "session_warning_before": settings.SESSION_WARNING_BEFORE,
+    }

@@ -80,3 +80,12 @@ def test_every_page_carries_a_strict_content_security_policy(client):
     assert f'<script nonce="{nonce}">' in response.content.decode()
     assert response["X-Frame-Options"] == "DENY"
     assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
+
+
+def test_demo_code_command_only_with_debug(settings, capsys):
+    settings.DEBUG = True
+    call_command("totp_code")
+    assert capsys.readouterr().out.strip().isdigit()
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("totp_code")
