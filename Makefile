@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-export DJANGO_SETTINGS_MODULE ?= cpis.settings.base
 
 .PHONY: run test lint bench install clean
 
@@ -34,7 +33,7 @@ run: install
 # The whole suite against PostgreSQL and Redis (defaults: the local servers, see cpis/settings/test.py).
 test: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest
 
 lint: install
 	$(VENV)/bin/ruff check .
