@@ -57,3 +57,33 @@ def test_untrained_clinician_is_stopped_at_the_gate(signed_in_page, live_server,
     assert_accessible(page)
     screenshot(page, "gate")
     assert not csp_violations
+
+
+def test_new_user_enrols_by_qr_code_and_sees_backup_codes_once(page, live_server, role_user, csp_violations):
+    import base64
+
+    user = role_user("clinician", enrolled=False)
+    page.goto(live_server.url + "/login/")
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor authentication")
+    expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "enrol-2fa")
+    # What a person would type into their app instead of scanning.
+    secret = page.get_by_test_id("totp-secret").inner_text().replace(" ", "")
+    code = f"{totp(base64.b32decode(secret)):06d}"
+    page.get_by_label("Security code").fill(code)
+    page.get_by_role("button", name="Confirm and sign in").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Save your backup codes")
+    expect(page.get_by_test_id("backup-codes").get_by_role("listitem")).to_have_count(10)
+    assert_accessible(page)
+    screenshot(page, "backup-codes")
+    page.get_by_role("button", name="I have saved my backup codes").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Child Protection – Information Sharing")
+    page.goto(live_server.url + "/account/backup-codes/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Child Protection – Information Sharing")
+    assert not csp_violations
