@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
 
 SESSION_ORGANISATION_KEY = "organisation_id"
 
@@ -80,6 +82,12 @@ def organisation_admins(organisation: Organisation | None) -> list[User]:
 
 
 def gate_response(request, gate: GateResult) -> TemplateResponse:
+    audit_record(
+        action=AuditAction.GATE_REFUSED,
+        request=request,
+        outcome=AuditOutcome.DENIED,
+        detail={"path": request.path, "missing": gate.missing},
+    )
     return TemplateResponse(
         request,
         "accounts/gate.jinja",

@@ -6,6 +6,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from accounts.access import current_organisation_load
+from audit.models import AuditAction
+from audit.services import audit_record
 
 # Sessions are written at most this often, so an idle timeout costs no write per request.
 _ACTIVITY_WRITE_INTERVAL = 60
@@ -24,9 +26,6 @@ class IdleTimeoutMiddleware:
             last = request.session.get("last_activity", now)
             started = request.session.get("login_time", now)
             if now - last > settings.SESSION_IDLE_TIMEOUT or now - started > settings.SESSION_ABSOLUTE_TIMEOUT:
-                from audit.models import AuditAction
-                from audit.services import audit_record
-
                 audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
                 logout(request)
                 return redirect(reverse("accounts:login") + "?timeout=1")

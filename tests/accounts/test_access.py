@@ -115,3 +115,11 @@ def test_user_cannot_switch_to_an_organisation_they_do_not_belong_to(client_for,
     response = client_for(user).post(reverse("accounts:organisation_select"), {"organisation": stranger.pk})
     assert response.status_code == 400
     assert "Select one of your organisations" in response.content.decode()
+
+
+def test_gate_refusal_is_audited(role_user, client_for):
+    user = role_user("clinician", trained=False)
+    client_for(user).get(CHILD_DATA)
+    event = AuditEvent.objects.get(action=AuditAction.GATE_REFUSED)
+    assert event.user == user and event.outcome == "denied"
+    assert event.detail["missing"] == ["There is no record of your CP-IS training."]
