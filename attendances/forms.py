@@ -1,4 +1,5 @@
 import re
+import uuid
 from datetime import date, datetime, time, timedelta
 
 from django import forms
@@ -31,11 +32,19 @@ class ChildCheckForm(forms.Form):
     dob_year = forms.CharField(label="Year", required=False, max_length=4)
     arrival_time = forms.CharField(label="Arrival time (optional)", required=False, max_length=5)
     # One per rendered form: a second submission of the same form records nothing new.
-    check_token = forms.UUIDField(widget=forms.HiddenInput, error_messages={"required": "Check the child again"})
+    check_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, now: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
+
+    def clean_check_token(self) -> uuid.UUID | None:
+        # Never block a check at triage over a hidden field: without a usable token the check
+        # still runs, it only loses its protection against being recorded twice.
+        try:
+            return uuid.UUID(self.cleaned_data["check_token"])
+        except ValueError:
+            return None
 
     def clean(self):
         cleaned = super().clean()
