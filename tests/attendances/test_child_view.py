@@ -61,9 +61,7 @@ def test_social_worker_cannot_find_another_las_child(social_worker, other_local_
     assert (event.nhs_number, event.outcome) == (plan.nhs_number, AuditOutcome.FAILURE)
 
 
-def test_child_known_to_two_las_shows_only_the_viewers_own_plan(
-    social_worker, local_authority, other_local_authority
-):
+def test_child_known_to_two_las_shows_only_the_viewers_own_plan(social_worker, local_authority, other_local_authority):
     mine = PlanFactory(organisation=local_authority)
     PlanFactory(organisation=other_local_authority, nhs_number=mine.nhs_number, looked_after=True)
 
