@@ -222,7 +222,19 @@ def _gunicorn(db: dict):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "gunicorn", "cpis.wsgi", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{PORT}"],
+            # As docker-compose runs it: sync workers, an access log (paths only, never child data).
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "cpis.wsgi",
+                "--workers",
+                str(WORKERS),
+                "--bind",
+                f"127.0.0.1:{PORT}",
+                "--access-logfile",
+                str(log.with_name("bench-gunicorn-access.log")),
+            ],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=out,

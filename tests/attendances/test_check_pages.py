@@ -303,3 +303,20 @@ def test_anonymous_user_is_sent_to_sign_in(client):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
     assert not Visit.objects.exists()
+
+
+def test_plans_at_two_las_show_both_las_contacts(clinician_client, local_authority, other_local_authority):
+    other_local_authority.office_hours_phone = "0117 496 0002"
+    other_local_authority.emergency_duty_phone = "0117 496 0998"
+    other_local_authority.save()
+    plan = PlanFactory(organisation=local_authority)
+    PlanFactory(organisation=other_local_authority, nhs_number=plan.nhs_number, looked_after=True)
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+    assert "Child Protection Plan and Looked After Child" in text
+    assert text.count("nhsuk-card--warning") == 2
+    for phone in ("tel:01134960001", "tel:01134960999", "tel:01174960002", "tel:01174960998"):
+        assert f'href="{phone}"' in text
+    assert "told Northshire County Council and Southborough City Council" in text
+    assert Notification.objects.count() == 2
