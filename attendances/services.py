@@ -199,10 +199,17 @@ def child_check(
 
 
 def _visits_trim_on_commit(visit: Visit) -> None:
+    """Asks the worker to trim after commit; a broker outage must never fail a check.
+
+    The check is already committed when this runs: if Redis is down the clinician still gets
+    the alert (robust: the error is logged, without child data), and the trim catches up at the
+    child's next check, since every check over 25 asks again. No page shows more than 25 meanwhile.
+    """
     from attendances.tasks import visits_trim
 
     visit_id = visit.pk
-    transaction.on_commit(lambda: visits_trim.delay(visit_id))
+    # retry=False: fail fast rather than hold the clinician's page while the broker is retried.
+    transaction.on_commit(lambda: visits_trim.apply_async((visit_id,), retry=False), robust=True)
 
 
 def visit_history_trim(*, nhs_number: str) -> int:

@@ -66,3 +66,28 @@ def test_trim_task_keeps_25_and_ignores_a_visit_already_gone(db):
 
     assert Visit.objects.count() == 25
     assert not Visit.objects.filter(pk__in=[v.pk for v in visits[25:]]).exists()
+
+
+def test_broker_down_after_commit_still_shows_the_alert_and_keeps_the_visit(
+    role_user, client_for, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(visits_trim, "apply_async", broker_down)
+    plan = PlanFactory()
+    VisitFactory.create_batch(25, nhs_number=plan.nhs_number)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client_for(role_user(Role.CLINICIAN)).post(
+            CHECK, {"nhs_number": plan.nhs_number, "check_token": str(uuid.uuid4())}
+        )
+
+    assert len(callbacks) == 1
+    assert response.status_code == 200
+    assert "Child Protection Plan" in response.content.decode()
+    # Untrimmed until the next check, but recorded, and the page still shows only 25.
+    assert Visit.objects.filter(nhs_number=plan.nhs_number).count() == 26
+    assert response.content.decode().count("nhsuk-table__row") == 1 + 25
