@@ -15,7 +15,11 @@ class Link:
     roles: frozenset[str]
 
 
-LINKS: list[Link] = []
+LINKS: list[Link] = [
+    Link("attendances:check", "Check a child", frozenset({"clinician", "safeguarding_lead"})),
+    Link("attendances:view_silently", "View without notifying", frozenset({"safeguarding_lead"})),
+    Link("attendances:child_find", "Find a child", frozenset({"social_worker"})),
+]
 
 
 def links_for(roles: frozenset[str]) -> list[dict]:

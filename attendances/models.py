@@ -20,10 +20,19 @@ class Visit(models.Model):
     checked_by_name = models.CharField(max_length=200)
     checked_by_role = models.CharField(max_length=30)
     recorded_at = models.DateTimeField(default=timezone.now)
+    # The check form's one-time token: a double-submitted form (double click, refresh, retry)
+    # finds the visit its first submission recorded instead of recording a second one.
+    check_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(name="visit_nhs_number_ten_digits", condition=Q(nhs_number__regex=r"^[0-9]{10}$")),
+            # Scoped to the child: a form sent back with another NHS number is a new check.
+            models.UniqueConstraint(
+                fields=["nhs_number", "check_token"],
+                condition=Q(check_token__isnull=False),
+                name="visit_one_per_check_token",
+            ),
         ]
         indexes = [
             # The last-25 history of one child, newest first (check journey, child view, FHIR).

@@ -19,6 +19,10 @@ class AuditAction(models.TextChoices):
     USER_REACTIVATED = "user_reactivated", "User reactivated"
     TRAINING_RECORDED = "training_recorded", "Training recorded"
     GATE_REFUSED = "gate_refused", "Refused at the trained-user gate"
+    # The check journey (attendances): every look at a child's CP-IS record, plan or not.
+    CHILD_CHECKED = "child_checked", "Child checked (attendance recorded if on a plan)"
+    CHILD_VIEWED_SILENTLY = "child_viewed_silently", "Child viewed without notifying"
+    CHILD_VIEWED_BY_LA = "child_viewed_by_la", "Child viewed by the local authority"
 
 
 class AuditOutcome(models.TextChoices):

@@ -1,0 +1,73 @@
+"""How the check pages say dates, times, roles, plans and phone numbers (Europe/London)."""
+
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from accounts.models import Role, SettingType
+from plans.models import Plan, PlanType
+from plans.nhs_numbers import nhs_number_format
+
+
+def when(moment: datetime) -> str:
+    """3 Mar 2026, 14:05 (London time)."""
+    local = timezone.localtime(moment)
+    return f"{local:%-d %b %Y}, {local:%H:%M}"
+
+
+def day(value: date | None) -> str:
+    return f"{value:%-d %B %Y}" if value else ""
+
+
+def role_label(value: str) -> str:
+    try:
+        return Role(value).label
+    except ValueError:
+        return value
+
+
+def setting_type_label(value: str) -> str:
+    try:
+        return SettingType(value).label
+    except ValueError:
+        return value
+
+
+def tel_href(phone: str) -> str:
+    return "tel:" + "".join(c for c in phone if c.isdigit() or c == "+")
+
+
+def plan_heading(plans: list[Plan]) -> str:
+    """The page's one-line answer: which plan types, and whether they have ended.
+
+    "Child Protection Plan and Looked After Child", "Child Protection Plan (ended)".
+    """
+    today = timezone.localdate()
+    names: list[str] = []
+    for plan_type in (PlanType.CPP, PlanType.LAC, PlanType.UCPP):
+        of_type = [p for p in plans if p.plan_type == plan_type]
+        if not of_type:
+            continue
+        ended = all(p.is_ended(today=today) for p in of_type)
+        names.append(PlanType(plan_type).label + (" (ended)" if ended else ""))
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def is_ended(plan: Plan) -> bool:
+    return plan.is_ended(today=timezone.localdate())
+
+
+def helpers() -> dict:
+    return {
+        "when": when,
+        "day": day,
+        "role_label": role_label,
+        "setting_type_label": setting_type_label,
+        "tel_href": tel_href,
+        "plan_heading": plan_heading,
+        "is_ended": is_ended,
+        "nhs_format": nhs_number_format,
+        "PlanType": PlanType,
+    }

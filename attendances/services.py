@@ -1,0 +1,260 @@
+"""The check journey: the one service every interface calls (the web form now, the FHIR API later).
+
+Nothing here knows about HTTP or forms: `request` is optional and used only for the audit's
+IP address. Callers decide who may call (views with `role_required`, the API with its token);
+the service still refuses what no caller may ever do (a silent read by a clinician, a check
+from a local authority), because a mistake there would go unnoticed.
+"""
+
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Organisation, Role
+from attendances.models import VISITS_KEPT, Visit
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+from notifications.services import notification_record_attendance
+from plans.models import Plan, PlanType
+from plans.nhs_numbers import nhs_number_normalise
+
+CHECKING_ROLES = frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD})
+SILENT_READ_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
+
+# Advisory-lock namespace for "one child's visits" ("vi"); notifications use their own.
+_VISIT_LOCK_NAMESPACE = 0x7669
+
+# The order plans are shown in: a child on a plan first, then looked after, then unborn.
+_PLAN_ORDER = {PlanType.CPP: 0, PlanType.LAC: 1, PlanType.UCPP: 2}
+
+
+@dataclass(frozen=True)
+class LocalAuthorityPlans:
+    """One responsible local authority and its visible plans for the child."""
+
+    local_authority: Organisation
+    plans: list[Plan]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    nhs_number: str
+    # Visible plans, each with `.organisation` (the LA) loaded; CPP, LAC, UCPP order.
+    plans: list[Plan]
+    # The date of birth entered differs from a plan's: the clinician must confirm identity.
+    dob_mismatch: bool
+    date_of_birth_entered: date | None
+    # At most 25, newest first, never including `visit`.
+    previous_visits: list[Visit]
+    # The visit this check recorded (or, for a repeated form, the one its first submission
+    # recorded); None for a silent read or a child with no visible plan.
+    visit: Visit | None
+    notifications: list = field(default_factory=list)
+    # True when this was the same form submitted again: nothing new was recorded.
+    repeated: bool = False
+
+    @property
+    def has_plans(self) -> bool:
+        return bool(self.plans)
+
+    @property
+    def by_local_authority(self) -> list[LocalAuthorityPlans]:
+        groups: dict[int, LocalAuthorityPlans] = {}
+        for plan in self.plans:
+            groups.setdefault(plan.organisation_id, LocalAuthorityPlans(plan.organisation, [])).plans.append(plan)
+        return sorted(groups.values(), key=lambda g: g.local_authority.name)
+
+    @property
+    def plan_dates_of_birth(self) -> list[date]:
+        return sorted({p.date_of_birth for p in self.plans})
+
+
+def _sorted_plans(plans) -> list[Plan]:
+    return sorted(plans, key=lambda p: (_PLAN_ORDER.get(p.plan_type, 9), p.organisation.name, p.start_date))
+
+
+def _child_lock(nhs_number: str) -> None:
+    """Makes checks of one child take turns until commit.
+
+    The second of two simultaneous checks then sees the first one's visit: its history and
+    trim decision count both, and a double-submitted form finds the visit its first
+    submission recorded instead of racing it to record another.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [_VISIT_LOCK_NAMESPACE, zlib.crc32(nhs_number.encode()) - 2**31],
+            )
+
+
+def _history(nhs_number: str, *, exclude_pk: int | None = None) -> list[Visit]:
+    # visit_child_history_idx serves this: one child, newest first, 25 rows.
+    visits = Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting").order_by("-arrived_at", "-id")
+    if exclude_pk is not None:
+        visits = visits.exclude(pk=exclude_pk)
+    return list(visits[:VISITS_KEPT])
+
+
+def child_check(
+    *,
+    nhs_number: str,
+    date_of_birth: date | None,
+    arrived_at: datetime,
+    user,
+    organisation: Organisation,
+    role: str,
+    notify: bool = True,
+    trace_id: str = "",
+    request=None,
+    idempotency_key: uuid.UUID | None = None,
+    today: date | None = None,
+) -> CheckResult:
+    """Checks one child at a care setting: a clinician's check (notify) or a silent read.
+
+    1. refuse what no caller may do: a role that does not check, a silent read by a role
+       without it, an organisation that is not a care setting, an invalid NHS number;
+    2. in one transaction, find the visible plans (`Plan.objects.visible`, the one rule);
+    3. if there are plans and this check notifies: lock the child (see `_child_lock`), and
+       unless this form's `idempotency_key` already recorded a visit, record one (time,
+       setting, who and their role) and create or join one notification per responsible LA;
+    4. read the previous visits (newest 25, not this one);
+    5. audit the access, always: with or without plans, silent or not;
+    6. after commit, if this visit made the history longer than 25, ask the worker to trim it.
+
+    Raises PermissionDenied (1), django ValidationError (invalid NHS number) or ValueError
+    (naive arrival time).
+    """
+    if role not in CHECKING_ROLES or not organisation.is_care_setting:
+        raise PermissionDenied("Only clinicians and safeguarding leads at a care setting check a child.")
+    if not notify and role not in SILENT_READ_ROLES:
+        raise PermissionDenied("Only safeguarding leads may view without notifying.")
+    if timezone.is_naive(arrived_at):
+        raise ValueError("arrived_at must be timezone-aware")
+    nhs_number = nhs_number_normalise(nhs_number)
+
+    with transaction.atomic():
+        plans = _sorted_plans(Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"))
+        visit = None
+        notifications = []
+        repeated = False
+        if plans and notify:
+            _child_lock(nhs_number)
+            if idempotency_key is not None:
+                visit = Visit.objects.filter(nhs_number=nhs_number, check_token=idempotency_key).first()
+                repeated = visit is not None
+            previous = _history(nhs_number, exclude_pk=visit.pk if visit else None)
+            if visit is None:
+                visit = Visit.objects.create(
+                    nhs_number=nhs_number,
+                    arrived_at=arrived_at,
+                    care_setting=organisation,
+                    checked_by=user,
+                    checked_by_name=user.full_name,
+                    checked_by_role=role,
+                    check_token=idempotency_key,
+                )
+                notifications = notification_record_attendance(visit=visit, plans=plans)
+                if len(previous) >= VISITS_KEPT:
+                    _visits_trim_on_commit(visit)
+        elif plans:
+            previous = _history(nhs_number)
+        else:
+            previous = []
+
+        dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
+        audit_record(
+            action=AuditAction.CHILD_CHECKED if notify else AuditAction.CHILD_VIEWED_SILENTLY,
+            request=request,
+            user=user,
+            organisation=organisation,
+            roles=[role],
+            nhs_number=nhs_number,
+            outcome=AuditOutcome.SUCCESS,
+            trace_id=trace_id,
+            # Identifiers and flags only: never names or dates of birth.
+            detail={
+                "plan_ids": [p.pk for p in plans],
+                "visit_id": visit.pk if visit else None,
+                "notification_ids": [n.pk for n in notifications],
+                "dob_mismatch": dob_mismatch,
+                "repeated_form": repeated,
+            },
+        )
+    return CheckResult(
+        nhs_number=nhs_number,
+        plans=plans,
+        dob_mismatch=dob_mismatch,
+        date_of_birth_entered=date_of_birth,
+        previous_visits=previous,
+        visit=visit,
+        notifications=notifications,
+        repeated=repeated,
+    )
+
+
+def _visits_trim_on_commit(visit: Visit) -> None:
+    """Asks the worker to trim after commit; a broker outage must never fail a check.
+
+    The check is already committed when this runs: if Redis is down the clinician still gets
+    the alert (robust: the error is logged, without child data), and the trim catches up at the
+    child's next check, since every check over 25 asks again. No page shows more than 25 meanwhile.
+    """
+    from attendances.tasks import visits_trim
+
+    visit_id = visit.pk
+    # retry=False: fail fast rather than hold the clinician's page while the broker is retried.
+    transaction.on_commit(lambda: visits_trim.apply_async((visit_id,), retry=False), robust=True)
+
+
+def visit_history_trim(*, nhs_number: str) -> int:
+    """Deletes all but the child's newest 25 visits; returns how many went. Safe to repeat."""
+    keep = Visit.objects.filter(nhs_number=nhs_number).order_by("-arrived_at", "-id").values("pk")[:VISITS_KEPT]
+    deleted, _ = Visit.objects.filter(nhs_number=nhs_number).exclude(pk__in=keep).delete()
+    return deleted
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """What the responsible local authority sees: its own visible plans and the visits."""
+
+    nhs_number: str
+    plans: list[Plan]
+    visits: list[Visit]
+
+
+def child_view_by_local_authority(
+    *, nhs_number: str, organisation: Organisation, user, request=None, trace_id: str = ""
+) -> ChildRecord | None:
+    """A social worker's look at one child: None unless their LA holds a visible plan for it.
+
+    Only the viewer's own LA's plans are returned, never another LA's: which other councils
+    know a child is theirs to share. The visits (last 25) are the child's, from any setting.
+    Audited whether or not the child is found.
+    """
+    if not organisation.is_local_authority:
+        raise PermissionDenied("Only a local authority sees its children's records.")
+    nhs_number = nhs_number_normalise(nhs_number)
+    plans = _sorted_plans(
+        Plan.objects.visible().for_local_authority(organisation).of_subject(nhs_number).select_related("organisation")
+    )
+    visits = _history(nhs_number) if plans else []
+    audit_record(
+        action=AuditAction.CHILD_VIEWED_BY_LA,
+        request=request,
+        user=user,
+        organisation=organisation,
+        roles=[Role.SOCIAL_WORKER],
+        nhs_number=nhs_number,
+        outcome=AuditOutcome.SUCCESS if plans else AuditOutcome.FAILURE,
+        trace_id=trace_id,
+        detail={"plan_ids": [p.pk for p in plans], "visits_shown": len(visits)},
+    )
+    if not plans:
+        return None
+    return ChildRecord(nhs_number=nhs_number, plans=plans, visits=visits)

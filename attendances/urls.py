@@ -1,0 +1,14 @@
+from django.urls import path
+
+from attendances import views
+
+app_name = "attendances"
+
+# No child identifier in any path or query string: checks and searches are POSTs, and the
+# LA's child view is reached through the id of a plan that LA owns.
+urlpatterns = [
+    path("check/", views.child_check_view, name="check"),
+    path("check/without-notifying/", views.child_view_silently, name="view_silently"),
+    path("children/", views.child_find, name="child_find"),
+    path("children/plan/<int:plan_id>/", views.child_for_plan, name="child_for_plan"),
+]

@@ -1,0 +1,128 @@
+"""The check journey's pages: check a child, view without notifying, the LA's child view.
+
+Results are rendered in the response to the POST, never behind a GET URL: child data never
+appears in a URL, and a refresh re-sends the same form token, which records nothing new.
+"""
+
+import uuid
+
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from accounts.access import role_required
+from accounts.models import Role
+from attendances import display
+from attendances.forms import ChildCheckForm, ChildFindForm
+from attendances.services import child_check, child_view_by_local_authority
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+from plans.models import Plan
+
+
+def _checking_role(request) -> str:
+    # A user holding both roles checks as the safeguarding lead: the more accountable one.
+    return Role.SAFEGUARDING_LEAD if Role.SAFEGUARDING_LEAD in request.roles else Role.CLINICIAN
+
+
+def _form_token(form: ChildCheckForm) -> str:
+    """The token the page carries: the posted one while it is valid, else a fresh one."""
+    if form.is_bound:
+        try:
+            return str(uuid.UUID(str(form.data.get("check_token", ""))))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+def _check(request, *, notify: bool):
+    form = ChildCheckForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        result = child_check(
+            nhs_number=form.cleaned_data["nhs_number"],
+            date_of_birth=form.cleaned_data["date_of_birth"],
+            arrived_at=form.cleaned_data["arrived_at"],
+            user=request.user,
+            organisation=request.organisation,
+            role=_checking_role(request) if notify else Role.SAFEGUARDING_LEAD,
+            notify=notify,
+            request=request,
+            idempotency_key=form.cleaned_data["check_token"],
+        )
+        return render(
+            request,
+            "attendances/result.jinja",
+            {"result": result, "notify": notify, **display.helpers()},
+        )
+    return render(
+        request,
+        "attendances/check.jinja",
+        {"form": form, "notify": notify, "check_token": _form_token(form)},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@role_required(Role.CLINICIAN, Role.SAFEGUARDING_LEAD)
+def child_check_view(request):
+    return _check(request, notify=True)
+
+
+@never_cache
+@role_required(Role.SAFEGUARDING_LEAD)
+def child_view_silently(request):
+    return _check(request, notify=False)
+
+
+def _plan_for_local_authority(request, plan_id: int) -> Plan:
+    """The LA's own visible plan, or 404: another LA's plan looks exactly like no plan."""
+    plan = Plan.objects.visible().for_local_authority(request.organisation).filter(pk=plan_id).first()
+    if plan is None:
+        # An attempt on another LA's (or a hidden) plan is recorded, without revealing whose.
+        audit_record(
+            action=AuditAction.CHILD_VIEWED_BY_LA,
+            request=request,
+            outcome=AuditOutcome.DENIED,
+            detail={"plan_id": plan_id},
+        )
+        raise Http404
+    return plan
+
+
+def _child_page(request, record):
+    return render(request, "attendances/child.jinja", {"record": record, **display.helpers()})
+
+
+@never_cache
+@role_required(Role.SOCIAL_WORKER)
+def child_find(request):
+    form = ChildFindForm(request.POST or None)
+    not_found = None
+    if request.method == "POST" and form.is_valid():
+        record = child_view_by_local_authority(
+            nhs_number=form.cleaned_data["nhs_number"],
+            organisation=request.organisation,
+            user=request.user,
+            request=request,
+        )
+        if record is not None:
+            return _child_page(request, record)
+        not_found = form.cleaned_data["nhs_number"]
+    return render(
+        request,
+        "attendances/find.jinja",
+        {"form": form, "not_found": not_found, **display.helpers()},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@role_required(Role.SOCIAL_WORKER)
+def child_for_plan(request, plan_id: int):
+    plan = _plan_for_local_authority(request, plan_id)
+    record = child_view_by_local_authority(
+        nhs_number=plan.nhs_number, organisation=request.organisation, user=request.user, request=request
+    )
+    if record is None:  # the plan stopped being visible between the two queries
+        raise Http404
+    return _child_page(request, record)

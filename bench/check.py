@@ -1,0 +1,368 @@
+"""bench.check: the check journey over HTTP at national scale, beside a bare one-query view.
+
+1. a database of its own (`cpis_bench`, or BENCH_DATABASE): 150,000 plans at 20 LAs and
+   1,000,000 visits, bulk-loaded with COPY (plans are kept between runs, visits reloaded);
+2. gunicorn as docker-compose runs it (`gunicorn cpis.wsgi`, sync workers, production
+   settings, Redis as cache and broker) with `bench.settings` adding the bare view;
+3. 16 concurrent clients: first the bare view (no session: exactly one query), then the check
+   journey as a signed-in clinician (2FA used, trained): POST /check/ with a fresh form token,
+   nine in ten NHS numbers of children on plans (alert, visit, notification), one in ten not;
+4. prints both throughputs, their ratio and the check's p50/p95/p99 latency.
+
+Goal (SPEC 4): ratio <= 4, p95 < 50 ms. Numbers are only comparable within one run.
+"""
+
+import http.client
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+PLANS = 150_000
+VISITS = 1_000_000
+LOCAL_AUTHORITIES = 20
+CARE_SETTINGS = 5
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", 16))
+WORKERS = int(os.environ.get("BENCH_WORKERS", 4))
+WARM_UP = 3.0
+DURATION = float(os.environ.get("BENCH_SECONDS", 20))
+PORT = int(os.environ.get("BENCH_PORT", 8765))
+DATABASE = os.environ.get("BENCH_DATABASE", "cpis_bench")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+ON_PLAN_SHARE = 0.9
+
+
+def _valid_nhs_numbers(count: int, start: int = 0) -> list[str]:
+    """`count` valid NHS numbers in the 999 test range (never a real person's)."""
+    from plans.nhs_numbers import nhs_number_check_digit
+
+    numbers, n = [], start
+    while len(numbers) < count:
+        first_nine = f"999{n:06d}"
+        check = nhs_number_check_digit(first_nine)
+        if check is not None:
+            numbers.append(first_nine + str(check))
+        n += 1
+    return numbers
+
+
+@contextmanager
+def _bench_database():
+    """Points this process's default connection at the bench database, then back."""
+    conn = connections["default"]
+    conn.close()
+    original = conn.settings_dict["NAME"]
+    conn.settings_dict["NAME"] = DATABASE
+    try:
+        yield conn.settings_dict
+    finally:
+        conn.close()
+        conn.settings_dict["NAME"] = original
+
+
+def _conninfo(db: dict, name: str) -> str:
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+
+
+def _create_database(db: dict) -> None:
+    with psycopg.connect(_conninfo(db, "postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def _organisations():
+    from accounts.models import Organisation, OrganisationKind, SettingType
+
+    las = []
+    for i in range(LOCAL_AUTHORITIES):
+        la, _ = Organisation.objects.get_or_create(
+            ods_code=f"BLA{i:03d}",
+            defaults=dict(
+                name=f"Bench Council {i}",
+                kind=OrganisationKind.LOCAL_AUTHORITY,
+                office_hours_phone="0113 496 0001",
+                emergency_duty_phone="0113 496 0999",
+            ),
+        )
+        las.append(la)
+    settings_ = []
+    for i in range(CARE_SETTINGS):
+        cs, _ = Organisation.objects.get_or_create(
+            ods_code=f"BCS{i:02d}",
+            defaults=dict(
+                name=f"Bench Hospital {i} Emergency Department",
+                kind=OrganisationKind.CARE_SETTING,
+                setting_type=SettingType.ED,
+                phone="0113 496 0100",
+            ),
+        )
+        settings_.append(cs)
+    return las, settings_
+
+
+def _load(db: dict, children: list[str], las, care_settings) -> None:
+    """Plans (once) and visits (every run, so each run starts from the same history)."""
+    today = timezone.localdate()
+    now = timezone.now()
+    with psycopg.connect(_conninfo(db, DATABASE), autocommit=True) as conn:
+        plan_count = conn.execute("SELECT count(*) FROM plans_plan").fetchone()[0]
+        if plan_count != PLANS:
+            print(f"loading {PLANS:,} plans ...", flush=True)
+            conn.execute("TRUNCATE plans_plan")
+            columns = (
+                "organisation_id, nhs_number, family_name, given_names, date_of_birth, plan_type, start_date, "
+                "end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at"
+            )
+            with conn.cursor().copy(f"COPY plans_plan ({columns}) FROM STDIN") as copy:
+                written = 0
+                for i, number in enumerate(children):
+                    la = las[i % len(las)].pk
+                    plan_type, due, end = "CPP", None, None
+                    if i % 13 == 0:
+                        plan_type, due = "UCPP", today + timedelta(days=30 + i % 200)
+                    elif i % 7 == 0:
+                        plan_type = "LAC"
+                    if i % 5 == 0 and plan_type != "UCPP":
+                        end = today - timedelta(days=i % 300)
+                    dob = today - timedelta(days=(25 if plan_type == "UCPP" else 1 + i % 17) * 365 + i % 300)
+                    start = today - timedelta(days=400 + i % 700)
+                    rows = [(la, number, f"Family{i}", f"Given{i}", dob, plan_type, start, end, due, "", False)]
+                    # Some children are also known to a second LA (a second notification).
+                    if written + len(children) - i < PLANS and plan_type != "UCPP":
+                        other = las[(i + 1) % len(las)].pk
+                        rows.append(
+                            (other, number, f"Family{i}", f"Given{i}", dob, "LAC", start, None, None, "", False)
+                        )
+                    for row in rows:
+                        if written < PLANS:
+                            copy.write_row((*row, now, now))
+                            written += 1
+        print(f"loading {VISITS:,} visits ...", flush=True)
+        conn.execute("TRUNCATE attendances_visit, notifications_notification, audit_auditevent")
+        columns = "nhs_number, arrived_at, care_setting_id, checked_by_name, checked_by_role, recorded_at"
+        with conn.cursor().copy(f"COPY attendances_visit ({columns}) FROM STDIN") as copy:
+            written, k = 0, 0
+            while written < VISITS:
+                # Child k has k mod 26 visits: many short histories, some at the 25 limit and over.
+                for j in range(min(k % 26, VISITS - written)):
+                    arrived = now - timedelta(days=j * 9 + 1, minutes=k % 600)
+                    copy.write_row(
+                        (
+                            children[k],
+                            arrived,
+                            care_settings[(j + k) % len(care_settings)].pk,
+                            "Bench Clinician",
+                            "clinician",
+                            arrived,
+                        )
+                    )
+                    written += 1
+                k += 1
+        conn.execute("VACUUM ANALYZE plans_plan")
+        conn.execute("VACUUM ANALYZE attendances_visit")
+
+
+def _clinician_cookie(care_setting) -> str:
+    """A signed-in clinician's session (password and 2FA done, trained), as the login makes."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import Membership, Role, TrainingRecord, User
+
+    user, _ = User.objects.get_or_create(
+        email="bench.clinician@bench.example", defaults={"full_name": "Bench Clinician"}
+    )
+    Membership.objects.get_or_create(user=user, organisation=care_setting, role=Role.CLINICIAN)
+    if not user.training_records.filter(expires_on__gte=timezone.localdate()).exists():
+        TrainingRecord.objects.create(user=user, course="Bench", completed_on=timezone.localdate())
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="Bench", defaults={"confirmed": True})
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session["login_time"] = session["last_activity"] = int(time.time())
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@contextmanager
+def _gunicorn(db: dict):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": _conninfo(db, DATABASE),
+        "REDIS_URL": REDIS,
+        "CELERY_BROKER_URL": REDIS,
+        # The sessions made above are signed with this process's key.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = Path(settings.BASE_DIR) / "var" / "bench-gunicorn.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        server = subprocess.Popen(  # noqa: S603 - fixed arguments
+            # As docker-compose runs it: sync workers, an access log (paths only, never child data).
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "cpis.wsgi",
+                "--workers",
+                str(WORKERS),
+                "--bind",
+                f"127.0.0.1:{PORT}",
+                "--access-logfile",
+                str(log.with_name("bench-gunicorn-access.log")),
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if _request("GET", "/bench/bare/")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not start; see {log}")
+                time.sleep(0.5)
+            yield
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _request(method: str, path: str, body: str | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers={"Host": f"127.0.0.1:{PORT}", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("Set-Cookie") or ""
+    finally:
+        conn.close()
+
+
+def _drive(make_request, *, seconds: float) -> tuple[int, int, list[float], float]:
+    """CLIENTS threads send requests back to back for `seconds`; returns ok, errors, latencies (s)."""
+    stop = time.monotonic() + seconds
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def client(index: int):
+        rng = random.Random(index)  # noqa: S311 - load generation, not security
+        request = make_request(rng)
+        mine, failed = [], 0
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            status = request()
+            elapsed = time.perf_counter() - started
+            if status == 200:
+                mine.append(elapsed)
+            else:
+                failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies), errors[0], latencies, time.monotonic() - began
+
+
+def _bare_request(rng):
+    return lambda: _request("GET", "/bench/bare/")[0]
+
+
+def _check_request_factory(session_cookie: str, on_plan: list[str], not_on_plan: list[str]):
+    def make(rng):
+        status, body, set_cookie = _request("GET", "/check/", headers={"Cookie": session_cookie})
+        assert status == 200, f"check form answered {status}"
+        csrf_cookie = re.search(r"csrftoken=([^;]+)", set_cookie)[1]
+        csrf_field = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)[1].decode()
+        headers = {
+            "Cookie": f"{session_cookie}; csrftoken={csrf_cookie}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+
+        def request():
+            numbers = on_plan if rng.random() < ON_PLAN_SHARE else not_on_plan
+            body = urlencode(
+                {"csrfmiddlewaretoken": csrf_field, "nhs_number": rng.choice(numbers), "check_token": str(uuid.uuid4())}
+            )
+            return _request("POST", "/check/", body=body, headers=headers)[0]
+
+        return request
+
+    return make
+
+
+def _report(name: str, ok: int, errors: int, elapsed: float) -> float:
+    throughput = ok / elapsed
+    print(f"{name:<28} {throughput:8.1f} req/s  ({ok:,} ok, {errors:,} errors, {elapsed:.1f} s)")
+    return throughput
+
+
+def run() -> None:
+    db_settings = connections["default"].settings_dict
+    _create_database(db_settings)
+    children = _valid_nhs_numbers(PLANS - 10_000)
+    not_on_plan = _valid_nhs_numbers(5_000, start=900_000)
+    with _bench_database() as db:
+        call_command("migrate", verbosity=0)
+        las, care_settings = _organisations()
+        started = time.monotonic()
+        _load(db, children, las, care_settings)
+        print(f"data ready in {time.monotonic() - started:.0f} s", flush=True)
+        cookie = _clinician_cookie(care_settings[0])
+        with _gunicorn(db):
+            print(f"gunicorn: {WORKERS} sync workers; {CLIENTS} concurrent clients; {DURATION:.0f} s per phase")
+            _drive(_bare_request, seconds=WARM_UP)
+            ok, errors, _, elapsed = _drive(_bare_request, seconds=DURATION)
+            bare = _report("bare one-query view", ok, errors, elapsed)
+            make_check = _check_request_factory(cookie, children, not_on_plan)
+            _drive(make_check, seconds=WARM_UP)
+            ok, errors, latencies, elapsed = _drive(make_check, seconds=DURATION)
+            check = _report("check (POST /check/)", ok, errors, elapsed)
+        cuts = statistics.quantiles(latencies, n=100)
+        print(f"ratio bare/check: {bare / check:.2f}  (goal <= 4)")
+        print(
+            f"check latency p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms (goal < 50), p99 {cuts[98] * 1000:.1f} ms"
+        )
+    _broker_flush()
+
+
+def _broker_flush() -> None:
+    # Nothing consumes the bench's queue (no worker runs here); leave Redis DB 7 empty.
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()

@@ -1,0 +1,322 @@
+"""The check journey through HTTP: the form, the alert, no information, silent read, errors."""
+
+import datetime as dt
+import re
+import uuid
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role
+from attendances.models import Visit
+from audit.models import AuditAction, AuditEvent
+from notifications.models import Notification
+from tests.factories import PlanFactory, VisitFactory, nhs_number_for
+
+pytestmark = pytest.mark.django_db
+
+CHECK = reverse("attendances:check")
+SILENT = reverse("attendances:view_silently")
+
+
+def _post(client, url=CHECK, **data):
+    data.setdefault("check_token", str(uuid.uuid4()))
+    return client.post(url, data)
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+@pytest.fixture
+def clinician_client(role_user, client_for):
+    return client_for(role_user(Role.CLINICIAN))
+
+
+@pytest.fixture
+def lead_client(role_user, client_for):
+    return client_for(role_user(Role.SAFEGUARDING_LEAD))
+
+
+def test_check_form_carries_a_fresh_token_and_no_cache(clinician_client):
+    first = clinician_client.get(CHECK)
+    second = clinician_client.get(CHECK)
+
+    assert first.status_code == 200
+    tokens = [re.search(r'name="check_token" value="([0-9a-f-]{36})"', r.content.decode())[1] for r in (first, second)]
+    assert tokens[0] != tokens[1]
+    assert "no-store" in first["Cache-Control"]
+    assert "<title>Check a child – CP-IS</title>" in first.content.decode()
+
+
+def test_child_on_a_plan_shows_the_alert_contacts_and_visits(clinician_client, local_authority, care_setting):
+    plan = PlanFactory(organisation=local_authority, given_names="Alfie", family_name="Testchild")
+    VisitFactory(nhs_number=plan.nhs_number, care_setting=care_setting, checked_by_name="Dr Earlier")
+
+    response = _post(clinician_client, nhs_number=plan.nhs_number)
+
+    text = _text(response)
+    assert response.status_code == 200
+    assert "<title>CP-IS alert: Child Protection Plan – CP-IS</title>" in text
+    assert "nhsuk-card--warning" in text  # the NHS.UK warning callout, not a care card
+    assert "Northshire County Council" in text
+    assert 'href="tel:01134960001"' in text  # office hours
+    assert 'href="tel:01134960999"' in text  # emergency duty
+    assert "Alfie Testchild" in text
+    assert "Open</strong> Started" in text
+    assert "Dr Earlier" in text
+    assert "We recorded this visit and told Northshire County Council." in text
+    assert Visit.objects.filter(nhs_number=plan.nhs_number).count() == 2
+    assert Notification.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.CHILD_CHECKED, nhs_number=plan.nhs_number).count() == 1
+
+
+def test_ended_plan_is_shown_as_ended(clinician_client):
+    plan = PlanFactory(ended=True)
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+    assert "Child Protection Plan (ended)" in text
+    assert "Ended</strong>" in text
+    assert f"ended {plan.end_date:%-d %B %Y}" in text
+
+
+def test_unborn_child_plan_says_it_is_held_against_the_mother(clinician_client):
+    plan = PlanFactory(unborn=True)
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+    assert "Unborn Child Protection Plan" in text
+    assert "Held against the mother's record; baby due" in text
+
+
+def test_child_with_no_plan_shows_no_information_and_stores_no_visit(clinician_client):
+    number = nhs_number_for(4242)
+
+    response = _post(clinician_client, nhs_number=number)
+
+    text = _text(response)
+    assert response.status_code == 200
+    assert "No CP-IS information" in text
+    assert "No visit has been recorded" in text
+    assert "nhsuk-card--warning" not in text
+    assert not Visit.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.CHILD_CHECKED, nhs_number=number).exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "Enter the NHS number"),
+        ("9434765918", "Enter a valid 10-digit NHS number"),
+        ("12345", "Enter a valid 10-digit NHS number"),
+        ("943 476 591A", "Enter a valid 10-digit NHS number"),
+    ],
+)
+def test_invalid_nhs_number_is_refused_with_the_error_summary(clinician_client, value, message):
+    response = _post(clinician_client, nhs_number=value)
+
+    text = _text(response)
+    assert response.status_code == 400
+    assert "<title>Error: Check a child – CP-IS</title>" in text
+    assert "nhsuk-error-summary" in text
+    assert 'href="#id_nhs_number"' in text
+    assert message in text
+    assert not Visit.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.CHILD_CHECKED).exists()
+
+
+def test_date_of_birth_mismatch_shows_the_identity_warning_with_the_alert(clinician_client):
+    plan = PlanFactory(date_of_birth=dt.date(2017, 5, 4))
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number, dob_day="5", dob_month="4", dob_year="2017"))
+
+    assert "Check this is the right person" in text
+    assert "5 April 2017" in text and "4 May 2017" in text
+    assert "Child Protection Plan" in text
+    assert Visit.objects.count() == 1
+
+
+def test_matching_date_of_birth_shows_no_identity_warning(clinician_client):
+    plan = PlanFactory(date_of_birth=dt.date(2017, 5, 4))
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number, dob_day="4", dob_month="5", dob_year="2017"))
+    assert "Check this is the right person" not in text
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "year", "message"),
+    [
+        ("4", "", "2017", "Date of birth must include a day, month and year"),
+        ("31", "2", "2017", "Date of birth must be a real date"),
+        ("1", "1", "17", "Date of birth must be a real date"),
+        ("1", "1", "2999", "Date of birth must be today or in the past"),
+    ],
+)
+def test_bad_date_of_birth_is_refused(clinician_client, day, month, year, message):
+    plan = PlanFactory()
+    response = _post(clinician_client, nhs_number=plan.nhs_number, dob_day=day, dob_month=month, dob_year=year)
+    assert response.status_code == 400
+    assert message in _text(response)
+    assert 'href="#id_dob_day"' in _text(response)
+    assert not Visit.objects.exists()
+
+
+def test_arrival_time_is_recorded_in_london_time(clinician_client):
+    plan = PlanFactory()
+    _post(clinician_client, nhs_number=plan.nhs_number, arrival_time="00:01")
+
+    arrived = timezone.localtime(Visit.objects.get().arrived_at)
+    assert (arrived.hour, arrived.minute) == (0, 1)
+    assert timezone.now() - dt.timedelta(days=1) <= arrived <= timezone.now() + dt.timedelta(minutes=5)
+
+
+def test_arrival_time_defaults_to_now(clinician_client):
+    plan = PlanFactory()
+    before = timezone.now()
+    _post(clinician_client, nhs_number=plan.nhs_number)
+    assert before <= Visit.objects.get().arrived_at <= timezone.now()
+
+
+def test_bad_arrival_time_is_refused(clinician_client):
+    response = _post(clinician_client, nhs_number=PlanFactory().nhs_number, arrival_time="25:00")
+    assert response.status_code == 400
+    assert "Enter the arrival time using the 24-hour clock" in _text(response)
+
+
+def test_double_submitted_form_records_one_visit(clinician_client):
+    plan = PlanFactory()
+    data = {"nhs_number": plan.nhs_number, "check_token": str(uuid.uuid4())}
+
+    first = clinician_client.post(CHECK, data)
+    second = clinician_client.post(CHECK, data)
+
+    assert first.status_code == second.status_code == 200
+    assert Visit.objects.count() == 1
+    assert Notification.objects.get().attendance_count == 1
+    assert "This check was already sent" in _text(second)
+
+
+def test_a_form_without_a_token_still_checks_the_child(clinician_client):
+    # A clinician at triage is never blocked by a hidden field; the token only prevents duplicates.
+    plan = PlanFactory()
+    response = clinician_client.post(CHECK, {"nhs_number": plan.nhs_number, "check_token": "not-a-uuid"})
+    assert response.status_code == 200
+    assert Visit.objects.count() == 1
+
+
+def test_page_never_shows_more_than_25_visits_and_the_26th_is_trimmed(
+    clinician_client, django_capture_on_commit_callbacks
+):
+    plan = PlanFactory()
+    now = timezone.now()
+    visits = [VisitFactory(nhs_number=plan.nhs_number, arrived_at=now - dt.timedelta(hours=h + 1)) for h in range(25)]
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = _post(clinician_client, nhs_number=plan.nhs_number)
+
+    assert len(callbacks) == 1  # the trim, enqueued after commit
+    assert _text(response).count("nhsuk-table__row") == 1 + 25  # header + 25 previous visits
+    remaining = Visit.objects.filter(nhs_number=plan.nhs_number)
+    assert remaining.count() == 25
+    assert not remaining.filter(pk=visits[-1].pk).exists()  # the oldest went
+    assert remaining.filter(checked_by_role=Role.CLINICIAN, arrived_at__gte=now - dt.timedelta(minutes=1)).exists()
+
+
+def test_no_trim_is_enqueued_while_the_history_is_short(clinician_client, django_capture_on_commit_callbacks):
+    plan = PlanFactory()
+    VisitFactory.create_batch(3, nhs_number=plan.nhs_number)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _post(clinician_client, nhs_number=plan.nhs_number)
+    assert callbacks == []
+    assert Visit.objects.count() == 4
+
+
+def test_safeguarding_lead_views_without_notifying(lead_client):
+    plan = PlanFactory()
+    VisitFactory(nhs_number=plan.nhs_number, checked_by_name="Dr Earlier")
+
+    response = _post(lead_client, SILENT, nhs_number=plan.nhs_number)
+
+    text = _text(response)
+    assert response.status_code == 200
+    assert "Child Protection Plan" in text and "Dr Earlier" in text
+    assert "Viewed without notifying" in text
+    assert Visit.objects.count() == 1
+    assert not Notification.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.CHILD_VIEWED_SILENTLY, nhs_number=plan.nhs_number).exists()
+
+
+def test_safeguarding_lead_can_also_check_and_is_recorded_as_lead(lead_client):
+    plan = PlanFactory()
+    _post(lead_client, nhs_number=plan.nhs_number)
+    assert Visit.objects.get().checked_by_role == Role.SAFEGUARDING_LEAD
+
+
+def test_clinician_cannot_view_without_notifying(clinician_client):
+    plan = PlanFactory()
+    response = _post(clinician_client, SILENT, nhs_number=plan.nhs_number)
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(nhs_number=plan.nhs_number).exists()
+
+
+@pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.PLAN_MANAGER, Role.ORG_ADMIN, Role.NATIONAL_ADMIN])
+@pytest.mark.parametrize("url", [CHECK, SILENT])
+def test_other_roles_cannot_check_or_view(role_user, client_for, role, url):
+    plan = PlanFactory()
+    response = _post(client_for(role_user(role)), url, nhs_number=plan.nhs_number)
+    assert response.status_code == 403
+    assert not Visit.objects.exists()
+    assert "Child Protection Plan" not in _text(response)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "missing"),
+    [
+        ({"trained": False}, "There is no record of your CP-IS training."),
+        ({"enrolled": False}, "You have not used two-factor authentication at this sign-in."),
+    ],
+)
+@pytest.mark.parametrize(("role", "url"), [(Role.CLINICIAN, CHECK), (Role.SAFEGUARDING_LEAD, SILENT)])
+def test_trained_user_gate_blocks_checks(role_user, client_for, kwargs, missing, role, url):
+    plan = PlanFactory()
+    client = client_for(role_user(role, **kwargs))
+
+    for response in (client.get(url), _post(client, url, nhs_number=plan.nhs_number)):
+        assert response.status_code == 403
+        assert missing in _text(response)
+    assert not Visit.objects.exists()
+    assert not AuditEvent.objects.filter(nhs_number=plan.nhs_number).exists()
+
+
+def test_password_without_second_factor_at_this_login_is_blocked(role_user, client_for):
+    plan = PlanFactory()
+    client = client_for(role_user(Role.CLINICIAN), verified=False)
+    response = _post(client, nhs_number=plan.nhs_number)
+    assert response.status_code == 403
+    assert not Visit.objects.exists()
+
+
+def test_anonymous_user_is_sent_to_sign_in(client):
+    plan = PlanFactory()
+    response = _post(client, nhs_number=plan.nhs_number)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    assert not Visit.objects.exists()
+
+
+def test_plans_at_two_las_show_both_las_contacts(clinician_client, local_authority, other_local_authority):
+    other_local_authority.office_hours_phone = "0117 496 0002"
+    other_local_authority.emergency_duty_phone = "0117 496 0998"
+    other_local_authority.save()
+    plan = PlanFactory(organisation=local_authority)
+    PlanFactory(organisation=other_local_authority, nhs_number=plan.nhs_number, looked_after=True)
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+    assert "Child Protection Plan and Looked After Child" in text
+    assert text.count("nhsuk-card--warning") == 2
+    for phone in ("tel:01134960001", "tel:01134960999", "tel:01174960002", "tel:01174960998"):
+        assert f'href="{phone}"' in text
+    assert "told Northshire County Council and Southborough City Council" in text
+    assert Notification.objects.count() == 2

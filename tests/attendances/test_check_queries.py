@@ -1,0 +1,101 @@
+"""A check costs a fixed number of queries, whatever the child's history length."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role
+from attendances.services import child_check
+from tests.factories import PlanFactory, VisitFactory
+
+pytestmark = pytest.mark.django_db
+
+# Inside a test the check's transaction is a savepoint: SAVEPOINT + RELEASE are 2 queries.
+TRANSACTION = 2
+# Service, child on one plan at one LA, notifying: plans, lock, token lookup, history,
+# visit insert, the notification service (lock, episode lookup, insert), audit insert.
+# (When the notifications app adds its outbox row, this number grows by that many.)
+CHECK_QUERIES = TRANSACTION + 9
+SILENT_QUERIES = TRANSACTION + 3  # plans, history, audit
+NO_PLAN_QUERIES = TRANSACTION + 2  # plans, audit
+# Through HTTP: + session, user, OTP device, memberships, training record (the gate).
+PAGE_OVERHEAD = 5
+
+
+@pytest.fixture
+def history(care_setting):
+    def make(nhs_number, length):
+        now = timezone.now()
+        for h in range(length):
+            VisitFactory(nhs_number=nhs_number, care_setting=care_setting, arrived_at=now - dt.timedelta(hours=h + 1))
+
+    return make
+
+
+@pytest.mark.parametrize("length", [0, 1, 24, 25, 40])
+def test_check_query_count_is_fixed(role_user, care_setting, history, django_assert_num_queries, length):
+    user = role_user(Role.CLINICIAN)
+    plan = PlanFactory()
+    history(plan.nhs_number, length)
+
+    with django_assert_num_queries(CHECK_QUERIES):
+        result = child_check(
+            nhs_number=plan.nhs_number,
+            date_of_birth=None,
+            arrived_at=timezone.now(),
+            user=user,
+            organisation=care_setting,
+            role=Role.CLINICIAN,
+            idempotency_key=uuid.uuid4(),
+        )
+    assert len(result.previous_visits) == min(length, 25)
+
+
+@pytest.mark.parametrize("length", [0, 25, 40])
+def test_silent_read_query_count_is_fixed(role_user, care_setting, history, django_assert_num_queries, length):
+    user = role_user(Role.SAFEGUARDING_LEAD)
+    plan = PlanFactory()
+    history(plan.nhs_number, length)
+
+    with django_assert_num_queries(SILENT_QUERIES):
+        child_check(
+            nhs_number=plan.nhs_number,
+            date_of_birth=None,
+            arrived_at=timezone.now(),
+            user=user,
+            organisation=care_setting,
+            role=Role.SAFEGUARDING_LEAD,
+            notify=False,
+        )
+
+
+def test_no_plan_check_query_count(role_user, care_setting, django_assert_num_queries):
+    user = role_user(Role.CLINICIAN)
+    with django_assert_num_queries(NO_PLAN_QUERIES):
+        child_check(
+            nhs_number="9434765919",
+            date_of_birth=None,
+            arrived_at=timezone.now(),
+            user=user,
+            organisation=care_setting,
+            role=Role.CLINICIAN,
+        )
+
+
+@pytest.mark.parametrize("length", [0, 25, 40])
+def test_check_page_query_count_is_fixed(
+    role_user, client_for, care_setting, history, django_assert_num_queries, length
+):
+    client = client_for(role_user(Role.CLINICIAN))
+    plan = PlanFactory()
+    history(plan.nhs_number, length)
+    client.get(reverse("attendances:check"))  # settle the session's activity stamp
+
+    with django_assert_num_queries(CHECK_QUERIES + PAGE_OVERHEAD):
+        response = client.post(
+            reverse("attendances:check"), {"nhs_number": plan.nhs_number, "check_token": str(uuid.uuid4())}
+        )
+    assert response.status_code == 200
