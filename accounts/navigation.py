@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
+from accounts.models import Role
+
 
 @dataclass(frozen=True)
 class Link:
@@ -19,6 +21,11 @@ LINKS: list[Link] = [
     Link("attendances:check", "Check a child", frozenset({"clinician", "safeguarding_lead"})),
     Link("attendances:view_silently", "View without notifying", frozenset({"safeguarding_lead"})),
     Link("attendances:child_find", "Find a child", frozenset({"social_worker"})),
+    Link(
+        "fhir:token_list",
+        "API tokens for your patient record system",
+        frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD}),
+    ),
 ]
 
 

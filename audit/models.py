@@ -23,6 +23,10 @@ class AuditAction(models.TextChoices):
     CHILD_CHECKED = "child_checked", "Child checked (attendance recorded if on a plan)"
     CHILD_VIEWED_SILENTLY = "child_viewed_silently", "Child viewed without notifying"
     CHILD_VIEWED_BY_LA = "child_viewed_by_la", "Child viewed by the local authority"
+    API_TOKEN_ISSUED = "api_token_issued", "API token issued"
+    API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
+    FHIR_REQUEST_REFUSED = "fhir_request_refused", "FHIR API request refused"
+    FHIR_ACCESS_HISTORY_READ = "fhir_access_history_read", "Access history read through the FHIR API"
 
 
 class AuditOutcome(models.TextChoices):

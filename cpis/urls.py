@@ -10,6 +10,7 @@ admin.site.__class__ = OTPAdminSite
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("django-admin/", admin.site.urls),
+    path("fhir/", include("fhir.urls")),
     path("", include("accounts.urls")),
     path("", include("attendances.urls")),
 ]

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "plans",
     "attendances",
     "notifications",
+    "fhir",
 ]
 
 MIDDLEWARE = [
@@ -121,6 +122,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
+# Requests per minute one FHIR API token may make.
+FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 
