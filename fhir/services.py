@@ -1,0 +1,34 @@
+"""API tokens: issue and revoke (each audited)."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import audit_record
+from fhir.models import TOKEN_PREFIX, ApiToken, token_hash
+
+
+@transaction.atomic
+def api_token_issue(*, user, organisation, name: str, valid_days: int, request=None) -> tuple[ApiToken, str]:
+    """Creates a token and returns it with its value, which is never stored or shown again."""
+    raw = ApiToken.generate()
+    token = ApiToken.objects.create(
+        user=user,
+        organisation=organisation,
+        name=name,
+        hashed=token_hash(raw),
+        hint=raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + 8],
+        expires_at=timezone.now() + timedelta(days=valid_days),
+    )
+    audit_record(action=AuditAction.API_TOKEN_ISSUED, request=request, detail={"token_id": token.pk})
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, request=None) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(action=AuditAction.API_TOKEN_REVOKED, request=request, detail={"token_id": token.pk})

@@ -1,0 +1,57 @@
+"""The web pages where a trained user manages their personal API tokens."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import role_required
+from fhir.api import CHECKING_ROLES
+from fhir.forms import ApiTokenForm
+from fhir.models import ApiToken
+from fhir.services import api_token_issue, api_token_revoke
+
+_NEW_TOKEN = "new_api_token"
+
+
+def _get_token_for_user(request, token_id: int) -> ApiToken:
+    # A token is its owner's alone: nobody else, admin or not, sees or revokes it here.
+    token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
+    if token is None:
+        raise Http404
+    return token
+
+
+@never_cache
+@role_required(*CHECKING_ROLES)
+def token_list(request):
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token, raw = api_token_issue(
+            user=request.user,
+            organisation=request.organisation,
+            name=form.cleaned_data["name"],
+            valid_days=form.cleaned_data["valid_days"],
+            request=request,
+        )
+        # Shown once, on the next page, then gone: only its hash is kept.
+        request.session[_NEW_TOKEN] = {"id": token.pk, "value": raw}
+        return redirect("fhir:token_list")
+    new_token = request.session.pop(_NEW_TOKEN, None)
+    tokens = ApiToken.objects.filter(user=request.user).select_related("organisation")
+    return render(
+        request,
+        "fhir/tokens.jinja",
+        {"form": form, "tokens": tokens, "new_token": new_token},
+        status=400 if form.errors else 200,
+    )
+
+
+# Owners may revoke their tokens even after losing the role (the tokens stopped working anyway).
+@require_POST
+def token_revoke(request, token_id: int):
+    token = _get_token_for_user(request, token_id)
+    api_token_revoke(token=token, request=request)
+    messages.success(request, f"The token “{token.name}” no longer works.")
+    return redirect("fhir:token_list")
