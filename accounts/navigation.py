@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
+from accounts.models import Role
+
 
 @dataclass(frozen=True)
 class Link:
@@ -15,7 +17,14 @@ class Link:
     roles: frozenset[str]
 
 
-LINKS: list[Link] = []
+LINKS: list[Link] = [
+    Link("notifications:inbox", "Notifications inbox", frozenset({Role.SOCIAL_WORKER})),
+    Link(
+        "notifications:deliveries_failed",
+        "Failed notification deliveries",
+        frozenset({Role.ORG_ADMIN, Role.NATIONAL_ADMIN}),
+    ),
+]
 
 
 def links_for(roles: frozenset[str]) -> list[dict]:

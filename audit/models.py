@@ -19,6 +19,11 @@ class AuditAction(models.TextChoices):
     USER_REACTIVATED = "user_reactivated", "User reactivated"
     TRAINING_RECORDED = "training_recorded", "Training recorded"
     GATE_REFUSED = "gate_refused", "Refused at the trained-user gate"
+    NOTIFICATION_INBOX_VIEWED = "notification_inbox_viewed", "Notification inbox viewed"
+    NOTIFICATION_OPENED = "notification_opened", "Notification opened"
+    NOTIFICATION_ASSIGNED = "notification_assigned", "Notification assigned"
+    NOTIFICATION_ACKNOWLEDGED = "notification_acknowledged", "Notification acknowledged"
+    NOTIFICATION_DELIVERY_RETRIED = "notification_delivery_retried", "Failed notification delivery retried"
 
 
 class AuditOutcome(models.TextChoices):

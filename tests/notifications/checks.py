@@ -1,0 +1,30 @@
+"""What the check journey does, for these tests: record a visit and notify, in one transaction.
+
+`record_check` stands in for `attendances.services.child_check` (built on another branch); at
+merge the lead can swap one for the other, the assertions stay.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from attendances.models import Visit
+from notifications.services import notification_record_attendance
+from plans.models import Plan
+
+
+def record_check(*, plans: list[Plan], care_setting, user=None, arrived_at: datetime | None = None) -> Visit:
+    """A clinician's check of the child on `plans` (all one NHS number) at `care_setting`."""
+    nhs_number = plans[0].nhs_number
+    with transaction.atomic():
+        visit = Visit.objects.create(
+            nhs_number=nhs_number,
+            arrived_at=arrived_at or timezone.now(),
+            care_setting=care_setting,
+            checked_by=user,
+            checked_by_name=user.full_name if user else "Dr Test Clinician",
+            checked_by_role="clinician",
+        )
+        notification_record_attendance(visit=visit, plans=plans)
+    return visit
