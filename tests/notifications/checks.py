@@ -12,6 +12,7 @@ from django.utils import timezone
 from attendances.models import Visit
 from notifications.services import notification_record_attendance
 from plans.models import Plan
+from tests.factories import PlanFactory, nhs_number_for
 
 
 def record_check(*, plans: list[Plan], care_setting, user=None, arrived_at: datetime | None = None) -> Visit:
@@ -28,3 +29,23 @@ def record_check(*, plans: list[Plan], care_setting, user=None, arrived_at: date
         )
         notification_record_attendance(visit=visit, plans=plans)
     return visit
+
+
+_used_nhs_numbers: set[str] = set()
+
+
+def unique_nhs_number() -> str:
+    """A valid test NHS number not handed out before in this run. (`nhs_number_for(n)` gives
+    the same number for n and n+1 when n's check digit is impossible, so a factory sequence
+    can repeat one.)"""
+    n = 500_000 + len(_used_nhs_numbers)
+    while True:
+        number = nhs_number_for(n)
+        if number not in _used_nhs_numbers:
+            _used_nhs_numbers.add(number)
+            return number
+        n += 1
+
+
+def child_on_plan(local_authority, **kwargs) -> Plan:
+    return PlanFactory(organisation=local_authority, nhs_number=unique_nhs_number(), **kwargs)

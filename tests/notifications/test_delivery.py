@@ -5,7 +5,6 @@ import json
 import re
 import threading
 from datetime import timedelta
-
 from unittest import mock
 
 import pytest
@@ -17,7 +16,7 @@ from django.utils import timezone
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 from notifications.services import delivery_attempt, delivery_sweep
 from tests.factories import PlanFactory
-from tests.notifications.checks import record_check
+from tests.notifications.checks import child_on_plan, record_check
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +114,7 @@ def test_webhook_request_is_signed_and_carries_the_content(plan, setting, webhoo
 
 
 def test_email_batches_pending_notifications_of_one_la_into_one_message(la, setting):
-    plans = [PlanFactory(organisation=la) for _ in range(3)]
+    plans = [child_on_plan(la) for _ in range(3)]
     for p in plans:
         record_check(plans=[p], care_setting=setting)
     first = Delivery.objects.filter(channel=Channel.EMAIL).order_by("id").first()
@@ -127,9 +126,7 @@ def test_email_batches_pending_notifications_of_one_la_into_one_message(la, sett
     (message,) = mail.outbox
     assert message.to == [la.team_mailbox]
     assert message.subject == "CP-IS: 3 new notifications for Northshire County Council"
-    assert set(Delivery.objects.filter(channel=Channel.EMAIL).values_list("status", flat=True)) == {
-        DeliveryStatus.SENT
-    }
+    assert set(Delivery.objects.filter(channel=Channel.EMAIL).values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert sorted(message.extra_headers["X-CPIS-Deliveries"].split(",")) == sorted(
         str(i) for i in Delivery.objects.filter(channel=Channel.EMAIL).values_list("pk", flat=True)
     )
