@@ -438,15 +438,22 @@ def notifications_mark_overdue() -> dict[int, int]:
     )
     result = {}
     for la_id in sorted(set(due.values_list("local_authority_id", flat=True))):
-        with transaction.atomic():
-            ids = list(
-                due.filter(local_authority_id=la_id).select_for_update(skip_locked=True).values_list("pk", flat=True)
-            )
-            if not ids:
-                continue
-            Notification.objects.filter(pk__in=ids).update(overdue_since=now)
-            local_authority = Organisation.objects.get(pk=la_id)
-            _send_overdue_reminder(local_authority=local_authority, count=len(ids))
+        try:
+            with transaction.atomic():
+                ids = list(
+                    due.filter(local_authority_id=la_id)
+                    .select_for_update(skip_locked=True)
+                    .values_list("pk", flat=True)
+                )
+                if not ids:
+                    continue
+                Notification.objects.filter(pk__in=ids).update(overdue_since=now)
+                local_authority = Organisation.objects.get(pk=la_id)
+                _send_overdue_reminder(local_authority=local_authority, count=len(ids))
+        except Exception:
+            # One LA's mail failure must not stop the others' reminders; this LA's rolls back.
+            logger.exception("Overdue reminder for LA %s not sent; will try again next run", la_id)
+            continue
         result[la_id] = len(ids)
     return result
 

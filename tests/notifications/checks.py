@@ -49,3 +49,16 @@ def unique_nhs_number() -> str:
 
 def child_on_plan(local_authority, **kwargs) -> Plan:
     return PlanFactory(organisation=local_authority, nhs_number=unique_nhs_number(), **kwargs)
+
+
+def inbox_notification(local_authority, care_setting, *, arrived_at: datetime | None = None, **plan_kwargs):
+    """A notification as the social worker sees it: checked, and delivered to the inbox."""
+    from notifications.models import Channel, Delivery, Notification
+    from notifications.services import delivery_attempt
+
+    plan = child_on_plan(local_authority, **plan_kwargs)
+    record_check(plans=[plan], care_setting=care_setting, arrived_at=arrived_at)
+    notification = Notification.objects.get(nhs_number=plan.nhs_number, local_authority=local_authority)
+    delivery_attempt(delivery_id=Delivery.objects.get(notification=notification, channel=Channel.INBOX).pk)
+    notification.refresh_from_db()
+    return notification
