@@ -4,11 +4,14 @@ Every task here is safe to run twice (the worker settings give at-least-once del
 """
 
 from celery import shared_task
+from django.conf import settings
 
 from notifications import services
 
 
-@shared_task(ignore_result=True)
+# Killed before its lease runs out, so a stuck send (an SMTP server that never answers) can
+# never still be running when the sweeper hands the delivery to another worker.
+@shared_task(ignore_result=True, time_limit=max(5, int(settings.NOTIFICATION_CLAIM_LEASE * 0.8)))
 def delivery_send(delivery_id: int) -> None:
     retry_in = services.delivery_attempt(delivery_id=delivery_id)
     if retry_in is not None:

@@ -38,7 +38,7 @@ def test_clinicians_check_reaches_the_social_worker_who_acknowledges_it(
     screenshot(page, "inbox-notification")
 
     page.get_by_role("button", name="Acknowledge").click()
-    expect(page).to_have_title("Error: Notification: Tallulah Quibbleworth – CP-IS")
+    expect(page).to_have_title("Error: Attendance notification – CP-IS")
     expect(page.get_by_role("alert")).to_contain_text("Enter a note saying what has been done")
     assert_accessible(page)
     screenshot(page, "inbox-acknowledge-error")
