@@ -100,3 +100,37 @@ def test_check_succeeds_when_the_broker_is_down_and_rows_wait_for_the_sweeper(
 
     assert Visit.objects.filter(pk=visit.pk).exists()
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_checks_of_one_child_make_one_notification_and_one_set_of_deliveries(plan, setting):
+    # Two clinicians press "check" at once (or one double-submits): the child lock serialises
+    # the episode decision, so the second joins the first's notification.
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def check():
+        try:
+            barrier.wait()
+            with mock.patch("notifications.services.delivery_dispatch"):
+                record_check(plans=[plan], care_setting=setting)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert Visit.objects.count() == 2
+    notification = Notification.objects.get()
+    assert notification.attendance_count == 2
+    assert Delivery.objects.count() == 2  # inbox + e-mail, once
