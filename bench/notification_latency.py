@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import redis
@@ -117,8 +118,8 @@ def _check_latencies() -> list[float]:
         numbers = list(dict.fromkeys(nhs_number_for(900_000 + i) for i in range(CHECKS * 2)))[:CHECKS]
         plans = Plan.objects.bulk_create(
             Plan(organisation=la, nhs_number=n, family_name="Bench", given_names="Child",
-                 date_of_birth=timezone.localdate().replace(year=2018), plan_type="CPP",
-                 start_date=timezone.localdate().replace(year=2025))
+                 date_of_birth=timezone.localdate() - timedelta(days=8 * 365), plan_type="CPP",
+                 start_date=timezone.localdate() - timedelta(days=100))
             for n in numbers
         )  # fmt: skip
         committed: dict[str, float] = {}

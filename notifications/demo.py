@@ -48,7 +48,7 @@ def _demo_plans(la: Organisation) -> list[Plan]:
             defaults={
                 "family_name": family,
                 "given_names": given,
-                "date_of_birth": today.replace(year=today.year - age) - timedelta(days=40 * i),
+                "date_of_birth": today - timedelta(days=365 * age + 40 * i),
                 "la_reference": f"NCC-{2024100 + i}",
             },
         )
