@@ -26,6 +26,12 @@ LINKS: list[Link] = [
         "API tokens for your patient record system",
         frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD}),
     ),
+    Link("notifications:inbox", "Notifications inbox", frozenset({Role.SOCIAL_WORKER})),
+    Link(
+        "notifications:deliveries_failed",
+        "Failed notification deliveries",
+        frozenset({Role.ORG_ADMIN, Role.NATIONAL_ADMIN}),
+    ),
 ]
 
 

@@ -27,6 +27,11 @@ class AuditAction(models.TextChoices):
     API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
     FHIR_REQUEST_REFUSED = "fhir_request_refused", "FHIR API request refused"
     FHIR_ACCESS_HISTORY_READ = "fhir_access_history_read", "Access history read through the FHIR API"
+    NOTIFICATION_INBOX_VIEWED = "notification_inbox_viewed", "Notification inbox viewed"
+    NOTIFICATION_OPENED = "notification_opened", "Notification opened"
+    NOTIFICATION_ASSIGNED = "notification_assigned", "Notification assigned"
+    NOTIFICATION_ACKNOWLEDGED = "notification_acknowledged", "Notification acknowledged"
+    NOTIFICATION_DELIVERY_RETRIED = "notification_delivery_retried", "Failed notification delivery retried"
 
 
 class AuditOutcome(models.TextChoices):

@@ -4,11 +4,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
 
 def _url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def localtime_format(value) -> str:
+    """An aware datetime as people in England read it: "25 Nov 2026, 14:05" (Europe/London)."""
+    if value is None:
+        return ""
+    return timezone.localtime(value).strftime("%-d %b %Y, %H:%M")
 
 
 def environment(**options) -> Environment:
@@ -25,6 +33,7 @@ def environment(**options) -> Environment:
     options["trim_blocks"] = True
     options["lstrip_blocks"] = True
     env = Environment(**options)  # noqa: S701 - autoescape is set above
+    env.filters["localtime_format"] = localtime_format
     env.globals.update(
         {
             "static": static,

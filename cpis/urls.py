@@ -13,6 +13,7 @@ urlpatterns = [
     path("fhir/", include("fhir.urls")),
     path("", include("accounts.urls")),
     path("", include("attendances.urls")),
+    path("inbox/", include("notifications.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

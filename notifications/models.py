@@ -9,6 +9,16 @@ class NotificationStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
 
+class NotificationQuerySet(models.QuerySet):
+    def in_inbox_of(self, organisation) -> "NotificationQuerySet":
+        """What an LA's social workers see: their LA's notifications once delivered to the inbox."""
+        return self.filter(local_authority=organisation, delivered_to_inbox_at__isnull=False)
+
+    def with_plan_type(self, plan_type: str) -> "NotificationQuerySet":
+        # plan_types is "CPP,LAC"; match whole codes ("CPP" must not match "UCPP").
+        return self.filter(plan_types__regex=rf"(^|,){plan_type}(,|$)")
+
+
 class Notification(models.Model):
     """One attendance episode of one child, for one responsible local authority.
 
@@ -34,6 +44,12 @@ class Notification(models.Model):
     checked_by_name = models.CharField(max_length=200)
     checked_by_role = models.CharField(max_length=30)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by the inbox channel's delivery: the inbox lists only notifications delivered to it.
+    delivered_to_inbox_at = models.DateTimeField(null=True, blank=True)
+    # One working day after creation (see notifications/working_days.py); set when created.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Set by the overdue beat task, once, which also reminds the LA's admins.
+    overdue_since = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.NEW)
     assigned_to = models.ForeignKey(
@@ -44,6 +60,8 @@ class Notification(models.Model):
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledgement_note = models.TextField(blank=True)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -59,8 +77,108 @@ class Notification(models.Model):
             ),
             # The LA's inbox, newest first, by status.
             models.Index(fields=["local_authority", "status", "-last_attended_at"], name="notification_inbox_idx"),
+            # The overdue beat task: new notifications past their due time, not yet marked.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status="new", overdue_since__isnull=True),
+                name="notification_overdue_due_idx",
+            ),
         ]
         ordering = ["-last_attended_at", "-id"]
 
     def __str__(self) -> str:
         return f"Notification {self.pk}"
+
+    @property
+    def plan_type_list(self) -> list[str]:
+        return [p for p in self.plan_types.split(",") if p]
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == NotificationStatus.NEW and self.overdue_since is not None
+
+
+class Channel(models.TextChoices):
+    INBOX = "inbox", "In-app inbox"
+    EMAIL = "email", "Team mailbox e-mail"
+    WEBHOOK = "webhook", "Case-management webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """The outbox: one row per notification per channel, written in the check's transaction.
+
+    PENDING → SENDING (claimed by one worker with a conditional UPDATE, holding a lease) →
+    SENT, or back to PENDING with a later `next_attempt_at` after a failure, or FAILED after
+    the last attempt. A SENDING row whose lease ran out belongs to a worker that died; the
+    sweeper hands it out again. The unique (notification, channel) pair is the idempotency key:
+    the webhook carries this row's id so a receiver can drop a repeat.
+    """
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which claim may finish this row: a worker whose lease expired and was re-claimed must not.
+    claim_token = models.UUIDField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="delivery_one_per_channel"),
+            models.CheckConstraint(
+                name="delivery_sent_has_time", condition=~Q(status="sent") | Q(sent_at__isnull=False)
+            ),
+            models.CheckConstraint(
+                name="delivery_sending_has_claim",
+                condition=~Q(status="sending") | Q(claimed_at__isnull=False, claim_token__isnull=False),
+            ),
+        ]
+        indexes = [
+            # The sweeper and the e-mail batch: undelivered rows by when they are next due.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="delivery_undelivered_idx",
+            ),
+            # The failures page, newest first.
+            models.Index(fields=["-failed_at"], condition=Q(status="failed"), name="delivery_failed_idx"),
+        ]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} delivery {self.pk} ({self.status})"
+
+
+class WebhookEndpoint(models.Model):
+    """An LA's optional case-management webhook. The secret signs each request (HMAC-SHA256);
+    it is stored as given because signing needs it (see docs/notifications.md)."""
+
+    local_authority = models.OneToOneField(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="webhook_endpoint"
+    )
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Short secrets can be guessed offline from one captured request.
+            models.CheckConstraint(name="webhook_secret_long_enough", condition=Q(secret__regex=r"^.{32,}$")),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook for {self.local_authority_id}"

@@ -76,16 +76,24 @@ def user_with_role(
     return user
 
 
+_VALID_TEST_NUMBERS: list[str] = []
+
+
 def nhs_number_for(n: int) -> str:
-    """The n-th valid NHS number in the 999 test range (never a real person's number)."""
+    """The n-th valid NHS number in the 999 test range (never a real person's number); distinct
+    n give distinct numbers (about 1 in 11 candidates has no possible check digit and is skipped)."""
     from plans.nhs_numbers import nhs_number_check_digit
 
-    while True:
-        first_nine = f"999{n % 1_000_000:06d}"
-        check = nhs_number_check_digit(first_nine)
-        if check is not None:
-            return first_nine + str(check)
-        n += 1
+    while len(_VALID_TEST_NUMBERS) <= n:
+        candidate = len(_VALID_TEST_NUMBERS) and int(_VALID_TEST_NUMBERS[-1][3:9]) + 1
+        while True:
+            first_nine = f"999{candidate:06d}"
+            check = nhs_number_check_digit(first_nine)
+            candidate += 1
+            if check is not None:
+                _VALID_TEST_NUMBERS.append(first_nine + str(check))
+                break
+    return _VALID_TEST_NUMBERS[n]
 
 
 class PlanFactory(factory.django.DjangoModelFactory):

@@ -126,6 +126,23 @@ TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
+# Delivery of notifications (docs/notifications.md "Configuration"): attempts per channel before
+# a delivery is recorded as failed, and the exponential back-off between them (base × 2^n, capped).
+NOTIFICATION_DELIVERY_MAX_ATTEMPTS = env.int("NOTIFICATION_DELIVERY_MAX_ATTEMPTS", default=10)
+NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=10)
+NOTIFICATION_RETRY_MAX_SECONDS = env.int("NOTIFICATION_RETRY_MAX_SECONDS", default=600)
+# The sweeper runs this often and re-dispatches deliveries due this long ago and still undelivered.
+NOTIFICATION_SWEEP_INTERVAL = env.int("NOTIFICATION_SWEEP_INTERVAL", default=30)
+NOTIFICATION_SWEEP_AFTER = env.int("NOTIFICATION_SWEEP_AFTER", default=30)
+# A worker holds a claimed delivery this long; past it, the worker is presumed dead and the sweeper
+# hands the delivery out again. Must exceed the webhook timeout by a wide margin.
+NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)
+NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=10)
+# How old a signed webhook timestamp a receiver accepts (our verification helper's default).
+NOTIFICATION_WEBHOOK_TOLERANCE = env.int("NOTIFICATION_WEBHOOK_TOLERANCE", default=300)
+NOTIFICATION_OVERDUE_INTERVAL = env.int("NOTIFICATION_OVERDUE_INTERVAL", default=900)
+# One-off non-working days (YYYY-MM-DD, comma-separated) on top of England's bank holidays.
+NOTIFICATION_EXTRA_HOLIDAYS = env.list("NOTIFICATION_EXTRA_HOLIDAYS", default=[])
 
 # Lock out only the (user, address) pair that failed, so nobody can lock a named clinician
 # out from elsewhere by guessing their password (ASVS 6.1.1 "malicious lockout").
@@ -222,11 +239,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Socket timeouts: a Redis that stops answering (rather than refusing) must fail a publish in
+# seconds, so a clinician's check is never held up by it (the outbox sweeper sends later).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
+    # Expiring at the next run: after an outage, one sweep is enough, not one per missed interval.
+    "notifications-sweep": {
+        "task": "notifications.tasks.deliveries_sweep",
+        "schedule": float(NOTIFICATION_SWEEP_INTERVAL),
+        "options": {"expires": float(NOTIFICATION_SWEEP_INTERVAL)},
+    },
+    "notifications-mark-overdue": {
+        "task": "notifications.tasks.notifications_mark_overdue",
+        "schedule": float(NOTIFICATION_OVERDUE_INTERVAL),
+        "options": {"expires": float(NOTIFICATION_OVERDUE_INTERVAL)},
+    },
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
 

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 # Inside a test the check's transaction is a savepoint: SAVEPOINT + RELEASE are 2 queries.
 TRANSACTION = 2
 # Service, child on one plan at one LA, notifying: plans, lock, token lookup, history,
-# visit insert, the notification service (lock, episode lookup, insert), audit insert.
-# (When the notifications app adds its outbox row, this number grows by that many.)
-CHECK_QUERIES = TRANSACTION + 9
+# visit insert, the notification service (episode lookup, insert, the LA's webhook endpoint,
+# the outbox rows' insert), audit insert.
+CHECK_QUERIES = TRANSACTION + 10
 SILENT_QUERIES = TRANSACTION + 3  # plans, history, audit
 NO_PLAN_QUERIES = TRANSACTION + 2  # plans, audit
 # Through HTTP: + session, user, OTP device, memberships, training record (the gate).

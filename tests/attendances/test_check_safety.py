@@ -85,7 +85,7 @@ def test_broker_down_after_commit_still_shows_the_alert_and_keeps_the_visit(
             CHECK, {"nhs_number": plan.nhs_number, "check_token": str(uuid.uuid4())}
         )
 
-    assert len(callbacks) == 1
+    assert len([c for c in callbacks if "visits_trim" in repr(c)]) == 1
     assert response.status_code == 200
     assert "Child Protection Plan" in response.content.decode()
     # Untrimmed until the next check, but recorded, and the page still shows only 25.

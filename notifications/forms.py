@@ -1,0 +1,46 @@
+from django import forms
+
+from plans.models import PlanType
+
+DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's filters, read from the query string (never child data: dates, codes, ids)."""
+
+    STATUS_CHOICES = [("new", "New"), ("overdue", "Overdue"), ("acknowledged", "Acknowledged")]
+
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    date_from = forms.DateField(label="Attended from", required=False, input_formats=DATE_FORMATS)
+    date_to = forms.DateField(label="Attended to", required=False, input_formats=DATE_FORMATS)
+    plan_type = forms.ChoiceField(label="Plan type", choices=[("", "Any plan type"), *PlanType.choices], required=False)
+    setting = forms.TypedChoiceField(label="Care setting", coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, settings_choices: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["setting"].choices = [("", "Any care setting"), *settings_choices]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The 'to' date must be the same as or after the 'from' date")
+        return cleaned
+
+    def clean_status(self) -> str:
+        return self.cleaned_data.get("status") or "new"
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        label="What has been done",
+        max_length=2000,
+        widget=forms.Textarea,
+        error_messages={"required": "Enter a note saying what has been done"},
+    )
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"].strip()
+        if not note:
+            raise forms.ValidationError("Enter a note saying what has been done")
+        return note

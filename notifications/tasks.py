@@ -1,0 +1,29 @@
+"""Celery tasks: thin, taking ids and calling a service (notifications/services.py).
+
+Every task here is safe to run twice (the worker settings give at-least-once delivery).
+"""
+
+from celery import shared_task
+from django.conf import settings
+
+from notifications import services
+
+
+# Killed before its lease runs out, so a stuck send (an SMTP server that never answers) can
+# never still be running when the sweeper hands the delivery to another worker.
+@shared_task(ignore_result=True, time_limit=max(5, int(settings.NOTIFICATION_CLAIM_LEASE * 0.8)))
+def delivery_send(delivery_id: int) -> None:
+    retry_in = services.delivery_attempt(delivery_id=delivery_id)
+    if retry_in is not None:
+        # The fast path for the retry; if this publish is lost, the sweeper finds the row due.
+        services.delivery_dispatch(delivery_ids=[delivery_id], countdown=retry_in)
+
+
+@shared_task(ignore_result=True)
+def deliveries_sweep() -> None:
+    services.delivery_sweep()
+
+
+@shared_task(ignore_result=True)
+def notifications_mark_overdue() -> None:
+    services.notifications_mark_overdue()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from notifications import views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("<int:notification_id>/", views.notification_detail, name="notification_detail"),
+    path("<int:notification_id>/assign/", views.notification_assign_view, name="notification_assign"),
+    path("<int:notification_id>/acknowledge/", views.notification_acknowledge_view, name="notification_acknowledge"),
+    path("deliveries/failed/", views.deliveries_failed, name="deliveries_failed"),
+    path("deliveries/<int:delivery_id>/retry/", views.delivery_retry_view, name="delivery_retry"),
+]

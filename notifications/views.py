@@ -1,0 +1,181 @@
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import role_required
+from accounts.models import Organisation, Role, SettingType
+from audit.models import AuditAction
+from audit.services import audit_record
+from notifications.access import (
+    access_delivery_by_admin,
+    access_notification_by_social_worker,
+    deliveries_visible_to_admin,
+)
+from notifications.forms import AcknowledgeForm, InboxFilterForm
+from notifications.models import DeliveryStatus, Notification, NotificationStatus
+from notifications.services import delivery_retry, notification_acknowledge, notification_assign
+from plans.models import PlanType
+
+PAGE_SIZE = 50
+
+
+def _start_of(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def child_view_url(notification: Notification) -> str | None:
+    """The attendances app's child view for this notification, once that app provides it."""
+    try:
+        return reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
+    except NoReverseMatch:
+        return None
+
+
+@never_cache
+@role_required(Role.SOCIAL_WORKER)
+def inbox(request):
+    received = Notification.objects.in_inbox_of(request.organisation)
+    settings_choices = list(
+        Organisation.objects.filter(notifications_sent__in=received)
+        .distinct()
+        .order_by("name")
+        .values_list("pk", "name")
+    )
+    form = InboxFilterForm(request.GET or None, settings_choices=settings_choices)
+    notifications = received.none()
+    status = "new"
+    if form.is_valid() or not request.GET:
+        filters = form.cleaned_data if form.is_bound else {}
+        status = filters.get("status") or "new"
+        notifications = received
+        if status == "acknowledged":
+            notifications = notifications.filter(status=NotificationStatus.ACKNOWLEDGED).order_by(
+                "-acknowledged_at", "-id"
+            )
+        elif status == "overdue":
+            notifications = notifications.filter(status=NotificationStatus.NEW, overdue_since__isnull=False)
+        else:
+            notifications = notifications.filter(status=NotificationStatus.NEW)
+        if filters.get("date_from"):
+            notifications = notifications.filter(last_attended_at__gte=_start_of(filters["date_from"]))
+        if filters.get("date_to"):
+            notifications = notifications.filter(
+                first_attended_at__lt=_start_of(filters["date_to"] + timedelta(days=1))
+            )
+        if filters.get("plan_type"):
+            notifications = notifications.with_plan_type(filters["plan_type"])
+        if filters.get("setting"):
+            notifications = notifications.filter(care_setting_id=filters["setting"])
+    page = Paginator(
+        notifications.select_related("care_setting", "assigned_to", "acknowledged_by"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    audit_record(
+        action=AuditAction.NOTIFICATION_INBOX_VIEWED,
+        request=request,
+        detail={"status": status, "page": page.number, "notification_ids": [n.pk for n in page.object_list]},
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "notifications/inbox.jinja",
+        {
+            "form": form,
+            "status": status,
+            "page": page,
+            "query_without_page": query.urlencode(),
+            "counts": {
+                "new": received.filter(status=NotificationStatus.NEW).count(),
+                "overdue": received.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count(),
+            },
+            "plan_labels": dict(PlanType.choices),
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def _detail(request, notification: Notification, form: AcknowledgeForm, *, status: int = 200):
+    return render(
+        request,
+        "notifications/detail.jinja",
+        {
+            "notification": notification,
+            "form": form,
+            "child_view_url": child_view_url(notification),
+            "plan_labels": dict(PlanType.choices),
+            "setting_labels": dict(SettingType.choices),
+            "role_labels": dict(Role.choices),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@role_required(Role.SOCIAL_WORKER)
+def notification_detail(request, notification_id: int):
+    notification = access_notification_by_social_worker(request, notification_id)
+    audit_record(
+        action=AuditAction.NOTIFICATION_OPENED,
+        request=request,
+        nhs_number=notification.nhs_number,
+        detail={"notification_id": notification.pk},
+    )
+    return _detail(request, notification, AcknowledgeForm())
+
+
+@require_POST
+@role_required(Role.SOCIAL_WORKER)
+def notification_assign_view(request, notification_id: int):
+    notification = access_notification_by_social_worker(request, notification_id)
+    notification_assign(notification=notification, user=request.user, request=request)
+    messages.success(request, "The notification is assigned to you.")
+    return redirect("notifications:notification_detail", notification_id=notification.pk)
+
+
+@require_POST
+@role_required(Role.SOCIAL_WORKER)
+def notification_acknowledge_view(request, notification_id: int):
+    notification = access_notification_by_social_worker(request, notification_id)
+    form = AcknowledgeForm(request.POST)
+    if notification.status != NotificationStatus.NEW:
+        messages.info(request, "This notification had already been acknowledged.")
+        return redirect("notifications:notification_detail", notification_id=notification.pk)
+    if not form.is_valid():
+        return _detail(request, notification, form, status=400)
+    if notification_acknowledge(
+        notification=notification, user=request.user, note=form.cleaned_data["note"], request=request
+    ):
+        messages.success(request, "Notification acknowledged.")
+    else:
+        messages.info(request, "This notification had already been acknowledged.")
+    return redirect("notifications:notification_detail", notification_id=notification.pk)
+
+
+@never_cache
+@role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+def deliveries_failed(request):
+    failed = (
+        deliveries_visible_to_admin(request)
+        .filter(status=DeliveryStatus.FAILED)
+        .select_related("notification__local_authority")
+        .order_by("-failed_at", "-id")
+    )
+    page = Paginator(failed, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "notifications/deliveries_failed.jinja", {"page": page})
+
+
+@require_POST
+@role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+def delivery_retry_view(request, delivery_id: int):
+    delivery = access_delivery_by_admin(request, delivery_id)
+    if delivery_retry(delivery=delivery, request=request):
+        messages.success(request, f"Delivery {delivery.pk} will be tried again now.")
+    else:
+        messages.info(request, f"Delivery {delivery.pk} is no longer failed.")
+    return redirect("notifications:deliveries_failed")

@@ -1,0 +1,86 @@
+"""Signed webhooks to an LA's case-management system: signing here, verifying in the recipe.
+
+A request carries:
+- `X-CPIS-Delivery`: the delivery's id, the same on every retry (the receiver's idempotency key);
+- `X-CPIS-Timestamp`: Unix seconds when this attempt was signed;
+- `X-CPIS-Signature`: `sha256=` + hex HMAC-SHA256, keyed with the shared secret, over
+  `<timestamp>.<raw body bytes>`.
+Signing the timestamp with the body stops a captured request being replayed later: the receiver
+refuses timestamps outside its window (docs/notifications.md "Verifying a webhook").
+"""
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+
+SIGNATURE_PREFIX = "sha256="
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def webhook_verify(
+    *, secret: str, timestamp: str, signature: str, body: bytes, now: float | None = None, tolerance: int | None = None
+) -> bool:
+    """The receiver's check, as the recipe describes it: a fresh timestamp and a matching HMAC."""
+    tolerance = settings.NOTIFICATION_WEBHOOK_TOLERANCE if tolerance is None else tolerance
+    try:
+        signed_at = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    now = time.time() if now is None else now
+    if abs(now - signed_at) > tolerance:
+        return False
+    expected = webhook_signature(secret=secret, timestamp=signed_at, body=body)
+    # Constant-time comparison: an early-exit compare leaks the signature byte by byte.
+    return hmac.compare_digest(expected, signature or "")
+
+
+def webhook_body(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass
+class WebhookError(Exception):
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def webhook_post(*, url: str, secret: str, delivery_id: int, body: bytes) -> None:
+    """POSTs one signed attempt; raises WebhookError unless the receiver answers 2xx."""
+    if not url.startswith(("https://", "http://")):
+        raise WebhookError("webhook URL is not http(s)")
+    timestamp = int(time.time())
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "CP-IS notifications",
+            "X-CPIS-Delivery": str(delivery_id),
+            "X-CPIS-Timestamp": str(timestamp),
+            "X-CPIS-Signature": webhook_signature(secret=secret, timestamp=timestamp, body=body),
+        },
+    )
+    try:
+        # urllib refuses to follow a redirect of a POST, so the body never goes elsewhere.
+        with urllib.request.urlopen(request, timeout=settings.NOTIFICATION_WEBHOOK_TIMEOUT) as response:  # noqa: S310
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise WebhookError(f"HTTP {exc.code} from the webhook endpoint") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WebhookError(f"webhook endpoint unreachable: {type(exc).__name__}: {reason}"[:300]) from exc
+    if not 200 <= status < 300:
+        raise WebhookError(f"HTTP {status} from the webhook endpoint")

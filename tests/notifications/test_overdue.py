@@ -1,0 +1,85 @@
+"""Overdue after one working day, and a reminder to the LA's admins (a beat task)."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role
+from notifications.services import notifications_mark_overdue
+from notifications.working_days import one_working_day_after
+from tests.factories import user_with_role
+from tests.notifications.checks import inbox_notification
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        ("2026-11-25 14:05", "2026-11-26 14:05"),  # Wednesday → Thursday
+        ("2026-11-27 16:30", "2026-11-30 16:30"),  # Friday → Monday
+        ("2026-11-28 10:00", "2026-11-30 10:00"),  # Saturday → Monday
+        ("2026-12-24 09:00", "2026-12-29 09:00"),  # Christmas Eve → over Christmas and the substitute Boxing Day
+        ("2026-04-02 12:00", "2026-04-07 12:00"),  # Thursday before Good Friday → after Easter Monday
+        ("2026-03-28 23:30", "2026-03-30 23:30"),  # across the clocks going forward
+    ],
+)
+def test_one_working_day_after(received, due):
+    moment = datetime.strptime(received, "%Y-%m-%d %H:%M").replace(tzinfo=LONDON)
+    assert one_working_day_after(moment) == datetime.strptime(due, "%Y-%m-%d %H:%M").replace(tzinfo=LONDON)
+
+
+def test_extra_holidays_from_settings_count_too(settings):
+    settings.NOTIFICATION_EXTRA_HOLIDAYS = ["2026-11-26"]
+    moment = datetime(2026, 11, 25, 9, 0, tzinfo=LONDON)
+    assert one_working_day_after(moment).date().isoformat() == "2026-11-27"
+
+
+@pytest.mark.django_db
+def test_overdue_notifications_are_marked_once_and_the_las_admins_reminded(la, setting, client_for):
+    admins = [user_with_role(Role.ORG_ADMIN, la) for _ in range(2)]
+    late = inbox_notification(la, setting, family_name="Latecomer")
+    on_time = inbox_notification(la, setting)
+    late.due_at = timezone.now() - timedelta(minutes=1)
+    late.save()
+
+    assert notifications_mark_overdue() == {la.pk: 1}
+    assert notifications_mark_overdue() == {}  # the next run reminds nobody again
+
+    late.refresh_from_db()
+    on_time.refresh_from_db()
+    assert late.overdue_since is not None and on_time.overdue_since is None
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(a.email for a in admins)
+    assert all(m.subject == "CP-IS: 1 notification overdue at Northshire County Council" for m in mail.outbox)
+
+    social_worker = client_for(user_with_role(Role.SOCIAL_WORKER, la))
+    body = social_worker.get(reverse("notifications:inbox"), {"status": "overdue"}).content.decode()
+    assert "Latecomer" in body and "Overdue" in body
+
+
+@pytest.mark.django_db
+def test_a_reminder_that_cannot_be_sent_leaves_the_notifications_for_the_next_run(la, setting, settings):
+    user_with_role(Role.ORG_ADMIN, la)
+    late = inbox_notification(la, setting)
+    late.due_at = timezone.now() - timedelta(minutes=1)
+    late.save()
+    settings.EMAIL_BACKEND = "tests.notifications.test_overdue.BrokenEmailBackend"
+
+    assert notifications_mark_overdue() == {}
+    late.refresh_from_db()
+    assert late.overdue_since is None
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notifications_mark_overdue() == {la.pk: 1}
+
+
+class BrokenEmailBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("SMTP server down")

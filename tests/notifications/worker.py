@@ -1,0 +1,248 @@
+"""Real processes for the fault tests: a Redis server of our own, Celery workers, and the
+reconciliation every fault test ends with."""
+
+import email
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import kombu.pools
+import redis
+from django.conf import settings
+from django.db import connection
+
+from attendances.models import Visit
+from notifications.models import Channel, Delivery, DeliveryStatus, Notification
+
+ROOT = Path(settings.BASE_DIR)
+CELERY = ROOT / ".venv" / "bin" / "celery"
+# Our share of the machine's Redis (other helpers use other database numbers).
+SHARED_BROKER_URL = "redis://127.0.0.1:6379/8"
+SHARED_CACHE_URL = "redis://127.0.0.1:6379/9"
+
+# Short enough for a test to watch the sweeper and retries work, long enough to be realistic.
+FAST_DELIVERY_ENV = {
+    "NOTIFICATION_SWEEP_INTERVAL": "1",
+    "NOTIFICATION_SWEEP_AFTER": "2",
+    "NOTIFICATION_CLAIM_LEASE": "8",
+    "NOTIFICATION_RETRY_BASE_SECONDS": "1",
+    "NOTIFICATION_RETRY_MAX_SECONDS": "2",
+    "NOTIFICATION_DELIVERY_MAX_ATTEMPTS": "30",
+    "NOTIFICATION_WEBHOOK_TIMEOUT": "5",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.2, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+class RedisServer:
+    """A redis-server of our own on a free port, so a test can stop it without touching the
+    machine's shared Redis."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/8"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        wait_until(lambda: _pings(client), timeout=10, what="redis-server to answer")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+class Worker:
+    """`celery -A cpis worker` (optionally with beat) on the test database, in its own process
+    group so SIGKILL takes the whole worker down at once, as a crash or OOM kill would."""
+
+    def __init__(self, *, name: str, broker_url: str, workdir: Path, mail_dir: Path, beat: bool = True, env=None):
+        self.name = name
+        self.beat = beat
+        self.workdir = workdir
+        self.log_path = workdir / f"{name}.log"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
+            # pytest-django's test database, where the test's committed rows are.
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker_url,
+            "REDIS_URL": SHARED_CACHE_URL,
+            "EMAIL_FILE_PATH": str(mail_dir),
+            **FAST_DELIVERY_ENV,
+            **(env or {}),
+        }
+        self.process = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        command = [
+            str(CELERY),
+            "-A",
+            "cpis",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            f"--hostname={self.name}-{self.starts}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ]
+        if self.beat:
+            command += ["--beat", f"--schedule={self.workdir / (self.name + '-beat')}"]
+        log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it open
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_until(lambda: "ready." in self.log_path.read_text(), timeout=40, what=f"worker {self.name} ready")
+
+    def kill(self) -> None:
+        """SIGKILL to every process of the worker: no clean-up, no acknowledgement, no requeue."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def tasks_succeeded(self) -> int:
+        return len(re.findall(r"Task notifications\.tasks\.delivery_send\[[^\]]+\] succeeded", self.log()))
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def broker(url: str):
+    """Points this process's Celery app at a real broker (the test settings run tasks eagerly)."""
+    from cpis.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+
+    def reset_pools():
+        # Connections and producers are pooled per broker URL, in the app and in kombu.
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+        kombu.pools.reset()
+
+    app.conf.task_always_eager = False
+    app.conf.broker_url = url
+    reset_pools()
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = saved
+        reset_pools()
+
+
+def flush_broker(url: str) -> None:
+    """Old messages from an earlier run (a killed worker's unacknowledged ones come back after
+    the visibility timeout) would otherwise arrive in this test."""
+    redis.Redis.from_url(url).flushdb()
+
+
+def all_delivered() -> bool:
+    return not Delivery.objects.exclude(status=DeliveryStatus.SENT).exists()
+
+
+def emailed_delivery_ids(mail_dir: Path) -> Counter:
+    """Delivery ids named in the e-mails the workers wrote (the file backend separates
+    messages with a line of 79 dashes), counting repeats."""
+    ids = Counter()
+    for path in mail_dir.glob("*"):
+        for chunk in path.read_text().split("-" * 79):
+            if chunk.strip():
+                header = email.message_from_string(chunk.lstrip("\n")).get("X-CPIS-Deliveries", "")
+                ids.update(int(i) for i in re.sub(r"\s", "", header).split(",") if i)
+    return ids
+
+
+def assert_reconciled(*, visits: list[Visit], mail_dir: Path, receiver=None, webhook_repeats_allowed=False) -> None:
+    """Every notification delivered exactly once per channel, reconciled against the visits.
+
+    1. one notification per visit's attendance episode (each check here is a different child),
+       and every visit counted in one;
+    2. one delivery row per channel per notification, each SENT; the inbox shows each;
+    3. each e-mail delivery named in exactly one e-mail;
+    4. each webhook delivery accepted by the receiver: exactly once, or (after a SIGKILL
+       between the receiver's answer and our record of it) repeated under the same delivery
+       id, which the receiver uses to drop the repeat.
+    """
+    assert Visit.objects.count() == len(visits)
+    notifications = list(Notification.objects.all())
+    episodes = {(v.nhs_number, v.care_setting_id) for v in visits}
+    assert {(n.nhs_number, n.care_setting_id) for n in notifications} == episodes
+    assert len(notifications) == len(episodes)
+    assert sum(n.attendance_count for n in notifications) == len(visits)
+    assert all(n.delivered_to_inbox_at is not None for n in notifications)
+
+    deliveries = list(Delivery.objects.all())
+    by_channel = Counter((d.notification_id, d.channel) for d in deliveries)
+    assert set(by_channel.values()) == {1}
+    channels = {Channel.INBOX, Channel.EMAIL} | ({Channel.WEBHOOK} if receiver else set())
+    assert {c for _, c in by_channel} == channels
+    assert len(deliveries) == len(notifications) * len(channels)
+    assert {d.status for d in deliveries} == {DeliveryStatus.SENT}
+
+    emailed = emailed_delivery_ids(mail_dir)
+    email_ids = {d.pk for d in deliveries if d.channel == Channel.EMAIL}
+    assert set(emailed) == email_ids
+    assert set(emailed.values()) == {1}, f"e-mailed more than once: {[i for i, c in emailed.items() if c > 1]}"
+
+    if receiver is not None:
+        webhook_ids = {str(d.pk) for d in deliveries if d.channel == Channel.WEBHOOK}
+        accepted = Counter(receiver.accepted_ids())
+        assert set(accepted) == webhook_ids
+        if not webhook_repeats_allowed:
+            assert set(accepted.values()) == {1}, f"webhook repeated: {accepted}"
