@@ -11,6 +11,9 @@
 4. prints both throughputs, their ratio and the check's p50/p95/p99 latency.
 
 Goal (SPEC 4): ratio <= 4, p95 < 50 ms. Numbers are only comparable within one run.
+Knobs (environment, bench only): BENCH_DATABASE, BENCH_REDIS_URL (default Redis DB 7, flushed
+afterwards), BENCH_CLIENTS (16), BENCH_WORKERS (4, as docker-compose), BENCH_SECONDS (20),
+BENCH_PORT (8765). Run just this one with `make bench` or `python -m bench check`.
 """
 
 import http.client
