@@ -17,6 +17,7 @@ from attendances.forms import ChildCheckForm, ChildFindForm
 from attendances.services import child_check, child_view_by_local_authority
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from notifications.models import Notification
 from plans.models import Plan
 
 
@@ -89,6 +90,20 @@ def _plan_for_local_authority(request, plan_id: int) -> Plan:
     return plan
 
 
+def _notification_for_local_authority(request, notification_id: int) -> Notification:
+    """The LA's own notification, or 404 (audited as denied, like another LA's plan)."""
+    notification = Notification.objects.filter(pk=notification_id, local_authority=request.organisation).first()
+    if notification is None:
+        audit_record(
+            action=AuditAction.CHILD_VIEWED_BY_LA,
+            request=request,
+            outcome=AuditOutcome.DENIED,
+            detail={"notification_id": notification_id},
+        )
+        raise Http404
+    return notification
+
+
 def _child_page(request, record):
     return render(request, "attendances/child.jinja", {"record": record, **display.helpers()})
 
@@ -124,5 +139,18 @@ def child_for_plan(request, plan_id: int):
         nhs_number=plan.nhs_number, organisation=request.organisation, user=request.user, request=request
     )
     if record is None:  # the plan stopped being visible between the two queries
+        raise Http404
+    return _child_page(request, record)
+
+
+@never_cache
+@role_required(Role.SOCIAL_WORKER)
+def child_for_notification(request, notification_id: int):
+    """From the LA's inbox to the child: only while the LA still holds a visible plan."""
+    notification = _notification_for_local_authority(request, notification_id)
+    record = child_view_by_local_authority(
+        nhs_number=notification.nhs_number, organisation=request.organisation, user=request.user, request=request
+    )
+    if record is None:
         raise Http404
     return _child_page(request, record)

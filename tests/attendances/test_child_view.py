@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from audit.models import AuditAction, AuditEvent, AuditOutcome
-from tests.factories import PlanFactory, VisitFactory, nhs_number_for
+from tests.factories import OrganisationFactory, PlanFactory, VisitFactory, nhs_number_for
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +130,55 @@ def test_no_nhs_number_in_any_child_view_url(social_worker, local_authority):
     plan = PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(77))
     assert plan.nhs_number not in _for_plan(plan)
     assert plan.nhs_number not in FIND
+
+
+def _notification(la, plan):
+    from django.utils import timezone
+
+    from notifications.models import Notification
+
+    return Notification.objects.create(
+        local_authority=la,
+        care_setting=OrganisationFactory(),
+        nhs_number=plan.nhs_number,
+        family_name=plan.family_name,
+        given_names=plan.given_names,
+        date_of_birth=plan.date_of_birth,
+        plan_types=plan.plan_type,
+        first_attended_at=timezone.now(),
+        last_attended_at=timezone.now(),
+        checked_by_name="Dr Test",
+        checked_by_role="clinician",
+    )
+
+
+def _for_notification(notification) -> str:
+    return reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
+
+
+def test_social_worker_goes_from_a_notification_to_the_child(social_worker, local_authority):
+    plan = PlanFactory(organisation=local_authority, given_names="Noah", family_name="Inbox")
+    response = social_worker.get(_for_notification(_notification(local_authority, plan)))
+    assert response.status_code == 200
+    assert "Noah Inbox" in _text(response)
+    assert AuditEvent.objects.get(action=AuditAction.CHILD_VIEWED_BY_LA).nhs_number == plan.nhs_number
+
+
+def test_another_las_notification_is_404_and_audited_as_denied(social_worker, other_local_authority):
+    plan = PlanFactory(organisation=other_local_authority, given_names="Secret")
+    notification = _notification(other_local_authority, plan)
+
+    response = social_worker.get(_for_notification(notification))
+
+    assert response.status_code == 404
+    assert "Secret" not in _text(response)
+    event = AuditEvent.objects.get(action=AuditAction.CHILD_VIEWED_BY_LA)
+    assert (event.outcome, event.detail) == (AuditOutcome.DENIED, {"notification_id": notification.pk})
+
+
+def test_notification_about_a_withdrawn_plan_no_longer_opens_the_child(social_worker, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    notification = _notification(local_authority, plan)
+    plan.withdrawn = True
+    plan.save()
+    assert social_worker.get(_for_notification(notification)).status_code == 404

@@ -1,3 +1,6 @@
+from django.utils import timezone
+
+from notifications.models import Notification
 from tests.factories import PlanFactory
 from tests.url_permissions import Expect
 
@@ -6,6 +9,27 @@ def _plan_of(world, persona, own):
     # A visible plan held by the persona's LA (own) or by the other LA (other).
     plan = PlanFactory(organisation=world.la if own else world.other_la)
     return {"plan_id": plan.pk}
+
+
+def _notification_of(world, persona, own):
+    # A notification to the persona's LA (own) or to the other LA (other), about a child that
+    # LA holds a visible plan for.
+    la = world.la if own else world.other_la
+    plan = PlanFactory(organisation=la)
+    notification = Notification.objects.create(
+        local_authority=la,
+        care_setting=world.care_setting,
+        nhs_number=plan.nhs_number,
+        family_name=plan.family_name,
+        given_names=plan.given_names,
+        date_of_birth=plan.date_of_birth,
+        plan_types=plan.plan_type,
+        first_attended_at=timezone.now(),
+        last_attended_at=timezone.now(),
+        checked_by_name="Dr Test",
+        checked_by_role="clinician",
+    )
+    return {"notification_id": notification.pk}
 
 
 EXPECTATIONS = [
@@ -19,6 +43,13 @@ EXPECTATIONS = [
         "attendances:child_for_plan",
         statuses={"social_worker": 200},
         kwargs=_plan_of,
+        other_statuses={"social_worker": 404},
+        other_default=403,
+    ),
+    Expect(
+        "attendances:child_for_notification",
+        statuses={"social_worker": 200},
+        kwargs=_notification_of,
         other_statuses={"social_worker": 404},
         other_default=403,
     ),
