@@ -15,7 +15,10 @@ class Link:
     roles: frozenset[str]
 
 
-LINKS: list[Link] = []
+LINKS: list[Link] = [
+    Link("administration:index", "Administration", frozenset({"org_admin", "national_admin"})),
+    Link("audit:events", "Audit log", frozenset({"org_admin", "national_admin"})),
+]
 
 
 def links_for(roles: frozenset[str]) -> list[dict]:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
 
@@ -34,6 +35,8 @@ def environment(**options) -> Environment:
             "settings_warning_before": settings.SESSION_WARNING_BEFORE,
         }
     )
+    # Aware datetimes are stored in UTC; pages show them in UK time.
+    env.filters["localtime"] = timezone.localtime
     return env
 
 

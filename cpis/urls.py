@@ -11,6 +11,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("django-admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("accounts.administration.urls")),
+    path("audit/", include("audit.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

@@ -1,0 +1,422 @@
+"""Writes of access administration: invitations, roles, two-factor resets, organisations.
+
+Each write is audited. Every rule that protects an organisation (no national_admin from these
+pages, never remove the last org admin, never act on a user who also works elsewhere) lives
+here, not in the views, so the Django admin and the beat tasks cannot bypass it.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation, Role, User, UserSession
+from accounts.services import membership_grant, membership_revoke, user_deactivate, user_reactivate
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+
+# national_admin is appointed by operators (Django admin or manage.py), never from these pages:
+# one org admin must not be able to make anyone, themselves included, a national admin.
+GRANTABLE_ROLES = frozenset(Role) - {Role.NATIONAL_ADMIN}
+
+
+def grantable_roles(organisation: Organisation) -> list[str]:
+    """The roles an administrator may grant at `organisation`, in a stable order."""
+    allowed = ROLES_BY_KIND[organisation.kind] & GRANTABLE_ROLES
+    return [r for r in Role if r in allowed]
+
+
+def _check_grantable(organisation: Organisation, role: str) -> None:
+    if role not in grantable_roles(organisation):
+        raise ValidationError(f"You cannot grant the role {role} at {organisation.name}.")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Invitations
+
+
+class InvitationUnusable(Exception):
+    """The link cannot be used: `reason` is "unknown", "expired", "used" or "cancelled"."""
+
+    def __init__(self, reason: str, invitation: Invitation | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.invitation = invitation
+
+
+def _invitation_email_send(*, invitation: Invitation, token: str) -> None:
+    link = settings.SITE_URL.rstrip("/") + reverse("administration:invitation_accept", kwargs={"token": token})
+    body = render_to_string(
+        "emails/invitation.txt",
+        {
+            "invitation": invitation,
+            "link": link,
+            "valid_hours": settings.INVITATION_VALID_HOURS,
+            "expires_at": timezone.localtime(invitation.expires_at),
+        },
+    )
+    send_mail(
+        subject="You have been invited to use CP-IS",
+        message=body,
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+@transaction.atomic
+def invitation_create(
+    *, organisation: Organisation, email: str, full_name: str, roles: list[str], by: User, request=None
+) -> Invitation:
+    """Invites a person who has no account yet, by e-mail.
+
+    1. Refuses roles that cannot be granted at this organisation and e-mails with an account.
+    2. Cancels any earlier pending invitation for the same address here (one live link only).
+    3. Stores the token's hash, and e-mails the token once the transaction commits.
+    """
+    email = email.strip().lower()
+    if not roles:
+        raise ValidationError("Select at least one role.")
+    for role in roles:
+        _check_grantable(organisation, role)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError("This email address already has a CP-IS account.")
+    for earlier in Invitation.objects.pending().select_for_update().filter(organisation=organisation, email=email):
+        invitation_cancel(invitation=earlier, by=by, request=request)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organisation=organisation,
+        email=email,
+        full_name=full_name.strip(),
+        roles=sorted(set(roles)),
+        token_hash=token_hash(token),
+        created_by=by,
+        expires_at=timezone.now() + timedelta(hours=settings.INVITATION_VALID_HOURS),
+    )
+    audit_record(
+        action=AuditAction.INVITATION_SENT,
+        request=request,
+        user=by,
+        organisation=organisation,
+        detail={"invitation_id": invitation.pk, "roles": invitation.roles},
+    )
+    transaction.on_commit(lambda: _invitation_email_send(invitation=invitation, token=token))
+    return invitation
+
+
+@transaction.atomic
+def invitation_cancel(*, invitation: Invitation, by: User | None, request=None) -> None:
+    Invitation.objects.filter(pk=invitation.pk).update(cancelled_at=timezone.now())
+    invitation.cancelled_at = timezone.now()
+    audit_record(
+        action=AuditAction.INVITATION_CANCELLED,
+        request=request,
+        user=by,
+        organisation=invitation.organisation,
+        detail={"invitation_id": invitation.pk},
+    )
+
+
+def invitation_usable(*, token: str, for_update: bool = False) -> Invitation:
+    """The pending, unexpired invitation for `token`, or InvitationUnusable saying why not."""
+    queryset = Invitation.objects.select_related("organisation")
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    invitation = queryset.filter(token_hash=token_hash(token)).first()
+    if invitation is None:
+        raise InvitationUnusable("unknown")
+    if invitation.accepted_at is not None:
+        raise InvitationUnusable("used", invitation)
+    if invitation.cancelled_at is not None:
+        raise InvitationUnusable("cancelled", invitation)
+    if invitation.is_expired:
+        raise InvitationUnusable("expired", invitation)
+    return invitation
+
+
+def invitation_refused_record(*, error: InvitationUnusable, request=None) -> None:
+    audit_record(
+        action=AuditAction.INVITATION_REFUSED,
+        request=request,
+        organisation=error.invitation.organisation if error.invitation else None,
+        outcome=AuditOutcome.DENIED,
+        detail={"reason": error.reason, "invitation_id": error.invitation.pk if error.invitation else None},
+    )
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, full_name: str, password: str, request=None) -> User:
+    """Creates the invitee's account with the invited roles; the link is then used up.
+
+    The invitation row is locked, so two tabs submitting the same link create one account.
+    The new user still has to enrol two-factor authentication before they are signed in.
+    """
+    invitation = invitation_usable(token=token, for_update=True)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ValidationError("This email address already has a CP-IS account. Sign in instead.")
+    user = User.objects.create_user(invitation.email, password, full_name=full_name.strip())
+    for role in invitation.roles:
+        # Checked again: the organisation's kind or the rules may have changed since sending.
+        _check_grantable(invitation.organisation, role)
+        membership_grant(
+            user=user, organisation=invitation.organisation, role=role, by=invitation.created_by, request=request
+        )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_user = user
+    invitation.save(update_fields=["accepted_at", "accepted_user"])
+    audit_record(
+        action=AuditAction.INVITATION_ACCEPTED,
+        request=request,
+        user=user,
+        organisation=invitation.organisation,
+        detail={"invitation_id": invitation.pk, "subject_user_id": user.pk},
+    )
+    return user
+
+
+# ---------------------------------------------------------------------------------------------
+# Roles, deactivation and two-factor resets of one organisation's users
+
+
+def user_works_elsewhere(*, user: User, organisation: Organisation) -> bool:
+    return Membership.objects.filter(user=user).exclude(organisation=organisation).exists()
+
+
+def _refuse_if_shared(*, user: User, organisation: Organisation, what: str) -> None:
+    # Deactivation and 2FA are account-wide: an org admin doing either to someone who also works
+    # for another organisation would be acting on that organisation's user.
+    if user_works_elsewhere(user=user, organisation=organisation):
+        raise ValidationError(
+            f"{user.full_name} also works for another organisation, so you cannot {what}. "
+            "Remove their roles here instead, or ask the CP-IS service desk."
+        )
+
+
+def _active_admin_count(organisation: Organisation) -> int:
+    # Locks the org admin memberships so two concurrent removals cannot both see "one more left".
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(organisation=organisation, role=Role.ORG_ADMIN)
+        .values_list("user__is_active", flat=True)
+    )
+    return sum(1 for active in admins if active)
+
+
+@transaction.atomic
+def role_grant(*, user: User, organisation: Organisation, role: str, by: User, request=None) -> Membership:
+    _check_grantable(organisation, role)
+    return membership_grant(user=user, organisation=organisation, role=role, by=by, request=request)
+
+
+@transaction.atomic
+def role_remove(*, membership: Membership, by: User, request=None) -> None:
+    """Removes one role; never the last active org admin of an organisation."""
+    if membership.role == Role.NATIONAL_ADMIN:
+        raise ValidationError("National administrators are removed by the CP-IS operators.")
+    is_last_admin = (
+        membership.role == Role.ORG_ADMIN
+        and membership.user.is_active
+        and _active_admin_count(membership.organisation) <= 1
+    )
+    if is_last_admin:
+        raise ValidationError(
+            f"{membership.user.full_name} is the last administrator of {membership.organisation.name}. "
+            "Appoint another administrator first."
+        )
+    membership_revoke(membership=membership, by=by, request=request)
+
+
+@transaction.atomic
+def user_deactivate_at(*, user: User, organisation: Organisation, by: User, request=None) -> None:
+    """Deactivates a user of `organisation` (ending their sessions), with the admin's checks."""
+    if user == by:
+        raise ValidationError("You cannot deactivate your own account.")
+    _refuse_if_shared(user=user, organisation=organisation, what="deactivate their account")
+    is_admin = Membership.objects.filter(user=user, organisation=organisation, role=Role.ORG_ADMIN).exists()
+    if is_admin and user.is_active and _active_admin_count(organisation) <= 1:
+        raise ValidationError(f"{user.full_name} is the last administrator of {organisation.name}.")
+    user_deactivate(user=user, by=by, request=request)
+
+
+@transaction.atomic
+def user_reactivate_at(*, user: User, organisation: Organisation, by: User, request=None) -> None:
+    _refuse_if_shared(user=user, organisation=organisation, what="reactivate their account")
+    user_reactivate(user=user, by=by, request=request)
+
+
+@transaction.atomic
+def two_factor_reset(*, user: User, organisation: Organisation, by: User, request=None) -> None:
+    """Removes the user's authenticator and backup codes and ends their sessions.
+
+    Their next sign-in, after the password, goes to enrolment (a lost or replaced phone).
+    """
+    _refuse_if_shared(user=user, organisation=organisation, what="reset their two-factor authentication")
+    totp_deleted, _ = TOTPDevice.objects.filter(user=user).delete()
+    static_deleted, _ = StaticDevice.objects.filter(user=user).delete()
+    UserSession.objects.filter(user=user).delete()
+    audit_record(
+        action=AuditAction.OTP_RESET,
+        request=request,
+        user=by,
+        organisation=organisation,
+        detail={"subject_user_id": user.pk, "devices_removed": totp_deleted + static_deleted},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# National administration: organisations and their administrators
+
+
+ORGANISATION_FIELDS = (
+    "ods_code",
+    "name",
+    "kind",
+    "setting_type",
+    "phone",
+    "office_hours_phone",
+    "emergency_duty_phone",
+    "team_mailbox",
+)
+
+
+@transaction.atomic
+def organisation_create(*, fields: dict, by: User, request=None) -> Organisation:
+    organisation = Organisation.objects.create(**{f: fields.get(f, "") for f in ORGANISATION_FIELDS})
+    audit_record(
+        action=AuditAction.ORGANISATION_CREATED,
+        request=request,
+        user=by,
+        organisation=organisation,
+        detail={"organisation_id": organisation.pk, "ods_code": organisation.ods_code},
+    )
+    return organisation
+
+
+@transaction.atomic
+def organisation_update(*, organisation: Organisation, fields: dict, by: User, request=None) -> list[str]:
+    """Applies the changed fields; returns their names (nothing is written or audited if none)."""
+    changed = [f for f in fields if f in (*ORGANISATION_FIELDS, "is_active") and getattr(organisation, f) != fields[f]]
+    if not changed:
+        return []
+    for f in changed:
+        setattr(organisation, f, fields[f])
+    organisation.full_clean()
+    organisation.save(update_fields=changed)
+    audit_record(
+        action=AuditAction.ORGANISATION_UPDATED,
+        request=request,
+        user=by,
+        organisation=organisation,
+        detail={"organisation_id": organisation.pk, "fields": changed},
+    )
+    return changed
+
+
+@dataclass
+class AppointResult:
+    membership: Membership | None = None
+    invitation: Invitation | None = None
+
+
+@transaction.atomic
+def org_admin_appoint(
+    *, organisation: Organisation, email: str, full_name: str, by: User, request=None
+) -> AppointResult:
+    """Makes someone an org admin: an existing account gets the role, anyone else an invitation."""
+    existing = User.objects.filter(email__iexact=email.strip()).first()
+    if existing is not None:
+        if not existing.is_active:
+            raise ValidationError(f"The account for {existing.email} is deactivated. Ask its organisation first.")
+        return AppointResult(
+            membership=role_grant(user=existing, organisation=organisation, role=Role.ORG_ADMIN, by=by, request=request)
+        )
+    return AppointResult(
+        invitation=invitation_create(
+            organisation=organisation, email=email, full_name=full_name, roles=[Role.ORG_ADMIN], by=by, request=request
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Automatic safeguards (run by beat, see tasks.py)
+
+
+def training_expiry_reminders_send(*, today=None) -> int:
+    """E-mails each active user whose latest training expires within TRAINING_REMINDER_DAYS.
+
+    One reminder per training record: the audit log says which records were reminded, so a
+    missed beat run catches up the next day and a repeated run sends nothing twice.
+    """
+    from accounts.models import TrainingRecord
+    from audit.models import AuditEvent
+
+    today = today or timezone.localdate()
+    horizon = today + timedelta(days=settings.TRAINING_REMINDER_DAYS)
+    reminded = AuditEvent.objects.filter(action=AuditAction.TRAINING_REMINDER_SENT).values_list(
+        "detail__training_record_id", flat=True
+    )
+    candidates = (
+        TrainingRecord.objects.filter(user__is_active=True, expires_on__gte=today, expires_on__lte=horizon)
+        .exclude(pk__in=reminded)
+        .select_related("user")
+        .order_by("user_id", "-expires_on")
+    )
+    sent = 0
+    for record in candidates:
+        # A newer record (renewed training) makes the reminder pointless.
+        if record.user.training_records.filter(expires_on__gt=record.expires_on).exists():
+            continue
+        with transaction.atomic():
+            # System actions have no actor; whom they concern is in the detail.
+            audit_record(
+                action=AuditAction.TRAINING_REMINDER_SENT,
+                detail={"training_record_id": record.pk, "subject_user_id": record.user_id},
+            )
+            body = render_to_string(
+                "emails/training_reminder.txt",
+                {"user": record.user, "record": record, "site_url": settings.SITE_URL},
+            )
+            transaction.on_commit(
+                lambda body=body, to=record.user.email: send_mail(
+                    subject="Your CP-IS training expires soon", message=body, from_email=None, recipient_list=[to]
+                )
+            )
+        sent += 1
+    return sent
+
+
+def unused_accounts_lock(*, now: datetime | None = None) -> int:
+    """Deactivates accounts not used for ACCOUNT_UNUSED_LOCK_DAYS (never signed in: since joining).
+
+    Deactivation ends their sessions; an org admin can reactivate them from the user's page.
+    """
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ACCOUNT_UNUSED_LOCK_DAYS)
+    stale = User.objects.filter(is_active=True).filter(
+        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    )
+    locked = 0
+    for user in stale:
+        with transaction.atomic():
+            user_deactivate(user=user, by=None)
+            audit_record(
+                action=AuditAction.ACCOUNT_LOCKED,
+                detail={"subject_user_id": user.pk, "unused_days": settings.ACCOUNT_UNUSED_LOCK_DAYS},
+            )
+        locked += 1
+    return locked
