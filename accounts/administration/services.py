@@ -97,6 +97,7 @@ def invitation_create(
     for earlier in Invitation.objects.pending().select_for_update().filter(organisation=organisation, email=email):
         invitation_cancel(invitation=earlier, by=by, request=request)
     token = secrets.token_urlsafe(32)
+    now = timezone.now()
     invitation = Invitation.objects.create(
         organisation=organisation,
         email=email,
@@ -104,7 +105,8 @@ def invitation_create(
         roles=sorted(set(roles)),
         token_hash=token_hash(token),
         created_by=by,
-        expires_at=timezone.now() + timedelta(hours=settings.INVITATION_VALID_HOURS),
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.INVITATION_VALID_HOURS),
     )
     audit_record(
         action=AuditAction.INVITATION_SENT,
