@@ -14,15 +14,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import BigIntegerField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation, Role, User, UserSession
+from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation, Role, TrainingRecord, User, UserSession
 from accounts.services import membership_grant, membership_revoke, user_deactivate, user_reactivate
-from audit.models import AuditAction, AuditOutcome
+from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
 
 # national_admin is appointed by operators (Django admin or manage.py), never from these pages:
@@ -362,13 +365,12 @@ def training_expiry_reminders_send(*, today=None) -> int:
     One reminder per training record: the audit log says which records were reminded, so a
     missed beat run catches up the next day and a repeated run sends nothing twice.
     """
-    from accounts.models import TrainingRecord
-    from audit.models import AuditEvent
-
     today = today or timezone.localdate()
     horizon = today + timedelta(days=settings.TRAINING_REMINDER_DAYS)
-    reminded = AuditEvent.objects.filter(action=AuditAction.TRAINING_REMINDER_SENT).values_list(
-        "detail__training_record_id", flat=True
+    reminded = (
+        AuditEvent.objects.filter(action=AuditAction.TRAINING_REMINDER_SENT)
+        .annotate(record_id=Cast(KeyTextTransform("training_record_id", "detail"), BigIntegerField()))
+        .values("record_id")
     )
     candidates = (
         TrainingRecord.objects.filter(user__is_active=True, expires_on__gte=today, expires_on__lte=horizon)
@@ -405,8 +407,6 @@ def unused_accounts_lock(*, now: datetime | None = None) -> int:
 
     Deactivation ends their sessions; an org admin can reactivate them from the user's page.
     """
-    from django.db.models import Q
-
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.ACCOUNT_UNUSED_LOCK_DAYS)
     stale = User.objects.filter(is_active=True).filter(
