@@ -5,6 +5,7 @@ again in one transaction, so what is applied is what the rules say at that momen
 rows are reported with their line number and reason and never stop the accepted ones.
 """
 
+import copy
 import csv
 import io
 from dataclasses import dataclass, field
@@ -69,11 +70,12 @@ class ImportReport:
 def _choice(value: str, choices) -> str:
     """Accepts a choice by its value or its label, in any case ("LA" means local authority)."""
     wanted = value.strip().lower()
+    spaced = wanted.replace(" ", "_").replace("-", "_")
     aliases = {"la": OrganisationKind.LOCAL_AUTHORITY, "setting": OrganisationKind.CARE_SETTING}
     if choices is OrganisationKind and wanted in aliases:
         return aliases[wanted]
     for choice in choices:
-        if wanted in (choice.value.lower(), choice.label.lower()):
+        if wanted == choice.label.lower() or spaced == choice.value.lower():
             return choice.value
     return value.strip()
 
@@ -129,7 +131,8 @@ def _row_form(row: dict) -> tuple[OrganisationForm, Organisation | None]:
         for f in ORGANISATION_FIELDS:
             if f not in row:
                 data[f] = getattr(existing, f)
-    return OrganisationForm(data, instance=existing), existing
+    # The form writes cleaned values onto its instance; give it a copy so `existing` stays as stored.
+    return OrganisationForm(data, instance=copy.copy(existing)), existing
 
 
 def _first_error(form: OrganisationForm) -> str:
