@@ -409,8 +409,17 @@ def unused_accounts_lock(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.ACCOUNT_UNUSED_LOCK_DAYS)
-    stale = User.objects.filter(is_active=True).filter(
-        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    # An admin who reactivates a locked account gives it a fresh period to be used in;
+    # without this the next run would lock it again before its owner could sign in.
+    recently_reactivated = (
+        AuditEvent.objects.filter(action=AuditAction.USER_REACTIVATED, occurred_at__gte=cutoff)
+        .annotate(subject_id=Cast(KeyTextTransform("subject_user_id", "detail"), BigIntegerField()))
+        .values("subject_id")
+    )
+    stale = (
+        User.objects.filter(is_active=True)
+        .filter(Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff))
+        .exclude(pk__in=recently_reactivated)
     )
     locked = 0
     for user in stale:

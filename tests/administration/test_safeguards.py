@@ -95,6 +95,17 @@ def test_accounts_unused_for_90_days_are_locked_and_their_sessions_end(role_user
     assert tasks.unused_accounts_lock.delay().get() == 0
 
 
+def test_a_reactivated_account_gets_a_fresh_period_before_locking_again(role_user, client_for, care_setting):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    idle = role_user(Role.CLINICIAN, care_setting)
+    User.objects.filter(pk=idle.pk).update(last_login=timezone.now() - dt.timedelta(days=200))
+    assert tasks.unused_accounts_lock.delay().get() == 1
+    client_for(admin).post(reverse("administration:user_reactivate", kwargs={"user_id": idle.pk}))
+    assert tasks.unused_accounts_lock.delay().get() == 0
+    idle.refresh_from_db()
+    assert idle.is_active
+
+
 def test_lock_period_is_configurable(role_user, settings):
     settings.ACCOUNT_UNUSED_LOCK_DAYS = 10
     user = role_user(Role.CLINICIAN)
