@@ -41,7 +41,7 @@ def grantable_roles(organisation: Organisation) -> list[str]:
 
 def _check_grantable(organisation: Organisation, role: str) -> None:
     if role not in grantable_roles(organisation):
-        raise ValidationError(f"You cannot grant the role {role} at {organisation.name}.")
+        raise ValidationError(f"You cannot grant the role {role} at {organisation.name}.", code="role_not_grantable")
 
 
 def token_hash(token: str) -> str:
@@ -92,11 +92,11 @@ def invitation_create(
     """
     email = email.strip().lower()
     if not roles:
-        raise ValidationError("Select at least one role.")
+        raise ValidationError("Select at least one role.", code="no_roles")
     for role in roles:
         _check_grantable(organisation, role)
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError("This email address already has a CP-IS account.")
+        raise ValidationError("This email address already has a CP-IS account.", code="existing_account")
     for earlier in Invitation.objects.pending().select_for_update().filter(organisation=organisation, email=email):
         invitation_cancel(invitation=earlier, by=by, request=request)
     token = secrets.token_urlsafe(32)
@@ -171,7 +171,9 @@ def invitation_accept(*, token: str, full_name: str, password: str, request=None
     """
     invitation = invitation_usable(token=token, for_update=True)
     if User.objects.filter(email__iexact=invitation.email).exists():
-        raise ValidationError("This email address already has a CP-IS account. Sign in instead.")
+        raise ValidationError(
+            "This email address already has a CP-IS account. Sign in instead.", code="existing_account"
+        )
     user = User.objects.create_user(invitation.email, password, full_name=full_name.strip())
     for role in invitation.roles:
         # Checked again: the organisation's kind or the rules may have changed since sending.
@@ -206,7 +208,8 @@ def _refuse_if_shared(*, user: User, organisation: Organisation, what: str) -> N
     if user_works_elsewhere(user=user, organisation=organisation):
         raise ValidationError(
             f"{user.full_name} also works for another organisation, so you cannot {what}. "
-            "Remove their roles here instead, or ask the CP-IS service desk."
+            "Remove their roles here instead, or ask the CP-IS service desk.",
+            code="shared_user",
         )
 
 
@@ -230,7 +233,7 @@ def role_grant(*, user: User, organisation: Organisation, role: str, by: User, r
 def role_remove(*, membership: Membership, by: User, request=None) -> None:
     """Removes one role; never the last active org admin of an organisation."""
     if membership.role == Role.NATIONAL_ADMIN:
-        raise ValidationError("National administrators are removed by the CP-IS operators.")
+        raise ValidationError("National administrators are removed by the CP-IS operators.", code="role_not_grantable")
     is_last_admin = (
         membership.role == Role.ORG_ADMIN
         and membership.user.is_active
@@ -239,7 +242,8 @@ def role_remove(*, membership: Membership, by: User, request=None) -> None:
     if is_last_admin:
         raise ValidationError(
             f"{membership.user.full_name} is the last administrator of {membership.organisation.name}. "
-            "Appoint another administrator first."
+            "Appoint another administrator first.",
+            code="last_admin",
         )
     membership_revoke(membership=membership, by=by, request=request)
 
@@ -248,11 +252,11 @@ def role_remove(*, membership: Membership, by: User, request=None) -> None:
 def user_deactivate_at(*, user: User, organisation: Organisation, by: User, request=None) -> None:
     """Deactivates a user of `organisation` (ending their sessions), with the admin's checks."""
     if user == by:
-        raise ValidationError("You cannot deactivate your own account.")
+        raise ValidationError("You cannot deactivate your own account.", code="own_account")
     _refuse_if_shared(user=user, organisation=organisation, what="deactivate their account")
     is_admin = Membership.objects.filter(user=user, organisation=organisation, role=Role.ORG_ADMIN).exists()
     if is_admin and user.is_active and _active_admin_count(organisation) <= 1:
-        raise ValidationError(f"{user.full_name} is the last administrator of {organisation.name}.")
+        raise ValidationError(f"{user.full_name} is the last administrator of {organisation.name}.", code="last_admin")
     user_deactivate(user=user, by=by, request=request)
 
 
@@ -344,7 +348,10 @@ def org_admin_appoint(
     existing = User.objects.filter(email__iexact=email.strip()).first()
     if existing is not None:
         if not existing.is_active:
-            raise ValidationError(f"The account for {existing.email} is deactivated. Ask its organisation first.")
+            raise ValidationError(
+                f"The account for {existing.email} is deactivated. Ask its organisation first.",
+                code="deactivated_account",
+            )
         return AppointResult(
             membership=role_grant(user=existing, organisation=organisation, role=Role.ORG_ADMIN, by=by, request=request)
         )

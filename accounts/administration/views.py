@@ -52,7 +52,7 @@ from accounts.administration.services import (
 from accounts.models import Invitation, Membership, Organisation, Role, User
 from accounts.services import training_record
 from audit.csv_cells import csv_response
-from audit.models import AuditAction
+from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
 ADMINS = (Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
@@ -60,6 +60,29 @@ ADMINS = (Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
 
 def _status(form) -> int:
     return 400 if form.errors else 200
+
+
+def _refusal_record(request, *, action: str, reason: str, organisation=None, subject: User | None = None, **detail):
+    """Audits an admin action the rules refused (a denied attempt is as telling as a success).
+
+    The reason is a code, never the message, which may hold a person's name.
+    """
+    audit_record(
+        action=action,
+        request=request,
+        organisation=organisation,
+        outcome=AuditOutcome.DENIED,
+        detail={"reason": reason, **({"subject_user_id": subject.pk} if subject else {}), **detail},
+    )
+
+
+def _reason(error: ValidationError) -> str:
+    return next((e.code for e in error.error_list if e.code), "refused")
+
+
+def _role_refused(form, field: str) -> bool:
+    """True when the form refused a role the admin may not grant (as opposed to a typo)."""
+    return any(e.code == "invalid_choice" for e in form.errors.as_data().get(field, []))
 
 
 @role_required(*ADMINS)
@@ -171,9 +194,17 @@ def invite(request):
             )
         except ValidationError as error:
             form.add_error(None, error)
+            _refusal_record(request, action=AuditAction.INVITATION_SENT, reason=_reason(error))
         else:
             messages.success(request, f"We have sent an invitation to {invitation.email}.")
             return redirect("administration:users")
+    if request.method == "POST" and _role_refused(form, "roles"):
+        _refusal_record(
+            request,
+            action=AuditAction.INVITATION_SENT,
+            reason="role_not_grantable",
+            roles=request.POST.getlist("roles")[:10],
+        )
     return render(
         request,
         "administration/invite.jinja",
@@ -233,9 +264,18 @@ def role_grant_view(request, user_id: int):
             )
         except ValidationError as error:
             form.add_error("role", error)
+            _refusal_record(request, action=AuditAction.ROLE_GRANTED, reason=_reason(error), subject=subject)
         else:
             messages.success(request, f"{subject.full_name} is now {Role(form.cleaned_data['role']).label.lower()}.")
             return redirect("administration:user_detail", user_id=subject.pk)
+    elif _role_refused(form, "role"):
+        _refusal_record(
+            request,
+            action=AuditAction.ROLE_GRANTED,
+            reason="role_not_grantable",
+            subject=subject,
+            role=request.POST.get("role", "")[:40],
+        )
     return _user_page(request, subject, grant_form=form, status=400)
 
 
@@ -247,6 +287,9 @@ def role_remove_view(request, user_id: int, role: str):
     try:
         role_remove(membership=membership, by=request.user, request=request)
     except ValidationError as error:
+        _refusal_record(
+            request, action=AuditAction.ROLE_REMOVED, reason=_reason(error), subject=subject, role=membership.role
+        )
         return _user_page(request, subject, error=error.messages[0], status=400)
     messages.success(request, f"{subject.full_name} is no longer {membership.get_role_display().lower()}.")
     return redirect("administration:user_detail", user_id=subject.pk)
@@ -272,7 +315,7 @@ def training_record_view(request, user_id: int):
     return render(request, "administration/training.jinja", {"form": form, "subject": subject}, status=_status(form))
 
 
-def _confirm_action(request, user_id: int, *, service, template: str, done: str):
+def _confirm_action(request, user_id: int, *, service, action: str, template: str, done: str):
     """GET asks "are you sure?"; POST runs `service`, or shows why it was refused."""
     subject = access_user_by_org_admin(request, user_id)
     error = ""
@@ -281,6 +324,7 @@ def _confirm_action(request, user_id: int, *, service, template: str, done: str)
             service(user=subject, organisation=request.organisation, by=request.user, request=request)
         except ValidationError as refused:
             error = refused.messages[0]
+            _refusal_record(request, action=action, reason=_reason(refused), subject=subject)
         else:
             messages.success(request, done.format(name=subject.full_name))
             return redirect("administration:user_detail", user_id=subject.pk)
@@ -294,6 +338,7 @@ def user_deactivate_view(request, user_id: int):
         request,
         user_id,
         service=user_deactivate_at,
+        action=AuditAction.USER_DEACTIVATED,
         template="administration/deactivate.jinja",
         done="{name} has been deactivated and signed out.",
     )
@@ -306,6 +351,7 @@ def two_factor_reset_view(request, user_id: int):
         request,
         user_id,
         service=two_factor_reset,
+        action=AuditAction.OTP_RESET,
         template="administration/two_factor_reset.jinja",
         done="Two-factor authentication has been reset for {name}. They will set it up again when they next sign in.",
     )
@@ -318,6 +364,7 @@ def user_reactivate_view(request, user_id: int):
     try:
         user_reactivate_at(user=subject, organisation=request.organisation, by=request.user, request=request)
     except ValidationError as error:
+        _refusal_record(request, action=AuditAction.USER_REACTIVATED, reason=_reason(error), subject=subject)
         return _user_page(request, subject, error=error.messages[0], status=400)
     messages.success(request, f"{subject.full_name} has been reactivated.")
     return redirect("administration:user_detail", user_id=subject.pk)
@@ -475,6 +522,7 @@ def org_admin_appoint_view(request, organisation_id: int):
             )
         except ValidationError as error:
             form.add_error("email", error)
+            _refusal_record(request, action=AuditAction.ROLE_GRANTED, reason=_reason(error), organisation=organisation)
         else:
             if result.invitation:
                 messages.success(request, f"We have invited {result.invitation.email} to be an administrator.")
@@ -492,6 +540,14 @@ def org_admin_remove_view(request, organisation_id: int, user_id: int):
     try:
         role_remove(membership=membership, by=request.user, request=request)
     except ValidationError as error:
+        _refusal_record(
+            request,
+            action=AuditAction.ROLE_REMOVED,
+            reason=_reason(error),
+            organisation=organisation,
+            subject=membership.user,
+            role=membership.role,
+        )
         return _organisation_page(request, organisation, error=error.messages[0], status=400)
     messages.success(request, f"{membership.user.full_name} is no longer an administrator of {organisation.name}.")
     return redirect("administration:organisation_detail", organisation_id=organisation.pk)

@@ -149,6 +149,11 @@ def test_org_admin_cannot_invite_with_national_admin_role(client_for, setting_ad
     assert response.status_code == 400
     assert "You cannot grant that role here" in response.content.decode()
     assert not Invitation.objects.exists()
+    attempt = AuditEvent.objects.get(action=AuditAction.INVITATION_SENT)
+    assert attempt.outcome == AuditOutcome.DENIED and attempt.detail == {
+        "reason": "role_not_grantable",
+        "roles": [Role.NATIONAL_ADMIN],
+    }
 
 
 def test_national_org_admin_cannot_invite_a_national_admin(client_for, role_user, national):

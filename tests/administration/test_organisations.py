@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import Invitation, Membership, Organisation, OrganisationKind, Role
-from audit.models import AuditAction, AuditEvent
+from audit.models import AuditAction, AuditEvent, AuditOutcome
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +133,10 @@ def test_removing_the_last_org_admin_is_refused(client, role_user, care_setting)
     response = client.post(url)
     assert response.status_code == 400 and "last administrator" in response.content.decode()
     assert Membership.objects.filter(user=only, role=Role.ORG_ADMIN).exists()
-    assert not AuditEvent.objects.filter(action=AuditAction.ROLE_REMOVED).exists()
+    # The refused attempt is audited as denied, with a reason code rather than the message.
+    attempt = AuditEvent.objects.get(action=AuditAction.ROLE_REMOVED)
+    assert attempt.outcome == AuditOutcome.DENIED
+    assert attempt.detail == {"reason": "last_admin", "subject_user_id": only.pk, "role": Role.ORG_ADMIN}
 
 
 def test_org_admin_cannot_reach_national_pages(client_for, role_user, care_setting):

@@ -10,7 +10,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Role, TrainingRecord, UserSession
-from audit.models import AuditAction, AuditEvent
+from audit.models import AuditAction, AuditEvent, AuditOutcome
 from tests.accounts.test_login import current_code, password_step
 from tests.factories import user_with_role
 
@@ -72,7 +72,9 @@ def test_admin_cannot_grant_national_admin(client_for, role_user, national):
     assert response.status_code == 400
     assert "You cannot grant that role here" in response.content.decode()
     assert not Membership.objects.filter(role=Role.NATIONAL_ADMIN, user=colleague).exists()
-    assert not AuditEvent.objects.filter(action=AuditAction.ROLE_GRANTED).exists()
+    attempt = AuditEvent.objects.get(action=AuditAction.ROLE_GRANTED)
+    assert attempt.outcome == AuditOutcome.DENIED and attempt.user == admin
+    assert attempt.detail == {"reason": "role_not_grantable", "subject_user_id": colleague.pk, "role": "national_admin"}
 
 
 def test_granting_national_admin_is_refused_by_the_service_too(admin, clinician, national):
@@ -97,6 +99,7 @@ def test_removing_the_last_org_admin_is_refused(client_for, admin, care_setting)
     assert response.status_code == 400
     assert "last administrator" in response.content.decode()
     assert Membership.objects.filter(user=admin, organisation=care_setting, role=Role.ORG_ADMIN).exists()
+    assert AuditEvent.objects.get(action=AuditAction.ROLE_REMOVED).outcome == AuditOutcome.DENIED
 
 
 def test_an_admin_may_step_down_when_another_admin_remains(client_for, admin, role_user, care_setting):
