@@ -41,12 +41,15 @@ class RowResult:
     ods_code: str
     outcome: str  # "create", "update", "unchanged" or "reject"
     reason: str = ""
+    # The row as read from the file, kept for rejected rows so they can be downloaded and fixed.
+    cells: dict = field(default_factory=dict)
 
 
 @dataclass
 class ImportReport:
     file_code: str = ""
     file_error: str = ""
+    header: list[str] = field(default_factory=list)
     rows: list[RowResult] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
@@ -55,6 +58,14 @@ class ImportReport:
     @property
     def accepted(self) -> int:
         return len(self.rows) - self.count("reject")
+
+    def rejected_rows(self) -> list[list[str]]:
+        """Each rejected row's cells in the file's column order, with the reason added last."""
+        return [
+            [r.cells.get(c, "") for c in self.header] + [f"line {r.line}: {r.reason}"]
+            for r in self.rows
+            if r.outcome == "reject"
+        ]
 
     @property
     def file_code_text(self) -> str:
@@ -102,6 +113,7 @@ def _rows(text: str, report: ImportReport) -> list[tuple[int, dict]] | None:
         report.file_error = "The file has no header row with the columns " + ", ".join(missing) + "."
         return None
     reader.fieldnames = header
+    report.header = header
     rows = []
     try:
         for row in reader:
@@ -154,11 +166,11 @@ def organisations_import(*, text: str, apply: bool, by: User | None = None, requ
             form, existing = _row_form(row)
             ods = form.data["ods_code"]
             if ods and ods in seen:
-                report.rows.append(RowResult(line, ods, "reject", "duplicate ODS code in the file"))
+                report.rows.append(RowResult(line, ods, "reject", "duplicate ODS code in the file", row))
                 continue
             seen.add(ods)
             if not form.is_valid():
-                report.rows.append(RowResult(line, ods, "reject", _first_error(form)))
+                report.rows.append(RowResult(line, ods, "reject", _first_error(form), row))
                 continue
             fields = {f: form.cleaned_data[f] for f in ORGANISATION_FIELDS}
             if existing is None:

@@ -29,6 +29,11 @@ urlpatterns = [
     path("admin/organisations/new/", views.organisation_create_view, name="organisation_create"),
     path("admin/organisations/import/", views.organisation_import, name="organisation_import"),
     path("admin/organisations/import/confirm/", views.organisation_import_confirm, name="organisation_import_confirm"),
+    path(
+        "admin/organisations/import/rejected.csv",
+        views.organisation_import_rejected_csv,
+        name="organisation_import_rejected_csv",
+    ),
     path("admin/organisations/<int:organisation_id>/", views.organisation_detail, name="organisation_detail"),
     path("admin/organisations/<int:organisation_id>/edit/", views.organisation_edit, name="organisation_edit"),
     path(

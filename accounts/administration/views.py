@@ -554,6 +554,16 @@ def org_admin_remove_view(request, organisation_id: int, user_id: int):
 
 
 _IMPORT_SESSION_KEY = "organisation_import"
+_REJECTED_SESSION_KEY = "organisation_import_rejected"
+
+
+def _rejected_keep(request, report: imports.ImportReport) -> None:
+    """Keeps the last report's rejected rows for download (no child data; at most MAX_ROWS)."""
+    rows = report.rejected_rows()
+    if rows:
+        request.session[_REJECTED_SESSION_KEY] = {"header": [*report.header, "reason"], "rows": rows}
+    else:
+        request.session.pop(_REJECTED_SESSION_KEY, None)
 
 
 @role_required(Role.NATIONAL_ADMIN)
@@ -570,6 +580,7 @@ def organisation_import(request):
             report = imports.ImportReport(file_code=imports.FILE_UNREADABLE, file_error=str(error))
         else:
             report = imports.organisations_import(text=text, apply=False)
+            _rejected_keep(request, report)
             if report.file_code != imports.FILE_UNREADABLE and report.accepted:
                 digest = hashlib.sha256(text.encode()).hexdigest()
                 # Kept server-side until confirmed; the file is small (MAX_BYTES) and has no child data.
@@ -592,8 +603,19 @@ def organisation_import_confirm(request):
         return redirect("administration:organisation_import")
     report = imports.organisations_import(text=pending["text"], apply=True, by=request.user, request=request)
     del request.session[_IMPORT_SESSION_KEY]
+    _rejected_keep(request, report)
     return render(
         request,
         "administration/organisation_import.jinja",
         {"form": OrganisationImportForm(), "report": report, "digest": "", "applied": True},
     )
+
+
+@role_required(Role.NATIONAL_ADMIN)
+def organisation_import_rejected_csv(request):
+    """The rejected rows of the last checked file, with the reason added, to fix and upload again."""
+    rejected = request.session.get(_REJECTED_SESSION_KEY)
+    if not rejected:
+        messages.info(request, "There are no rejected rows to download. Upload a file first.")
+        return redirect("administration:organisation_import")
+    return csv_response("organisations-rejected.csv", rejected["header"], rejected["rows"])

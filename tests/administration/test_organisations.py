@@ -1,6 +1,8 @@
 """National admins: organisations (by form and by CSV import) and their administrators."""
 
+import csv
 import html
+import io
 import re
 from dataclasses import dataclass
 
@@ -223,6 +225,26 @@ def test_import_reports_each_row_and_applies_only_after_confirmation(client, nat
     assert summary.user == national_admin
     assert summary.detail == {"file_code": "CPF03", "created": 2, "updated": 0, "rejected": 5}
     assert AuditEvent.objects.filter(action=AuditAction.ORGANISATION_CREATED).count() == 2
+
+
+def test_rejected_rows_download_with_their_reasons_and_neutralised_cells(client):
+    upload(
+        client,
+        "ods_code,name,kind,setting_type\nRAA01,Good Unit,care_setting,ED\nRAA02,=cmd(),LA,\n",
+    )
+    response = client.get(reverse("administration:organisation_import_rejected_csv"))
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["ods_code", "name", "kind", "setting_type", "reason"]
+    assert len(rows) == 2
+    # The rejected row, as uploaded, with a formula-looking name neutralised and the reason added.
+    assert rows[1][:4] == ["RAA02", "'=cmd()", "LA", ""]
+    assert rows[1][4].startswith("line 3: ") and "emergency-duty" in rows[1][4]
+
+
+def test_rejected_rows_download_without_an_upload_goes_back_to_the_form(client):
+    response = client.get(reverse("administration:organisation_import_rejected_csv"))
+    assert response.status_code == 302 and response.url == reverse("administration:organisation_import")
 
 
 def test_confirming_twice_imports_once(client):

@@ -183,6 +183,7 @@ EXPECTATIONS = [
     Expect("administration:organisation_import", statuses=NATIONAL_ANY_ORG),
     # Nothing checked and waiting: back to the upload page.
     Expect("administration:organisation_import_confirm", method="post", statuses={"national_admin": 302}),
+    Expect("administration:organisation_import_rejected_csv", statuses={"national_admin": 302}),
     Expect(
         "administration:organisation_detail",
         statuses=NATIONAL_ANY_ORG,
