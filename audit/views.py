@@ -65,7 +65,13 @@ def events(request):
     return render(
         request,
         "audit/events.jinja",
-        {"form": form, "page": page, "searched": bool(criteria), "national": national},
+        {
+            "form": form,
+            "page": page,
+            "searched": bool(criteria),
+            "national": national,
+            "role_labels": {r.value: r.label for r in Role},
+        },
         status=400 if form.errors else 200,
     )
 

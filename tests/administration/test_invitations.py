@@ -239,3 +239,23 @@ def test_signed_in_user_is_asked_to_log_out_first(client_for, role_user, setting
     page = client_for(clinician).get(reverse("administration:invitation_accept", kwargs={"token": "abc"}))
     assert "log out first" in page.content.decode()
     assert Invitation.objects.get().accepted_at is None
+
+
+def test_the_same_link_accepted_twice_creates_one_account(setting_admin, care_setting):
+    # Two tabs or a double-submitted form: the invitation row is locked and used up by the first.
+    from accounts.administration.services import InvitationUnusable, invitation_accept, token_hash
+
+    Invitation.objects.create(
+        organisation=care_setting,
+        email="twice@example.nhs.uk",
+        full_name="Twice",
+        roles=[Role.CLINICIAN],
+        token_hash=token_hash("tok"),
+        created_by=setting_admin,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    invitation_accept(token="tok", full_name="Twice", password=NEW_PASSWORD)
+    with pytest.raises(InvitationUnusable) as refused:
+        invitation_accept(token="tok", full_name="Twice", password=NEW_PASSWORD)
+    assert refused.value.reason == "used"
+    assert User.objects.filter(email="twice@example.nhs.uk").count() == 1

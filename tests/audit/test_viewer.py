@@ -19,9 +19,10 @@ CHILD = nhs_number_for(1)
 OTHER_CHILD = nhs_number_for(2)
 
 
-def event(*, user=None, organisation=None, action=AuditAction.LOGIN, nhs_number="", when=None, detail=None):
+def event(*, user=None, organisation=None, action=AuditAction.LOGIN, nhs_number="", when=None, detail=None, roles=""):
     return AuditEvent.objects.create(
         user=user,
+        roles=roles,
         organisation=organisation,
         action=action,
         nhs_number=nhs_number,
@@ -227,3 +228,19 @@ def test_admin_actions_are_themselves_searchable(client_for, national_admin, rol
     search(client, user=admin.email, action=AuditAction.USER_DEACTIVATED)
     rows = not_about_the_search(export(client))
     assert len(rows) == 1 and rows[0]["roles"] == "org_admin" and rows[0]["organisation"] == care_setting.ods_code
+
+
+def test_results_page_queries_do_not_grow_with_events(
+    client_for, national_admin, role_user, care_setting, django_assert_max_num_queries
+):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    client = client_for(national_admin)
+    event(user=clinician, organisation=care_setting)
+    client.get(reverse("audit:events"))
+    with django_assert_max_num_queries(20) as baseline:
+        client.get(reverse("audit:events"))
+    for _ in range(30):
+        event(user=role_user(Role.CLINICIAN, care_setting), organisation=care_setting, roles="clinician")
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        page = client.get(reverse("audit:events"))
+    assert "Northshire General ED – clinician" in page.content.decode()
