@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from accounts.models import Role, User
 from audit.models import AuditAction, AuditEvent
 from tests.browser.conftest import assert_accessible, screenshot
+from tests.factories import nhs_number_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,6 +131,13 @@ def test_org_admin_invites_trains_and_deactivates_a_clinician(
         expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
         assert_accessible(invitee)
         screenshot(invitee, "invitee-check")
+        # A check goes through (whatever the answer, every check is audited against the child).
+        child = nhs_number_for(424242)
+        invitee.get_by_label("NHS number").fill(child)
+        invitee.get_by_role("button", name="Check", exact=True).click()
+        expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
+        screenshot(invitee, "invitee-checked")
+        assert AuditEvent.objects.filter(user__email=INVITEE_EMAIL, nhs_number=child).exists()
 
     # 5. The admin deactivates the clinician; their open session ends at once.
     page.get_by_role("link", name="Deactivate account").click()
