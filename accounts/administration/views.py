@@ -292,6 +292,9 @@ def role_remove_view(request, user_id: int, role: str):
         )
         return _user_page(request, subject, error=error.messages[0], status=400)
     messages.success(request, f"{subject.full_name} is no longer {membership.get_role_display().lower()}.")
+    if subject == request.user and membership.role == Role.ORG_ADMIN:
+        # An admin who stepped down can no longer open the user pages.
+        return redirect("accounts:home")
     return redirect("administration:user_detail", user_id=subject.pk)
 
 
