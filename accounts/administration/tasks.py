@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from accounts.administration import services
+from accounts.administration import safeguards
 
 
 @shared_task
 def training_expiry_reminders_send() -> int:
-    return services.training_expiry_reminders_send()
+    return safeguards.training_expiry_reminders_send()
 
 
 @shared_task
 def unused_accounts_lock() -> int:
-    return services.unused_accounts_lock()
+    return safeguards.unused_accounts_lock()
