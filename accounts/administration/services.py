@@ -6,7 +6,9 @@ here, not in the views, so the Django admin and the beat tasks cannot bypass it.
 """
 
 import hashlib
+import logging
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +26,8 @@ from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation,
 from accounts.services import membership_grant, membership_revoke, user_deactivate, user_reactivate
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+
+logger = logging.getLogger(__name__)
 
 # national_admin is appointed by operators (Django admin or manage.py), never from these pages:
 # one org admin must not be able to make anyone, themselves included, a national admin.
@@ -59,6 +63,8 @@ class InvitationUnusable(Exception):
 
 
 def _invitation_email_send(*, invitation: Invitation, token: str) -> None:
+    """Sends the link (after commit). The token exists nowhere else, so if the e-mail cannot be
+    sent the invitation is cancelled at once and flagged for the admin to try again."""
     link = settings.SITE_URL.rstrip("/") + reverse("administration:invitation_accept", kwargs={"token": token})
     body = render_to_string(
         "emails/invitation.txt",
@@ -69,12 +75,25 @@ def _invitation_email_send(*, invitation: Invitation, token: str) -> None:
             "expires_at": timezone.localtime(invitation.expires_at),
         },
     )
-    send_mail(
-        subject="You have been invited to use CP-IS",
-        message=body,
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
+    try:
+        send_mail(
+            subject="You have been invited to use CP-IS",
+            message=body,
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    except (OSError, smtplib.SMTPException):
+        # The address is personal data: log the invitation's id only.
+        logger.warning("Invitation %s: the e-mail could not be sent", invitation.pk, exc_info=True)
+        Invitation.objects.filter(pk=invitation.pk).update(cancelled_at=timezone.now())
+        invitation.email_failed = True
+        audit_record(
+            action=AuditAction.INVITATION_SENT,
+            user=invitation.created_by,
+            organisation=invitation.organisation,
+            outcome=AuditOutcome.FAILURE,
+            detail={"invitation_id": invitation.pk, "reason": "email_failed"},
+        )
 
 
 @transaction.atomic

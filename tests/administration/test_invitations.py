@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -259,3 +260,28 @@ def test_the_same_link_accepted_twice_creates_one_account(setting_admin, care_se
         invitation_accept(token="tok", full_name="Twice", password=NEW_PASSWORD)
     assert refused.value.reason == "used"
     assert User.objects.filter(email="twice@example.nhs.uk").count() == 1
+
+
+class BrokenEmailBackend(BaseEmailBackend):
+    """An SMTP server that is down."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("SMTP server down")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_failure_cancels_the_invitation_and_tells_the_admin(client_for, role_user, care_setting, settings):
+    # Real commits, as in production: the e-mail goes when invitation_create's transaction ends,
+    # before the view answers, so the admin hears about the failure on the same page.
+    setting_admin = role_user(Role.ORG_ADMIN, care_setting)
+    settings.EMAIL_BACKEND = "tests.administration.test_invitations.BrokenEmailBackend"
+    response = invite(client_for(setting_admin))
+    assert response.status_code == 503
+    assert "could not send the invitation email" in response.content.decode()
+    # Nobody holds the link, so it must not linger as a pending invitation.
+    assert not Invitation.objects.pending().exists()
+    failure = AuditEvent.objects.get(action=AuditAction.INVITATION_SENT, outcome=AuditOutcome.FAILURE)
+    assert failure.detail["reason"] == "email_failed" and failure.user == setting_admin
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert invite(client_for(setting_admin)).status_code == 302
+    assert len(mail.outbox) == 1

@@ -308,3 +308,11 @@ def test_formula_cells_are_stored_as_text_not_run(client):
     upload(client, 'ods_code,name,kind,setting_type\nRFF01,"=HYPERLINK(""http://x"")",care_setting,ED\n')
     confirm(client)
     assert Organisation.objects.get(ods_code="RFF01").name == '=HYPERLINK("http://x")'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appointment_email_failure_is_shown_and_leaves_no_live_link(client_for, role_user, local_authority, settings):
+    settings.EMAIL_BACKEND = "tests.administration.test_invitations.BrokenEmailBackend"
+    response = appoint(client_for(role_user(Role.NATIONAL_ADMIN)), local_authority, "ada@la.example")
+    assert response.status_code == 503 and "could not send the invitation email" in response.content.decode()
+    assert not Invitation.objects.pending().exists()

@@ -21,7 +21,7 @@ from accounts.administration.services import (
     organisation_update,
     role_remove,
 )
-from accounts.administration.views.shared import form_status, refusal_reason, refusal_record
+from accounts.administration.views.shared import EMAIL_FAILED_TEXT, form_status, refusal_reason, refusal_record
 from accounts.models import Invitation, Membership, Organisation, Role
 from audit.csv_cells import csv_response
 from audit.models import AuditAction
@@ -112,6 +112,9 @@ def org_admin_appoint_view(request, organisation_id: int):
                 request, action=AuditAction.ROLE_GRANTED, reason=refusal_reason(error), organisation=organisation
             )
         else:
+            if result.invitation and getattr(result.invitation, "email_failed", False):
+                form.add_error("email", EMAIL_FAILED_TEXT)
+                return _organisation_page(request, organisation, form=form, status=503)
             if result.invitation:
                 messages.success(request, f"We have invited {result.invitation.email} to be an administrator.")
             else:

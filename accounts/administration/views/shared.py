@@ -7,6 +7,7 @@ from audit.models import AuditOutcome
 from audit.services import audit_record
 
 ADMINS = (Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+EMAIL_FAILED_TEXT = "We could not send the invitation email, so it has been cancelled. Try again in a few minutes."
 
 
 def form_status(form) -> int:

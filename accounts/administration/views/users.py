@@ -29,7 +29,13 @@ from accounts.administration.services import (
     user_works_elsewhere,
 )
 from accounts.administration.views.access_review import review_rows
-from accounts.administration.views.shared import form_status, refusal_reason, refusal_record, role_refused
+from accounts.administration.views.shared import (
+    EMAIL_FAILED_TEXT,
+    form_status,
+    refusal_reason,
+    refusal_record,
+    role_refused,
+)
 from accounts.models import Invitation, Membership, Role, User
 from accounts.services import training_record
 from audit.models import AuditAction
@@ -66,8 +72,16 @@ def invite(request):
             form.add_error(None, error)
             refusal_record(request, action=AuditAction.INVITATION_SENT, reason=refusal_reason(error))
         else:
-            messages.success(request, f"We have sent an invitation to {invitation.email}.")
-            return redirect("administration:users")
+            if not getattr(invitation, "email_failed", False):
+                messages.success(request, f"We have sent an invitation to {invitation.email}.")
+                return redirect("administration:users")
+            form.add_error(None, EMAIL_FAILED_TEXT)
+            return render(
+                request,
+                "administration/invite.jinja",
+                {"form": form, "valid_hours": settings.INVITATION_VALID_HOURS},
+                status=503,
+            )
     if request.method == "POST" and role_refused(form, "roles"):
         refusal_record(
             request,
