@@ -134,13 +134,15 @@ def test_org_admin_invites_trains_and_deactivates_a_clinician(
         # A check goes through (whatever the answer, every check is audited against the child).
         child = nhs_number_for(424242)
         invitee.get_by_label("NHS number").fill(child)
-        invitee.get_by_role("button", name="Check", exact=True).click()
+        with invitee.expect_navigation():
+            invitee.get_by_role("button", name="Check", exact=True).click()
         expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
         screenshot(invitee, "invitee-checked")
         assert AuditEvent.objects.filter(user__email=INVITEE_EMAIL, nhs_number=child).exists()
 
     # 5. The admin deactivates the clinician; their open session ends at once.
     page.get_by_role("link", name="Deactivate account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Deactivate Nia Nurse")
     assert_accessible(page)
     screenshot(page, "admin-deactivate")
     page.get_by_role("button", name="Deactivate account").click()
@@ -183,6 +185,7 @@ def test_national_admin_imports_organisations_and_searches_the_audit_log(
 
     page.goto(live_server.url + reverse("administration:organisations"))
     page.get_by_role("link", name="Newtown Urgent Treatment Centre", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Newtown Urgent Treatment Centre")
     assert_accessible(page)
     screenshot(page, "national-organisation")
 
