@@ -32,6 +32,8 @@ LINKS: list[Link] = [
         "Failed notification deliveries",
         frozenset({Role.ORG_ADMIN, Role.NATIONAL_ADMIN}),
     ),
+    Link("administration:index", "Administration", frozenset({"org_admin", "national_admin"})),
+    Link("audit:events", "Audit log", frozenset({"org_admin", "national_admin"})),
 ]
 
 

@@ -32,6 +32,19 @@ class AuditAction(models.TextChoices):
     NOTIFICATION_ASSIGNED = "notification_assigned", "Notification assigned"
     NOTIFICATION_ACKNOWLEDGED = "notification_acknowledged", "Notification acknowledged"
     NOTIFICATION_DELIVERY_RETRIED = "notification_delivery_retried", "Failed notification delivery retried"
+    INVITATION_SENT = "invitation_sent", "Invitation sent"
+    INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+    INVITATION_REFUSED = "invitation_refused", "Invitation link refused"
+    INVITATION_CANCELLED = "invitation_cancelled", "Invitation cancelled"
+    OTP_RESET = "otp_reset", "Two-factor authentication reset"
+    ACCOUNT_LOCKED = "account_locked", "Account locked after not being used"
+    TRAINING_REMINDER_SENT = "training_reminder_sent", "Training expiry reminder sent"
+    ORGANISATION_CREATED = "organisation_created", "Organisation created"
+    ORGANISATION_UPDATED = "organisation_updated", "Organisation changed"
+    ORGANISATIONS_IMPORTED = "organisations_imported", "Organisations imported from CSV"
+    ACCESS_REVIEW_EXPORTED = "access_review_exported", "Access review exported"
+    AUDIT_SEARCHED = "audit_searched", "Audit log searched"
+    AUDIT_EXPORTED = "audit_exported", "Audit log exported"
 
 
 class AuditOutcome(models.TextChoices):

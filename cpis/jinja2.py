@@ -41,6 +41,8 @@ def environment(**options) -> Environment:
             "get_messages": messages.get_messages,
         }
     )
+    # Aware datetimes are stored in UTC; pages show them in UK time.
+    env.filters["localtime"] = timezone.localtime
     return env
 
 

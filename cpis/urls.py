@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("attendances.urls")),
     path("inbox/", include("notifications.urls")),
+    path("", include("accounts.administration.urls")),
+    path("audit/", include("audit.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

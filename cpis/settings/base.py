@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -124,6 +125,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
 # Requests per minute one FHIR API token may make.
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
+# Access administration (docs/administration.md): invitation links, unused accounts, reminders.
+INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
+ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
+TRAINING_REMINDER_DAYS = env.int("TRAINING_REMINDER_DAYS", default=30)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 # Delivery of notifications (docs/notifications.md "Configuration"): attempts per channel before
@@ -244,6 +249,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Task modules outside an app's own `tasks.py`, which autodiscovery would not find.
+CELERY_IMPORTS = ("accounts.administration.tasks",)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
     # Expiring at the next run: after an outage, one sweep is enough, not one per missed interval.
@@ -256,6 +263,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.notifications_mark_overdue",
         "schedule": float(NOTIFICATION_OVERDUE_INTERVAL),
         "options": {"expires": float(NOTIFICATION_OVERDUE_INTERVAL)},
+    },
+    "training-expiry-reminders": {
+        "task": "accounts.administration.tasks.training_expiry_reminders_send",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "unused-accounts-lock": {
+        "task": "accounts.administration.tasks.unused_accounts_lock",
+        "schedule": crontab(hour=2, minute=30),
     },
 }
 WORKER_HEARTBEAT_MAX_AGE = 120

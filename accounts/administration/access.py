@@ -1,0 +1,43 @@
+"""Object access for administration pages: anything outside the admin's reach is a 404.
+
+An org admin reaches only users who hold a role at the organisation they are working for; a
+national admin reaches every organisation (its details, admins and access review) but not the
+day-to-day management of its users, which belongs to its own org admins.
+"""
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Invitation, Membership, Organisation, Role, User
+
+
+def users_of(organisation: Organisation) -> QuerySet[User]:
+    """Users with at least one role at `organisation`, each with `roles_here` prefetched."""
+    return (
+        User.objects.filter(pk__in=Membership.objects.filter(organisation=organisation).values("user_id"))
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=Membership.objects.filter(organisation=organisation).order_by("role"),
+                to_attr="roles_here",
+            )
+        )
+        .order_by("full_name", "pk")
+    )
+
+
+def access_user_by_org_admin(request, user_id: int) -> User:
+    return get_object_or_404(users_of(request.organisation), pk=user_id)
+
+
+def access_invitation_by_org_admin(request, invitation_id: int) -> Invitation:
+    return get_object_or_404(Invitation.objects.pending(), pk=invitation_id, organisation=request.organisation)
+
+
+def access_organisation_by_admin(request, organisation_id: int) -> Organisation:
+    """National admins: any organisation; org admins: only the one they work for."""
+    organisation = get_object_or_404(Organisation, pk=organisation_id)
+    if Role.NATIONAL_ADMIN in request.roles or organisation == request.organisation:
+        return organisation
+    raise Http404

@@ -1,0 +1,1 @@
+"""Access administration pages; every write goes through an audited service (../services.py)."""

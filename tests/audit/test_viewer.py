@@ -1,0 +1,246 @@
+"""The audit viewer: national admins search everything; org admins see their own organisation."""
+
+import csv
+import datetime as dt
+import io
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Membership, Role, User
+from audit.models import AuditAction, AuditEvent
+from tests.factories import nhs_number_for
+
+pytestmark = pytest.mark.django_db
+
+LONDON = ZoneInfo("Europe/London")
+CHILD = nhs_number_for(1)
+OTHER_CHILD = nhs_number_for(2)
+
+
+def event(*, user=None, organisation=None, action=AuditAction.LOGIN, nhs_number="", when=None, detail=None, roles=""):
+    return AuditEvent.objects.create(
+        user=user,
+        roles=roles,
+        organisation=organisation,
+        action=action,
+        nhs_number=nhs_number,
+        occurred_at=when or dt.datetime(2026, 3, 10, 12, 0, tzinfo=LONDON),
+        detail=detail or {},
+    )
+
+
+def search(client, **criteria):
+    data = {
+        "user": "",
+        "nhs_number": "",
+        "organisation": "",
+        "action": "",
+        "date_from_day": "",
+        "date_from_month": "",
+        "date_from_year": "",
+        "date_to_day": "",
+        "date_to_month": "",
+        "date_to_year": "",
+    }
+    data.update(criteria)
+    return client.post(reverse("audit:events"), data)
+
+
+def not_about_the_search(rows: list[dict]) -> list[dict]:
+    """Rows other than the viewer's own searching and exporting, which are audited too."""
+    return [r for r in rows if r["action"] not in (AuditAction.AUDIT_SEARCHED, AuditAction.AUDIT_EXPORTED)]
+
+
+def export(client) -> list[dict]:
+    response = client.get(reverse("audit:events_csv"))
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.fixture
+def national_admin(role_user):
+    return role_user(Role.NATIONAL_ADMIN)
+
+
+def test_search_by_nhs_number_never_puts_it_in_a_url(client_for, national_admin, role_user, care_setting):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    event(user=clinician, organisation=care_setting, action=AuditAction.GATE_REFUSED, nhs_number=CHILD)
+    event(user=clinician, organisation=care_setting, action=AuditAction.GATE_REFUSED, nhs_number=OTHER_CHILD)
+    client = client_for(national_admin)
+    formatted = f"{CHILD[:3]} {CHILD[3:6]}-{CHILD[6:]}"
+    response = search(client, nhs_number=formatted)
+    assert response.status_code == 302 and CHILD not in response.url
+    rows = export(client)
+    assert [r["nhs_number"] for r in not_about_the_search(rows)] == [CHILD]
+    # Searching by a child's NHS number is itself recorded against that number.
+    assert {r["action"] for r in rows} - {AuditAction.GATE_REFUSED} == {
+        AuditAction.AUDIT_SEARCHED,
+        AuditAction.AUDIT_EXPORTED,
+    }
+    page = client.get(reverse("audit:events")).content.decode()
+    assert CHILD in page and OTHER_CHILD not in page
+    searched = AuditEvent.objects.get(action=AuditAction.AUDIT_SEARCHED)
+    assert searched.user == national_admin and searched.nhs_number == CHILD
+    assert searched.detail == {"criteria": ["nhs_number"]}
+
+
+def test_invalid_nhs_number_is_refused(client_for, national_admin):
+    response = search(client_for(national_admin), nhs_number="1234567890")
+    assert response.status_code == 400
+    assert "Enter a valid 10-digit NHS number" in response.content.decode()
+
+
+def test_search_by_user_organisation_action_and_inclusive_date_range(
+    client_for, national_admin, role_user, care_setting, local_authority
+):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    worker = role_user(Role.SOCIAL_WORKER, local_authority)
+    day = dt.datetime(2026, 3, 10, tzinfo=LONDON)
+    late_on_the_last_day = event(
+        user=clinician, organisation=care_setting, when=day + dt.timedelta(hours=23, minutes=59)
+    )
+    event(user=clinician, organisation=care_setting, when=day + dt.timedelta(days=1, minutes=1))
+    event(user=clinician, organisation=care_setting, when=day - dt.timedelta(days=2))
+    event(user=clinician, organisation=care_setting, action=AuditAction.LOGOUT, when=day)
+    event(user=worker, organisation=local_authority, when=day)
+    client = client_for(national_admin)
+    search(
+        client,
+        user=clinician.email.upper(),
+        organisation=care_setting.ods_code.lower(),
+        action=AuditAction.LOGIN,
+        date_from_day="9",
+        date_from_month="3",
+        date_from_year="2026",
+        date_to_day="10",
+        date_to_month="3",
+        date_to_year="2026",
+    )
+    rows = export(client)
+    assert len(rows) == 1
+    assert rows[0]["occurred_at"] == late_on_the_last_day.occurred_at.astimezone(LONDON).isoformat(timespec="seconds")
+    assert rows[0]["user_email"] == clinician.email and rows[0]["organisation"] == care_setting.ods_code
+
+
+def test_date_range_backwards_and_unknown_organisation_are_refused(client_for, national_admin):
+    response = search(
+        client_for(national_admin),
+        organisation="NOPE1",
+        date_from_day="10",
+        date_from_month="3",
+        date_from_year="2026",
+        date_to_day="9",
+        date_to_month="3",
+        date_to_year="2026",
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "no organisation with this ODS code" in page and "must be the same as or after" in page
+
+
+def test_results_are_paginated_newest_first(client_for, national_admin, care_setting):
+    start = dt.datetime(2026, 1, 1, 9, tzinfo=LONDON)
+    for i in range(60):
+        event(organisation=care_setting, when=start + dt.timedelta(minutes=i))
+    client = client_for(national_admin)
+    search(client, organisation=care_setting.ods_code)
+    first = client.get(reverse("audit:events")).content.decode()
+    second = client.get(reverse("audit:events"), {"page": 2}).content.decode()
+    assert "60 events found" in first and "Page 1 of 2" in first and "Older events" in first
+    assert "9:59:00" in first and "9:00:00" not in first
+    assert "9:00:00" in second and "Page 2 of 2" in second
+
+
+def test_clear_forgets_the_search(client_for, national_admin):
+    client = client_for(national_admin)
+    search(client, nhs_number=CHILD)
+    client.post(reverse("audit:events"), {"clear": "1"})
+    assert "audit_search" not in client.session
+
+
+def test_org_admin_sees_only_events_of_their_organisation(
+    client_for, role_user, care_setting, other_care_setting, local_authority
+):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    mine = role_user(Role.CLINICIAN, care_setting)
+    shared = role_user(Role.CLINICIAN, care_setting)
+    Membership.objects.create(user=shared, organisation=other_care_setting, role=Role.CLINICIAN)
+    stranger = role_user(Role.CLINICIAN, other_care_setting)
+
+    at_my_org = event(user=mine, organisation=care_setting, nhs_number=CHILD, action=AuditAction.GATE_REFUSED)
+    my_users_sign_in = event(user=mine, action=AuditAction.LOGIN)
+    locked = event(action=AuditAction.ACCOUNT_LOCKED, detail={"subject_user_id": mine.pk})
+    national_at_my_org = event(organisation=care_setting, action=AuditAction.ROLE_GRANTED)
+    event(user=shared, organisation=other_care_setting, action=AuditAction.GATE_REFUSED, nhs_number=OTHER_CHILD)
+    event(user=stranger, organisation=other_care_setting)
+    event(user=stranger, action=AuditAction.LOGIN)
+    event(action=AuditAction.ACCOUNT_LOCKED, detail={"subject_user_id": stranger.pk})
+    event(organisation=local_authority)
+
+    client = client_for(admin)
+    rows = export(client)
+    exported_ids = {
+        (r["action"], r["user_email"], r["organisation"], r["nhs_number"]) for r in not_about_the_search(rows)
+    }
+    expected = {
+        (e.action, e.user.email if e.user else "", e.organisation.ods_code if e.organisation else "", e.nhs_number)
+        for e in (at_my_org, my_users_sign_in, locked, national_at_my_org)
+    }
+    assert exported_ids == expected
+    page = client.get(reverse("audit:events")).content.decode()
+    assert OTHER_CHILD not in page and stranger.email not in page
+    # No organisation search field for an org admin: they cannot even ask for another organisation.
+    assert 'name="organisation"' not in page
+
+
+def test_org_admin_cannot_widen_the_search_to_another_organisation(
+    client_for, role_user, care_setting, local_authority
+):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    event(organisation=local_authority, nhs_number=CHILD)
+    client = client_for(admin)
+    search(client, organisation=local_authority.ods_code, nhs_number=CHILD)
+    assert not_about_the_search(export(client)) == []
+
+
+def test_export_is_neutralised_and_audited(client_for, national_admin, role_user, care_setting):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    User.objects.filter(pk=clinician.pk).update(full_name="@SUM(1+1)*cmd")
+    event(user=clinician, organisation=care_setting, detail={"note": "=cmd|' /C calc'!A0"})
+    client = client_for(national_admin)
+    search(client, organisation=care_setting.ods_code)
+    rows = not_about_the_search(export(client))
+    assert rows[0]["user_name"] == "'@SUM(1+1)*cmd"
+    exported = AuditEvent.objects.get(action=AuditAction.AUDIT_EXPORTED)
+    assert exported.user == national_admin and exported.detail == {"criteria": ["organisation"], "rows": 1}
+
+
+def test_admin_actions_are_themselves_searchable(client_for, national_admin, role_user, care_setting):
+    # Every admin action lands in the log the viewer searches.
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    client_for(admin).post(
+        reverse("administration:user_deactivate", kwargs={"user_id": clinician.pk}),
+    )
+    client = client_for(national_admin)
+    search(client, user=admin.email, action=AuditAction.USER_DEACTIVATED)
+    rows = not_about_the_search(export(client))
+    assert len(rows) == 1 and rows[0]["roles"] == "org_admin" and rows[0]["organisation"] == care_setting.ods_code
+
+
+def test_results_page_queries_do_not_grow_with_events(
+    client_for, national_admin, role_user, care_setting, django_assert_max_num_queries
+):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    client = client_for(national_admin)
+    event(user=clinician, organisation=care_setting)
+    client.get(reverse("audit:events"))
+    with django_assert_max_num_queries(20) as baseline:
+        client.get(reverse("audit:events"))
+    for _ in range(30):
+        event(user=role_user(Role.CLINICIAN, care_setting), organisation=care_setting, roles="clinician")
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        page = client.get(reverse("audit:events"))
+    assert "Northshire General ED – clinician" in page.content.decode()
