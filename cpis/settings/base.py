@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -121,6 +122,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
+# Plan upload limits (SPEC 2 "Plan upload") and how long an unconfirmed preview keeps its file.
+PLAN_UPLOAD_MAX_BYTES = env.int("PLAN_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
+PLAN_UPLOAD_MAX_ROWS = env.int("PLAN_UPLOAD_MAX_ROWS", default=200_000)
+PLAN_UPLOAD_PREVIEW_LIFETIME = timedelta(hours=env.int("PLAN_UPLOAD_PREVIEW_HOURS", default=24))
+# Days a plan is kept after clinicians stopped being shown it (or after it was withdrawn).
+PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 
@@ -224,6 +231,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
+    # Nightly, just after midnight London time: CPP/LAC end on the 18th birthday, then the purge.
+    "plans-end-at-eighteen": {"task": "plans.tasks.plans_end_at_eighteen_task", "schedule": crontab(hour=0, minute=5)},
+    "plans-purge": {"task": "plans.tasks.plans_purge_task", "schedule": crontab(hour=0, minute=35)},
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
 
