@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
+from accounts.models import Role
+
 
 @dataclass(frozen=True)
 class Link:
@@ -16,6 +18,10 @@ class Link:
 
 
 LINKS: list[Link] = []
+
+LINKS.append(Link("plans:list", "Children's plans", frozenset({Role.PLAN_MANAGER, Role.SOCIAL_WORKER})))
+LINKS.append(Link("plans:upload", "Upload plans", frozenset({Role.PLAN_MANAGER})))
+LINKS.append(Link("plans:contacts", "Contact details for clinicians", frozenset({Role.PLAN_MANAGER})))
 
 
 def links_for(roles: frozenset[str]) -> list[dict]:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("django-admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("plans/", include("plans.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

@@ -234,6 +234,8 @@ class PlanUpload(models.Model):
     # The file itself, kept only until it is applied or cancelled (it is full of personal data).
     content = models.BinaryField(default=bytes, blank=True)
     status = models.CharField(max_length=20, choices=UploadStatus.choices, default=UploadStatus.ANALYSING)
+    # The file's header row, so the rejected rows download under their own column names.
+    columns = models.JSONField(default=list, blank=True)
     file_code = models.CharField(max_length=5, choices=FileCode.choices, blank=True)
     file_message = models.CharField(max_length=500, blank=True)
     # Preview counts until applied, then the acknowledgement's: rows, accepted, created, updated,

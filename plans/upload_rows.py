@@ -27,7 +27,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 # Letters (any script), then letters, spaces, apostrophes, hyphens and full stops: what PDS
 # holds. Refusing everything else keeps markup and spreadsheet formulas out of names.
-_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
+NAME_PATTERN = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_LENGTHS = {"family_name": 100, "given_names": 200, "la_reference": 50}
 _WITHDRAWN_VALUES = {"": False, "N": False, "Y": True}
@@ -125,6 +125,7 @@ class PlanFileReader:
         self.max_rows = max_rows
         self.progress = progress
         self.row_count = 0
+        self.header: list[str] = []
         self._dates: dict[str, date] = {}
         self._keys: dict[tuple, int] = {}
         self._birth_dates: dict[str, tuple[date, int]] = {}
@@ -141,7 +142,7 @@ class PlanFileReader:
                 if not cells or not any(c.strip() for c in cells):
                     continue
                 if header is None:
-                    header = _header(cells)
+                    header = self.header = _header(cells)
                     index = {name: i for i, name in enumerate(header)}
                     continue
                 self.row_count += 1
@@ -205,7 +206,7 @@ class PlanFileReader:
             raise _RowError(
                 RejectReason.TOO_LONG, f"The {_LABELS[field]} is longer than {_MAX_LENGTHS[field]} characters."
             )
-        if not _NAME.match(value):
+        if not NAME_PATTERN.match(value):
             raise _RowError(
                 RejectReason.INVALID_NAME,
                 f"The {_LABELS[field]} may contain only letters, spaces, apostrophes, hyphens and full stops.",

@@ -71,6 +71,7 @@ COUNT_KEYS = ("rows", "accepted", "rejected", "created", "updated", "ended", "wi
 @dataclass
 class _Outcome:
     counts: dict[str, int]
+    columns: list[str]
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -330,7 +331,7 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
     counts = {key: actions.get(key, 0) for key in COUNT_KEYS}
     counts.update(rows=reader.row_count, accepted=accepted, rejected=len(rejections))
     _progress_set(upload.pk, phase=phase, percent=95)
-    return _Outcome(counts=counts, rejections=rejections)
+    return _Outcome(counts=counts, columns=reader.header, rejections=rejections)
 
 
 def _file_code(counts: dict) -> tuple[str, str]:
@@ -421,6 +422,7 @@ def plan_upload_analyse(*, upload_id: int) -> None:
     with transaction.atomic():
         _rejections_store(upload=upload, rejections=outcome.rejections)
         upload.counts = outcome.counts
+        upload.columns = outcome.columns
         upload.file_code = file_code
         upload.file_message = message
         if file_code == FileCode.CPF04:
@@ -482,6 +484,7 @@ def plan_upload_apply(*, upload_id: int) -> None:
             outcome = _run(upload=upload, content=bytes(upload.content), apply=True, by=upload.confirmed_by)
             _rejections_store(upload=upload, rejections=outcome.rejections)
             upload.counts = outcome.counts
+            upload.columns = outcome.columns
             upload.file_code, upload.file_message = _file_code(outcome.counts)
             upload.status = UploadStatus.APPLIED
             upload.applied_at = timezone.now()
