@@ -184,6 +184,7 @@ class UploadStatus(models.TextChoices):
     APPLIED = "applied", "Applied"
     REFUSED = "refused", "Not applied: the file could not be used"
     CANCELLED = "cancelled", "Cancelled"
+    DRY_RUN = "dry_run", "Checked only (dry run)"
     FAILED = "failed", "Failed: nothing was changed"
 
 
@@ -259,7 +260,13 @@ class PlanUpload(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {UploadStatus.APPLIED, UploadStatus.REFUSED, UploadStatus.CANCELLED, UploadStatus.FAILED}
+        return self.status in {
+            UploadStatus.APPLIED,
+            UploadStatus.REFUSED,
+            UploadStatus.CANCELLED,
+            UploadStatus.DRY_RUN,
+            UploadStatus.FAILED,
+        }
 
 
 class PlanUploadRejection(models.Model):

@@ -334,14 +334,18 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
     return _Outcome(counts=counts, columns=reader.header, rejections=rejections)
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
 def _file_code(counts: dict) -> tuple[str, str]:
     if counts["accepted"] == 0:
         if counts["rows"] == 0:
             return FileCode.CPF04, "The file has a header row but no rows of plans."
-        return FileCode.CPF04, f"None of the {counts['rows']:,} rows was accepted."
+        return FileCode.CPF04, f"None of the {_rows(counts['rows'])} was accepted."
     if counts["rejected"]:
-        return FileCode.CPF03, f"{counts['accepted']:,} rows accepted, {counts['rejected']:,} rejected."
-    return FileCode.CPF02, f"All {counts['accepted']:,} rows accepted."
+        return FileCode.CPF03, f"{_rows(counts['accepted'])} accepted, {counts['rejected']:,} rejected."
+    return FileCode.CPF02, f"All {_rows(counts['accepted'])} accepted."
 
 
 def _rejections_store(*, upload: PlanUpload, rejections: list[Rejection]) -> None:
@@ -527,7 +531,7 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_r
     if upload.status != UploadStatus.PREVIEW:
         return upload
     if dry_run:
-        PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.CANCELLED, content=b"")
+        PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.DRY_RUN, content=b"")
     else:
         PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
             status=UploadStatus.QUEUED, confirmed_at=timezone.now()
