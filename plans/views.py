@@ -210,8 +210,9 @@ def plan_withdraw_view(request, plan_id: int):
 @never_cache
 @role_required(Role.PLAN_MANAGER)
 def upload(request):
-    form = PlanUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = PlanUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
         file = form.cleaned_data["file"]
         new_upload = plan_upload_receive(
             organisation=request.organisation, by=request.user, filename=file.name, file=file, request=request

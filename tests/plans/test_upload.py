@@ -44,11 +44,11 @@ def _plans() -> list[dict]:
     return list(Plan.objects.order_by("pk").values())
 
 
-def test_preview_changes_nothing_and_predicts_the_apply(
-    local_authority, role_user, django_capture_on_commit_callbacks
-):
+def test_preview_changes_nothing_and_predicts_the_apply(local_authority, role_user, django_capture_on_commit_callbacks):
     user = role_user("plan_manager")
-    PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(1), start_date=timezone.localdate() - timedelta(100))
+    PlanFactory(
+        organisation=local_authority, nhs_number=nhs_number_for(1), start_date=timezone.localdate() - timedelta(100)
+    )
     held = _plans()
     content = csv_bytes([
         row(1, date_of_birth=str(held[0]["date_of_birth"]), start_date=days_ago(100), end_date=days_ago(3)),
@@ -80,7 +80,11 @@ def test_preview_changes_nothing_and_predicts_the_apply(
     ]
     assert ack["accepted"] == {"code": "CPR06", "count": 3}
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {AuditAction.PLAN_UPLOAD_RECEIVED, AuditAction.PLAN_UPLOAD_CONFIRMED, AuditAction.PLAN_UPLOAD_APPLIED} <= actions
+    assert {
+        AuditAction.PLAN_UPLOAD_RECEIVED,
+        AuditAction.PLAN_UPLOAD_CONFIRMED,
+        AuditAction.PLAN_UPLOAD_APPLIED,
+    } <= actions
 
 
 def test_the_same_file_twice_changes_nothing_the_second_time(local_authority):
@@ -145,10 +149,12 @@ def test_a_file_can_withdraw_a_plan_with_a_wrong_birth_date_and_add_it_correctly
     import_bytes(local_authority, csv_bytes([row(1, date_of_birth=days_ago(3000))]))
     upload = import_bytes(
         local_authority,
-        csv_bytes([
-            row(1, date_of_birth=days_ago(3000), withdrawn="Y"),
-            row(1, date_of_birth=days_ago(3100), start_date=days_ago(99)),
-        ]),  # fmt: skip
+        csv_bytes(
+            [
+                row(1, date_of_birth=days_ago(3000), withdrawn="Y"),
+                row(1, date_of_birth=days_ago(3100), start_date=days_ago(99)),
+            ]
+        ),  # fmt: skip
     )
     assert upload.file_code == FileCode.CPF02, list(upload.rejections.values())
     assert Plan.objects.visible().get().date_of_birth.isoformat() == days_ago(3100)
@@ -160,7 +166,11 @@ def test_a_birth_date_held_by_another_la_is_a_conflict_but_correcting_our_own_is
     import_bytes(local_authority, csv_bytes([row(1, date_of_birth=days_ago(3000))]))
     corrected = import_bytes(local_authority, csv_bytes([row(1, date_of_birth=days_ago(3001))]))
     assert corrected.counts["updated"] == 1
-    PlanFactory(organisation=other_local_authority, nhs_number=nhs_number_for(1), date_of_birth=timezone.localdate() - timedelta(3001))
+    PlanFactory(
+        organisation=other_local_authority,
+        nhs_number=nhs_number_for(1),
+        date_of_birth=timezone.localdate() - timedelta(3001),
+    )
     conflict = import_bytes(local_authority, csv_bytes([row(1, date_of_birth=days_ago(3002))]))
     assert conflict.file_code == FileCode.CPF04
     assert conflict.rejections.get().reason == "demographics_conflict"
@@ -178,7 +188,9 @@ def test_the_same_key_at_another_la_is_a_different_plan(local_authority, other_l
                          date_of_birth=timezone.localdate() - timedelta(3000))  # fmt: skip
     upload = import_bytes(
         local_authority,
-        csv_bytes([row(1, date_of_birth=days_ago(3000), start_date=theirs.start_date.isoformat(), family_name="Other")]),
+        csv_bytes(
+            [row(1, date_of_birth=days_ago(3000), start_date=theirs.start_date.isoformat(), family_name="Other")]
+        ),
     )
     assert upload.counts["created"] == 1
     theirs.refresh_from_db()
@@ -205,7 +217,9 @@ def test_a_second_confirmation_does_nothing(local_authority, role_user, django_c
     assert PlanChange.objects.count() == 1
 
 
-def test_a_file_with_no_accepted_rows_cannot_be_confirmed(local_authority, role_user, django_capture_on_commit_callbacks):
+def test_a_file_with_no_accepted_rows_cannot_be_confirmed(
+    local_authority, role_user, django_capture_on_commit_callbacks
+):
     user = role_user("plan_manager")
     with django_capture_on_commit_callbacks(execute=True):
         upload = _receive(local_authority, user, csv_bytes([row(1, nhs_number="1")]))
@@ -222,7 +236,9 @@ def test_progress_is_finished_once_applied(local_authority):
 
 
 @override_settings(PLAN_UPLOAD_PREVIEW_LIFETIME=timedelta(hours=24))
-def test_unconfirmed_previews_expire_and_lose_their_file(local_authority, role_user, django_capture_on_commit_callbacks):
+def test_unconfirmed_previews_expire_and_lose_their_file(
+    local_authority, role_user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         upload = _receive(local_authority, role_user("plan_manager"), csv_bytes([row(1)]))
     assert plan_uploads_expire(now=timezone.now() + timedelta(hours=23)) == 0
@@ -238,7 +254,9 @@ def test_a_failure_mid_apply_leaves_every_plan_as_it_was(
     import_bytes(local_authority, csv_bytes([row(1), row(2)]))
     before, history = _plans(), PlanChange.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        upload = _receive(local_authority, user, csv_bytes([row(1, end_date=days_ago(1)), row(2, withdrawn="Y"), row(3)]))
+        upload = _receive(
+            local_authority, user, csv_bytes([row(1, end_date=days_ago(1)), row(2, withdrawn="Y"), row(3)])
+        )
 
     def crash(**kwargs):
         # The plans have been written by now; the acknowledgement has not.
