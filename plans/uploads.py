@@ -121,12 +121,36 @@ def _stage_create(cursor) -> None:
     )
 
 
+_COPY_NULL = "\\N"
+
+
+def _copy_line(row) -> str:
+    """One staged row in COPY's text format. Names, types, numbers and dates cannot hold a tab,
+    newline or backslash (upload_rows refuses them); the LA reference may hold a backslash."""
+    line, nhs, family, given, born, plan_type, start, end, due, reference, withdrawn = row
+    end_text = end.isoformat() if end else _COPY_NULL
+    due_text = due.isoformat() if due else _COPY_NULL
+    if "\\" in reference:
+        reference = reference.replace("\\", "\\\\")
+    return "\t".join(
+        (str(line), nhs, family, given, born.isoformat(), plan_type, start.isoformat(), end_text, due_text, reference,
+         "t" if withdrawn else "f")
+    ) + "\n"  # fmt: skip
+
+
 def _stage_fill(cursor, rows) -> None:
     if connection.vendor == "postgresql":
-        # COPY streams the rows as they are read: no list of 200,000 rows is ever held.
+        # COPY streams the rows as they are read, a few thousand at a time: no list of
+        # 200,000 rows is ever held, and no per-row round trip is made.
         with cursor.cursor.copy(f"COPY {_STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            chunk = []
             for row in rows:
-                copy.write_row(row)
+                chunk.append(_copy_line(row))
+                if len(chunk) >= 5000:
+                    copy.write("".join(chunk))
+                    chunk = []
+            if chunk:
+                copy.write("".join(chunk))
         return
     batch = []
     sql = f"INSERT INTO {_STAGE} ({', '.join(_STAGE_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_STAGE_COLUMNS))})"  # noqa: S608
@@ -264,26 +288,33 @@ def _apply(cursor, *, upload: PlanUpload, by: User | None, now: datetime, today:
               AND {s}.action IN ('updated', 'ended', 'reinstated') AND {s}.end_date {closing}""",  # noqa: S608
             [now_db],
         )
-    cursor.execute(
-        f"""INSERT INTO plans_plan (organisation_id, nhs_number, family_name, given_names, date_of_birth, plan_type,
-            start_date, end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at)
+    insert = f"""INSERT INTO plans_plan (organisation_id, nhs_number, family_name, given_names, date_of_birth,
+            plan_type, start_date, end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at)
         SELECT %s, nhs_number, family_name, given_names, date_of_birth, plan_type, start_date, end_date,
             expected_due_date, la_reference, FALSE, %s, %s
-        FROM {s} WHERE reject IS NULL AND action = 'created'""",  # noqa: S608
-        [upload.organisation_id, now_db, now_db],
-    )
-    cursor.execute(
-        f"""UPDATE {s} SET plan_id = p.id FROM plans_plan p
-        WHERE {s}.reject IS NULL AND {s}.action = 'created' AND {_KEY_MATCH.format(s=s)}""",  # noqa: S608
-        [upload.organisation_id],
-    )
-    cursor.execute(
-        f"""INSERT INTO plans_planchange (plan_id, changed_at, changed_by_id, changed_by_name, source, upload_id,
-            action, changes)
-        SELECT plan_id, %s, %s, %s, %s, %s, 'created', '{{}}'
-        FROM {s} WHERE reject IS NULL AND action = 'created'""",  # noqa: S608
-        [now_db, by.pk if by else None, by.full_name if by else "File import", PlanChangeSource.UPLOAD, upload.pk],
-    )
+        FROM {s} WHERE reject IS NULL AND action = 'created'"""  # noqa: S608
+    history_insert = """INSERT INTO plans_planchange (plan_id, changed_at, changed_by_id, changed_by_name, source,
+            upload_id, action, changes)"""
+    history_values = [now_db, by.pk if by else None, by.full_name if by else "File import", PlanChangeSource.UPLOAD]
+    if connection.vendor == "postgresql":
+        # One statement: the new plans' ids go straight into their history.
+        cursor.execute(
+            f"""WITH created AS ({insert} RETURNING id)
+            {history_insert} SELECT id, %s, %s, %s, %s, %s, 'created', '{{}}' FROM created""",  # noqa: S608
+            [upload.organisation_id, now_db, now_db, *history_values, upload.pk],
+        )
+    else:
+        cursor.execute(insert, [upload.organisation_id, now_db, now_db])
+        cursor.execute(
+            f"""UPDATE {s} SET plan_id = p.id FROM plans_plan p
+            WHERE {s}.reject IS NULL AND {s}.action = 'created' AND {_KEY_MATCH.format(s=s)}""",  # noqa: S608
+            [upload.organisation_id],
+        )
+        cursor.execute(
+            f"""{history_insert} SELECT plan_id, %s, %s, %s, %s, %s, 'created', '{{}}'
+            FROM {s} WHERE reject IS NULL AND action = 'created'""",  # noqa: S608
+            [*history_values, upload.pk],
+        )
     PlanChange.objects.bulk_create(history, batch_size=2000)
 
 
@@ -490,7 +521,8 @@ def plan_upload_apply(*, upload_id: int) -> None:
             upload.counts = outcome.counts
             upload.columns = outcome.columns
             upload.file_code, upload.file_message = _file_code(outcome.counts)
-            upload.status = UploadStatus.APPLIED
+            # CPF04: nothing was accepted, so nothing was applied.
+            upload.status = UploadStatus.REFUSED if upload.file_code == FileCode.CPF04 else UploadStatus.APPLIED
             upload.applied_at = timezone.now()
             upload.content = b""
             upload.save()
@@ -525,17 +557,16 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_r
             action=AuditAction.PLAN_UPLOAD_RECEIVED, organisation=organisation,
             detail={"upload_id": upload.pk, "bytes": upload.size_bytes, "source": "command", "dry_run": dry_run},
         )  # fmt: skip
-    if upload.status == UploadStatus.ANALYSING:
-        plan_upload_analyse(upload_id=upload.pk)
-    upload.refresh_from_db()
-    if upload.status != UploadStatus.PREVIEW:
+    if upload.status != UploadStatus.ANALYSING:
         return upload
     if dry_run:
-        PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.DRY_RUN, content=b"")
-    else:
+        plan_upload_analyse(upload_id=upload.pk)
         PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
-            status=UploadStatus.QUEUED, confirmed_at=timezone.now()
+            status=UploadStatus.DRY_RUN, content=b""
         )
+    else:
+        # Unattended, nobody reads a preview: the apply checks every row itself, in one pass.
+        PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.QUEUED, confirmed_at=timezone.now())
         plan_upload_apply(upload_id=upload.pk)
     upload.refresh_from_db()
     return upload

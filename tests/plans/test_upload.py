@@ -347,6 +347,6 @@ def test_two_uploads_from_one_la_are_serialised_not_interleaved(local_authority,
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, first.file_code) == (UploadStatus.APPLIED, FileCode.CPF02)
-    assert (second.status, second.file_code) == (UploadStatus.APPLIED, FileCode.CPF04)
+    assert (second.status, second.file_code) == (UploadStatus.REFUSED, FileCode.CPF04)
     assert second.rejections.get().reason == "open_plan_exists"
     assert Plan.objects.get().start_date.isoformat() == days_ago(20)

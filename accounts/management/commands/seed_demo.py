@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
 from accounts.services import membership_grant
+from plans.demo import seed_plans_demo
 
 DEMO_PASSWORD = "demo-password-2026"
 # Base32, as an authenticator app takes it; every demo user shares it so the README can list one.
@@ -120,6 +121,7 @@ class Command(BaseCommand):
             TOTPDevice.objects.get_or_create(
                 user=user, name="Demo authenticator", defaults={"key": demo_totp_key_hex(), "confirmed": True}
             )
+        seed_plans_demo(organisations)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users. "
