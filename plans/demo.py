@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
-from plans.models import Plan, PlanChange, PlanChangeAction, PlanChangeSource, PlanType
+from plans.models import Plan, PlanChangeSource, PlanType
 from plans.nhs_numbers import nhs_number_check_digit
 
 
@@ -54,7 +54,7 @@ def seed_plans_demo(organisations: dict[str, Organisation]) -> int:
             if Plan.objects.filter(organisation=organisation, nhs_number=nhs_number, plan_type=plan_type).exists():
                 continue
             born: date = today - timedelta(days=age)
-            plan = Plan.objects.create(
+            Plan.objects.create(
                 organisation=organisation,
                 nhs_number=nhs_number,
                 plan_type=plan_type,
@@ -68,10 +68,9 @@ def seed_plans_demo(organisations: dict[str, Organisation]) -> int:
                     "la_reference": f"{ods}-{child:04d}",
                     "withdrawn": withdrawn,
                     "withdrawn_on": today - timedelta(days=5) if withdrawn else None,
+                    "created_by_name": "Demo data",
+                    "created_source": PlanChangeSource.SYSTEM,
                 },
             )
             created += 1
-            PlanChange.objects.create(
-                plan=plan, changed_by_name="Demo data", source=PlanChangeSource.SYSTEM, action=PlanChangeAction.CREATED
-            )
     return created

@@ -83,6 +83,12 @@ class Plan(models.Model):
     withdrawn_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Who created it, kept on the plan rather than as a history row: a first upload creates
+    # 100,000 plans, and a history row each (with its foreign-key checks) doubled its time.
+    # The upload is a plain id for the same reason; uploads are kept longer than plans.
+    created_by_name = models.CharField(max_length=200, blank=True)
+    created_source = models.CharField(max_length=10, blank=True)
+    created_upload_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     objects = PlanQuerySet.as_manager()
 
@@ -144,7 +150,6 @@ class PlanChangeSource(models.TextChoices):
 
 
 class PlanChangeAction(models.TextChoices):
-    CREATED = "created", "Created"
     UPDATED = "updated", "Updated"
     ENDED = "ended", "Ended"
     WITHDRAWN = "withdrawn", "Withdrawn (recorded in error)"
@@ -163,7 +168,7 @@ class PlanChange(models.Model):
     source = models.CharField(max_length=10, choices=PlanChangeSource.choices)
     upload = models.ForeignKey("PlanUpload", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=20, choices=PlanChangeAction.choices)
-    # {field: [old, new]} as ISO strings; the full record for "created".
+    # {field: [old, new]} as ISO strings. (A plan's creation is recorded on the plan itself.)
     changes = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -173,10 +173,9 @@ def plan_rules_check(*, plan: Plan, today: date | None = None) -> None:
 @transaction.atomic
 def plan_create(*, organisation: Organisation, by: User, request=None, **fields) -> Plan:
     plans_lock_for_local_authority(organisation_id=organisation.pk)
-    plan = Plan(organisation=organisation, **fields)
+    plan = Plan(organisation=organisation, created_by_name=by.full_name, created_source=PlanChangeSource.FORM, **fields)
     plan_rules_check(plan=plan)
     plan.save()
-    _change_record(plan=plan, by=by, action=PlanChangeAction.CREATED, changes={})
     audit_record(
         action=AuditAction.PLAN_CREATED, request=request, user=by, organisation=organisation,
         nhs_number=plan.nhs_number, detail={"plan_id": plan.pk, "plan_type": plan.plan_type},

@@ -65,6 +65,7 @@ _HELD_MESSAGES = {
         "Send that plan's end date first."
     ),
 }
+_ANALYZE_AFTER_CREATED = 10_000
 COUNT_KEYS = ("rows", "accepted", "rejected", "created", "updated", "ended", "withdrawn", "reinstated", "unchanged")
 
 
@@ -183,36 +184,41 @@ def _classify(cursor, *, organisation_id: int) -> None:
     s = _STAGE
     cursor.execute(f"UPDATE {s} SET plan_id = p.id FROM plans_plan p WHERE {_KEY_MATCH.format(s=s)}", [organisation_id])  # noqa: S608
     cursor.execute(f"CREATE INDEX {s}_plan_idx ON {s} (plan_id)")
+    cursor.execute(f"CREATE UNIQUE INDEX {s}_line_idx ON {s} (line)")
     cursor.execute(f"CREATE INDEX {s}_nhs_idx ON {s} (nhs_number)")
     cursor.execute(f"ANALYZE {s}")
     cursor.execute(
         f"UPDATE {s} SET reject = %s WHERE withdrawn AND plan_id IS NULL",  # noqa: S608
         [RejectReason.NO_PLAN_TO_WITHDRAW.value],
     )
+    # Joins, not correlated subqueries: with 100,000 rows against 150,000 plans the planner
+    # must be free to hash. The NOT IN lists are plan ids, never NULL.
     cursor.execute(
-        f"""UPDATE {s} SET reject = %s
-        WHERE reject IS NULL AND NOT withdrawn AND EXISTS (
-            SELECT 1 FROM plans_plan p
-            WHERE p.nhs_number = {s}.nhs_number AND NOT p.withdrawn
-              AND p.date_of_birth <> {s}.date_of_birth AND p.id <> COALESCE({s}.plan_id, 0)
-              AND NOT EXISTS (SELECT 1 FROM {s} w WHERE w.plan_id = p.id AND w.withdrawn AND w.reject IS NULL)
+        f"""UPDATE {s} SET reject = %s WHERE line IN (
+            SELECT s.line FROM {s} s JOIN plans_plan p ON p.nhs_number = s.nhs_number
+            WHERE s.reject IS NULL AND NOT s.withdrawn AND NOT p.withdrawn
+              AND p.date_of_birth <> s.date_of_birth AND p.id <> COALESCE(s.plan_id, 0)
+              AND p.id NOT IN (
+                  SELECT w.plan_id FROM {s} w WHERE w.plan_id IS NOT NULL AND w.withdrawn AND w.reject IS NULL
+              )
         )""",  # noqa: S608
         [RejectReason.DEMOGRAPHICS_CONFLICT.value],
     )
     cursor.execute(
-        f"""UPDATE {s} SET reject = %s
-        WHERE reject IS NULL AND end_date IS NULL AND NOT withdrawn AND EXISTS (
-            SELECT 1 FROM plans_plan p
-            WHERE p.organisation_id = %s AND p.nhs_number = {s}.nhs_number AND p.plan_type = {s}.plan_type
-              AND p.end_date IS NULL AND NOT p.withdrawn AND p.start_date <> {s}.start_date
-              AND NOT EXISTS (
-                  SELECT 1 FROM {s} c
-                  WHERE c.plan_id = p.id AND c.reject IS NULL AND (c.end_date IS NOT NULL OR c.withdrawn)
+        f"""UPDATE {s} SET reject = %s WHERE line IN (
+            SELECT s.line FROM {s} s JOIN plans_plan p
+              ON p.organisation_id = %s AND p.nhs_number = s.nhs_number AND p.plan_type = s.plan_type
+            WHERE s.reject IS NULL AND s.end_date IS NULL AND NOT s.withdrawn
+              AND p.end_date IS NULL AND NOT p.withdrawn AND p.start_date <> s.start_date
+              AND p.id NOT IN (
+                  SELECT c.plan_id FROM {s} c
+                  WHERE c.plan_id IS NOT NULL AND c.reject IS NULL AND (c.end_date IS NOT NULL OR c.withdrawn)
               )
         )""",  # noqa: S608
         [RejectReason.OPEN_PLAN_EXISTS.value, organisation_id],
     )
-    cursor.execute(f"UPDATE {s} SET action = 'created' WHERE reject IS NULL AND plan_id IS NULL")  # noqa: S608
+    # A row with no plan and no rejection is a new plan; its action stays NULL (read as
+    # "created") to spare rewriting every row of a first load.
     cursor.execute(
         f"""UPDATE {s} SET action = CASE
             WHEN {s}.withdrawn THEN CASE WHEN p.withdrawn THEN 'unchanged' ELSE 'withdrawn' END
@@ -288,33 +294,18 @@ def _apply(cursor, *, upload: PlanUpload, by: User | None, now: datetime, today:
               AND {s}.action IN ('updated', 'ended', 'reinstated') AND {s}.end_date {closing}""",  # noqa: S608
             [now_db],
         )
-    insert = f"""INSERT INTO plans_plan (organisation_id, nhs_number, family_name, given_names, date_of_birth,
-            plan_type, start_date, end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at)
+    cursor.execute(
+        f"""INSERT INTO plans_plan (organisation_id, nhs_number, family_name, given_names, date_of_birth,
+            plan_type, start_date, end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at,
+            created_by_name, created_source, created_upload_id)
         SELECT %s, nhs_number, family_name, given_names, date_of_birth, plan_type, start_date, end_date,
-            expected_due_date, la_reference, FALSE, %s, %s
-        FROM {s} WHERE reject IS NULL AND action = 'created'"""  # noqa: S608
-    history_insert = """INSERT INTO plans_planchange (plan_id, changed_at, changed_by_id, changed_by_name, source,
-            upload_id, action, changes)"""
-    history_values = [now_db, by.pk if by else None, by.full_name if by else "File import", PlanChangeSource.UPLOAD]
-    if connection.vendor == "postgresql":
-        # One statement: the new plans' ids go straight into their history.
-        cursor.execute(
-            f"""WITH created AS ({insert} RETURNING id)
-            {history_insert} SELECT id, %s, %s, %s, %s, %s, 'created', '{{}}' FROM created""",  # noqa: S608
-            [upload.organisation_id, now_db, now_db, *history_values, upload.pk],
-        )
-    else:
-        cursor.execute(insert, [upload.organisation_id, now_db, now_db])
-        cursor.execute(
-            f"""UPDATE {s} SET plan_id = p.id FROM plans_plan p
-            WHERE {s}.reject IS NULL AND {s}.action = 'created' AND {_KEY_MATCH.format(s=s)}""",  # noqa: S608
-            [upload.organisation_id],
-        )
-        cursor.execute(
-            f"""{history_insert} SELECT plan_id, %s, %s, %s, %s, %s, 'created', '{{}}'
-            FROM {s} WHERE reject IS NULL AND action = 'created'""",  # noqa: S608
-            [*history_values, upload.pk],
-        )
+            expected_due_date, la_reference, FALSE, %s, %s, %s, %s, %s
+        FROM {s} WHERE reject IS NULL AND plan_id IS NULL""",  # noqa: S608
+        [
+            upload.organisation_id, now_db, now_db, by.full_name if by else "File import",
+            PlanChangeSource.UPLOAD, upload.pk,
+        ],
+    )  # fmt: skip
     PlanChange.objects.bulk_create(history, batch_size=2000)
 
 
@@ -346,11 +337,19 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
         _classify(cursor, organisation_id=upload.organisation_id)
         cursor.execute(f"SELECT line, reject FROM {_STAGE} WHERE reject IS NOT NULL")  # noqa: S608
         held_rejections = cursor.fetchall()
-        cursor.execute(f"SELECT action, COUNT(*) FROM {_STAGE} WHERE reject IS NULL GROUP BY action")  # noqa: S608
+        cursor.execute(
+            f"SELECT COALESCE(action, 'created'), COUNT(*) FROM {_STAGE} WHERE reject IS NULL GROUP BY action"  # noqa: S608
+        )
         actions = Counter(dict(cursor.fetchall()))
         _progress_set(upload.pk, phase=phase, percent=85)
         if apply:
+            # Fresh statistics for the writes' joins: the actions were unknown at the last ANALYZE.
+            cursor.execute(f"ANALYZE {_STAGE}")
             _apply(cursor, upload=upload, by=by, now=timezone.now(), today=today)
+            if actions.get("created", 0) >= _ANALYZE_AFTER_CREATED:
+                # A big first load leaves the planner thinking the table is empty until
+                # autovacuum runs; the next upload's joins would then crawl.
+                cursor.execute("ANALYZE plans_plan")
         cursor.execute(f"DROP TABLE {_STAGE}")  # noqa: S608
     if held_rejections:
         cells = cells_for_lines(content=content, lines={line for line, _ in held_rejections})
@@ -404,7 +403,10 @@ def _refuse(upload: PlanUpload, message: str) -> None:
 # --- the steps -------------------------------------------------------------------------------
 
 
-def _receive(*, organisation: Organisation, by: User | None, filename: str, file) -> PlanUpload:
+def _receive(
+    *, organisation: Organisation, by: User | None, filename: str, file, store: bool = True
+) -> tuple[PlanUpload, bytes]:
+    """Records the upload; `store` keeps the file in the database for the worker to read."""
     limit = settings.PLAN_UPLOAD_MAX_BYTES
     # Read one byte past the limit: enough to know it is too large without holding all of it.
     content = file.read(limit + 1)
@@ -413,16 +415,17 @@ def _receive(*, organisation: Organisation, by: User | None, filename: str, file
         upload.size_bytes = getattr(file, "size", None) or len(content)
         upload.save()
         _refuse(upload, f"The file is larger than {limit // (1024 * 1024)} MB. Split it and try again.")
-    else:
+        return upload, b""
+    if store:
         upload.content = content
-        upload.save()
-    return upload
+    upload.save()
+    return upload, content
 
 
 def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, file, request=None) -> PlanUpload:
     """Stores the file and queues its analysis (the preview)."""
     with transaction.atomic():
-        upload = _receive(organisation=organisation, by=by, filename=filename, file=file)
+        upload, _ = _receive(organisation=organisation, by=by, filename=filename, file=file)
         audit_record(
             action=AuditAction.PLAN_UPLOAD_RECEIVED, request=request, user=by, organisation=organisation,
             detail={"upload_id": upload.pk, "bytes": upload.size_bytes},
@@ -434,12 +437,13 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
     return upload
 
 
-def plan_upload_analyse(*, upload_id: int) -> None:
+def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None:
     """Works out the preview: what the file would do to the plans as they stand now."""
     upload = PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.ANALYSING).first()
     if upload is None:
         return
-    content = bytes(upload.content)
+    if content is None:
+        content = bytes(upload.content)
     try:
         with transaction.atomic():
             outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by)
@@ -501,7 +505,7 @@ def plan_upload_cancel(*, upload: PlanUpload, by: User, request=None) -> bool:
     return bool(cancelled)
 
 
-def plan_upload_apply(*, upload_id: int) -> None:
+def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     """Applies a confirmed upload, all or nothing, and records its acknowledgement.
 
     1. lock the upload row (so it is applied once) and the LA's plans (so uploads queue);
@@ -516,7 +520,9 @@ def plan_upload_apply(*, upload_id: int) -> None:
             if upload is None:
                 return
             plans_lock_for_local_authority(organisation_id=upload.organisation_id)
-            outcome = _run(upload=upload, content=bytes(upload.content), apply=True, by=upload.confirmed_by)
+            if content is None:
+                content = bytes(upload.content)
+            outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by)
             _rejections_store(upload=upload, rejections=outcome.rejections)
             upload.counts = outcome.counts
             upload.columns = outcome.columns
@@ -552,7 +558,8 @@ def plan_upload_apply(*, upload_id: int) -> None:
 def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_run: bool) -> PlanUpload:
     """The unattended import (manage.py import_plans): the same steps, run here and now."""
     with transaction.atomic():
-        upload = _receive(organisation=organisation, by=None, filename=filename, file=file)
+        # Run here and now, the file need not wait in the database for a worker.
+        upload, content = _receive(organisation=organisation, by=None, filename=filename, file=file, store=False)
         audit_record(
             action=AuditAction.PLAN_UPLOAD_RECEIVED, organisation=organisation,
             detail={"upload_id": upload.pk, "bytes": upload.size_bytes, "source": "command", "dry_run": dry_run},
@@ -560,14 +567,14 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_r
     if upload.status != UploadStatus.ANALYSING:
         return upload
     if dry_run:
-        plan_upload_analyse(upload_id=upload.pk)
+        plan_upload_analyse(upload_id=upload.pk, content=content)
         PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
             status=UploadStatus.DRY_RUN, content=b""
         )
     else:
         # Unattended, nobody reads a preview: the apply checks every row itself, in one pass.
         PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.QUEUED, confirmed_at=timezone.now())
-        plan_upload_apply(upload_id=upload.pk)
+        plan_upload_apply(upload_id=upload.pk, content=content)
     upload.refresh_from_db()
     return upload
 

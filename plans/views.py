@@ -23,7 +23,7 @@ from plans.forms import (
     PlanUploadForm,
     errors_to_form,
 )
-from plans.models import ROW_REJECTED, Plan, PlanUpload, RejectReason, UploadStatus
+from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanUpload, RejectReason, UploadStatus
 from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REQUIRED_COLUMNS
@@ -118,6 +118,7 @@ def plan_detail(request, plan_id: int):
             "plan": plan,
             "shown": shown,
             "history": history,
+            "source_labels": dict(PlanChangeSource.choices),
             "localtime": timezone.localtime,
             "can_edit": Role.PLAN_MANAGER in request.roles,
             "nhs_number_format": nhs_number_format,

@@ -188,8 +188,8 @@ def _errors(call) -> dict:
 def test_plan_create_records_history_and_audit(local_authority, role_user):
     user = role_user("plan_manager")
     plan = _create(local_authority, user)
-    change = plan.changes.get()
-    assert (change.action, change.changed_by, change.changed_by_name) == ("created", user, user.full_name)
+    assert (plan.created_by_name, plan.created_source) == (user.full_name, "form")
+    assert not plan.changes.exists()
     event = AuditEvent.objects.get(action=AuditAction.PLAN_CREATED)
     assert (event.nhs_number, event.detail["plan_id"]) == (plan.nhs_number, plan.pk)
 
@@ -224,7 +224,7 @@ def test_plan_update_end_and_withdraw_keep_a_history(local_authority, role_user)
     plan.refresh_from_db()
     assert plan.withdrawn and plan.withdrawn_on == date.today()  # noqa: DTZ011
     history = list(plan.changes.values_list("action", "changes"))
-    assert [a for a, _ in history] == ["withdrawn", "ended", "updated", "created"]
+    assert [a for a, _ in history] == ["withdrawn", "ended", "updated"]
     assert history[2][1] == {"family_name": ["Khan", "Khan-Ali"], "la_reference": ["", "C-1"]}
     assert history[0][1] == {"withdrawn": [False, True]}
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))

@@ -118,7 +118,7 @@ def test_known_key_updates_names_reference_and_end_date_with_history(local_autho
 
 
 def test_withdrawal_then_reinstatement_from_files(local_authority):
-    import_bytes(local_authority, csv_bytes([row(1)]))
+    first = import_bytes(local_authority, csv_bytes([row(1)]))
     withdrawn = import_bytes(local_authority, csv_bytes([row(1, withdrawn="Y")]))
     assert withdrawn.counts["withdrawn"] == 1
     plan = Plan.objects.get()
@@ -130,7 +130,8 @@ def test_withdrawal_then_reinstatement_from_files(local_authority):
     assert reinstated.counts["reinstated"] == 1
     plan.refresh_from_db()
     assert not plan.withdrawn and plan.withdrawn_on is None
-    assert [c.action for c in plan.changes.all()] == ["reinstated", "withdrawn", "created"]
+    assert [c.action for c in plan.changes.all()] == ["reinstated", "withdrawn"]
+    assert (plan.created_source, plan.created_upload_id, plan.created_by_name) == ("upload", first.pk, "File import")
 
 
 def test_one_file_can_end_a_plan_and_open_the_next_of_the_same_type(local_authority):
@@ -213,8 +214,8 @@ def test_a_second_confirmation_does_nothing(local_authority, role_user, django_c
         assert not plan_upload_confirm(upload=upload, by=user)
     assert len(callbacks) == 1
     plan_upload_apply(upload_id=upload.pk)  # a redelivered message: nothing left to do
-    assert Plan.objects.count() == 1
-    assert PlanChange.objects.count() == 1
+    plan = Plan.objects.get()
+    assert (plan.created_upload_id, plan.created_by_name) == (upload.pk, user.full_name)
 
 
 def test_a_file_with_no_accepted_rows_cannot_be_confirmed(
