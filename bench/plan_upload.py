@@ -114,6 +114,9 @@ def _copy_text(rows: list[list[str]], organisation_id: int) -> bytes:
                     "f",
                     "now",
                     "now",
+                    "File import",
+                    "upload",
+                    "1",
                 ]
             )  # fmt: skip
         )
@@ -134,7 +137,7 @@ def _copy_seconds(copy_text: bytes) -> float:
             cursor.copy(
                 "COPY bench_plan_copy (organisation_id, nhs_number, family_name, given_names, date_of_birth, "
                 "plan_type, start_date, end_date, expected_due_date, la_reference, withdrawn, created_at, "
-                "updated_at) FROM STDIN"
+                "updated_at, created_by_name, created_source, created_upload_id) FROM STDIN"
             ) as copy,
         ):
             copy.write(copy_text)

@@ -15,7 +15,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 
 from plans.models import PlanType, RejectReason, eighteenth_birthday
-from plans.nhs_numbers import nhs_number_normalise
+from plans.nhs_numbers import nhs_number_is_valid, nhs_number_normalise
 
 REQUIRED_COLUMNS = ("nhs_number", "family_name", "given_names", "date_of_birth", "plan_type", "start_date")
 OPTIONAL_COLUMNS = ("end_date", "expected_due_date", "la_reference", "withdrawn")
@@ -74,18 +74,21 @@ class _RowError(Exception):
         self.message = message
 
 
-def _decode(content: bytes) -> str:
+def _text_lines(content: bytes) -> io.TextIOWrapper:
+    """The file as text, decoded as it is read (one decoded copy of 25 MB would be 100 MB)."""
     if b"\x00" in content:
         raise FileUnreadable("The file contains binary data, so it is not a CSV file. Save it as CSV and try again.")
     try:
-        # utf-8-sig accepts the byte-order mark Excel writes at the start of "CSV UTF-8".
-        return content.decode("utf-8-sig")
+        # Checked whole first, so a bad byte is reported before any row is used; the text is
+        # dropped at once. utf-8-sig accepts the byte-order mark Excel writes for "CSV UTF-8".
+        content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = content[: error.start].count(b"\n") + 1
         raise FileUnreadable(
             f"The file is not UTF-8 text (first problem on line {line}). "
             "In Excel choose 'CSV UTF-8 (Comma delimited)' when saving, and try again."
         ) from None
+    return io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
 
 
 def _header(cells: list[str]) -> list[str]:
@@ -132,7 +135,7 @@ class PlanFileReader:
         self._open: dict[tuple, int] = {}
 
     def rows(self) -> Iterator[ValidRow | Rejection]:
-        reader = csv.reader(io.StringIO(_decode(self.content), newline=""), strict=True)
+        reader = csv.reader(_text_lines(self.content), strict=True)
         header = None
         last_line = 0
         try:
@@ -218,7 +221,11 @@ class PlanFileReader:
         if not raw_nhs:
             raise _RowError(RejectReason.MISSING_FIELD, "The NHS number is missing.")
         try:
-            nhs_number = nhs_number_normalise(raw_nhs)
+            # Most files send bare digits: check them without the separator-stripping pass.
+            if len(raw_nhs) == 10 and raw_nhs.isdigit() and nhs_number_is_valid(raw_nhs):
+                nhs_number = raw_nhs
+            else:
+                nhs_number = nhs_number_normalise(raw_nhs)
         except ValidationError:
             raise _RowError(
                 RejectReason.INVALID_NHS_NUMBER, "The NHS number is not a valid 10-digit NHS number (check digit)."
@@ -323,7 +330,7 @@ def cells_for_lines(*, content: bytes, lines: set[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     if not lines:
         return found
-    reader = csv.reader(io.StringIO(_decode(content), newline=""), strict=True)
+    reader = csv.reader(_text_lines(content), strict=True)
     last_line = 0
     for cells in reader:
         line = last_line + 1

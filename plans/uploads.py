@@ -343,8 +343,9 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
         actions = Counter(dict(cursor.fetchall()))
         _progress_set(upload.pk, phase=phase, percent=85)
         if apply:
-            # Fresh statistics for the writes' joins: the actions were unknown at the last ANALYZE.
-            cursor.execute(f"ANALYZE {_STAGE}")
+            if set(actions) - {"created", "unchanged"}:
+                # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.
+                cursor.execute(f"ANALYZE {_STAGE}")
             _apply(cursor, upload=upload, by=by, now=timezone.now(), today=today)
             if actions.get("created", 0) >= _ANALYZE_AFTER_CREATED:
                 # A big first load leaves the planner thinking the table is empty until
@@ -389,6 +390,11 @@ def _rejections_store(*, upload: PlanUpload, rejections: list[Rejection]) -> Non
         ),
         batch_size=2000,
     )
+
+
+def _content(upload_id: int) -> bytes:
+    # Read on its own, so the model instance never carries (and re-saves) the whole file.
+    return bytes(PlanUpload.objects.values_list("content", flat=True).get(pk=upload_id))
 
 
 def _refuse(upload: PlanUpload, message: str) -> None:
@@ -439,11 +445,11 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
 
 def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None:
     """Works out the preview: what the file would do to the plans as they stand now."""
-    upload = PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.ANALYSING).first()
+    upload = PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.ANALYSING).defer("content").first()
     if upload is None:
         return
     if content is None:
-        content = bytes(upload.content)
+        content = _content(upload_id)
     try:
         with transaction.atomic():
             outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by)
@@ -516,12 +522,17 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     """
     try:
         with transaction.atomic():
-            upload = PlanUpload.objects.select_for_update().filter(pk=upload_id, status=UploadStatus.QUEUED).first()
+            upload = (
+                PlanUpload.objects.select_for_update()
+                .filter(pk=upload_id, status=UploadStatus.QUEUED)
+                .defer("content")
+                .first()
+            )
             if upload is None:
                 return
             plans_lock_for_local_authority(organisation_id=upload.organisation_id)
             if content is None:
-                content = bytes(upload.content)
+                content = _content(upload_id)
             outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by)
             _rejections_store(upload=upload, rejections=outcome.rejections)
             upload.counts = outcome.counts
