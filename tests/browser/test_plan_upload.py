@@ -54,16 +54,25 @@ class Worker:
             self.process = None
 
 
+def _forget_broker_connections():
+    # Eager tasks in earlier tests opened a producer pool on the default broker; drop it so
+    # the next publish connects to the broker this test's worker reads.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker():
     redis.Redis.from_url(BROKER).flushdb()
     before = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = BROKER
+    _forget_broker_connections()
     process = Worker()
     yield process
     process.stop()
     celery_app.conf.task_always_eager, celery_app.conf.broker_url = before
+    _forget_broker_connections()
 
 
 def test_plan_manager_uploads_previews_confirms_and_downloads_rejected_rows(
