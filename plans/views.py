@@ -141,6 +141,15 @@ def plan_new(request):
     return render(request, "plans/new.jinja", {"form": form}, status=400 if form.errors else 200)
 
 
+def _audit_plan_shown(request, plan, page: str) -> None:
+    # The forms show the child's name and NHS number too: each showing is a view of the plan.
+    if request.method == "GET":
+        audit_record(
+            action=AuditAction.PLAN_VIEWED, request=request, nhs_number=plan.nhs_number,
+            detail={"plan_id": plan.pk, "page": page},
+        )  # fmt: skip
+
+
 def _refuse_withdrawn(request, plan):
     messages.info(request, "This plan was withdrawn (recorded in error), so it cannot be changed.")
     return redirect("plans:detail", plan_id=plan.pk)
@@ -150,6 +159,7 @@ def _refuse_withdrawn(request, plan):
 @role_required(Role.PLAN_MANAGER)
 def plan_edit(request, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
+    _audit_plan_shown(request, plan, "edit")
     if plan.withdrawn:
         return _refuse_withdrawn(request, plan)
     form = PlanEditForm(request.POST or None, plan=plan)
@@ -173,6 +183,7 @@ def plan_edit(request, plan_id: int):
 @role_required(Role.PLAN_MANAGER)
 def plan_end_view(request, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
+    _audit_plan_shown(request, plan, "end")
     if plan.withdrawn:
         return _refuse_withdrawn(request, plan)
     if plan.end_date:
@@ -199,6 +210,7 @@ def plan_end_view(request, plan_id: int):
 @role_required(Role.PLAN_MANAGER)
 def plan_withdraw_view(request, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
+    _audit_plan_shown(request, plan, "withdraw")
     if plan.withdrawn:
         return _refuse_withdrawn(request, plan)
     if request.method == "POST":

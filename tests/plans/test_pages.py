@@ -268,3 +268,27 @@ def test_home_page_links_to_the_plan_pages(manager, social_worker):
     assert "/plans/uploads/" in manager.get("/").content.decode()
     page = social_worker.get("/").content.decode()
     assert "/plans/" in page and "/plans/uploads/" not in page
+
+
+def test_the_forms_showing_a_plan_are_audited_as_views(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    for page in ("edit", "end", "withdraw"):
+        assert manager.get(f"/plans/{plan.pk}/{page}/").status_code == 200
+    events = _audits(AuditAction.PLAN_VIEWED)
+    assert [e.detail["page"] for e in events] == ["edit", "end", "withdraw"]
+    assert {e.nhs_number for e in events} == {plan.nhs_number}
+
+
+def test_list_shows_whether_clinicians_see_each_plan_at_the_365_day_boundary(social_worker, local_authority):
+    today = timezone.localdate()
+    PlanFactory(organisation=local_authority, family_name="Shown", start_date=today - timedelta(900),
+                end_date=today - timedelta(365))  # fmt: skip
+    PlanFactory(organisation=local_authority, family_name="Gone", start_date=today - timedelta(900),
+                end_date=today - timedelta(366))  # fmt: skip
+    page = social_worker.get("/plans/").content.decode()
+    gone_row = page[page.index("GONE") :].split("</tr>")[0]
+    shown_row = page[page.index("SHOWN") :].split("</tr>")[0]
+    assert gone_row.rstrip().endswith("No</td>")
+    assert shown_row.rstrip().endswith("Yes</td>")
+    gone = Plan.objects.get(family_name="Gone")
+    assert "Not shown to clinicians" in social_worker.get(f"/plans/{gone.pk}/").content.decode()
