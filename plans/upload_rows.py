@@ -32,6 +32,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_LENGTHS = {"family_name": 100, "given_names": 200, "la_reference": 50}
 _WITHDRAWN_VALUES = {"": False, "N": False, "Y": True}
 _PLAN_TYPES = {t.value for t in PlanType}
+_UCPP = PlanType.UCPP.value
 
 _LABELS = {
     "nhs_number": "NHS number",
@@ -230,9 +231,16 @@ class PlanFileReader:
             raise _RowError(
                 RejectReason.INVALID_NHS_NUMBER, "The NHS number is not a valid 10-digit NHS number (check digit)."
             ) from None
-        family_name = self._name(values["family_name"], "family_name")
-        given_names = self._name(values["given_names"], "given_names")
-        date_of_birth = self._date(values["date_of_birth"], "date_of_birth", required=True)
+        # Fast paths first (a cached date, a plain name); the slow paths raise the row's error.
+        dates = self._dates
+        family_name = values["family_name"]
+        if not (len(family_name) <= 100 and NAME_PATTERN.match(family_name)):
+            self._name(family_name, "family_name")
+        given_names = values["given_names"]
+        if not (len(given_names) <= 200 and NAME_PATTERN.match(given_names)):
+            self._name(given_names, "given_names")
+        raw = values["date_of_birth"]
+        date_of_birth = dates.get(raw) or self._date(raw, "date_of_birth", required=True)
         if date_of_birth > self.today:
             raise _RowError(RejectReason.FUTURE_DATE, "The date of birth is in the future.")
         plan_type = values["plan_type"].upper()
@@ -240,24 +248,27 @@ class PlanFileReader:
             raise _RowError(RejectReason.MISSING_FIELD, "The plan type is missing.")
         if plan_type not in _PLAN_TYPES:
             raise _RowError(RejectReason.INVALID_PLAN_TYPE, "The plan type must be CPP, LAC or UCPP.")
-        start_date = self._date(values["start_date"], "start_date", required=True)
+        raw = values["start_date"]
+        start_date = dates.get(raw) or self._date(raw, "start_date", required=True)
         if start_date > self.today:
             raise _RowError(RejectReason.FUTURE_DATE, "The start date is in the future.")
         if start_date < date_of_birth:
             raise _RowError(RejectReason.INVALID_DATE, "The start date is before the date of birth.")
-        end_date = self._date(values.get("end_date", ""), "end_date", required=False)
+        raw = values.get("end_date", "")
+        end_date = (dates.get(raw) or self._date(raw, "end_date", required=False)) if raw else None
         if end_date is not None:
             # An upload records what has happened; a plan's end is sent once it has ended.
             if end_date > self.today:
                 raise _RowError(RejectReason.FUTURE_DATE, "The end date is in the future.")
             if end_date < start_date:
                 raise _RowError(RejectReason.END_BEFORE_START, "The end date is before the start date.")
-        due_date = self._date(values.get("expected_due_date", ""), "expected_due_date", required=False)
-        if plan_type == PlanType.UCPP and due_date is None:
+        raw = values.get("expected_due_date", "")
+        due_date = (dates.get(raw) or self._date(raw, "expected_due_date", required=False)) if raw else None
+        if plan_type == _UCPP and due_date is None:
             raise _RowError(
                 RejectReason.DUE_DATE_REQUIRED, "An unborn child protection plan needs its expected due date."
             )
-        if plan_type != PlanType.UCPP and due_date is not None:
+        if plan_type != _UCPP and due_date is not None:
             raise _RowError(RejectReason.DUE_DATE_NOT_ALLOWED, "Only an unborn child protection plan has a due date.")
         la_reference = values.get("la_reference", "")
         if len(la_reference) > _MAX_LENGTHS["la_reference"]:
@@ -267,7 +278,7 @@ class PlanFileReader:
         withdrawn = _WITHDRAWN_VALUES.get(values.get("withdrawn", "").upper())
         if withdrawn is None:
             raise _RowError(RejectReason.INVALID_WITHDRAWN, "Withdrawn must be Y, N or empty.")
-        if plan_type != PlanType.UCPP:
+        if plan_type != _UCPP:
             self._check_age(date_of_birth, start_date, end_date)
         self._check_against_earlier_rows(line, nhs_number, plan_type, start_date, end_date, date_of_birth, withdrawn)
         return (
