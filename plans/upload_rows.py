@@ -278,7 +278,8 @@ class PlanFileReader:
         withdrawn = _WITHDRAWN_VALUES.get(values.get("withdrawn", "").upper())
         if withdrawn is None:
             raise _RowError(RejectReason.INVALID_WITHDRAWN, "Withdrawn must be Y, N or empty.")
-        if plan_type != _UCPP:
+        # A withdrawal must always get through: it removes a plan recorded in error.
+        if plan_type != _UCPP and not withdrawn:
             self._check_age(date_of_birth, start_date, end_date)
         self._check_against_earlier_rows(line, nhs_number, plan_type, start_date, end_date, date_of_birth, withdrawn)
         return (

@@ -351,3 +351,25 @@ def test_two_uploads_from_one_la_are_serialised_not_interleaved(local_authority,
     assert (second.status, second.file_code) == (UploadStatus.REFUSED, FileCode.CPF04)
     assert second.rejections.get().reason == "open_plan_exists"
     assert Plan.objects.get().start_date.isoformat() == days_ago(20)
+
+
+def test_a_plan_recorded_in_error_can_be_withdrawn_after_the_child_turned_18(local_authority):
+    today = timezone.localdate()
+    plan = PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(1),
+                       date_of_birth=today - timedelta(days=365 * 18 + 30), start_date=today - timedelta(400))  # fmt: skip
+    upload = import_bytes(
+        local_authority,
+        csv_bytes(
+            [
+                row(
+                    1,
+                    date_of_birth=plan.date_of_birth.isoformat(),
+                    start_date=plan.start_date.isoformat(),
+                    withdrawn="Y",
+                )
+            ]
+        ),  # fmt: skip
+    )
+    assert upload.counts["withdrawn"] == 1, list(upload.rejections.values())
+    plan.refresh_from_db()
+    assert plan.withdrawn
