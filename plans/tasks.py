@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from plans.services import plans_end_at_eighteen, plans_purge
-from plans.uploads import plan_upload_analyse, plan_upload_apply, plan_uploads_expire
+from plans.uploads import plan_upload_analyse, plan_upload_apply, plan_upload_reports_forget, plan_uploads_expire
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +26,4 @@ def plans_end_at_eighteen_task() -> None:
 def plans_purge_task() -> None:
     plans_purge()
     plan_uploads_expire()
+    plan_upload_reports_forget()

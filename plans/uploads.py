@@ -11,7 +11,7 @@ leaves the plans as they were.
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -614,3 +614,13 @@ def plan_uploads_expire(*, now: datetime | None = None) -> int:
     return PlanUpload.objects.filter(
         status=UploadStatus.PREVIEW, uploaded_at__lt=now - settings.PLAN_UPLOAD_PREVIEW_LIFETIME
     ).update(status=UploadStatus.CANCELLED, content=b"")
+
+
+def plan_upload_reports_forget(*, now: datetime | None = None) -> int:
+    """Nightly: rejected rows (children's details the service never accepted) are deleted
+    PLAN_RETENTION_DAYS after their upload; the acknowledgement's codes and counts stay."""
+    now = now or timezone.now()
+    deleted, _ = PlanUploadRejection.objects.filter(
+        upload__uploaded_at__lt=now - timedelta(days=settings.PLAN_RETENTION_DAYS)
+    ).delete()
+    return deleted

@@ -23,6 +23,7 @@ from plans.uploads import (
     plan_upload_apply,
     plan_upload_confirm,
     plan_upload_receive,
+    plan_upload_reports_forget,
     plan_uploads_expire,
     upload_progress,
 )
@@ -373,3 +374,13 @@ def test_a_plan_recorded_in_error_can_be_withdrawn_after_the_child_turned_18(loc
     assert upload.counts["withdrawn"] == 1, list(upload.rejections.values())
     plan.refresh_from_db()
     assert plan.withdrawn
+
+
+@override_settings(PLAN_RETENTION_DAYS=30)
+def test_rejected_rows_are_forgotten_after_the_retention_but_the_codes_stay(local_authority):
+    upload = import_bytes(local_authority, csv_bytes([row(1), row(2, nhs_number="1")]))
+    assert plan_upload_reports_forget(now=timezone.now() + timedelta(days=29)) == 0
+    assert plan_upload_reports_forget(now=timezone.now() + timedelta(days=31)) == 1
+    upload.refresh_from_db()
+    assert not upload.rejections.exists()
+    assert (upload.file_code, upload.counts["rejected"]) == (FileCode.CPF03, 1)
