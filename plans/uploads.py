@@ -548,7 +548,7 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
                 detail={"upload_id": upload.pk, "file_code": upload.file_code, **outcome.counts},
             )  # fmt: skip
     except FileUnreadable as error:
-        upload = PlanUpload.objects.get(pk=upload_id)
+        upload = PlanUpload.objects.defer("content").get(pk=upload_id)
         _refuse(upload, error.message)
     except Exception as error:
         # Only the class name: a database error's text can quote a row of the file.
@@ -557,7 +557,7 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             status=UploadStatus.FAILED,
             file_message="Something went wrong while applying the file. Nothing was changed.",
         )
-        upload = PlanUpload.objects.get(pk=upload_id)
+        upload = PlanUpload.objects.defer("content").get(pk=upload_id)
         audit_record(
             action=AuditAction.PLAN_UPLOAD_FAILED, user=upload.confirmed_by, organisation=upload.organisation,
             outcome=AuditOutcome.FAILURE, detail={"upload_id": upload_id, "error": type(error).__name__},

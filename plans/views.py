@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -254,9 +254,7 @@ def upload_detail(request, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     audit_record(action=AuditAction.PLAN_UPLOAD_VIEWED, request=request, detail={"upload_id": the_upload.pk})
     rejections = list(the_upload.rejections.all()[:100])
-    reasons: dict[str, int] = {}
-    for label in the_upload.rejections.values_list("reason", flat=True):
-        reasons[label] = reasons.get(label, 0) + 1
+    reasons = the_upload.rejections.values("reason").annotate(rows=Count("id")).order_by("-rows", "reason")
     return render(
         request,
         "plans/upload_detail.jinja",
@@ -264,7 +262,7 @@ def upload_detail(request, upload_id: int):
             "upload": the_upload,
             "progress": upload_progress(upload=the_upload),
             "rejections": rejections,
-            "reasons": sorted(reasons.items(), key=lambda item: -item[1]),
+            "reasons": [(r["reason"], r["rows"]) for r in reasons],
             "row_rejected": ROW_REJECTED,
             "UploadStatus": UploadStatus,
             "reason_labels": dict(RejectReason.choices),

@@ -384,3 +384,13 @@ def test_rejected_rows_are_forgotten_after_the_retention_but_the_codes_stay(loca
     upload.refresh_from_db()
     assert not upload.rejections.exists()
     assert (upload.file_code, upload.counts["rejected"]) == (FileCode.CPF03, 1)
+
+
+def test_nothing_personal_reaches_the_logs(local_authority, caplog):
+    caplog.set_level("DEBUG")
+    content = csv_bytes([row(1, family_name="Zebedee"), row(2, nhs_number="9990000019", given_names="Quentin")])
+    import_bytes(local_authority, content, dry_run=True)
+    import_bytes(local_authority, content)
+    logged = caplog.text
+    for personal in ("Zebedee", "Quentin", nhs_number_for(1), "9990000019"):
+        assert personal not in logged
