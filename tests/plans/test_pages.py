@@ -292,3 +292,20 @@ def test_list_shows_whether_clinicians_see_each_plan_at_the_365_day_boundary(soc
     assert shown_row.rstrip().endswith("Yes</td>")
     gone = Plan.objects.get(family_name="Gone")
     assert "Not shown to clinicians" in social_worker.get(f"/plans/{gone.pk}/").content.decode()
+
+
+def test_another_las_plan_manager_cannot_change_our_plans_or_see_our_uploads(
+    local_authority, other_local_authority, role_user, client_for
+):
+    theirs = client_for(role_user("plan_manager", other_local_authority))
+    plan = PlanFactory(organisation=local_authority, family_name="Ours")
+    upload = PlanUpload.objects.create(organisation=local_authority, filename="x.csv", status=UploadStatus.PREVIEW)
+    assert theirs.post(f"/plans/{plan.pk}/withdraw/").status_code == 404
+    assert theirs.post(f"/plans/{plan.pk}/end/", {"end_date": days_ago(1)}).status_code == 404
+    assert theirs.post(f"/plans/{plan.pk}/edit/", {"family_name": "Theirs"}).status_code == 404
+    assert theirs.post(f"/plans/uploads/{upload.pk}/confirm/").status_code == 404
+    assert theirs.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv").status_code == 404
+    plan.refresh_from_db()
+    upload.refresh_from_db()
+    assert (plan.family_name, plan.end_date, plan.withdrawn, upload.status) == ("Ours", None, False, "preview")
+    assert "OURS" not in theirs.get("/plans/").content.decode()
