@@ -36,6 +36,10 @@ LINKS: list[Link] = [
     Link("audit:events", "Audit log", frozenset({"org_admin", "national_admin"})),
 ]
 
+LINKS.append(Link("plans:list", "Children's plans", frozenset({Role.PLAN_MANAGER, Role.SOCIAL_WORKER})))
+LINKS.append(Link("plans:upload", "Upload plans", frozenset({Role.PLAN_MANAGER})))
+LINKS.append(Link("plans:contacts", "Contact details for clinicians", frozenset({Role.PLAN_MANAGER})))
+
 
 def links_for(roles: frozenset[str]) -> list[dict]:
     result = []

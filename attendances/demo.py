@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from attendances.models import Visit
 from attendances.services import child_check
+from audit.models import AuditEvent
 from plans.models import Plan
 
 # (days ago, hour, demo clinician's e-mail): a child's attendances, oldest first.
@@ -21,14 +22,19 @@ _ATTENDANCES = [
 ]
 # Demo children only: the 999 range is never a real person's NHS number.
 _DEMO_PREFIX = "999"
+_TRACE_ID = "seed_demo"
 
 
 def seed_attendances_demo() -> int:
     """Records the visits above for the first demo children on plans at LA001/LA002 that have
-    none yet; returns how many visits it recorded (0 when there are no demo plans)."""
+    no visits yet; returns how many it recorded (0 when there are no demo plans, or when it has
+    run before: its checks are audited with the trace id `seed_demo`)."""
+    if AuditEvent.objects.filter(trace_id=_TRACE_ID).exists():
+        return 0
     children = list(
         Plan.objects.visible()
         .filter(organisation__ods_code__in=["LA001", "LA002"], nhs_number__startswith=_DEMO_PREFIX)
+        .exclude(nhs_number__in=Visit.objects.values("nhs_number"))
         .order_by("nhs_number")
         .values_list("nhs_number", flat=True)
         .distinct()[: len(_ATTENDANCES)]
@@ -42,8 +48,6 @@ def seed_attendances_demo() -> int:
     now = timezone.localtime()
     recorded = 0
     for nhs_number, attendances in zip(children, _ATTENDANCES, strict=False):
-        if Visit.objects.filter(nhs_number=nhs_number).exists():
-            continue
         for days_ago, hour, email in attendances:
             membership = memberships.get(email)
             if membership is None:
@@ -55,7 +59,7 @@ def seed_attendances_demo() -> int:
                 user=membership.user,
                 organisation=membership.organisation,
                 role=membership.role,
-                trace_id="seed_demo",
+                trace_id=_TRACE_ID,
             )
             recorded += 1
     return recorded

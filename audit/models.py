@@ -45,6 +45,22 @@ class AuditAction(models.TextChoices):
     ACCESS_REVIEW_EXPORTED = "access_review_exported", "Access review exported"
     AUDIT_SEARCHED = "audit_searched", "Audit log searched"
     AUDIT_EXPORTED = "audit_exported", "Audit log exported"
+    PLAN_LIST_VIEWED = "plan_list_viewed", "Plan list viewed"
+    PLAN_VIEWED = "plan_viewed", "Plan viewed"
+    PLAN_CREATED = "plan_created", "Plan created"
+    PLAN_UPDATED = "plan_updated", "Plan updated"
+    PLAN_ENDED = "plan_ended", "Plan ended"
+    PLAN_WITHDRAWN = "plan_withdrawn", "Plan withdrawn"
+    PLANS_ENDED_AT_18 = "plans_ended_at_18", "Plans ended on the 18th birthday"
+    PLANS_PURGED = "plans_purged", "Plans purged after retention"
+    PLAN_UPLOAD_RECEIVED = "plan_upload_received", "Plan file uploaded"
+    PLAN_UPLOAD_VIEWED = "plan_upload_viewed", "Plan upload report viewed"
+    PLAN_UPLOAD_CONFIRMED = "plan_upload_confirmed", "Plan upload confirmed"
+    PLAN_UPLOAD_CANCELLED = "plan_upload_cancelled", "Plan upload cancelled"
+    PLAN_UPLOAD_APPLIED = "plan_upload_applied", "Plan upload applied"
+    PLAN_UPLOAD_FAILED = "plan_upload_failed", "Plan upload failed"
+    PLAN_UPLOAD_REJECTIONS_DOWNLOADED = "plan_upload_rejections_downloaded", "Rejected rows downloaded"
+    LA_CONTACTS_UPDATED = "la_contacts_updated", "Local authority contact details changed"
 
 
 class AuditOutcome(models.TextChoices):

@@ -10,7 +10,8 @@ def main() -> None:
     import bench
 
     wanted = set(sys.argv[1:])
-    for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__)):
+    # Skip this runner itself (__main__) and any private helper module.
+    for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")):
         if wanted and module not in wanted:
             continue
         print(f"\n=== bench.{module} ===", flush=True)

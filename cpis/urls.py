@@ -16,6 +16,7 @@ urlpatterns = [
     path("inbox/", include("notifications.urls")),
     path("", include("accounts.administration.urls")),
     path("audit/", include("audit.urls")),
+    path("plans/", include("plans.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

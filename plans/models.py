@@ -79,8 +79,16 @@ class Plan(models.Model):
     expected_due_date = models.DateField(null=True, blank=True)
     la_reference = models.CharField("LA case reference", max_length=50, blank=True)
     withdrawn = models.BooleanField(default=False, help_text="Recorded in error: never shown.")
+    # When it was withdrawn: the purge counts its retention from this day.
+    withdrawn_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Who created it, kept on the plan rather than as a history row: a first upload creates
+    # 100,000 plans, and a history row each (with its foreign-key checks) doubled its time.
+    # The upload is a plain id for the same reason; uploads are kept longer than plans.
+    created_by_name = models.CharField(max_length=200, blank=True)
+    created_source = models.CharField(max_length=10, blank=True)
+    created_upload_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     objects = PlanQuerySet.as_manager()
 
@@ -125,3 +133,162 @@ class Plan(models.Model):
     def is_ended(self, *, today: date | None = None) -> bool:
         today = today or timezone.localdate()
         return self.end_date is not None and self.end_date <= today
+
+
+def eighteenth_birthday(date_of_birth: date) -> date:
+    """The day a child turns 18; someone born on 29 February turns 18 on 1 March."""
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + 18)
+    except ValueError:
+        return date(date_of_birth.year + 18, 3, 1)
+
+
+class PlanChangeSource(models.TextChoices):
+    FORM = "form", "Changed on a form"
+    UPLOAD = "upload", "File upload"
+    SYSTEM = "system", "Automatic"
+
+
+class PlanChangeAction(models.TextChoices):
+    UPDATED = "updated", "Updated"
+    ENDED = "ended", "Ended"
+    WITHDRAWN = "withdrawn", "Withdrawn (recorded in error)"
+    REINSTATED = "reinstated", "Reinstated"
+    ENDED_AT_18 = "ended_at_18", "Ended on the 18th birthday"
+
+
+class PlanChange(models.Model):
+    """One entry in a plan's change history: who, when, how, and each field's old and new value."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="changes")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Kept as written at the time, so the history still says who after they leave.
+    changed_by_name = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=10, choices=PlanChangeSource.choices)
+    upload = models.ForeignKey("PlanUpload", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=20, choices=PlanChangeAction.choices)
+    # {field: [old, new]} as ISO strings. (A plan's creation is recorded on the plan itself.)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            # The plan detail page's history, newest first.
+            models.Index(fields=["plan", "-changed_at"], name="plan_change_plan_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} plan {self.plan_id}"
+
+
+class UploadStatus(models.TextChoices):
+    ANALYSING = "analysing", "Checking the file"
+    PREVIEW = "preview", "Ready to confirm"
+    QUEUED = "queued", "Being applied"
+    APPLIED = "applied", "Applied"
+    REFUSED = "refused", "Not applied: the file could not be used"
+    CANCELLED = "cancelled", "Cancelled"
+    DRY_RUN = "dry_run", "Checked only (dry run)"
+    FAILED = "failed", "Failed: nothing was changed"
+
+
+class FileCode(models.TextChoices):
+    CPF01 = "CPF01", "File unreadable"
+    CPF02 = "CPF02", "All rows accepted"
+    CPF03 = "CPF03", "Some rows rejected"
+    CPF04 = "CPF04", "No rows accepted"
+
+
+# Every accepted row is CPR06; every rejected row is CPR07, qualified by a RejectReason
+# (the national acknowledgement's CP-ISUploadRecordResponse and its detail).
+ROW_ACCEPTED = "CPR06"
+ROW_REJECTED = "CPR07"
+
+
+class RejectReason(models.TextChoices):
+    WRONG_CELL_COUNT = "wrong_cell_count", "Wrong number of cells"
+    MISSING_FIELD = "missing_field", "Missing field"
+    INVALID_NHS_NUMBER = "invalid_nhs_number", "Invalid NHS number"
+    INVALID_NAME = "invalid_name", "Invalid name"
+    INVALID_REFERENCE = "invalid_reference", "Invalid LA reference"
+    TOO_LONG = "too_long", "Value too long"
+    INVALID_DATE = "invalid_date", "Invalid date"
+    FUTURE_DATE = "future_date", "Date in the future"
+    INVALID_PLAN_TYPE = "invalid_plan_type", "Invalid plan type"
+    INVALID_WITHDRAWN = "invalid_withdrawn", "Invalid withdrawn value"
+    END_BEFORE_START = "end_before_start", "End date before start date"
+    DUE_DATE_REQUIRED = "due_date_required", "Expected due date missing"
+    DUE_DATE_NOT_ALLOWED = "due_date_not_allowed", "Expected due date not allowed"
+    OVER_18 = "over_18", "Child 18 or over"
+    DUPLICATE_ROW = "duplicate_row", "Duplicate row in file"
+    OPEN_PLAN_EXISTS = "open_plan_exists", "Open plan already exists"
+    DEMOGRAPHICS_CONFLICT = "demographics_conflict", "Demographics conflict"
+    NO_PLAN_TO_WITHDRAW = "no_plan_to_withdraw", "No plan to withdraw"
+
+
+class PlanUpload(models.Model):
+    """One file from a local authority, from receipt through preview to its acknowledgement."""
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="plan_uploads", verbose_name="local authority"
+    )
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    filename = models.CharField(max_length=255)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    # The file itself, kept only until it is applied or cancelled (it is full of personal data).
+    content = models.BinaryField(default=bytes, blank=True)
+    status = models.CharField(max_length=20, choices=UploadStatus.choices, default=UploadStatus.ANALYSING)
+    # The file's header row, so the rejected rows download under their own column names.
+    columns = models.JSONField(default=list, blank=True)
+    file_code = models.CharField(max_length=5, choices=FileCode.choices, blank=True)
+    file_message = models.CharField(max_length=500, blank=True)
+    # Preview counts until applied, then the acknowledgement's: rows, accepted, created, updated,
+    # ended, withdrawn, unchanged, rejected.
+    counts = models.JSONField(default=dict, blank=True)
+    confirmed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [
+            # The upload page's "recent uploads" list for one LA.
+            models.Index(fields=["organisation", "-uploaded_at"], name="plan_upload_la_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Upload {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {
+            UploadStatus.APPLIED,
+            UploadStatus.REFUSED,
+            UploadStatus.CANCELLED,
+            UploadStatus.DRY_RUN,
+            UploadStatus.FAILED,
+        }
+
+
+class PlanUploadRejection(models.Model):
+    """A row the upload refused, with the cells as sent so the LA can correct and resend it."""
+
+    upload = models.ForeignKey(PlanUpload, on_delete=models.CASCADE, related_name="rejections")
+    line_number = models.PositiveIntegerField()
+    reason = models.CharField(max_length=30, choices=RejectReason.choices)
+    message = models.CharField(max_length=300)
+    cells = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["line_number", "id"]
+        indexes = [
+            # The acknowledgement's list of rejected rows in file order.
+            models.Index(fields=["upload", "line_number"], name="plan_rejection_upload_line_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Line {self.line_number}: {self.reason}"

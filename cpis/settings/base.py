@@ -129,6 +129,12 @@ FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
 TRAINING_REMINDER_DAYS = env.int("TRAINING_REMINDER_DAYS", default=30)
+# Plan upload limits (SPEC 2 "Plan upload") and how long an unconfirmed preview keeps its file.
+PLAN_UPLOAD_MAX_BYTES = env.int("PLAN_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
+PLAN_UPLOAD_MAX_ROWS = env.int("PLAN_UPLOAD_MAX_ROWS", default=200_000)
+PLAN_UPLOAD_PREVIEW_LIFETIME = timedelta(hours=env.int("PLAN_UPLOAD_PREVIEW_HOURS", default=24))
+# Days a plan is kept after clinicians stopped being shown it (or after it was withdrawn).
+PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 # Delivery of notifications (docs/notifications.md "Configuration"): attempts per channel before
@@ -272,6 +278,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.administration.tasks.unused_accounts_lock",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Nightly, just after midnight London time: CPP/LAC end on the 18th birthday, then the purge.
+    "plans-end-at-eighteen": {"task": "plans.tasks.plans_end_at_eighteen_task", "schedule": crontab(hour=0, minute=5)},
+    "plans-purge": {"task": "plans.tasks.plans_purge_task", "schedule": crontab(hour=0, minute=35)},
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
 

@@ -83,7 +83,7 @@ def test_redis_stopped_while_checks_are_made_delays_delivery_but_loses_nothing(
         with broker(server.url):
             worker = workers("w", server.url)
             visits = _checks(la, setting, 3)
-            wait_until(all_delivered, timeout=30, what="deliveries before the outage")
+            wait_until(all_delivered, timeout=60, what="deliveries before the outage")
 
             server.stop()
             # Checks go on while Redis is down, for longer than a few sweeper intervals: each
@@ -91,7 +91,7 @@ def test_redis_stopped_while_checks_are_made_delays_delivery_but_loses_nothing(
             for _ in range(5):
                 started = time.monotonic()
                 visits += _checks(la, setting, 1)
-                assert time.monotonic() - started < 5, "a check was held up by the broker outage"
+                assert time.monotonic() - started < 10, "a check was held up by the broker outage"
                 time.sleep(0.6)
             assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 5 * 2
             assert sum("Could not publish" in m for m in published_failures) == 5

@@ -12,6 +12,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
 from accounts.services import membership_grant
+from attendances.demo import seed_attendances_demo
+from notifications.demo import seed_notifications_demo
+from plans.demo import seed_plans_demo
 
 DEMO_PASSWORD = "demo-password-2026"
 # Base32, as an authenticator app takes it; every demo user shares it so the README can list one.
@@ -120,9 +123,15 @@ class Command(BaseCommand):
             TOTPDevice.objects.get_or_create(
                 user=user, name="Demo authenticator", defaults={"key": demo_totp_key_hex(), "confirmed": True}
             )
+        # Plans first; then notifications in each inbox state (new, assigned, acknowledged,
+        # overdue); then more visits recorded through the real check, which notifies the LAs.
+        plans = seed_plans_demo(organisations)
+        notifications = seed_notifications_demo()
+        visits = seed_attendances_demo()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users. "
+                f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users, {plans} new plans, "
+                f"{notifications} inbox notifications, {visits} more visits. "
                 f"Password {DEMO_PASSWORD!r}, authenticator secret {DEMO_TOTP_SECRET}."
             )
         )

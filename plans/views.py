@@ -1,0 +1,331 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import role_required
+from accounts.models import Role
+from audit.csv_cells import csv_response
+from audit.models import AuditAction
+from audit.services import audit_record
+from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
+from plans.forms import (
+    ContactsForm,
+    PlanCreateForm,
+    PlanEditForm,
+    PlanEndForm,
+    PlanSearchForm,
+    PlanUploadForm,
+    errors_to_form,
+)
+from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanUpload, RejectReason, UploadStatus
+from plans.nhs_numbers import nhs_number_format
+from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
+from plans.upload_rows import COLUMNS, REQUIRED_COLUMNS
+from plans.uploads import (
+    plan_upload_cancel,
+    plan_upload_confirm,
+    plan_upload_receive,
+    upload_progress,
+)
+
+PAGE_SIZE = 25
+# The search lives in the session, not the URL: request logs carry URLs, and URLs must never
+# carry an NHS number or a child's name.
+_SEARCH_KEY = "plans_search"
+READERS = (Role.PLAN_MANAGER, Role.SOCIAL_WORKER)
+
+
+def _search_filter(plans, search: dict):
+    query = search.get("q", "")
+    if query.isdigit() and len(query) == 10:
+        plans = plans.filter(nhs_number=query)
+    elif query:
+        for word in query.split():
+            plans = plans.filter(Q(family_name__icontains=word) | Q(given_names__icontains=word))
+    if search.get("plan_type"):
+        plans = plans.filter(plan_type=search["plan_type"])
+    status = search.get("status")
+    if status == "open":
+        plans = plans.filter(end_date__isnull=True, withdrawn=False)
+    elif status == "ended":
+        plans = plans.filter(end_date__isnull=False, withdrawn=False)
+    elif status == "withdrawn":
+        plans = plans.filter(withdrawn=True)
+    return plans
+
+
+@never_cache
+@role_required(*READERS)
+def plan_list(request):
+    search = request.session.get(_SEARCH_KEY, {})
+    form = PlanSearchForm(request.POST or None, initial=search)
+    if request.method == "POST":
+        if "clear" in request.POST:
+            request.session.pop(_SEARCH_KEY, None)
+            return redirect("plans:list")
+        if form.is_valid():
+            request.session[_SEARCH_KEY] = form.cleaned_data
+            return redirect("plans:list")
+    plans = _search_filter(Plan.objects.for_local_authority(request.organisation), search)
+    page = Paginator(plans.order_by("family_name", "given_names", "start_date", "id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    shown_ids = set(Plan.objects.filter(pk__in=[p.pk for p in page]).visible().values_list("pk", flat=True))
+    query = search.get("q", "")
+    searched_nhs = query if query.isdigit() and len(query) == 10 else ""
+    audit_record(
+        action=AuditAction.PLAN_LIST_VIEWED, request=request, nhs_number=searched_nhs,
+        detail={
+            "page": page.number, "shown": len(page.object_list), "total": page.paginator.count,
+            "search": "nhs_number" if searched_nhs else ("name" if query else ""),
+            "plan_type": search.get("plan_type", ""), "status": search.get("status", ""),
+        },
+    )  # fmt: skip
+    return render(
+        request,
+        "plans/list.jinja",
+        {
+            "form": form,
+            "search": search,
+            "page": page,
+            "shown_ids": shown_ids,
+            "can_edit": Role.PLAN_MANAGER in request.roles,
+            "nhs_number_format": nhs_number_format,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@role_required(*READERS)
+def plan_detail(request, plan_id: int):
+    plan = access_plan_by_local_authority(request, plan_id)
+    shown = Plan.objects.filter(pk=plan.pk).visible().exists()
+    history = list(plan.changes.select_related("upload"))
+    audit_record(
+        action=AuditAction.PLAN_VIEWED, request=request, nhs_number=plan.nhs_number, detail={"plan_id": plan.pk}
+    )
+    return render(
+        request,
+        "plans/detail.jinja",
+        {
+            "plan": plan,
+            "shown": shown,
+            "history": history,
+            "source_labels": dict(PlanChangeSource.choices),
+            "localtime": timezone.localtime,
+            "can_edit": Role.PLAN_MANAGER in request.roles,
+            "nhs_number_format": nhs_number_format,
+        },
+    )
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def plan_new(request):
+    form = PlanCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = plan_create(organisation=request.organisation, by=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            errors_to_form(form, error)
+        else:
+            messages.success(request, "Plan added")
+            return redirect("plans:detail", plan_id=plan.pk)
+    return render(request, "plans/new.jinja", {"form": form}, status=400 if form.errors else 200)
+
+
+def _audit_plan_shown(request, plan, page: str) -> None:
+    # The forms show the child's name and NHS number too: each showing is a view of the plan.
+    if request.method == "GET":
+        audit_record(
+            action=AuditAction.PLAN_VIEWED, request=request, nhs_number=plan.nhs_number,
+            detail={"plan_id": plan.pk, "page": page},
+        )  # fmt: skip
+
+
+def _refuse_withdrawn(request, plan):
+    messages.info(request, "This plan was withdrawn (recorded in error), so it cannot be changed.")
+    return redirect("plans:detail", plan_id=plan.pk)
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def plan_edit(request, plan_id: int):
+    plan = access_plan_by_local_authority(request, plan_id)
+    _audit_plan_shown(request, plan, "edit")
+    if plan.withdrawn:
+        return _refuse_withdrawn(request, plan)
+    form = PlanEditForm(request.POST or None, plan=plan)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan_update(plan=plan, by=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            errors_to_form(form, error)
+        else:
+            messages.success(request, "Plan updated")
+            return redirect("plans:detail", plan_id=plan.pk)
+    return render(
+        request,
+        "plans/edit.jinja",
+        {"form": form, "plan": plan, "nhs_number_format": nhs_number_format},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def plan_end_view(request, plan_id: int):
+    plan = access_plan_by_local_authority(request, plan_id)
+    _audit_plan_shown(request, plan, "end")
+    if plan.withdrawn:
+        return _refuse_withdrawn(request, plan)
+    if plan.end_date:
+        messages.info(request, "This plan has already ended. Edit it to change the end date.")
+        return redirect("plans:detail", plan_id=plan.pk)
+    form = PlanEndForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan_end(plan=plan, end_date=form.cleaned_data["end_date"], by=request.user, request=request)
+        except ValidationError as error:
+            errors_to_form(form, error)
+        else:
+            messages.success(request, "Plan ended")
+            return redirect("plans:detail", plan_id=plan.pk)
+    return render(
+        request,
+        "plans/end.jinja",
+        {"form": form, "plan": plan, "nhs_number_format": nhs_number_format},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def plan_withdraw_view(request, plan_id: int):
+    plan = access_plan_by_local_authority(request, plan_id)
+    _audit_plan_shown(request, plan, "withdraw")
+    if plan.withdrawn:
+        return _refuse_withdrawn(request, plan)
+    if request.method == "POST":
+        plan_withdraw(plan=plan, by=request.user, request=request)
+        messages.success(request, "Plan withdrawn. Clinicians will no longer see it.")
+        return redirect("plans:detail", plan_id=plan.pk)
+    return render(request, "plans/withdraw.jinja", {"plan": plan, "nhs_number_format": nhs_number_format})
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def upload(request):
+    posted = request.method == "POST"
+    form = PlanUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
+        file = form.cleaned_data["file"]
+        new_upload = plan_upload_receive(
+            organisation=request.organisation, by=request.user, filename=file.name, file=file, request=request
+        )
+        return redirect("plans:upload_detail", upload_id=new_upload.pk)
+    recent = (
+        PlanUpload.objects.filter(organisation=request.organisation).defer("content").select_related("uploaded_by")[:20]
+    )
+    return render(
+        request,
+        "plans/upload.jinja",
+        {
+            "form": form,
+            "recent": recent,
+            "required_columns": REQUIRED_COLUMNS,
+            "columns": COLUMNS,
+            "localtime": timezone.localtime,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def upload_detail(request, upload_id: int):
+    the_upload = access_upload_by_local_authority(request, upload_id)
+    audit_record(action=AuditAction.PLAN_UPLOAD_VIEWED, request=request, detail={"upload_id": the_upload.pk})
+    rejections = list(the_upload.rejections.all()[:100])
+    reasons = the_upload.rejections.values("reason").annotate(rows=Count("id")).order_by("-rows", "reason")
+    return render(
+        request,
+        "plans/upload_detail.jinja",
+        {
+            "upload": the_upload,
+            "progress": upload_progress(upload=the_upload),
+            "rejections": rejections,
+            "reasons": [(r["reason"], r["rows"]) for r in reasons],
+            "row_rejected": ROW_REJECTED,
+            "UploadStatus": UploadStatus,
+            "reason_labels": dict(RejectReason.choices),
+            "localtime": timezone.localtime,
+        },
+    )
+
+
+@require_POST
+@role_required(Role.PLAN_MANAGER)
+def upload_confirm(request, upload_id: int):
+    the_upload = access_upload_by_local_authority(request, upload_id)
+    if not plan_upload_confirm(upload=the_upload, by=request.user, request=request):
+        messages.info(request, "This file has already been confirmed or cancelled.")
+    return redirect("plans:upload_detail", upload_id=the_upload.pk)
+
+
+@require_POST
+@role_required(Role.PLAN_MANAGER)
+def upload_cancel(request, upload_id: int):
+    the_upload = access_upload_by_local_authority(request, upload_id)
+    if plan_upload_cancel(upload=the_upload, by=request.user, request=request):
+        messages.success(request, "Upload cancelled. No plans were changed.")
+    return redirect("plans:upload")
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def upload_progress_view(request, upload_id: int):
+    the_upload = access_upload_by_local_authority(request, upload_id)
+    return JsonResponse(upload_progress(upload=the_upload))
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def upload_rejections(request, upload_id: int):
+    the_upload = access_upload_by_local_authority(request, upload_id)
+    audit_record(
+        action=AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED, request=request, detail={"upload_id": the_upload.pk}
+    )
+    header = ["line_number", "code", "reason", "message", *(the_upload.columns or COLUMNS)]
+    rows = ([r.line_number, ROW_REJECTED, r.reason, r.message, *r.cells] for r in the_upload.rejections.iterator())
+    return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
+
+
+@never_cache
+@role_required(Role.PLAN_MANAGER)
+def contacts(request):
+    organisation = request.organisation
+    form = ContactsForm(
+        request.POST or None,
+        initial={
+            "office_hours_phone": organisation.office_hours_phone,
+            "emergency_duty_phone": organisation.emergency_duty_phone,
+            "team_mailbox": organisation.team_mailbox,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            la_contacts_update(organisation=organisation, by=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            errors_to_form(form, error)
+        else:
+            messages.success(request, "Contact details saved")
+            return redirect("plans:contacts")
+    return render(request, "plans/contacts.jinja", {"form": form}, status=400 if form.errors else 200)

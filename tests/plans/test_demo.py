@@ -1,0 +1,24 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from plans.models import Plan
+from plans.nhs_numbers import nhs_number_is_valid
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_adds_realistic_plans_once_even_on_a_later_day():
+    call_command("seed_demo", "--force", verbosity=0)
+    plans = list(Plan.objects.select_related("organisation"))
+    assert {p.organisation.ods_code for p in plans} == {"LA001", "LA002", "LA003"}
+    assert {p.plan_type for p in plans} == {"CPP", "LAC", "UCPP"}
+    assert any(p.withdrawn for p in plans) and any(p.end_date for p in plans)
+    assert all(p.nhs_number.startswith("999") and nhs_number_is_valid(p.nhs_number) for p in plans)
+    visible = Plan.objects.visible()
+    assert 0 < visible.count() < len(plans)
+    with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=3)):
+        call_command("seed_demo", "--force", verbosity=0)
+    assert Plan.objects.count() == len(plans)

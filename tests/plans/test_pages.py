@@ -1,0 +1,311 @@
+"""The plan pages through HTTP: list and search, detail with history, the forms, the upload
+journey, contact details, and the audit of every view and download."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from audit.models import AuditAction, AuditEvent
+from plans.models import FileCode, Plan, PlanUpload, UploadStatus
+from tests.factories import PlanFactory, nhs_number_for
+from tests.plans.helpers import csv_bytes, days_ago, row
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager(role_user, client_for):
+    return client_for(role_user("plan_manager"))
+
+
+@pytest.fixture
+def social_worker(role_user, client_for):
+    return client_for(role_user("social_worker"))
+
+
+def _children(count: int) -> list[str]:
+    """Distinct NHS numbers (the factory's sequence can repeat one after an impossible number)."""
+    return sorted({nhs_number_for(n) for n in range(500, 500 + count * 2)})[:count]
+
+
+def _plans_for(organisation, count: int) -> None:
+    for number in _children(count):
+        PlanFactory(organisation=organisation, nhs_number=number)
+
+
+def _audits(action) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def test_list_shows_only_the_las_own_plans_and_is_audited(social_worker, local_authority, other_local_authority):
+    PlanFactory(organisation=local_authority, family_name="Ours")
+    PlanFactory(organisation=other_local_authority, family_name="Theirs")
+    response = social_worker.get("/plans/")
+    assert response.status_code == 200
+    assert "OURS" in response.content.decode()
+    assert "THEIRS" not in response.content.decode()
+    assert _audits(AuditAction.PLAN_LIST_VIEWED)[0].detail["total"] == 1
+
+
+def test_list_query_count_does_not_grow_with_the_plans(social_worker, local_authority, django_assert_max_num_queries):
+    _plans_for(local_authority, 30)
+    with django_assert_max_num_queries(14):
+        response = social_worker.get("/plans/")
+    assert response.content.decode().count("/plans/") >= 25
+
+
+def test_search_by_nhs_number_keeps_it_out_of_the_url_and_audits_it(social_worker, local_authority):
+    wanted = PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(42), family_name="Wanted")
+    PlanFactory(organisation=local_authority, family_name="Other")
+    number = wanted.nhs_number
+    response = social_worker.post("/plans/", {"q": f"{number[:3]} {number[3:6]} {number[6:]}"})
+    assert response.status_code == 302
+    assert number not in response["Location"]
+    page = social_worker.get(response["Location"]).content.decode()
+    assert "WANTED" in page and "OTHER" not in page
+    assert _audits(AuditAction.PLAN_LIST_VIEWED)[-1].nhs_number == number
+
+
+def test_search_by_name_type_and_status(social_worker, local_authority):
+    PlanFactory(organisation=local_authority, family_name="Brown", given_names="Ella")
+    PlanFactory(organisation=local_authority, family_name="Brown", given_names="Finn", looked_after=True, ended=True)
+    PlanFactory(organisation=local_authority, family_name="Green", given_names="Ella")
+    social_worker.post("/plans/", {"q": "brown", "plan_type": "", "status": ""})
+    page = social_worker.get("/plans/").content.decode()
+    assert "Ella" in page and "Finn" in page and "GREEN" not in page
+    social_worker.post("/plans/", {"q": "ella brown", "plan_type": "", "status": ""})
+    page = social_worker.get("/plans/").content.decode()
+    assert "Ella" in page and "Finn" not in page
+    social_worker.post("/plans/", {"q": "", "plan_type": "LAC", "status": "ended"})
+    page = social_worker.get("/plans/").content.decode()
+    assert "Finn" in page and "Ella" not in page
+    assert _audits(AuditAction.PLAN_LIST_VIEWED)[-1].detail["search"] == ""
+    social_worker.post("/plans/", {"clear": "1"})
+    assert "3 plans" in social_worker.get("/plans/").content.decode()
+
+
+def test_search_with_an_invalid_nhs_number_says_so(social_worker):
+    response = social_worker.post("/plans/", {"q": "999 000 0019"})
+    assert response.status_code == 400
+    assert "Enter a valid 10-digit NHS number, or a name" in response.content.decode()
+
+
+def test_list_is_paginated(social_worker, local_authority):
+    _plans_for(local_authority, 27)
+    first = social_worker.get("/plans/").content.decode()
+    assert "Page 1 of 2" in first
+    second = social_worker.get("/plans/?page=2").content.decode()
+    assert second.count('href="/plans/') - second.count('href="/plans/?') >= 2
+
+
+def test_detail_shows_the_plan_and_its_history_and_is_audited(manager, local_authority, role_user):
+    plan = PlanFactory(organisation=local_authority, family_name="Okoro", la_reference="<b>REF</b>")
+    plan.changes.create(source="upload", action="updated", changed_by_name="Dee Jones",
+                        changes={"family_name": ["Okafor", "Okoro"]})  # fmt: skip
+    response = manager.get(f"/plans/{plan.pk}/")
+    page = response.content.decode()
+    assert "OKORO" in page
+    assert "Dee Jones" in page and "Okafor → Okoro" in page
+    assert "&lt;b&gt;REF&lt;/b&gt;" in page
+    assert "Shown to clinicians" in page
+    event = _audits(AuditAction.PLAN_VIEWED)[-1]
+    assert (event.nhs_number, event.detail) == (plan.nhs_number, {"plan_id": plan.pk})
+
+
+def test_social_worker_reads_but_sees_no_edit_buttons(social_worker, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    page = social_worker.get(f"/plans/{plan.pk}/").content.decode()
+    assert "Change details" not in page and "Withdraw" not in page
+    assert social_worker.post(f"/plans/{plan.pk}/withdraw/").status_code == 403
+    plan.refresh_from_db()
+    assert not plan.withdrawn
+
+
+def test_create_a_plan_on_the_form(manager, local_authority):
+    nhs = nhs_number_for(9)
+    response = manager.post("/plans/new/", {
+        "nhs_number": nhs, "family_name": "Doe", "given_names": "Jay", "date_of_birth": "01/02/2019",
+        "plan_type": "UCPP", "start_date": days_ago(10), "end_date": "", "expected_due_date": "",
+        "la_reference": "",
+    })  # fmt: skip
+    assert response.status_code == 400
+    assert "Enter the expected due date" in response.content.decode()
+    response = manager.post("/plans/new/", {
+        "nhs_number": nhs, "family_name": "Doe", "given_names": "Jay", "date_of_birth": "01/02/2019",
+        "plan_type": "CPP", "start_date": days_ago(10), "end_date": "", "expected_due_date": "",
+        "la_reference": "R1",
+    })  # fmt: skip
+    plan = Plan.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/plans/{plan.pk}/"
+    assert (plan.organisation, plan.date_of_birth.isoformat()) == (local_authority, "2019-02-01")
+
+
+def test_form_errors_are_summarised(manager):
+    response = manager.post("/plans/new/", {"nhs_number": "123", "family_name": "<x>", "date_of_birth": "31/02/2019"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "There is a problem" in page
+    assert "Enter a valid 10-digit NHS number" in page
+    assert "Family name may contain only letters" in page
+    assert "Date of birth must be a real date" in page
+    assert "Select the plan type" in page
+    assert "<title>Error: Add a plan" in page
+
+
+def test_edit_end_and_withdraw_on_the_forms(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority, family_name="Old")
+    form = manager.get(f"/plans/{plan.pk}/edit/").content.decode()
+    assert plan.date_of_birth.strftime("%d/%m/%Y") in form
+    response = manager.post(f"/plans/{plan.pk}/edit/", {
+        "family_name": "New", "given_names": plan.given_names, "date_of_birth": plan.date_of_birth.strftime("%d/%m/%Y"),
+        "end_date": "", "la_reference": "",
+    })  # fmt: skip
+    assert response.status_code == 302
+    response = manager.post(f"/plans/{plan.pk}/end/", {"end_date": (plan.start_date - timedelta(1)).isoformat()})
+    assert "End date must be the same as or after the start date" in response.content.decode()
+    manager.post(f"/plans/{plan.pk}/end/", {"end_date": timezone.localdate().strftime("%d/%m/%Y")})
+    assert manager.get(f"/plans/{plan.pk}/withdraw/").status_code == 200
+    assert manager.post(f"/plans/{plan.pk}/withdraw/").status_code == 302
+    plan.refresh_from_db()
+    assert (plan.family_name, plan.end_date, plan.withdrawn) == ("New", timezone.localdate(), True)
+    assert [c.action for c in plan.changes.all()] == ["withdrawn", "ended", "updated"]
+    # A withdrawn plan cannot be changed again.
+    assert manager.post(f"/plans/{plan.pk}/edit/", {"family_name": "X"}).status_code == 302
+    plan.refresh_from_db()
+    assert plan.family_name == "New"
+
+
+def test_upload_journey_through_the_pages(manager, local_authority, django_capture_on_commit_callbacks):
+    PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(1), start_date=timezone.localdate() - timedelta(100),
+                date_of_birth=timezone.localdate() - timedelta(3000))  # fmt: skip
+    content = csv_bytes([
+        row(1, date_of_birth=days_ago(3000), end_date=days_ago(1)), row(2), row(3, nhs_number="=1+1"),
+    ])  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", content)})
+    upload = PlanUpload.objects.get()
+    assert response["Location"] == f"/plans/uploads/{upload.pk}/"
+    preview = manager.get(response["Location"]).content.decode()
+    assert "Nothing has changed yet" in preview and "Confirm and apply" in preview
+    assert Plan.objects.count() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert manager.post(f"/plans/uploads/{upload.pk}/confirm/").status_code == 302
+    ack = manager.get(f"/plans/uploads/{upload.pk}/").content.decode()
+    assert "Acknowledgement CPF03" in ack
+    assert "CPR07" in ack
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.APPLIED and upload.confirmed_by is not None
+    assert Plan.objects.count() == 2
+
+    download = manager.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv")
+    assert download["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
+    assert rows[1][:3] == ["4", "CPR07", "invalid_nhs_number"]
+    assert rows[1][4] == "'=1+1"
+    assert _audits(AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED)[0].detail == {"upload_id": upload.pk}
+    assert len(_audits(AuditAction.PLAN_UPLOAD_VIEWED)) == 2
+
+    # Confirming again (a second tab, a double click) changes nothing.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        manager.post(f"/plans/uploads/{upload.pk}/confirm/")
+    assert not callbacks
+
+
+def test_progress_endpoint_reports_json(manager, local_authority):
+    upload = PlanUpload.objects.create(organisation=local_authority, filename="x.csv", status=UploadStatus.QUEUED)
+    data = manager.get(f"/plans/uploads/{upload.pk}/progress/").json()
+    assert data["status"] == "queued" and data["finished"] is False
+    page = manager.get(f"/plans/uploads/{upload.pk}/").content.decode()
+    assert "<progress" in page and "upload-progress.js" in page
+
+
+def test_cancel_a_preview(manager, local_authority, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", csv_bytes([row(1)]))})
+    upload = PlanUpload.objects.get()
+    assert manager.post(f"/plans/uploads/{upload.pk}/cancel/").status_code == 302
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.CANCELLED
+    assert not Plan.objects.exists()
+
+
+def test_an_unreadable_file_gets_its_acknowledgement_page(manager, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.xlsx", b"PK\x03\x04\x00\x00")})
+    upload = PlanUpload.objects.get()
+    assert upload.file_code == FileCode.CPF01
+    page = manager.get(f"/plans/uploads/{upload.pk}/").content.decode()
+    assert "CPF01" in page and "binary data" in page and "No plans were changed" in page
+
+
+def test_upload_without_a_file_shows_the_error(manager):
+    response = manager.post("/plans/uploads/", {})
+    assert response.status_code == 400
+    assert "Select a CSV file to upload" in response.content.decode()
+
+
+def test_contact_details_form(manager, local_authority):
+    page = manager.get("/plans/contacts/").content.decode()
+    assert local_authority.emergency_duty_phone in page
+    response = manager.post(
+        "/plans/contacts/", {"office_hours_phone": "", "emergency_duty_phone": "", "team_mailbox": "x"}
+    )
+    assert response.status_code == 400
+    assert "Enter the emergency duty phone number" in response.content.decode()
+    manager.post("/plans/contacts/", {"office_hours_phone": "0113 496 0002", "emergency_duty_phone": "0113 496 0998",
+                                      "team_mailbox": "mash@la.example"})  # fmt: skip
+    local_authority.refresh_from_db()
+    assert (local_authority.emergency_duty_phone, local_authority.team_mailbox) == ("0113 496 0998", "mash@la.example")
+    assert _audits(AuditAction.LA_CONTACTS_UPDATED)
+
+
+def test_home_page_links_to_the_plan_pages(manager, social_worker):
+    assert "/plans/uploads/" in manager.get("/").content.decode()
+    page = social_worker.get("/").content.decode()
+    assert "/plans/" in page and "/plans/uploads/" not in page
+
+
+def test_the_forms_showing_a_plan_are_audited_as_views(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    for page in ("edit", "end", "withdraw"):
+        assert manager.get(f"/plans/{plan.pk}/{page}/").status_code == 200
+    events = _audits(AuditAction.PLAN_VIEWED)
+    assert [e.detail["page"] for e in events] == ["edit", "end", "withdraw"]
+    assert {e.nhs_number for e in events} == {plan.nhs_number}
+
+
+def test_list_shows_whether_clinicians_see_each_plan_at_the_365_day_boundary(social_worker, local_authority):
+    today = timezone.localdate()
+    PlanFactory(organisation=local_authority, family_name="Shown", start_date=today - timedelta(900),
+                end_date=today - timedelta(365))  # fmt: skip
+    PlanFactory(organisation=local_authority, family_name="Gone", start_date=today - timedelta(900),
+                end_date=today - timedelta(366))  # fmt: skip
+    page = social_worker.get("/plans/").content.decode()
+    gone_row = page[page.index("GONE") :].split("</tr>")[0]
+    shown_row = page[page.index("SHOWN") :].split("</tr>")[0]
+    assert gone_row.rstrip().endswith("No</td>")
+    assert shown_row.rstrip().endswith("Yes</td>")
+    gone = Plan.objects.get(family_name="Gone")
+    assert "Not shown to clinicians" in social_worker.get(f"/plans/{gone.pk}/").content.decode()
+
+
+def test_another_las_plan_manager_cannot_change_our_plans_or_see_our_uploads(
+    local_authority, other_local_authority, role_user, client_for
+):
+    theirs = client_for(role_user("plan_manager", other_local_authority))
+    plan = PlanFactory(organisation=local_authority, family_name="Ours")
+    upload = PlanUpload.objects.create(organisation=local_authority, filename="x.csv", status=UploadStatus.PREVIEW)
+    assert theirs.post(f"/plans/{plan.pk}/withdraw/").status_code == 404
+    assert theirs.post(f"/plans/{plan.pk}/end/", {"end_date": days_ago(1)}).status_code == 404
+    assert theirs.post(f"/plans/{plan.pk}/edit/", {"family_name": "Theirs"}).status_code == 404
+    assert theirs.post(f"/plans/uploads/{upload.pk}/confirm/").status_code == 404
+    assert theirs.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv").status_code == 404
+    plan.refresh_from_db()
+    upload.refresh_from_db()
+    assert (plan.family_name, plan.end_date, plan.withdrawn, upload.status) == ("Ours", None, False, "preview")
+    assert "OURS" not in theirs.get("/plans/").content.decode()
