@@ -37,6 +37,14 @@ _PENDING_MAX_AGE = 5 * 60
 _BACKUP_CODES = "new_backup_codes"
 
 
+def pending_sign_in_start(request, user: User, *, next_url: str | None = None) -> None:
+    """The password (or an accepted invitation) is done: the second factor comes next."""
+    request.session.cycle_key()
+    request.session[_PENDING_USER] = user.pk
+    request.session[_PENDING_SINCE] = time.time()
+    request.session[_PENDING_NEXT] = next_url
+
+
 def _pending_user(request) -> User | None:
     user_id = request.session.get(_PENDING_USER)
     since = request.session.get(_PENDING_SINCE, 0)
@@ -92,10 +100,7 @@ def login_view(request):
             audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=known, outcome=AuditOutcome.FAILURE)
             form.add_error(None, "Enter a correct email address and password. Both are case-sensitive.")
         else:
-            request.session.cycle_key()
-            request.session[_PENDING_USER] = user.pk
-            request.session[_PENDING_SINCE] = time.time()
-            request.session[_PENDING_NEXT] = request.GET.get("next")
+            pending_sign_in_start(request, user, next_url=request.GET.get("next"))
             if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
                 return redirect("accounts:login_verify")
             return redirect("accounts:login_enrol")

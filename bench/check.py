@@ -132,7 +132,7 @@ def _load(db: dict, children: list[str], las, care_settings) -> None:
         plan_count = conn.execute("SELECT count(*) FROM plans_plan").fetchone()[0]
         if plan_count != PLANS:
             print(f"loading {PLANS:,} plans ...", flush=True)
-            conn.execute("TRUNCATE plans_plan")
+            conn.execute("TRUNCATE plans_plan CASCADE")
             columns = (
                 "organisation_id, nhs_number, family_name, given_names, date_of_birth, plan_type, start_date, "
                 "end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at"
@@ -162,7 +162,7 @@ def _load(db: dict, children: list[str], las, care_settings) -> None:
                             copy.write_row((*row, now, now))
                             written += 1
         print(f"loading {VISITS:,} visits ...", flush=True)
-        conn.execute("TRUNCATE attendances_visit, notifications_notification, audit_auditevent")
+        conn.execute("TRUNCATE attendances_visit, notifications_notification, audit_auditevent CASCADE")
         columns = "nhs_number, arrived_at, care_setting_id, checked_by_name, checked_by_role, recorded_at"
         with conn.cursor().copy(f"COPY attendances_visit ({columns}) FROM STDIN") as copy:
             written, k = 0, 0

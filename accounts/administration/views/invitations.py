@@ -1,7 +1,5 @@
 """Invitees: accept the invitation, set a password, then enrol two-factor authentication."""
 
-import time
-
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -17,7 +15,7 @@ from accounts.administration.services import (
     invitation_usable,
 )
 from accounts.administration.views.shared import form_status
-from accounts.models import User
+from accounts.views import pending_sign_in_start
 
 _INVITATION_REFUSED_TEXT = {
     "expired": "This invitation link has expired.",
@@ -65,7 +63,7 @@ def invitation_accept_view(request, token: str):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            _pending_enrolment_start(request, user)
+            pending_sign_in_start(request, user)
             return redirect("accounts:login_enrol")
     return render(
         request,
@@ -73,13 +71,3 @@ def invitation_accept_view(request, token: str):
         {"form": form, "invitation": invitation},
         status=form_status(form),
     )
-
-
-def _pending_enrolment_start(request, user: User) -> None:
-    """Puts the new user where the sign-in journey puts them after a correct password."""
-    from accounts.views import _PENDING_NEXT, _PENDING_SINCE, _PENDING_USER
-
-    request.session.cycle_key()
-    request.session[_PENDING_USER] = user.pk
-    request.session[_PENDING_SINCE] = time.time()
-    request.session[_PENDING_NEXT] = None
