@@ -14,8 +14,11 @@ def main() -> None:
     for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")):
         if wanted and module not in wanted:
             continue
+        benchmark = importlib.import_module(f"bench.{module}")
+        if not hasattr(benchmark, "run"):
+            continue  # bench.settings, bench.urls: the check bench's server wiring
         print(f"\n=== bench.{module} ===", flush=True)
-        importlib.import_module(f"bench.{module}").run()
+        benchmark.run()
 
 
 if __name__ == "__main__":
