@@ -3,6 +3,7 @@
 import time
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -17,6 +18,12 @@ HEARTBEAT_KEY = "cpis:worker-heartbeat"
 def worker_heartbeat() -> None:
     # Beat schedules this; a worker running it proves both beat and a worker are alive.
     cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
+
+
+@worker_ready.connect
+def _heartbeat_on_start(**kwargs) -> None:
+    # So /healthz goes green as soon as a worker is up, not only after beat's first interval.
+    worker_heartbeat()
 
 
 def _database() -> str:
