@@ -16,4 +16,4 @@ COPY . .
 RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --no-input
 USER cpis
 EXPOSE 8000
-CMD ["gunicorn", "cpis.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "python:cpis.gunicorn", "cpis.wsgi"]
