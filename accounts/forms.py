@@ -47,3 +47,13 @@ class OrganisationSelectForm(forms.Form):
     def __init__(self, *args, organisations, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = Organisation.objects.filter(pk__in=[o.pk for o in organisations])
+
+
+def post_data(request):
+    """The submitted data for a form, or None when nothing was submitted.
+
+    Not `request.POST or None`: an empty POST (every field left out) is falsy, and would
+    leave the form unbound, so the page would answer as if nothing had been sent instead of
+    showing the error summary.
+    """
+    return request.POST if request.method == "POST" else None

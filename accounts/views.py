@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from markupsafe import Markup
 
 from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, trained_user_gate
-from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm
+from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
@@ -88,7 +88,7 @@ def login_view(request):
         # request is a second behind the browser's (the worst a forged link can do is sign out).
         audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
         auth_logout(request)
-    form = LoginForm(request.POST or None)
+    form = LoginForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].lower()
         user = authenticate(request=request, username=email, password=form.cleaned_data["password"])
@@ -143,7 +143,7 @@ def login_verify(request):
     if user is None:
         messages.info(request, "Sign in again to continue.")
         return redirect("accounts:login")
-    form = OTPForm(request.POST or None)
+    form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         device = _verify_code(user, form.cleaned_data["code"])
         if device is None:
@@ -184,7 +184,7 @@ def login_enrol(request):
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("accounts:login_verify")
     device = totp_device_for_enrolment(user=user)
-    form = OTPForm(request.POST or None)
+    form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
             codes = totp_enrolment_confirm(device=device, request=request)
@@ -233,7 +233,7 @@ def session_extend(request):
 def organisation_select(request):
     organisations = request.user_organisations
     form = OrganisationSelectForm(
-        request.POST or None,
+        post_data(request),
         organisations=organisations,
         initial={"organisation": request.organisation.pk if request.organisation else None},
     )

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from accounts.access import role_required
+from accounts.forms import post_data
 from accounts.models import Role
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
@@ -37,7 +38,7 @@ def _form_token(form: ChildCheckForm) -> str:
 
 
 def _check(request, *, notify: bool):
-    form = ChildCheckForm(request.POST or None)
+    form = ChildCheckForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         result = child_check(
             nhs_number=form.cleaned_data["nhs_number"],
@@ -111,7 +112,7 @@ def _child_page(request, record):
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
 def child_find(request):
-    form = ChildFindForm(request.POST or None)
+    form = ChildFindForm(post_data(request))
     not_found = None
     if request.method == "POST" and form.is_valid():
         record = child_view_by_local_authority(

@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
+from accounts.forms import post_data
 from fhir.api import CHECKING_ROLES
 from fhir.forms import ApiTokenForm
 from fhir.models import ApiToken
@@ -26,7 +27,7 @@ def _get_token_for_user(request, token_id: int) -> ApiToken:
 @never_cache
 @role_required(*CHECKING_ROLES)
 def token_list(request):
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         token, raw = api_token_issue(
             user=request.user,

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
+from accounts.forms import post_data
 from accounts.models import Role
 from audit.csv_cells import csv_response
 from audit.models import AuditAction
@@ -64,7 +65,7 @@ def _search_filter(plans, search: dict):
 @role_required(*READERS)
 def plan_list(request):
     search = request.session.get(_SEARCH_KEY, {})
-    form = PlanSearchForm(request.POST or None, initial=search)
+    form = PlanSearchForm(post_data(request), initial=search)
     if request.method == "POST":
         if "clear" in request.POST:
             request.session.pop(_SEARCH_KEY, None)
@@ -129,7 +130,7 @@ def plan_detail(request, plan_id: int):
 @never_cache
 @role_required(Role.PLAN_MANAGER)
 def plan_new(request):
-    form = PlanCreateForm(request.POST or None)
+    form = PlanCreateForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             plan = plan_create(organisation=request.organisation, by=request.user, request=request, **form.cleaned_data)
@@ -162,7 +163,7 @@ def plan_edit(request, plan_id: int):
     _audit_plan_shown(request, plan, "edit")
     if plan.withdrawn:
         return _refuse_withdrawn(request, plan)
-    form = PlanEditForm(request.POST or None, plan=plan)
+    form = PlanEditForm(post_data(request), plan=plan)
     if request.method == "POST" and form.is_valid():
         try:
             plan_update(plan=plan, by=request.user, request=request, **form.cleaned_data)
@@ -189,7 +190,7 @@ def plan_end_view(request, plan_id: int):
     if plan.end_date:
         messages.info(request, "This plan has already ended. Edit it to change the end date.")
         return redirect("plans:detail", plan_id=plan.pk)
-    form = PlanEndForm(request.POST or None)
+    form = PlanEndForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             plan_end(plan=plan, end_date=form.cleaned_data["end_date"], by=request.user, request=request)
@@ -313,7 +314,7 @@ def upload_rejections(request, upload_id: int):
 def contacts(request):
     organisation = request.organisation
     form = ContactsForm(
-        request.POST or None,
+        post_data(request),
         initial={
             "office_hours_phone": organisation.office_hours_phone,
             "emergency_duty_phone": organisation.emergency_duty_phone,

@@ -131,3 +131,36 @@ def test_open_redirect_after_login_is_refused(client, role_user):
     )
     response = client.post(reverse("accounts:login_verify"), {"code": current_code()})
     assert response.url == reverse("accounts:home")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Enter your email address"),
+        ({"email": "", "password": "x"}, "Enter your email address"),
+        ({"email": "someone@example.nhs.uk", "password": ""}, "Enter your password"),
+        ({"email": "not-an-email", "password": "x"}, "Enter an email address, like name@example.nhs.uk"),
+        ({"email": "a" * 5000 + "@example.nhs.uk", "password": "x"}, "Ensure this value has at most 254 characters"),
+        ({"email": "' OR 1=1 --@example.nhs.uk", "password": "x"}, "Enter an email address"),
+        ({"email": "nobody@example.nhs.uk", "password": "' OR '1'='1"}, "Enter a correct email address and password"),
+        ({"email": "<script>alert(1)</script>@x.uk", "password": "x"}, "Enter an email address"),
+        ({"email": "someone@example.nhs.uk", "password": "p" * 10_000}, "Ensure this value has at most 200 characters"),
+    ],
+)
+def test_login_form_refuses_bad_input_with_the_error_summary(client, db, data, message):
+    response = client.post(reverse("accounts:login"), data)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "There is a problem" in page and message in page
+    assert "<script>alert(1)</script>" not in page
+    assert client.get(reverse("accounts:home")).status_code == 302
+
+
+@pytest.mark.parametrize("code", ["", "abc", "1" * 30, "<script>", "' OR 1=1"])
+def test_security_code_form_refuses_junk(client, role_user, code):
+    user = role_user("clinician")
+    password_step(client, user)
+    response = client.post(reverse("accounts:login_verify"), {"code": code})
+    assert response.status_code == 400
+    assert "There is a problem" in response.content.decode()
+    assert client.get(reverse("accounts:home")).status_code == 302

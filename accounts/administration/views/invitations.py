@@ -15,6 +15,7 @@ from accounts.administration.services import (
     invitation_usable,
 )
 from accounts.administration.views.shared import form_status
+from accounts.forms import post_data
 from accounts.views import pending_sign_in_start
 
 _INVITATION_REFUSED_TEXT = {
@@ -40,9 +41,7 @@ def invitation_accept_view(request, token: str):
             {"text": _INVITATION_REFUSED_TEXT[refused.reason], "invitation": refused.invitation},
             status=404 if refused.reason == "unknown" else 410,
         )
-    form = InvitationAcceptForm(
-        request.POST or None, email=invitation.email, initial={"full_name": invitation.full_name}
-    )
+    form = InvitationAcceptForm(post_data(request), email=invitation.email, initial={"full_name": invitation.full_name})
     if request.method == "POST" and form.is_valid():
         try:
             user = invitation_accept(

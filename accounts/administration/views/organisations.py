@@ -22,6 +22,7 @@ from accounts.administration.services import (
     role_remove,
 )
 from accounts.administration.views.shared import EMAIL_FAILED_TEXT, form_status, refusal_reason, refusal_record
+from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Organisation, Role
 from audit.csv_cells import csv_response
 from audit.models import AuditAction
@@ -35,7 +36,7 @@ def organisations(request):
 @role_required(Role.NATIONAL_ADMIN)
 @never_cache
 def organisation_create_view(request):
-    form = OrganisationForm(request.POST or None)
+    form = OrganisationForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         organisation = organisation_create(fields=form.cleaned_data, by=request.user, request=request)
         messages.success(request, f"{organisation.name} has been added.")
@@ -52,7 +53,7 @@ def organisation_create_view(request):
 @never_cache
 def organisation_edit(request, organisation_id: int):
     organisation = get_object_or_404(Organisation, pk=organisation_id)
-    form = OrganisationForm(request.POST or None, instance=Organisation.objects.get(pk=organisation.pk))
+    form = OrganisationForm(post_data(request), instance=Organisation.objects.get(pk=organisation.pk))
     if request.method == "POST" and form.is_valid():
         changed = organisation_update(
             organisation=organisation, fields=form.cleaned_data, by=request.user, request=request
@@ -161,7 +162,7 @@ def _rejected_keep(request, report: imports.ImportReport) -> None:
 @never_cache
 def organisation_import(request):
     """Upload → the per-row report of what would happen → confirm (organisation_import_confirm)."""
-    form = OrganisationImportForm(request.POST or None, request.FILES or None)
+    form = OrganisationImportForm(post_data(request), request.FILES if request.method == "POST" else None)
     report = None
     digest = ""
     if request.method == "POST" and form.is_valid():

@@ -36,6 +36,7 @@ from accounts.administration.views.shared import (
     refusal_record,
     role_refused,
 )
+from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Role, User
 from accounts.services import training_record
 from audit.models import AuditAction
@@ -57,7 +58,7 @@ def users(request):
 @never_cache
 def invite(request):
     organisation = request.organisation
-    form = InvitationForm(request.POST or None, organisation=organisation)
+    form = InvitationForm(post_data(request), organisation=organisation)
     if request.method == "POST" and form.is_valid():
         try:
             invitation = invitation_create(
@@ -190,7 +191,7 @@ def role_remove_view(request, user_id: int, role: str):
 @never_cache
 def training_record_view(request, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
-    form = TrainingForm(request.POST or None)
+    form = TrainingForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         record = training_record(
             user=subject,
