@@ -1,6 +1,6 @@
 """Browser journeys: Playwright drives Debian's Chromium against pytest-django's live server.
 
-Never `playwright install`: the system browser is used. Every page a journey visits should be
+Never let Playwright download a browser: the system one is used. Every page a journey visits should be
 checked with `assert_accessible(page)` (axe-core, bundled with axe-playwright-python).
 """
 
