@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from accounts.models import Membership, Organisation, TrainingRecord, User
-from accounts.services import membership_grant, membership_revoke
+from accounts.services import membership_grant, membership_is_last_admin, membership_revoke
 
 
 @admin.register(Organisation)
@@ -30,6 +31,12 @@ class MembershipAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # remove and grant instead, so each change is one audited event
 
+    def has_delete_permission(self, request, obj=None):
+        # The last active administrator of an organisation stays (membership_revoke refuses).
+        if obj is not None and membership_is_last_admin(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         membership_grant(user=obj.user, organisation=obj.organisation, role=obj.role, by=request.user, request=request)
 
@@ -38,7 +45,10 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for membership in queryset:
-            membership_revoke(membership=membership, by=request.user, request=request)
+            try:
+                membership_revoke(membership=membership, by=request.user, request=request)
+            except ValidationError as error:
+                messages.error(request, error.messages[0])
 
 
 @admin.register(TrainingRecord)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ROLES_BY_KIND, Membership, Organisation, TrainingRecord, User, UserSession
+from accounts.models import ROLES_BY_KIND, Membership, Organisation, Role, TrainingRecord, User, UserSession
 from audit.models import AuditAction
 from audit.services import audit_record
 
@@ -32,8 +32,30 @@ def membership_grant(*, user: User, organisation: Organisation, role: str, by: U
     return membership
 
 
+def membership_is_last_admin(membership: Membership, *, lock: bool = False) -> bool:
+    """Whether removing this role would leave its organisation with no active administrator.
+
+    With `lock`, the organisation's admin memberships stay locked until commit, so two removals
+    at once cannot both see "one more left".
+    """
+    if membership.role != Role.ORG_ADMIN or not membership.user.is_active:
+        return False
+    admins = Membership.objects.filter(organisation_id=membership.organisation_id, role=Role.ORG_ADMIN)
+    if lock:
+        admins = admins.select_for_update()
+    return sum(1 for active in admins.values_list("user__is_active", flat=True) if active) <= 1
+
+
 @transaction.atomic
 def membership_revoke(*, membership: Membership, by: User | None, request=None) -> None:
+    """Removes one role; never the last active administrator of an organisation (whoever asks:
+    the service's pages or the Django admin)."""
+    if membership_is_last_admin(membership, lock=True):
+        raise ValidationError(
+            f"{membership.user.full_name} is the last administrator of {membership.organisation.name}. "
+            "Appoint another administrator first.",
+            code="last_admin",
+        )
     audit_record(
         action=AuditAction.ROLE_REMOVED,
         request=request,

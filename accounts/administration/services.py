@@ -23,7 +23,13 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation, Role, User, UserSession
-from accounts.services import membership_grant, membership_revoke, user_deactivate, user_reactivate
+from accounts.services import (
+    membership_grant,
+    membership_is_last_admin,
+    membership_revoke,
+    user_deactivate,
+    user_reactivate,
+)
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
@@ -229,16 +235,6 @@ def _refuse_if_shared(*, user: User, organisation: Organisation, what: str) -> N
         )
 
 
-def _active_admin_count(organisation: Organisation) -> int:
-    # Locks the org admin memberships so two concurrent removals cannot both see "one more left".
-    admins = list(
-        Membership.objects.select_for_update()
-        .filter(organisation=organisation, role=Role.ORG_ADMIN)
-        .values_list("user__is_active", flat=True)
-    )
-    return sum(1 for active in admins if active)
-
-
 @transaction.atomic
 def role_grant(*, user: User, organisation: Organisation, role: str, by: User, request=None) -> Membership:
     _check_grantable(organisation, role)
@@ -247,20 +243,10 @@ def role_grant(*, user: User, organisation: Organisation, role: str, by: User, r
 
 @transaction.atomic
 def role_remove(*, membership: Membership, by: User, request=None) -> None:
-    """Removes one role; never the last active org admin of an organisation."""
+    """Removes one role; never the last active org admin of an organisation (`membership_revoke`
+    refuses that), and never national admin from these pages."""
     if membership.role == Role.NATIONAL_ADMIN:
         raise ValidationError("National administrators are removed by the CP-IS operators.", code="role_not_grantable")
-    is_last_admin = (
-        membership.role == Role.ORG_ADMIN
-        and membership.user.is_active
-        and _active_admin_count(membership.organisation) <= 1
-    )
-    if is_last_admin:
-        raise ValidationError(
-            f"{membership.user.full_name} is the last administrator of {membership.organisation.name}. "
-            "Appoint another administrator first.",
-            code="last_admin",
-        )
     membership_revoke(membership=membership, by=by, request=request)
 
 
@@ -270,8 +256,12 @@ def user_deactivate_at(*, user: User, organisation: Organisation, by: User, requ
     if user == by:
         raise ValidationError("You cannot deactivate your own account.", code="own_account")
     _refuse_if_shared(user=user, organisation=organisation, what="deactivate their account")
-    is_admin = Membership.objects.filter(user=user, organisation=organisation, role=Role.ORG_ADMIN).exists()
-    if is_admin and user.is_active and _active_admin_count(organisation) <= 1:
+    admin_role = (
+        Membership.objects.filter(user=user, organisation=organisation, role=Role.ORG_ADMIN)
+        .select_related("user")
+        .first()
+    )
+    if admin_role is not None and membership_is_last_admin(admin_role, lock=True):
         raise ValidationError(f"{user.full_name} is the last administrator of {organisation.name}.", code="last_admin")
     user_deactivate(user=user, by=by, request=request)
 

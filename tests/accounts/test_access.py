@@ -123,3 +123,21 @@ def test_gate_refusal_is_audited(role_user, client_for):
     event = AuditEvent.objects.get(action=AuditAction.GATE_REFUSED)
     assert event.user == user and event.outcome == "denied"
     assert event.detail["missing"] == ["There is no record of your CP-IS training."]
+
+
+def test_django_admin_cannot_remove_the_last_org_admin(role_user, care_setting):
+    from django.core.exceptions import ValidationError
+
+    from accounts.services import membership_is_last_admin, membership_revoke
+
+    admin = role_user("org_admin", care_setting)
+    only = Membership.objects.get(user=admin)
+    assert membership_is_last_admin(only)
+    with pytest.raises(ValidationError, match="last administrator"):
+        membership_revoke(membership=only, by=None)
+    assert Membership.objects.filter(pk=only.pk).exists()
+    # With a second active admin, the first may go.
+    role_user("org_admin", care_setting)
+    assert not membership_is_last_admin(only)
+    membership_revoke(membership=only, by=None)
+    assert not Membership.objects.filter(pk=only.pk).exists()
