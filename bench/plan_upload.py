@@ -72,22 +72,11 @@ def _rows(today: date) -> list[list[str]]:
 def _csv(rows: list[list[str]]) -> bytes:
     import csv
 
+    from plans.upload_rows import COLUMNS
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(
-        [
-            "nhs_number",
-            "family_name",
-            "given_names",
-            "date_of_birth",
-            "plan_type",
-            "start_date",
-            "end_date",
-            "expected_due_date",
-            "la_reference",
-            "withdrawn",
-        ]
-    )
+    writer.writerow(COLUMNS)
     writer.writerows(rows)
     return b"\xef\xbb\xbf" + buffer.getvalue().encode()
 

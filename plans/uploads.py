@@ -34,25 +34,14 @@ from plans.models import (
     UploadStatus,
 )
 from plans.services import HISTORY_FIELDS, plans_lock_for_local_authority
-from plans.upload_rows import FileUnreadable, PlanFileReader, Rejection, cells_for_lines
+from plans.upload_rows import COLUMNS, FileUnreadable, PlanFileReader, Rejection, cells_for_lines
 
 logger = logging.getLogger(__name__)
 
 _PROGRESS_KEY = "plans:upload-progress:{}"
 _STAGE = "plan_upload_stage"
-_STAGE_COLUMNS = (
-    "line",
-    "nhs_number",
-    "family_name",
-    "given_names",
-    "date_of_birth",
-    "plan_type",
-    "start_date",
-    "end_date",
-    "expected_due_date",
-    "la_reference",
-    "withdrawn",
-)
+# The staging table: the file line, then the upload columns in the format's order.
+_STAGE_COLUMNS = ("line", *COLUMNS)
 # Messages for the rejections found against the plans already held (the others carry their own).
 _HELD_MESSAGES = {
     RejectReason.NO_PLAN_TO_WITHDRAW: "There is no plan with this NHS number, plan type and start date to withdraw.",
