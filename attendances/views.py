@@ -18,8 +18,8 @@ from attendances.forms import ChildCheckForm, ChildFindForm
 from attendances.services import child_check, child_view_by_local_authority
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
-from notifications.models import Notification
-from plans.models import Plan
+from notifications.access import access_notification_by_social_worker
+from plans.access import access_plan_by_local_authority
 
 
 def _checking_role(request) -> str:
@@ -76,33 +76,19 @@ def child_view_silently(request):
     return _check(request, notify=False)
 
 
-def _plan_for_local_authority(request, plan_id: int) -> Plan:
-    """The LA's own visible plan, or 404: another LA's plan looks exactly like no plan."""
-    plan = Plan.objects.visible().for_local_authority(request.organisation).filter(pk=plan_id).first()
-    if plan is None:
-        # An attempt on another LA's (or a hidden) plan is recorded, without revealing whose.
+def _access_audited(request, access, object_id: int, what: str):
+    """The LA's own object through its app's access helper; a refusal (another LA's id, or none)
+    is a 404 like any other, and recorded as a denied look at a child, without saying whose."""
+    try:
+        return access(request, object_id)
+    except Http404:
         audit_record(
             action=AuditAction.CHILD_VIEWED_BY_LA,
             request=request,
             outcome=AuditOutcome.DENIED,
-            detail={"plan_id": plan_id},
+            detail={f"{what}_id": object_id},
         )
-        raise Http404
-    return plan
-
-
-def _notification_for_local_authority(request, notification_id: int) -> Notification:
-    """The LA's own notification, or 404 (audited as denied, like another LA's plan)."""
-    notification = Notification.objects.filter(pk=notification_id, local_authority=request.organisation).first()
-    if notification is None:
-        audit_record(
-            action=AuditAction.CHILD_VIEWED_BY_LA,
-            request=request,
-            outcome=AuditOutcome.DENIED,
-            detail={"notification_id": notification_id},
-        )
-        raise Http404
-    return notification
+        raise
 
 
 def _child_page(request, record):
@@ -135,11 +121,11 @@ def child_find(request):
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
 def child_for_plan(request, plan_id: int):
-    plan = _plan_for_local_authority(request, plan_id)
+    plan = _access_audited(request, access_plan_by_local_authority, plan_id, "plan")
     record = child_view_by_local_authority(
         nhs_number=plan.nhs_number, organisation=request.organisation, user=request.user, request=request
     )
-    if record is None:  # the plan stopped being visible between the two queries
+    if record is None:  # the LA holds the plan, but clinicians no longer see it (ended, withdrawn)
         raise Http404
     return _child_page(request, record)
 
@@ -148,7 +134,7 @@ def child_for_plan(request, plan_id: int):
 @role_required(Role.SOCIAL_WORKER)
 def child_for_notification(request, notification_id: int):
     """From the LA's inbox to the child: only while the LA still holds a visible plan."""
-    notification = _notification_for_local_authority(request, notification_id)
+    notification = _access_audited(request, access_notification_by_social_worker, notification_id, "notification")
     record = child_view_by_local_authority(
         nhs_number=notification.nhs_number, organisation=request.organisation, user=request.user, request=request
     )

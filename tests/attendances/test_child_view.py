@@ -149,6 +149,8 @@ def _notification(la, plan):
         last_attended_at=timezone.now(),
         checked_by_name="Dr Test",
         checked_by_role="clinician",
+        # In the inbox, where a social worker opens it from.
+        delivered_to_inbox_at=timezone.now(),
     )
 
 

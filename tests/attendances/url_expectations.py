@@ -28,6 +28,8 @@ def _notification_of(world, persona, own):
         last_attended_at=timezone.now(),
         checked_by_name="Dr Test",
         checked_by_role="clinician",
+        # In the inbox, where a social worker opens it from.
+        delivered_to_inbox_at=timezone.now(),
     )
     return {"notification_id": notification.pk}
 
