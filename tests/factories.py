@@ -1,12 +1,23 @@
 import datetime as dt
 
 import factory
+import faker
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
 
 TEST_PASSWORD = "correct-horse-battery-staple"
+
+_FAKE = faker.Faker("en_GB")
+
+
+def _plain(name: str) -> str:
+    # Random names such as "O'Neill" are HTML-escaped on the page (&#x27;), which made tests that
+    # look for a name in the page fail now and then. Escaping itself is tested with fixed names.
+    return name.replace("'", "’")
+
+
 # 20 bytes, hex, as django-otp stores it; tests compute codes from it with django_otp.oath.totp.
 TEST_TOTP_KEY = "3132333435363738393031323334353637383930"
 
@@ -41,7 +52,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.nhs.uk")
-    full_name = factory.Faker("name", locale="en_GB")
+    full_name = factory.LazyFunction(lambda: _plain(_FAKE.name()))
     password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
 
     @factory.post_generation
@@ -102,8 +113,8 @@ class PlanFactory(factory.django.DjangoModelFactory):
 
     organisation = factory.SubFactory(OrganisationFactory, local_authority=True)
     nhs_number = factory.Sequence(nhs_number_for)
-    family_name = factory.Faker("last_name", locale="en_GB")
-    given_names = factory.Faker("first_name", locale="en_GB")
+    family_name = factory.LazyFunction(lambda: _plain(_FAKE.last_name()))
+    given_names = factory.LazyFunction(lambda: _plain(_FAKE.first_name()))
     date_of_birth = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=365 * 8))
     plan_type = "CPP"
     start_date = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=100))
@@ -126,5 +137,5 @@ class VisitFactory(factory.django.DjangoModelFactory):
     nhs_number = factory.Sequence(nhs_number_for)
     arrived_at = factory.LazyFunction(timezone.now)
     care_setting = factory.SubFactory(OrganisationFactory)
-    checked_by_name = factory.Faker("name", locale="en_GB")
+    checked_by_name = factory.LazyFunction(lambda: _plain(_FAKE.name()))
     checked_by_role = "clinician"
