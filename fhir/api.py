@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -121,6 +122,14 @@ def _current_roles(token: ApiToken) -> frozenset[str]:
     return roles
 
 
+def _token_used(token: ApiToken) -> None:
+    # "Last used" is for people reviewing their tokens: to the minute is enough, and it spares
+    # every API call a write.
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
 def _unscheduled_header(request) -> bool:
     value = request.headers.get("IsUnscheduledAccessEvent")
     if value is None:
@@ -190,8 +199,7 @@ def fhir_search(view):
                 raise _access_denied(
                     "Viewing without notifying (IsUnscheduledAccessEvent: false) needs the safeguarding lead role"
                 )
-            token.last_used_at = timezone.now()
-            token.save(update_fields=["last_used_at"])
+            _token_used(token)
             call = ApiCall(
                 token=token, roles=roles, trace_id=trace_id, unscheduled=unscheduled, base_url=_base_url(request)
             )

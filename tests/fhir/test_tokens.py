@@ -57,3 +57,33 @@ def test_revoking_someone_elses_token_is_not_found(role_user, client_for):
     client_for(owner).post(reverse("fhir:token_revoke", args=[token.pk]))
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(role_user, client_for, care_setting):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fhir.services import api_token_issue
+
+    user = role_user("clinician", care_setting)
+    token, raw = api_token_issue(user=user, organisation=care_setting, name="EPR", valid_days=1)
+
+    def call():
+        return client_for(user).get(
+            "/fhir/R4/CareTeam",
+            {"patient:identifier": "https://fhir.nhs.uk/Id/nhs-number|9434765919"},
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
+
+    assert call().status_code == 200
+    token.refresh_from_db()
+    first = token.last_used_at
+    assert first is not None
+    call()
+    token.refresh_from_db()
+    assert token.last_used_at == first
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - dt.timedelta(minutes=5))
+    call()
+    token.refresh_from_db()
+    assert token.last_used_at > timezone.now() - dt.timedelta(seconds=30)
