@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Role
 from attendances.models import VISITS_KEPT, Visit
-from attendances.services import child_check
+from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, child_check
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from fhir import representations as resources
@@ -32,8 +32,6 @@ from plans.models import Plan
 from plans.nhs_numbers import nhs_number_normalise
 
 FHIR_JSON = "application/fhir+json"
-CHECKING_ROLES = frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD})
-SILENT_READ_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 

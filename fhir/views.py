@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.forms import post_data
-from fhir.api import CHECKING_ROLES
+from attendances.services import CHECKING_ROLES
 from fhir.forms import ApiTokenForm
 from fhir.models import ApiToken
 from fhir.services import api_token_issue, api_token_revoke
