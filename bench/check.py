@@ -40,6 +40,8 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from bench._database import conninfo, database_ensure
+
 PLANS = 150_000
 VISITS = 1_000_000
 LOCAL_AUTHORITIES = 20
@@ -83,17 +85,6 @@ def _bench_database():
         conn.settings_dict["NAME"] = original
 
 
-def _conninfo(db: dict, name: str) -> str:
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
-
-
-def _create_database(db: dict) -> None:
-    with psycopg.connect(_conninfo(db, "postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
-
-
 def _organisations():
     from accounts.models import Organisation, OrganisationKind, SettingType
 
@@ -126,16 +117,19 @@ def _organisations():
 
 def _load(db: dict, children: list[str], las, care_settings) -> None:
     """Plans (once) and visits (every run, so each run starts from the same history)."""
+    from plans.models import PlanChangeSource
+
     today = timezone.localdate()
     now = timezone.now()
-    with psycopg.connect(_conninfo(db, DATABASE), autocommit=True) as conn:
+    with psycopg.connect(conninfo(db, DATABASE), autocommit=True) as conn:
         plan_count = conn.execute("SELECT count(*) FROM plans_plan").fetchone()[0]
         if plan_count != PLANS:
             print(f"loading {PLANS:,} plans ...", flush=True)
             conn.execute("TRUNCATE plans_plan CASCADE")
             columns = (
                 "organisation_id, nhs_number, family_name, given_names, date_of_birth, plan_type, start_date, "
-                "end_date, expected_due_date, la_reference, withdrawn, created_at, updated_at"
+                "end_date, expected_due_date, la_reference, withdrawn, created_by_name, created_source, "
+                "created_at, updated_at"
             )
             with conn.cursor().copy(f"COPY plans_plan ({columns}) FROM STDIN") as copy:
                 written = 0
@@ -159,7 +153,7 @@ def _load(db: dict, children: list[str], las, care_settings) -> None:
                         )
                     for row in rows:
                         if written < PLANS:
-                            copy.write_row((*row, now, now))
+                            copy.write_row((*row, "Bench loader", PlanChangeSource.SYSTEM, now, now))
                             written += 1
         print(f"loading {VISITS:,} visits ...", flush=True)
         conn.execute("TRUNCATE attendances_visit, notifications_notification, audit_auditevent CASCADE")
@@ -213,7 +207,7 @@ def _gunicorn(db: dict):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": _conninfo(db, DATABASE),
+        "DATABASE_URL": conninfo(db, DATABASE),
         "REDIS_URL": REDIS,
         "CELERY_BROKER_URL": REDIS,
         # The sessions made above are signed with this process's key.
@@ -364,7 +358,7 @@ def _report(name: str, ok: int, errors: int, elapsed: float) -> float:
 
 def run() -> None:
     db_settings = connections["default"].settings_dict
-    _create_database(db_settings)
+    database_ensure(db_settings, DATABASE)
     children = _valid_nhs_numbers(PLANS - 10_000)
     not_on_plan = _valid_nhs_numbers(5_000, start=900_000)
     with _bench_database() as db:

@@ -24,6 +24,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 
+from bench._database import conninfo, database_ensure
+
 CHECKS = int(os.environ.get("BENCH_NOTIFICATION_CHECKS", "300"))
 RATE_PER_SECOND = float(os.environ.get("BENCH_NOTIFICATION_RATE", "10"))
 _NOOP_KEY = "cpis:bench:noop-ran"
@@ -37,8 +39,7 @@ def bench_noop(sent_at: float) -> None:
 
 def _database_url() -> str:
     db = settings.DATABASES["default"]
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return conninfo(db, db["NAME"])
 
 
 def _start_worker(broker_url: str, redis_url: str, log_path: Path) -> subprocess.Popen:
@@ -157,6 +158,7 @@ def run() -> None:
         return
     redis_url = os.environ.get("BENCH_REDIS_URL", broker_url)
     os.environ["BENCH_REDIS_URL"] = redis_url
+    database_ensure(settings.DATABASES["default"], settings.DATABASES["default"]["NAME"])
     call_command("migrate", verbosity=0)
     app.conf.task_always_eager = False
     log_path = Path(settings.BASE_DIR) / "var" / "bench-notification-worker.log"

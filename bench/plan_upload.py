@@ -16,6 +16,8 @@ import psycopg
 from django.core.management import call_command
 from django.db import connection, connections
 
+from bench._database import database_ensure
+
 ROWS = 100_000
 ODS_CODE = "BENCH01"
 FAMILY_NAMES = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "O'Brien"]
@@ -23,12 +25,7 @@ GIVEN_NAMES = ["Olivia", "Amelia", "Isla", "Noah", "Oliver", "Muhammad", "Leo", 
 
 
 def _database_ensure() -> None:
-    settings = connection.settings_dict
-    params = {"host": settings["HOST"] or None, "port": settings["PORT"] or None, "user": settings["USER"] or None}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [settings["NAME"]]).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+    database_ensure(connection.settings_dict, connection.settings_dict["NAME"])
     call_command("migrate", verbosity=0)
 
 
