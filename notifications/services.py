@@ -15,7 +15,8 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -37,11 +38,11 @@ _DUE_TOLERANCE = timedelta(seconds=1)
 _SWEEP_BATCH = 500
 
 
-def _channels_for(local_authority: Organisation) -> list[str]:
+def _channels_for(local_authority: Organisation, *, has_webhook: bool) -> list[str]:
     channels = [Channel.INBOX]
     if local_authority.team_mailbox:
         channels.append(Channel.EMAIL)
-    if WebhookEndpoint.objects.filter(local_authority=local_authority, is_active=True).exists():
+    if has_webhook:
         channels.append(Channel.WEBHOOK)
     return channels
 
@@ -63,61 +64,74 @@ def notification_record_attendance(*, visit, plans) -> list[Notification]:
        e-mail if it has a team mailbox, webhook if it has an active endpoint);
     3. on commit, publish a delivery task per row. If publishing fails the check still
        succeeds: the rows are in the database and the sweeper sends them.
+
+    It runs inside a clinician's check, so each step is one statement for all the LAs
+    together, not one per LA: at most four, whatever the number of LAs.
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
     window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
     by_la: dict[int, list] = {}
     for plan in plans:
         by_la.setdefault(plan.organisation_id, []).append(plan)
-    result = []
-    new_deliveries: list[Delivery] = []
-    for la_id, la_plans in sorted(by_la.items()):
-        existing = (
-            Notification.objects.select_for_update()
-            .filter(
-                local_authority_id=la_id,
-                nhs_number=visit.nhs_number,
-                care_setting_id=visit.care_setting_id,
-                last_attended_at__gte=visit.arrived_at - window,
-                first_attended_at__lte=visit.arrived_at + window,
-            )
-            .order_by("-last_attended_at")
-            .first()
-        )
-        if existing is not None:
-            existing.attendance_count += 1
-            existing.last_attended_at = max(existing.last_attended_at, visit.arrived_at)
-            existing.save(update_fields=["attendance_count", "last_attended_at"])
-            result.append(existing)
-            continue
-        subject = la_plans[0]
-        now = timezone.now()
-        notification = Notification.objects.create(
-            local_authority_id=la_id,
-            care_setting_id=visit.care_setting_id,
+    episodes = (
+        Notification.objects.select_for_update()
+        .filter(
+            local_authority_id__in=by_la,
             nhs_number=visit.nhs_number,
-            family_name=subject.family_name,
-            given_names=subject.given_names,
-            date_of_birth=subject.date_of_birth,
-            plan_types=",".join(sorted({p.plan_type for p in la_plans})),
-            first_attended_at=visit.arrived_at,
-            last_attended_at=visit.arrived_at,
-            checked_by_name=visit.checked_by_name,
-            checked_by_role=visit.checked_by_role,
-            created_at=now,
-            due_at=one_working_day_after(now),
+            care_setting_id=visit.care_setting_id,
+            last_attended_at__gte=visit.arrived_at - window,
+            first_attended_at__lte=visit.arrived_at + window,
         )
-        result.append(notification)
-        local_authority = subject.organisation
-        new_deliveries += [
+        .order_by("local_authority_id", "-last_attended_at")
+    )
+    joined: dict[int, Notification] = {}
+    for episode in episodes:
+        joined.setdefault(episode.local_authority_id, episode)  # the LA's latest episode
+    if joined:
+        Notification.objects.filter(pk__in=[n.pk for n in joined.values()]).update(
+            attendance_count=F("attendance_count") + 1,
+            last_attended_at=Greatest("last_attended_at", Value(visit.arrived_at)),
+        )
+        for notification in joined.values():
+            notification.attendance_count += 1
+            notification.last_attended_at = max(notification.last_attended_at, visit.arrived_at)
+    new_las = [la_id for la_id in sorted(by_la) if la_id not in joined]
+    created: dict[int, Notification] = {}
+    if new_las:
+        now = timezone.now()
+        due_at = one_working_day_after(now)
+        for la_id in new_las:
+            subject = by_la[la_id][0]
+            created[la_id] = Notification(
+                local_authority_id=la_id,
+                care_setting_id=visit.care_setting_id,
+                nhs_number=visit.nhs_number,
+                family_name=subject.family_name,
+                given_names=subject.given_names,
+                date_of_birth=subject.date_of_birth,
+                plan_types=",".join(sorted({p.plan_type for p in by_la[la_id]})),
+                first_attended_at=visit.arrived_at,
+                last_attended_at=visit.arrived_at,
+                checked_by_name=visit.checked_by_name,
+                checked_by_role=visit.checked_by_role,
+                created_at=now,
+                due_at=due_at,
+            )
+        Notification.objects.bulk_create(created.values())
+        with_webhook = set(
+            WebhookEndpoint.objects.filter(local_authority_id__in=new_las, is_active=True).values_list(
+                "local_authority_id", flat=True
+            )
+        )
+        deliveries = [
             Delivery(notification=notification, channel=channel, next_attempt_at=now)
-            for channel in _channels_for(local_authority)
+            for la_id, notification in created.items()
+            for channel in _channels_for(by_la[la_id][0].organisation, has_webhook=la_id in with_webhook)
         ]
-    if new_deliveries:
-        Delivery.objects.bulk_create(new_deliveries)
-        ids = [d.pk for d in new_deliveries]
+        Delivery.objects.bulk_create(deliveries)
+        ids = [d.pk for d in deliveries]
         transaction.on_commit(partial(delivery_dispatch, delivery_ids=ids), robust=True)
-    return result
+    return [joined.get(la_id) or created[la_id] for la_id in sorted(by_la)]
 
 
 def delivery_dispatch(*, delivery_ids: list[int], countdown: float | None = None) -> int:

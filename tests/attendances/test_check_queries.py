@@ -15,10 +15,10 @@ pytestmark = pytest.mark.django_db
 
 # Inside a test the check's transaction is a savepoint: SAVEPOINT + RELEASE are 2 queries.
 TRANSACTION = 2
-# Service, child on one plan at one LA, notifying: plans, lock, token lookup, history,
-# visit insert, the notification service (episode lookup, insert, the LA's webhook endpoint,
-# the outbox rows' insert), audit insert.
-CHECK_QUERIES = TRANSACTION + 10
+# Service, child on plans, notifying: plans, lock, this form's visit with the history, visit
+# insert, the notification service (episode lookup, insert, the LAs' webhook endpoints, the
+# outbox rows' insert, each one statement for every LA), audit insert.
+CHECK_QUERIES = TRANSACTION + 9
 SILENT_QUERIES = TRANSACTION + 3  # plans, history, audit
 NO_PLAN_QUERIES = TRANSACTION + 2  # plans, audit
 # Through HTTP: + session, user, OTP device, memberships, training record (the gate).
@@ -35,10 +35,15 @@ def history(care_setting):
     return make
 
 
+@pytest.mark.parametrize("local_authorities", [1, 3])
 @pytest.mark.parametrize("length", [0, 1, 24, 25, 40])
-def test_check_query_count_is_fixed(role_user, care_setting, history, django_assert_num_queries, length):
+def test_check_query_count_is_fixed(
+    role_user, care_setting, history, django_assert_num_queries, length, local_authorities
+):
     user = role_user(Role.CLINICIAN)
     plan = PlanFactory()
+    for _ in range(local_authorities - 1):
+        PlanFactory(nhs_number=plan.nhs_number, date_of_birth=plan.date_of_birth)
     history(plan.nhs_number, length)
 
     with django_assert_num_queries(CHECK_QUERIES):
@@ -52,6 +57,7 @@ def test_check_query_count_is_fixed(role_user, care_setting, history, django_ass
             idempotency_key=uuid.uuid4(),
         )
     assert len(result.previous_visits) == min(length, 25)
+    assert len(result.notifications) == local_authorities
 
 
 @pytest.mark.parametrize("length", [0, 25, 40])
