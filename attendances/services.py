@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
 from accounts.models import Organisation, Role
@@ -93,12 +94,28 @@ def _child_lock(nhs_number: str) -> None:
             )
 
 
-def _history(nhs_number: str, *, exclude_pk: int | None = None) -> list[Visit]:
+def _history(nhs_number: str) -> list[Visit]:
     # visit_child_history_idx serves this: one child, newest first, 25 rows.
     visits = Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting").order_by("-arrived_at", "-id")
-    if exclude_pk is not None:
-        visits = visits.exclude(pk=exclude_pk)
     return list(visits[:VISITS_KEPT])
+
+
+def _repeat_and_history(nhs_number: str, idempotency_key: uuid.UUID | None) -> tuple[Visit | None, list[Visit]]:
+    """The visit this form already recorded (None if it is new) and the 25 newest others.
+
+    One query, because it runs on every check: the form's own visit sorts first, then the
+    newest. The worker keeps a child to about 25 visits, so the sort is over a handful of rows.
+    """
+    if idempotency_key is None:
+        return None, _history(nhs_number)
+    visits = Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting")
+    rows = list(
+        visits.order_by(Case(When(check_token=idempotency_key, then=0), default=1), "-arrived_at", "-id")[
+            : VISITS_KEPT + 1
+        ]
+    )
+    repeat = rows[0] if rows and rows[0].check_token == idempotency_key else None
+    return repeat, [v for v in rows if v is not repeat][:VISITS_KEPT]
 
 
 def child_check(
@@ -145,10 +162,8 @@ def child_check(
         repeated = False
         if plans and notify:
             _child_lock(nhs_number)
-            if idempotency_key is not None:
-                visit = Visit.objects.filter(nhs_number=nhs_number, check_token=idempotency_key).first()
-                repeated = visit is not None
-            previous = _history(nhs_number, exclude_pk=visit.pk if visit else None)
+            visit, previous = _repeat_and_history(nhs_number, idempotency_key)
+            repeated = visit is not None
             if visit is None:
                 visit = Visit.objects.create(
                     nhs_number=nhs_number,

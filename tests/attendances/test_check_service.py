@@ -271,6 +271,23 @@ def test_the_same_form_submitted_twice_records_one_visit(check):
     assert AuditEvent.objects.filter(action=AuditAction.CHILD_CHECKED).count() == 2
 
 
+def test_a_form_sent_again_after_25_newer_visits_still_records_nothing(check):
+    # The form's own visit is found even when it is no longer among the newest 25.
+    plan = _plan()
+    token = uuid.uuid4()
+    first = check(plan.nhs_number, idempotency_key=token, arrived_at=NOW - dt.timedelta(days=3))
+    for hours in range(30):
+        VisitFactory(nhs_number=plan.nhs_number, arrived_at=NOW - dt.timedelta(hours=hours + 1))
+
+    again = check(plan.nhs_number, idempotency_key=token)
+
+    assert again.repeated and again.visit == first.visit
+    assert Visit.objects.filter(nhs_number=plan.nhs_number).count() == 31
+    assert len(again.previous_visits) == 25
+    assert first.visit not in again.previous_visits
+    assert again.previous_visits[0].arrived_at == NOW - dt.timedelta(hours=1)
+
+
 def test_a_form_token_sent_back_with_another_child_is_a_new_check(check):
     first, other = _plan(), _plan()
     token = uuid.uuid4()
