@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -27,12 +28,20 @@ def current_organisation_load(request) -> None:
     request.organisation = None
     request.roles = frozenset()
     request.user_organisations = []
+    # Whether the user's CP-IS training is current today (None: not known, ask the database).
+    request.user_trained = None
     user = request.user
     if not user.is_authenticated:
         return
+    current_training = TrainingRecord.objects.filter(user=OuterRef("user_id"), expires_on__gte=timezone.localdate())
     memberships = list(
-        Membership.objects.filter(user=user, organisation__is_active=True).select_related("organisation")
+        Membership.objects.filter(user=user, organisation__is_active=True)
+        .select_related("organisation")
+        # Read in the same query because the gate needs it on every child-data page.
+        .annotate(user_trained=Exists(current_training))
     )
+    if memberships:
+        request.user_trained = memberships[0].user_trained
     organisations = {m.organisation_id: m.organisation for m in memberships}
     chosen = request.session.get(SESSION_ORGANISATION_KEY)
     if chosen not in organisations and len(organisations) == 1:
@@ -46,7 +55,6 @@ def current_organisation_load(request) -> None:
 @dataclass
 class GateResult:
     missing: list[str] = field(default_factory=list)
-    training: TrainingRecord | None = None
 
     @property
     def passed(self) -> bool:
@@ -61,8 +69,10 @@ def trained_user_gate(request) -> GateResult:
         result.missing.append("Your account is not active.")
     if not user.is_verified():
         result.missing.append("You have not used two-factor authentication at this sign-in.")
-    result.training = user.current_training(today=timezone.localdate())
-    if result.training is None:
+    trained = getattr(request, "user_trained", None)
+    if trained is None:
+        trained = user.current_training(today=timezone.localdate()) is not None
+    if not trained:
         last = user.training_records.order_by("-expires_on").first()
         if last is None:
             result.missing.append("There is no record of your CP-IS training.")

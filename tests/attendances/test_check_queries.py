@@ -21,8 +21,8 @@ TRANSACTION = 2
 CHECK_QUERIES = TRANSACTION + 9
 SILENT_QUERIES = TRANSACTION + 3  # plans, history, audit
 NO_PLAN_QUERIES = TRANSACTION + 2  # plans, audit
-# Through HTTP: + session, user, OTP device, memberships, training record (the gate).
-PAGE_OVERHEAD = 5
+# Through HTTP: + session, user, OTP device, memberships (with whether training is current).
+PAGE_OVERHEAD = 4
 
 
 @pytest.fixture
