@@ -55,7 +55,7 @@ class CheckResult:
     # The visit this check recorded (or, for a repeated form, the one its first submission
     # recorded); None for a silent read or a child with no visible plan.
     visit: Visit | None
-    notifications: list = field(default_factory=list)
+    notification_ids: list[int] = field(default_factory=list)
     # True when this was the same form submitted again: nothing new was recorded.
     repeated: bool = False
 
@@ -158,7 +158,7 @@ def child_check(
     with transaction.atomic():
         plans = _sorted_plans(Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"))
         visit = None
-        notifications = []
+        notification_ids = []
         repeated = False
         if plans and notify:
             _child_lock(nhs_number)
@@ -174,7 +174,7 @@ def child_check(
                     checked_by_role=role,
                     check_token=idempotency_key,
                 )
-                notifications = notification_record_attendance(visit=visit, plans=plans)
+                notification_ids = notification_record_attendance(visit=visit, plans=plans)
                 if len(previous) >= VISITS_KEPT:
                     _visits_trim_on_commit(visit)
         elif plans:
@@ -196,7 +196,7 @@ def child_check(
             detail={
                 "plan_ids": [p.pk for p in plans],
                 "visit_id": visit.pk if visit else None,
-                "notification_ids": [n.pk for n in notifications],
+                "notification_ids": notification_ids,
                 "dob_mismatch": dob_mismatch,
                 "repeated_form": repeated,
             },
@@ -208,7 +208,7 @@ def child_check(
         date_of_birth_entered=date_of_birth,
         previous_visits=previous,
         visit=visit,
-        notifications=notifications,
+        notification_ids=notification_ids,
         repeated=repeated,
     )
 

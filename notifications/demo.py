@@ -78,9 +78,9 @@ def seed_notifications_demo() -> int:
                 checked_by_name=clinician.full_name if clinician else "Dr Priya Shah",
                 checked_by_role=Role.CLINICIAN,
             )
-            (notification,) = notification_record_attendance(visit=visit, plans=[plan])
+            (notification_id,) = notification_record_attendance(visit=visit, plans=[plan])
         # Past notifications were delivered long ago: record that, so nothing is re-sent now.
-        Delivery.objects.filter(notification=notification).update(status=DeliveryStatus.SENT, sent_at=arrived)
+        Delivery.objects.filter(notification_id=notification_id).update(status=DeliveryStatus.SENT, sent_at=arrived)
         changes = {"created_at": arrived, "delivered_to_inbox_at": arrived, "due_at": arrived + timedelta(days=1)}
         if state == "assigned":
             changes["assigned_to"] = social_worker
@@ -97,6 +97,6 @@ def seed_notifications_demo() -> int:
             )
         elif state == "overdue":
             changes.update(due_at=arrived + timedelta(days=1), overdue_since=arrived + timedelta(days=1, minutes=5))
-        Notification.objects.filter(pk=notification.pk).update(**changes)
+        Notification.objects.filter(pk=notification_id).update(**changes)
         made += 1
     return made

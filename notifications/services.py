@@ -14,9 +14,8 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -38,17 +37,71 @@ _DUE_TOLERANCE = timedelta(seconds=1)
 _SWEEP_BATCH = 500
 
 
-def _channels_for(local_authority: Organisation, *, has_webhook: bool) -> list[str]:
-    channels = [Channel.INBOX]
-    if local_authority.team_mailbox:
-        channels.append(Channel.EMAIL)
-    if has_webhook:
-        channels.append(Channel.WEBHOOK)
-    return channels
+# One statement, because it runs inside every clinician's check: join each LA's current
+# episode (its latest notification from this setting within the window), create a notification
+# for each LA without one, and write the new notifications' outbox rows, a delivery per channel
+# (the inbox always, e-mail if the LA has a team mailbox, the webhook if it has an active
+# endpoint). It returns ("joined" | "created", notification id, LA id) and ("delivery",
+# delivery id, notification id) rows. Columns not listed take the models' defaults written out.
+_RECORD_ATTENDANCE_SQL = """
+WITH joined AS (
+    UPDATE notifications_notification AS n
+    SET attendance_count = n.attendance_count + 1,
+        last_attended_at = GREATEST(n.last_attended_at, %(arrived_at)s)
+    WHERE n.id IN (
+        SELECT DISTINCT ON (local_authority_id) id
+        FROM notifications_notification
+        WHERE local_authority_id = ANY(%(la_ids)s)
+          AND nhs_number = %(nhs_number)s
+          AND care_setting_id = %(care_setting_id)s
+          AND last_attended_at >= %(window_start)s
+          AND first_attended_at <= %(window_end)s
+        ORDER BY local_authority_id, last_attended_at DESC
+    )
+    RETURNING n.id, n.local_authority_id
+),
+created AS (
+    INSERT INTO notifications_notification (
+        local_authority_id, care_setting_id, nhs_number, family_name, given_names, date_of_birth,
+        plan_types, first_attended_at, last_attended_at, attendance_count, checked_by_name,
+        checked_by_role, created_at, due_at, status, acknowledgement_note
+    )
+    SELECT la.id, %(care_setting_id)s, %(nhs_number)s, la.family_name, la.given_names, la.date_of_birth,
+           la.plan_types, %(arrived_at)s, %(arrived_at)s, 1, %(checked_by_name)s,
+           %(checked_by_role)s, %(now)s, %(due_at)s, %(status_new)s, ''
+    FROM unnest(%(la_ids)s::bigint[], %(family_names)s::text[], %(given_names)s::text[],
+                %(dates_of_birth)s::date[], %(plan_types)s::text[])
+         AS la(id, family_name, given_names, date_of_birth, plan_types)
+    WHERE la.id NOT IN (SELECT local_authority_id FROM joined)
+    RETURNING id, local_authority_id
+),
+deliveries AS (
+    INSERT INTO notifications_delivery (
+        notification_id, channel, status, attempts, next_attempt_at, last_error, created_at
+    )
+    SELECT created.id, channel.name, %(status_pending)s, 0, %(now)s, '', %(now)s
+    FROM created
+    CROSS JOIN LATERAL (
+        SELECT %(inbox)s::text
+        UNION ALL
+        SELECT %(email)s WHERE created.local_authority_id = ANY(%(email_la_ids)s)
+        UNION ALL
+        SELECT %(webhook)s WHERE EXISTS (
+            SELECT 1 FROM notifications_webhookendpoint AS endpoint
+            WHERE endpoint.local_authority_id = created.local_authority_id AND endpoint.is_active
+        )
+    ) AS channel(name)
+    RETURNING id, notification_id
+)
+SELECT 'joined', id, local_authority_id FROM joined
+UNION ALL SELECT 'created', id, local_authority_id FROM created
+UNION ALL SELECT 'delivery', id, notification_id FROM deliveries
+"""
 
 
-def notification_record_attendance(*, visit, plans) -> list[Notification]:
-    """Creates or joins one notification per responsible LA for this visit.
+def notification_record_attendance(*, visit, plans) -> list[int]:
+    """Creates or joins one notification per responsible LA for this visit; returns their ids
+    in LA order.
 
     Must run inside the transaction that records the visit (the check journey's), so the
     notification and its outbox rows exist if and only if the visit does.
@@ -64,74 +117,48 @@ def notification_record_attendance(*, visit, plans) -> list[Notification]:
        e-mail if it has a team mailbox, webhook if it has an active endpoint);
     3. on commit, publish a delivery task per row. If publishing fails the check still
        succeeds: the rows are in the database and the sweeper sends them.
-
-    It runs inside a clinician's check, so each step is one statement for all the LAs
-    together, not one per LA: at most four, whatever the number of LAs.
+    Steps 1 and 2 are one statement (`_RECORD_ATTENDANCE_SQL`), whatever the number of LAs.
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
     window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
     by_la: dict[int, list] = {}
     for plan in plans:
         by_la.setdefault(plan.organisation_id, []).append(plan)
-    episodes = (
-        Notification.objects.select_for_update()
-        .filter(
-            local_authority_id__in=by_la,
-            nhs_number=visit.nhs_number,
-            care_setting_id=visit.care_setting_id,
-            last_attended_at__gte=visit.arrived_at - window,
-            first_attended_at__lte=visit.arrived_at + window,
+    la_ids = sorted(by_la)
+    subjects = [by_la[la_id][0] for la_id in la_ids]
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_ATTENDANCE_SQL,
+            {
+                "la_ids": la_ids,
+                "nhs_number": visit.nhs_number,
+                "care_setting_id": visit.care_setting_id,
+                "arrived_at": visit.arrived_at,
+                "window_start": visit.arrived_at - window,
+                "window_end": visit.arrived_at + window,
+                "family_names": [p.family_name for p in subjects],
+                "given_names": [p.given_names for p in subjects],
+                "dates_of_birth": [p.date_of_birth for p in subjects],
+                "plan_types": [",".join(sorted({p.plan_type for p in by_la[la_id]})) for la_id in la_ids],
+                "checked_by_name": visit.checked_by_name,
+                "checked_by_role": visit.checked_by_role,
+                "now": now,
+                "due_at": one_working_day_after(now),
+                "status_new": NotificationStatus.NEW,
+                "status_pending": DeliveryStatus.PENDING,
+                "inbox": Channel.INBOX,
+                "email": Channel.EMAIL,
+                "webhook": Channel.WEBHOOK,
+                "email_la_ids": [p.organisation_id for p in subjects if p.organisation.team_mailbox],
+            },
         )
-        .order_by("local_authority_id", "-last_attended_at")
-    )
-    joined: dict[int, Notification] = {}
-    for episode in episodes:
-        joined.setdefault(episode.local_authority_id, episode)  # the LA's latest episode
-    if joined:
-        Notification.objects.filter(pk__in=[n.pk for n in joined.values()]).update(
-            attendance_count=F("attendance_count") + 1,
-            last_attended_at=Greatest("last_attended_at", Value(visit.arrived_at)),
-        )
-        for notification in joined.values():
-            notification.attendance_count += 1
-            notification.last_attended_at = max(notification.last_attended_at, visit.arrived_at)
-    new_las = [la_id for la_id in sorted(by_la) if la_id not in joined]
-    created: dict[int, Notification] = {}
-    if new_las:
-        now = timezone.now()
-        due_at = one_working_day_after(now)
-        for la_id in new_las:
-            subject = by_la[la_id][0]
-            created[la_id] = Notification(
-                local_authority_id=la_id,
-                care_setting_id=visit.care_setting_id,
-                nhs_number=visit.nhs_number,
-                family_name=subject.family_name,
-                given_names=subject.given_names,
-                date_of_birth=subject.date_of_birth,
-                plan_types=",".join(sorted({p.plan_type for p in by_la[la_id]})),
-                first_attended_at=visit.arrived_at,
-                last_attended_at=visit.arrived_at,
-                checked_by_name=visit.checked_by_name,
-                checked_by_role=visit.checked_by_role,
-                created_at=now,
-                due_at=due_at,
-            )
-        Notification.objects.bulk_create(created.values())
-        with_webhook = set(
-            WebhookEndpoint.objects.filter(local_authority_id__in=new_las, is_active=True).values_list(
-                "local_authority_id", flat=True
-            )
-        )
-        deliveries = [
-            Delivery(notification=notification, channel=channel, next_attempt_at=now)
-            for la_id, notification in created.items()
-            for channel in _channels_for(by_la[la_id][0].organisation, has_webhook=la_id in with_webhook)
-        ]
-        Delivery.objects.bulk_create(deliveries)
-        ids = [d.pk for d in deliveries]
-        transaction.on_commit(partial(delivery_dispatch, delivery_ids=ids), robust=True)
-    return [joined.get(la_id) or created[la_id] for la_id in sorted(by_la)]
+        rows = cursor.fetchall()
+    notification_by_la = {la_id: row_id for kind, row_id, la_id in rows if kind != "delivery"}
+    delivery_ids = sorted(row_id for kind, row_id, _ in rows if kind == "delivery")
+    if delivery_ids:
+        transaction.on_commit(partial(delivery_dispatch, delivery_ids=delivery_ids), robust=True)
+    return [notification_by_la[la_id] for la_id in la_ids]
 
 
 def delivery_dispatch(*, delivery_ids: list[int], countdown: float | None = None) -> int:

@@ -16,9 +16,8 @@ pytestmark = pytest.mark.django_db
 # Inside a test the check's transaction is a savepoint: SAVEPOINT + RELEASE are 2 queries.
 TRANSACTION = 2
 # Service, child on plans, notifying: plans, lock, this form's visit with the history, visit
-# insert, the notification service (episode lookup, insert, the LAs' webhook endpoints, the
-# outbox rows' insert, each one statement for every LA), audit insert.
-CHECK_QUERIES = TRANSACTION + 9
+# insert, the notifications with their outbox rows (one statement for every LA), audit insert.
+CHECK_QUERIES = TRANSACTION + 6
 SILENT_QUERIES = TRANSACTION + 3  # plans, history, audit
 NO_PLAN_QUERIES = TRANSACTION + 2  # plans, audit
 # Through HTTP: + session, user, OTP device, memberships (with whether training is current).
@@ -57,7 +56,7 @@ def test_check_query_count_is_fixed(
             idempotency_key=uuid.uuid4(),
         )
     assert len(result.previous_visits) == min(length, 25)
-    assert len(result.notifications) == local_authorities
+    assert len(result.notification_ids) == local_authorities
 
 
 @pytest.mark.parametrize("length", [0, 25, 40])

@@ -89,7 +89,7 @@ def test_child_on_one_plan_records_the_visit_and_notifies_the_la(check, clinicia
     assert (visit.checked_by_name, visit.checked_by_role) == (clinician.full_name, Role.CLINICIAN)
     notification = Notification.objects.get()
     assert notification.local_authority == local_authority
-    assert result.notifications == [notification]
+    assert result.notification_ids == [notification.pk]
     event = AuditEvent.objects.get(action=AuditAction.CHILD_CHECKED)
     assert event.detail["visit_id"] == visit.pk
     assert event.detail["notification_ids"] == [notification.pk]

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendances.models import Visit
-from notifications.models import Channel, Delivery, DeliveryStatus, Notification
+from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.services import notification_record_attendance
 from tests.factories import OrganisationFactory, PlanFactory
 from tests.notifications.checks import record_check
@@ -34,6 +34,51 @@ def test_la_without_mailbox_or_webhook_gets_the_inbox_only(setting):
     la = OrganisationFactory(local_authority=True, team_mailbox="")
     record_check(plans=[PlanFactory(organisation=la)], care_setting=setting)
     assert list(Delivery.objects.values_list("channel", flat=True)) == [Channel.INBOX]
+
+
+def test_each_la_in_one_check_gets_its_own_notification_and_its_own_channels(plan, setting, la):
+    # One LA with a mailbox and an active endpoint, one with neither (its endpoint is off).
+    WebhookEndpoint.objects.create(local_authority=la, url="https://la.example/hook", secret="s" * 32)
+    other = OrganisationFactory(local_authority=True, team_mailbox="")
+    WebhookEndpoint.objects.create(
+        local_authority=other, url="https://other.example/hook", secret="u" * 32, is_active=False
+    )
+    PlanFactory(organisation=other, nhs_number=plan.nhs_number, date_of_birth=plan.date_of_birth, looked_after=True)
+    PlanFactory(organisation=other, nhs_number=plan.nhs_number, date_of_birth=plan.date_of_birth)
+
+    record_check(plans=[plan], care_setting=setting)
+
+    mine, theirs = Notification.objects.get(local_authority=la), Notification.objects.get(local_authority=other)
+    assert sorted(mine.deliveries.values_list("channel", flat=True)) == [Channel.EMAIL, Channel.INBOX, Channel.WEBHOOK]
+    assert list(theirs.deliveries.values_list("channel", flat=True)) == [Channel.INBOX]
+    assert (mine.family_name, mine.plan_types, theirs.plan_types) == ("Quibbleworth", "CPP", "CPP,LAC")
+    assert mine.attendance_count == theirs.attendance_count == 1
+    assert mine.status == theirs.status == NotificationStatus.NEW
+
+
+def test_a_repeat_check_joins_one_las_episode_and_opens_one_for_an_la_new_to_the_child(plan, setting, la):
+    first = timezone.now() - timedelta(hours=3)
+    record_check(plans=[plan], care_setting=setting, arrived_at=first)
+    other = OrganisationFactory(local_authority=True)
+    PlanFactory(organisation=other, nhs_number=plan.nhs_number, date_of_birth=plan.date_of_birth)
+
+    record_check(plans=[plan], care_setting=setting, arrived_at=first + timedelta(hours=2))
+
+    joined = Notification.objects.get(local_authority=la)
+    assert (joined.attendance_count, joined.last_attended_at) == (2, first + timedelta(hours=2))
+    assert joined.deliveries.count() == 2  # inbox and e-mail from the first check, nothing new
+    opened = Notification.objects.get(local_authority=other)
+    assert (opened.attendance_count, opened.first_attended_at) == (1, first + timedelta(hours=2))
+    assert opened.deliveries.filter(status=DeliveryStatus.PENDING).exists()
+
+
+def test_an_earlier_arrival_joins_without_moving_the_last_attendance_back(plan, setting):
+    latest = timezone.now() - timedelta(hours=1)
+    record_check(plans=[plan], care_setting=setting, arrived_at=latest)
+    record_check(plans=[plan], care_setting=setting, arrived_at=latest - timedelta(hours=5))
+
+    notification = Notification.objects.get()
+    assert (notification.attendance_count, notification.last_attended_at) == (2, latest)
 
 
 def test_a_check_that_rolls_back_leaves_no_notification_and_no_delivery(plan, setting):
