@@ -9,7 +9,9 @@
    with a fresh form token, nine in ten NHS numbers of children on plans (alert, visit,
    notification), one in ten not; then each alone with one client;
    and the same check through the FHIR API (GET /fhir/R4/CareTeam with the clinician's token);
-4. prints the throughputs, each check's ratio to the bare view and their p50/p95/p99 latency.
+4. prints the throughputs, each check's ratio to the bare view, their p50/p95/p99 latency, and
+   the CPU each request cost the web server, PostgreSQL and the load generator (the machine is
+   saturated, so these add up to the throughput).
 
 Goal (SPEC 4): ratio <= 4, p95 < 50 ms. Numbers are only comparable within one run.
 Knobs (environment, bench only): BENCH_DATABASE, BENCH_REDIS_URL (default Redis DB 7, flushed
@@ -28,6 +30,8 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -203,7 +207,7 @@ def _clinician_cookie(care_setting) -> str:
 
 
 @contextmanager
-def _gunicorn(db: dict):
+def _gunicorn(db: dict) -> Iterator[int]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -252,7 +256,7 @@ def _gunicorn(db: dict):
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError(f"gunicorn did not start; see {log}")
                 time.sleep(0.5)
-            yield
+            yield server.pid
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
@@ -350,10 +354,39 @@ def _fhir_request_factory(token: str, on_plan: list[str], not_on_plan: list[str]
     return make
 
 
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time used so far by the web server (gunicorn and its workers), PostgreSQL and this
+    load generator: where a journey's cost lands when the machine is saturated."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"web server": 0.0, "PostgreSQL": 0.0, "load generator": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        parent, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        pid = int(entry.name)
+        if pid == server_pid or parent == server_pid:
+            used["web server"] += seconds
+        elif name == "postgres":
+            used["PostgreSQL"] += seconds
+        elif pid == os.getpid():
+            used["load generator"] += seconds
+    return used
+
+
 def _report(name: str, ok: int, errors: int, elapsed: float) -> float:
     throughput = ok / elapsed
     print(f"{name:<28} {throughput:8.1f} req/s  ({ok:,} ok, {errors:,} errors, {elapsed:.1f} s)")
     return throughput
+
+
+def _report_cpu(used: Counter, requests: int) -> None:
+    parts = ", ".join(f"{where} {seconds / requests * 1000:.1f}" for where, seconds in used.items())
+    print(f"  CPU ms per request: {parts}")
 
 
 def run() -> None:
@@ -369,7 +402,7 @@ def run() -> None:
         print(f"data ready in {time.monotonic() - started:.0f} s", flush=True)
         cookie = _clinician_cookie(care_settings[0])
         token = _api_token(care_settings[0])
-        with _gunicorn(db):
+        with _gunicorn(db) as server_pid:
             print(
                 f"gunicorn: {WORKERS} sync workers; {CLIENTS} concurrent clients; "
                 f"{DURATION:.0f} s per journey in {ROUNDS} alternating rounds"
@@ -382,9 +415,12 @@ def run() -> None:
             # Alternating short rounds: on a shared machine, both journeys see the same noise.
             totals = {name: [0, 0, 0.0] for name, _ in journeys}
             latencies: dict[str, list[float]] = {name: [] for name, _ in journeys}
+            cpu: dict[str, Counter] = {name: Counter() for name, _ in journeys}
             for _ in range(ROUNDS):
                 for name, make in journeys:
+                    before = _cpu_seconds(server_pid)
                     ok, errors, lat, elapsed = _drive(make, seconds=DURATION / ROUNDS)
+                    cpu[name].update(Counter(_cpu_seconds(server_pid)) - Counter(before))
                     totals[name][0] += ok
                     totals[name][1] += errors
                     totals[name][2] += elapsed
@@ -392,8 +428,10 @@ def run() -> None:
             # One client alone: what one request costs when nothing queues behind it.
             alone = {name: statistics.median(_drive(make, seconds=3, clients=1)[2]) * 1000 for name, make in journeys}
         bare = _report("bare one-query view", *totals["bare"])
+        _report_cpu(cpu["bare"], totals["bare"][0])
         for name, label in (("check", "check (POST /check/)"), ("fhir", "FHIR GET CareTeam")):
             throughput = _report(label, *totals[name])
+            _report_cpu(cpu[name], totals[name][0])
             cuts = statistics.quantiles(latencies[name], n=100)
             print(f"  ratio bare/{name}: {bare / throughput:.2f}  (goal <= 4)")
             print(f"  one client alone: bare p50 {alone['bare']:.1f} ms, {name} p50 {alone[name]:.1f} ms")
