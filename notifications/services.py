@@ -115,8 +115,8 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
        the content copied from the plans;
     2. for a new notification, write a PENDING delivery per channel the LA has (inbox always,
        e-mail if it has a team mailbox, webhook if it has an active endpoint);
-    3. on commit, publish a delivery task per row. If publishing fails the check still
-       succeeds: the rows are in the database and the sweeper sends them.
+    3. on commit, hand the new rows to the worker (`deliveries_hand_over`). If publishing
+       fails the check still succeeds: the rows are in the database and the sweeper sends them.
     Steps 1 and 2 are one statement (`_RECORD_ATTENDANCE_SQL`), whatever the number of LAs.
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
@@ -157,8 +157,30 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
     notification_by_la = {la_id: row_id for kind, row_id, la_id in rows if kind != "delivery"}
     delivery_ids = sorted(row_id for kind, row_id, _ in rows if kind == "delivery")
     if delivery_ids:
-        transaction.on_commit(partial(delivery_dispatch, delivery_ids=delivery_ids), robust=True)
+        transaction.on_commit(partial(deliveries_hand_over, delivery_ids=delivery_ids), robust=True)
     return [notification_by_la[la_id] for la_id in la_ids]
+
+
+def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
+    """Publishes one message for a check's new deliveries; the worker fans it out to a task per
+    delivery (`tasks.deliveries_fan_out`).
+
+    Each publish costs the clinician's request about a millisecond, and one check can make four
+    deliveries (inbox and e-mail at two LAs). Each delivery still gets its own task, so a slow
+    webhook never holds up another LA's inbox. A failure to publish is logged, not raised: the
+    rows are committed and the sweeper sends them.
+    """
+    from notifications.tasks import deliveries_fan_out
+
+    try:
+        deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy=_PUBLISH_RETRY_POLICY)
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rows to the sweeper
+        logger.warning(
+            "Could not publish %d delivery task(s), the sweeper will send them: %s: %s",
+            len(delivery_ids),
+            type(exc).__name__,
+            exc,
+        )
 
 
 def delivery_dispatch(*, delivery_ids: list[int], countdown: float | None = None) -> int:

@@ -20,6 +20,12 @@ def delivery_send(delivery_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def deliveries_fan_out(delivery_ids: list[int]) -> None:
+    # A check publishes one message for all its deliveries (services.deliveries_hand_over).
+    services.delivery_dispatch(delivery_ids=delivery_ids)
+
+
+@shared_task(ignore_result=True)
 def deliveries_sweep() -> None:
     services.delivery_sweep()
 

@@ -132,13 +132,28 @@ def test_delivery_is_published_on_commit_not_before(plan, setting, django_captur
     assert publish.call_count == Delivery.objects.count() == 2
 
 
+def test_a_check_publishes_one_message_for_all_its_deliveries(setting, django_capture_on_commit_callbacks):
+    # Inbox and e-mail at two LAs: four deliveries, one publish in the clinician's request.
+    first = PlanFactory()
+    PlanFactory(nhs_number=first.nhs_number, date_of_birth=first.date_of_birth)
+    with (
+        mock.patch("notifications.tasks.deliveries_fan_out.apply_async") as publish,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        record_check(plans=[first], care_setting=setting)
+
+    publish.assert_called_once()
+    assert sorted(publish.call_args.args[0][0]) == sorted(Delivery.objects.values_list("pk", flat=True))
+    assert Delivery.objects.count() == 4
+
+
 def test_check_succeeds_when_the_broker_is_down_and_rows_wait_for_the_sweeper(
     plan, setting, django_capture_on_commit_callbacks
 ):
     from kombu.exceptions import OperationalError
 
     with (
-        mock.patch("notifications.tasks.delivery_send.apply_async", side_effect=OperationalError("refused")),
+        mock.patch("notifications.tasks.deliveries_fan_out.apply_async", side_effect=OperationalError("refused")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         visit = record_check(plans=[plan], care_setting=setting)
