@@ -42,7 +42,8 @@ _SWEEP_BATCH = 500
 # for each LA without one, and write the new notifications' outbox rows, a delivery per channel
 # (the inbox always, e-mail if the LA has a team mailbox, the webhook if it has an active
 # endpoint). It returns ("joined" | "created", notification id, LA id) and ("delivery",
-# delivery id, notification id) rows. Columns not listed take the models' defaults written out.
+# delivery id, notification id) rows. Only nullable columns are left out; the models' other
+# defaults (status, counts, empty text) are written out here.
 _RECORD_ATTENDANCE_SQL = """
 WITH joined AS (
     UPDATE notifications_notification AS n

@@ -11,6 +11,7 @@ from django.utils import timezone
 from attendances.models import Visit
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.services import notification_record_attendance
+from plans.models import Plan
 from tests.factories import OrganisationFactory, PlanFactory
 from tests.notifications.checks import record_check
 
@@ -54,6 +55,17 @@ def test_each_la_in_one_check_gets_its_own_notification_and_its_own_channels(pla
     assert (mine.family_name, mine.plan_types, theirs.plan_types) == ("Quibbleworth", "CPP", "CPP,LAC")
     assert mine.attendance_count == theirs.attendance_count == 1
     assert mine.status == theirs.status == NotificationStatus.NEW
+
+
+def test_names_reach_the_notification_exactly_as_written(setting, la):
+    # Quotes, SQL and non-ASCII letters are data: bound as parameters, stored as given.
+    plan = PlanFactory(organisation=la, family_name="O'Brien'); DROP TABLE plans_plan; --", given_names="Zoë-Anne")
+
+    record_check(plans=[plan], care_setting=setting)
+
+    notification = Notification.objects.get()
+    assert (notification.family_name, notification.given_names) == (plan.family_name, "Zoë-Anne")
+    assert Plan.objects.filter(pk=plan.pk).exists()
 
 
 def test_a_repeat_check_joins_one_las_episode_and_opens_one_for_an_la_new_to_the_child(plan, setting, la):
