@@ -118,16 +118,35 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
        e-mail if it has a team mailbox, webhook if it has an active endpoint);
     3. on commit, hand the new rows to the worker (`deliveries_hand_over`). If publishing
        fails the check still succeeds: the rows are in the database and the sweeper sends them.
-    Steps 1 and 2 are one statement (`_RECORD_ATTENDANCE_SQL`), whatever the number of LAs.
+
+    On PostgreSQL steps 1 and 2 are one statement (`_RECORD_ATTENDANCE_SQL`), a third of the
+    time of the ORM's four. The ORM's version keeps the SQLite demo (`make run`) working; the
+    outbox tests run against both.
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
-    window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
     by_la: dict[int, list] = {}
     for plan in plans:
         by_la.setdefault(plan.organisation_id, []).append(plan)
+    record = _record_in_one_statement if connection.vendor == "postgresql" else _record_with_orm
+    notification_by_la, delivery_ids = record(visit=visit, by_la=by_la, now=timezone.now())
+    if delivery_ids:
+        transaction.on_commit(partial(deliveries_hand_over, delivery_ids=sorted(delivery_ids)), robust=True)
+    return [notification_by_la[la_id] for la_id in sorted(by_la)]
+
+
+def _episode_window(visit) -> tuple:
+    window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
+    return visit.arrived_at - window, visit.arrived_at + window
+
+
+def _plan_types(plans) -> str:
+    return ",".join(sorted({p.plan_type for p in plans}))
+
+
+def _record_in_one_statement(*, visit, by_la: dict, now) -> tuple[dict[int, int], list[int]]:
     la_ids = sorted(by_la)
     subjects = [by_la[la_id][0] for la_id in la_ids]
-    now = timezone.now()
+    window_start, window_end = _episode_window(visit)
     with connection.cursor() as cursor:
         cursor.execute(
             _RECORD_ATTENDANCE_SQL,
@@ -136,12 +155,12 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
                 "nhs_number": visit.nhs_number,
                 "care_setting_id": visit.care_setting_id,
                 "arrived_at": visit.arrived_at,
-                "window_start": visit.arrived_at - window,
-                "window_end": visit.arrived_at + window,
+                "window_start": window_start,
+                "window_end": window_end,
                 "family_names": [p.family_name for p in subjects],
                 "given_names": [p.given_names for p in subjects],
                 "dates_of_birth": [p.date_of_birth for p in subjects],
-                "plan_types": [",".join(sorted({p.plan_type for p in by_la[la_id]})) for la_id in la_ids],
+                "plan_types": [_plan_types(by_la[la_id]) for la_id in la_ids],
                 "checked_by_name": visit.checked_by_name,
                 "checked_by_role": visit.checked_by_role,
                 "now": now,
@@ -156,10 +175,67 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
         )
         rows = cursor.fetchall()
     notification_by_la = {la_id: row_id for kind, row_id, la_id in rows if kind != "delivery"}
-    delivery_ids = sorted(row_id for kind, row_id, _ in rows if kind == "delivery")
-    if delivery_ids:
-        transaction.on_commit(partial(deliveries_hand_over, delivery_ids=delivery_ids), robust=True)
-    return [notification_by_la[la_id] for la_id in la_ids]
+    return notification_by_la, [row_id for kind, row_id, _ in rows if kind == "delivery"]
+
+
+def _record_with_orm(*, visit, by_la: dict, now) -> tuple[dict[int, int], list[int]]:
+    window_start, window_end = _episode_window(visit)
+    episodes = (
+        Notification.objects.select_for_update()
+        .filter(
+            local_authority_id__in=by_la,
+            nhs_number=visit.nhs_number,
+            care_setting_id=visit.care_setting_id,
+            last_attended_at__gte=window_start,
+            first_attended_at__lte=window_end,
+        )
+        .order_by("local_authority_id", "-last_attended_at")
+    )
+    joined: dict[int, Notification] = {}
+    for episode in episodes:
+        joined.setdefault(episode.local_authority_id, episode)  # the LA's latest episode
+    for notification in joined.values():
+        notification.attendance_count += 1
+        notification.last_attended_at = max(notification.last_attended_at, visit.arrived_at)
+        notification.save(update_fields=["attendance_count", "last_attended_at"])
+    due_at = one_working_day_after(now)
+    created = {
+        la_id: Notification(
+            local_authority_id=la_id,
+            care_setting_id=visit.care_setting_id,
+            nhs_number=visit.nhs_number,
+            family_name=plans[0].family_name,
+            given_names=plans[0].given_names,
+            date_of_birth=plans[0].date_of_birth,
+            plan_types=_plan_types(plans),
+            first_attended_at=visit.arrived_at,
+            last_attended_at=visit.arrived_at,
+            checked_by_name=visit.checked_by_name,
+            checked_by_role=visit.checked_by_role,
+            created_at=now,
+            due_at=due_at,
+        )
+        for la_id, plans in by_la.items()
+        if la_id not in joined
+    }
+    Notification.objects.bulk_create(created.values())
+    with_webhook = set(
+        WebhookEndpoint.objects.filter(local_authority_id__in=created, is_active=True).values_list(
+            "local_authority_id", flat=True
+        )
+    )
+    deliveries = [
+        Delivery(notification=notification, channel=channel, next_attempt_at=now)
+        for la_id, notification in created.items()
+        for channel in (
+            Channel.INBOX,
+            *([Channel.EMAIL] if by_la[la_id][0].organisation.team_mailbox else []),
+            *([Channel.WEBHOOK] if la_id in with_webhook else []),
+        )
+    ]
+    Delivery.objects.bulk_create(deliveries)
+    notification_by_la = {la_id: n.pk for la_id, n in (joined | created).items()}
+    return notification_by_la, [d.pk for d in deliveries]
 
 
 def deliveries_hand_over(*, delivery_ids: list[int]) -> None:

@@ -29,7 +29,7 @@ def manage(*args, env):
         env={**clean, "DJANGO_SETTINGS_MODULE": "cpis.settings.base", **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
 
 
@@ -42,6 +42,25 @@ def test_check_deploy_is_clean_with_production_values():
 def test_production_refuses_to_start_without_a_secret_key():
     result = manage("check", env={k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"})
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_make_run_with_nothing_configured_loads_the_demo_on_sqlite(tmp_path):
+    # The README's first command: no DATABASE_URL, no broker. The demo's checks go through the
+    # same services as a clinician's, so this catches PostgreSQL-only code on that path.
+    env = {"DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
+    for command in (["migrate", "--no-input"], ["seed_demo"]):
+        result = manage(*command, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    counted = manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from notifications.models import Notification; from attendances.models import Visit; "
+        "print(Notification.objects.count(), Visit.objects.count())",
+        env=env,
+    )
+    notifications, visits = map(int, counted.stdout.split())
+    assert notifications > 0 and visits > 0
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendances.models import Visit
+from notifications import services
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.services import notification_record_attendance
 from plans.models import Plan
@@ -16,6 +17,15 @@ from tests.factories import OrganisationFactory, PlanFactory
 from tests.notifications.checks import record_check
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["one statement", "orm"])
+def recorder(request, monkeypatch):
+    """Every outbox test runs against both ways of recording: PostgreSQL's single statement
+    and the ORM's, which the SQLite demo uses."""
+    if request.param == "orm":
+        monkeypatch.setattr(services, "_record_in_one_statement", services._record_with_orm)
+    return request.param
 
 
 def test_check_writes_one_notification_and_a_delivery_per_channel(plan, setting, webhook_endpoint, la):
