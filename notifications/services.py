@@ -37,7 +37,7 @@ _DUE_TOLERANCE = timedelta(seconds=1)
 _SWEEP_BATCH = 500
 
 
-# One statement, because it runs inside every clinician's check: join each LA's current
+# PostgreSQL's one statement, because it runs inside every clinician's check: join each LA's current
 # episode (its latest notification from this setting within the window), create a notification
 # for each LA without one, and write the new notifications' outbox rows, a delivery per channel
 # (the inbox always, e-mail if the LA has a team mailbox, the webhook if it has an active
