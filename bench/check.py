@@ -358,7 +358,7 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
     """CPU time used so far by the web server (gunicorn and its workers), PostgreSQL and this
     load generator: where a journey's cost lands when the machine is saturated."""
     used = {"web server": 0.0, "PostgreSQL": 0.0, "load generator": 0.0}
-    if not Path("/proc").is_dir():  # not Linux: the report says 0
+    if not Path("/proc").is_dir():  # not Linux: nothing to report
         return used
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
