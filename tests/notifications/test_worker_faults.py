@@ -5,6 +5,7 @@ and the counts reconciled against the visits. Slow-ish (each starts worker proce
 marked `worker`; run with `pytest -m worker tests/notifications`.
 """
 
+import re
 import time
 
 import pytest
@@ -77,6 +78,9 @@ def test_redis_stopped_while_checks_are_made_delays_delivery_but_loses_nothing(
             worker = workers("w", server.url)
             visits = _checks(la, setting, 3)
             wait_until(all_delivered, timeout=60, what="deliveries before the outage")
+            # The checks' own messages reached the worker: the fast path, not only the sweeper.
+            fanned_out = re.compile(r"Task notifications\.tasks\.deliveries_fan_out\[[^\]]+\] succeeded")
+            wait_until(lambda: len(fanned_out.findall(worker.log())) == 3, timeout=30, what="3 fan-outs")
 
             server.stop()
             # Checks go on while Redis is down, for longer than a few sweeper intervals: each
