@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
-from cpis.health import healthz
+from cpis.health import healthz, livez, readyz
 
 # The Django admin is for operators and needs a second factor like every other page.
 admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
     path("django-admin/", admin.site.urls),
     path("fhir/", include("fhir.urls")),
     path("", include("accounts.urls")),

@@ -91,6 +91,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
+# tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
@@ -187,7 +190,7 @@ STATICFILES_DIRS = [
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "cpis.staticfiles.StaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
