@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Role
 from attendances.models import VISITS_KEPT, Visit
-from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, child_check
+from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from fhir import representations as resources
@@ -224,14 +224,6 @@ def _error_response(error: FhirError, trace_id: str) -> HttpResponse:
     return _fhir_response(body, status=error.status, trace_id=trace_id)
 
 
-def _checking_role(roles: frozenset[str], *, silent: bool) -> str:
-    # The role the check is recorded under: a safeguarding lead's silent read needs that role;
-    # otherwise the clinician role if held, as the web journey records it.
-    if silent or Role.CLINICIAN not in roles:
-        return Role.SAFEGUARDING_LEAD
-    return Role.CLINICIAN
-
-
 @fhir_search
 def care_team_search(request, call: ApiCall) -> dict:
     """The check: with IsUnscheduledAccessEvent true, exactly the web journey's (audit, visit,
@@ -244,7 +236,7 @@ def care_team_search(request, call: ApiCall) -> dict:
             arrived_at=timezone.now(),
             user=call.token.user,
             organisation=call.token.organisation,
-            role=_checking_role(call.roles, silent=not call.unscheduled),
+            role=checking_role(call.roles, notify=call.unscheduled),
             notify=call.unscheduled,
             trace_id=call.trace_id,
             request=request,

@@ -301,3 +301,23 @@ def test_api_and_browser_checks_leave_the_same_records(api, local_authority, rol
         )
 
     assert shape(api_plan.nhs_number, api_user) == shape(web_plan.nhs_number, web_user)
+
+
+@pytest.mark.parametrize("roles", [("clinician",), ("safeguarding_lead",), ("clinician", "safeguarding_lead")])
+def test_web_and_api_record_a_check_under_the_same_role(api, client_for, care_setting, roles):
+    """One rule (attendances.services.checking_role) for both doors, dual-role users included."""
+    import uuid
+
+    call, user = api(roles[0])
+    for role in roles[1:]:
+        Membership.objects.create(user=user, organisation=care_setting, role=role)
+    web_child, api_child = PlanFactory(), PlanFactory()
+
+    response = client_for(user).post("/check/", {"nhs_number": web_child.nhs_number, "check_token": str(uuid.uuid4())})
+    assert response.status_code == 200
+    assert call("CareTeam", api_child.nhs_number, params={"IsUnscheduledAccessEvent": "true"}).status_code == 200
+
+    web_visit = Visit.objects.get(nhs_number=web_child.nhs_number)
+    api_visit = Visit.objects.get(nhs_number=api_child.nhs_number)
+    expected = "safeguarding_lead" if "safeguarding_lead" in roles else "clinician"
+    assert web_visit.checked_by_role == api_visit.checked_by_role == expected
