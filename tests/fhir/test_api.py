@@ -50,7 +50,7 @@ def api(client, role_user, care_setting):
 
 
 def parsed(response, model):
-    assert response["Content-Type"] == "application/fhir+json"
+    assert response["Content-Type"] == "application/fhir+json; fhirVersion=4.0"
     return model.model_validate(json.loads(response.content))
 
 
@@ -228,11 +228,13 @@ def test_access_history_after_several_checks(api, local_authority, care_setting,
     newest = events[0]
     roles = {a.type.coding[0].code: a for a in newest.agent}
     assert roles["PAT"].who.identifier.value == plan.nhs_number
-    assert roles["ASSIGNED"].who.reference.endswith("/PractitionerRole/" + newest.id)
-    practitioner = PractitionerRole.model_validate(includes[0].resource.model_dump())
+    practitioners = {f"PractitionerRole/{e.resource.id}": e.resource for e in includes}
+    practitioner = PractitionerRole.model_validate(practitioners[roles["ASSIGNED"].who.reference].model_dump())
+    assert newest.source.observer.reference == roles["ASSIGNED"].who.reference
+    assert practitioner.id != newest.id
     assert practitioner.practitioner.display == user.full_name
-    assert practitioner.organization.display == care_setting.name
-    assert practitioner.code[0].coding[0].display == "Clinician"
+    assert practitioner.organization.display == f"{care_setting.name} ({care_setting.ods_code})"
+    assert practitioner.code[0].text == "Clinician"
     # Reading the history is audited and records no visit of its own.
     assert Visit.objects.filter(nhs_number=plan.nhs_number, checked_by=user).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.FHIR_ACCESS_HISTORY_READ, trace_id="trace-1").exists()
@@ -242,27 +244,41 @@ def test_access_history_without_include_has_no_practitioner_roles(api, local_aut
     plan = PlanFactory(organisation=local_authority)
     VisitFactory(nhs_number=plan.nhs_number)
     call, _ = api()
+    call("CareTeam", plan.nhs_number)
     bundle = parsed(call("AuditEvent", plan.nhs_number), Bundle)
-    assert bundle.total == 1 and [e.search.mode for e in bundle.entry] == ["match"]
+    assert bundle.total == 2 and [e.search.mode for e in bundle.entry] == ["match", "match"]
 
 
 def test_access_history_of_a_child_without_a_visible_plan_is_empty(api, local_authority):
     plan = PlanFactory(organisation=local_authority, withdrawn_in_error=True)
     VisitFactory(nhs_number=plan.nhs_number)
     call, _ = api()
+    call("CareTeam", plan.nhs_number)
     assert parsed(call("AuditEvent", plan.nhs_number), Bundle).total == 0
 
 
-def test_unsupported_include_is_refused(api):
+def test_unsupported_include_is_ignored_unless_strict(api, local_authority):
+    plan = PlanFactory(organisation=local_authority)
     call, _ = api()
-    outcome(call("AuditEvent", nhs_number_for(3), params={"_include": "AuditEvent:agent"}), 400, "INVALID_SEARCH_DATA")
+    call("CareTeam", plan.nhs_number)
+    params = {"_include": "AuditEvent:entity"}
+    bundle = parsed(call("AuditEvent", plan.nhs_number, params=params), Bundle)
+    assert [e.search.mode for e in bundle.entry] == ["match"]
+    assert "_include" not in bundle.link[0].url
+    outcome(call("AuditEvent", plan.nhs_number, params=params, Prefer="handling=strict"), 400, "INVALID_PARAMETER")
 
 
 def test_metadata_is_a_capability_statement(client):
     response = client.get("/fhir/R4/metadata")
     statement = parsed(response, CapabilityStatement)
     assert statement.fhirVersion == "4.0.1"
-    assert {r.type for r in statement.rest[0].resource} == {"CareTeam", "AuditEvent"}
+    assert {r.type for r in statement.rest[0].resource} == {
+        "CareTeam",
+        "AuditEvent",
+        "PractitionerRole",
+        "Flag",
+        "CarePlan",
+    }
 
 
 def test_unknown_resource_is_404_and_other_methods_405(api):
