@@ -47,10 +47,14 @@ def capability_statement(*, base_url: str) -> dict:
         "date": STATEMENT_DATE,
         "publisher": "CP-IS (open source)",
         "contact": [
-            {"name": "CP-IS service desk", "telecom": [{"system": "email", "value": settings.FHIR_CONTACT_EMAIL}]}
+            {
+                "name": "CP-IS service desk",
+                "telecom": [{"system": "email", "value": settings.FHIR_CONTACT_EMAIL, "use": "work", "rank": 1}],
+            }
         ],
         "description": "Child Protection – Information Sharing: the national CP-IS FHIR API's CareTeam "
         "and AuditEvent searches, read by id, and NHS England's Patient Flag API for scheduled care.",
+        "purpose": "Lets a care setting's system written for the national CP-IS FHIR API use this service unchanged.",
         "instantiates": [NATIONAL_PRODUCER],
         "kind": "instance",
         "software": {"name": "CP-IS", "version": "1.0.0"},

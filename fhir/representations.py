@@ -251,6 +251,7 @@ def searchset(entries: list[tuple[dict, str]], *, base_url: str, total: int, lin
 def operation_outcome(*, code: str, issue_type: str, display: str, diagnostics: str) -> dict:
     return {
         "resourceType": "OperationOutcome",
+        "id": str(uuid.uuid4()),
         "issue": [
             {
                 "severity": "error",

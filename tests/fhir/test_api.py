@@ -1,7 +1,6 @@
 """The FHIR R4 API, every response parsed by an independent FHIR library (fhir.resources, R4B)."""
 
 import datetime as dt
-import json
 
 import pytest
 from django.utils import timezone
@@ -9,7 +8,6 @@ from fhir.resources.R4B.auditevent import AuditEvent as FhirAuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.careteam import CareTeam
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.practitionerrole import PractitionerRole
 
 from accounts.models import Membership, TrainingRecord
@@ -17,50 +15,14 @@ from accounts.services import user_deactivate
 from attendances.models import Visit
 from audit.models import AuditAction, AuditEvent
 from fhir.models import ApiToken
-from fhir.services import api_token_issue, api_token_revoke
+from fhir.services import api_token_revoke
 from notifications.models import Notification
 from tests.factories import PlanFactory, VisitFactory, nhs_number_for
+from tests.fhir.responses import NHS, outcome, parsed
 
 pytestmark = pytest.mark.django_db
 
-NHS = "https://fhir.nhs.uk/Id/nhs-number"
 INCLUDE = "AuditEvent:entity-type=http://terminology.hl7.org/CodeSystem/v3-RoleClass|ASSIGNED"
-
-
-@pytest.fixture
-def api(client, role_user, care_setting):
-    """api(role) → (call, user): call(resource, nhs_number, **headers) with that user's token."""
-
-    def make(role="clinician", **user_kwargs):
-        user = role_user(role, care_setting, **user_kwargs)
-        _, raw = api_token_issue(user=user, organisation=care_setting, name="EPR", valid_days=30)
-
-        def call(resource, nhs_number=None, *, params=None, token=raw, method="get", **headers):
-            query = dict(params or {})
-            if nhs_number is not None:
-                query["patient:identifier"] = f"{NHS}|{nhs_number}"
-            extra = {f"HTTP_{k.upper()}": v for k, v in headers.items()}
-            if token is not None:
-                extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            return getattr(client, method)(f"/fhir/R4/{resource}", query, **extra)
-
-        return call, user
-
-    return make
-
-
-def parsed(response, model):
-    assert response["Content-Type"] == "application/fhir+json; fhirVersion=4.0"
-    return model.model_validate(json.loads(response.content))
-
-
-def outcome(response, status, code):
-    assert response.status_code == status, response.content
-    resource = parsed(response, OperationOutcome)
-    issue = resource.issue[0]
-    assert issue.severity == "error"
-    assert issue.details.coding[0].code == code
-    return issue
 
 
 def test_child_on_a_cpp_returns_a_care_team_and_records_the_check(api, local_authority, care_setting):
