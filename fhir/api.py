@@ -230,7 +230,8 @@ def fhir_search(view=None, *, silent_only: bool = False):
                 organisation=token.organisation if token else None,
                 nhs_number=error.nhs_number,
                 outcome=AuditOutcome.DENIED if error.status in (401, 403, 429) else AuditOutcome.FAILURE,
-                detail={"status": error.status, "code": error.code, "path": request.path},
+                # PostgreSQL's JSON refuses NUL, which a path may carry (%00); the rest is kept as sent.
+                detail={"status": error.status, "code": error.code, "path": request.path[:300].replace("\x00", "?")},
                 trace_id=trace_id if _TRACE_ID.match(trace_id or "") else "",
             )
             return _error_response(error, trace_id if _TRACE_ID.match(trace_id or "") else "")

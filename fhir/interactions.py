@@ -38,6 +38,7 @@ PRACTITIONER_ROLE_INCLUDES = frozenset(
 )
 
 _JSON_FORMATS = {"json": FHIR_JSON, FHIR_JSON: FHIR_JSON, PLAIN_JSON: PLAIN_JSON, "text/json": PLAIN_JSON}
+_WHOLE_NUMBER = re.compile(r"^[0-9]{1,6}$")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -129,7 +130,7 @@ def _single_int(request, name: str, *, default: int, maximum: int) -> int:
     values = request.GET.getlist(name)
     if not values:
         return default
-    if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 6:
+    if len(values) > 1 or not _WHOLE_NUMBER.match(values[0]):
         raise invalid_parameter(f"{name} must be given once, as a whole number from 0")
     return min(int(values[0]), maximum)
 
