@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -274,9 +275,14 @@ def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency
 
 
 # A CareTeam search's next and previous links carry the check they page through, so following
-# them records no second visit: signed, for this token and child only, for an hour.
+# them records no second visit: signed, for this token and child only, for an hour. The child is
+# named by a keyed hash: a signed value is readable, and URLs end up in places logs reach.
 _PAGE_SALT = "fhir.care-team-pages"
 _PAGE_MAX_AGE = 60 * 60
+
+
+def _page_child(nhs_number: str) -> str:
+    return salted_hmac(_PAGE_SALT, nhs_number).hexdigest()[:20]
 
 
 def _page_check_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | None:
@@ -285,7 +291,7 @@ def _page_check_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | None
         return None
     try:
         key, token_id, number = signing.loads(values[0], salt=_PAGE_SALT, max_age=_PAGE_MAX_AGE)
-        if len(values) != 1 or token_id != call.token.pk or number != nhs_number:
+        if len(values) != 1 or token_id != call.token.pk or number != _page_child(nhs_number):
             raise signing.BadSignature
         return uuid.UUID(key)
     except (signing.BadSignature, TypeError, ValueError):
@@ -309,7 +315,7 @@ def care_team_search(request, call: ApiCall) -> dict:
     plans = result.plans
     extra = []
     if key is not None and len(plans) > search.count:
-        extra = [("check", signing.dumps([str(key), call.token.pk, nhs_number], salt=_PAGE_SALT))]
+        extra = [("check", signing.dumps([str(key), call.token.pk, _page_child(nhs_number)], salt=_PAGE_SALT))]
     entries = [(resources.care_team(plan), "match") for plan in search.page(plans)]
     return resources.searchset(
         entries,

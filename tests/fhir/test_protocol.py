@@ -1,5 +1,6 @@
 """R4's HTTP rules as the API follows them: errors, formats, strictness, paging, read by id, ids."""
 
+import base64
 import json
 import uuid
 
@@ -165,6 +166,9 @@ def test_care_team_pages_belong_to_one_check(api, local_authority, other_local_a
     check = dict(p.split("=", 1) for p in query.split("&"))["check"]
     outcome(other("CareTeam", plan.nhs_number, params={"check": check}), 400, "INVALID_PARAMETER")
     outcome(call("CareTeam", plan.nhs_number, params={"check": "forged"}), 400, "INVALID_PARAMETER")
+    # A signed value is readable: it must not carry the NHS number.
+    payload = check.split(":")[0]
+    assert plan.nhs_number.encode() not in base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
 
 
 def test_read_by_id_answers_what_the_search_returned_and_is_audited(api, local_authority):
