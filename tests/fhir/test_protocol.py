@@ -221,3 +221,27 @@ def test_ids_change_with_the_key(settings):
 def test_errors_before_authentication_are_fhir_too(client):
     response = client.get("/fhir/R4/CareTeam", {"patient:identifier": "x"})
     outcome(response, 401, "ACCESS_DENIED")
+
+
+def test_every_full_url_answers_its_resource(api, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    VisitFactory(nhs_number=plan.nhs_number)
+    call, _ = api("safeguarding_lead")
+    call("CareTeam", plan.nhs_number)
+    bundles = [
+        json.loads(call("AuditEvent", plan.nhs_number, params={"_include": "AuditEvent:agent"}).content),
+        json.loads(call("PatientFlag", params={"patient": plan.nhs_number}).content),
+    ]
+    entries = [entry for bundle in bundles for entry in bundle["entry"]]
+    assert {e["resource"]["resourceType"] for e in entries} == {
+        "AuditEvent",
+        "PractitionerRole",
+        "Flag",
+        "CarePlan",
+        "CareTeam",
+    }
+    for entry in entries:
+        path = entry["fullUrl"].removeprefix("http://testserver/fhir/R4/")
+        response = call(path, IsUnscheduledAccessEvent="false")
+        assert response.status_code == 200, path
+        assert json.loads(response.content) == entry["resource"]
