@@ -128,6 +128,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
 # Requests per minute one FHIR API token may make.
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
+# Keys the FHIR API's opaque resource ids (fhir/ids.py): changing it changes every id.
+FHIR_ID_KEY = env("FHIR_ID_KEY", default="") or SECRET_KEY
 # Access administration (docs/administration.md): invitation links, unused accounts, reminders.
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
@@ -208,6 +210,8 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="cpis@localhost")
+# Where EPR suppliers write about the FHIR API (its CapabilityStatement's contact).
+FHIR_CONTACT_EMAIL = env("FHIR_CONTACT_EMAIL", default="") or DEFAULT_FROM_EMAIL
 
 # Security headers. TLS is terminated by the proxy in front of gunicorn.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
