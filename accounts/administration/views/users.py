@@ -193,17 +193,22 @@ def training_record_view(request, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
     form = TrainingForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        record = training_record(
-            user=subject,
-            course=form.cleaned_data["course"],
-            completed_on=form.cleaned_data["completed_on"],
-            by=request.user,
-            request=request,
-        )
-        messages.success(
-            request, f"Training recorded for {subject.full_name}. It is valid until {record.expires_on:%-d %B %Y}."
-        )
-        return redirect("administration:user_detail", user_id=subject.pk)
+        try:
+            record = training_record(
+                user=subject,
+                course=form.cleaned_data["course"],
+                completed_on=form.cleaned_data["completed_on"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            refusal_record(request, action=AuditAction.TRAINING_RECORDED, reason=refusal_reason(error), subject=subject)
+        else:
+            messages.success(
+                request, f"Training recorded for {subject.full_name}. It is valid until {record.expires_on:%-d %B %Y}."
+            )
+            return redirect("administration:user_detail", user_id=subject.pk)
     return render(
         request, "administration/training.jinja", {"form": form, "subject": subject}, status=form_status(form)
     )
