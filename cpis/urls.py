@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 
+from accounts.operator_admin import BreakGlassAdminSite
 from cpis.health import healthz
 
-# The Django admin is for operators and needs a second factor like every other page.
-admin.site.__class__ = OTPAdminSite
+# The Django admin is break-glass: superusers with a second factor, every use audited (ADR-005).
+admin.site.__class__ = BreakGlassAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
