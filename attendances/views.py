@@ -17,7 +17,7 @@ from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
 from attendances.services import child_check, child_view_by_local_authority
 from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.services import audit_record, refused_url_detail
 from notifications.access import access_notification_by_social_worker
 from plans.access import access_plan_by_local_authority
 
@@ -86,7 +86,7 @@ def _access_audited(request, access, object_id: int, what: str):
             action=AuditAction.CHILD_VIEWED_BY_LA,
             request=request,
             outcome=AuditOutcome.DENIED,
-            detail={f"{what}_id": object_id},
+            detail={**refused_url_detail(request), f"{what}_id": object_id},
         )
         raise
 

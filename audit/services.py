@@ -19,6 +19,16 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def refused_url_detail(request) -> dict:
+    """The URL name and object ids (`*_id` arguments) of the request; never other arguments,
+    which may be secrets such as an invitation token."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return {}
+    ids = {k: v for k, v in match.kwargs.items() if k.endswith("_id") and isinstance(v, int)}
+    return {"url_name": match.view_name, **ids}
+
+
 def audit_record(
     *,
     action: str,
@@ -31,7 +41,13 @@ def audit_record(
     detail: dict | None = None,
     trace_id: str = "",
 ) -> AuditEvent:
-    """Writes one audit event; who and where default to the request's user and organisation."""
+    """Writes one audit event; who and where default to the request's user and organisation.
+
+    A refusal (outcome `denied`) marks the request, so the refusal middleware does not record
+    it a second time.
+    """
+    if outcome == AuditOutcome.DENIED and request is not None:
+        request.refusal_audited = True
     if request is not None:
         if user is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
             user = request.user

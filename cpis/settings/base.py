@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.CurrentOrganisationMiddleware",
+    # Outside the login check and every view, so it sees each 403 and 404 they answer.
+    "accounts.middleware.RefusalAuditMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
