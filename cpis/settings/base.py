@@ -125,8 +125,14 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
-# Requests per minute one FHIR API token may make.
+# Requests per minute one user may make through the FHIR API, all their tokens together.
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
+# Invalid bearer tokens one client address may send per window before it is refused (429).
+FHIR_BAD_TOKEN_LIMIT = env.int("FHIR_BAD_TOKEN_LIMIT", default=20)
+FHIR_BAD_TOKEN_WINDOW_MINUTES = env.int("FHIR_BAD_TOKEN_WINDOW_MINUTES", default=10)
+# Checks of children (web and API, silent reads included) one user may make in an hour; over it
+# further checks are refused and the organisation's admins are told. 0 switches the limit off.
+CHECK_RATE_LIMIT_PER_HOUR = env.int("CHECK_RATE_LIMIT_PER_HOUR", default=60)
 # Access administration (docs/administration.md): invitation links, unused accounts, reminders.
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
@@ -168,8 +174,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "audit.services.client_ip"
 # Axes would otherwise log e-mail addresses; the audit log records failures instead.
 AXES_VERBOSE = False
-# Number of reverse proxies in front of the service; each appends one X-Forwarded-For entry.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Addresses or networks of our own reverse proxies (e.g. 127.0.0.1/32,10.0.0.0/8). Only a request
+# arriving from one of them has its X-Forwarded-For read; never a count, which trusts whatever a
+# client connecting directly sends (audit.services.client_ip).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 OTP_TOTP_ISSUER = "CP-IS"
 OTP_TOTP_THROTTLE_FACTOR = 1
