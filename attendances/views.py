@@ -15,7 +15,7 @@ from accounts.forms import post_data
 from accounts.models import Role
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
-from attendances.services import child_check, child_view_by_local_authority
+from attendances.services import CheckRateLimited, child_check, child_view_by_local_authority
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 from notifications.access import access_notification_by_social_worker
@@ -40,17 +40,16 @@ def _form_token(form: ChildCheckForm) -> str:
 def _check(request, *, notify: bool):
     form = ChildCheckForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        result = child_check(
-            nhs_number=form.cleaned_data["nhs_number"],
-            date_of_birth=form.cleaned_data["date_of_birth"],
-            arrived_at=form.cleaned_data["arrived_at"],
-            user=request.user,
-            organisation=request.organisation,
-            role=_checking_role(request) if notify else Role.SAFEGUARDING_LEAD,
-            notify=notify,
-            request=request,
-            idempotency_key=form.cleaned_data["check_token"],
-        )
+        try:
+            result = _child_check_from_form(request, form, notify=notify)
+        except CheckRateLimited as refused:
+            form.add_error(None, str(refused))
+            return render(
+                request,
+                "attendances/check.jinja",
+                {"form": form, "notify": notify, "check_token": str(uuid.uuid4())},
+                status=429,
+            )
         return render(
             request,
             "attendances/result.jinja",
@@ -61,6 +60,20 @@ def _check(request, *, notify: bool):
         "attendances/check.jinja",
         {"form": form, "notify": notify, "check_token": _form_token(form)},
         status=400 if form.errors else 200,
+    )
+
+
+def _child_check_from_form(request, form: ChildCheckForm, *, notify: bool):
+    return child_check(
+        nhs_number=form.cleaned_data["nhs_number"],
+        date_of_birth=form.cleaned_data["date_of_birth"],
+        arrived_at=form.cleaned_data["arrived_at"],
+        user=request.user,
+        organisation=request.organisation,
+        role=_checking_role(request) if notify else Role.SAFEGUARDING_LEAD,
+        notify=notify,
+        request=request,
+        idempotency_key=form.cleaned_data["check_token"],
     )
 
 
