@@ -29,7 +29,10 @@ class IdleTimeoutMiddleware:
                 audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
                 logout(request)
                 return redirect(reverse("accounts:login") + "?timeout=1")
-            if now - last >= _ACTIVITY_WRITE_INTERVAL or "last_activity" not in request.session:
+            asks_time_left = request.path == reverse("accounts:session_status")
+            if not asks_time_left and (
+                now - last >= _ACTIVITY_WRITE_INTERVAL or "last_activity" not in request.session
+            ):
                 request.session["last_activity"] = now
         return self.get_response(request)
 
@@ -92,4 +95,16 @@ class RefusalAuditMiddleware:
                 outcome=AuditOutcome.DENIED,
                 detail={**refused_url_detail(request), "status": response.status_code, "method": request.method},
             )
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """Sends the Permissions-Policy header (Django has no setting for it) on every response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response

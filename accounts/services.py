@@ -4,6 +4,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -102,11 +103,24 @@ def training_record(*, user: User, course: str, completed_on: date, by: User | N
 
 @transaction.atomic
 def user_deactivate(*, user: User, by: User | None, request=None) -> None:
-    """Deactivates the account and ends every session it has, at once."""
+    """Deactivates the account and ends every session and API token it has, at once.
+
+    Tokens are revoked, not merely unusable while the account is inactive: a reactivated
+    account starts without them (its owner issues new ones), so a token copied before the
+    deactivation never works again.
+    """
+    from fhir.models import ApiToken  # fhir depends on accounts, not the other way round
+
     user.is_active = False
     user.save(update_fields=["is_active"])
     UserSession.objects.filter(user=user).delete()
-    audit_record(action=AuditAction.USER_DEACTIVATED, request=request, user=by, detail={"subject_user_id": user.pk})
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_record(
+        action=AuditAction.USER_DEACTIVATED,
+        request=request,
+        user=by,
+        detail={"subject_user_id": user.pk, "api_tokens_revoked": revoked},
+    )
 
 
 @transaction.atomic

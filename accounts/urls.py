@@ -12,5 +12,6 @@ urlpatterns = [
     path("account/backup-codes/", views.backup_codes, name="backup_codes"),
     path("logout/", views.logout_view, name="logout"),
     path("session/extend/", views.session_extend, name="session_extend"),
+    path("session/status/", views.session_status, name="session_status"),
     path("organisation/", views.organisation_select, name="organisation_select"),
 ]

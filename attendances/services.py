@@ -171,6 +171,12 @@ def child_check(
         if plans and notify:
             _child_lock(nhs_number)
             visit, previous = _repeat_and_history(nhs_number, idempotency_key)
+            if visit is not None and visit.recorded_at < timezone.now() - timedelta(
+                hours=settings.NOTIFICATION_EPISODE_HOURS
+            ):
+                # A form replayed from the browser's history long after: not a repeat of a
+                # check in progress, and it must not show the child's record again unaudited.
+                raise CheckFormExpired("This form has expired. Enter the details again to check the child.")
             repeated = visit is not None
             if visit is None:
                 visit = Visit.objects.create(
@@ -219,6 +225,10 @@ def child_check(
         notification_ids=notification_ids,
         repeated=repeated,
     )
+
+
+class CheckFormExpired(ValueError):
+    """The form's token recorded a visit longer ago than the episode window."""
 
 
 class CheckRateLimited(PermissionDenied):

@@ -15,7 +15,7 @@ from accounts.forms import post_data
 from accounts.models import Role
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
-from attendances.services import CheckRateLimited, child_check, child_view_by_local_authority
+from attendances.services import CheckFormExpired, CheckRateLimited, child_check, child_view_by_local_authority
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 from notifications.access import access_notification_by_social_worker
@@ -42,13 +42,13 @@ def _check(request, *, notify: bool):
     if request.method == "POST" and form.is_valid():
         try:
             result = _child_check_from_form(request, form, notify=notify)
-        except CheckRateLimited as refused:
+        except (CheckRateLimited, CheckFormExpired) as refused:
             form.add_error(None, str(refused))
             return render(
                 request,
                 "attendances/check.jinja",
                 {"form": form, "notify": notify, "check_token": str(uuid.uuid4())},
-                status=429,
+                status=429 if isinstance(refused, CheckRateLimited) else 400,
             )
         return render(
             request,

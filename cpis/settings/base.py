@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +122,9 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
 SESSION_WARNING_BEFORE = env.int("SESSION_WARNING_BEFORE", default=2 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+# A browser-session cookie: closing the browser ends the sign-in (a shared ward PC); the
+# middleware still ends it after SESSION_ABSOLUTE_TIMEOUT and SESSION_IDLE_TIMEOUT.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -231,6 +235,12 @@ if SESSION_COOKIE_SECURE:
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
 X_FRAME_OPTIONS = "DENY"
+# Browser features no page of ours uses, switched off for every page (accounts.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), hid=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(self), "
+    "serial=(), usb=(), xr-spatial-tracking=()"
+)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -298,7 +308,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Invitation and password-reset tokens travel in URL paths; no log line may carry one.
+    "filters": {"secret_paths": {"()": "cpis.log_redaction.SecretPathFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Request logs carry URLs only; child data never appears in a URL (POST searches).

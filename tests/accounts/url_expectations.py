@@ -8,6 +8,7 @@ EXPECTATIONS = [
     Expect("accounts:backup_codes", statuses=everyone(302)),
     Expect("accounts:logout", method="post", statuses=everyone(302)),
     Expect("accounts:session_extend", method="post", statuses=everyone(200)),
+    Expect("accounts:session_status", statuses=everyone(200)),
     Expect("accounts:organisation_select", statuses=everyone(200)),
     Expect("accounts:home", statuses=everyone(200)),
 ]
