@@ -25,6 +25,7 @@ from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, train
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
+from accounts.passwords import second_factor_verify
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
@@ -121,18 +122,6 @@ def login_locked_out(request, credentials=None, *args, **kwargs):
     return render(request, "accounts/locked_out.jinja", status=429)
 
 
-def _verify_code(user: User, code: str):
-    """The device that accepts `code` (authenticator first, then a single-use backup code)."""
-    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
-        if device.verify_token(code):
-            return device
-    for device in StaticDevice.objects.filter(user=user, confirmed=True):
-        # verify_token deletes the matched backup code, so each one works once.
-        if device.verify_token(code):
-            return device
-    return None
-
-
 @login_not_required
 @never_cache
 def login_verify(request):
@@ -142,7 +131,7 @@ def login_verify(request):
         return redirect("accounts:login")
     form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        device = _verify_code(user, form.cleaned_data["code"])
+        device = second_factor_verify(user, form.cleaned_data["code"])
         if device is None:
             audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
             form.add_error(

@@ -38,6 +38,7 @@ from accounts.administration.views.shared import (
 )
 from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Role, User
+from accounts.passwords import password_reset_by_admin
 from accounts.services import training_record
 from audit.models import AuditAction
 
@@ -266,4 +267,18 @@ def user_reactivate_view(request, user_id: int):
         refusal_record(request, action=AuditAction.USER_REACTIVATED, reason=refusal_reason(error), subject=subject)
         return _user_page(request, subject, error=error.messages[0], status=400)
     messages.success(request, f"{subject.full_name} has been reactivated.")
+    return redirect("administration:user_detail", user_id=subject.pk)
+
+
+@role_required(Role.ORG_ADMIN)
+@require_POST
+def password_reset_send_view(request, user_id: int):
+    """E-mails the user a reset link: they still need their second factor to use it, so the
+    admin never learns or sets a password."""
+    subject = access_user_by_org_admin(request, user_id)
+    if not subject.is_active:
+        refusal_record(request, action=AuditAction.PASSWORD_RESET_SENT_BY_ADMIN, reason="inactive", subject=subject)
+        return _user_page(request, subject, error="Reactivate the account first.", status=400)
+    password_reset_by_admin(user=subject, by=request.user, organisation=request.organisation, request=request)
+    messages.success(request, f"We have emailed {subject.full_name} a link to choose a new password.")
     return redirect("administration:user_detail", user_id=subject.pk)
