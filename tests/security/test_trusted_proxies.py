@@ -17,6 +17,8 @@ PROXIES = ["127.0.0.1/32", "10.0.0.0/8"]
 @pytest.fixture
 def proxies(settings):
     settings.TRUSTED_PROXIES = PROXIES
+    # As .env.example used to set it: an old .env that still says so must change nothing.
+    settings.TRUSTED_PROXY_COUNT = 1
 
 
 @pytest.mark.parametrize(
