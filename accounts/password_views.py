@@ -50,6 +50,14 @@ def password_change_view(request):
             update_session_auth_hash(request, user)
             messages.success(request, "Your password has been changed.")
             return redirect("accounts:account")
+    if request.method == "POST" and "current_password" in form.errors:
+        # Someone at an unlocked screen guessing the password is worth seeing in the log.
+        audit_record(
+            action=AuditAction.PASSWORD_CHANGED,
+            request=request,
+            outcome=AuditOutcome.FAILURE,
+            detail={"reason": "wrong_current_password"},
+        )
     return render(request, "accounts/password_change.jinja", {"form": form}, status=400 if form.errors else 200)
 
 

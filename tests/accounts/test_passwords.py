@@ -63,6 +63,8 @@ def test_wrong_current_password_changes_nothing(client_for, role_user):
     assert response.status_code == 400
     user.refresh_from_db()
     assert user.check_password(TEST_PASSWORD)
+    refused = AuditEvent.objects.get(action=AuditAction.PASSWORD_CHANGED)
+    assert refused.outcome == AuditOutcome.FAILURE and refused.detail == {"reason": "wrong_current_password"}
 
 
 def test_forgotten_password_says_the_same_whether_or_not_the_address_exists(client, role_user):
