@@ -43,10 +43,12 @@ class BreakGlassAdminSite(OTPAdminSite):
             response = inner(request, *args, **kwargs)
             if request.user.is_authenticated:
                 match = request.resolver_match
+                # A signed-in user without break-glass rights is sent to the login page: refused.
+                allowed = self.has_permission(request) and response.status_code < 400
                 audit_record(
                     action=AuditAction.DJANGO_ADMIN_USED,
                     request=request,
-                    outcome=AuditOutcome.SUCCESS if response.status_code < 400 else AuditOutcome.DENIED,
+                    outcome=AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED,
                     detail={
                         "url_name": match.url_name if match else "",
                         "method": request.method,
@@ -56,7 +58,7 @@ class BreakGlassAdminSite(OTPAdminSite):
                         **{k: str(v)[:64] for k, v in kwargs.items() if k == "object_id"},
                         # Bulk actions (delete selected) write their LogEntry rows without save().
                         **(
-                            {"selected": request.POST.getlist("_selected_action")[:100]}
+                            {"selected": [s[:64] for s in request.POST.getlist("_selected_action")[:100]]}
                             if request.method == "POST" and "_selected_action" in request.POST
                             else {}
                         ),

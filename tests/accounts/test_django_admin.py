@@ -25,6 +25,8 @@ def test_staff_without_superuser_is_not_let_in(db):
     staff = UserFactory(is_staff=True, enrolled=True)
     response = signed_in(Client(), staff).get(reverse("admin:index"))
     assert response.status_code == 302 and reverse("admin:login") in response.url
+    refused = AuditEvent.objects.get(action=AuditAction.DJANGO_ADMIN_USED)
+    assert refused.user == staff and refused.outcome == AuditOutcome.DENIED
 
 
 def test_superuser_without_second_factor_is_not_let_in(operator):
