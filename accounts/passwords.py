@@ -30,12 +30,18 @@ logger = logging.getLogger(__name__)
 
 
 def second_factor_verify(user: User, code: str):
-    """The device that accepts `code`: the authenticator, else a single-use backup code."""
-    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
-        if device.verify_token(code):
-            return device
-    for device in StaticDevice.objects.filter(user=user, confirmed=True):
+    """The device that accepts `code`: the authenticator for six digits, else a backup code.
+
+    Only the device the code's shape belongs to is asked: a wrong answer makes django-otp
+    throttle that device, and a backup code must not make the authenticator wait (nor the
+    other way round).
+    """
+    if len(code) == 6 and code.isdigit():
+        devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    else:
         # verify_token deletes the matched backup code, so each one works once.
+        devices = StaticDevice.objects.filter(user=user, confirmed=True)
+    for device in devices:
         if device.verify_token(code):
             return device
     return None

@@ -150,3 +150,17 @@ def test_user_regenerates_backup_codes_and_the_old_ones_stop_working(client_for,
     assert len(new_codes) == 10 and not new_codes & set(old_codes)
     assert all(code in page for code in new_codes)
     assert AuditEvent.objects.filter(action=AuditAction.BACKUP_CODES_REGENERATED, user=user).exists()
+
+
+def test_a_backup_code_does_not_make_the_authenticator_wait(role_user):
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    from accounts.passwords import second_factor_verify
+
+    user = role_user(Role.CLINICIAN)
+    backup = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    StaticToken.objects.create(device=backup, token="backup42")
+    assert second_factor_verify(user, "wrongcode") is None
+    assert second_factor_verify(user, "backup42") == backup
+    # Straight after, the authenticator still answers (no throttle from the backup attempts).
+    assert second_factor_verify(user, current_code()) == TOTPDevice.objects.get(user=user)
