@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
 from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.services import audit_record, refused_url_detail
 
 SESSION_ORGANISATION_KEY = "organisation_id"
 
@@ -96,7 +96,7 @@ def gate_response(request, gate: GateResult) -> TemplateResponse:
         action=AuditAction.GATE_REFUSED,
         request=request,
         outcome=AuditOutcome.DENIED,
-        detail={"path": request.path, "missing": gate.missing},
+        detail={"path": request.path, "missing": gate.missing, **refused_url_detail(request)},
     )
     return TemplateResponse(
         request,

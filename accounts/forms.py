@@ -1,4 +1,6 @@
 from django import forms
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 
 from accounts.models import Organisation
 
@@ -57,3 +59,95 @@ def post_data(request):
     showing the error summary.
     """
     return request.POST if request.method == "POST" else None
+
+
+def _new_password_fields():
+    return (
+        forms.CharField(
+            label="New password",
+            strip=False,
+            max_length=200,
+            widget=forms.PasswordInput,
+            error_messages={"required": "Enter a new password"},
+        ),
+        forms.CharField(
+            label="Type the new password again",
+            strip=False,
+            max_length=200,
+            widget=forms.PasswordInput,
+            error_messages={"required": "Type the new password again"},
+        ),
+    )
+
+
+def _second_factor_field():
+    return forms.CharField(
+        label="Security code",
+        max_length=20,
+        help_text="From your authenticator app, or one of your backup codes",
+        error_messages={"required": "Enter the security code from your authenticator app"},
+    )
+
+
+class NewPasswordForm(forms.Form):
+    """A new password, typed twice and checked against the password rules, for `user`."""
+
+    new_password, new_password_again = _new_password_fields()
+    code = _second_factor_field()
+
+    def __init__(self, *args, user, needs_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not needs_code:
+            # Never enrolled (a reset before the first sign-in): enrolment comes at sign-in.
+            del self.fields["code"]
+
+    def clean_code(self) -> str:
+        return "".join(self.cleaned_data["code"].split()).lower()
+
+    def clean(self):
+        data = super().clean()
+        password, again = data.get("new_password"), data.get("new_password_again")
+        if password and again and password != again:
+            self.add_error("new_password_again", "The passwords do not match")
+        elif password:
+            try:
+                validate_password(password, user=self.user)
+            except ValidationError as error:
+                self.add_error("new_password", error)
+        return data
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        max_length=200,
+        widget=forms.PasswordInput,
+        error_messages={"required": "Enter your current password"},
+    )
+    field_order = ["current_password", "new_password", "new_password_again", "code"]
+
+    def clean_current_password(self) -> str:
+        password = self.cleaned_data["current_password"]
+        if not self.user.check_password(password):
+            raise ValidationError("Your current password is not correct")
+        return password
+
+
+class PasswordForgottenForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={
+            "required": "Enter your email address",
+            "invalid": "Enter an email address, like name@example.nhs.uk",
+        },
+    )
+
+
+class SecondFactorForm(forms.Form):
+    code = _second_factor_field()
+
+    def clean_code(self) -> str:
+        return "".join(self.cleaned_data["code"].split()).lower()

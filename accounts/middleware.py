@@ -6,8 +6,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from accounts.access import current_organisation_load
-from audit.models import AuditAction
-from audit.services import audit_record
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record, refused_url_detail
 
 # Sessions are written at most this often, so an idle timeout costs no write per request.
 _ACTIVITY_WRITE_INTERVAL = 60
@@ -29,7 +29,10 @@ class IdleTimeoutMiddleware:
                 audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
                 logout(request)
                 return redirect(reverse("accounts:login") + "?timeout=1")
-            if now - last >= _ACTIVITY_WRITE_INTERVAL or "last_activity" not in request.session:
+            asks_time_left = request.path == reverse("accounts:session_status")
+            if not asks_time_left and (
+                now - last >= _ACTIVITY_WRITE_INTERVAL or "last_activity" not in request.session
+            ):
                 request.session["last_activity"] = now
         return self.get_response(request)
 
@@ -60,3 +63,48 @@ class LoginRequiredMiddleware:
 
     def __call__(self, request):
         return self.get_response(request)
+
+
+class RefusalAuditMiddleware:
+    """Audits every 403 and 404 a signed-in user gets from a page of ours (issue 12 finding 5).
+
+    Refusals from an access helper or a role check are how probing shows: another
+    organisation's notification ids, plans, uploads or users tried one after another. Views that
+    audit their own refusal (the gate, the admin pages, the FHIR API) mark the request, and are
+    not recorded twice. The Django admin audits itself (accounts/operator_admin.py); a path that
+    matches no URL names no object and is not recorded.
+    """
+
+    _SELF_AUDITED_NAMESPACES = frozenset({"admin"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code in (403, 404)
+            and getattr(request, "resolver_match", None) is not None
+            and request.resolver_match.namespace not in self._SELF_AUDITED_NAMESPACES
+            and request.user.is_authenticated
+            and not getattr(request, "refusal_audited", False)
+        ):
+            audit_record(
+                action=AuditAction.ACCESS_REFUSED,
+                request=request,
+                outcome=AuditOutcome.DENIED,
+                detail={**refused_url_detail(request), "status": response.status_code, "method": request.method},
+            )
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """Sends the Permissions-Policy header (Django has no setting for it) on every response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response

@@ -4,18 +4,40 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ROLES_BY_KIND, Membership, Organisation, Role, TrainingRecord, User, UserSession
+from accounts.models import (
+    CHILD_DATA_ROLES,
+    ROLES_BY_KIND,
+    Membership,
+    Organisation,
+    Role,
+    TrainingRecord,
+    User,
+    UserSession,
+)
 from audit.models import AuditAction
 from audit.services import audit_record
 
 BACKUP_CODE_COUNT = 10
 
 
+def four_eyes_check(*, user: User, by: User | None, what: str) -> None:
+    """Refuses an act that would let one person alone reach child data (SPEC 1 "Four eyes").
+
+    Whoever asks — the service's pages, the Django admin, a shell — a role that shows child
+    data, a training record or a second-factor reset needs a second person.
+    """
+    if by is not None and user.pk == by.pk:
+        raise ValidationError(f"You cannot {what} yourself. Ask another administrator.", code="four_eyes")
+
+
 @transaction.atomic
 def membership_grant(*, user: User, organisation: Organisation, role: str, by: User | None, request=None) -> Membership:
+    if role in CHILD_DATA_ROLES:
+        four_eyes_check(user=user, by=by, what="give a role that shows child data to")
     if role not in ROLES_BY_KIND[organisation.kind]:
         raise ValidationError(f"The role {role} does not exist at a {organisation.get_kind_display().lower()}.")
     membership, created = Membership.objects.get_or_create(
@@ -68,6 +90,7 @@ def membership_revoke(*, membership: Membership, by: User | None, request=None) 
 
 @transaction.atomic
 def training_record(*, user: User, course: str, completed_on: date, by: User | None, request=None) -> TrainingRecord:
+    four_eyes_check(user=user, by=by, what="record training for")
     record = TrainingRecord.objects.create(user=user, course=course, completed_on=completed_on, recorded_by=by)
     audit_record(
         action=AuditAction.TRAINING_RECORDED,
@@ -80,11 +103,24 @@ def training_record(*, user: User, course: str, completed_on: date, by: User | N
 
 @transaction.atomic
 def user_deactivate(*, user: User, by: User | None, request=None) -> None:
-    """Deactivates the account and ends every session it has, at once."""
+    """Deactivates the account and ends every session and API token it has, at once.
+
+    Tokens are revoked, not merely unusable while the account is inactive: a reactivated
+    account starts without them (its owner issues new ones), so a token copied before the
+    deactivation never works again.
+    """
+    from fhir.models import ApiToken  # fhir depends on accounts, not the other way round
+
     user.is_active = False
     user.save(update_fields=["is_active"])
     UserSession.objects.filter(user=user).delete()
-    audit_record(action=AuditAction.USER_DEACTIVATED, request=request, user=by, detail={"subject_user_id": user.pk})
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_record(
+        action=AuditAction.USER_DEACTIVATED,
+        request=request,
+        user=by,
+        detail={"subject_user_id": user.pk, "api_tokens_revoked": revoked},
+    )
 
 
 @transaction.atomic

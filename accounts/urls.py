@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import password_views, views
 
 app_name = "accounts"
 
@@ -10,7 +10,15 @@ urlpatterns = [
     path("login/verify/", views.login_verify, name="login_verify"),
     path("login/enrol/", views.login_enrol, name="login_enrol"),
     path("account/backup-codes/", views.backup_codes, name="backup_codes"),
+    path("account/", password_views.account, name="account"),
+    path("account/password/", password_views.password_change_view, name="password_change"),
+    path("account/backup-codes/new/", password_views.backup_codes_new, name="backup_codes_new"),
+    path("password/forgotten/", password_views.password_forgotten, name="password_forgotten"),
+    path("password/reset/", password_views.password_reset, name="password_reset"),
+    # The token is in the path because e-mail links must be clickable; logs redact it.
+    path("password/reset/<str:token>/", password_views.password_reset_link, name="password_reset_link"),
     path("logout/", views.logout_view, name="logout"),
     path("session/extend/", views.session_extend, name="session_extend"),
+    path("session/status/", views.session_status, name="session_status"),
     path("organisation/", views.organisation_select, name="organisation_select"),
 ]

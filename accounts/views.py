@@ -25,6 +25,7 @@ from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, train
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
+from accounts.passwords import second_factor_verify
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
@@ -82,12 +83,9 @@ def _after_login_redirect(request):
 def login_view(request):
     timed_out = request.GET.get("timeout") == "1"
     if request.user.is_authenticated:
-        if not timed_out:
-            return redirect("accounts:home")
-        # The page's timer ran out: sign out here too, even if the server's clock of the last
-        # request is a second behind the browser's (the worst a forged link can do is sign out).
-        audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
-        auth_logout(request)
+        # Never sign out on a GET: any site could link here (issue 12). The page's timer posts
+        # to logout once the server confirms the time is up (session_status).
+        return redirect("accounts:home")
     form = LoginForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].lower()
@@ -124,18 +122,6 @@ def login_locked_out(request, credentials=None, *args, **kwargs):
     return render(request, "accounts/locked_out.jinja", status=429)
 
 
-def _verify_code(user: User, code: str):
-    """The device that accepts `code` (authenticator first, then a single-use backup code)."""
-    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
-        if device.verify_token(code):
-            return device
-    for device in StaticDevice.objects.filter(user=user, confirmed=True):
-        # verify_token deletes the matched backup code, so each one works once.
-        if device.verify_token(code):
-            return device
-    return None
-
-
 @login_not_required
 @never_cache
 def login_verify(request):
@@ -145,7 +131,7 @@ def login_verify(request):
         return redirect("accounts:login")
     form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        device = _verify_code(user, form.cleaned_data["code"])
+        device = second_factor_verify(user, form.cleaned_data["code"])
         if device is None:
             audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
             form.add_error(
@@ -217,6 +203,11 @@ def backup_codes(request):
 
 @require_POST
 def logout_view(request):
+    if request.POST.get("reason") == "timeout":
+        # The page's timer, after session_status said the time was up.
+        audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
+        auth_logout(request)
+        return redirect(reverse("accounts:login") + "?timeout=1")
     audit_record(action=AuditAction.LOGOUT, request=request)
     auth_logout(request)
     messages.success(request, "You have signed out.")
@@ -227,6 +218,17 @@ def logout_view(request):
 def session_extend(request):
     request.session["last_activity"] = int(time.time())
     return JsonResponse({"expires_in": settings.SESSION_IDLE_TIMEOUT})
+
+
+@never_cache
+def session_status(request):
+    """Seconds left before the idle or absolute timeout. Reading it is not activity (the
+    middleware leaves the clock alone for this URL), so a page left open cannot keep itself
+    signed in by asking."""
+    now = int(time.time())
+    idle_left = settings.SESSION_IDLE_TIMEOUT - (now - request.session.get("last_activity", now))
+    absolute_left = settings.SESSION_ABSOLUTE_TIMEOUT - (now - request.session.get("login_time", now))
+    return JsonResponse({"expires_in": max(0, min(idle_left, absolute_left))})
 
 
 @never_cache

@@ -6,23 +6,30 @@ the service still refuses what no caller may ever do (a silent read by a clinici
 from a local authority), because a mistake there would go unnoticed.
 """
 
+import logging
+import smtplib
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Case, When
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
-from audit.models import AuditAction, AuditOutcome
+from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
 from notifications.services import notification_record_attendance
 from plans.models import Plan, PlanType
 from plans.nhs_numbers import nhs_number_normalise
+
+logger = logging.getLogger(__name__)
 
 CHECKING_ROLES = frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD})
 SILENT_READ_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
@@ -165,6 +172,7 @@ def child_check(
     if timezone.is_naive(arrived_at):
         raise ValueError("arrived_at must be timezone-aware")
     nhs_number = nhs_number_normalise(nhs_number)
+    _check_rate_guard(user=user, organisation=organisation, request=request, trace_id=trace_id)
 
     with transaction.atomic():
         plans = _sorted_plans(Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"))
@@ -174,6 +182,12 @@ def child_check(
         if plans and notify:
             _child_lock(nhs_number)
             visit, previous = _repeat_and_history(nhs_number, idempotency_key)
+            if visit is not None and visit.recorded_at < timezone.now() - timedelta(
+                hours=settings.NOTIFICATION_EPISODE_HOURS
+            ):
+                # A form replayed from the browser's history long after: not a repeat of a
+                # check in progress, and it must not show the child's record again unaudited.
+                raise CheckFormExpired("This form has expired. Enter the details again to check the child.")
             repeated = visit is not None
             if visit is None:
                 visit = Visit.objects.create(
@@ -222,6 +236,71 @@ def child_check(
         notification_ids=notification_ids,
         repeated=repeated,
     )
+
+
+class CheckFormExpired(ValueError):
+    """The form's token recorded a visit longer ago than the episode window."""
+
+
+class CheckRateLimited(PermissionDenied):
+    """The user made CHECK_RATE_LIMIT_PER_HOUR checks in the last hour: no more for now."""
+
+
+def _check_rate_guard(*, user, organisation: Organisation, request, trace_id: str) -> None:
+    """Refuses a check over the hourly limit, audits it, and tells the organisation's admins.
+
+    Bulk look-ups are how an insider browses children (issue 12 finding 7). Counted from the
+    audit log (audit_user_time_idx), so the limit holds across the web and the API, every
+    process, and a Redis outage. The admins are told once per user per hour, never which
+    children were looked up.
+    """
+    limit = settings.CHECK_RATE_LIMIT_PER_HOUR
+    if not limit:
+        return
+    since = timezone.now() - timedelta(hours=1)
+    mine = AuditEvent.objects.filter(user=user, occurred_at__gte=since)
+    done = mine.filter(action__in=(AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY)).count()
+    if done < limit:
+        return
+    first = not mine.filter(action=AuditAction.CHECK_RATE_LIMITED).exists()
+    audit_record(
+        action=AuditAction.CHECK_RATE_LIMITED,
+        request=request,
+        user=user,
+        organisation=organisation,
+        outcome=AuditOutcome.DENIED,
+        trace_id=trace_id,
+        detail={"limit": limit, "checks_last_hour": done, "admins_told": first},
+    )
+    if first:
+        _check_rate_admins_tell(user=user, organisation=organisation, limit=limit)
+    raise CheckRateLimited(
+        f"You have checked {limit} children in the last hour, the most CP-IS allows. "
+        "Your organisation's administrators have been told. Try again later, or ask them."
+    )
+
+
+def _check_rate_admins_tell(*, user, organisation: Organisation, limit: int) -> None:
+    # Lazy: accounts.access imports the audit app, which this module's callers already load.
+    from accounts.access import organisation_admins
+
+    recipients = [admin.email for admin in organisation_admins(organisation)]
+    if not recipients:
+        return
+    body = render_to_string(
+        "emails/check_rate_limited.txt",
+        {"organisation": organisation, "user_id": user.pk, "limit": limit, "site_url": settings.SITE_URL},
+    )
+    try:
+        send_mail(
+            subject="CP-IS: a user reached the hourly limit of checks",
+            message=body,
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except (OSError, smtplib.SMTPException):
+        # The refusal is audited either way; the admins see it in the audit log.
+        logger.warning("Check rate limit: the e-mail to organisation %s's admins failed", organisation.pk)
 
 
 def _visits_trim_on_commit(visit: Visit) -> None:

@@ -15,9 +15,15 @@ from accounts.forms import post_data
 from accounts.models import Role
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
-from attendances.services import checking_role, child_check, child_view_by_local_authority
+from attendances.services import (
+    CheckFormExpired,
+    CheckRateLimited,
+    checking_role,
+    child_check,
+    child_view_by_local_authority,
+)
 from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.services import audit_record, refused_url_detail
 from notifications.access import access_notification_by_social_worker
 from plans.access import access_plan_by_local_authority
 
@@ -35,17 +41,16 @@ def _form_token(form: ChildCheckForm) -> str:
 def _check(request, *, notify: bool):
     form = ChildCheckForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        result = child_check(
-            nhs_number=form.cleaned_data["nhs_number"],
-            date_of_birth=form.cleaned_data["date_of_birth"],
-            arrived_at=form.cleaned_data["arrived_at"],
-            user=request.user,
-            organisation=request.organisation,
-            role=checking_role(request.roles, notify=notify),
-            notify=notify,
-            request=request,
-            idempotency_key=form.cleaned_data["check_token"],
-        )
+        try:
+            result = _child_check_from_form(request, form, notify=notify)
+        except (CheckRateLimited, CheckFormExpired) as refused:
+            form.add_error(None, str(refused))
+            return render(
+                request,
+                "attendances/check.jinja",
+                {"form": form, "notify": notify, "check_token": str(uuid.uuid4())},
+                status=429 if isinstance(refused, CheckRateLimited) else 400,
+            )
         return render(
             request,
             "attendances/result.jinja",
@@ -56,6 +61,20 @@ def _check(request, *, notify: bool):
         "attendances/check.jinja",
         {"form": form, "notify": notify, "check_token": _form_token(form)},
         status=400 if form.errors else 200,
+    )
+
+
+def _child_check_from_form(request, form: ChildCheckForm, *, notify: bool):
+    return child_check(
+        nhs_number=form.cleaned_data["nhs_number"],
+        date_of_birth=form.cleaned_data["date_of_birth"],
+        arrived_at=form.cleaned_data["arrived_at"],
+        user=request.user,
+        organisation=request.organisation,
+        role=checking_role(request.roles, notify=notify),
+        notify=notify,
+        request=request,
+        idempotency_key=form.cleaned_data["check_token"],
     )
 
 
@@ -81,7 +100,7 @@ def _access_audited(request, access, object_id: int, what: str):
             action=AuditAction.CHILD_VIEWED_BY_LA,
             request=request,
             outcome=AuditOutcome.DENIED,
-            detail={f"{what}_id": object_id},
+            detail={**refused_url_detail(request), f"{what}_id": object_id},
         )
         raise
 

@@ -21,8 +21,10 @@ class AuditSearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Any action"), *AuditAction.choices]
         if not national:
-            # An org admin only ever sees their own organisation's events.
+            # An org admin only ever sees their own organisation's events, and never searches by
+            # child: their role shows no child identifiers (SPEC 1).
             del self.fields["organisation"]
+            del self.fields["nhs_number"]
 
     def clean_organisation(self) -> str:
         ods = self.cleaned_data.get("organisation", "").strip().upper()

@@ -61,6 +61,17 @@ class AuditAction(models.TextChoices):
     PLAN_UPLOAD_FAILED = "plan_upload_failed", "Plan upload failed"
     PLAN_UPLOAD_REJECTIONS_DOWNLOADED = "plan_upload_rejections_downloaded", "Rejected rows downloaded"
     LA_CONTACTS_UPDATED = "la_contacts_updated", "Local authority contact details changed"
+    # A 403 or 404 from an access helper or a role check on a URL naming an object or a page.
+    ACCESS_REFUSED = "access_refused", "Access refused"
+    DJANGO_ADMIN_LOGIN = "django_admin_login", "Signed in to the Django admin"
+    DJANGO_ADMIN_USED = "django_admin_used", "Django admin page used"
+    DJANGO_ADMIN_CHANGE = "django_admin_change", "Change made in the Django admin"
+    CHECK_RATE_LIMITED = "check_rate_limited", "Checks refused over the hourly limit"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link requested"
+    PASSWORD_RESET_COMPLETED = "password_reset_completed", "Password reset with an e-mailed link"
+    PASSWORD_RESET_SENT_BY_ADMIN = "password_reset_sent_by_admin", "Password reset link sent by an administrator"
+    BACKUP_CODES_REGENERATED = "backup_codes_regenerated", "Backup codes regenerated"
 
 
 class AuditOutcome(models.TextChoices):

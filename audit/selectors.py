@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from accounts.date_ranges import EARLIEST_DATE, LATEST_DATE
 from accounts.models import Membership, Organisation, Role
 from audit.models import AuditEvent
 
@@ -44,10 +45,20 @@ def audit_events_search(events: QuerySet[AuditEvent], criteria: dict) -> QuerySe
         events = events.filter(organisation__ods_code=criteria["organisation"])
     if criteria.get("action"):
         events = events.filter(action=criteria["action"])
-    if criteria.get("date_from"):
-        events = events.filter(occurred_at__gte=_day_start(dt.date.fromisoformat(criteria["date_from"])))
-    if criteria.get("date_to"):
+    start, end = _stored_date(criteria.get("date_from")), _stored_date(criteria.get("date_to"))
+    if start:
+        events = events.filter(occurred_at__gte=_day_start(start))
+    if end:
         # Inclusive of the whole 'to' day, in UK time.
-        end = dt.date.fromisoformat(criteria["date_to"]) + dt.timedelta(days=1)
-        events = events.filter(occurred_at__lt=_day_start(end))
+        events = events.filter(occurred_at__lt=_day_start(end + dt.timedelta(days=1)))
     return events
+
+
+def _stored_date(value) -> dt.date | None:
+    """A date from a search kept in the session. A search saved before the form's date range
+    existed (or tampered with) is ignored rather than answered with a 500 on every page."""
+    try:
+        day = dt.date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    return day if day and EARLIEST_DATE <= day <= LATEST_DATE else None

@@ -1,22 +1,71 @@
+import functools
+import ipaddress
+
 from django.conf import settings
 
 from audit.models import AuditEvent, AuditOutcome
 
 
-def client_ip(request) -> str | None:
-    """The caller's address: REMOTE_ADDR, or the entry our own trusted proxies appended.
+@functools.cache
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
 
-    Only the last TRUSTED_PROXY_COUNT X-Forwarded-For entries were written by proxies we run;
-    anything before them is whatever the client chose to send.
+
+def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+
+
+def client_ip(request) -> str | None:
+    """The caller's address, for the audit log and the sign-in lockout.
+
+    REMOTE_ADDR, unless that is one of our own proxies (TRUSTED_PROXIES, addresses or
+    networks): then X-Forwarded-For is read from the right, skipping our proxies, and the first
+    address that is not one of them is the client. Anything further left was written by the
+    client, and a direct connection's X-Forwarded-For is ignored altogether — so nobody can
+    choose the address they are locked out or audited at.
     """
     if request is None:
         return None
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
+    remote = request.META.get("REMOTE_ADDR") or None
+    trusted = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    remote_address = _parsed(remote or "")
+    if remote_address is None or not any(remote_address in network for network in trusted):
+        return remote
+    client = remote
+    for entry in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        address = _parsed(entry)
+        if address is None:
+            # Garbage from our side of the chain: the last hop we trust is as far as we know.
+            return client
+        client = str(address)
+        if not any(address in network for network in trusted):
+            return client
+    return client
+
+
+def _storable(value):
+    """The detail as PostgreSQL's jsonb stores it: it refuses a NUL character anywhere, and a
+    refused value echoed into the detail (a role name typed by hand) may hold one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
+def refused_url_detail(request) -> dict:
+    """The URL name and object ids (`*_id` arguments) of the request; never other arguments,
+    which may be secrets such as an invitation token."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return {}
+    ids = {k: v for k, v in match.kwargs.items() if k.endswith("_id") and isinstance(v, int)}
+    return {"url_name": match.view_name, **ids}
 
 
 def audit_record(
@@ -31,7 +80,13 @@ def audit_record(
     detail: dict | None = None,
     trace_id: str = "",
 ) -> AuditEvent:
-    """Writes one audit event; who and where default to the request's user and organisation."""
+    """Writes one audit event; who and where default to the request's user and organisation.
+
+    A refusal (outcome `denied`) marks the request, so the refusal middleware does not record
+    it a second time.
+    """
+    if outcome == AuditOutcome.DENIED and request is not None:
+        request.refusal_audited = True
     if request is not None:
         if user is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
             user = request.user
@@ -47,6 +102,6 @@ def audit_record(
         nhs_number=nhs_number,
         ip_address=client_ip(request),
         outcome=outcome,
-        detail=detail or {},
+        detail=_storable(detail or {}),
         trace_id=trace_id,
     )

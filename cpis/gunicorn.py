@@ -8,3 +8,5 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # The path without the query string (%(U)s, never %(r)s or %(q)s): the FHIR API, compatible
 # with the national one, carries the NHS number in its query string, and logs hold no child data.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Invitation and password-reset tokens are in their links' paths: redacted before logging.
+logger_class = "cpis.log_redaction.RedactingGunicornLogger"

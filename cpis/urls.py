@@ -3,12 +3,12 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.static import serve
-from django_otp.admin import OTPAdminSite
 
+from accounts.operator_admin import BreakGlassAdminSite
 from cpis.health import healthz, livez, readyz
 
-# The Django admin is for operators and needs a second factor like every other page.
-admin.site.__class__ = OTPAdminSite
+# The Django admin is break-glass: superusers with a second factor, every use audited (ADR-007).
+admin.site.__class__ = BreakGlassAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

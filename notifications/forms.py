@@ -1,5 +1,6 @@
 from django import forms
 
+from accounts.date_ranges import date_in_range
 from plans.models import PlanType
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
@@ -11,8 +12,12 @@ class InboxFilterForm(forms.Form):
     STATUS_CHOICES = [("new", "New"), ("overdue", "Overdue"), ("acknowledged", "Acknowledged")]
 
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    date_from = forms.DateField(label="Attended from", required=False, input_formats=DATE_FORMATS)
-    date_to = forms.DateField(label="Attended to", required=False, input_formats=DATE_FORMATS)
+    date_from = forms.DateField(
+        label="Attended from", required=False, input_formats=DATE_FORMATS, validators=[date_in_range]
+    )
+    date_to = forms.DateField(
+        label="Attended to", required=False, input_formats=DATE_FORMATS, validators=[date_in_range]
+    )
     plan_type = forms.ChoiceField(label="Plan type", choices=[("", "Any plan type"), *PlanType.choices], required=False)
     setting = forms.TypedChoiceField(label="Care setting", coerce=int, required=False, empty_value=None)
 

@@ -5,6 +5,7 @@ from datetime import date
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.date_ranges import date_in_range
 from accounts.models import phone_validator
 from plans.models import PlanType
 from plans.nhs_numbers import NHSNumberField, nhs_number_normalise
@@ -20,6 +21,7 @@ class PlanDateField(forms.DateField):
             label=label,
             required=required,
             input_formats=DATE_FORMATS,
+            validators=[date_in_range],
             error_messages={
                 "required": f"Enter the {label.lower()}",
                 "invalid": f"{label} must be a real date, like 15/03/2019",

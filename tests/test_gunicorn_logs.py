@@ -1,5 +1,6 @@
 """The access log of gunicorn, run with our config, never holds a query string (NHS numbers)."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -33,6 +34,7 @@ def test_access_log_has_paths_but_no_query_strings(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/fhir/R4/CareTeam?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"
+    invitation = f"http://127.0.0.1:{port}/invitation/SecretInvitationToken123/"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -44,9 +46,14 @@ def test_access_log_has_paths_but_no_query_strings(tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
+        # An unknown invitation: refused, and logged.
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(invitation, timeout=5)  # noqa: S310 - our own local server
     finally:
         server.terminate()
         server.wait(timeout=10)
     written = log.read_text()
     assert '"GET /fhir/R4/CareTeam HTTP/1.1" 401' in written
     assert "9434765919" not in written and "patient:identifier" not in written
+    # Invitation (and password-reset) tokens are in the path, and redacted from it.
+    assert "/invitation/[redacted]/" in written and "SecretInvitationToken123" not in written

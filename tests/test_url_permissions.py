@@ -5,11 +5,13 @@ import importlib
 import pkgutil
 
 import pytest
+from django.db.models import Max
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 import tests
 from accounts.models import Role
+from audit.models import AuditEvent, AuditOutcome
 from tests.conftest import signed_in
 from tests.factories import OrganisationFactory, user_with_role
 from tests.url_permissions import PERSONAS, World
@@ -96,10 +98,21 @@ def test_url_answers_each_persona_as_expected(world, name):
         for own in (True, False) if expect.kwargs else (True,):
             kwargs = expect.kwargs(world, persona, own) if expect.kwargs else {}
             url = reverse(name, kwargs=kwargs or None)
+            already = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
             response = getattr(_client(world, persona), expect.method)(url, expect.data or {})
             wanted = expect.expected(persona, own)
+            where = f"{persona} ({'own' if own else 'other'} organisation)"
             if response.status_code != wanted:
-                failures.append(
-                    f"{persona} ({'own' if own else 'other'} organisation): {response.status_code}, expected {wanted}"
+                failures.append(f"{where}: {response.status_code}, expected {wanted}")
+            elif wanted in (403, 404) and persona != "anonymous":
+                # Every refusal is audited with the URL name and the object ids asked for.
+                refusals = AuditEvent.objects.filter(
+                    id__gt=already, user=world.users[persona], outcome=AuditOutcome.DENIED
                 )
+                ids = {k: v for k, v in kwargs.items() if k.endswith("_id")}
+                if not any(
+                    e.detail.get("url_name") == name and all(e.detail.get(k) == v for k, v in ids.items())
+                    for e in refusals
+                ):
+                    failures.append(f"{where}: {wanted} with no denied audit event naming {name} {ids}")
     assert not failures, f"{name}:\n" + "\n".join(failures)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.administration.services import ORGANISATION_FIELDS, grantable_roles
+from accounts.date_ranges import date_in_range
 from accounts.models import Organisation, OrganisationKind, Role, User
 
 
@@ -41,9 +42,11 @@ class DatePartsField(forms.MultiValueField):
         if not (day and month and year):
             raise ValidationError(self.error_messages["incomplete"])
         try:
-            return dt.date(int(year), int(month), int(day))
-        except ValueError as error:
+            value = dt.date(int(year), int(month), int(day))
+        except (ValueError, OverflowError) as error:
             raise ValidationError("Enter a real date, like 27 3 2026") from error
+        date_in_range(value)
+        return value
 
 
 class InvitationForm(forms.Form):

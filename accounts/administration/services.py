@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation, Role, User, UserSession
 from accounts.services import (
+    four_eyes_check,
     membership_grant,
     membership_is_last_admin,
     membership_revoke,
@@ -278,6 +279,7 @@ def two_factor_reset(*, user: User, organisation: Organisation, by: User, reques
 
     Their next sign-in, after the password, goes to enrolment (a lost or replaced phone).
     """
+    four_eyes_check(user=user, by=by, what="reset the two-factor authentication of")
     _refuse_if_shared(user=user, organisation=organisation, what="reset their two-factor authentication")
     totp_deleted, _ = TOTPDevice.objects.filter(user=user).delete()
     static_deleted, _ = StaticDevice.objects.filter(user=user).delete()

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,6 +54,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.CurrentOrganisationMiddleware",
+    # Outside the login check and every view, so it sees each 403 and 404 they answer.
+    "accounts.middleware.RefusalAuditMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -113,6 +116,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A forgotten-password link works once (Django's token hashes the password) and for this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_MINUTES", default=30) * 60
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 
@@ -122,14 +127,23 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
 SESSION_WARNING_BEFORE = env.int("SESSION_WARNING_BEFORE", default=2 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+# A browser-session cookie: closing the browser ends the sign-in (a shared ward PC); the
+# middleware still ends it after SESSION_ABSOLUTE_TIMEOUT and SESSION_IDLE_TIMEOUT.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
-# Requests per minute one FHIR API token may make.
+# Requests per minute one user may make through the FHIR API, all their tokens together.
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
 # Keys the FHIR API's opaque resource ids (fhir/ids.py): changing it changes every id.
 FHIR_ID_KEY = env("FHIR_ID_KEY", default="") or SECRET_KEY
+# Invalid bearer tokens one client address may send per window before it is refused (429).
+FHIR_BAD_TOKEN_LIMIT = env.int("FHIR_BAD_TOKEN_LIMIT", default=20)
+FHIR_BAD_TOKEN_WINDOW_MINUTES = env.int("FHIR_BAD_TOKEN_WINDOW_MINUTES", default=10)
+# Checks of children (web and API, silent reads included) one user may make in an hour; over it
+# further checks are refused and the organisation's admins are told. 0 switches the limit off.
+CHECK_RATE_LIMIT_PER_HOUR = env.int("CHECK_RATE_LIMIT_PER_HOUR", default=60)
 # Access administration (docs/administration.md): invitation links, unused accounts, reminders.
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
@@ -171,8 +185,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "audit.services.client_ip"
 # Axes would otherwise log e-mail addresses; the audit log records failures instead.
 AXES_VERBOSE = False
-# Number of reverse proxies in front of the service; each appends one X-Forwarded-For entry.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Addresses or networks of our own reverse proxies (e.g. 127.0.0.1/32,10.0.0.0/8). Only a request
+# arriving from one of them has its X-Forwarded-For read; never a count, which trusts whatever a
+# client connecting directly sends (audit.services.client_ip).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 OTP_TOTP_ISSUER = "CP-IS"
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -228,6 +244,12 @@ if SESSION_COOKIE_SECURE:
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
 X_FRAME_OPTIONS = "DENY"
+# Browser features no page of ours uses, switched off for every page (accounts.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), hid=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(self), "
+    "serial=(), usb=(), xr-spatial-tracking=()"
+)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -295,7 +317,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Invitation and password-reset tokens travel in URL paths; no log line may carry one.
+    "filters": {"secret_paths": {"()": "cpis.log_redaction.SecretPathFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Request logs carry URLs only; child data never appears in a URL (POST searches).

@@ -33,15 +33,52 @@ function startSessionTimeout () {
     }, 1000)
   }
 
-  function schedule () {
+  // Sign-out is a POST (a GET link could be forged by any site), made only once the server
+  // confirms the time is up: another tab may have kept the session alive meanwhile.
+  function signOut () {
+    const form = document.createElement('form')
+    form.method = 'post'
+    form.action = settings.dataset.logoutUrl
+    for (const [name, value] of [['csrfmiddlewaretoken', settings.dataset.csrfToken], ['reason', 'timeout']]) {
+      const input = document.createElement('input')
+      input.type = 'hidden'
+      input.name = name
+      input.value = value
+      form.appendChild(input)
+    }
+    document.body.appendChild(form)
+    form.submit()
+  }
+
+  async function timeUp () {
+    try {
+      const response = await fetch(settings.dataset.statusUrl, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin'
+      })
+      if (response.ok && !response.redirected) {
+        const { expires_in: left } = await response.json()
+        if (left > 0) {
+          if (dialog.open) dialog.close()
+          schedule(left * 1000)
+        } else {
+          signOut()
+        }
+        return
+      }
+    } catch (error) {
+      // Offline or the server is restarting: the server ends the session on the next request.
+    }
+    window.location.assign(settings.dataset.loginUrl)
+  }
+
+  function schedule (remaining = idle) {
     window.clearTimeout(warnTimer)
     window.clearTimeout(endTimer)
     window.clearInterval(tick)
-    endsAt = Date.now() + idle
-    warnTimer = window.setTimeout(warn, Math.max(0, idle - warnBefore))
-    endTimer = window.setTimeout(() => {
-      window.location.assign(settings.dataset.loginUrl)
-    }, idle)
+    endsAt = Date.now() + remaining
+    warnTimer = window.setTimeout(warn, Math.max(0, remaining - warnBefore))
+    endTimer = window.setTimeout(timeUp, remaining)
   }
 
   dialog.querySelector('[data-session-extend]').addEventListener('click', async () => {

@@ -265,7 +265,9 @@ def test_org_admin_acting_on_another_organisations_user_gets_404_and_changes_not
     assert list(stranger.memberships.values_list("role", flat=True)) == [Role.CLINICIAN]
     assert TrainingRecord.objects.filter(user=stranger).count() == 1
     assert TOTPDevice.objects.filter(user=stranger).exists()
-    assert AuditEvent.objects.count() == before
+    # Only the refusal itself is recorded (issue 12 finding 5), naming the user id tried.
+    (refused,) = AuditEvent.objects.all()[: AuditEvent.objects.count() - before]
+    assert refused.action == AuditAction.ACCESS_REFUSED and refused.detail["user_id"] == stranger.pk
 
 
 def test_user_shared_with_another_organisation_cannot_be_deactivated_or_reset(

@@ -150,6 +150,14 @@ EXPECTATIONS = [
         other_default=403,
     ),
     Expect(
+        "administration:password_reset_send",
+        method="post",
+        statuses={"setting_admin": 302, "la_admin": 302},
+        kwargs=_subject,
+        other_statuses=OTHER_ORG_ADMINS_404,
+        other_default=403,
+    ),
+    Expect(
         "administration:two_factor_reset",
         statuses=ADMINS_200,
         kwargs=_subject,

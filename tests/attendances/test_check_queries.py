@@ -15,11 +15,13 @@ pytestmark = pytest.mark.django_db
 
 # Inside a test the check's transaction is a savepoint: SAVEPOINT + RELEASE are 2 queries.
 TRANSACTION = 2
+# The hourly limit of checks per user: one count of the user's checks in the audit log.
+RATE_LIMIT = 1
 # Service, child on plans, notifying: plans, lock, this form's visit with the history, visit
 # insert, the notifications with their outbox rows (one statement for every LA), audit insert.
-CHECK_QUERIES = TRANSACTION + 6
-SILENT_QUERIES = TRANSACTION + 3  # plans, history, audit
-NO_PLAN_QUERIES = TRANSACTION + 2  # plans, audit
+CHECK_QUERIES = TRANSACTION + RATE_LIMIT + 6
+SILENT_QUERIES = TRANSACTION + RATE_LIMIT + 3  # plans, history, audit
+NO_PLAN_QUERIES = TRANSACTION + RATE_LIMIT + 2  # plans, audit
 # Through HTTP: + session, user, OTP device, memberships (with whether training is current).
 PAGE_OVERHEAD = 4
 

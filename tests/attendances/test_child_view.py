@@ -86,7 +86,11 @@ def test_another_las_plan_id_is_404_and_audited_as_denied(social_worker, other_l
     assert response.status_code == 404
     assert "Secret" not in _text(response)
     event = AuditEvent.objects.get(action=AuditAction.CHILD_VIEWED_BY_LA)
-    assert (event.outcome, event.nhs_number, event.detail) == (AuditOutcome.DENIED, "", {"plan_id": plan.pk})
+    assert (event.outcome, event.nhs_number, event.detail) == (
+        AuditOutcome.DENIED,
+        "",
+        {"plan_id": plan.pk, "url_name": "attendances:child_for_plan"},
+    )
 
 
 def test_child_view_shows_at_most_25_visits(social_worker, local_authority):
@@ -175,7 +179,10 @@ def test_another_las_notification_is_404_and_audited_as_denied(social_worker, ot
     assert response.status_code == 404
     assert "Secret" not in _text(response)
     event = AuditEvent.objects.get(action=AuditAction.CHILD_VIEWED_BY_LA)
-    assert (event.outcome, event.detail) == (AuditOutcome.DENIED, {"notification_id": notification.pk})
+    assert (event.outcome, event.detail) == (
+        AuditOutcome.DENIED,
+        {"notification_id": notification.pk, "url_name": "attendances:child_for_notification"},
+    )
 
 
 def test_notification_about_a_withdrawn_plan_no_longer_opens_the_child(social_worker, local_authority):

@@ -44,5 +44,5 @@ def test_audit_records_the_address_from_a_trusted_proxy_only(rf, settings, role_
     request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.20")
     request.user = role_user("clinician")
     assert audit_record(action=AuditAction.LOGIN, request=request).ip_address == "10.0.0.2"
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert audit_record(action=AuditAction.LOGIN, request=request).ip_address == "198.51.100.20"

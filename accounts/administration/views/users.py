@@ -38,6 +38,7 @@ from accounts.administration.views.shared import (
 )
 from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Role, User
+from accounts.passwords import password_reset_by_admin
 from accounts.services import training_record
 from audit.models import AuditAction
 
@@ -193,17 +194,22 @@ def training_record_view(request, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
     form = TrainingForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        record = training_record(
-            user=subject,
-            course=form.cleaned_data["course"],
-            completed_on=form.cleaned_data["completed_on"],
-            by=request.user,
-            request=request,
-        )
-        messages.success(
-            request, f"Training recorded for {subject.full_name}. It is valid until {record.expires_on:%-d %B %Y}."
-        )
-        return redirect("administration:user_detail", user_id=subject.pk)
+        try:
+            record = training_record(
+                user=subject,
+                course=form.cleaned_data["course"],
+                completed_on=form.cleaned_data["completed_on"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            refusal_record(request, action=AuditAction.TRAINING_RECORDED, reason=refusal_reason(error), subject=subject)
+        else:
+            messages.success(
+                request, f"Training recorded for {subject.full_name}. It is valid until {record.expires_on:%-d %B %Y}."
+            )
+            return redirect("administration:user_detail", user_id=subject.pk)
     return render(
         request, "administration/training.jinja", {"form": form, "subject": subject}, status=form_status(form)
     )
@@ -261,4 +267,18 @@ def user_reactivate_view(request, user_id: int):
         refusal_record(request, action=AuditAction.USER_REACTIVATED, reason=refusal_reason(error), subject=subject)
         return _user_page(request, subject, error=error.messages[0], status=400)
     messages.success(request, f"{subject.full_name} has been reactivated.")
+    return redirect("administration:user_detail", user_id=subject.pk)
+
+
+@role_required(Role.ORG_ADMIN)
+@require_POST
+def password_reset_send_view(request, user_id: int):
+    """E-mails the user a reset link: they still need their second factor to use it, so the
+    admin never learns or sets a password."""
+    subject = access_user_by_org_admin(request, user_id)
+    if not subject.is_active:
+        refusal_record(request, action=AuditAction.PASSWORD_RESET_SENT_BY_ADMIN, reason="inactive", subject=subject)
+        return _user_page(request, subject, error="Reactivate the account first.", status=400)
+    password_reset_by_admin(user=subject, by=request.user, organisation=request.organisation, request=request)
+    messages.success(request, f"We have emailed {subject.full_name} a link to choose a new password.")
     return redirect("administration:user_detail", user_id=subject.pk)

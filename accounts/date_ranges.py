@@ -1,0 +1,16 @@
+"""The dates any form of ours accepts: a sane range, so no input reaches date arithmetic that
+overflows (31/12/9999 + one day is an OverflowError, and was a 500)."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+
+
+def date_in_range(value: dt.date | None) -> None:
+    if value is not None and not (EARLIEST_DATE <= value <= LATEST_DATE):
+        raise ValidationError(
+            f"Enter a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}", code="date_out_of_range"
+        )

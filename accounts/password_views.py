@@ -1,0 +1,131 @@
+"""Password self-service pages (accounts/passwords.py holds the rules and the audit)."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts.forms import NewPasswordForm, PasswordChangeForm, PasswordForgottenForm, SecondFactorForm, post_data
+from accounts.passwords import (
+    backup_codes_regenerate,
+    has_second_factor,
+    password_change,
+    password_reset_complete,
+    password_reset_request,
+    reset_link_user,
+    second_factor_verify,
+)
+from accounts.views import _BACKUP_CODES
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+
+_RESET_TOKEN = "password_reset_token"
+_CODE_REFUSED = "The security code is not correct or has already been used. Wait for a new code and try again."
+
+
+def _code_refused(request, form, user) -> None:
+    audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
+    form.add_error("code", _CODE_REFUSED)
+
+
+@never_cache
+def account(request):
+    return render(request, "accounts/account.jinja")
+
+
+@never_cache
+@sensitive_post_parameters("current_password", "new_password", "new_password_again", "code")
+def password_change_view(request):
+    user = request.user
+    form = PasswordChangeForm(post_data(request), user=user)
+    if request.method == "POST" and form.is_valid():
+        if second_factor_verify(user, form.cleaned_data["code"]) is None:
+            _code_refused(request, form, user)
+        else:
+            password_change(user=user, password=form.cleaned_data["new_password"], request=request)
+            # The session's hash of the password changed; keep this sign-in, end the others.
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your password has been changed.")
+            return redirect("accounts:account")
+    if request.method == "POST" and "current_password" in form.errors:
+        # Someone at an unlocked screen guessing the password is worth seeing in the log.
+        audit_record(
+            action=AuditAction.PASSWORD_CHANGED,
+            request=request,
+            outcome=AuditOutcome.FAILURE,
+            detail={"reason": "wrong_current_password"},
+        )
+    return render(request, "accounts/password_change.jinja", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_not_required
+@never_cache
+def password_forgotten(request):
+    form = PasswordForgottenForm(post_data(request))
+    if request.method == "POST" and form.is_valid():
+        password_reset_request(email=form.cleaned_data["email"], request=request)
+        # The same page whether or not the address has an account.
+        return render(
+            request,
+            "accounts/password_forgotten_sent.jinja",
+            {"minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+        )
+    return render(request, "accounts/password_forgotten.jinja", {"form": form}, status=400 if form.errors else 200)
+
+
+def _link_refused(request):
+    audit_record(
+        action=AuditAction.PASSWORD_RESET_COMPLETED,
+        request=request,
+        outcome=AuditOutcome.DENIED,
+        detail={"reason": "link_unusable"},
+    )
+    return render(request, "accounts/password_reset_refused.jinja", status=410)
+
+
+@login_not_required
+@never_cache
+def password_reset_link(request, token: str):
+    """The e-mailed link: swaps the token in the URL for the session, so it never sits in the
+    address bar, the history or a Referer header while the user types."""
+    if reset_link_user(token) is None:
+        return _link_refused(request)
+    request.session[_RESET_TOKEN] = token
+    return redirect("accounts:password_reset")
+
+
+@login_not_required
+@never_cache
+@sensitive_post_parameters("new_password", "new_password_again", "code")
+def password_reset(request):
+    token = request.session.get(_RESET_TOKEN, "")
+    user = reset_link_user(token) if token else None
+    if user is None:
+        return _link_refused(request)
+    form = NewPasswordForm(post_data(request), user=user, needs_code=has_second_factor(user))
+    if request.method == "POST" and form.is_valid():
+        if "code" in form.fields and second_factor_verify(user, form.cleaned_data["code"]) is None:
+            _code_refused(request, form, user)
+        else:
+            password_reset_complete(user=user, password=form.cleaned_data["new_password"], request=request)
+            request.session.pop(_RESET_TOKEN, None)
+            messages.success(request, "Your password has been changed. Sign in with your new password.")
+            return redirect("accounts:login")
+    return render(request, "accounts/password_reset.jinja", {"form": form}, status=400 if form.errors else 200)
+
+
+@never_cache
+@sensitive_post_parameters("code")
+def backup_codes_new(request):
+    user = request.user
+    form = SecondFactorForm(post_data(request))
+    if request.method == "POST" and form.is_valid():
+        if second_factor_verify(user, form.cleaned_data["code"]) is None:
+            _code_refused(request, form, user)
+        else:
+            request.session[_BACKUP_CODES] = backup_codes_regenerate(user=user, request=request)
+            return redirect("accounts:backup_codes")
+    return render(request, "accounts/backup_codes_new.jinja", {"form": form}, status=400 if form.errors else 200)

@@ -1,0 +1,151 @@
+"""Password self-service: change, forgotten (an e-mailed single-use link), an admin-triggered
+reset, and regenerating backup codes. Each is audited; none works without the second factor.
+
+The reset link carries Django's password-reset token, which is single-use by construction (it
+hashes the password and the last sign-in, both of which the reset changes) and expires after
+PASSWORD_RESET_TIMEOUT. It travels in the link's path, which every log redacts
+(cpis/log_redaction.py), and the page swaps it for the session at once.
+"""
+
+import logging
+import smtplib
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User, UserSession
+from accounts.services import BACKUP_CODE_COUNT
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+
+def second_factor_verify(user: User, code: str):
+    """The device that accepts `code`: the authenticator for six digits, else a backup code.
+
+    Only the device the code's shape belongs to is asked: a wrong answer makes django-otp
+    throttle that device, and a backup code must not make the authenticator wait (nor the
+    other way round).
+    """
+    if len(code) == 6 and code.isdigit():
+        devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    else:
+        # verify_token deletes the matched backup code, so each one works once.
+        devices = StaticDevice.objects.filter(user=user, confirmed=True)
+    for device in devices:
+        if device.verify_token(code):
+            return device
+    return None
+
+
+def has_second_factor(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def reset_link_token(user: User) -> str:
+    return f"{urlsafe_base64_encode(force_bytes(user.pk))}.{default_token_generator.make_token(user)}"
+
+
+def reset_link_user(token: str) -> User | None:
+    """The active user whose unexpired, unused reset token this is, else None."""
+    uid, _, secret = token.partition(".")
+    try:
+        user_id = int(urlsafe_base64_decode(uid).decode())
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not default_token_generator.check_token(user, secret):
+        return None
+    return user
+
+
+def _reset_email_send(user: User, token: str) -> None:
+    link = settings.SITE_URL.rstrip("/") + reverse("accounts:password_reset_link", kwargs={"token": token})
+    body = render_to_string(
+        "emails/password_reset.txt", {"link": link, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60}
+    )
+    try:
+        send_mail(subject="Reset your CP-IS password", message=body, from_email=None, recipient_list=[user.email])
+    except (OSError, smtplib.SMTPException):
+        # The address is personal data: the user's id only.
+        logger.warning("Password reset e-mail for user %s could not be sent", user.pk, exc_info=True)
+
+
+def password_reset_request(*, email: str, request=None) -> None:
+    """E-mails a reset link if an active account has this address; says nothing either way.
+
+    The audit names the user when there is one, and never the address typed (it may be
+    anyone's, or a typo).
+    """
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    audit_record(
+        action=AuditAction.PASSWORD_RESET_REQUESTED,
+        request=request,
+        user=user,
+        outcome=AuditOutcome.SUCCESS if user else AuditOutcome.FAILURE,
+        detail={"subject_user_id": user.pk} if user else {"reason": "no_active_account"},
+    )
+    if user is not None:
+        token = reset_link_token(user)
+        transaction.on_commit(lambda: _reset_email_send(user, token))
+
+
+def password_reset_by_admin(*, user: User, by: User, organisation, request=None) -> None:
+    """An admin sends the user a reset link (they still need their second factor to use it)."""
+    audit_record(
+        action=AuditAction.PASSWORD_RESET_SENT_BY_ADMIN,
+        request=request,
+        user=by,
+        organisation=organisation,
+        detail={"subject_user_id": user.pk},
+    )
+    token = reset_link_token(user)
+    transaction.on_commit(lambda: _reset_email_send(user, token))
+
+
+def _password_set(*, user: User, password: str, keep_session_key: str | None) -> int:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    # Everyone else signed in as this user (a stolen session, another PC) is signed out.
+    sessions = UserSession.objects.filter(user=user)
+    if keep_session_key:
+        sessions = sessions.exclude(session_key=keep_session_key)
+    ended, _ = sessions.delete()
+    return ended
+
+
+@transaction.atomic
+def password_change(*, user: User, password: str, request) -> None:
+    ended = _password_set(user=user, password=password, keep_session_key=request.session.session_key)
+    audit_record(action=AuditAction.PASSWORD_CHANGED, request=request, user=user, detail={"sessions_ended": ended})
+
+
+@transaction.atomic
+def password_reset_complete(*, user: User, password: str, request=None) -> None:
+    ended = _password_set(user=user, password=password, keep_session_key=None)
+    audit_record(
+        action=AuditAction.PASSWORD_RESET_COMPLETED,
+        request=request,
+        user=user,
+        detail={"subject_user_id": user.pk, "sessions_ended": ended},
+    )
+
+
+@transaction.atomic
+def backup_codes_regenerate(*, user: User, request=None) -> list[str]:
+    """Replaces every backup code with ten new ones (returned once); the old ones stop working."""
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+    audit_record(action=AuditAction.BACKUP_CODES_REGENERATED, request=request, user=user)
+    return codes

@@ -1,0 +1,134 @@
+"""No input produces a 5xx (issue 12 finding 8).
+
+Every URL the resolver knows is driven, as a persona who gets past its role check, with hostile
+values in every parameter any form of the project declares (found from the forms' fields, the
+date-parts sub-fields included) and the query parameters the views read, by GET and by POST;
+after each POST the same page is read again, because a bad value kept in the session (the
+audit search) used to break the page until sign-out.
+"""
+
+import importlib
+import pkgutil
+
+import pytest
+from django import forms
+from django.test import Client
+from django.urls import reverse
+
+from fhir.services import api_token_issue
+from tests.conftest import signed_in
+from tests.test_url_permissions import EXPECTATIONS, URL_NAMES, world  # noqa: F401 - world is a fixture
+
+PROJECT_APPS = ("accounts", "audit", "plans", "attendances", "notifications", "fhir")
+
+# Query parameters views read directly rather than through a form. (Not the audit page's "clear"
+# button: sent with everything else it would skip the search form it is there to exercise.)
+QUERY_PARAMETERS = {"page", "timeout", "next", "patient:identifier", "_include", "_count", "reason"}
+
+HOSTILE_VALUES = [
+    "31/12/9999",
+    "9999-12-31",
+    "0001-01-01",
+    "99999999999999999999999",
+    "-1",
+    "",
+    "\x00",
+    "<script>alert(1)</script>",
+    "' OR '1'='1' --",
+    "%00%ff",
+    "A" * 5000,
+    "١٢٣٤",
+    "1e309",
+    "https://fhir.nhs.uk/Id/nhs-number|9999999999",
+]
+
+
+def _project_forms() -> list[type[forms.BaseForm]]:
+    for app in PROJECT_APPS:
+        package = importlib.import_module(app)
+        for module in pkgutil.walk_packages(package.__path__, prefix=f"{app}."):
+            if "migrations" not in module.name and "management" not in module.name:
+                importlib.import_module(module.name)
+    found, pending = [], [forms.BaseForm]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.split(".")[0] in PROJECT_APPS:
+            found.append(cls)
+    return found
+
+
+def _parameter_names() -> tuple[set[str], set[str]]:
+    """Every parameter name, and the names of date-parts fields (day, month and year boxes)."""
+    names, date_parts = set(QUERY_PARAMETERS), set()
+    for form_class in _project_forms():
+        for name, field in getattr(form_class, "base_fields", {}).items():
+            names.add(name)
+            widget = field.widget
+            if isinstance(widget, forms.MultiWidget):
+                names.update(f"{name}{suffix}" for suffix in widget.widgets_names)
+                date_parts.add(name)
+    return names, date_parts
+
+
+_NAMES, DATE_PARTS = _parameter_names()
+PARAMETERS = sorted(_NAMES)
+# Whole dates typed into the day, month and year boxes: each box alone is valid.
+DATE_CASES = [("31", "12", "9999"), ("1", "1", "1"), ("29", "2", "2100")]
+
+
+def _cases():
+    for value in HOSTILE_VALUES:
+        yield repr(value[:30]), dict.fromkeys(PARAMETERS, value)
+    for day, month, year in DATE_CASES:
+        data = dict.fromkeys(PARAMETERS, "")
+        for name in DATE_PARTS:
+            data.update({f"{name}_day": day, f"{name}_month": month, f"{name}_year": year})
+        # The ordinary date fields and the check form's date of birth, as text.
+        data.update({"date_from": f"{day}/{month}/{year}", "date_to": f"{day}/{month}/{year}"})
+        data.update({"dob_day": day, "dob_month": month, "dob_year": year})
+        yield f"{day}/{month}/{year}", data
+
+
+def test_the_fuzz_covers_the_project_forms():
+    # A guard against the discovery silently finding nothing.
+    assert {"nhs_number", "date_to_day", "date_to", "completed_on_year", "course", "role"} <= set(PARAMETERS)
+    assert {"date_from", "date_to", "completed_on"} <= DATE_PARTS
+    assert len(URL_NAMES) >= 50
+
+
+def _personas_for(name: str) -> list[str]:
+    expect = EXPECTATIONS[name]
+    allowed = [p for p in expect.statuses if expect.statuses[p] < 400] or []
+    if expect.default < 400:
+        allowed.append("clinician")
+    if expect.anonymous < 400 and expect.anonymous != 302:
+        allowed.append("anonymous")
+    # One persona that reaches the view is enough to drive its forms; the matrix does the rest.
+    return sorted(set(allowed))[:1] or ["anonymous"]
+
+
+@pytest.mark.parametrize("name", sorted(URL_NAMES))
+def test_no_hostile_input_gives_a_server_error(world, name):  # noqa: F811 - the fixture
+    expect = EXPECTATIONS[name]
+    failures, cases = [], 0
+    for persona in _personas_for(name):
+        client = Client(raise_request_exception=False)
+        headers = {}
+        if persona != "anonymous":
+            signed_in(client, world.users[persona])
+        if name.startswith("fhir:") and name not in ("fhir:token_list", "fhir:token_revoke"):
+            _, raw = api_token_issue(
+                user=world.users["safeguarding_lead"], organisation=world.care_setting, name="fuzz", valid_days=1
+            )
+            headers = {"Authorization": f"Bearer {raw}", "TraceID": "fuzz-1"}
+        for label, data in _cases():
+            owner = persona if persona != "anonymous" else "clinician"
+            kwargs = expect.kwargs(world, owner, True) if expect.kwargs else {}
+            url = reverse(name, kwargs=kwargs or None)
+            for method in ("get", "post", "get"):
+                response = getattr(client, method)(url, data, headers=headers)
+                cases += 1
+                if response.status_code >= 500:
+                    failures.append(f"{persona} {method.upper()} {name} with {label}: {response.status_code}")
+    assert not failures, "\n".join(failures[:20])
