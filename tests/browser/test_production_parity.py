@@ -189,7 +189,6 @@ class Deployment:
             "DATABASE_URL": self.database.url(self.database.app),
             "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/0",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis.port}/1",
-            "TRUSTED_PROXY_COUNT": "1",
             "TRUSTED_PROXIES": "127.0.0.1/32",
             "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
             "GUNICORN_BIND": f"127.0.0.1:{self.gunicorn_port}",
