@@ -38,18 +38,30 @@ def tel_href(phone: str) -> str:
 
 
 def plan_heading(plans: list[Plan]) -> str:
-    """The page's one-line answer: which plan types, and whether they have ended.
+    """The page's one-line answer: which plan types, open ones first.
 
-    "Child Protection Plan and Looked After Child", "Child Protection Plan (ended)".
+    "Child Protection Plan and Looked After Child" when all are open. As soon as any type has
+    ended, every type carries its own state ("Child Protection Plan (open) and Looked After
+    Child (ended)"), because a single trailing "(ended)" reads as applying to the whole list
+    and would call an open plan ended.
     """
     today = timezone.localdate()
-    names: list[str] = []
+    open_names: list[str] = []
+    ended_names: list[str] = []
     for plan_type in (PlanType.CPP, PlanType.LAC, PlanType.UCPP):
         of_type = [p for p in plans if p.plan_type == plan_type]
         if not of_type:
             continue
-        ended = all(p.is_ended(today=today) for p in of_type)
-        names.append(PlanType(plan_type).label + (" (ended)" if ended else ""))
+        if all(p.is_ended(today=today) for p in of_type):
+            ended_names.append(PlanType(plan_type).label)
+        else:
+            open_names.append(PlanType(plan_type).label)
+    if ended_names:
+        names = [f"{n} (open)" for n in open_names] + [f"{n} (ended)" for n in ended_names]
+        if not open_names and len(ended_names) == 1:
+            names = [f"{ended_names[0]} (ended)"]
+    else:
+        names = open_names
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]

@@ -45,7 +45,7 @@ class LocalAuthorityPlans:
 @dataclass(frozen=True)
 class CheckResult:
     nhs_number: str
-    # Visible plans, each with `.organisation` (the LA) loaded; CPP, LAC, UCPP order.
+    # Visible plans, each with `.organisation` (the LA) loaded; open before ended, then CPP, LAC, UCPP.
     plans: list[Plan]
     # The date of birth entered differs from a plan's: the clinician must confirm identity.
     dob_mismatch: bool
@@ -68,7 +68,12 @@ class CheckResult:
         groups: dict[int, LocalAuthorityPlans] = {}
         for plan in self.plans:
             groups.setdefault(plan.organisation_id, LocalAuthorityPlans(plan.organisation, [])).plans.append(plan)
-        return sorted(groups.values(), key=lambda g: g.local_authority.name)
+        # A local authority with an open plan comes before one whose plans have all ended.
+        today = timezone.localdate()
+        return sorted(
+            groups.values(),
+            key=lambda g: (all(p.is_ended(today=today) for p in g.plans), g.local_authority.name),
+        )
 
     @property
     def plan_dates_of_birth(self) -> list[date]:
@@ -76,7 +81,12 @@ class CheckResult:
 
 
 def _sorted_plans(plans) -> list[Plan]:
-    return sorted(plans, key=lambda p: (_PLAN_ORDER.get(p.plan_type, 9), p.organisation.name, p.start_date))
+    # Open plans before ended ones: what is true now is read first.
+    today = timezone.localdate()
+    return sorted(
+        plans,
+        key=lambda p: (p.is_ended(today=today), _PLAN_ORDER.get(p.plan_type, 9), p.organisation.name, p.start_date),
+    )
 
 
 def _child_lock(nhs_number: str) -> None:

@@ -325,3 +325,47 @@ def test_plans_at_two_las_show_both_las_contacts(clinician_client, local_authori
 def _trims(callbacks) -> list:
     # The check also enqueues the notification's delivery after commit; these tests are about the trim.
     return [c for c in callbacks if "visits_trim" in repr(c)]
+
+
+def test_open_plan_is_listed_first_and_never_called_ended(clinician_client, local_authority):
+    """An ended LAC beside an open CPP: the heading must not read as if the CPP had ended."""
+    child = PlanFactory(organisation=local_authority, plan_type="CPP")
+    PlanFactory(
+        organisation=local_authority,
+        nhs_number=child.nhs_number,
+        date_of_birth=child.date_of_birth,
+        looked_after=True,
+        ended=True,
+        start_date=timezone.localdate() - dt.timedelta(days=900),
+    )
+
+    text = _text(_post(clinician_client, nhs_number=child.nhs_number))
+
+    heading = re.search(r'data-testid="alert-heading">([^<]*)<', text)[1]
+    assert heading == "Child Protection Plan (open) and Looked After Child (ended)"
+    assert text.index('data-testid="plan-cpp"') < text.index('data-testid="plan-lac"')
+
+
+def test_local_authority_with_an_open_plan_comes_before_one_whose_plan_ended(
+    clinician_client, local_authority, other_local_authority
+):
+    # "Northshire" sorts before "Southborough"; the open plan must still come first.
+    ended = PlanFactory(organisation=local_authority, ended=True)
+    PlanFactory(organisation=other_local_authority, nhs_number=ended.nhs_number, date_of_birth=ended.date_of_birth)
+
+    text = _text(_post(clinician_client, nhs_number=ended.nhs_number))
+
+    assert text.index("Southborough City Council") < text.index("Northshire County Council")
+    assert "Child Protection Plan</h1>" in text
+
+
+def test_plan_status_has_one_colour_on_the_alert_and_the_plan_pages(clinician_client, role_user, client_for):
+    plan = PlanFactory()
+    alert = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+    manager = client_for(role_user(Role.PLAN_MANAGER, plan.organisation))
+    listing = _text(manager.get(reverse("plans:list")))
+    detail = _text(manager.get(reverse("plans:detail", args=[plan.pk])))
+
+    for page in (alert, listing, detail):
+        assert 'nhsuk-tag--blue">Open</strong>' in page
+        assert "nhsuk-tag--red" not in page and "nhsuk-tag--green" not in page
