@@ -20,6 +20,9 @@ from plans.nhs_numbers import nhs_number_is_valid, nhs_number_normalise
 REQUIRED_COLUMNS = ("nhs_number", "family_name", "given_names", "date_of_birth", "plan_type", "start_date")
 OPTIONAL_COLUMNS = ("end_date", "expected_due_date", "la_reference", "withdrawn")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+# The columns the rejected-rows report puts before the file's own. They are ignored on upload,
+# so a corrected report goes back as it is, without the LA deleting columns by hand.
+REPORT_COLUMNS = ("line_number", "code", "reason", "message")
 
 # Nobody alive was born before this; anything earlier is a typing slip (1009 for 2009).
 _EARLIEST_DATE = date(1900, 1, 1)
@@ -100,7 +103,7 @@ def _header(cells: list[str]) -> list[str]:
             raise FileUnreadable(f"Column {position} of the header row has no name.")
         if name in seen:
             raise FileUnreadable(f"The column '{name}' appears more than once in the header row.")
-        if name not in COLUMNS:
+        if name not in COLUMNS and name not in REPORT_COLUMNS:
             raise FileUnreadable(
                 f"The header row has a column this service does not know: '{name[:40]}'. "
                 f"The columns are: {', '.join(COLUMNS)}."
@@ -147,7 +150,7 @@ class PlanFileReader:
                     continue
                 if header is None:
                     header = self.header = _header(cells)
-                    index = {name: i for i, name in enumerate(header)}
+                    index = {name: i for i, name in enumerate(header) if name in COLUMNS}
                     continue
                 self.row_count += 1
                 if self.row_count > self.max_rows:

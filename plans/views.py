@@ -27,7 +27,7 @@ from plans.forms import (
 from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanUpload, RejectReason, UploadStatus
 from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
-from plans.upload_rows import COLUMNS, REQUIRED_COLUMNS
+from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (
     plan_upload_cancel,
     plan_upload_confirm,
@@ -255,6 +255,14 @@ def upload_detail(request, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     audit_record(action=AuditAction.PLAN_UPLOAD_VIEWED, request=request, detail={"upload_id": the_upload.pk})
     rejections = list(the_upload.rejections.all()[:100])
+    columns = the_upload.columns or list(COLUMNS)
+    for rejection in rejections:
+        # The child the row was about, as sent, so the LA can tell which record to correct.
+        sent = dict(zip(columns, rejection.cells, strict=False))
+        rejection.sent_nhs_number = sent.get("nhs_number", "").strip()
+        rejection.sent_name = " ".join(
+            part for part in (sent.get("given_names", "").strip(), sent.get("family_name", "").strip()) if part
+        )
     reasons = the_upload.rejections.values("reason").annotate(rows=Count("id")).order_by("-rows", "reason")
     return render(
         request,
@@ -304,8 +312,19 @@ def upload_rejections(request, upload_id: int):
     audit_record(
         action=AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED, request=request, detail={"upload_id": the_upload.pk}
     )
-    header = ["line_number", "code", "reason", "message", *(the_upload.columns or COLUMNS)]
-    rows = ([r.line_number, ROW_REJECTED, r.reason, r.message, *r.cells] for r in the_upload.rejections.iterator())
+    columns = the_upload.columns or list(COLUMNS)
+    # A file that was itself a corrected report carries the report's columns: drop them, so
+    # each report has them once and the file uploads again as it is.
+    kept = [i for i, name in enumerate(columns) if name not in REPORT_COLUMNS]
+
+    def data_cells(cells: list[str]) -> list[str]:
+        return [cells[i] for i in kept] if len(cells) == len(columns) else cells
+
+    header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
+    rows = (
+        [r.line_number, ROW_REJECTED, r.reason, r.message, *data_cells(r.cells)]
+        for r in the_upload.rejections.iterator()
+    )
     return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
 
 

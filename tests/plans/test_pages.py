@@ -309,3 +309,61 @@ def test_another_las_plan_manager_cannot_change_our_plans_or_see_our_uploads(
     upload.refresh_from_db()
     assert (plan.family_name, plan.end_date, plan.withdrawn, upload.status) == ("Ours", None, False, "preview")
     assert "OURS" not in theirs.get("/plans/").content.decode()
+
+
+def _upload_and_confirm(client, content: bytes, capture) -> PlanUpload:
+    with capture(execute=True):
+        client.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", content)})
+    upload = PlanUpload.objects.order_by("-id").first()
+    with capture(execute=True):
+        client.post(f"/plans/uploads/{upload.pk}/confirm/")
+    upload.refresh_from_db()
+    return upload
+
+
+def _download(client, upload) -> bytes:
+    return b"".join(client.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv").streaming_content)
+
+
+def test_the_rejected_rows_file_uploads_again_as_it_is_once_corrected(
+    manager, local_authority, django_capture_on_commit_callbacks
+):
+    first = _upload_and_confirm(
+        manager, csv_bytes([row(1), row(2, start_date="31/02/2026")]), django_capture_on_commit_callbacks
+    )
+    assert first.counts["rejected"] == 1
+    report = _download(manager, first).decode()
+
+    # The LA corrects the date in the report and sends the report itself back.
+    corrected = report.replace("31/02/2026", days_ago(50)).encode()
+    second = _upload_and_confirm(manager, corrected, django_capture_on_commit_callbacks)
+
+    assert second.file_code != FileCode.CPF01, second.file_message
+    assert second.counts["accepted"] == 1 and second.counts["rejected"] == 0
+    assert Plan.objects.filter(organisation=local_authority).count() == 2
+
+
+def test_a_report_of_a_report_has_the_report_columns_once(manager, local_authority, django_capture_on_commit_callbacks):
+    first = _upload_and_confirm(
+        manager, csv_bytes([row(1), row(2, start_date="31/02/2026")]), django_capture_on_commit_callbacks
+    )
+    # Sent back uncorrected: rejected again, and its own report must not double the columns.
+    second = _upload_and_confirm(manager, _download(manager, first), django_capture_on_commit_callbacks)
+    rows = list(csv.reader(io.StringIO(_download(manager, second).decode())))
+
+    assert rows[0][:5] == ["line_number", "code", "reason", "message", "nhs_number"]
+    assert rows[0].count("line_number") == 1
+    assert len(rows[1]) == len(rows[0]) and rows[1][4] == nhs_number_for(2)
+
+
+def test_rejected_rows_show_the_nhs_number_and_name_sent(manager, local_authority, django_capture_on_commit_callbacks):
+    upload = _upload_and_confirm(
+        manager,
+        csv_bytes([row(1), row(2, given_names="Ada", family_name="Byron", start_date="31/02/2026")]),
+        django_capture_on_commit_callbacks,
+    )
+    page = manager.get(f"/plans/uploads/{upload.pk}/").content.decode()
+    number = nhs_number_for(2)
+
+    assert f"{number[:3]} {number[3:6]} {number[6:]}" in page
+    assert "Ada Byron" in page
