@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import phone_validator
 from plans.models import PlanType
 from plans.nhs_numbers import NHSNumberField, nhs_number_normalise
-from plans.upload_rows import NAME_PATTERN
+from plans.upload_rows import name_is_acceptable
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 DATE_HINT = "For example, 15/03/2019"
@@ -40,8 +40,8 @@ def _name_field(label: str, max_length: int) -> forms.CharField:
 
 
 def _clean_name(value: str, label: str) -> str:
-    if value and not NAME_PATTERN.match(value):
-        raise ValidationError(f"{label} may contain only letters, spaces, apostrophes, hyphens and full stops")
+    if value and not name_is_acceptable(value):
+        raise ValidationError(f"{label} must not contain control characters such as tabs or line breaks")
     return value
 
 

@@ -145,12 +145,12 @@ def test_create_a_plan_on_the_form(manager, local_authority):
 
 
 def test_form_errors_are_summarised(manager):
-    response = manager.post("/plans/new/", {"nhs_number": "123", "family_name": "<x>", "date_of_birth": "31/02/2019"})
+    response = manager.post("/plans/new/", {"nhs_number": "123", "family_name": "A\tB", "date_of_birth": "31/02/2019"})
     page = response.content.decode()
     assert response.status_code == 400
     assert "There is a problem" in page
     assert "Enter a valid 10-digit NHS number" in page
-    assert "Family name may contain only letters" in page
+    assert "Family name must not contain control characters" in page
     assert "Date of birth must be a real date" in page
     assert "Select the plan type" in page
     assert "<title>Error: Add a plan" in page
@@ -367,3 +367,15 @@ def test_rejected_rows_show_the_nhs_number_and_name_sent(manager, local_authorit
 
     assert f"{number[:3]} {number[3:6]} {number[6:]}" in page
     assert "Ada Byron" in page
+
+
+@pytest.mark.parametrize("family_name", ["Stone, jr", "Smith (Jones)", "Kowalska/Nowak", "<b>Bold</b>"])
+def test_a_family_name_with_punctuation_is_kept_as_given_and_escaped(manager, local_authority, family_name):
+    response = manager.post("/plans/new/", {
+        "nhs_number": nhs_number_for(9), "family_name": family_name, "given_names": "Jay",
+        "date_of_birth": "01/02/2019", "plan_type": "CPP", "start_date": days_ago(10),
+    })  # fmt: skip
+    plan = Plan.objects.get()
+    assert response.status_code == 302 and plan.family_name == family_name
+    page = manager.get(f"/plans/{plan.pk}/").content.decode()
+    assert "<b>Bold</b>" not in page
