@@ -20,7 +20,7 @@ from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
-from notifications.services import notification_record_attendance
+from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
 from plans.models import Plan, PlanType
 from plans.nhs_numbers import nhs_number_normalise
 
@@ -193,6 +193,10 @@ def child_check(
             previous = []
 
         dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
+        if dob_mismatch and notification_ids:
+            notifications_flag_birth_date_mismatch(
+                notification_ids=notification_ids, date_of_birth_entered=date_of_birth
+            )
         audit_record(
             action=AuditAction.CHILD_CHECKED if notify else AuditAction.CHILD_VIEWED_SILENTLY,
             request=request,

@@ -134,6 +134,17 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
     return [notification_by_la[la_id] for la_id in sorted(by_la)]
 
 
+def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_of_birth_entered) -> int:
+    """Records on each notification whose child's date of birth differs from the one entered
+    at the check. Kept out of the one-statement insert: a mismatch is rare, and this costs one
+    UPDATE only then."""
+    return (
+        Notification.objects.filter(pk__in=notification_ids)
+        .exclude(date_of_birth=date_of_birth_entered)
+        .update(date_of_birth_entered=date_of_birth_entered)
+    )
+
+
 def _episode_window(visit) -> tuple:
     window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
     return visit.arrived_at - window, visit.arrived_at + window
