@@ -1,7 +1,9 @@
 """How the check pages say dates, times, roles, plans and phone numbers (Europe/London)."""
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Role, SettingType
@@ -71,6 +73,44 @@ def is_ended(plan: Plan) -> bool:
     return plan.is_ended(today=timezone.localdate())
 
 
+@dataclass
+class Episode:
+    """One attendance: the checks at one care setting close enough together to be one visit,
+    as the notifications count them (NOTIFICATION_EPISODE_HOURS)."""
+
+    visits: list  # newest first
+
+    @property
+    def first(self):
+        return self.visits[-1]
+
+    @property
+    def last(self):
+        return self.visits[0]
+
+    @property
+    def repeat_checks(self) -> int:
+        return len(self.visits) - 1
+
+
+def visit_episodes(visits: list) -> list[Episode]:
+    """Newest-first visits → newest-first episodes. A repeat check (a second clinician, the
+    form after a shift change) joins the episode instead of looking like another attendance."""
+    window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
+    episodes: list[Episode] = []
+    for visit in visits:
+        current = episodes[-1] if episodes else None
+        if (
+            current is not None
+            and current.first.care_setting_id == visit.care_setting_id
+            and current.first.arrived_at - visit.arrived_at <= window
+        ):
+            current.visits.append(visit)
+        else:
+            episodes.append(Episode([visit]))
+    return episodes
+
+
 def helpers() -> dict:
     return {
         "when": when,
@@ -80,6 +120,7 @@ def helpers() -> dict:
         "tel_href": tel_href,
         "plan_heading": plan_heading,
         "is_ended": is_ended,
+        "visit_episodes": visit_episodes,
         "nhs_format": nhs_number_format,
         "PlanType": PlanType,
     }

@@ -164,7 +164,7 @@ def test_bad_date_of_birth_is_refused(clinician_client, day, month, year, messag
 
 def test_arrival_time_is_recorded_in_london_time(clinician_client):
     plan = PlanFactory()
-    _post(clinician_client, nhs_number=plan.nhs_number, arrival_time="00:01")
+    _post(clinician_client, nhs_number=plan.nhs_number, arrival_time="00:01", arrival_confirmed="on")
 
     arrived = timezone.localtime(Visit.objects.get().arrived_at)
     assert (arrived.hour, arrived.minute) == (0, 1)
@@ -369,3 +369,52 @@ def test_plan_status_has_one_colour_on_the_alert_and_the_plan_pages(clinician_cl
     for page in (alert, listing, detail):
         assert 'nhsuk-tag--blue">Open</strong>' in page
         assert "nhsuk-tag--red" not in page and "nhsuk-tag--green" not in page
+
+
+def _recent_time(hours_ago: float) -> str:
+    return f"{timezone.localtime(timezone.now() - dt.timedelta(hours=hours_ago)):%H:%M}"
+
+
+def test_an_arrival_more_than_12_hours_ago_is_confirmed_before_it_is_recorded(clinician_client):
+    plan = PlanFactory()
+    typed = _recent_time(13)
+
+    response = _post(clinician_client, nhs_number=plan.nhs_number, arrival_time=typed)
+
+    text = _text(response)
+    assert response.status_code == 400
+    assert "13 hours ago. Confirm that is right, or correct the time" in text
+    assert 'name="arrival_confirmed"' in text
+    assert not Visit.objects.exists()
+
+    confirmed = _post(clinician_client, nhs_number=plan.nhs_number, arrival_time=typed, arrival_confirmed="on")
+
+    visit = Visit.objects.get()
+    assert f"{timezone.localtime(visit.arrived_at):%H:%M}" == typed
+    assert f"Arrival recorded: <strong>{timezone.localtime(visit.arrived_at):%-d %b %Y, %H:%M}</strong>" in _text(
+        confirmed
+    )
+
+
+def test_a_recent_arrival_time_needs_no_confirmation_and_is_shown_on_the_alert(clinician_client):
+    plan = PlanFactory()
+    typed = _recent_time(2)
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number, arrival_time=typed))
+
+    assert re.search(rf"Arrival recorded: <strong>[^<]*, {typed}</strong>", text)
+
+
+def test_repeat_checks_in_one_episode_are_one_row_of_the_visit_list(lead_client, care_setting, other_care_setting):
+    plan = PlanFactory()
+    now = timezone.now()
+    for minutes in (300, 240, 60):
+        VisitFactory(
+            nhs_number=plan.nhs_number, care_setting=care_setting, arrived_at=now - dt.timedelta(minutes=minutes)
+        )
+    VisitFactory(nhs_number=plan.nhs_number, care_setting=other_care_setting, arrived_at=now - dt.timedelta(days=3))
+
+    text = _text(_post(lead_client, SILENT, nhs_number=plan.nhs_number))
+
+    assert text.count('data-testid="episode"') == 2
+    assert "Checked again 2 times, last at" in text
