@@ -1,9 +1,12 @@
+from datetime import date
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -59,6 +62,20 @@ def _search_filter(plans, search: dict):
     elif status == "withdrawn":
         plans = plans.filter(withdrawn=True)
     return plans
+
+
+def change_value(value) -> str:
+    """A value in the change history as people read it: "30 Nov 2026", "Yes", "Not set"."""
+    if value is None or value == "":
+        return "Not set"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return f"{date.fromisoformat(value):%-d %b %Y}"
+        except ValueError:
+            pass
+    return str(value)
 
 
 @never_cache
@@ -122,7 +139,13 @@ def plan_detail(request, plan_id: int):
             "source_labels": dict(PlanChangeSource.choices),
             "localtime": timezone.localtime,
             "can_edit": Role.PLAN_MANAGER in request.roles,
+            "can_see_uploads": Role.PLAN_MANAGER in request.roles,
+            # The child view is the social worker's; it exists only while clinicians see a plan.
+            "child_view_url": reverse("attendances:child_for_plan", kwargs={"plan_id": plan.pk})
+            if shown and Role.SOCIAL_WORKER in request.roles
+            else None,
             "nhs_number_format": nhs_number_format,
+            "change_value": change_value,
         },
     )
 

@@ -379,3 +379,34 @@ def test_a_family_name_with_punctuation_is_kept_as_given_and_escaped(manager, lo
     assert response.status_code == 302 and plan.family_name == family_name
     page = manager.get(f"/plans/{plan.pk}/").content.decode()
     assert "<b>Bold</b>" not in page
+
+
+def test_history_says_values_as_people_read_them(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    upload = PlanUpload.objects.create(organisation=local_authority, filename="x.csv", status=UploadStatus.APPLIED)
+    plan.changes.create(source="upload", upload=upload, action="ended", changed_by_name="Dee Jones",
+                        changes={"end_date": [None, "2026-11-30"], "withdrawn": [False, True]})  # fmt: skip
+
+    page = manager.get(f"/plans/{plan.pk}/").content.decode()
+
+    assert "End date: Not set → 30 Nov 2026" in page
+    assert "Withdrawn: No → Yes" in page
+    assert "(none)" not in page and "File upload 1" not in page
+    assert f'From <a href="/plans/uploads/{upload.pk}/">an uploaded file</a>' in page
+
+
+def test_one_plan_matches_the_search(social_worker, local_authority):
+    PlanFactory(organisation=local_authority, family_name="Zebedee")
+    response = social_worker.post("/plans/", {"q": "Zebedee"})
+    page = social_worker.get(response["Location"]).content.decode()
+    assert "1 plan matches your search" in page
+
+
+def test_plan_detail_links_a_social_worker_to_the_childs_visits(social_worker, manager, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    link = f"/children/plan/{plan.pk}/"
+    page = social_worker.get(f"/plans/{plan.pk}/").content.decode()
+    assert link in page
+    assert social_worker.get(link).status_code == 200
+    # The plan manager has no child view: no link that would only be refused.
+    assert link not in manager.get(f"/plans/{plan.pk}/").content.decode()
