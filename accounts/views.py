@@ -264,6 +264,6 @@ def home(request):
             "gate": gate,
             "admins": organisation_admins(request.organisation) if gate and not gate.passed else [],
             "role_names": [Role(r).label for r in sorted(request.roles)],
-            "home_links": links_for(request.roles),
+            "home_links": links_for(request),
         },
     )

@@ -50,12 +50,22 @@ def environment(**options) -> Environment:
     return env
 
 
+def _navigation(request) -> list[dict]:
+    # Imported here: the accounts app is not loaded when this module is first imported.
+    from accounts.navigation import links_for
+
+    if not getattr(request, "user", None) or not request.user.is_authenticated or not hasattr(request, "roles"):
+        return []
+    return links_for(request, header_only=True)
+
+
 def context(request) -> dict:
     """Per-request values the NHS.UK page template reads at its top level."""
     # str() generates the nonce now: django-csp's lazy nonce reads as false until first used,
     # and the template only asks "is there a nonce?" before printing it.
     nonce = getattr(request, "csp_nonce", None)
     return {
+        "navigation_items": _navigation(request),
         "cspNonce": str(nonce) if nonce is not None else None,
         "session_idle_timeout": settings.SESSION_IDLE_TIMEOUT,
         "session_warning_before": settings.SESSION_WARNING_BEFORE,
