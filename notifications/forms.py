@@ -44,3 +44,16 @@ class AcknowledgeForm(forms.Form):
         if not note:
             raise forms.ValidationError("Enter a note saying what has been done")
         return note
+
+
+class AssignForm(forms.Form):
+    """Assign to anyone who is a social worker at the LA; no choice posted means "to me"."""
+
+    assignee = forms.TypedChoiceField(
+        label="Assign to", coerce=int, required=False, empty_value=None,
+        error_messages={"invalid_choice": "Select a social worker in your team"},
+    )  # fmt: skip
+
+    def __init__(self, *args, colleagues: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [(u.pk, u.full_name) for u in colleagues]

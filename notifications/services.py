@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -534,7 +535,23 @@ def delivery_retry(*, delivery: Delivery, request) -> bool:
     return bool(retried)
 
 
+def social_workers_of(local_authority) -> list[User]:
+    """Who a notification can be assigned to: the LA's active social workers, by name."""
+    return list(
+        User.objects.filter(
+            is_active=True,
+            memberships__organisation=local_authority,
+            memberships__role=Role.SOCIAL_WORKER,
+        )
+        .distinct()
+        .order_by("full_name", "pk")
+    )
+
+
 def notification_assign(*, notification: Notification, user: User, request) -> None:
+    if not user.memberships.filter(organisation_id=notification.local_authority_id, role=Role.SOCIAL_WORKER).exists():
+        # The view offers only the LA's social workers; this stops a forged id all the same.
+        raise PermissionDenied("A notification is assigned only to a social worker of its local authority.")
     with transaction.atomic():
         Notification.objects.filter(pk=notification.pk).update(assigned_to=user)
         audit_record(

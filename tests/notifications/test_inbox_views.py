@@ -299,3 +299,33 @@ def test_a_matching_birth_date_raises_no_flag(sw_client, la, setting):
         role=Role.CLINICIAN,
     )
     assert Notification.objects.get(nhs_number=plan.nhs_number).date_of_birth_entered is None
+
+
+def test_assign_to_a_colleague_in_the_same_la(sw_client, la, setting):
+    colleague = user_with_role(Role.SOCIAL_WORKER, la)
+    colleague.full_name = "Priya Colleague"
+    colleague.save()
+    notification = inbox_notification(la, setting)
+    detail = sw_client.get(_detail(notification)).content.decode()
+    assert "Priya Colleague" in detail and 'name="assignee"' in detail
+
+    response = sw_client.post(
+        reverse("notifications:notification_assign", args=[notification.pk]), {"assignee": colleague.pk}
+    )
+
+    notification.refresh_from_db()
+    assert response.status_code == 302 and notification.assigned_to == colleague
+    event = AuditEvent.objects.get(action=AuditAction.NOTIFICATION_ASSIGNED)
+    assert event.detail["assigned_to"] == colleague.pk
+
+
+def test_a_social_worker_of_another_la_cannot_be_assigned(sw_client, la, setting):
+    outsider = user_with_role(Role.SOCIAL_WORKER, OrganisationFactory(local_authority=True))
+    notification = inbox_notification(la, setting)
+
+    response = sw_client.post(
+        reverse("notifications:notification_assign", args=[notification.pk]), {"assignee": outsider.pk}
+    )
+
+    notification.refresh_from_db()
+    assert response.status_code == 302 and notification.assigned_to is None
