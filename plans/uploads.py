@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from cpis.in_process import run_in_background
 from plans.models import (
     ROW_ACCEPTED,
     ROW_REJECTED,
@@ -428,7 +429,7 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
         if upload.status == UploadStatus.ANALYSING:
             from plans.tasks import plan_upload_analyse_task
 
-            transaction.on_commit(lambda: plan_upload_analyse_task.delay(upload.pk))
+            transaction.on_commit(lambda: run_in_background(plan_upload_analyse_task, upload.pk))
     return upload
 
 
@@ -483,7 +484,7 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request=None) -> bool:
         _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
         from plans.tasks import plan_upload_apply_task
 
-        transaction.on_commit(lambda: plan_upload_apply_task.delay(upload.pk))
+        transaction.on_commit(lambda: run_in_background(plan_upload_apply_task, upload.pk))
     return True
 
 

@@ -16,5 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests that need a real worker start one themselves and switch this off.
 CELERY_TASK_ALWAYS_EAGER = True
+IN_PROCESS_TASKS = False
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "cpis.in_process.PeriodicTasksMiddleware"]  # noqa: F405
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
