@@ -1,8 +1,7 @@
 from django import forms
 
+from accounts.administration.forms import DatePartsField
 from plans.models import PlanType
-
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
 
 
 class InboxFilterForm(forms.Form):
@@ -11,8 +10,8 @@ class InboxFilterForm(forms.Form):
     STATUS_CHOICES = [("new", "New"), ("overdue", "Overdue"), ("acknowledged", "Acknowledged")]
 
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    date_from = forms.DateField(label="Attended from", required=False, input_formats=DATE_FORMATS)
-    date_to = forms.DateField(label="Attended to", required=False, input_formats=DATE_FORMATS)
+    date_from = DatePartsField(label="Attended from", required=False)
+    date_to = DatePartsField(label="Attended to", required=False)
     plan_type = forms.ChoiceField(label="Plan type", choices=[("", "Any plan type"), *PlanType.choices], required=False)
     setting = forms.TypedChoiceField(label="Care setting", coerce=int, required=False, empty_value=None)
 

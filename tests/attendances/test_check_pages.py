@@ -418,3 +418,11 @@ def test_repeat_checks_in_one_episode_are_one_row_of_the_visit_list(lead_client,
 
     assert text.count('data-testid="episode"') == 2
     assert "Checked again 2 times, last at" in text
+
+
+@pytest.mark.parametrize("url", [CHECK, SILENT, reverse("attendances:child_find")])
+def test_nhs_number_fields_bring_up_the_numeric_keypad(role_user, client_for, url):
+    role = Role.SOCIAL_WORKER if url == reverse("attendances:child_find") else Role.SAFEGUARDING_LEAD
+    page = client_for(role_user(role)).get(url).content.decode()
+    field = re.search(r'<input[^>]*name="nhs_number"[^>]*>', page)[0]
+    assert 'inputmode="numeric"' in field

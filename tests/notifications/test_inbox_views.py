@@ -329,3 +329,18 @@ def test_a_social_worker_of_another_la_cannot_be_assigned(sw_client, la, setting
 
     notification.refresh_from_db()
     assert response.status_code == 302 and notification.assigned_to is None
+
+
+def test_inbox_date_filter_uses_the_nhs_date_input(sw_client, la, setting):
+    inbox_notification(la, setting, family_name="Boxdated")
+    today = timezone.localdate()
+    page = sw_client.get(INBOX).content.decode()
+    assert 'name="date_from_day"' in page and 'name="date_to_year"' in page
+
+    found = sw_client.get(
+        INBOX,
+        {"date_from_day": today.day, "date_from_month": today.month, "date_from_year": today.year},
+    )
+    assert found.status_code == 200 and "Boxdated" in found.content.decode()
+    refused = sw_client.get(INBOX, {"date_from_day": "31", "date_from_month": "2", "date_from_year": "2026"})
+    assert refused.status_code == 400 and "Enter a real date" in refused.content.decode()

@@ -3,6 +3,7 @@ journey, contact details, and the audit of every view and download."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -159,7 +160,10 @@ def test_form_errors_are_summarised(manager):
 def test_edit_end_and_withdraw_on_the_forms(manager, local_authority):
     plan = PlanFactory(organisation=local_authority, family_name="Old")
     form = manager.get(f"/plans/{plan.pk}/edit/").content.decode()
-    assert plan.date_of_birth.strftime("%d/%m/%Y") in form
+    # The NHS.UK date input: day, month and year boxes holding the plan's date.
+    born = plan.date_of_birth
+    for part, value in (("day", born.day), ("month", born.month), ("year", born.year)):
+        assert f'name="date_of_birth_{part}" type="text" value="{value}"' in re.sub(r"\s+", " ", form)
     response = manager.post(f"/plans/{plan.pk}/edit/", {
         "family_name": "New", "given_names": plan.given_names, "date_of_birth": plan.date_of_birth.strftime("%d/%m/%Y"),
         "end_date": "", "la_reference": "",
@@ -410,3 +414,21 @@ def test_plan_detail_links_a_social_worker_to_the_childs_visits(social_worker, m
     assert social_worker.get(link).status_code == 200
     # The plan manager has no child view: no link that would only be refused.
     assert link not in manager.get(f"/plans/{plan.pk}/").content.decode()
+
+
+def test_a_plan_is_added_with_the_nhs_date_input_boxes(manager, local_authority):
+    start = timezone.localdate() - timedelta(days=10)
+    response = manager.post("/plans/new/", {
+        "nhs_number": nhs_number_for(9), "family_name": "Doe", "given_names": "Jay",
+        "date_of_birth_day": "1", "date_of_birth_month": "2", "date_of_birth_year": "2019",
+        "plan_type": "CPP", "start_date_day": start.day, "start_date_month": start.month,
+        "start_date_year": start.year,
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert Plan.objects.get().date_of_birth.isoformat() == "2019-02-01"
+
+    bad = manager.post("/plans/new/", {"date_of_birth_day": "31", "date_of_birth_month": "2",
+                                       "date_of_birth_year": "2019"})  # fmt: skip
+    page = bad.content.decode()
+    assert "Date of birth must be a real date, like 15 3 2019" in page
+    assert 'href="#id_date_of_birth"' in page and 'id="id_date_of_birth"' in page
