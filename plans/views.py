@@ -3,7 +3,7 @@ from datetime import date
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -62,6 +62,16 @@ def _search_filter(plans, search: dict):
     elif status == "withdrawn":
         plans = plans.filter(withdrawn=True)
     return plans
+
+
+PREVIEW_ACTION_ORDER = ("ended", "withdrawn", "reinstated", "updated", "created")
+PREVIEW_ACTION_LABELS = {
+    "created": "Add",
+    "updated": "Update",
+    "ended": "End",
+    "withdrawn": "Withdraw",
+    "reinstated": "Reinstate",
+}
 
 
 def change_value(value) -> str:
@@ -278,6 +288,13 @@ def upload_detail(request, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     audit_record(action=AuditAction.PLAN_UPLOAD_VIEWED, request=request, detail={"upload_id": the_upload.pk})
     rejections = list(the_upload.rejections.all()[:100])
+    changes = None
+    if the_upload.status == UploadStatus.PREVIEW:
+        # Which children each change affects, grouped by kind of change, 50 to a page.
+        order = Case(*(When(action=a, then=i) for i, a in enumerate(PREVIEW_ACTION_ORDER)), default=99)
+        changes = Paginator(
+            the_upload.changes_previewed.annotate(kind=order).order_by("kind", "line_number"), 50
+        ).get_page(request.GET.get("page"))
     columns = the_upload.columns or list(COLUMNS)
     for rejection in rejections:
         # The child the row was about, as sent, so the LA can tell which record to correct.
@@ -294,6 +311,8 @@ def upload_detail(request, upload_id: int):
             "upload": the_upload,
             "progress": upload_progress(upload=the_upload),
             "rejections": rejections,
+            "changes": changes,
+            "action_labels": PREVIEW_ACTION_LABELS,
             "reasons": [(r["reason"], r["rows"]) for r in reasons],
             "row_rejected": ROW_REJECTED,
             "UploadStatus": UploadStatus,

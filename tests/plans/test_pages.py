@@ -432,3 +432,30 @@ def test_a_plan_is_added_with_the_nhs_date_input_boxes(manager, local_authority)
     page = bad.content.decode()
     assert "Date of birth must be a real date, like 15 3 2019" in page
     assert 'href="#id_date_of_birth"' in page and 'id="id_date_of_birth"' in page
+
+
+def test_the_preview_lists_the_children_each_change_affects_a_page_at_a_time(
+    manager, local_authority, django_capture_on_commit_callbacks
+):
+    PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(1), given_names="Ending", family_name="Held",
+                start_date=timezone.localdate() - timedelta(100), date_of_birth=timezone.localdate() - timedelta(3000))  # fmt: skip
+    rows = [row(1, given_names="Ending", family_name="Held", date_of_birth=days_ago(3000), end_date=days_ago(1))]
+    rows += [row(n, given_names=f"New{n}", family_name="Child") for n in range(10, 70)]
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", csv_bytes(rows))})
+    upload = PlanUpload.objects.get()
+
+    first = re.sub(r"\s+", " ", manager.get(f"/plans/uploads/{upload.pk}/").content.decode())
+    second = re.sub(r"\s+", " ", manager.get(f"/plans/uploads/{upload.pk}/", {"page": 2}).content.decode())
+
+    assert "Children this file changes (61)" in first
+    # Ends first: the change a plan manager most needs to see.
+    assert first.index("<strong>End</strong>") < first.index("<strong>Add</strong>")
+    number = nhs_number_for(1)
+    assert f"{number[:3]} {number[3:6]} {number[6:]}" in first and "Ending Held" in first
+    assert first.count("<strong>Add</strong>") == 49 and second.count("<strong>Add</strong>") == 11
+
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post(f"/plans/uploads/{upload.pk}/confirm/")
+    # Applied: the preview's copy of the children's details goes with the file.
+    assert not upload.changes_previewed.exists()
