@@ -59,12 +59,10 @@ def links_for(request, *, header_only: bool = False) -> list[dict]:
             continue
         path, roles = found
         if may_use(request, roles):
-            result.append(
-                {
-                    "href": path,
-                    "text": link.text,
-                    "current": request.path == path,
-                    "active": request.path.startswith(path),
-                }
-            )
+            result.append({"href": path, "text": link.text, "current": request.path == path, "active": False})
+    # The section the page is in: the longest link path it starts with (/plans/uploads/3/ is
+    # in "Upload plans", not also in "Children's plans").
+    within = [item for item in result if request.path.startswith(item["href"])]
+    if within:
+        max(within, key=lambda item: len(item["href"]))["active"] = True
     return result

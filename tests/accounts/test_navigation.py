@@ -57,3 +57,11 @@ def test_each_role_sees_its_own_areas_in_the_header(world):  # noqa: F811
         header = set(_hrefs(home, r'<nav class="nhsuk-header__navigation.*?</nav>'))
         assert paths <= header, (persona, header)
         assert "/check/" not in header or persona == "clinician", (persona, header)
+
+
+def test_only_the_section_a_page_is_in_is_marked_in_the_header(world):  # noqa: F811
+    page = _client(world, "plan_manager").get("/plans/uploads/").content.decode()
+    nav = re.search(r'<nav class="nhsuk-header__navigation.*?</nav>', page, re.S)[0]
+    items = re.findall(r'<a class="nhsuk-header__navigation-link" href="([^"]+)"([^>]*)>', nav)
+    marked = [href for href, attributes in items if "aria-current" in attributes]
+    assert marked == ["/plans/uploads/"]

@@ -136,3 +136,44 @@ def test_plan_manager_adds_a_plan_with_the_date_input_and_a_name_with_punctuatio
     assert_accessible(page)
     screenshot(page, f"issue13-plan-detail-{width}")
     assert not csp_violations
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_plan_manager_sees_which_children_an_upload_changes(
+    signed_in_page, live_server, role_user, local_authority, csp_violations, tmp_path, width
+):
+    from tests.plans.helpers import csv_bytes, days_ago, row
+
+    held = PlanFactory(organisation=local_authority, given_names="Ending", family_name="Held")
+    path = tmp_path / "plans.csv"
+    path.write_bytes(
+        csv_bytes(
+            [
+                row(
+                    1,
+                    nhs_number=held.nhs_number,
+                    given_names="Ending",
+                    family_name="Held",
+                    date_of_birth=held.date_of_birth.isoformat(),
+                    start_date=held.start_date.isoformat(),
+                    end_date=days_ago(1),
+                ),
+                row(2, given_names="Zofia", family_name="Kowalska/Nowak"),
+                row(3, start_date="31/02/2026", given_names="Ada", family_name="Byron"),
+            ]
+        )  # fmt: skip
+    )
+    page = signed_in_page(role_user(Role.PLAN_MANAGER))
+    page.set_viewport_size(WIDTHS[width])
+    page.goto(live_server.url + "/plans/uploads/")
+    page.get_by_label("Upload a CSV file").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and check").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the upload")
+    changes = page.get_by_test_id("preview-changes")
+    expect(changes).to_contain_text("Ending Held")
+    expect(changes).to_contain_text("Zofia Kowalska/Nowak")
+    expect(page.get_by_test_id("rejected-rows")).to_contain_text("Ada Byron")
+    assert_accessible(page)
+    screenshot(page, f"issue13-upload-preview-{width}")
+    assert not csp_violations
