@@ -14,6 +14,9 @@ class InboxFilterForm(forms.Form):
     date_to = DatePartsField(label="Attended to", required=False)
     plan_type = forms.ChoiceField(label="Plan type", choices=[("", "Any plan type"), *PlanType.choices], required=False)
     setting = forms.TypedChoiceField(label="Care setting", coerce=int, required=False, empty_value=None)
+    assigned = forms.ChoiceField(label="Assigned to", required=False, choices=[("", "Anyone"), ("me", "Me")])
+    # From the home page's "acknowledged today"; not a filter anyone types.
+    acknowledged = forms.ChoiceField(required=False, choices=[("", "Any day"), ("today", "Today")])
 
     def __init__(self, *args, settings_choices: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)

@@ -77,6 +77,10 @@ def inbox(request):
             notifications = notifications.with_plan_type(filters["plan_type"])
         if filters.get("setting"):
             notifications = notifications.filter(care_setting_id=filters["setting"])
+        if filters.get("assigned") == "me":
+            notifications = notifications.filter(assigned_to=request.user)
+        if filters.get("acknowledged") == "today":
+            notifications = notifications.filter(acknowledged_at__gte=_start_of(timezone.localdate()))
     page = Paginator(
         notifications.select_related("care_setting", "assigned_to", "acknowledged_by"), PAGE_SIZE
     ).get_page(request.GET.get("page"))

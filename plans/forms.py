@@ -44,7 +44,14 @@ def _clean_name(value: str, label: str) -> str:
 
 
 class PlanSearchForm(forms.Form):
-    STATUS_CHOICES = [("", "Any status"), ("open", "Open"), ("ended", "Ended"), ("withdrawn", "Withdrawn")]
+    STATUS_CHOICES = [
+        ("", "Any status"),
+        ("open", "Open"),
+        ("ended", "Ended"),
+        ("withdrawn", "Withdrawn"),
+        ("ending_soon", "Ending in the next 30 days"),
+        ("turning_18", "Turning 18 in the next 30 days"),
+    ]
 
     q = forms.CharField(label="NHS number or name", required=False, max_length=100)
     plan_type = forms.ChoiceField(label="Plan type", required=False, choices=[("", "Any type"), *PlanType.choices])

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
+from accounts.dashboards import years_before
 from accounts.forms import post_data
 from accounts.models import Role
 from audit.csv_cells import csv_response
@@ -27,7 +28,7 @@ from plans.forms import (
     PlanUploadForm,
     errors_to_form,
 )
-from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanUpload, RejectReason, UploadStatus
+from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus
 from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
@@ -61,6 +62,18 @@ def _search_filter(plans, search: dict):
         plans = plans.filter(end_date__isnull=False, withdrawn=False)
     elif status == "withdrawn":
         plans = plans.filter(withdrawn=True)
+    elif status == "ending_soon":
+        today = timezone.localdate()
+        plans = plans.filter(withdrawn=False, end_date__gt=today, end_date__lte=today + timedelta(days=30))
+    elif status == "turning_18":
+        today = timezone.localdate()
+        plans = plans.filter(
+            end_date__isnull=True,
+            withdrawn=False,
+            plan_type__in=[PlanType.CPP, PlanType.LAC],
+            date_of_birth__gt=years_before(today, 18),
+            date_of_birth__lte=years_before(today + timedelta(days=30), 18),
+        )
     return plans
 
 
@@ -91,6 +104,14 @@ def change_value(value) -> str:
 @never_cache
 @role_required(*READERS)
 def plan_list(request):
+    if request.method == "GET" and ("status" in request.GET or "plan_type" in request.GET):
+        # A link from the home page's figures: types and states only, never a name or number.
+        linked = PlanSearchForm(
+            {"status": request.GET.get("status", ""), "plan_type": request.GET.get("plan_type", "")}
+        )
+        if linked.is_valid():
+            request.session[_SEARCH_KEY] = {**linked.cleaned_data, "q": ""}
+        return redirect("plans:list")
     search = request.session.get(_SEARCH_KEY, {})
     form = PlanSearchForm(post_data(request), initial=search)
     if request.method == "POST":
