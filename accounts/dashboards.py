@@ -75,10 +75,12 @@ def plan_manager_panel(request) -> Panel:
     today = timezone.localdate()
     open_plans = Plan.objects.for_local_authority(organisation).filter(end_date__isnull=True, withdrawn=False)
     by_type = dict(open_plans.values_list("plan_type").annotate(n=Count("id")).order_by())
-    figures = [
-        Figure(by_type.get(t, 0), f"open {PlanType(t).label} plans", f"{plans}?status=open&plan_type={t}")
-        for t in PlanType.values
-    ]
+    labels = {
+        PlanType.CPP: "open Child Protection Plans",
+        PlanType.LAC: "Looked After Children",
+        PlanType.UCPP: "open Unborn Child Protection Plans",
+    }
+    figures = [Figure(by_type.get(t, 0), labels[t], f"{plans}?status=open&plan_type={t}") for t in PlanType.values]
     ending = Plan.objects.for_local_authority(organisation).filter(
         withdrawn=False, end_date__gt=today, end_date__lte=today + timedelta(days=30)
     )

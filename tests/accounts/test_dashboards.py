@@ -62,10 +62,10 @@ def test_plan_manager_figures_open_the_filtered_plan_list(client_for, local_auth
 
     figures = _figures(client.get("/").content.decode())
 
-    assert figures["open Child Protection Plan plans"][0] == "2"  # Opencpp and Nearlyadult
+    assert figures["open Child Protection Plans"][0] == "2"  # Opencpp and Nearlyadult
     assert figures["plans ending in the next 30 days"][0] == "1"
     assert figures["18th birthdays in the next 30 days"][0] == "1"
-    response = client.get(figures["open Looked After Child plans"][1])
+    response = client.get(figures["Looked After Children"][1])
     listing = client.get(response["Location"]).content.decode()
     assert "OPENLAC" in listing and "OPENCPP" not in listing
     ending = client.get(client.get(figures["plans ending in the next 30 days"][1])["Location"]).content.decode()
