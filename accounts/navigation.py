@@ -32,6 +32,7 @@ LINKS: list[Link] = [
     Link("fhir:token_list", "API tokens for your patient record system"),
     Link("administration:index", "Administration", in_header=True),
     Link("notifications:deliveries_failed", "Failed notification deliveries"),
+    Link("reports:report", "Reports", in_header=True),
     Link("audit:events", "Audit log", in_header=True),
 ]
 

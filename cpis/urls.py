@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("accounts.administration.urls")),
     path("audit/", include("audit.urls")),
     path("plans/", include("plans.urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

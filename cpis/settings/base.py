@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "attendances",
     "notifications",
     "fhir",
+    "reports",
 ]
 
 MIDDLEWARE = [
