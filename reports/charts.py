@@ -70,7 +70,7 @@ def bar_chart(
         low = min(points, key=lambda p: p[1])
         high = max(points, key=lambda p: p[1])
         description = (
-            f"{len(points)} bars from {points[0][0]} to {points[-1][0]}. "
+            f"{len(points)} bar{'s' if len(points) != 1 else ''} from {points[0][0]} to {points[-1][0]}. "
             f"Highest {_number(high[1])}{unit} ({high[0]}), lowest {_number(low[1])}{unit} ({low[0]})."
         )
     else:

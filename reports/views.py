@@ -60,6 +60,7 @@ def _charts(data: dict) -> list:
                 title="Upload rows accepted, by local authority (%)",
                 points=[(r.organisation.ods_code, r.acceptance_rate or 0) for r in data["las"]],
                 unit="%",
+                maximum=100,
                 rule=ACCEPTANCE_TARGET,
                 rule_label=f"the go-live rule, {ACCEPTANCE_TARGET:g}% accepted",
             )

@@ -105,3 +105,14 @@ def test_date_range_is_chosen_with_the_date_input_and_checked(client_for, local_
     assert backwards.status_code == 400 and "There is a problem" in backwards.content.decode()
     nonsense = client.get("/reports/", {"date_from_day": "x", "date_from_month": "<", "date_from_year": "20"})
     assert nonsense.status_code == 400
+
+
+def test_a_percentage_chart_is_scaled_to_100_with_the_target_line():
+    from reports.charts import bar_chart
+
+    chart = bar_chart(
+        id="x", title="Accepted", points=[("LA001", 50)], unit="%", maximum=100, rule=95, rule_label="95%"
+    )
+    assert chart.maximum == 100
+    assert chart.bars[0].height == pytest.approx((chart.height - 28 - 12) / 2, abs=0.1)
+    assert chart.rule_y is not None and "1 bar from LA001" in chart.description
