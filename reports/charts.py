@@ -45,9 +45,11 @@ def bar_chart(
     unit: str = "",
     rule: float | None = None,
     rule_label: str = "",
+    maximum: float | None = None,
 ) -> BarChart:
-    """`points` are (label, value) in order; the description says the range in words."""
-    maximum = max([v for _, v in points] + ([rule] if rule is not None else []) + [1])
+    """`points` are (label, value) in order; the description says the range in words.
+    `maximum` fixes the top of the scale (100 for a percentage); otherwise the largest value."""
+    maximum = maximum or max([v for _, v in points] + ([rule] if rule is not None else []) + [1])
     plot_height = HEIGHT - _BOTTOM - _TOP
     plot_width = WIDTH - _LEFT - 8
     slot = plot_width / max(len(points), 1)
