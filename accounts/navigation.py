@@ -33,6 +33,8 @@ LINKS: list[Link] = [
     Link("administration:index", "Administration", in_header=True),
     Link("notifications:deliveries_failed", "Failed notification deliveries"),
     Link("reports:report", "Reports", in_header=True),
+    Link("reports:go_live", "Go-live checklist"),
+    Link("reports:progress_organisations", "Implementation progress by organisation"),
     Link("audit:events", "Audit log", in_header=True),
 ]
 

@@ -1,6 +1,7 @@
 """Reports for admins: their own organisation's, or every organisation's side by side for a
 national admin. Counts and durations only; no child is named."""
 
+from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
@@ -10,6 +11,7 @@ from audit.csv_cells import csv_response
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
 from reports.metrics import ACCEPTANCE_TARGET, care_setting_report, local_authority_report
+from reports.progress import go_live_states, progress_counts
 
 
 def _reports(request, start, end) -> dict:
@@ -129,3 +131,26 @@ def report_csv(request):
         for r in data["settings"]
     ]  # fmt: skip
     return csv_response(filename, header, rows)
+
+
+@login_not_required
+@never_cache
+def progress_public(request):
+    """Published without sign-in: counts by kind of organisation, nothing about a person."""
+    return render(request, "reports/progress_public.jinja", {"rows": progress_counts()})
+
+
+@never_cache
+@role_required(Role.NATIONAL_ADMIN)
+def progress_organisations(request):
+    states = go_live_states(
+        Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL).order_by("kind", "name")
+    )
+    return render(request, "reports/progress_organisations.jinja", {"states": states})
+
+
+@never_cache
+@role_required(Role.ORG_ADMIN)
+def go_live_checklist(request):
+    states = go_live_states([request.organisation])
+    return render(request, "reports/go_live.jinja", {"state": states[0] if states else None})
