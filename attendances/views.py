@@ -9,6 +9,7 @@ import uuid
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.access import role_required
@@ -55,7 +56,8 @@ def _check(request, *, notify: bool):
         return render(
             request,
             "attendances/result.jinja",
-            {"result": result, "notify": notify, **display.helpers()},
+            # `now` for the print footer: printed at, printed by.
+            {"result": result, "notify": notify, "now": timezone.now(), **display.helpers()},
         )
     return render(
         request,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("plans/", include("plans.urls")),
     path("reports/", include("reports.urls")),
+    path("guidance/", include("guidance.urls")),
 ]
 
 handler400 = "accounts.errors.bad_request"

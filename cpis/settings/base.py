@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "notifications",
     "fhir",
     "reports",
+    "guidance",
 ]
 
 MIDDLEWARE = [

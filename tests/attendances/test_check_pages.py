@@ -426,3 +426,12 @@ def test_nhs_number_fields_bring_up_the_numeric_keypad(role_user, client_for, ur
     page = client_for(role_user(role)).get(url).content.decode()
     field = re.search(r'<input[^>]*name="nhs_number"[^>]*>', page)[0]
     assert 'inputmode="numeric"' in field
+
+
+def test_alert_says_what_to_do_next_and_prints_who_printed_it(clinician_client):
+    plan = PlanFactory()
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+    assert 'data-testid="alert-guidance"' in text and "follow" not in text.split("What to do next")[0][-5:]
+    assert 'href="/guidance/glossary/"' in text
+    printed = re.search(r'data-testid="printed">([^<]*)<', text)[1]
+    assert "Printed from CP-IS by" in printed and "Northshire General ED" in printed
