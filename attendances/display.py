@@ -21,6 +21,19 @@ def day(value: date | None) -> str:
     return f"{value:%-d %B %Y}" if value else ""
 
 
+def age(born: date, today: date | None = None) -> str:
+    """A child's age as a clinician says it: "7 years", "11 months", "3 weeks"."""
+    today = today or timezone.localdate()
+    years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if years >= 2:
+        return f"{years} years"
+    months = (today.year - born.year) * 12 + today.month - born.month - (today.day < born.day)
+    if months >= 1:
+        return f"{months} month{'s' if months != 1 else ''}"
+    weeks = (today - born).days // 7
+    return f"{weeks} week{'s' if weeks != 1 else ''}" if weeks else "under a week"
+
+
 def role_label(value: str) -> str:
     try:
         return Role(value).label
@@ -115,6 +128,7 @@ def helpers() -> dict:
     return {
         "when": when,
         "day": day,
+        "age": age,
         "role_label": role_label,
         "setting_type_label": setting_type_label,
         "tel_href": tel_href,

@@ -435,3 +435,24 @@ def test_alert_says_what_to_do_next_and_prints_who_printed_it(clinician_client):
     assert 'href="/guidance/glossary/"' in text
     printed = re.search(r'data-testid="printed">([^<]*)<', text)[1]
     assert "Printed from CP-IS by" in printed and "Northshire General ED" in printed
+
+
+@pytest.mark.parametrize(
+    ("born", "said"),
+    [
+        ((2018, 12, 2), "7 years"),
+        ((2025, 12, 1), "12 months"),
+        ((2026, 11, 10), "3 weeks"),
+        ((2026, 11, 30), "under a week"),
+        ((2024, 12, 2), "23 months"),
+    ],
+)
+def test_age_is_said_as_a_clinician_says_it(born, said):
+    from attendances.display import age
+
+    assert age(dt.date(*born), today=dt.date(2026, 12, 1)) == said
+
+
+def test_alert_gives_the_childs_age(clinician_client):
+    plan = PlanFactory(date_of_birth=timezone.localdate() - dt.timedelta(days=365 * 8 + 5))
+    assert "(age 8 years)" in _text(_post(clinician_client, nhs_number=plan.nhs_number))
