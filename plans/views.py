@@ -391,6 +391,12 @@ def upload_rejections(request, upload_id: int):
     return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
 
 
+@role_required(Role.PLAN_MANAGER)
+def upload_template(request):
+    """An empty plan file with every column, in the order the service documents them."""
+    return csv_response("cpis-plans-template.csv", list(COLUMNS), [])
+
+
 @never_cache
 @role_required(Role.PLAN_MANAGER)
 def contacts(request):

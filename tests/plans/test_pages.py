@@ -459,3 +459,13 @@ def test_the_preview_lists_the_children_each_change_affects_a_page_at_a_time(
         manager.post(f"/plans/uploads/{upload.pk}/confirm/")
     # Applied: the preview's copy of the children's details goes with the file.
     assert not upload.changes_previewed.exists()
+
+
+def test_the_upload_page_offers_an_empty_template_with_every_column(manager):
+    from plans.upload_rows import COLUMNS
+
+    assert 'href="/plans/uploads/template.csv"' in manager.get("/plans/uploads/").content.decode()
+    rows = list(
+        csv.reader(io.StringIO(b"".join(manager.get("/plans/uploads/template.csv").streaming_content).decode()))
+    )
+    assert rows == [list(COLUMNS)]
