@@ -45,11 +45,17 @@ from audit.models import AuditAction
 
 @role_required(Role.ORG_ADMIN)
 def users(request):
+    query = request.GET.get("q", "").strip()[:100]
+    rows = review_rows(request.organisation)
+    if query:
+        wanted = query.lower()
+        rows = [r for r in rows if wanted in r["user"].full_name.lower() or wanted in r["user"].email.lower()]
     return render(
         request,
         "administration/users.jinja",
         {
-            "rows": review_rows(request.organisation),
+            "query": query,
+            "rows": rows,
             "invitations": Invitation.objects.pending().filter(organisation=request.organisation),
         },
     )
