@@ -106,6 +106,20 @@ def gate_response(request, gate: GateResult) -> TemplateResponse:
     )
 
 
+def needs_gate(held: frozenset[str]) -> bool:
+    """Whether using a view through these held roles shows child data, so the gate applies."""
+    return bool(held & CHILD_DATA_ROLES)
+
+
+def may_use(request, allowed: frozenset[str]) -> bool:
+    """The answer `role_required(*allowed)` would give this request, without refusing or
+    auditing: the navigation asks it, so no link leads to a refusal or the gate."""
+    held = request.roles & allowed
+    if not held:
+        return False
+    return not needs_gate(held) or trained_user_gate(request).passed
+
+
 def role_required(*roles: str):
     """Allows the view only to users holding one of `roles` at their current organisation.
 
@@ -120,7 +134,7 @@ def role_required(*roles: str):
             held = request.roles & allowed
             if not held:
                 raise PermissionDenied
-            if held & CHILD_DATA_ROLES:
+            if needs_gate(held):
                 gate = trained_user_gate(request)
                 if not gate.passed:
                     return gate_response(request, gate)

@@ -1,52 +1,71 @@
-"""The links on the home page and in the header, each shown only to the roles that may use it.
+"""The links on the home page and in the header.
 
-Apps add their entries here as they arrive, so the navigation has one source.
+A link names only a URL and its words. Who sees it is read from the view behind the URL (the
+roles `role_required` stores on it) and the trained-user gate, through `may_use`: the same rule
+that guards the view, so a link is shown exactly when following it would not be refused.
 """
 
 from dataclasses import dataclass
+from functools import cache
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 
-from accounts.models import Role
+from accounts.access import may_use
 
 
 @dataclass(frozen=True)
 class Link:
     url_name: str
     text: str
-    roles: frozenset[str]
+    # The header has room for a few areas; the home page lists every link.
+    in_header: bool = False
 
 
 LINKS: list[Link] = [
-    Link("attendances:check", "Check a child", frozenset({"clinician", "safeguarding_lead"})),
-    Link("attendances:view_silently", "View without notifying", frozenset({"safeguarding_lead"})),
-    Link("attendances:child_find", "Find a child", frozenset({"social_worker"})),
-    Link(
-        "fhir:token_list",
-        "API tokens for your patient record system",
-        frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD}),
-    ),
-    Link("notifications:inbox", "Notifications inbox", frozenset({Role.SOCIAL_WORKER})),
-    Link(
-        "notifications:deliveries_failed",
-        "Failed notification deliveries",
-        frozenset({Role.ORG_ADMIN, Role.NATIONAL_ADMIN}),
-    ),
-    Link("administration:index", "Administration", frozenset({"org_admin", "national_admin"})),
-    Link("audit:events", "Audit log", frozenset({"org_admin", "national_admin"})),
+    Link("attendances:check", "Check a child", in_header=True),
+    Link("attendances:view_silently", "View without notifying"),
+    Link("notifications:inbox", "Notifications", in_header=True),
+    Link("attendances:child_find", "Find a child", in_header=True),
+    Link("plans:list", "Children's plans", in_header=True),
+    Link("plans:upload", "Upload plans", in_header=True),
+    Link("plans:contacts", "Contact details for clinicians"),
+    Link("fhir:token_list", "API tokens for your patient record system"),
+    Link("administration:index", "Administration", in_header=True),
+    Link("notifications:deliveries_failed", "Failed notification deliveries"),
+    Link("reports:report", "Reports", in_header=True),
+    Link("reports:go_live", "Go-live checklist"),
+    Link("reports:progress_organisations", "Implementation progress by organisation"),
+    Link("audit:events", "Audit log", in_header=True),
 ]
 
-LINKS.append(Link("plans:list", "Children's plans", frozenset({Role.PLAN_MANAGER, Role.SOCIAL_WORKER})))
-LINKS.append(Link("plans:upload", "Upload plans", frozenset({Role.PLAN_MANAGER})))
-LINKS.append(Link("plans:contacts", "Contact details for clinicians", frozenset({Role.PLAN_MANAGER})))
+
+@cache
+def allowed_roles(url_name: str) -> tuple[str, frozenset[str]] | None:
+    """(path, roles the view allows) for a URL name; None if the URL is not there."""
+    try:
+        path = reverse(url_name)
+    except NoReverseMatch:
+        return None
+    roles = getattr(resolve(path).func, "allowed_roles", None)
+    if roles is None:
+        raise TypeError(f"{url_name} is not guarded by role_required, so no link can say who may use it")
+    return path, roles
 
 
-def links_for(roles: frozenset[str]) -> list[dict]:
+def links_for(request, *, header_only: bool = False) -> list[dict]:
     result = []
     for link in LINKS:
-        if roles & link.roles:
-            try:
-                result.append({"href": reverse(link.url_name), "text": link.text})
-            except NoReverseMatch:
-                continue
+        if header_only and not link.in_header:
+            continue
+        found = allowed_roles(link.url_name)
+        if found is None:
+            continue
+        path, roles = found
+        if may_use(request, roles):
+            result.append({"href": path, "text": link.text, "current": request.path == path, "active": False})
+    # The section the page is in: the longest link path it starts with (/plans/uploads/3/ is
+    # in "Upload plans", not also in "Children's plans").
+    within = [item for item in result if request.path.startswith(item["href"])]
+    if within:
+        max(within, key=lambda item: len(item["href"]))["active"] = True
     return result

@@ -1,5 +1,6 @@
 import base64
 import time
+import uuid
 from io import BytesIO
 
 import qrcode
@@ -21,7 +22,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from markupsafe import Markup
 
-from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, trained_user_gate
+from accounts.access import SESSION_ORGANISATION_KEY, may_use, organisation_admins, trained_user_gate
+from accounts.dashboards import panels_for
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
@@ -253,6 +255,16 @@ def organisation_select(request):
     )
 
 
+def _home_check_form(request) -> dict:
+    """The check form itself, for whoever may check: at triage the home page is the check."""
+    from attendances.forms import ChildCheckForm
+    from attendances.services import CHECKING_ROLES
+
+    if not may_use(request, CHECKING_ROLES):
+        return {}
+    return {"form": ChildCheckForm(), "check_token": str(uuid.uuid4()), "notify": True}
+
+
 @never_cache
 def home(request):
     if request.organisation is None and len(request.user_organisations) > 1:
@@ -266,6 +278,8 @@ def home(request):
             "gate": gate,
             "admins": organisation_admins(request.organisation) if gate and not gate.passed else [],
             "role_names": [Role(r).label for r in sorted(request.roles)],
-            "home_links": links_for(request.roles),
+            "home_links": links_for(request),
+            "panels": panels_for(request),
+            **_home_check_form(request),
         },
     )

@@ -10,6 +10,9 @@ from plans.nhs_numbers import NHSNumberField
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3])[:.]?([0-5][0-9])$")
 # A clock a few minutes fast on a ward PC must not turn "just now" into "yesterday".
 _CLOCK_TOLERANCE = timedelta(minutes=5)
+# An arrival further back than this is more often a typing slip (23:50 for 13:50) than a long
+# wait, so the clinician confirms it before it is recorded as "yesterday".
+ARRIVAL_CONFIRM_AFTER = timedelta(hours=12)
 
 
 def _most_recent_past(moment: time, now: datetime) -> datetime:
@@ -31,12 +34,15 @@ class ChildCheckForm(forms.Form):
     dob_month = forms.CharField(label="Month", required=False, max_length=2)
     dob_year = forms.CharField(label="Year", required=False, max_length=4)
     arrival_time = forms.CharField(label="Arrival time (optional)", required=False, max_length=5)
+    arrival_confirmed = forms.BooleanField(required=False)
     # One per rendered form: a second submission of the same form records nothing new.
     check_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, now: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
+        # Set when the arrival time entered is long ago: the page then asks to confirm it.
+        self.arrival_to_confirm: datetime | None = None
 
     def clean_check_token(self) -> uuid.UUID | None:
         # Never block a check at triage over a hidden field: without a usable token the check
@@ -81,7 +87,17 @@ class ChildCheckForm(forms.Form):
         if match is None:
             self.add_error("arrival_time", "Enter the arrival time using the 24-hour clock, like 14:30")
             return self.now
-        return _most_recent_past(time(int(match[1]), int(match[2])), self.now)
+        arrived_at = _most_recent_past(time(int(match[1]), int(match[2])), self.now)
+        if self.now - arrived_at > ARRIVAL_CONFIRM_AFTER and not self.cleaned_data.get("arrival_confirmed"):
+            self.arrival_to_confirm = arrived_at
+            local = timezone.localtime(arrived_at)
+            hours = int((self.now - arrived_at).total_seconds() // 3600)
+            self.add_error(
+                "arrival_time",
+                f"{text} would be recorded as {local:%A %-d %B} at {local:%H:%M}, {hours} hours ago. "
+                "Confirm that is right, or correct the time",
+            )
+        return arrived_at
 
 
 class ChildFindForm(forms.Form):

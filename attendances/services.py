@@ -25,7 +25,7 @@ from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
-from notifications.services import notification_record_attendance
+from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
 from plans.models import Plan, PlanType
 from plans.nhs_numbers import nhs_number_normalise
 
@@ -52,7 +52,7 @@ class LocalAuthorityPlans:
 @dataclass(frozen=True)
 class CheckResult:
     nhs_number: str
-    # Visible plans, each with `.organisation` (the LA) loaded; CPP, LAC, UCPP order.
+    # Visible plans, each with `.organisation` (the LA) loaded; open before ended, then CPP, LAC, UCPP.
     plans: list[Plan]
     # The date of birth entered differs from a plan's: the clinician must confirm identity.
     dob_mismatch: bool
@@ -75,7 +75,12 @@ class CheckResult:
         groups: dict[int, LocalAuthorityPlans] = {}
         for plan in self.plans:
             groups.setdefault(plan.organisation_id, LocalAuthorityPlans(plan.organisation, [])).plans.append(plan)
-        return sorted(groups.values(), key=lambda g: g.local_authority.name)
+        # A local authority with an open plan comes before one whose plans have all ended.
+        today = timezone.localdate()
+        return sorted(
+            groups.values(),
+            key=lambda g: (all(p.is_ended(today=today) for p in g.plans), g.local_authority.name),
+        )
 
     @property
     def plan_dates_of_birth(self) -> list[date]:
@@ -83,7 +88,12 @@ class CheckResult:
 
 
 def _sorted_plans(plans) -> list[Plan]:
-    return sorted(plans, key=lambda p: (_PLAN_ORDER.get(p.plan_type, 9), p.organisation.name, p.start_date))
+    # Open plans before ended ones: what is true now is read first.
+    today = timezone.localdate()
+    return sorted(
+        plans,
+        key=lambda p: (p.is_ended(today=today), _PLAN_ORDER.get(p.plan_type, 9), p.organisation.name, p.start_date),
+    )
 
 
 def _child_lock(nhs_number: str) -> None:
@@ -208,6 +218,10 @@ def child_check(
             previous = []
 
         dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
+        if dob_mismatch and notification_ids:
+            notifications_flag_birth_date_mismatch(
+                notification_ids=notification_ids, date_of_birth_entered=date_of_birth
+            )
         audit_record(
             action=AuditAction.CHILD_CHECKED if notify else AuditAction.CHILD_VIEWED_SILENTLY,
             request=request,

@@ -8,6 +8,8 @@ import uuid
 
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.access import role_required
@@ -54,7 +56,8 @@ def _check(request, *, notify: bool):
         return render(
             request,
             "attendances/result.jinja",
-            {"result": result, "notify": notify, **display.helpers()},
+            # `now` for the print footer: printed at, printed by.
+            {"result": result, "notify": notify, "now": timezone.now(), **display.helpers()},
         )
     return render(
         request,
@@ -105,8 +108,8 @@ def _access_audited(request, access, object_id: int, what: str):
         raise
 
 
-def _child_page(request, record):
-    return render(request, "attendances/child.jinja", {"record": record, **display.helpers()})
+def _child_page(request, record, *, back: dict | None = None):
+    return render(request, "attendances/child.jinja", {"record": record, "back": back, **display.helpers()})
 
 
 @never_cache
@@ -141,7 +144,9 @@ def child_for_plan(request, plan_id: int):
     )
     if record is None:  # the LA holds the plan, but clinicians no longer see it (ended, withdrawn)
         raise Http404
-    return _child_page(request, record)
+    return _child_page(
+        request, record, back={"href": reverse("plans:detail", args=[plan.pk]), "text": "Back to the plan"}
+    )
 
 
 @never_cache
@@ -154,4 +159,5 @@ def child_for_notification(request, notification_id: int):
     )
     if record is None:
         raise Http404
-    return _child_page(request, record)
+    back = reverse("notifications:notification_detail", kwargs={"notification_id": notification.pk})
+    return _child_page(request, record, back={"href": back, "text": "Back to the notification"})

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from accounts.administration.forms import DatePartsField
 from accounts.models import Organisation
 from audit.models import AuditAction
+from audit.presentation import action_choices_grouped
 from plans.nhs_numbers import NHSNumberField
 
 
@@ -19,7 +20,7 @@ class AuditSearchForm(forms.Form):
 
     def __init__(self, *args, national: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any action"), *AuditAction.choices]
+        self.fields["action"].choices = [("", "Any action"), *action_choices_grouped(AuditAction)]
         if not national:
             # An org admin only ever sees their own organisation's events, and never searches by
             # child: their role shows no child identifiers (SPEC 1).

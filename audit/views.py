@@ -18,6 +18,7 @@ from audit.csv_cells import csv_response
 from audit.forms import AuditSearchForm
 from audit.masking import event_for_viewer
 from audit.models import AuditAction
+from audit.presentation import affected_by_event
 from audit.selectors import audit_events_search, audit_events_visible_to
 from audit.services import audit_record
 
@@ -98,6 +99,7 @@ def events(request):
         {
             "form": form,
             "page": _MaskedPage(page, cleared=cleared),
+            "affected": affected_by_event(page.object_list),
             "searched": bool(criteria),
             "national": national,
             "role_labels": {r.value: r.label for r in Role},

@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
+from plans.nhs_numbers import nhs_number_format
+
 
 def _url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
@@ -39,11 +41,22 @@ def environment(**options) -> Environment:
             "static": static,
             "url": _url,
             "get_messages": messages.get_messages,
+            # Every page writes an NHS number the one way people read it: 943 476 5919.
+            "nhs_format": nhs_number_format,
         }
     )
     # Aware datetimes are stored in UTC; pages show them in UK time.
     env.filters["localtime"] = timezone.localtime
     return env
+
+
+def _navigation(request) -> list[dict]:
+    # Imported here: the accounts app is not loaded when this module is first imported.
+    from accounts.navigation import links_for
+
+    if not getattr(request, "user", None) or not request.user.is_authenticated or not hasattr(request, "roles"):
+        return []
+    return links_for(request, header_only=True)
 
 
 def context(request) -> dict:
@@ -52,6 +65,7 @@ def context(request) -> dict:
     # and the template only asks "is there a nonce?" before printing it.
     nonce = getattr(request, "csp_nonce", None)
     return {
+        "navigation_items": _navigation(request),
         "cspNonce": str(nonce) if nonce is not None else None,
         "session_idle_timeout": settings.SESSION_IDLE_TIMEOUT,
         "session_warning_before": settings.SESSION_WARNING_BEFORE,

@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("accounts.administration.urls")),
     path("audit/", include("audit.urls")),
     path("plans/", include("plans.urls")),
+    path("reports/", include("reports.urls")),
+    path("guidance/", include("guidance.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,9 +1,7 @@
 from django import forms
 
-from accounts.date_ranges import date_in_range
+from accounts.administration.forms import DatePartsField
 from plans.models import PlanType
-
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
 
 
 class InboxFilterForm(forms.Form):
@@ -12,14 +10,13 @@ class InboxFilterForm(forms.Form):
     STATUS_CHOICES = [("new", "New"), ("overdue", "Overdue"), ("acknowledged", "Acknowledged")]
 
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    date_from = forms.DateField(
-        label="Attended from", required=False, input_formats=DATE_FORMATS, validators=[date_in_range]
-    )
-    date_to = forms.DateField(
-        label="Attended to", required=False, input_formats=DATE_FORMATS, validators=[date_in_range]
-    )
+    date_from = DatePartsField(label="Attended from", required=False)
+    date_to = DatePartsField(label="Attended to", required=False)
     plan_type = forms.ChoiceField(label="Plan type", choices=[("", "Any plan type"), *PlanType.choices], required=False)
     setting = forms.TypedChoiceField(label="Care setting", coerce=int, required=False, empty_value=None)
+    assigned = forms.ChoiceField(label="Assigned to", required=False, choices=[("", "Anyone"), ("me", "Me")])
+    # From the home page's "acknowledged today"; not a filter anyone types.
+    acknowledged = forms.ChoiceField(required=False, choices=[("", "Any day"), ("today", "Today")])
 
     def __init__(self, *args, settings_choices: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,3 +46,16 @@ class AcknowledgeForm(forms.Form):
         if not note:
             raise forms.ValidationError("Enter a note saying what has been done")
         return note
+
+
+class AssignForm(forms.Form):
+    """Assign to anyone who is a social worker at the LA; no choice posted means "to me"."""
+
+    assignee = forms.TypedChoiceField(
+        label="Assign to", coerce=int, required=False, empty_value=None,
+        error_messages={"invalid_choice": "Select a social worker in your team"},
+    )  # fmt: skip
+
+    def __init__(self, *args, colleagues: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [(u.pk, u.full_name) for u in colleagues]

@@ -43,6 +43,9 @@ class Notification(models.Model):
     attendance_count = models.PositiveIntegerField(default=1)
     checked_by_name = models.CharField(max_length=200)
     checked_by_role = models.CharField(max_length=30)
+    # The date of birth a clinician entered when it differed from the plan's: the clinician was
+    # told to confirm identity, and the LA must know the doubt too. Null when none differed.
+    date_of_birth_entered = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Set by the inbox channel's delivery: the inbox lists only notifications delivered to it.
     delivered_to_inbox_at = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -132,6 +133,17 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
     if delivery_ids:
         transaction.on_commit(partial(deliveries_hand_over, delivery_ids=sorted(delivery_ids)), robust=True)
     return [notification_by_la[la_id] for la_id in sorted(by_la)]
+
+
+def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_of_birth_entered) -> int:
+    """Records on each notification whose child's date of birth differs from the one entered
+    at the check. Kept out of the one-statement insert: a mismatch is rare, and this costs one
+    UPDATE only then."""
+    return (
+        Notification.objects.filter(pk__in=notification_ids)
+        .exclude(date_of_birth=date_of_birth_entered)
+        .update(date_of_birth_entered=date_of_birth_entered)
+    )
 
 
 def _episode_window(visit) -> tuple:
@@ -523,7 +535,23 @@ def delivery_retry(*, delivery: Delivery, request) -> bool:
     return bool(retried)
 
 
+def social_workers_of(local_authority) -> list[User]:
+    """Who a notification can be assigned to: the LA's active social workers, by name."""
+    return list(
+        User.objects.filter(
+            is_active=True,
+            memberships__organisation=local_authority,
+            memberships__role=Role.SOCIAL_WORKER,
+        )
+        .distinct()
+        .order_by("full_name", "pk")
+    )
+
+
 def notification_assign(*, notification: Notification, user: User, request) -> None:
+    if not user.memberships.filter(organisation_id=notification.local_authority_id, role=Role.SOCIAL_WORKER).exists():
+        # The view offers only the LA's social workers; this stops a forged id all the same.
+        raise PermissionDenied("A notification is assigned only to a social worker of its local authority.")
     with transaction.atomic():
         Notification.objects.filter(pk=notification.pk).update(assigned_to=user)
         audit_record(

@@ -17,9 +17,14 @@ from notifications.access import (
     access_notification_by_social_worker,
     deliveries_visible_to_admin,
 )
-from notifications.forms import AcknowledgeForm, InboxFilterForm
+from notifications.forms import AcknowledgeForm, AssignForm, InboxFilterForm
 from notifications.models import DeliveryStatus, Notification, NotificationStatus
-from notifications.services import delivery_retry, notification_acknowledge, notification_assign
+from notifications.services import (
+    delivery_retry,
+    notification_acknowledge,
+    notification_assign,
+    social_workers_of,
+)
 from plans.models import PlanType
 
 PAGE_SIZE = 50
@@ -72,6 +77,10 @@ def inbox(request):
             notifications = notifications.with_plan_type(filters["plan_type"])
         if filters.get("setting"):
             notifications = notifications.filter(care_setting_id=filters["setting"])
+        if filters.get("assigned") == "me":
+            notifications = notifications.filter(assigned_to=request.user)
+        if filters.get("acknowledged") == "today":
+            notifications = notifications.filter(acknowledged_at__gte=_start_of(timezone.localdate()))
     page = Paginator(
         notifications.select_related("care_setting", "assigned_to", "acknowledged_by"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
@@ -107,6 +116,7 @@ def _detail(request, notification: Notification, form: AcknowledgeForm, *, statu
         {
             "notification": notification,
             "form": form,
+            "colleagues": social_workers_of(request.organisation),
             "child_view_url": child_view_url(notification),
             "plan_labels": dict(PlanType.choices),
             "setting_labels": dict(SettingType.choices),
@@ -133,8 +143,18 @@ def notification_detail(request, notification_id: int):
 @role_required(Role.SOCIAL_WORKER)
 def notification_assign_view(request, notification_id: int):
     notification = access_notification_by_social_worker(request, notification_id)
-    notification_assign(notification=notification, user=request.user, request=request)
-    messages.success(request, "The notification is assigned to you.")
+    colleagues = social_workers_of(request.organisation)
+    form = AssignForm(request.POST, colleagues=colleagues)
+    if not form.is_valid():
+        messages.error(request, "Select a social worker in your team.")
+        return redirect("notifications:notification_detail", notification_id=notification.pk)
+    chosen = form.cleaned_data["assignee"]
+    assignee = next((u for u in colleagues if u.pk == chosen), request.user)
+    notification_assign(notification=notification, user=assignee, request=request)
+    if assignee == request.user:
+        messages.success(request, "The notification is assigned to you.")
+    else:
+        messages.success(request, f"The notification is assigned to {assignee.full_name}.")
     return redirect("notifications:notification_detail", notification_id=notification.pk)
 
 

@@ -26,6 +26,8 @@ def _demo_nhs_number(n: int) -> str:
 # (LA, child no., family, given, age in days, type, started days ago, ended days ago, due in days, withdrawn)
 _PLANS = [
     ("LA001", 1, "Hughes", "Mia", 6 * 365 + 40, PlanType.CPP, 200, None, None, False),
+    # An open plan beside an ended one: the alert must read the CPP as open (issue 13).
+    ("LA001", 1, "Hughes", "Mia", 6 * 365 + 40, PlanType.LAC, 900, 210, None, False),
     ("LA001", 2, "Ali", "Yusuf", 11 * 365 + 3, PlanType.LAC, 700, None, None, False),
     ("LA001", 3, "Kowalski", "Lena Maria", 3 * 365 + 150, PlanType.CPP, 500, 90, None, False),
     ("LA001", 4, "O'Neill", "Sophie", 26 * 365, PlanType.UCPP, 60, None, 75, False),

@@ -1,30 +1,26 @@
 """Forms only validate and clean; the rules that need the database live in plans/services.py."""
 
-from datetime import date
-
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.date_ranges import date_in_range
+from accounts.administration.forms import DatePartsField
 from accounts.models import phone_validator
 from plans.models import PlanType
 from plans.nhs_numbers import NHSNumberField, nhs_number_normalise
-from plans.upload_rows import NAME_PATTERN
-
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
-DATE_HINT = "For example, 15/03/2019"
+from plans.upload_rows import name_is_acceptable
 
 
-class PlanDateField(forms.DateField):
+class PlanDateField(DatePartsField):
+    """The NHS.UK date input (day, month and year boxes), as every date in the service."""
+
     def __init__(self, *, label: str, required: bool = True, **kwargs):
         super().__init__(
             label=label,
             required=required,
-            input_formats=DATE_FORMATS,
-            validators=[date_in_range],
             error_messages={
                 "required": f"Enter the {label.lower()}",
-                "invalid": f"{label} must be a real date, like 15/03/2019",
+                "incomplete": f"{label} must include a day, month and year",
+                "invalid_date": f"{label} must be a real date, like 15 3 2019",
             },
             **kwargs,
         )
@@ -42,17 +38,20 @@ def _name_field(label: str, max_length: int) -> forms.CharField:
 
 
 def _clean_name(value: str, label: str) -> str:
-    if value and not NAME_PATTERN.match(value):
-        raise ValidationError(f"{label} may contain only letters, spaces, apostrophes, hyphens and full stops")
+    if value and not name_is_acceptable(value):
+        raise ValidationError(f"{label} must not contain control characters such as tabs or line breaks")
     return value
 
 
-def date_initial(value: date | None) -> str:
-    return f"{value:%d/%m/%Y}" if value else ""
-
-
 class PlanSearchForm(forms.Form):
-    STATUS_CHOICES = [("", "Any status"), ("open", "Open"), ("ended", "Ended"), ("withdrawn", "Withdrawn")]
+    STATUS_CHOICES = [
+        ("", "Any status"),
+        ("open", "Open"),
+        ("ended", "Ended"),
+        ("withdrawn", "Withdrawn"),
+        ("ending_soon", "Ending in the next 30 days"),
+        ("turning_18", "Turning 18 in the next 30 days"),
+    ]
 
     q = forms.CharField(label="NHS number or name", required=False, max_length=100)
     plan_type = forms.ChoiceField(label="Plan type", required=False, choices=[("", "Any type"), *PlanType.choices])
@@ -107,9 +106,9 @@ class PlanEditForm(PlanFieldsMixin):
             {
                 "family_name": plan.family_name,
                 "given_names": plan.given_names,
-                "date_of_birth": date_initial(plan.date_of_birth),
-                "end_date": date_initial(plan.end_date),
-                "expected_due_date": date_initial(plan.expected_due_date),
+                "date_of_birth": plan.date_of_birth,
+                "end_date": plan.end_date,
+                "expected_due_date": plan.expected_due_date,
                 "la_reference": plan.la_reference,
             },
         )

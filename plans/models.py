@@ -274,6 +274,29 @@ class PlanUpload(models.Model):
         }
 
 
+class PlanUploadChange(models.Model):
+    """One child a previewed upload would change, so the LA sees who before confirming. Kept
+    only while the preview stands: deleted with the file when it is applied or cancelled."""
+
+    upload = models.ForeignKey(PlanUpload, on_delete=models.CASCADE, related_name="changes_previewed")
+    line_number = models.PositiveIntegerField()
+    action = models.CharField(max_length=12)
+    nhs_number = models.CharField(max_length=10)
+    family_name = models.CharField(max_length=100)
+    given_names = models.CharField(max_length=200)
+    plan_type = models.CharField(max_length=4, choices=PlanType.choices)
+
+    class Meta:
+        ordering = ["line_number", "id"]
+        indexes = [
+            # The preview's paginated list of changes, by kind of change then file line.
+            models.Index(fields=["upload", "action", "line_number"], name="plan_upload_change_list_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Line {self.line_number}: {self.action}"
+
+
 class PlanUploadRejection(models.Model):
     """A row the upload refused, with the cells as sent so the LA can correct and resend it."""
 

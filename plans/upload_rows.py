@@ -20,14 +20,25 @@ from plans.nhs_numbers import nhs_number_is_valid, nhs_number_normalise
 REQUIRED_COLUMNS = ("nhs_number", "family_name", "given_names", "date_of_birth", "plan_type", "start_date")
 OPTIONAL_COLUMNS = ("end_date", "expected_due_date", "la_reference", "withdrawn")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+# The columns the rejected-rows report puts before the file's own. They are ignored on upload,
+# so a corrected report goes back as it is, without the LA deleting columns by hand.
+REPORT_COLUMNS = ("line_number", "code", "reason", "message")
 
 # Nobody alive was born before this; anything earlier is a typing slip (1009 for 2009).
 _EARLIEST_DATE = date(1900, 1, 1)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-# Letters (any script), then letters, spaces, apostrophes, hyphens and full stops: what PDS
-# holds. Refusing everything else keeps markup and spreadsheet formulas out of names.
-NAME_PATTERN = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
+
+
+def name_is_acceptable(value: str) -> bool:
+    """Names are display data: any printable text is kept as given ("Stone, jr", "Smith (Jones)",
+    "Kowalska/Nowak"), because refusing a real name stops that child's plan being shared.
+    Only control and invisible format characters are refused; markup is escaped on output and
+    formulas are neutralised in every CSV the service writes.
+    """
+    return value.isprintable()
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_LENGTHS = {"family_name": 100, "given_names": 200, "la_reference": 50}
 _WITHDRAWN_VALUES = {"": False, "N": False, "Y": True}
@@ -100,7 +111,7 @@ def _header(cells: list[str]) -> list[str]:
             raise FileUnreadable(f"Column {position} of the header row has no name.")
         if name in seen:
             raise FileUnreadable(f"The column '{name}' appears more than once in the header row.")
-        if name not in COLUMNS:
+        if name not in COLUMNS and name not in REPORT_COLUMNS:
             raise FileUnreadable(
                 f"The header row has a column this service does not know: '{name[:40]}'. "
                 f"The columns are: {', '.join(COLUMNS)}."
@@ -147,7 +158,7 @@ class PlanFileReader:
                     continue
                 if header is None:
                     header = self.header = _header(cells)
-                    index = {name: i for i, name in enumerate(header)}
+                    index = {name: i for i, name in enumerate(header) if name in COLUMNS}
                     continue
                 self.row_count += 1
                 if self.row_count > self.max_rows:
@@ -210,10 +221,10 @@ class PlanFileReader:
             raise _RowError(
                 RejectReason.TOO_LONG, f"The {_LABELS[field]} is longer than {_MAX_LENGTHS[field]} characters."
             )
-        if not NAME_PATTERN.match(value):
+        if not name_is_acceptable(value):
             raise _RowError(
                 RejectReason.INVALID_NAME,
-                f"The {_LABELS[field]} may contain only letters, spaces, apostrophes, hyphens and full stops.",
+                f"The {_LABELS[field]} contains a control character (such as a tab or line break).",
             )
         return value
 
@@ -234,10 +245,10 @@ class PlanFileReader:
         # Fast paths first (a cached date, a plain name); the slow paths raise the row's error.
         dates = self._dates
         family_name = values["family_name"]
-        if not (len(family_name) <= 100 and NAME_PATTERN.match(family_name)):
+        if not (family_name and len(family_name) <= 100 and family_name.isprintable()):
             self._name(family_name, "family_name")
         given_names = values["given_names"]
-        if not (len(given_names) <= 200 and NAME_PATTERN.match(given_names)):
+        if not (given_names and len(given_names) <= 200 and given_names.isprintable()):
             self._name(given_names, "given_names")
         raw = values["date_of_birth"]
         date_of_birth = dates.get(raw) or self._date(raw, "date_of_birth", required=True)

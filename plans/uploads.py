@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from cpis.in_process import run_in_background
 from plans.models import (
     ROW_ACCEPTED,
     ROW_REJECTED,
@@ -29,6 +30,7 @@ from plans.models import (
     PlanChangeAction,
     PlanChangeSource,
     PlanUpload,
+    PlanUploadChange,
     PlanUploadRejection,
     RejectReason,
     UploadStatus,
@@ -63,6 +65,8 @@ class _Outcome:
     counts: dict[str, int]
     columns: list[str]
     rejections: list[Rejection] = field(default_factory=list)
+    # For a preview only: the rows that would change a plan (see _preview_changes_read).
+    changes: list[tuple] = field(default_factory=list)
 
 
 # --- progress, for the browser's progress bar ------------------------------------------------
@@ -331,6 +335,7 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
         )
         actions = Counter(dict(cursor.fetchall()))
         _progress_set(upload.pk, phase=phase, percent=85)
+        previewed = [] if apply else _preview_changes_read(cursor)
         if apply:
             if set(actions) - {"created", "unchanged"}:
                 # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.
@@ -351,7 +356,36 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
     counts = {key: actions.get(key, 0) for key in COUNT_KEYS}
     counts.update(rows=reader.row_count, accepted=accepted, rejected=len(rejections))
     _progress_set(upload.pk, phase=phase, percent=95)
-    return _Outcome(counts=counts, columns=reader.header, rejections=rejections)
+    return _Outcome(counts=counts, columns=reader.header, rejections=rejections, changes=previewed)
+
+
+def _preview_changes_read(cursor) -> list[tuple]:
+    """Each row the preview would change (not the unchanged ones), read from the staging table
+    before the preview's transaction rolls back: (line, action, NHS number, names, type)."""
+    cursor.execute(
+        f"""SELECT line, COALESCE(action, 'created'), nhs_number, family_name, given_names, plan_type
+        FROM {_STAGE} WHERE reject IS NULL AND COALESCE(action, 'created') <> 'unchanged'"""  # noqa: S608
+    )
+    return cursor.fetchall()
+
+
+def _preview_changes_store(*, upload: PlanUpload, changes: list[tuple]) -> None:
+    PlanUploadChange.objects.filter(upload=upload).delete()
+    PlanUploadChange.objects.bulk_create(
+        (
+            PlanUploadChange(
+                upload=upload,
+                line_number=line,
+                action=action,
+                nhs_number=nhs_number,
+                family_name=family_name,
+                given_names=given_names,
+                plan_type=plan_type,
+            )  # fmt: skip
+            for line, action, nhs_number, family_name, given_names, plan_type in changes
+        ),
+        batch_size=2000,
+    )
 
 
 def _rows(count: int) -> str:
@@ -428,7 +462,7 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
         if upload.status == UploadStatus.ANALYSING:
             from plans.tasks import plan_upload_analyse_task
 
-            transaction.on_commit(lambda: plan_upload_analyse_task.delay(upload.pk))
+            transaction.on_commit(lambda: run_in_background(plan_upload_analyse_task, upload.pk))
     return upload
 
 
@@ -455,6 +489,8 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
     file_code, message = _file_code(outcome.counts)
     with transaction.atomic():
         _rejections_store(upload=upload, rejections=outcome.rejections)
+        if file_code != FileCode.CPF04:
+            _preview_changes_store(upload=upload, changes=outcome.changes)
         upload.counts = outcome.counts
         upload.columns = outcome.columns
         upload.file_code = file_code
@@ -483,7 +519,7 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request=None) -> bool:
         _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
         from plans.tasks import plan_upload_apply_task
 
-        transaction.on_commit(lambda: plan_upload_apply_task.delay(upload.pk))
+        transaction.on_commit(lambda: run_in_background(plan_upload_apply_task, upload.pk))
     return True
 
 
@@ -493,6 +529,7 @@ def plan_upload_cancel(*, upload: PlanUpload, by: User, request=None) -> bool:
             status=UploadStatus.CANCELLED, content=b""
         )
         if cancelled:
+            PlanUploadChange.objects.filter(upload=upload).delete()
             audit_record(
                 action=AuditAction.PLAN_UPLOAD_CANCELLED, request=request, user=by, organisation=upload.organisation,
                 detail={"upload_id": upload.pk},
@@ -532,6 +569,7 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             upload.applied_at = timezone.now()
             upload.content = b""
             upload.save()
+            PlanUploadChange.objects.filter(upload=upload).delete()
             audit_record(
                 action=AuditAction.PLAN_UPLOAD_APPLIED, user=upload.confirmed_by, organisation=upload.organisation,
                 detail={"upload_id": upload.pk, "file_code": upload.file_code, **outcome.counts},
@@ -571,6 +609,7 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_r
         PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
             status=UploadStatus.DRY_RUN, content=b""
         )
+        PlanUploadChange.objects.filter(upload_id=upload.pk).delete()
     else:
         # Unattended, nobody reads a preview: the apply checks every row itself, in one pass.
         PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.QUEUED, confirmed_at=timezone.now())
@@ -600,9 +639,11 @@ def plan_upload_acknowledgement(*, upload: PlanUpload) -> dict:
 def plan_uploads_expire(*, now: datetime | None = None) -> int:
     """Nightly: previews nobody confirmed within a day are cancelled and their files deleted."""
     now = now or timezone.now()
-    return PlanUpload.objects.filter(
+    expired = PlanUpload.objects.filter(
         status=UploadStatus.PREVIEW, uploaded_at__lt=now - settings.PLAN_UPLOAD_PREVIEW_LIFETIME
-    ).update(status=UploadStatus.CANCELLED, content=b"")
+    )
+    PlanUploadChange.objects.filter(upload__in=expired).delete()
+    return expired.update(status=UploadStatus.CANCELLED, content=b"")
 
 
 def plan_upload_reports_forget(*, now: datetime | None = None) -> int:

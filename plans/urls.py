@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:plan_id>/end/", views.plan_end_view, name="end"),
     path("<int:plan_id>/withdraw/", views.plan_withdraw_view, name="withdraw"),
     path("uploads/", views.upload, name="upload"),
+    path("uploads/template.csv", views.upload_template, name="upload_template"),
     path("uploads/<int:upload_id>/", views.upload_detail, name="upload_detail"),
     path("uploads/<int:upload_id>/confirm/", views.upload_confirm, name="upload_confirm"),
     path("uploads/<int:upload_id>/cancel/", views.upload_cancel, name="upload_cancel"),

@@ -1,14 +1,18 @@
+from datetime import date, timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
+from accounts.dashboards import years_before
 from accounts.forms import post_data
 from accounts.models import Role
 from audit.csv_cells import csv_response
@@ -24,10 +28,10 @@ from plans.forms import (
     PlanUploadForm,
     errors_to_form,
 )
-from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanUpload, RejectReason, UploadStatus
+from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus
 from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
-from plans.upload_rows import COLUMNS, REQUIRED_COLUMNS
+from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (
     plan_upload_cancel,
     plan_upload_confirm,
@@ -58,12 +62,56 @@ def _search_filter(plans, search: dict):
         plans = plans.filter(end_date__isnull=False, withdrawn=False)
     elif status == "withdrawn":
         plans = plans.filter(withdrawn=True)
+    elif status == "ending_soon":
+        today = timezone.localdate()
+        plans = plans.filter(withdrawn=False, end_date__gt=today, end_date__lte=today + timedelta(days=30))
+    elif status == "turning_18":
+        today = timezone.localdate()
+        plans = plans.filter(
+            end_date__isnull=True,
+            withdrawn=False,
+            plan_type__in=[PlanType.CPP, PlanType.LAC],
+            date_of_birth__gt=years_before(today, 18),
+            date_of_birth__lte=years_before(today + timedelta(days=30), 18),
+        )
     return plans
+
+
+PREVIEW_ACTION_ORDER = ("ended", "withdrawn", "reinstated", "updated", "created")
+PREVIEW_ACTION_LABELS = {
+    "created": "Add",
+    "updated": "Update",
+    "ended": "End",
+    "withdrawn": "Withdraw",
+    "reinstated": "Reinstate",
+}
+
+
+def change_value(value) -> str:
+    """A value in the change history as people read it: "30 Nov 2026", "Yes", "Not set"."""
+    if value is None or value == "":
+        return "Not set"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return f"{date.fromisoformat(value):%-d %b %Y}"
+        except ValueError:
+            pass
+    return str(value)
 
 
 @never_cache
 @role_required(*READERS)
 def plan_list(request):
+    if request.method == "GET" and ("status" in request.GET or "plan_type" in request.GET):
+        # A link from the home page's figures: types and states only, never a name or number.
+        linked = PlanSearchForm(
+            {"status": request.GET.get("status", ""), "plan_type": request.GET.get("plan_type", "")}
+        )
+        if linked.is_valid():
+            request.session[_SEARCH_KEY] = {**linked.cleaned_data, "q": ""}
+        return redirect("plans:list")
     search = request.session.get(_SEARCH_KEY, {})
     form = PlanSearchForm(post_data(request), initial=search)
     if request.method == "POST":
@@ -122,7 +170,13 @@ def plan_detail(request, plan_id: int):
             "source_labels": dict(PlanChangeSource.choices),
             "localtime": timezone.localtime,
             "can_edit": Role.PLAN_MANAGER in request.roles,
+            "can_see_uploads": Role.PLAN_MANAGER in request.roles,
+            # The child view is the social worker's; it exists only while clinicians see a plan.
+            "child_view_url": reverse("attendances:child_for_plan", kwargs={"plan_id": plan.pk})
+            if shown and Role.SOCIAL_WORKER in request.roles
+            else None,
             "nhs_number_format": nhs_number_format,
+            "change_value": change_value,
         },
     )
 
@@ -255,6 +309,21 @@ def upload_detail(request, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     audit_record(action=AuditAction.PLAN_UPLOAD_VIEWED, request=request, detail={"upload_id": the_upload.pk})
     rejections = list(the_upload.rejections.all()[:100])
+    changes = None
+    if the_upload.status == UploadStatus.PREVIEW:
+        # Which children each change affects, grouped by kind of change, 50 to a page.
+        order = Case(*(When(action=a, then=i) for i, a in enumerate(PREVIEW_ACTION_ORDER)), default=99)
+        changes = Paginator(
+            the_upload.changes_previewed.annotate(kind=order).order_by("kind", "line_number"), 50
+        ).get_page(request.GET.get("page"))
+    columns = the_upload.columns or list(COLUMNS)
+    for rejection in rejections:
+        # The child the row was about, as sent, so the LA can tell which record to correct.
+        sent = dict(zip(columns, rejection.cells, strict=False))
+        rejection.sent_nhs_number = sent.get("nhs_number", "").strip()
+        rejection.sent_name = " ".join(
+            part for part in (sent.get("given_names", "").strip(), sent.get("family_name", "").strip()) if part
+        )
     reasons = the_upload.rejections.values("reason").annotate(rows=Count("id")).order_by("-rows", "reason")
     return render(
         request,
@@ -263,6 +332,8 @@ def upload_detail(request, upload_id: int):
             "upload": the_upload,
             "progress": upload_progress(upload=the_upload),
             "rejections": rejections,
+            "changes": changes,
+            "action_labels": PREVIEW_ACTION_LABELS,
             "reasons": [(r["reason"], r["rows"]) for r in reasons],
             "row_rejected": ROW_REJECTED,
             "UploadStatus": UploadStatus,
@@ -304,9 +375,26 @@ def upload_rejections(request, upload_id: int):
     audit_record(
         action=AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED, request=request, detail={"upload_id": the_upload.pk}
     )
-    header = ["line_number", "code", "reason", "message", *(the_upload.columns or COLUMNS)]
-    rows = ([r.line_number, ROW_REJECTED, r.reason, r.message, *r.cells] for r in the_upload.rejections.iterator())
+    columns = the_upload.columns or list(COLUMNS)
+    # A file that was itself a corrected report carries the report's columns: drop them, so
+    # each report has them once and the file uploads again as it is.
+    kept = [i for i, name in enumerate(columns) if name not in REPORT_COLUMNS]
+
+    def data_cells(cells: list[str]) -> list[str]:
+        return [cells[i] for i in kept] if len(cells) == len(columns) else cells
+
+    header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
+    rows = (
+        [r.line_number, ROW_REJECTED, r.reason, r.message, *data_cells(r.cells)]
+        for r in the_upload.rejections.iterator()
+    )
     return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
+
+
+@role_required(Role.PLAN_MANAGER)
+def upload_template(request):
+    """An empty plan file with every column, in the order the service documents them."""
+    return csv_response("cpis-plans-template.csv", list(COLUMNS), [])
 
 
 @never_cache

@@ -23,6 +23,23 @@ class DatePartsWidget(forms.MultiWidget):
             return [value.day, value.month, value.year]
         return [None, None, None]
 
+    def value_from_datadict(self, data, files, name):
+        # A client posting one field ("15/03/2019" or "2019-03-15", as scripts and the earlier
+        # single-box forms did) is read too; the pages always send the three boxes.
+        if not any(f"{name}_{part}" in data for part in ("day", "month", "year")) and data.get(name):
+            return _date_parts_from_text(str(data[name]))
+        return super().value_from_datadict(data, files, name)
+
+
+def _date_parts_from_text(text: str) -> list[str]:
+    text = text.strip()
+    for separator, order in (("/", (0, 1, 2)), ("-", (2, 1, 0))):
+        parts = text.split(separator)
+        if len(parts) == 3:
+            return [parts[i].strip() for i in order]
+    # Not a date at all: a day with no month or year makes the field say "enter a full date".
+    return [text, "", ""]
+
 
 class DatePartsField(forms.MultiValueField):
     widget = DatePartsWidget
@@ -30,6 +47,7 @@ class DatePartsField(forms.MultiValueField):
     def __init__(self, *, required: bool = True, **kwargs):
         error_messages = {
             "incomplete": "Enter a full date, with day, month and year",
+            "invalid_date": "Enter a real date, like 27 3 2026",
             **kwargs.pop("error_messages", {}),
         }
         fields = (forms.CharField(), forms.CharField(), forms.CharField())
@@ -44,7 +62,7 @@ class DatePartsField(forms.MultiValueField):
         try:
             value = dt.date(int(year), int(month), int(day))
         except (ValueError, OverflowError) as error:
-            raise ValidationError("Enter a real date, like 27 3 2026") from error
+            raise ValidationError(self.error_messages["invalid_date"]) from error
         date_in_range(value)
         return value
 

@@ -146,6 +146,20 @@ def invitation_create(
 
 
 @transaction.atomic
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation, by: User, request=None) -> Invitation:
+    """A fresh link for the same person and roles (lost e-mail, expired link): the earlier link
+    is cancelled by `invitation_create`, so only one works."""
+    return invitation_create(
+        organisation=invitation.organisation,
+        email=invitation.email,
+        full_name=invitation.full_name,
+        roles=list(invitation.roles),
+        by=by,
+        request=request,
+    )
+
+
 def invitation_cancel(*, invitation: Invitation, by: User | None, request=None) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(cancelled_at=timezone.now())
     invitation.cancelled_at = timezone.now()

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/users/<int:user_id>/two-factor/reset/", users.two_factor_reset_view, name="two_factor_reset"),
     path("admin/users/<int:user_id>/password/reset/", users.password_reset_send_view, name="password_reset_send"),
     path("admin/invitations/<int:invitation_id>/cancel/", users.invitation_cancel_view, name="invitation_cancel"),
+    path("admin/invitations/<int:invitation_id>/resend/", users.invitation_resend_view, name="invitation_resend"),
     # Org admins (their own) and national admins (any): the access review.
     path("admin/organisations/<int:organisation_id>/access-review/", access_review.access_review, name="access_review"),
     path(

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "attendances",
     "notifications",
     "fhir",
+    "reports",
+    "guidance",
 ]
 
 MIDDLEWARE = [
@@ -270,6 +272,11 @@ CONTENT_SECURITY_POLICY = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 # Without a broker, tasks run in-process so `make run` needs nothing else installed.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# ...and the web process stands in for beat and the worker where the demo shows it: overdue
+# marking on requests, plan files checked in a thread (see cpis/in_process.py).
+IN_PROCESS_TASKS = not CELERY_BROKER_URL
+if IN_PROCESS_TASKS:
+    MIDDLEWARE.append("cpis.in_process.PeriodicTasksMiddleware")
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"

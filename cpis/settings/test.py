@@ -16,6 +16,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests that need a real worker start one themselves and switch this off.
 CELERY_TASK_ALWAYS_EAGER = True
+IN_PROCESS_TASKS = False
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "cpis.in_process.PeriodicTasksMiddleware"]  # noqa: F405
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
 # Plain static storage: the live server of the browser tests serves files from the finders,
 # which know no hashed names. The production storage, collectstatic and whitenoise are tested

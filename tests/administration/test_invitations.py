@@ -285,3 +285,26 @@ def test_email_failure_cancels_the_invitation_and_tells_the_admin(client_for, ro
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert invite(client_for(setting_admin)).status_code == 302
     assert len(mail.outbox) == 1
+
+
+def test_resending_an_expired_invitation_sends_a_working_link_and_retires_the_old(
+    client_for, setting_admin, django_capture_on_commit_callbacks
+):
+    client = client_for(setting_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, roles=[Role.SAFEGUARDING_LEAD])
+    first_link = link_from_outbox()
+    first = Invitation.objects.get()
+    mail.outbox.clear()
+    users_page = client.get(reverse("administration:users")).content.decode()
+    assert reverse("administration:invitation_resend", kwargs={"invitation_id": first.pk}) in users_page
+
+    Invitation.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("administration:invitation_resend", kwargs={"invitation_id": first.pk}))
+    assert response.status_code == 302 and response.url == reverse("administration:users")
+    second_link = link_from_outbox()
+    assert Client().get(first_link).status_code == 410
+    assert accept(Client(), second_link).status_code == 302
+    user = User.objects.get(email="new.nurse@example.nhs.uk")
+    assert list(user.memberships.values_list("role", flat=True)) == [Role.SAFEGUARDING_LEAD]

@@ -316,3 +316,26 @@ def test_appointment_email_failure_is_shown_and_leaves_no_live_link(client_for, 
     response = appoint(client_for(role_user(Role.NATIONAL_ADMIN)), local_authority, "ada@la.example")
     assert response.status_code == 503 and "could not send the invitation email" in response.content.decode()
     assert not Invitation.objects.pending().exists()
+
+
+def test_organisation_form_and_page_show_no_placeholder_values(client_for, role_user):
+    from tests.factories import OrganisationFactory
+
+    client = client_for(role_user("national_admin"))
+    form = client.get("/admin/organisations/new/").content.decode()
+    assert "---------" not in form
+    organisation = OrganisationFactory(phone="")
+    page = client.get(f"/admin/organisations/{organisation.pk}/").content.decode()
+    assert "Telephone" in page and "Not recorded" in page and ">None<" not in page
+
+
+def test_organisations_can_be_searched_by_name_or_ods_code(client_for, role_user):
+    from tests.factories import OrganisationFactory
+
+    OrganisationFactory(name="Riverside Minor Injury Unit", ods_code="RIV01")
+    OrganisationFactory(name="Hilltop Urgent Treatment Centre", ods_code="HIL01")
+    client = client_for(role_user("national_admin"))
+    by_name = client.get("/admin/organisations/", {"q": "riverside"}).content.decode()
+    by_code = client.get("/admin/organisations/", {"q": "hil01"}).content.decode()
+    assert "Riverside Minor Injury Unit" in by_name and "Hilltop" not in by_name
+    assert "Hilltop Urgent Treatment Centre" in by_code and "Riverside" not in by_code

@@ -285,3 +285,12 @@ def test_user_shared_with_another_organisation_cannot_be_deactivated_or_reset(
     # Their roles here are still the admin's to change.
     assert client.post(url("role_remove", clinician, role=Role.CLINICIAN)).status_code == 302
     assert Membership.objects.filter(user=clinician, organisation=other_care_setting).exists()
+
+
+def test_users_can_be_searched_by_name_or_email(client_for, role_user, care_setting):
+    admin = role_user("org_admin", care_setting)
+    wanted = role_user("clinician", care_setting)
+    other = role_user("clinician", care_setting)
+    page = client_for(admin).get("/admin/users/", {"q": wanted.email.upper()}).content.decode()
+    assert wanted.email in page and other.email not in page
+    assert 'No users match "zzzz"' in client_for(admin).get("/admin/users/", {"q": "zzzz"}).content.decode()

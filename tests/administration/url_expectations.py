@@ -173,6 +173,14 @@ EXPECTATIONS = [
         other_default=403,
     ),
     Expect(
+        "administration:invitation_resend",
+        method="post",
+        statuses={"setting_admin": 302, "la_admin": 302},
+        kwargs=_invitation,
+        other_statuses=OTHER_ORG_ADMINS_404,
+        other_default=403,
+    ),
+    Expect(
         "administration:access_review",
         statuses={**ADMINS_200, "national_admin": 200},
         kwargs=_review_organisation,

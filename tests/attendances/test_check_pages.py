@@ -164,7 +164,7 @@ def test_bad_date_of_birth_is_refused(clinician_client, day, month, year, messag
 
 def test_arrival_time_is_recorded_in_london_time(clinician_client):
     plan = PlanFactory()
-    _post(clinician_client, nhs_number=plan.nhs_number, arrival_time="00:01")
+    _post(clinician_client, nhs_number=plan.nhs_number, arrival_time="00:01", arrival_confirmed="on")
 
     arrived = timezone.localtime(Visit.objects.get().arrived_at)
     assert (arrived.hour, arrived.minute) == (0, 1)
@@ -325,3 +325,134 @@ def test_plans_at_two_las_show_both_las_contacts(clinician_client, local_authori
 def _trims(callbacks) -> list:
     # The check also enqueues the notification's delivery after commit; these tests are about the trim.
     return [c for c in callbacks if "visits_trim" in repr(c)]
+
+
+def test_open_plan_is_listed_first_and_never_called_ended(clinician_client, local_authority):
+    """An ended LAC beside an open CPP: the heading must not read as if the CPP had ended."""
+    child = PlanFactory(organisation=local_authority, plan_type="CPP")
+    PlanFactory(
+        organisation=local_authority,
+        nhs_number=child.nhs_number,
+        date_of_birth=child.date_of_birth,
+        looked_after=True,
+        ended=True,
+        start_date=timezone.localdate() - dt.timedelta(days=900),
+    )
+
+    text = _text(_post(clinician_client, nhs_number=child.nhs_number))
+
+    heading = re.search(r'data-testid="alert-heading">([^<]*)<', text)[1]
+    assert heading == "Child Protection Plan (open) and Looked After Child (ended)"
+    assert text.index('data-testid="plan-cpp"') < text.index('data-testid="plan-lac"')
+
+
+def test_local_authority_with_an_open_plan_comes_before_one_whose_plan_ended(
+    clinician_client, local_authority, other_local_authority
+):
+    # "Northshire" sorts before "Southborough"; the open plan must still come first.
+    ended = PlanFactory(organisation=local_authority, ended=True)
+    PlanFactory(organisation=other_local_authority, nhs_number=ended.nhs_number, date_of_birth=ended.date_of_birth)
+
+    text = _text(_post(clinician_client, nhs_number=ended.nhs_number))
+
+    assert text.index("Southborough City Council") < text.index("Northshire County Council")
+    assert "Child Protection Plan</h1>" in text
+
+
+def test_plan_status_has_one_colour_on_the_alert_and_the_plan_pages(clinician_client, role_user, client_for):
+    plan = PlanFactory()
+    alert = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+    manager = client_for(role_user(Role.PLAN_MANAGER, plan.organisation))
+    listing = _text(manager.get(reverse("plans:list")))
+    detail = _text(manager.get(reverse("plans:detail", args=[plan.pk])))
+
+    for page in (alert, listing, detail):
+        assert 'nhsuk-tag--blue">Open</strong>' in page
+        assert "nhsuk-tag--red" not in page and "nhsuk-tag--green" not in page
+
+
+def _recent_time(hours_ago: float) -> str:
+    return f"{timezone.localtime(timezone.now() - dt.timedelta(hours=hours_ago)):%H:%M}"
+
+
+def test_an_arrival_more_than_12_hours_ago_is_confirmed_before_it_is_recorded(clinician_client):
+    plan = PlanFactory()
+    typed = _recent_time(13)
+
+    response = _post(clinician_client, nhs_number=plan.nhs_number, arrival_time=typed)
+
+    text = _text(response)
+    assert response.status_code == 400
+    assert "13 hours ago. Confirm that is right, or correct the time" in text
+    assert 'name="arrival_confirmed"' in text
+    assert not Visit.objects.exists()
+
+    confirmed = _post(clinician_client, nhs_number=plan.nhs_number, arrival_time=typed, arrival_confirmed="on")
+
+    visit = Visit.objects.get()
+    assert f"{timezone.localtime(visit.arrived_at):%H:%M}" == typed
+    assert f"Arrival recorded: <strong>{timezone.localtime(visit.arrived_at):%-d %b %Y, %H:%M}</strong>" in _text(
+        confirmed
+    )
+
+
+def test_a_recent_arrival_time_needs_no_confirmation_and_is_shown_on_the_alert(clinician_client):
+    plan = PlanFactory()
+    typed = _recent_time(2)
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number, arrival_time=typed))
+
+    assert re.search(rf"Arrival recorded: <strong>[^<]*, {typed}</strong>", text)
+
+
+def test_repeat_checks_in_one_episode_are_one_row_of_the_visit_list(lead_client, care_setting, other_care_setting):
+    plan = PlanFactory()
+    now = timezone.now()
+    for minutes in (300, 240, 60):
+        VisitFactory(
+            nhs_number=plan.nhs_number, care_setting=care_setting, arrived_at=now - dt.timedelta(minutes=minutes)
+        )
+    VisitFactory(nhs_number=plan.nhs_number, care_setting=other_care_setting, arrived_at=now - dt.timedelta(days=3))
+
+    text = _text(_post(lead_client, SILENT, nhs_number=plan.nhs_number))
+
+    assert text.count('data-testid="episode"') == 2
+    assert "Checked again 2 times, last at" in text
+
+
+@pytest.mark.parametrize("url", [CHECK, SILENT, reverse("attendances:child_find")])
+def test_nhs_number_fields_bring_up_the_numeric_keypad(role_user, client_for, url):
+    role = Role.SOCIAL_WORKER if url == reverse("attendances:child_find") else Role.SAFEGUARDING_LEAD
+    page = client_for(role_user(role)).get(url).content.decode()
+    field = re.search(r'<input[^>]*name="nhs_number"[^>]*>', page)[0]
+    assert 'inputmode="numeric"' in field
+
+
+def test_alert_says_what_to_do_next_and_prints_who_printed_it(clinician_client):
+    plan = PlanFactory()
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+    assert 'data-testid="alert-guidance"' in text and "follow" not in text.split("What to do next")[0][-5:]
+    assert 'href="/guidance/glossary/"' in text
+    printed = re.search(r'data-testid="printed">([^<]*)<', text)[1]
+    assert "Printed from CP-IS by" in printed and "Northshire General ED" in printed
+
+
+@pytest.mark.parametrize(
+    ("born", "said"),
+    [
+        ((2018, 12, 2), "7 years"),
+        ((2025, 12, 1), "12 months"),
+        ((2026, 11, 10), "3 weeks"),
+        ((2026, 11, 30), "under a week"),
+        ((2024, 12, 2), "23 months"),
+    ],
+)
+def test_age_is_said_as_a_clinician_says_it(born, said):
+    from attendances.display import age
+
+    assert age(dt.date(*born), today=dt.date(2026, 12, 1)) == said
+
+
+def test_alert_gives_the_childs_age(clinician_client):
+    plan = PlanFactory(date_of_birth=timezone.localdate() - dt.timedelta(days=365 * 8 + 5))
+    assert "(age 8 years)" in _text(_post(clinician_client, nhs_number=plan.nhs_number))

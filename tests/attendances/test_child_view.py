@@ -191,3 +191,18 @@ def test_notification_about_a_withdrawn_plan_no_longer_opens_the_child(social_wo
     plan.withdrawn = True
     plan.save()
     assert social_worker.get(_for_notification(notification)).status_code == 404
+
+
+def test_child_view_leads_back_to_the_notification_or_plan_it_was_opened_from(
+    social_worker, local_authority, care_setting
+):
+    from tests.notifications.checks import inbox_notification
+
+    notification = inbox_notification(local_authority, care_setting)
+    plan = local_authority.plans.get(nhs_number=notification.nhs_number)
+
+    from_notification = social_worker.get(f"/children/notification/{notification.pk}/").content.decode()
+    from_plan = social_worker.get(f"/children/plan/{plan.pk}/").content.decode()
+
+    assert f'href="/inbox/{notification.pk}/"' in from_notification and "Back to the notification" in from_notification
+    assert f'href="/plans/{plan.pk}/"' in from_plan and "Back to the plan" in from_plan

@@ -250,3 +250,57 @@ def test_results_page_queries_do_not_grow_with_events(
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         page = client.get(reverse("audit:events"))
     assert "Northshire General ED – clinician" in page.content.decode()
+
+
+def test_each_event_says_whom_it_affected(client_for, national_admin, role_user, care_setting):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    subject = role_user(Role.CLINICIAN, care_setting)
+    event(user=admin, organisation=care_setting, action=AuditAction.ROLE_GRANTED,
+          detail={"subject_user_id": subject.pk, "role": "safeguarding_lead"})  # fmt: skip
+    event(user=admin, organisation=care_setting, action=AuditAction.USER_DEACTIVATED,
+          detail={"subject_user_id": subject.pk})  # fmt: skip
+
+    page = client_for(national_admin).get(reverse("audit:events")).content.decode()
+
+    assert f"About: {subject.full_name}, role: safeguarding lead" in page
+    assert page.count(f"About: {subject.full_name}") == 2
+
+
+def test_whom_affected_costs_the_same_queries_for_many_events(
+    client_for, national_admin, role_user, care_setting, django_assert_max_num_queries
+):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    client = client_for(national_admin)
+    event(user=admin, organisation=care_setting, detail={"subject_user_id": admin.pk})
+    client.get(reverse("audit:events"))
+    with django_assert_max_num_queries(25) as baseline:
+        client.get(reverse("audit:events"))
+    for _ in range(20):
+        event(
+            user=admin,
+            organisation=care_setting,
+            detail={"subject_user_id": role_user(Role.CLINICIAN, care_setting).pk},
+        )
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        client.get(reverse("audit:events"))
+
+
+def test_action_list_is_grouped_and_ordered(client_for, national_admin):
+    page = client_for(national_admin).get(reverse("audit:events")).content.decode()
+
+    assert '<optgroup label="Sign-in and sessions">' in page
+    assert '<optgroup label="Plans and uploads">' in page
+    assert page.index('<optgroup label="Sign-in and sessions">') < page.index('<optgroup label="Notifications">')
+    plans_group = page.split('<optgroup label="Plans and uploads">')[1].split("</optgroup>")[0]
+    labels = [line.split(">")[1].split("<")[0] for line in plans_group.splitlines() if "<option" in line]
+    assert labels == sorted(labels) and "Plan created" in labels
+    # Every action is still offered once.
+    assert sum(page.count(f'value="{value}"') for value in AuditAction.values) == len(AuditAction.values)
+
+
+def test_a_grouped_action_still_searches(client_for, national_admin, role_user, care_setting):
+    event(user=role_user(Role.CLINICIAN, care_setting), action=AuditAction.PLAN_CREATED)
+    client = client_for(national_admin)
+    assert search(client, action=AuditAction.PLAN_CREATED).status_code == 302
+    rows = not_about_the_search(export(client))
+    assert [r["action"] for r in rows] == [AuditAction.PLAN_CREATED]

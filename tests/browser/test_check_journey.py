@@ -56,7 +56,7 @@ def test_clinician_checks_a_child_on_a_plan_and_one_with_no_plan(
     page.get_by_role("button", name="Sign in").click()
 
     # From home to the check form.
-    page.get_by_role("link", name="Check a child").click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Check a child").click()
     expect(page).to_have_title("Check a child – CP-IS")
     assert_accessible(page)
     screenshot(page, "check-form")
@@ -130,7 +130,7 @@ def test_social_worker_sees_their_childs_plans_and_visits(
     VisitFactory.create_batch(3, nhs_number=plan.nhs_number)
     page = signed_in_page(role_user(Role.SOCIAL_WORKER))
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name="Find a child").click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Find a child").click()
     page.get_by_label("NHS number").fill(plan.nhs_number)
     page.get_by_role("button", name="Find").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mia Example")

@@ -21,7 +21,7 @@ def test_clinicians_check_reaches_the_social_worker_who_acknowledges_it(
 
     page = signed_in_page(social_worker)
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name="Notifications inbox").first.click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Notifications").click()
     expect(page).to_have_title("New notifications – CP-IS")
     row = page.get_by_test_id("inbox-table").get_by_role("row", name="Tallulah Quibbleworth")
     expect(row).to_contain_text("Northshire General ED")

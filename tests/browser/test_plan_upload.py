@@ -98,7 +98,7 @@ def test_plan_manager_uploads_previews_confirms_and_downloads_rejected_rows(
                 row(4, plan_type="UCPP", date_of_birth=days_ago(9000), expected_due_date=days_ago(-60)),
                 row(5, nhs_number="999 000 0019"),
                 row(6, start_date=days_ago(-5)),
-                row(7, family_name='=HYPERLINK("http://example.com")'),
+                row(7, family_name='=HYPERLINK("http://example.com")', given_names="Ann\tMarie"),
             ],
             bom=True,
             newline="\r\n",

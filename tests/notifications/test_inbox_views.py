@@ -44,7 +44,10 @@ def test_inbox_lists_own_las_delivered_notifications_only(sw_client, la, setting
     assert "Quibbleworth" in body
     assert "Elsewhereton" not in body
     assert "Notyetdelivered" not in body
-    assert mine.nhs_number not in body  # the list shows names; the NHS number is on the notification
+    # The NHS number and date of birth tell apart two children of the same name.
+    nhs = mine.nhs_number
+    assert f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}" in body
+    assert mine.date_of_birth.strftime("%-d %b %Y") in body
     event = AuditEvent.objects.get(action=AuditAction.NOTIFICATION_INBOX_VIEWED)
     assert event.detail["notification_ids"] == [mine.pk]
 
@@ -173,6 +176,9 @@ def test_an_impossible_date_filter_shows_the_error_summary(sw_client, la, settin
     response = sw_client.get(INBOX, {"date_from": "31/02/2026"})
     assert response.status_code == 400
     assert "There is a problem" in response.content.decode()
+    # Nothing was searched, so the page must not say that nothing matched.
+    assert "matching these filters" not in response.content.decode()
+    assert "Correct the filters above" in response.content.decode()
 
 
 def test_inbox_query_count_does_not_grow_with_the_list(sw_client, la, setting, django_assert_max_num_queries):
@@ -238,3 +244,107 @@ def test_admin_retries_a_failed_delivery_and_it_is_delivered(
     assert (email.status, email.attempts) == (DeliveryStatus.SENT, 1)
     assert len(mail.outbox) == 1
     assert AuditEvent.objects.filter(action=AuditAction.NOTIFICATION_DELIVERY_RETRIED).count() == 1
+
+
+def test_inbox_and_notification_show_the_same_times(sw_client, la, setting):
+    first = timezone.now() - timedelta(hours=2)
+    notification = inbox_notification(la, setting, arrived_at=first)
+    plan = notification.local_authority.plans.get(nhs_number=notification.nhs_number)
+    record_check(plans=[plan], care_setting=setting, arrived_at=first + timedelta(minutes=43))
+    notification.refresh_from_db()
+    assert notification.attendance_count == 2
+
+    listing = sw_client.get(INBOX).content.decode()
+    detail = sw_client.get(_detail(notification)).content.decode()
+
+    first_text = timezone.localtime(notification.first_attended_at).strftime("%-d %b %Y, %H:%M")
+    last_text = timezone.localtime(notification.last_attended_at).strftime("%-d %b %Y, %H:%M")
+    for page in (listing, detail):
+        assert first_text in page
+        assert f"last at {last_text}" in page
+
+
+def test_a_birth_date_mismatch_at_the_check_reaches_the_la(sw_client, la, setting):
+    from attendances.services import child_check
+    from notifications.models import Notification
+    from notifications.services import delivery_attempt
+
+    plan = child_on_plan(la)
+    entered = plan.date_of_birth - timedelta(days=1)
+    child_check(
+        nhs_number=plan.nhs_number,
+        date_of_birth=entered,
+        arrived_at=timezone.now(),
+        user=user_with_role(Role.CLINICIAN, setting),
+        organisation=setting,
+        role=Role.CLINICIAN,
+    )
+    notification = Notification.objects.get(nhs_number=plan.nhs_number)
+    delivery_attempt(delivery_id=Delivery.objects.get(notification=notification, channel=Channel.INBOX).pk)
+
+    assert notification.date_of_birth_entered == entered
+    assert "Date of birth differs" in sw_client.get(INBOX).content.decode()
+    detail = sw_client.get(_detail(notification)).content.decode()
+    assert "The date of birth did not match" in detail
+    assert entered.strftime("%-d %B %Y") in detail
+
+
+def test_a_matching_birth_date_raises_no_flag(sw_client, la, setting):
+    from attendances.services import child_check
+    from notifications.models import Notification
+
+    plan = child_on_plan(la)
+    child_check(
+        nhs_number=plan.nhs_number,
+        date_of_birth=plan.date_of_birth,
+        arrived_at=timezone.now(),
+        user=user_with_role(Role.CLINICIAN, setting),
+        organisation=setting,
+        role=Role.CLINICIAN,
+    )
+    assert Notification.objects.get(nhs_number=plan.nhs_number).date_of_birth_entered is None
+
+
+def test_assign_to_a_colleague_in_the_same_la(sw_client, la, setting):
+    colleague = user_with_role(Role.SOCIAL_WORKER, la)
+    colleague.full_name = "Priya Colleague"
+    colleague.save()
+    notification = inbox_notification(la, setting)
+    detail = sw_client.get(_detail(notification)).content.decode()
+    assert "Priya Colleague" in detail and 'name="assignee"' in detail
+
+    response = sw_client.post(
+        reverse("notifications:notification_assign", args=[notification.pk]), {"assignee": colleague.pk}
+    )
+
+    notification.refresh_from_db()
+    assert response.status_code == 302 and notification.assigned_to == colleague
+    event = AuditEvent.objects.get(action=AuditAction.NOTIFICATION_ASSIGNED)
+    assert event.detail["assigned_to"] == colleague.pk
+
+
+def test_a_social_worker_of_another_la_cannot_be_assigned(sw_client, la, setting):
+    outsider = user_with_role(Role.SOCIAL_WORKER, OrganisationFactory(local_authority=True))
+    notification = inbox_notification(la, setting)
+
+    response = sw_client.post(
+        reverse("notifications:notification_assign", args=[notification.pk]), {"assignee": outsider.pk}
+    )
+
+    notification.refresh_from_db()
+    assert response.status_code == 302 and notification.assigned_to is None
+
+
+def test_inbox_date_filter_uses_the_nhs_date_input(sw_client, la, setting):
+    inbox_notification(la, setting, family_name="Boxdated")
+    today = timezone.localdate()
+    page = sw_client.get(INBOX).content.decode()
+    assert 'name="date_from_day"' in page and 'name="date_to_year"' in page
+
+    found = sw_client.get(
+        INBOX,
+        {"date_from_day": today.day, "date_from_month": today.month, "date_from_year": today.year},
+    )
+    assert found.status_code == 200 and "Boxdated" in found.content.decode()
+    refused = sw_client.get(INBOX, {"date_from_day": "31", "date_from_month": "2", "date_from_year": "2026"})
+    assert refused.status_code == 400 and "Enter a real date" in refused.content.decode()

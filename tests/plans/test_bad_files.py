@@ -78,13 +78,16 @@ CORPUS = [
     ("subject-over-18", csv_bytes([_good(1), row(4, date_of_birth=days_ago(365 * 19)),
      row(5, date_of_birth=days_ago(365 * 30), start_date=days_ago(10), end_date=days_ago(5))]),
      FileCode.CPF03, {3: "over_18", 4: "over_18"}),
-    ("html-and-script-in-names", csv_bytes([_good(1), row(4, family_name="<script>alert(1)</script>"),
-     row(5, given_names='<img src=x onerror="alert(1)">'), row(6, family_name="Smith</td><td>")]),
+    ("control-characters-in-names", csv_bytes([_good(1), row(4, family_name="Smith\x07"),
+     row(5, given_names="Ann\tMarie"), row(6, family_name="Smith\u202eevil")]),
      FileCode.CPF03, {3: "invalid_name", 4: "invalid_name", 5: "invalid_name"}),
-    ("formula-cells", csv_bytes([row(4, family_name="=HYPERLINK(\"http://x\")"), row(5, given_names="+44 1234"),
-     row(6, family_name="-2+3"), row(7, given_names="@SUM(A1:A9)"), row(8, nhs_number="=1+1")]),
-     FileCode.CPF04, {2: "invalid_name", 3: "invalid_name", 4: "invalid_name", 5: "invalid_name",
-                      6: "invalid_nhs_number"}),
+    # Names are display data: punctuation, markup and formulas are kept as given (escaped on
+    # every page and neutralised in every CSV), so no child's plan goes unshared for its name.
+    ("punctuation-markup-and-formulas-in-names", csv_bytes([row(4, family_name="Stone, jr"),
+     row(5, family_name="Smith (Jones)"), row(6, family_name="Kowalska/Nowak"),
+     row(7, family_name="<script>alert(1)</script>"), row(8, given_names="=HYPERLINK(\"http://x\")"),
+     row(9, given_names="@SUM(A1:A9)"), row(10, nhs_number="=1+1")]),
+     FileCode.CPF03, {8: "invalid_nhs_number"}),
     ("missing-and-extra-cells", _good(1) and (csv_bytes([_good(1)]) + b"9990000018,Smith\n"
      + csv_bytes([_good(2)]).split(b"\n", 1)[1].rstrip(b"\n") + b",extra\n"), FileCode.CPF03,
      {3: "wrong_cell_count", 4: "wrong_cell_count"}),
@@ -186,7 +189,12 @@ def test_file_at_the_row_limit_is_accepted(local_authority):
 
 
 def test_formula_cells_are_neutralised_in_the_rejected_rows_csv(local_authority, role_user, client_for):
-    upload = import_bytes(local_authority, CORPUS[[c[0] for c in CORPUS].index("formula-cells")][1])
+    # Each row is rejected for its date; its formula-like cells must reach the report inert.
+    upload = import_bytes(local_authority, csv_bytes([
+        row(4, family_name='=HYPERLINK("http://x")', start_date="tomorrow"),
+        row(5, given_names="+44 1234", start_date="tomorrow"), row(6, family_name="-2+3", start_date="tomorrow"),
+        row(7, given_names="@SUM(A1:A9)", start_date="tomorrow"), row(8, nhs_number="=1+1"),
+    ]))  # fmt: skip
     client = client_for(role_user("plan_manager"))
     response = client.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv")
     assert response.status_code == 200

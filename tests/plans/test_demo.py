@@ -22,3 +22,16 @@ def test_seed_demo_adds_realistic_plans_once_even_on_a_later_day():
     with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=3)):
         call_command("seed_demo", "--force", verbosity=0)
     assert Plan.objects.count() == len(plans)
+
+
+def test_the_demo_child_named_in_the_readme_is_on_an_open_plan_beside_an_ended_one():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    call_command("seed_demo", "--force", verbosity=0)
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    assert "999 900 0088" in readme
+    plans = {p.plan_type: p for p in Plan.objects.visible().filter(nhs_number="9999000088")}
+    assert plans["CPP"].end_date is None and plans["LAC"].end_date is not None
+    assert plans["CPP"].given_names == "Mia"

@@ -3,6 +3,7 @@ journey, contact details, and the audit of every view and download."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -145,12 +146,12 @@ def test_create_a_plan_on_the_form(manager, local_authority):
 
 
 def test_form_errors_are_summarised(manager):
-    response = manager.post("/plans/new/", {"nhs_number": "123", "family_name": "<x>", "date_of_birth": "31/02/2019"})
+    response = manager.post("/plans/new/", {"nhs_number": "123", "family_name": "A\tB", "date_of_birth": "31/02/2019"})
     page = response.content.decode()
     assert response.status_code == 400
     assert "There is a problem" in page
     assert "Enter a valid 10-digit NHS number" in page
-    assert "Family name may contain only letters" in page
+    assert "Family name must not contain control characters" in page
     assert "Date of birth must be a real date" in page
     assert "Select the plan type" in page
     assert "<title>Error: Add a plan" in page
@@ -159,7 +160,10 @@ def test_form_errors_are_summarised(manager):
 def test_edit_end_and_withdraw_on_the_forms(manager, local_authority):
     plan = PlanFactory(organisation=local_authority, family_name="Old")
     form = manager.get(f"/plans/{plan.pk}/edit/").content.decode()
-    assert plan.date_of_birth.strftime("%d/%m/%Y") in form
+    # The NHS.UK date input: day, month and year boxes holding the plan's date.
+    born = plan.date_of_birth
+    for part, value in (("day", born.day), ("month", born.month), ("year", born.year)):
+        assert f'name="date_of_birth_{part}" type="text" value="{value}"' in re.sub(r"\s+", " ", form)
     response = manager.post(f"/plans/{plan.pk}/edit/", {
         "family_name": "New", "given_names": plan.given_names, "date_of_birth": plan.date_of_birth.strftime("%d/%m/%Y"),
         "end_date": "", "la_reference": "",
@@ -309,3 +313,159 @@ def test_another_las_plan_manager_cannot_change_our_plans_or_see_our_uploads(
     upload.refresh_from_db()
     assert (plan.family_name, plan.end_date, plan.withdrawn, upload.status) == ("Ours", None, False, "preview")
     assert "OURS" not in theirs.get("/plans/").content.decode()
+
+
+def _upload_and_confirm(client, content: bytes, capture) -> PlanUpload:
+    with capture(execute=True):
+        client.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", content)})
+    upload = PlanUpload.objects.order_by("-id").first()
+    with capture(execute=True):
+        client.post(f"/plans/uploads/{upload.pk}/confirm/")
+    upload.refresh_from_db()
+    return upload
+
+
+def _download(client, upload) -> bytes:
+    return b"".join(client.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv").streaming_content)
+
+
+def test_the_rejected_rows_file_uploads_again_as_it_is_once_corrected(
+    manager, local_authority, django_capture_on_commit_callbacks
+):
+    first = _upload_and_confirm(
+        manager, csv_bytes([row(1), row(2, start_date="31/02/2026")]), django_capture_on_commit_callbacks
+    )
+    assert first.counts["rejected"] == 1
+    report = _download(manager, first).decode()
+
+    # The LA corrects the date in the report and sends the report itself back.
+    corrected = report.replace("31/02/2026", days_ago(50)).encode()
+    second = _upload_and_confirm(manager, corrected, django_capture_on_commit_callbacks)
+
+    assert second.file_code != FileCode.CPF01, second.file_message
+    assert second.counts["accepted"] == 1 and second.counts["rejected"] == 0
+    assert Plan.objects.filter(organisation=local_authority).count() == 2
+
+
+def test_a_report_of_a_report_has_the_report_columns_once(manager, local_authority, django_capture_on_commit_callbacks):
+    first = _upload_and_confirm(
+        manager, csv_bytes([row(1), row(2, start_date="31/02/2026")]), django_capture_on_commit_callbacks
+    )
+    # Sent back uncorrected: rejected again, and its own report must not double the columns.
+    second = _upload_and_confirm(manager, _download(manager, first), django_capture_on_commit_callbacks)
+    rows = list(csv.reader(io.StringIO(_download(manager, second).decode())))
+
+    assert rows[0][:5] == ["line_number", "code", "reason", "message", "nhs_number"]
+    assert rows[0].count("line_number") == 1
+    assert len(rows[1]) == len(rows[0]) and rows[1][4] == nhs_number_for(2)
+
+
+def test_rejected_rows_show_the_nhs_number_and_name_sent(manager, local_authority, django_capture_on_commit_callbacks):
+    upload = _upload_and_confirm(
+        manager,
+        csv_bytes([row(1), row(2, given_names="Ada", family_name="Byron", start_date="31/02/2026")]),
+        django_capture_on_commit_callbacks,
+    )
+    page = manager.get(f"/plans/uploads/{upload.pk}/").content.decode()
+    number = nhs_number_for(2)
+
+    assert f"{number[:3]} {number[3:6]} {number[6:]}" in page
+    assert "Ada Byron" in page
+
+
+@pytest.mark.parametrize("family_name", ["Stone, jr", "Smith (Jones)", "Kowalska/Nowak", "<b>Bold</b>"])
+def test_a_family_name_with_punctuation_is_kept_as_given_and_escaped(manager, local_authority, family_name):
+    response = manager.post("/plans/new/", {
+        "nhs_number": nhs_number_for(9), "family_name": family_name, "given_names": "Jay",
+        "date_of_birth": "01/02/2019", "plan_type": "CPP", "start_date": days_ago(10),
+    })  # fmt: skip
+    plan = Plan.objects.get()
+    assert response.status_code == 302 and plan.family_name == family_name
+    page = manager.get(f"/plans/{plan.pk}/").content.decode()
+    assert "<b>Bold</b>" not in page
+
+
+def test_history_says_values_as_people_read_them(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    upload = PlanUpload.objects.create(organisation=local_authority, filename="x.csv", status=UploadStatus.APPLIED)
+    plan.changes.create(source="upload", upload=upload, action="ended", changed_by_name="Dee Jones",
+                        changes={"end_date": [None, "2026-11-30"], "withdrawn": [False, True]})  # fmt: skip
+
+    page = manager.get(f"/plans/{plan.pk}/").content.decode()
+
+    assert "End date: Not set → 30 Nov 2026" in page
+    assert "Withdrawn: No → Yes" in page
+    assert "(none)" not in page and "File upload 1" not in page
+    assert f'From <a href="/plans/uploads/{upload.pk}/">an uploaded file</a>' in page
+
+
+def test_one_plan_matches_the_search(social_worker, local_authority):
+    PlanFactory(organisation=local_authority, family_name="Zebedee")
+    response = social_worker.post("/plans/", {"q": "Zebedee"})
+    page = social_worker.get(response["Location"]).content.decode()
+    assert "1 plan matches your search" in page
+
+
+def test_plan_detail_links_a_social_worker_to_the_childs_visits(social_worker, manager, local_authority):
+    plan = PlanFactory(organisation=local_authority)
+    link = f"/children/plan/{plan.pk}/"
+    page = social_worker.get(f"/plans/{plan.pk}/").content.decode()
+    assert link in page
+    assert social_worker.get(link).status_code == 200
+    # The plan manager has no child view: no link that would only be refused.
+    assert link not in manager.get(f"/plans/{plan.pk}/").content.decode()
+
+
+def test_a_plan_is_added_with_the_nhs_date_input_boxes(manager, local_authority):
+    start = timezone.localdate() - timedelta(days=10)
+    response = manager.post("/plans/new/", {
+        "nhs_number": nhs_number_for(9), "family_name": "Doe", "given_names": "Jay",
+        "date_of_birth_day": "1", "date_of_birth_month": "2", "date_of_birth_year": "2019",
+        "plan_type": "CPP", "start_date_day": start.day, "start_date_month": start.month,
+        "start_date_year": start.year,
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert Plan.objects.get().date_of_birth.isoformat() == "2019-02-01"
+
+    bad = manager.post("/plans/new/", {"date_of_birth_day": "31", "date_of_birth_month": "2",
+                                       "date_of_birth_year": "2019"})  # fmt: skip
+    page = bad.content.decode()
+    assert "Date of birth must be a real date, like 15 3 2019" in page
+    assert 'href="#id_date_of_birth"' in page and 'id="id_date_of_birth"' in page
+
+
+def test_the_preview_lists_the_children_each_change_affects_a_page_at_a_time(
+    manager, local_authority, django_capture_on_commit_callbacks
+):
+    PlanFactory(organisation=local_authority, nhs_number=nhs_number_for(1), given_names="Ending", family_name="Held",
+                start_date=timezone.localdate() - timedelta(100), date_of_birth=timezone.localdate() - timedelta(3000))  # fmt: skip
+    rows = [row(1, given_names="Ending", family_name="Held", date_of_birth=days_ago(3000), end_date=days_ago(1))]
+    rows += [row(n, given_names=f"New{n}", family_name="Child") for n in range(10, 70)]
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", csv_bytes(rows))})
+    upload = PlanUpload.objects.get()
+
+    first = re.sub(r"\s+", " ", manager.get(f"/plans/uploads/{upload.pk}/").content.decode())
+    second = re.sub(r"\s+", " ", manager.get(f"/plans/uploads/{upload.pk}/", {"page": 2}).content.decode())
+
+    assert "Children this file changes (61)" in first
+    # Ends first: the change a plan manager most needs to see.
+    assert first.index("<strong>End</strong>") < first.index("<strong>Add</strong>")
+    number = nhs_number_for(1)
+    assert f"{number[:3]} {number[3:6]} {number[6:]}" in first and "Ending Held" in first
+    assert first.count("<strong>Add</strong>") == 49 and second.count("<strong>Add</strong>") == 11
+
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post(f"/plans/uploads/{upload.pk}/confirm/")
+    # Applied: the preview's copy of the children's details goes with the file.
+    assert not upload.changes_previewed.exists()
+
+
+def test_the_upload_page_offers_an_empty_template_with_every_column(manager):
+    from plans.upload_rows import COLUMNS
+
+    assert 'href="/plans/uploads/template.csv"' in manager.get("/plans/uploads/").content.decode()
+    rows = list(
+        csv.reader(io.StringIO(b"".join(manager.get("/plans/uploads/template.csv").streaming_content).decode()))
+    )
+    assert rows == [list(COLUMNS)]

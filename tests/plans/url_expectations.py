@@ -41,6 +41,7 @@ EXPECTATIONS = [
     Expect("plans:new", statuses=MANAGE),
     Expect("plans:contacts", statuses=MANAGE),
     Expect("plans:upload", statuses=MANAGE),
+    Expect("plans:upload_template", statuses=MANAGE),
     Expect("plans:detail", statuses=READ, kwargs=_plan, other_statuses=_refused_except(*READERS)),
     Expect("plans:edit", statuses=MANAGE, kwargs=_plan, other_statuses=_refused_except("plan_manager")),
     Expect("plans:end", statuses=MANAGE, kwargs=_plan, other_statuses=_refused_except("plan_manager")),

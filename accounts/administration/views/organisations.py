@@ -4,6 +4,7 @@ import hashlib
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -30,7 +31,11 @@ from audit.models import AuditAction
 
 @role_required(Role.NATIONAL_ADMIN)
 def organisations(request):
-    return render(request, "administration/organisations.jinja", {"organisations": Organisation.objects.all()})
+    query = request.GET.get("q", "").strip()[:100]
+    found = Organisation.objects.all()
+    if query:
+        found = found.filter(Q(name__icontains=query) | Q(ods_code__iexact=query))
+    return render(request, "administration/organisations.jinja", {"organisations": found, "query": query})
 
 
 @role_required(Role.NATIONAL_ADMIN)

@@ -21,6 +21,7 @@ from accounts.administration.forms import (
 from accounts.administration.services import (
     invitation_cancel,
     invitation_create,
+    invitation_resend,
     role_grant,
     role_remove,
     two_factor_reset,
@@ -45,11 +46,17 @@ from audit.models import AuditAction
 
 @role_required(Role.ORG_ADMIN)
 def users(request):
+    query = request.GET.get("q", "").strip()[:100]
+    rows = review_rows(request.organisation)
+    if query:
+        wanted = query.lower()
+        rows = [r for r in rows if wanted in r["user"].full_name.lower() or wanted in r["user"].email.lower()]
     return render(
         request,
         "administration/users.jinja",
         {
-            "rows": review_rows(request.organisation),
+            "query": query,
+            "rows": rows,
             "invitations": Invitation.objects.pending().filter(organisation=request.organisation),
         },
     )
@@ -105,6 +112,23 @@ def invitation_cancel_view(request, invitation_id: int):
     invitation = access_invitation_by_org_admin(request, invitation_id)
     invitation_cancel(invitation=invitation, by=request.user, request=request)
     messages.success(request, f"The invitation to {invitation.email} has been cancelled.")
+    return redirect("administration:users")
+
+
+@role_required(Role.ORG_ADMIN)
+@require_POST
+def invitation_resend_view(request, invitation_id: int):
+    invitation = access_invitation_by_org_admin(request, invitation_id)
+    try:
+        sent = invitation_resend(invitation=invitation, by=request.user, request=request)
+    except ValidationError as error:
+        # The person made an account meanwhile, or a role can no longer be granted here.
+        messages.error(request, " ".join(error.messages))
+        return redirect("administration:users")
+    if getattr(sent, "email_failed", False):
+        messages.error(request, EMAIL_FAILED_TEXT)
+    else:
+        messages.success(request, f"We have sent a new invitation to {sent.email}. The earlier link no longer works.")
     return redirect("administration:users")
 
 

@@ -1,0 +1,122 @@
+"""Implementation progress: each organisation's go-live state, derived from data alone.
+
+A local authority is live when its contact details are set, it has at least one trained social
+worker, and it uploaded plans in the last 30 days with at least 95% of rows accepted. A care
+setting is live when it has at least one trained clinician and checked children in the last 30
+days. Nothing here is about a child: the public page shows counts only.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from accounts.models import Membership, Organisation, OrganisationKind, Role, SettingType, TrainingRecord
+from audit.models import AuditAction, AuditEvent
+from plans.models import PlanUpload, UploadStatus
+from reports.metrics import ACCEPTANCE_TARGET
+
+RECENT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class GoLive:
+    organisation: Organisation
+    steps: list[Step]
+
+    @property
+    def live(self) -> bool:
+        return all(step.done for step in self.steps)
+
+    @property
+    def left(self) -> list[Step]:
+        return [step for step in self.steps if not step.done]
+
+
+def _trained_with(organisation_ids, roles) -> set[int]:
+    """Ids of the organisations among `organisation_ids` with an active, currently trained user
+    holding one of `roles`."""
+    current = TrainingRecord.objects.filter(user=OuterRef("user_id"), expires_on__gte=timezone.localdate())
+    return set(
+        Membership.objects.filter(organisation_id__in=organisation_ids, role__in=roles, user__is_active=True)
+        .filter(Exists(current))
+        .values_list("organisation_id", flat=True)
+    )
+
+
+def _recent_good_uploads(organisation_ids) -> set[int]:
+    since = timezone.now() - timedelta(days=RECENT_DAYS)
+    good = set()
+    for organisation_id, counts in PlanUpload.objects.filter(
+        organisation_id__in=organisation_ids, status=UploadStatus.APPLIED, applied_at__gte=since
+    ).values_list("organisation_id", "counts"):
+        rows, accepted = (counts or {}).get("rows", 0), (counts or {}).get("accepted", 0)
+        if rows and 100 * accepted / rows >= ACCEPTANCE_TARGET:
+            good.add(organisation_id)
+    return good
+
+
+def _recent_checks(organisation_ids) -> set[int]:
+    since = timezone.now() - timedelta(days=RECENT_DAYS)
+    return set(
+        AuditEvent.objects.filter(
+            organisation_id__in=organisation_ids, action=AuditAction.CHILD_CHECKED, occurred_at__gte=since
+        )
+        .values_list("organisation_id", flat=True)
+        .distinct()
+    )
+
+
+def go_live_states(organisations) -> list[GoLive]:
+    """The go-live checklist of each local authority and care setting given, in a few queries
+    whatever their number."""
+    organisations = [o for o in organisations if o.kind != OrganisationKind.NATIONAL]
+    la_ids = [o.pk for o in organisations if o.is_local_authority]
+    setting_ids = [o.pk for o in organisations if o.is_care_setting]
+    trained_social_workers = _trained_with(la_ids, [Role.SOCIAL_WORKER])
+    uploads = _recent_good_uploads(la_ids)
+    trained_clinicians = _trained_with(setting_ids, [Role.CLINICIAN, Role.SAFEGUARDING_LEAD])
+    checks = _recent_checks(setting_ids)
+    states = []
+    for o in organisations:
+        if o.is_local_authority:
+            steps = [
+                Step(
+                    "Contact details for clinicians set (office hours, emergency duty, team mailbox)",
+                    bool(o.office_hours_phone and o.emergency_duty_phone and o.team_mailbox),
+                ),
+                Step("At least one trained social worker", o.pk in trained_social_workers),
+                Step(
+                    f"Plans uploaded in the last {RECENT_DAYS} days with at least {ACCEPTANCE_TARGET:g}% of rows accepted",
+                    o.pk in uploads,
+                ),
+            ]
+        else:
+            steps = [
+                Step("At least one trained clinician or safeguarding lead", o.pk in trained_clinicians),
+                Step(f"Children checked in the last {RECENT_DAYS} days", o.pk in checks),
+            ]
+        states.append(GoLive(o, steps))
+    return states
+
+
+def progress_counts() -> list[dict]:
+    """For the public page: per kind (and setting type), how many organisations are live."""
+    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
+    totals: Counter = Counter()
+    live: Counter = Counter()
+    for state in states:
+        o = state.organisation
+        key = "Local authority" if o.is_local_authority else SettingType(o.setting_type).label
+        totals[key] += 1
+        live[key] += state.live
+    order = ["Local authority"] + [t.label for t in SettingType]
+    return [{"kind": k, "organisations": totals[k], "live": live[k]} for k in order if totals.get(k)]

@@ -1,0 +1,156 @@
+"""Reports for admins: their own organisation's, or every organisation's side by side for a
+national admin. Counts and durations only; no child is named."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from accounts.access import role_required
+from accounts.models import Organisation, OrganisationKind, Role
+from audit.csv_cells import csv_response
+from reports.charts import bar_chart
+from reports.forms import ReportRangeForm
+from reports.metrics import ACCEPTANCE_TARGET, care_setting_report, local_authority_report
+from reports.progress import go_live_states, progress_counts
+
+
+def _reports(request, start, end) -> dict:
+    organisation = request.organisation
+    if Role.NATIONAL_ADMIN in request.roles:
+        active = Organisation.objects.filter(is_active=True).order_by("name")
+        las = [local_authority_report(o, start, end) for o in active.filter(kind=OrganisationKind.LOCAL_AUTHORITY)]
+        settings = [care_setting_report(o, start, end) for o in active.filter(kind=OrganisationKind.CARE_SETTING)]
+        return {"scope": "national", "las": las, "settings": settings}
+    if organisation.is_local_authority:
+        return {"scope": "la", "las": [local_authority_report(organisation, start, end)], "settings": []}
+    if organisation.is_care_setting:
+        return {"scope": "setting", "las": [], "settings": [care_setting_report(organisation, start, end)]}
+    return {"scope": "none", "las": [], "settings": []}
+
+
+def _charts(data: dict) -> list:
+    charts = []
+    if data["scope"] == "la":
+        report = data["las"][0]
+        charts.append(
+            bar_chart(
+                id="notifications-per-week",
+                title="Notifications per week",
+                points=[(f"{monday:%-d %b}", count) for monday, count in report.weeks],
+            )
+        )
+    elif data["scope"] == "setting":
+        report = data["settings"][0]
+        charts.append(
+            bar_chart(
+                id="checks-per-day",
+                title="Checks per day",
+                points=[(f"{day:%-d %b}", checks) for day, checks, _ in report.days],
+            )
+        )
+    elif data["scope"] == "national":
+        charts.append(
+            bar_chart(
+                id="notifications-by-la",
+                title="Notifications by local authority",
+                points=[(r.organisation.ods_code, r.notifications) for r in data["las"]],
+            )
+        )
+        charts.append(
+            bar_chart(
+                id="acceptance-by-la",
+                title="Upload rows accepted, by local authority (%)",
+                points=[(r.organisation.ods_code, r.acceptance_rate or 0) for r in data["las"]],
+                unit="%",
+                maximum=100,
+                rule=ACCEPTANCE_TARGET,
+                rule_label=f"the go-live rule, {ACCEPTANCE_TARGET:g}% accepted",
+            )
+        )
+        charts.append(
+            bar_chart(
+                id="checks-by-setting",
+                title="Checks by care setting",
+                points=[(r.organisation.ods_code, r.checks) for r in data["settings"]],
+            )
+        )
+    return charts
+
+
+@never_cache
+@role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+def report(request):
+    form = ReportRangeForm(request.GET or None)
+    start, end = form.range()
+    data = _reports(request, start, end)
+    return render(
+        request,
+        "reports/report.jinja",
+        {
+            "form": form,
+            "start": start,
+            "end": end,
+            "charts": _charts(data),
+            "target": ACCEPTANCE_TARGET,
+            "query": request.GET.urlencode(),
+            **data,
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def _hours(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+def report_csv(request):
+    form = ReportRangeForm(request.GET or None)
+    start, end = form.range()
+    data = _reports(request, start, end)
+    filename = f"cpis-report-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    if data["scope"] == "la":
+        rows = ([f"{monday:%Y-%m-%d}", count] for monday, count in data["las"][0].weeks)
+        return csv_response(filename, ["week_starting", "notifications"], rows)
+    if data["scope"] == "setting":
+        rows = ([f"{day:%Y-%m-%d}", checks, alerts] for day, checks, alerts in data["settings"][0].days)
+        return csv_response(filename, ["day", "checks", "alerts"], rows)
+    header = [
+        "ods_code", "organisation", "kind", "notifications", "acknowledged", "median_hours_to_acknowledge",
+        "p90_hours_to_acknowledge", "overdue", "upload_rows", "accepted_rows", "acceptance_rate", "checks", "alerts",
+        "alert_share",
+    ]  # fmt: skip
+    rows = [
+        [r.organisation.ods_code, r.organisation.name, "local authority", r.notifications, r.acknowledged,
+         _hours(r.median_hours), _hours(r.p90_hours), r.overdue, r.rows, r.accepted, _hours(r.acceptance_rate),
+         "", "", ""]
+        for r in data["las"]
+    ] + [
+        [r.organisation.ods_code, r.organisation.name, "care setting", "", "", "", "", "", "", "", "", r.checks,
+         r.alerts, _hours(r.alert_share)]
+        for r in data["settings"]
+    ]  # fmt: skip
+    return csv_response(filename, header, rows)
+
+
+@login_not_required
+@never_cache
+def progress_public(request):
+    """Published without sign-in: counts by kind of organisation, nothing about a person."""
+    return render(request, "reports/progress_public.jinja", {"rows": progress_counts()})
+
+
+@never_cache
+@role_required(Role.NATIONAL_ADMIN)
+def progress_organisations(request):
+    states = go_live_states(
+        Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL).order_by("kind", "name")
+    )
+    return render(request, "reports/progress_organisations.jinja", {"states": states})
+
+
+@never_cache
+@role_required(Role.ORG_ADMIN)
+def go_live_checklist(request):
+    states = go_live_states([request.organisation])
+    return render(request, "reports/go_live.jinja", {"state": states[0] if states else None})
