@@ -26,6 +26,7 @@ from attendances.models import VISITS_KEPT, Visit
 from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, child_check
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from cpis.resilience import cache_breaker
 from fhir import representations as resources
 from fhir.models import ApiToken, token_hash
 from plans.models import Plan
@@ -94,12 +95,20 @@ def _throttle(token: ApiToken) -> None:
     window = int(timezone.now().timestamp() // 60)
     # Keyed by the token's hash: unique for ever, unlike a row id a test database may reuse.
     key = f"fhir-rate:{token.hashed}:{window}"
-    cache.add(key, 0, timeout=120)
+    # The limit protects the service; it must never be why a check fails. With Redis down or
+    # frozen the call goes through unthrottled (the breaker spares it the socket timeout).
+    if cache_breaker.is_open:
+        return
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
+        cache.add(key, 0, timeout=120)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=120)
+            count = 1
+    except Exception as exc:  # noqa: BLE001 - any cache failure lets the call through
+        cache_breaker.failed(exc)
+        return
     if count > settings.FHIR_RATE_LIMIT_PER_MINUTE:
         raise FhirError(
             429, "TOO_MANY_REQUESTS", "throttled", "Too many requests", "Rate limit exceeded; retry in a minute"

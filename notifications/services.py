@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.models import Organisation, Role, User
 from audit.models import AuditAction
 from audit.services import audit_record
+from cpis.resilience import broker_breaker
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.webhooks import WebhookError, webhook_body, webhook_post
 from notifications.working_days import one_working_day_after
@@ -249,9 +250,14 @@ def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
     """
     from notifications.tasks import deliveries_fan_out
 
+    if broker_breaker.is_open:
+        # The broker failed a moment ago: another try would cost this check a socket timeout.
+        logger.info("Broker recently unavailable; the sweeper will send %d delivery task(s)", len(delivery_ids))
+        return
     try:
         deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy=_PUBLISH_RETRY_POLICY)
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rows to the sweeper
+        broker_breaker.failed(exc)
         logger.warning(
             "Could not publish %d delivery task(s), the sweeper will send them: %s: %s",
             len(delivery_ids),
