@@ -255,7 +255,8 @@ def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
         logger.info("Broker recently unavailable; the sweeper will send %d delivery task(s)", len(delivery_ids))
         return
     try:
-        deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy=_PUBLISH_RETRY_POLICY)
+        # One try: in a clinician's request, a second would double the wait on a frozen broker.
+        deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy={"max_retries": 0})
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rows to the sweeper
         broker_breaker.failed(exc)
         logger.warning(
@@ -266,19 +267,31 @@ def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
         )
 
 
+def delivery_queue(channel: str) -> str:
+    """The Celery queue a channel's deliveries go to. Each channel has its own queue and its
+    own worker pool (docker-compose.yml), so an LA's webhook endpoint that hangs for its whole
+    timeout holds only webhook workers, never the inbox's."""
+    return f"deliveries-{channel}"
+
+
 def delivery_dispatch(*, delivery_ids: list[int], countdown: float | None = None) -> int:
-    """Publishes a delivery task per id; returns how many were published.
+    """Publishes a delivery task per id, to its channel's queue; returns how many were published.
 
     A failure to publish (Redis down) is logged, not raised: the outbox row is already
     committed, and the sweeper re-dispatches it once it has waited NOTIFICATION_SWEEP_AFTER.
     """
     from notifications.tasks import delivery_send
 
+    channels = dict(Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "channel"))
     published = 0
     for delivery_id in delivery_ids:
         try:
             delivery_send.apply_async(
-                (delivery_id,), countdown=countdown, retry=True, retry_policy=_PUBLISH_RETRY_POLICY
+                (delivery_id,),
+                countdown=countdown,
+                queue=delivery_queue(channels.get(delivery_id, Channel.INBOX)),
+                retry=True,
+                retry_policy=_PUBLISH_RETRY_POLICY,
             )
             published += 1
         except Exception as exc:  # noqa: BLE001 - any broker failure leaves the row to the sweeper

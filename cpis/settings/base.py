@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -260,9 +261,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Socket timeouts: a Redis that stops answering (rather than refusing) must fail a publish in
-# seconds, so a clinician's check is never held up by it (the outbox sweeper sends later).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}
+# a second or two, so a clinician's check is never held up by it (the outbox sweeper sends
+# later, and cpis/resilience.py spares the next checks even that wait).
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A queue per delivery channel beside the default one (beat's jobs, plan uploads), so each can
+# have its own workers: a webhook endpoint that hangs holds only webhook workers, never the
+# inbox's (notifications.services.delivery_queue; docker-compose.yml runs a pool per queue).
+# A worker started without --queues consumes them all, as `make run` does.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
+]
+# A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
+CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
 CELERY_TIMEZONE = TIME_ZONE
 # Task modules outside an app's own `tasks.py`, which autodiscovery would not find.
 CELERY_IMPORTS = ("accounts.administration.tasks",)
