@@ -308,6 +308,12 @@ CELERY_BEAT_SCHEDULE = {
     # Nightly, just after midnight London time: CPP/LAC end on the 18th birthday, then the purge.
     "plans-end-at-eighteen": {"task": "plans.tasks.plans_end_at_eighteen_task", "schedule": crontab(hour=0, minute=5)},
     "plans-purge": {"task": "plans.tasks.plans_purge_task", "schedule": crontab(hour=0, minute=35)},
+    # An upload left "Being applied" by an import or worker that died is marked failed.
+    "plan-uploads-stale-fail": {
+        "task": "plans.tasks.plan_uploads_stale_fail_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
 
