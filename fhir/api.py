@@ -241,6 +241,25 @@ def _checking_role(roles: frozenset[str], *, silent: bool) -> str:
     return Role.CLINICIAN
 
 
+# Fixed for ever: changing it would let a retry in flight across a release record twice.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("0b6f5a52-2f4e-4c43-9d0c-7d4e7a1c2f10")
+
+
+def _idempotency_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | None:
+    """The client's own TraceID makes a check idempotent: a retry with the same one (after a
+    connection died, perhaps after the first had committed) records no second visit.
+
+    Scoped to the token's owner, their organisation, the child and the day, so one client's
+    TraceIDs can never suppress another's check, and a client that wrongly reuses a TraceID
+    still records each day's attendance. None when the client sent no TraceID.
+    """
+    if not request.headers.get("TraceID"):
+        return None
+    day = timezone.localdate().isoformat()
+    scope = f"{call.token.user_id}:{call.token.organisation_id}:{nhs_number}:{day}:{call.trace_id}"
+    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, scope)
+
+
 @fhir_search
 def care_team_search(request, call: ApiCall) -> dict:
     """The check: with IsUnscheduledAccessEvent true, exactly the web journey's (audit, visit,
@@ -248,6 +267,7 @@ def care_team_search(request, call: ApiCall) -> dict:
     nhs_number = _patient_nhs_number(request)
     try:
         result = child_check(
+            idempotency_key=_idempotency_key(request, call, nhs_number),
             nhs_number=nhs_number,
             date_of_birth=None,
             arrived_at=timezone.now(),
