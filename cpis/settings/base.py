@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line a request causes carries its id (cpis/logs.py).
+    "cpis.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -317,13 +319,30 @@ CELERY_BEAT_SCHEDULE = {
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
 
+# The header our reverse proxy puts its request id in (e.g. X-Request-ID), trusted only when
+# set here; otherwise each request gets a new id. Either way it is answered as X-Request-ID.
+REQUEST_ID_HEADER = env("REQUEST_ID_HEADER", default="")
+# Logs: one JSON object per line (LOG_FORMAT=json, the default) with the request id, user id,
+# organisation, FHIR TraceID and Celery task, or plain text for a developer's terminal. Every
+# handler redacts query strings and NHS numbers (cpis/logs.py); messages carry ids, never names
+# or dates of birth.
+LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Redaction on the handler, so every logger's records pass it (cpis/logs.py).
-    "filters": {"redact": {"()": "cpis.logs.RedactFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "cpis.logs.JsonFormatter"},
+    },
+    # On the handler, so every logger's records pass them.
+    "filters": {"redact": {"()": "cpis.logs.RedactFilter"}, "context": {"()": "cpis.logs.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact", "context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Request logs carry URLs only; child data never appears in a URL (POST searches).
@@ -331,3 +350,5 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+# The worker logs through the configuration above (JSON, redacted) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
