@@ -352,3 +352,10 @@ LOGGING = {
 }
 # The worker logs through the configuration above (JSON, redacted) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Optional error tracking (cpis/sentry.py): nothing personal is sent, query strings included.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from cpis.sentry import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=env("SENTRY_ENVIRONMENT", default=""))
