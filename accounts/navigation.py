@@ -50,3 +50,7 @@ def links_for(roles: frozenset[str]) -> list[dict]:
             except NoReverseMatch:
                 continue
     return result
+
+
+LINKS.append(Link("operations:service_health", "Service health", frozenset({Role.NATIONAL_ADMIN})))
+LINKS.append(Link("operations:la_deliveries", "Notification delivery", frozenset({Role.ORG_ADMIN})))

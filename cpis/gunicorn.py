@@ -4,6 +4,8 @@ Every value can be set from the environment (README, "Configuration").
 """
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers, each serving one request at a time: a check is a few milliseconds of
@@ -38,3 +40,19 @@ access_log_format = (
 )
 # Gunicorn's error log names a crashed request by its full URI; this logger redacts it.
 logger_class = "cpis.gunicorn_logging.RedactingLogger"
+
+
+def on_starting(server):
+    # django-prometheus in multiprocess mode: each worker writes its metrics to files here,
+    # and /metrics adds them up. Emptied at each start, so a dead worker's counts do not linger.
+    path = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", os.path.join(worker_tmp_dir or tempfile.gettempdir(), f"cpis-metrics-{os.getpid()}")
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

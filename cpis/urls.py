@@ -3,12 +3,15 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
 from cpis.health import healthz
+from operations.metrics import metrics
 
 # The Django admin is for operators and needs a second factor like every other page.
 admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
+    path("service/", include("operations.urls")),
     path("django-admin/", admin.site.urls),
     path("fhir/", include("fhir.urls")),
     path("", include("accounts.urls")),

@@ -42,10 +42,13 @@ INSTALLED_APPS = [
     "attendances",
     "notifications",
     "fhir",
+    "operations",
 ]
 
 MIDDLEWARE = [
-    # First, so every log line a request causes carries its id (cpis/logs.py).
+    # Request counts and latencies for /metrics (with its partner last in the list).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # So every log line a request causes carries its id (cpis/logs.py).
     "cpis.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "cpis.urls"
@@ -352,6 +356,11 @@ LOGGING = {
 }
 # The worker logs through the configuration above (JSON, redacted) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics (operations/metrics.py): a bearer token for the scraper, and/or addresses or networks
+# allowed without one. With neither set, nobody may read it.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 # Optional error tracking (cpis/sentry.py): nothing personal is sent, query strings included.
 SENTRY_DSN = env("SENTRY_DSN", default="")

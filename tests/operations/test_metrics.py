@@ -1,0 +1,67 @@
+"""/metrics: Prometheus text, the backlog gauges moving with a check, and refusals."""
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from notifications.models import Channel, Delivery
+from notifications.services import delivery_attempt
+from tests.notifications.checks import child_on_plan, record_check
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "scraper-token-for-tests-0123456789"
+
+
+@pytest.fixture
+def metrics_settings(settings):
+    settings.METRICS_TOKEN = TOKEN
+    settings.METRICS_ALLOWED_IPS = ["10.1.2.0/24"]
+    return settings
+
+
+def scrape(client, **headers) -> dict:
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def test_a_check_moves_the_backlog_gauges_and_delivery_moves_them_back(
+    client, metrics_settings, local_authority, care_setting
+):
+    before = scrape(client)
+    assert before[("cpis_deliveries_pending", (("channel", "inbox"),))] == 0
+    # Tests run tasks in-process only on commit, which never comes inside a test's
+    # transaction: the check's deliveries wait, as they would with the worker stopped.
+    record_check(plans=[child_on_plan(local_authority)], care_setting=care_setting)
+    after = scrape(client)
+    assert after[("cpis_deliveries_pending", (("channel", "inbox"),))] == 1
+    assert after[("cpis_deliveries_pending", (("channel", "email"),))] == 1
+    assert after[("cpis_deliveries_oldest_pending_age_seconds", (("channel", "inbox"),))] >= 0
+    assert ("cpis_worker_heartbeat_age_seconds", ()) in after
+    assert after[("cpis_audit_events_today", ())] >= 1
+    # django-prometheus's request metrics are there too.
+    assert any(name.startswith("django_http_requests_total") for name, _ in after)
+
+    delivery_attempt(delivery_id=Delivery.objects.get(channel=Channel.INBOX).pk)
+    delivered = scrape(client)
+    assert delivered[("cpis_deliveries_pending", (("channel", "inbox"),))] == 0
+
+
+def test_metrics_refuse_a_caller_without_the_token_or_an_allowed_address(client, metrics_settings):
+    assert client.get("/metrics").status_code == 403
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="10.9.9.9").status_code == 403
+    # From an allowed network, no token is needed.
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.7").status_code == 200
+
+
+def test_metrics_are_closed_to_everyone_when_nothing_is_configured(client, settings):
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = []
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
