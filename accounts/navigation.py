@@ -54,3 +54,6 @@ def links_for(roles: frozenset[str]) -> list[dict]:
 
 LINKS.append(Link("operations:service_health", "Service health", frozenset({Role.NATIONAL_ADMIN})))
 LINKS.append(Link("operations:la_deliveries", "Notification delivery", frozenset({Role.ORG_ADMIN})))
+LINKS.append(
+    Link("notifications:webhook_settings", "Webhook to your case-management system", frozenset({Role.ORG_ADMIN}))
+)

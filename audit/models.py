@@ -61,6 +61,9 @@ class AuditAction(models.TextChoices):
     PLAN_UPLOAD_FAILED = "plan_upload_failed", "Plan upload failed"
     PLAN_UPLOAD_REJECTIONS_DOWNLOADED = "plan_upload_rejections_downloaded", "Rejected rows downloaded"
     LA_CONTACTS_UPDATED = "la_contacts_updated", "Local authority contact details changed"
+    WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_TEST_SENT = "webhook_test_sent", "Webhook test delivery sent"
 
 
 class AuditOutcome(models.TextChoices):

@@ -167,6 +167,8 @@ NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)
 NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=10)
 # How old a signed webhook timestamp a receiver accepts (our verification helper's default).
 NOTIFICATION_WEBHOOK_TOLERANCE = env.int("NOTIFICATION_WEBHOOK_TOLERANCE", default=300)
+# After an LA admin rotates the webhook secret, the old one also signs for this many hours.
+NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS = env.int("NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 NOTIFICATION_OVERDUE_INTERVAL = env.int("NOTIFICATION_OVERDUE_INTERVAL", default=900)
 # One-off non-working days (YYYY-MM-DD, comma-separated) on top of England's bank holidays.
 NOTIFICATION_EXTRA_HOLIDAYS = env.list("NOTIFICATION_EXTRA_HOLIDAYS", default=[])
