@@ -8,10 +8,20 @@ data: store it encrypted, with the same care as the database.
 """
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import environ
+
+
+def _tool(name: str) -> str:
+    """The PostgreSQL client program's full path (PG_BIN_DIR, else the PATH); its major version
+    must be at least the server's."""
+    found = shutil.which(name, path=os.environ.get("PG_BIN_DIR") or None)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found: install the PostgreSQL client or set PG_BIN_DIR")
+    return found
 
 
 def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
@@ -37,7 +47,7 @@ def database_dump(*, url: str, path: Path) -> Path:
     args, env = _libpq(url)
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(  # noqa: S603 - fixed program, arguments from our settings
-        ["pg_dump", "--format=custom", "--file", str(path), *args], env=env, check=True
+        [_tool("pg_dump"), "--format=custom", "--file", str(path), *args], env=env, check=True
     )
     return path
 
@@ -46,7 +56,7 @@ def database_is_empty(*, url: str) -> bool:
     args, env = _libpq(url)
     found = subprocess.run(  # noqa: S603
         [
-            "psql",
+            _tool("psql"),
             *args,
             "--no-psqlrc",
             "--tuples-only",
@@ -69,7 +79,7 @@ def database_restore(*, url: str, path: Path) -> None:
         raise RuntimeError("The target database is not empty: restore into a new, empty database.")
     args, env = _libpq(url)
     subprocess.run(  # noqa: S603
-        ["pg_restore", "--no-owner", "--exit-on-error", "--single-transaction", *args, str(path)],
+        [_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction", *args, str(path)],
         env=env,
         check=True,
     )

@@ -74,7 +74,9 @@ def test_a_backup_restores_into_a_new_database_that_serves_checks_with_the_audit
         after = {table: restored.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}  # noqa: S608
         assert after == before
         newest = AuditEvent.objects.order_by("-id").first()
-        assert restored.execute("SELECT action, trace_id FROM audit_auditevent WHERE id = %s", [newest.pk]).fetchone() == (
+        assert restored.execute(
+            "SELECT action, trace_id FROM audit_auditevent WHERE id = %s", [newest.pk]
+        ).fetchone() == (
             newest.action,
             newest.trace_id,
         )
