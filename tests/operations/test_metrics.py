@@ -65,3 +65,65 @@ def test_metrics_are_closed_to_everyone_when_nothing_is_configured(client, setti
     settings.METRICS_ALLOWED_IPS = []
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+
+def test_under_gunicorn_metrics_add_up_across_workers(tmp_path):
+    """Multiprocess mode: two workers, requests spread over them, one scrape counts them all."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.notifications.worker import free_port, wait_until
+
+    db = connection.settings_dict
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:cpis.gunicorn", "cpis.wsgi"],
+        cwd=settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cpis.settings.test",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": "2",
+            "GUNICORN_WORKER_TMP_DIR": str(tmp_path),
+            "METRICS_TOKEN": TOKEN,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def get(path: str, **headers) -> bytes:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own server
+            return response.read()
+
+    def up() -> bool:
+        try:
+            get("/fhir/R4/metadata")
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_until(up, timeout=30, what="gunicorn")
+        for _ in range(20):
+            get("/fhir/R4/metadata")
+        text = get("/metrics", Authorization=f"Bearer {TOKEN}").decode()
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    served = sum(v for (name, labels), v in samples.items() if name == "django_http_responses_total_by_status_total")
+    assert served >= 21  # every metadata request, whichever worker served it
+    assert samples[("cpis_deliveries_pending", (("channel", "inbox"),))] == 0
+    # The multiprocess files were in the configured directory, not the working directory.
+    assert any(tmp_path.glob("cpis-metrics-*"))
