@@ -42,11 +42,17 @@ class ServiceCollector:
         failed = GaugeMetricFamily(
             "cpis_deliveries_failed", "Deliveries that failed after their last retry.", labels=["channel"]
         )
+        pools = GaugeMetricFamily(
+            "cpis_worker_pool_heartbeat_age_seconds",
+            "Seconds since each channel's worker pool ran its heartbeat (NaN: none).",
+            labels=["channel"],
+        )
         for c in health.channels:
+            pools.add_metric([c.channel], float("nan") if c.pool_heartbeat_age is None else c.pool_heartbeat_age)
             pending.add_metric([c.channel], c.pending)
             oldest.add_metric([c.channel], c.oldest_pending_age or 0.0)
             failed.add_metric([c.channel], c.failed)
-        yield from (pending, oldest, failed)
+        yield from (pools, pending, oldest, failed)
 
         overdue = GaugeMetricFamily(
             "cpis_notifications_overdue", "Overdue unacknowledged notifications.", labels=["local_authority"]

@@ -19,7 +19,9 @@ from audit.models import AuditEvent
 from cpis.health import HEARTBEAT_KEY
 from cpis.resilience import cache_breaker
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus
+from notifications.services import delivery_queue
 from operations.models import PeriodicTaskRun
+from operations.tasks import POOL_HEARTBEAT_KEY
 from plans.models import PlanUpload
 
 AUDIT_DAYS = 7
@@ -32,6 +34,12 @@ class ChannelFigures:
     pending: int = 0
     oldest_pending_age: float | None = None  # seconds
     failed: int = 0
+    # Seconds since the channel's worker pool ran its heartbeat (None: never, or Redis down).
+    pool_heartbeat_age: float | None = None
+
+    @property
+    def pool_ok(self) -> bool:
+        return self.pool_heartbeat_age is not None and self.pool_heartbeat_age <= settings.WORKER_HEARTBEAT_MAX_AGE
 
 
 @dataclass
@@ -69,13 +77,13 @@ class ServiceHealth:
         return sum(c.failed for c in self.channels)
 
 
-def heartbeat_age() -> float | None:
+def heartbeat_age(key: str = HEARTBEAT_KEY) -> float | None:
     from django.core.cache import cache
 
     if cache_breaker.is_open:
         return None
     try:
-        beat = cache.get(HEARTBEAT_KEY)
+        beat = cache.get(key)
     except Exception as exc:  # noqa: BLE001 - Redis down: no heartbeat to show
         cache_breaker.failed(exc)
         return None
@@ -98,6 +106,8 @@ def periodic_tasks() -> list[PeriodicTaskFigures]:
             last_success_at=runs.get(entry["task"]),
         )
         for name, entry in sorted(settings.CELERY_BEAT_SCHEDULE.items())
+        # The pools' heartbeats are shown with their channels (one task name for three queues).
+        if entry["task"] != "operations.tasks.pool_heartbeat"
     ]
 
 
@@ -133,6 +143,7 @@ def service_health(*, local_authority: Organisation | None = None) -> ServiceHea
                 pending=row.get("pending", 0),
                 oldest_pending_age=(now - oldest).total_seconds() if oldest else None,
                 failed=row.get("failed", 0),
+                pool_heartbeat_age=heartbeat_age(POOL_HEARTBEAT_KEY.format(delivery_queue(value))),
             )
         )
 

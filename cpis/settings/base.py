@@ -323,6 +323,18 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 300.0},
     },
 }
+# Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"pool-heartbeat-{queue}": {
+            "task": "operations.tasks.pool_heartbeat",
+            "schedule": 30.0,
+            "args": (queue,),
+            "options": {"queue": queue, "expires": 30.0},
+        }
+        for queue in ("deliveries-inbox", "deliveries-email", "deliveries-webhook")
+    }
+)
 WORKER_HEARTBEAT_MAX_AGE = 120
 
 # The header our reverse proxy puts its request id in (e.g. X-Request-ID), trusted only when

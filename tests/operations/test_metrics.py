@@ -43,6 +43,7 @@ def test_a_check_moves_the_backlog_gauges_and_delivery_moves_them_back(
     assert after[("cpis_deliveries_pending", (("channel", "email"),))] == 1
     assert after[("cpis_deliveries_oldest_pending_age_seconds", (("channel", "inbox"),))] >= 0
     assert ("cpis_worker_heartbeat_age_seconds", ()) in after
+    assert ("cpis_worker_pool_heartbeat_age_seconds", (("channel", "webhook"),)) in after
     assert after[("cpis_audit_events_today", ())] >= 1
     # django-prometheus's request metrics are there too.
     assert any(name.startswith("django_http_requests_total") for name, _ in after)

@@ -11,6 +11,7 @@ from cpis.health import HEARTBEAT_KEY, worker_heartbeat
 from notifications.models import Channel, Delivery, DeliveryStatus
 from notifications.tasks import deliveries_sweep
 from operations.models import PeriodicTaskRun
+from operations.tasks import POOL_HEARTBEAT_KEY, pool_heartbeat
 from tests.factories import OrganisationFactory
 from tests.notifications.checks import child_on_plan, record_check
 
@@ -42,12 +43,18 @@ def test_service_health_shows_backlog_failures_and_jobs_to_national_admins(
     record_check(plans=[plan], care_setting=care_setting)
     Delivery.objects.filter(channel=Channel.EMAIL).update(status=DeliveryStatus.FAILED)
     worker_heartbeat.apply()
+    cache.delete_many(
+        [POOL_HEARTBEAT_KEY.format(q) for q in ("deliveries-inbox", "deliveries-email", "deliveries-webhook")]
+    )
+    pool_heartbeat.apply(("deliveries-inbox",))
     response = client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health"))
     assert response.status_code == 200
     text = _text(response)
     assert "Running" in text and "Last heartbeat" in text
     assert re.search(r"<td class=\"nhsuk-table__cell\">1</td>", _row(text, "In-app inbox"))
     assert "1 failed" in _row(text, "Team mailbox e-mail")
+    # Each channel's pool proves itself alive separately: here only the inbox's ran.
+    assert "Running" in _row(text, "In-app inbox") and "Not running" in _row(text, "Case-management webhook")
     assert "See the 1 failed deliveries and try them again" in text
     assert "notifications-sweep" in text and "Late" in text  # never ran in this test
     # The refresh is a static file; the only inline script is the NHS.UK template's own.
