@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path, re_path
+from django.views.static import serve
 from django_otp.admin import OTPAdminSite
 
-from cpis.health import healthz
+from cpis.health import healthz, livez, readyz
 from operations.metrics import metrics
 
 # The Django admin is for operators and needs a second factor like every other page.
@@ -10,6 +13,8 @@ admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("service/", include("operations.urls")),
     path("django-admin/", admin.site.urls),
@@ -21,6 +26,17 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("plans/", include("plans.urls")),
 ]
+
+if settings.DEBUG:
+    # nhsuk-frontend's CSS asks for its icons under /assets/; collectstatic rewrites those URLs
+    # to hashed static ones in production (cpis/staticfiles.py), the development server cannot.
+    urlpatterns.append(
+        re_path(
+            r"^assets/(?P<path>.*)$",
+            login_not_required(serve),
+            {"document_root": settings.STATICFILES_DIRS[1][1] / "assets"},
+        )
+    )
 
 handler400 = "accounts.errors.bad_request"
 handler403 = "accounts.errors.permission_denied"
