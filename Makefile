@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean backup restore
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -41,6 +41,16 @@ lint: install
 
 bench: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) -m bench
+
+# A pg_dump of DATABASE_URL into var/backups/ (or BACKUP=path); it holds personal data.
+backup: install
+	$(PY) manage.py backup_database $(if $(BACKUP),--output $(BACKUP))
+
+# Restores BACKUP into the empty database RESTORE_DATABASE_URL (never over a live one).
+restore: install
+	@test -n "$(BACKUP)" -a -n "$(RESTORE_DATABASE_URL)" || { echo "usage: make restore BACKUP=file RESTORE_DATABASE_URL=postgres://…/new_db"; exit 2; }
+	$(PY) manage.py restore_database "$(BACKUP)" --database-url "$(RESTORE_DATABASE_URL)"
+	DATABASE_URL="$(RESTORE_DATABASE_URL)" $(PY) manage.py migrate --check
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles var

@@ -4,7 +4,7 @@ reset, and regenerating backup codes. Each is audited; none works without the se
 The reset link carries Django's password-reset token, which is single-use by construction (it
 hashes the password and the last sign-in, both of which the reset changes) and expires after
 PASSWORD_RESET_TIMEOUT. It travels in the link's path, which every log redacts
-(cpis/log_redaction.py), and the page swaps it for the session at once.
+(cpis/logs.py), and the page swaps it for the session at once.
 """
 
 import logging

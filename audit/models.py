@@ -72,6 +72,9 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET_COMPLETED = "password_reset_completed", "Password reset with an e-mailed link"
     PASSWORD_RESET_SENT_BY_ADMIN = "password_reset_sent_by_admin", "Password reset link sent by an administrator"
     BACKUP_CODES_REGENERATED = "backup_codes_regenerated", "Backup codes regenerated"
+    WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_TEST_SENT = "webhook_test_sent", "Webhook test delivery sent"
 
 
 class AuditOutcome(models.TextChoices):

@@ -6,6 +6,7 @@ from django.views.static import serve
 
 from accounts.operator_admin import BreakGlassAdminSite
 from cpis.health import healthz, livez, readyz
+from operations.metrics import metrics
 
 # The Django admin is break-glass: superusers with a second factor, every use audited (ADR-007).
 admin.site.__class__ = BreakGlassAdminSite
@@ -14,6 +15,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("livez", livez, name="livez"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
+    path("service/", include("operations.urls")),
     path("django-admin/", admin.site.urls),
     path("fhir/", include("fhir.urls")),
     path("", include("accounts.urls")),

@@ -263,6 +263,25 @@ def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency
         raise _access_denied(str(exc)) from None
 
 
+# Fixed for ever: changing it would let a retry in flight across a release record twice.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("0b6f5a52-2f4e-4c43-9d0c-7d4e7a1c2f10")
+
+
+def _idempotency_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | None:
+    """The client's own TraceID makes a check idempotent: a retry with the same one (after a
+    connection died, perhaps after the first had committed) records no second visit.
+
+    Scoped to the token's owner, their organisation, the child and the day, so one client's
+    TraceIDs can never suppress another's check, and a client that wrongly reuses a TraceID
+    still records each day's attendance. None when the client sent no TraceID.
+    """
+    if not request.headers.get("TraceID"):
+        return None
+    day = timezone.localdate().isoformat()
+    scope = f"{call.token.user_id}:{call.token.organisation_id}:{nhs_number}:{day}:{call.trace_id}"
+    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, scope)
+
+
 # A CareTeam search's next and previous links carry the check they page through, so following
 # them records no second visit: signed, for this token and child only, for an hour. The child is
 # named by a keyed hash: a signed value is readable, and URLs end up in places logs reach.
@@ -299,7 +318,8 @@ def care_team_search(request, call: ApiCall) -> dict:
     nhs_number = _patient_nhs_number(request)
     key = None
     if call.unscheduled:
-        key = _page_check_key(request, call, nhs_number) or uuid.uuid4()
+        # A page link's own check; else the client's TraceID (a retry records no second visit).
+        key = _page_check_key(request, call, nhs_number) or _idempotency_key(request, call, nhs_number) or uuid.uuid4()
     result = _check(request, call, nhs_number, silent=not call.unscheduled, idempotency_key=key)
     plans = result.plans
     extra = []

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from cpis.resilience import cache_breaker
+
 logger = logging.getLogger(__name__)
 
 _WINDOW_SECONDS = 60
@@ -24,6 +26,9 @@ def _window() -> int:
 
 def _count(key: str, *, timeout: int) -> int | None:
     """Adds one to `key` and returns the new count; None when the cache cannot be reached."""
+    # A frozen Redis costs a socket timeout per call; the breaker pays it once per process.
+    if cache_breaker.is_open:
+        return None
     try:
         cache.add(key, 0, timeout=timeout)
         try:
@@ -31,16 +36,18 @@ def _count(key: str, *, timeout: int) -> int | None:
         except ValueError:  # expired between add and incr
             cache.set(key, 1, timeout=timeout)
             return 1
-    except Exception:  # noqa: BLE001 - any cache failure (connection, timeout, protocol) fails open
-        logger.warning("FHIR rate limit: the cache is unavailable; not counting")
+    except Exception as exc:  # noqa: BLE001 - any cache failure (connection, timeout, protocol) fails open
+        cache_breaker.failed(exc)
         return None
 
 
 def _read(key: str) -> int:
+    if cache_breaker.is_open:
+        return 0
     try:
         return int(cache.get(key) or 0)
-    except Exception:  # noqa: BLE001 - as in _count
-        logger.warning("FHIR rate limit: the cache is unavailable; not counting")
+    except Exception as exc:  # noqa: BLE001 - as in _count
+        cache_breaker.failed(exc)
         return 0
 
 

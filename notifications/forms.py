@@ -59,3 +59,24 @@ class AssignForm(forms.Form):
     def __init__(self, *args, colleagues: list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = [(u.pk, u.full_name) for u in colleagues]
+
+
+class WebhookSettingsForm(forms.Form):
+    url = forms.URLField(
+        label="Endpoint address",
+        help_text="Your case-management system's address for CP-IS notifications. It must start with https://",
+        max_length=500,
+        assume_scheme="https",
+        error_messages={
+            "required": "Enter your endpoint's address",
+            "invalid": "Enter a web address, like https://cms.example.gov.uk/cpis",
+        },
+    )
+    is_active = forms.BooleanField(label="Send notifications to this endpoint", required=False, initial=True)
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        # The payload holds children's details: never over plain http.
+        if not url.lower().startswith("https://"):
+            raise forms.ValidationError("The address must start with https://")
+        return url

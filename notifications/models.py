@@ -135,6 +135,8 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The webhook endpoint's HTTP status at the last attempt (None: no answer, or not a webhook).
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -174,6 +176,10 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=200)
+    # After a rotation the old secret signs too, until this time, so the LA can switch its
+    # receiver over without losing a delivery (docs/notifications.md "Rotating the secret").
+    previous_secret = models.CharField(max_length=200, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -185,3 +191,8 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"Webhook for {self.local_authority_id}"
+
+    def signing_secrets(self, now=None) -> list[str]:
+        now = now or timezone.now()
+        overlap = self.previous_secret and self.previous_secret_until and self.previous_secret_until > now
+        return [self.secret, self.previous_secret] if overlap else [self.secret]

@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.models import Organisation, Role, User
 from audit.models import AuditAction
 from audit.services import audit_record
+from cpis.resilience import broker_breaker
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.webhooks import WebhookError, webhook_body, webhook_post
 from notifications.working_days import one_working_day_after
@@ -261,9 +262,15 @@ def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
     """
     from notifications.tasks import deliveries_fan_out
 
+    if broker_breaker.is_open:
+        # The broker failed a moment ago: another try would cost this check a socket timeout.
+        logger.info("Broker recently unavailable; the sweeper will send %d delivery task(s)", len(delivery_ids))
+        return
     try:
-        deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy=_PUBLISH_RETRY_POLICY)
+        # One try: in a clinician's request, a second would double the wait on a frozen broker.
+        deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy={"max_retries": 0})
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rows to the sweeper
+        broker_breaker.failed(exc)
         logger.warning(
             "Could not publish %d delivery task(s), the sweeper will send them: %s: %s",
             len(delivery_ids),
@@ -272,19 +279,31 @@ def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
         )
 
 
+def delivery_queue(channel: str) -> str:
+    """The Celery queue a channel's deliveries go to. Each channel has its own queue and its
+    own worker pool (docker-compose.yml), so an LA's webhook endpoint that hangs for its whole
+    timeout holds only webhook workers, never the inbox's."""
+    return f"deliveries-{channel}"
+
+
 def delivery_dispatch(*, delivery_ids: list[int], countdown: float | None = None) -> int:
-    """Publishes a delivery task per id; returns how many were published.
+    """Publishes a delivery task per id, to its channel's queue; returns how many were published.
 
     A failure to publish (Redis down) is logged, not raised: the outbox row is already
     committed, and the sweeper re-dispatches it once it has waited NOTIFICATION_SWEEP_AFTER.
     """
     from notifications.tasks import delivery_send
 
+    channels = dict(Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "channel"))
     published = 0
     for delivery_id in delivery_ids:
         try:
             delivery_send.apply_async(
-                (delivery_id,), countdown=countdown, retry=True, retry_policy=_PUBLISH_RETRY_POLICY
+                (delivery_id,),
+                countdown=countdown,
+                queue=delivery_queue(channels.get(delivery_id, Channel.INBOX)),
+                retry=True,
+                retry_policy=_PUBLISH_RETRY_POLICY,
             )
             published += 1
         except Exception as exc:  # noqa: BLE001 - any broker failure leaves the row to the sweeper
@@ -384,26 +403,34 @@ def webhook_payload(*, notification: Notification, delivery_id: int) -> dict:
     }
 
 
-def _send(*, delivery: Delivery, ids: list[int]) -> None:
-    """Sends one claimed delivery (or e-mail batch) through its channel; raises on failure."""
+def _send(*, delivery: Delivery, ids: list[int]) -> int | None:
+    """Sends one claimed delivery (or e-mail batch) through its channel; raises on failure.
+    Returns the webhook endpoint's HTTP status (None for the other channels)."""
     notification = delivery.notification
     if delivery.channel == Channel.INBOX:
-        return  # delivered by the finishing UPDATE itself, see `_finish_sent`
+        return None  # delivered by the finishing UPDATE itself, see `_finish_sent`
     if delivery.channel == Channel.EMAIL:
         _send_email(local_authority=notification.local_authority, count=len(ids), delivery_ids=ids)
-        return
+        return None
     endpoint = WebhookEndpoint.objects.filter(local_authority_id=notification.local_authority_id).first()
     if endpoint is None or not endpoint.is_active:
         raise WebhookError("the LA has no active webhook endpoint")
     body = webhook_body(webhook_payload(notification=notification, delivery_id=delivery.pk))
-    webhook_post(url=endpoint.url, secret=endpoint.secret, delivery_id=delivery.pk, body=body)
+    secrets = endpoint.signing_secrets()
+    return webhook_post(
+        url=endpoint.url,
+        secret=secrets[0],
+        previous_secret=secrets[1] if len(secrets) > 1 else "",
+        delivery_id=delivery.pk,
+        body=body,
+    )
 
 
-def _finish_sent(*, delivery: Delivery, ids: list[int], token: uuid.UUID) -> None:
+def _finish_sent(*, delivery: Delivery, ids: list[int], token: uuid.UUID, status: int | None = None) -> None:
     now = timezone.now()
     with transaction.atomic():
         finished = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING, claim_token=token).update(
-            status=DeliveryStatus.SENT, sent_at=now, last_error=""
+            status=DeliveryStatus.SENT, sent_at=now, last_error="", response_status=status
         )
         if delivery.channel == Channel.INBOX and finished:
             # Only the claim that finished the row delivers it: idempotent under redelivery.
@@ -416,7 +443,7 @@ def _finish_sent(*, delivery: Delivery, ids: list[int], token: uuid.UUID) -> Non
         logger.warning("Delivery claim lost before it finished: ids %s", ids)
 
 
-def _finish_failed(*, ids: list[int], token: uuid.UUID, error: str) -> float | None:
+def _finish_failed(*, ids: list[int], token: uuid.UUID, error: str, status: int | None = None) -> float | None:
     """Back to PENDING with back-off, or FAILED after the last attempt. Returns the delay
     before the next attempt, or None if none is due."""
     now = timezone.now()
@@ -424,7 +451,11 @@ def _finish_failed(*, ids: list[int], token: uuid.UUID, error: str) -> float | N
     for row in Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING, claim_token=token):
         if row.attempts >= settings.NOTIFICATION_DELIVERY_MAX_ATTEMPTS:
             Delivery.objects.filter(pk=row.pk, claim_token=token).update(
-                status=DeliveryStatus.FAILED, failed_at=now, last_error=error[:500], claim_token=None
+                status=DeliveryStatus.FAILED,
+                failed_at=now,
+                last_error=error[:500],
+                claim_token=None,
+                response_status=status,
             )
             logger.error("Delivery %s failed after %s attempts: %s", row.pk, row.attempts, error)
             continue
@@ -434,6 +465,7 @@ def _finish_failed(*, ids: list[int], token: uuid.UUID, error: str) -> float | N
             next_attempt_at=now + timedelta(seconds=row_delay),
             last_error=error[:500],
             claim_token=None,
+            response_status=status,
         )
         delay = row_delay if delay is None else min(delay, row_delay)
     return delay
@@ -458,12 +490,12 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
     if not ids:
         return None
     try:
-        _send(delivery=delivery, ids=ids)
+        status = _send(delivery=delivery, ids=ids)
     except Exception as exc:  # noqa: BLE001 - any channel failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"
         logger.warning("Delivery %s (%s) attempt failed: %s", delivery_id, delivery.channel, error)
-        return _finish_failed(ids=ids, token=token, error=error)
-    _finish_sent(delivery=delivery, ids=ids, token=token)
+        return _finish_failed(ids=ids, token=token, error=error, status=getattr(exc, "status", None))
+    _finish_sent(delivery=delivery, ids=ids, token=token, status=status)
     return None
 
 

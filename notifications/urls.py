@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications import views
+from notifications import views, webhook_views
 
 app_name = "notifications"
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("<int:notification_id>/acknowledge/", views.notification_acknowledge_view, name="notification_acknowledge"),
     path("deliveries/failed/", views.deliveries_failed, name="deliveries_failed"),
     path("deliveries/<int:delivery_id>/retry/", views.delivery_retry_view, name="delivery_retry"),
+    path("webhook/", webhook_views.webhook_settings, name="webhook_settings"),
+    path("webhook/rotate-secret/", webhook_views.webhook_secret_rotate_view, name="webhook_secret_rotate"),
+    path("webhook/test/", webhook_views.webhook_test_view, name="webhook_test"),
 ]

@@ -41,8 +41,10 @@ def webhook_verify(
     if abs(now - signed_at) > tolerance:
         return False
     expected = webhook_signature(secret=secret, timestamp=signed_at, body=body)
+    # During a secret rotation the header carries one signature per secret, comma-separated:
+    # a receiver accepts the request if any of them is made with its secret.
     # Constant-time comparison: an early-exit compare leaks the signature byte by byte.
-    return hmac.compare_digest(expected, signature or "")
+    return any(hmac.compare_digest(expected, given.strip()) for given in (signature or "").split(","))
 
 
 def webhook_body(payload: dict) -> bytes:
@@ -61,13 +63,15 @@ def webhook_url_allowed(url: str) -> bool:
 @dataclass
 class WebhookError(Exception):
     reason: str
+    status: int | None = None  # the endpoint's HTTP status, if it answered
 
     def __str__(self) -> str:
         return self.reason
 
 
-def webhook_post(*, url: str, secret: str, delivery_id: int, body: bytes) -> None:
-    """POSTs one signed attempt; raises WebhookError unless the receiver answers 2xx."""
+def webhook_post(*, url: str, secret: str, delivery_id: int | str, body: bytes, previous_secret: str = "") -> int:
+    """POSTs one signed attempt (signed with both secrets during a rotation's overlap); returns
+    the HTTP status, or raises WebhookError unless the receiver answers 2xx."""
     if not webhook_url_allowed(url):
         raise WebhookError("webhook URL is not https")
     timestamp = int(time.time())
@@ -80,7 +84,11 @@ def webhook_post(*, url: str, secret: str, delivery_id: int, body: bytes) -> Non
             "User-Agent": "CP-IS notifications",
             "X-CPIS-Delivery": str(delivery_id),
             "X-CPIS-Timestamp": str(timestamp),
-            "X-CPIS-Signature": webhook_signature(secret=secret, timestamp=timestamp, body=body),
+            "X-CPIS-Signature": ",".join(
+                webhook_signature(secret=key, timestamp=timestamp, body=body)
+                for key in (secret, previous_secret)
+                if key
+            ),
         },
     )
     try:
@@ -88,9 +96,10 @@ def webhook_post(*, url: str, secret: str, delivery_id: int, body: bytes) -> Non
         with urllib.request.urlopen(request, timeout=settings.NOTIFICATION_WEBHOOK_TIMEOUT) as response:  # noqa: S310
             status = response.status
     except urllib.error.HTTPError as exc:
-        raise WebhookError(f"HTTP {exc.code} from the webhook endpoint") from exc
+        raise WebhookError(f"HTTP {exc.code} from the webhook endpoint", status=exc.code) from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise WebhookError(f"webhook endpoint unreachable: {type(exc).__name__}: {reason}"[:300]) from exc
     if not 200 <= status < 300:
-        raise WebhookError(f"HTTP {status} from the webhook endpoint")
+        raise WebhookError(f"HTTP {status} from the webhook endpoint", status=status)
+    return status

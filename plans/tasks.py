@@ -3,7 +3,13 @@
 from celery import shared_task
 
 from plans.services import plans_end_at_eighteen, plans_purge
-from plans.uploads import plan_upload_analyse, plan_upload_apply, plan_upload_reports_forget, plan_uploads_expire
+from plans.uploads import (
+    plan_upload_analyse,
+    plan_upload_apply,
+    plan_upload_reports_forget,
+    plan_uploads_expire,
+    plan_uploads_stale_fail,
+)
 
 
 @shared_task(ignore_result=True)
@@ -27,3 +33,8 @@ def plans_purge_task() -> None:
     plans_purge()
     plan_uploads_expire()
     plan_upload_reports_forget()
+
+
+@shared_task(ignore_result=True)
+def plan_uploads_stale_fail_task() -> None:
+    plan_uploads_stale_fail()

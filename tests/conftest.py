@@ -78,3 +78,12 @@ def client_for(db):
         return signed_in(Client(), user, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _redis_breakers_closed():
+    """Each test starts trusting Redis again: a breaker opened by one test's outage
+    (cpis/resilience.py) would otherwise skip the next test's publishes."""
+    from cpis import resilience
+
+    resilience.reset()

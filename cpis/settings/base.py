@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -43,9 +44,14 @@ INSTALLED_APPS = [
     "fhir",
     "reports",
     "guidance",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies for /metrics (with its partner last in the list).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # So every log line a request causes carries its id (cpis/logs.py).
+    "cpis.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "accounts.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -63,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "cpis.urls"
@@ -102,7 +109,16 @@ DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: a frozen Redis must cost a request a fraction of a second, not
+    # the kernel's minutes (cpis/resilience.py then stops asking it for a while).
+    REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -172,6 +188,8 @@ NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)
 NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=10)
 # How old a signed webhook timestamp a receiver accepts (our verification helper's default).
 NOTIFICATION_WEBHOOK_TOLERANCE = env.int("NOTIFICATION_WEBHOOK_TOLERANCE", default=300)
+# After an LA admin rotates the webhook secret, the old one also signs for this many hours.
+NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS = env.int("NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 NOTIFICATION_OVERDUE_INTERVAL = env.int("NOTIFICATION_OVERDUE_INTERVAL", default=900)
 # One-off non-working days (YYYY-MM-DD, comma-separated) on top of England's bank holidays.
 NOTIFICATION_EXTRA_HOLIDAYS = env.list("NOTIFICATION_EXTRA_HOLIDAYS", default=[])
@@ -287,9 +305,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Socket timeouts: a Redis that stops answering (rather than refusing) must fail a publish in
-# seconds, so a clinician's check is never held up by it (the outbox sweeper sends later).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}
+# a second or two, so a clinician's check is never held up by it (the outbox sweeper sends
+# later, and cpis/resilience.py spares the next checks even that wait).
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A queue per delivery channel beside the default one (beat's jobs, plan uploads), so each can
+# have its own workers: a webhook endpoint that hangs holds only webhook workers, never the
+# inbox's (notifications.services.delivery_queue; docker-compose.yml runs a pool per queue).
+# A worker started without --queues consumes them all, as `make run` does.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
+]
+# A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
+CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
 CELERY_TIMEZONE = TIME_ZONE
 # Task modules outside an app's own `tasks.py`, which autodiscovery would not find.
 CELERY_IMPORTS = ("accounts.administration.tasks",)
@@ -317,16 +352,51 @@ CELERY_BEAT_SCHEDULE = {
     # Nightly, just after midnight London time: CPP/LAC end on the 18th birthday, then the purge.
     "plans-end-at-eighteen": {"task": "plans.tasks.plans_end_at_eighteen_task", "schedule": crontab(hour=0, minute=5)},
     "plans-purge": {"task": "plans.tasks.plans_purge_task", "schedule": crontab(hour=0, minute=35)},
+    # An upload left "Being applied" by an import or worker that died is marked failed.
+    "plan-uploads-stale-fail": {
+        "task": "plans.tasks.plan_uploads_stale_fail_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
 }
+# Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"pool-heartbeat-{queue}": {
+            "task": "operations.tasks.pool_heartbeat",
+            "schedule": 30.0,
+            "args": (queue,),
+            "options": {"queue": queue, "expires": 30.0},
+        }
+        for queue in ("deliveries-inbox", "deliveries-email", "deliveries-webhook")
+    }
+)
 WORKER_HEARTBEAT_MAX_AGE = 120
 
+# The header our reverse proxy puts its request id in (e.g. X-Request-ID), trusted only when
+# set here; otherwise each request gets a new id. Either way it is answered as X-Request-ID.
+REQUEST_ID_HEADER = env("REQUEST_ID_HEADER", default="")
+# Logs: one JSON object per line (LOG_FORMAT=json, the default) with the request id, user id,
+# organisation, FHIR TraceID and Celery task, or plain text for a developer's terminal. Every
+# handler redacts query strings and NHS numbers (cpis/logs.py); messages carry ids, never names
+# or dates of birth.
+LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Invitation and password-reset tokens travel in URL paths; no log line may carry one.
-    "filters": {"secret_paths": {"()": "cpis.log_redaction.SecretPathFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "cpis.logs.JsonFormatter"},
+    },
+    # On the handler, so every logger's records pass them.
+    "filters": {"redact": {"()": "cpis.logs.RedactFilter"}, "context": {"()": "cpis.logs.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact", "context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Request logs carry URLs only; child data never appears in a URL (POST searches).
@@ -334,3 +404,17 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+# The worker logs through the configuration above (JSON, redacted) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics (operations/metrics.py): a bearer token for the scraper, and/or addresses or networks
+# allowed without one. With neither set, nobody may read it.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
+# Optional error tracking (cpis/sentry.py): nothing personal is sent, query strings included.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from cpis.sentry import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=env("SENTRY_ENVIRONMENT", default=""))

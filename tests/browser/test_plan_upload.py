@@ -65,6 +65,8 @@ def _forget_broker_connections():
 def worker():
     redis.Redis.from_url(BROKER).flushdb()
     before = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
+    # Celery reads CELERY_BROKER_URL from the environment before its setting.
+    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = BROKER
     _forget_broker_connections()
@@ -72,6 +74,8 @@ def worker():
     yield process
     process.stop()
     celery_app.conf.task_always_eager, celery_app.conf.broker_url = before
+    if saved_env is not None:
+        os.environ["CELERY_BROKER_URL"] = saved_env
     _forget_broker_connections()
 
 

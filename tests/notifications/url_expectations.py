@@ -64,3 +64,10 @@ EXPECTATIONS = [
         other_default=403,
     ),
 ]
+
+# An LA's own admins only (a care setting has no webhook).
+EXPECTATIONS += [
+    Expect("notifications:webhook_settings", statuses={"la_admin": 200}),
+    Expect("notifications:webhook_secret_rotate", statuses={"la_admin": 302}, method="post"),
+    Expect("notifications:webhook_test", statuses={"la_admin": 302}, method="post"),
+]

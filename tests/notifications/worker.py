@@ -94,9 +94,23 @@ class Worker:
     """`celery -A cpis worker` (optionally with beat) on the test database, in its own process
     group so SIGKILL takes the whole worker down at once, as a crash or OOM kill would."""
 
-    def __init__(self, *, name: str, broker_url: str, workdir: Path, mail_dir: Path, beat: bool = True, env=None):
+    def __init__(
+        self,
+        *,
+        name: str,
+        broker_url: str,
+        workdir: Path,
+        mail_dir: Path,
+        beat: bool = True,
+        env=None,
+        queues: str = "",
+        concurrency: int = 1,
+    ):
         self.name = name
         self.beat = beat
+        # Empty: every queue the settings declare (CELERY_TASK_QUEUES), as `make run` does.
+        self.queues = queues
+        self.concurrency = concurrency
         self.workdir = workdir
         self.log_path = workdir / f"{name}.log"
         self.env = {
@@ -122,12 +136,14 @@ class Worker:
             "cpis",
             "worker",
             "--pool=prefork",
-            "--concurrency=1",
+            f"--concurrency={self.concurrency}",
             f"--hostname={self.name}-{self.starts}@%h",
             "--without-gossip",
             "--without-mingle",
             "--loglevel=INFO",
         ]
+        if self.queues:
+            command += ["--queues", self.queues]
         if self.beat:
             command += ["--beat", f"--schedule={self.workdir / (self.name + '-beat')}"]
         log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it open
@@ -176,6 +192,9 @@ def broker(url: str):
         app.amqp._producer_pool = None
         kombu.pools.reset()
 
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting: while it is
+    # set (as when the suite runs on a broker of its own), the setting alone would not move it.
+    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
     app.conf.task_always_eager = False
     app.conf.broker_url = url
     reset_pools()
@@ -183,6 +202,8 @@ def broker(url: str):
         yield app
     finally:
         app.conf.task_always_eager, app.conf.broker_url = saved
+        if saved_env is not None:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         reset_pools()
 
 

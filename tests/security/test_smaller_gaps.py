@@ -15,7 +15,7 @@ from accounts.models import Role
 from accounts.services import user_deactivate
 from attendances.models import Visit
 from audit.models import AuditAction, AuditEvent
-from cpis.log_redaction import SecretPathFilter
+from cpis.logs import RedactFilter
 from fhir.services import api_token_issue
 from notifications.admin import WebhookEndpointForm
 from notifications.webhooks import WebhookError, webhook_post
@@ -54,10 +54,10 @@ def test_invitation_and_reset_tokens_are_redacted_from_django_logs():
     record = logging.LogRecord(
         "django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/invitation/s3cr3t-token/",), None
     )
-    SecretPathFilter().filter(record)
+    RedactFilter().filter(record)
     assert record.getMessage() == "Not Found: /invitation/[redacted]/"
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /password/reset/abc.def/ 200", None, None)
-    SecretPathFilter().filter(record)
+    RedactFilter().filter(record)
     assert "abc.def" not in record.getMessage()
 
 

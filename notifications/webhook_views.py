@@ -1,0 +1,83 @@
+"""An LA admin's webhook settings page (notifications/webhook_settings.py)."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import role_required
+from accounts.models import Role
+from notifications.forms import WebhookSettingsForm
+from notifications.models import Channel, Delivery, WebhookEndpoint
+from notifications.webhook_settings import webhook_endpoint_save, webhook_secret_rotate, webhook_test_send
+
+RECENT = 20
+
+
+def _local_authority(request):
+    if not request.organisation.is_local_authority:
+        raise PermissionDenied
+    return request.organisation
+
+
+def _page(request, *, form=None, new_secret=None, test_result=None, status=200):
+    la = _local_authority(request)
+    endpoint = WebhookEndpoint.objects.filter(local_authority=la).first()
+    if form is None:
+        form = WebhookSettingsForm(initial={"url": endpoint.url, "is_active": endpoint.is_active} if endpoint else None)
+    recent = (
+        Delivery.objects.filter(channel=Channel.WEBHOOK, notification__local_authority=la)
+        .only("pk", "notification_id", "status", "attempts", "created_at", "sent_at", "response_status", "last_error")
+        .order_by("-created_at", "-id")[:RECENT]
+    )
+    context = {
+        "form": form,
+        "endpoint": endpoint,
+        "new_secret": new_secret,
+        "test_result": test_result,
+        "recent": recent,
+        "overlap_hours": settings.NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS,
+    }
+    # The secret is on this page only once, as the answer to the POST that made it: never cached.
+    return render(request, "notifications/webhook_settings.jinja", context, status=status)
+
+
+@never_cache
+@role_required(Role.ORG_ADMIN)
+def webhook_settings(request):
+    la = _local_authority(request)
+    if request.method != "POST":
+        return _page(request)
+    form = WebhookSettingsForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form=form, status=400)
+    endpoint, new_secret = webhook_endpoint_save(
+        local_authority=la, url=form.cleaned_data["url"], is_active=form.cleaned_data["is_active"], request=request
+    )
+    if new_secret:
+        return _page(request, new_secret=new_secret)
+    messages.success(request, "Webhook settings saved.")
+    return redirect("notifications:webhook_settings")
+
+
+@never_cache
+@require_POST
+@role_required(Role.ORG_ADMIN)
+def webhook_secret_rotate_view(request):
+    endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
+    if endpoint is None:
+        return redirect("notifications:webhook_settings")
+    return _page(request, new_secret=webhook_secret_rotate(endpoint=endpoint, request=request))
+
+
+@never_cache
+@require_POST
+@role_required(Role.ORG_ADMIN)
+def webhook_test_view(request):
+    endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
+    if endpoint is None:
+        return redirect("notifications:webhook_settings")
+    accepted, outcome = webhook_test_send(endpoint=endpoint, request=request)
+    return _page(request, test_result={"accepted": accepted, "text": outcome})

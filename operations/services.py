@@ -1,0 +1,181 @@
+"""The figures operators watch, for the service-health page, each LA's delivery page and
+`/metrics`: one function, so the page and the alerts can never disagree.
+
+Child data never appears here: counts, ages, ids, organisation names and task names only.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from celery.schedules import crontab
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import Organisation
+from audit.models import AuditEvent
+from cpis.health import HEARTBEAT_KEY
+from cpis.resilience import cache_breaker
+from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus
+from notifications.services import delivery_queue
+from operations.models import PeriodicTaskRun
+from operations.tasks import POOL_HEARTBEAT_KEY
+from plans.models import PlanUpload
+
+AUDIT_DAYS = 7
+
+
+@dataclass
+class ChannelFigures:
+    channel: str
+    label: str
+    pending: int = 0
+    oldest_pending_age: float | None = None  # seconds
+    failed: int = 0
+    # Seconds since the channel's worker pool ran its heartbeat (None: never, or Redis down).
+    pool_heartbeat_age: float | None = None
+
+    @property
+    def pool_ok(self) -> bool:
+        return self.pool_heartbeat_age is not None and self.pool_heartbeat_age <= settings.WORKER_HEARTBEAT_MAX_AGE
+
+
+@dataclass
+class PeriodicTaskFigures:
+    name: str
+    task: str
+    expected_every: float  # seconds
+    last_success_at: datetime | None
+
+    @property
+    def late(self) -> bool:
+        # Twice its interval (a missed run plus slack) without a success.
+        if self.last_success_at is None:
+            return True
+        return (timezone.now() - self.last_success_at).total_seconds() > 2 * self.expected_every
+
+
+@dataclass
+class ServiceHealth:
+    local_authority: Organisation | None
+    heartbeat_age: float | None  # seconds; None: no heartbeat (or Redis unreachable)
+    channels: list[ChannelFigures]
+    overdue_by_la: list[tuple[Organisation, int]]
+    last_uploads: list[PlanUpload]
+    periodic_tasks: list[PeriodicTaskFigures]
+    audit_per_day: list[tuple[object, int]]
+    checked_at: datetime = field(default_factory=timezone.now)
+
+    @property
+    def worker_ok(self) -> bool:
+        return self.heartbeat_age is not None and self.heartbeat_age <= settings.WORKER_HEARTBEAT_MAX_AGE
+
+    @property
+    def failed_total(self) -> int:
+        return sum(c.failed for c in self.channels)
+
+
+def heartbeat_age(key: str = HEARTBEAT_KEY) -> float | None:
+    from django.core.cache import cache
+
+    if cache_breaker.is_open:
+        return None
+    try:
+        beat = cache.get(key)
+    except Exception as exc:  # noqa: BLE001 - Redis down: no heartbeat to show
+        cache_breaker.failed(exc)
+        return None
+    return None if beat is None else max(0.0, time.time() - beat)
+
+
+def _every(schedule) -> float:
+    if isinstance(schedule, crontab):
+        return 24 * 3600.0  # our crontab jobs run daily
+    return float(getattr(schedule, "total_seconds", lambda: schedule)())
+
+
+def periodic_tasks() -> list[PeriodicTaskFigures]:
+    runs = dict(PeriodicTaskRun.objects.values_list("task", "last_success_at"))
+    return [
+        PeriodicTaskFigures(
+            name=name,
+            task=entry["task"],
+            expected_every=_every(entry["schedule"]),
+            last_success_at=runs.get(entry["task"]),
+        )
+        for name, entry in sorted(settings.CELERY_BEAT_SCHEDULE.items())
+        # The pools' heartbeats are shown with their channels (one task name for three queues).
+        if entry["task"] != "operations.tasks.pool_heartbeat"
+    ]
+
+
+def service_health(*, local_authority: Organisation | None = None) -> ServiceHealth:
+    """Everything at once (national admins), or one LA's share (its admins): the deliveries,
+    overdue notifications, uploads and audit events of that LA only."""
+    now = timezone.now()
+    deliveries = Delivery.objects.all()
+    notifications = Notification.objects.all()
+    uploads = PlanUpload.objects.all()
+    audit = AuditEvent.objects.all()
+    if local_authority is not None:
+        deliveries = deliveries.filter(notification__local_authority=local_authority)
+        notifications = notifications.filter(local_authority=local_authority)
+        uploads = uploads.filter(organisation=local_authority)
+        audit = audit.filter(organisation=local_authority)
+
+    waiting = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+    rows = deliveries.values("channel").annotate(
+        pending=Count("id", filter=waiting),
+        oldest=Min("created_at", filter=waiting),
+        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
+    )
+    by_channel = {row["channel"]: row for row in rows}
+    channels = []
+    for value, label in Channel.choices:
+        row = by_channel.get(value, {})
+        oldest = row.get("oldest")
+        channels.append(
+            ChannelFigures(
+                channel=value,
+                label=label,
+                pending=row.get("pending", 0),
+                oldest_pending_age=(now - oldest).total_seconds() if oldest else None,
+                failed=row.get("failed", 0),
+                pool_heartbeat_age=heartbeat_age(POOL_HEARTBEAT_KEY.format(delivery_queue(value))),
+            )
+        )
+
+    overdue = dict(
+        notifications.filter(status=NotificationStatus.NEW, overdue_since__isnull=False)
+        .values_list("local_authority")
+        .annotate(n=Count("id"))
+    )
+    las = Organisation.objects.in_bulk(list(overdue))
+    overdue_by_la = sorted(((las[pk], n) for pk, n in overdue.items()), key=lambda item: item[0].name)
+
+    # Ids grow with time: each LA's highest is its last upload.
+    latest = uploads.values("organisation_id").annotate(last=Max("id")).values_list("last", flat=True)
+    last_uploads = list(
+        PlanUpload.objects.filter(pk__in=list(latest)).select_related("organisation").defer("content", "columns")
+    )
+    last_uploads.sort(key=lambda u: u.organisation.name)
+
+    since = timezone.localdate() - timedelta(days=AUDIT_DAYS - 1)
+    per_day = (
+        audit.filter(occurred_at__date__gte=since)
+        .annotate(day=TruncDate("occurred_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by("-day")
+    )
+    return ServiceHealth(
+        local_authority=local_authority,
+        heartbeat_age=heartbeat_age(),
+        channels=channels,
+        overdue_by_la=overdue_by_la,
+        last_uploads=last_uploads,
+        periodic_tasks=periodic_tasks(),
+        audit_per_day=list(per_day),
+    )

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from operations import views
+
+app_name = "operations"
+
+urlpatterns = [
+    path("health/", views.service_health_page, name="service_health"),
+    path("deliveries/", views.la_deliveries_page, name="la_deliveries"),
+]

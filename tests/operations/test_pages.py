@@ -1,0 +1,77 @@
+"""The service-health page and an LA's delivery page: the figures, scoped, and no child data."""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from accounts.models import Role
+from cpis.health import HEARTBEAT_KEY, worker_heartbeat
+from notifications.models import Channel, Delivery, DeliveryStatus
+from notifications.tasks import deliveries_sweep
+from operations.models import PeriodicTaskRun
+from operations.tasks import POOL_HEARTBEAT_KEY, pool_heartbeat
+from tests.factories import OrganisationFactory
+from tests.notifications.checks import child_on_plan, record_check
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def _row(text: str, channel_label: str) -> str:
+    return re.search(rf"<th scope=\"row\" class=\"nhsuk-table__cell\">{channel_label}</th>(.*?)</tr>", text).group(1)
+
+
+def test_each_beat_task_records_its_last_successful_run():
+    assert not PeriodicTaskRun.objects.exists()
+    worker_heartbeat.apply()
+    deliveries_sweep.apply()
+    assert set(PeriodicTaskRun.objects.values_list("task", flat=True)) == {
+        "cpis.health.worker_heartbeat",
+        "notifications.tasks.deliveries_sweep",
+    }
+
+
+def test_service_health_shows_backlog_failures_and_jobs_to_national_admins(
+    role_user, client_for, local_authority, care_setting
+):
+    plan = child_on_plan(local_authority, family_name="Quibbleworth")
+    record_check(plans=[plan], care_setting=care_setting)
+    Delivery.objects.filter(channel=Channel.EMAIL).update(status=DeliveryStatus.FAILED)
+    worker_heartbeat.apply()
+    cache.delete_many(
+        [POOL_HEARTBEAT_KEY.format(q) for q in ("deliveries-inbox", "deliveries-email", "deliveries-webhook")]
+    )
+    pool_heartbeat.apply(("deliveries-inbox",))
+    response = client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health"))
+    assert response.status_code == 200
+    text = _text(response)
+    assert "Running" in text and "Last heartbeat" in text
+    assert re.search(r"<td class=\"nhsuk-table__cell\">1</td>", _row(text, "In-app inbox"))
+    assert "1 failed" in _row(text, "Team mailbox e-mail")
+    # Each channel's pool proves itself alive separately: here only the inbox's ran.
+    assert "Running" in _row(text, "In-app inbox") and "Not running" in _row(text, "Case-management webhook")
+    assert "See the 1 failed deliveries and try them again" in text
+    assert "notifications-sweep" in text and "Late" in text  # never ran in this test
+    # The refresh is a static file; the only inline script is the NHS.UK template's own.
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text)
+    assert "auto-refresh.js" in text and len(inline) == 1 and "nonce=" in inline[0]
+    assert plan.nhs_number not in text and "Quibbleworth" not in text
+
+
+def test_an_la_admin_sees_only_their_own_la(role_user, client_for, local_authority, care_setting):
+    cache.delete(HEARTBEAT_KEY)  # no worker
+    other = OrganisationFactory(local_authority=True)
+    record_check(plans=[child_on_plan(other)], care_setting=care_setting)
+    record_check(plans=[child_on_plan(other)], care_setting=care_setting)
+    record_check(plans=[child_on_plan(local_authority)], care_setting=care_setting)
+    response = client_for(role_user(Role.ORG_ADMIN, local_authority)).get(reverse("operations:la_deliveries"))
+    assert response.status_code == 200
+    text = _text(response)
+    assert local_authority.name in text
+    assert re.search(r"<td class=\"nhsuk-table__cell\">1</td>", _row(text, "In-app inbox"))
+    assert "Not running" in text

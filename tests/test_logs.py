@@ -1,0 +1,29 @@
+"""The redaction every log handler applies (cpis/logs.py)."""
+
+import logging
+import sys
+
+from cpis.logs import RedactFilter, redact
+
+
+def test_query_strings_and_nhs_numbers_are_removed():
+    assert redact("GET /fhir/R4/CareTeam?patient:identifier=x|9434765919 HTTP/1.1") == (
+        "GET /fhir/R4/CareTeam?[query removed] HTTP/1.1"
+    )
+    assert (
+        redact("Key (nhs_number)=(943 476 5919) already exists") == "Key (nhs_number)=([number removed]) already exists"
+    )
+    # Ids, timings and longer numbers are kept.
+    assert redact("delivery 12345 took 0.25 s; 12345678901") == "delivery 12345 took 0.25 s; 12345678901"
+
+
+def test_the_filter_redacts_arguments_and_tracebacks():
+    try:
+        raise ValueError("row for 9434765919")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed at %s", ("/p?nhs=1",), exc_info=True)
+        record.exc_info = sys.exc_info()
+    RedactFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert "9434765919" not in text and "nhs=1" not in text
+    assert "failed at /p?[query removed]" in text and "ValueError: row for [number removed]" in text
