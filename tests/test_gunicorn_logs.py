@@ -9,6 +9,8 @@ import urllib.request
 
 from django.conf import settings
 
+from tests.notifications.worker import subprocess_database_url
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -16,11 +18,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_access_log_has_paths_but_no_query_strings(tmp_path):
+def test_access_log_has_paths_but_no_query_strings(tmp_path, db):
     port, log = _free_port(), tmp_path / "access.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cpis.settings.test",
+        "DATABASE_URL": subprocess_database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "1",
         "GUNICORN_ACCESS_LOG": str(log),
