@@ -39,6 +39,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates --lint
 
 # Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.
 # --strict: a package it could not look up fails the audit, rather than passing unchecked.
