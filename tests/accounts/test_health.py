@@ -72,8 +72,10 @@ def test_real_worker_heartbeat_makes_health_green(client, settings):
         stderr=subprocess.DEVNULL,
     )
     try:
-        settings.CELERY_TASK_ALWAYS_EAGER = False
         with broker(SHARED_BROKER_URL):
+            # Only now: Celery may load its configuration from the settings as broker() saves
+            # it, and would then restore this for the rest of the suite.
+            settings.CELERY_TASK_ALWAYS_EAGER = False
             worker_heartbeat.apply_async()
             # A cold worker start on a busy 2-core machine takes a while.
             wait_until(lambda: cache.get(HEARTBEAT_KEY) is not None, timeout=90, what="a worker heartbeat")

@@ -185,6 +185,9 @@ def broker(url: str):
     run isolated through that variable, setting `broker_url` alone would leave this process
     publishing to the run's broker while the test's worker listens on `url`: nothing but the
     sweeper would ever deliver, and a test of the fast path would time out.
+
+    On leaving, it restores the app's eager setting as it found it: enter it before overriding
+    `settings.CELERY_TASK_ALWAYS_EAGER`, which Celery may read as it loads its configuration.
     """
     from cpis.celery import app
 
