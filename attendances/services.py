@@ -118,6 +118,17 @@ def _repeat_and_history(nhs_number: str, idempotency_key: uuid.UUID | None) -> t
     return repeat, [v for v in rows if v is not repeat][:VISITS_KEPT]
 
 
+def checking_role(roles, *, notify: bool) -> str:
+    """The role a check is recorded under, by the web journey and the FHIR API alike.
+
+    A silent read is the safeguarding lead's right; a user holding both roles checks as the
+    safeguarding lead, the more accountable of the two.
+    """
+    if not notify or Role.SAFEGUARDING_LEAD in roles:
+        return Role.SAFEGUARDING_LEAD
+    return Role.CLINICIAN
+
+
 def child_check(
     *,
     nhs_number: str,

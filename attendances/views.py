@@ -15,16 +15,11 @@ from accounts.forms import post_data
 from accounts.models import Role
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
-from attendances.services import child_check, child_view_by_local_authority
+from attendances.services import checking_role, child_check, child_view_by_local_authority
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from notifications.access import access_notification_by_social_worker
 from plans.access import access_plan_by_local_authority
-
-
-def _checking_role(request) -> str:
-    # A user holding both roles checks as the safeguarding lead: the more accountable one.
-    return Role.SAFEGUARDING_LEAD if Role.SAFEGUARDING_LEAD in request.roles else Role.CLINICIAN
 
 
 def _form_token(form: ChildCheckForm) -> str:
@@ -46,7 +41,7 @@ def _check(request, *, notify: bool):
             arrived_at=form.cleaned_data["arrived_at"],
             user=request.user,
             organisation=request.organisation,
-            role=_checking_role(request) if notify else Role.SAFEGUARDING_LEAD,
+            role=checking_role(request.roles, notify=notify),
             notify=notify,
             request=request,
             idempotency_key=form.cleaned_data["check_token"],

@@ -1,14 +1,19 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path, re_path
+from django.views.static import serve
 from django_otp.admin import OTPAdminSite
 
-from cpis.health import healthz
+from cpis.health import healthz, livez, readyz
 
 # The Django admin is for operators and needs a second factor like every other page.
 admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
     path("django-admin/", admin.site.urls),
     path("fhir/", include("fhir.urls")),
     path("", include("accounts.urls")),
@@ -18,6 +23,17 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("plans/", include("plans.urls")),
 ]
+
+if settings.DEBUG:
+    # nhsuk-frontend's CSS asks for its icons under /assets/; collectstatic rewrites those URLs
+    # to hashed static ones in production (cpis/staticfiles.py), the development server cannot.
+    urlpatterns.append(
+        re_path(
+            r"^assets/(?P<path>.*)$",
+            login_not_required(serve),
+            {"document_root": settings.STATICFILES_DIRS[1][1] / "assets"},
+        )
+    )
 
 handler400 = "accounts.errors.bad_request"
 handler403 = "accounts.errors.permission_denied"

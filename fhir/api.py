@@ -1,8 +1,10 @@
 """The FHIR R4 API, compatible with the national CP-IS FHIR API (a thin layer over the check).
 
-Every call answers `application/fhir+json`, echoes the caller's TraceID, and is audited:
-a check through the same `child_check` service as the web journey, anything refused as
-FHIR_REQUEST_REFUSED with the reason.
+Every call answers `application/fhir+json; fhirVersion=4.0`, echoes the caller's TraceID, and
+is audited: a check through the same `child_check` service as the web journey, a history read
+as FHIR_ACCESS_HISTORY_READ, anything refused as FHIR_REQUEST_REFUSED with the reason. How
+requests are read (format, paging, includes) is in `fhir.interactions`; the resources' shapes
+in `fhir.representations`; the rules in docs/fhir.md.
 """
 
 import json
@@ -14,37 +16,32 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Membership, Role
+from accounts.models import Membership
 from attendances.models import VISITS_KEPT, Visit
-from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, child_check
+from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check
 from audit.models import AuditAction, AuditOutcome
+from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record
+from fhir import capabilities
+from fhir import interactions as http
 from fhir import representations as resources
+from fhir.ids import Kind, fhir_id_key
+from fhir.interactions import FhirError
 from fhir.models import ApiToken, token_hash
 from plans.models import Plan
 from plans.nhs_numbers import nhs_number_normalise
 
-FHIR_JSON = "application/fhir+json"
+FHIR_JSON = http.FHIR_JSON
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-class FhirError(Exception):
-    def __init__(self, status: int, code: str, issue_type: str, display: str, diagnostics: str):
-        super().__init__(diagnostics)
-        self.status, self.code, self.issue_type, self.display, self.diagnostics = (
-            status,
-            code,
-            issue_type,
-            display,
-            diagnostics,
-        )
 
 
 def _invalid_search(diagnostics: str = "Invalid NHS number") -> FhirError:
@@ -55,12 +52,25 @@ def _precondition(diagnostics: str) -> FhirError:
     return FhirError(400, "PRECONDITION_FAILED", "invalid", "Precondition failed", diagnostics)
 
 
-def _access_denied(diagnostics: str = "Access has been denied to process this request") -> FhirError:
-    return FhirError(403, "ACCESS_DENIED", "forbidden", "Access denied", diagnostics)
+ACCESS_DENIED_DISPLAY = "Access has been denied to process this request"
+
+
+def _access_denied(diagnostics: str = ACCESS_DENIED_DISPLAY) -> FhirError:
+    return FhirError(403, "ACCESS_DENIED", "forbidden", ACCESS_DENIED_DISPLAY, diagnostics)
 
 
 def _unauthorised(diagnostics: str) -> FhirError:
-    return FhirError(401, "ACCESS_DENIED", "login", "Access denied", diagnostics)
+    return FhirError(401, "ACCESS_DENIED", "login", ACCESS_DENIED_DISPLAY, diagnostics)
+
+
+def _not_found(diagnostics: str) -> FhirError:
+    return FhirError(404, "NO_RECORD_FOUND", "not-found", "No record found", diagnostics)
+
+
+def _method_not_allowed(method: str) -> FhirError:
+    return FhirError(
+        405, "METHOD_NOT_ALLOWED", "not-supported", "Method not allowed", f"{method} is not supported; use GET"
+    )
 
 
 @dataclass
@@ -138,6 +148,13 @@ def _unscheduled_header(request) -> bool:
     return lowered == "true"
 
 
+def _nhs_number(value: str) -> str:
+    try:
+        return nhs_number_normalise(value)
+    except ValidationError:
+        raise _invalid_search() from None
+
+
 def _patient_nhs_number(request) -> str:
     values = request.GET.getlist("patient:identifier")
     if len(values) != 1:
@@ -145,23 +162,26 @@ def _patient_nhs_number(request) -> str:
     system, bar, value = values[0].partition("|")
     if not bar or system != resources.NHS_NUMBER_SYSTEM:
         raise _invalid_search(f"patient:identifier must be {resources.NHS_NUMBER_SYSTEM}|<NHS number>")
-    try:
-        return nhs_number_normalise(value)
-    except ValidationError:
-        raise _invalid_search() from None
+    return _nhs_number(value)
 
 
-def _fhir_response(body: dict, *, status: int = 200, trace_id: str = "") -> HttpResponse:
-    response = HttpResponse(json.dumps(body), status=status, content_type=FHIR_JSON)
+def _fhir_response(body: dict, *, status: int = 200, trace_id: str = "", content_type: str = FHIR_JSON) -> HttpResponse:
+    response = HttpResponse(json.dumps(body), status=status, content_type=http.content_type_header(content_type))
     if trace_id:
         response["TraceID"] = trace_id
     response["Cache-Control"] = "no-store"
     return response
 
 
-def fhir_search(view):
-    """Wraps a search: GET only, TraceID, bearer token, rate limit, the access header; answers
-    any refusal as an OperationOutcome and audits it."""
+def fhir_search(view=None, *, silent_only: bool = False):
+    """Wraps an interaction (search or read): GET only, the format asked for, TraceID, bearer
+    token, rate limit, the access header; answers any refusal as an OperationOutcome and audits it.
+
+    `silent_only`: the interaction is a view without notifying by definition (the Patient Flag
+    API), whatever IsUnscheduledAccessEvent says, so only roles that may silently read call it.
+    """
+    if view is None:
+        return lambda view: fhir_search(view, silent_only=silent_only)
 
     @csrf_exempt
     @login_not_required
@@ -171,16 +191,12 @@ def fhir_search(view):
         token = None
         try:
             if request.method != "GET":
-                error = FhirError(
-                    405,
-                    "METHOD_NOT_ALLOWED",
-                    "not-supported",
-                    "Method not allowed",
-                    f"{request.method} is not supported; use GET",
+                response = _error_response(
+                    _method_not_allowed(request.method), trace_id if _TRACE_ID.match(trace_id or "") else ""
                 )
-                response = _error_response(error, trace_id if _TRACE_ID.match(trace_id or "") else "")
                 response["Allow"] = "GET"
                 return response
+            content_type = http.response_content_type(request)
             if trace_id and not _TRACE_ID.match(trace_id):
                 raise _precondition(
                     "Missing or invalid header parameter: TraceID must be 1 to 64 letters, digits or . _ : -"
@@ -190,9 +206,13 @@ def fhir_search(view):
             request.user = token.user
             request.organisation = token.organisation
             _throttle(token)
-            unscheduled = _unscheduled_header(request)
+            unscheduled = False if silent_only else _unscheduled_header(request)
             roles = _current_roles(token)
             request.roles = roles
+            if silent_only and not roles & SILENT_READ_ROLES:
+                raise _access_denied(
+                    "The Patient Flag API views without notifying: it needs the safeguarding lead role"
+                )
             if not unscheduled and not roles & SILENT_READ_ROLES:
                 raise _access_denied(
                     "Viewing without notifying (IsUnscheduledAccessEvent: false) needs the safeguarding lead role"
@@ -201,15 +221,18 @@ def fhir_search(view):
             call = ApiCall(
                 token=token, roles=roles, trace_id=trace_id, unscheduled=unscheduled, base_url=_base_url(request)
             )
-            return _fhir_response(view(request, call, *args, **kwargs), trace_id=trace_id)
+            body = view(request, call, *args, **kwargs)
+            return _fhir_response(body, trace_id=trace_id, content_type=content_type)
         except FhirError as error:
             audit_record(
                 action=AuditAction.FHIR_REQUEST_REFUSED,
                 request=request,
                 user=token.user if token else None,
                 organisation=token.organisation if token else None,
+                nhs_number=error.nhs_number,
                 outcome=AuditOutcome.DENIED if error.status in (401, 403, 429) else AuditOutcome.FAILURE,
-                detail={"status": error.status, "code": error.code, "path": request.path},
+                # PostgreSQL's JSON refuses NUL, which a path may carry (%00); the rest is kept as sent.
+                detail={"status": error.status, "code": error.code, "path": request.path[:300].replace("\x00", "?")},
                 trace_id=trace_id if _TRACE_ID.match(trace_id or "") else "",
             )
             return _error_response(error, trace_id if _TRACE_ID.match(trace_id or "") else "")
@@ -224,48 +247,102 @@ def _error_response(error: FhirError, trace_id: str) -> HttpResponse:
     return _fhir_response(body, status=error.status, trace_id=trace_id)
 
 
-def _checking_role(roles: frozenset[str], *, silent: bool) -> str:
-    # The role the check is recorded under: a safeguarding lead's silent read needs that role;
-    # otherwise the clinician role if held, as the web journey records it.
-    if silent or Role.CLINICIAN not in roles:
-        return Role.SAFEGUARDING_LEAD
-    return Role.CLINICIAN
-
-
-@fhir_search
-def care_team_search(request, call: ApiCall) -> dict:
-    """The check: with IsUnscheduledAccessEvent true, exactly the web journey's (audit, visit,
-    notification); false, a silent read (audited only)."""
-    nhs_number = _patient_nhs_number(request)
+def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency_key: uuid.UUID | None = None):
+    """The check (or, `silent`, the view without notifying), through the web journey's service."""
     try:
-        result = child_check(
+        return child_check(
             nhs_number=nhs_number,
             date_of_birth=None,
             arrived_at=timezone.now(),
             user=call.token.user,
             organisation=call.token.organisation,
-            role=_checking_role(call.roles, silent=not call.unscheduled),
-            notify=call.unscheduled,
+            role=checking_role(call.roles, notify=not silent),
+            notify=not silent,
             trace_id=call.trace_id,
             request=request,
+            idempotency_key=idempotency_key if not silent else None,
         )
     except PermissionDenied as exc:
         raise _access_denied(str(exc)) from None
-    teams = [resources.care_team(plan, base_url=call.base_url) for plan in result.plans]
-    return resources.searchset([(t, "match") for t in teams], base_url=call.base_url, total=len(teams))
+
+
+# A CareTeam search's next and previous links carry the check they page through, so following
+# them records no second visit: signed, for this token and child only, for an hour. The child is
+# named by a keyed hash: a signed value is readable, and URLs end up in places logs reach.
+_PAGE_SALT = "fhir.care-team-pages"
+_PAGE_MAX_AGE = 60 * 60
+
+
+def _page_child(nhs_number: str) -> str:
+    return salted_hmac(_PAGE_SALT, nhs_number).hexdigest()[:20]
+
+
+def _page_check_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | None:
+    values = request.GET.getlist("check")
+    if not values:
+        return None
+    try:
+        key, token_id, number = signing.loads(values[0], salt=_PAGE_SALT, max_age=_PAGE_MAX_AGE)
+        if len(values) != 1 or token_id != call.token.pk or number != _page_child(nhs_number):
+            raise signing.BadSignature
+        return uuid.UUID(key)
+    except (signing.BadSignature, TypeError, ValueError):
+        raise http.invalid_parameter(
+            "The check parameter is not from this token's recent search of this child"
+        ) from None
 
 
 @fhir_search
-def audit_event_search(request, call: ApiCall) -> dict:
-    """The child's access history: at most 25 visits, newest first, only while a plan is visible.
-
-    A read of the history, audited; it records no visit itself (a consumer calls CareTeam for
-    the check and AuditEvent for the history; counting both would record each attendance twice).
-    """
+def care_team_search(request, call: ApiCall) -> dict:
+    """The check: with IsUnscheduledAccessEvent true, exactly the web journey's (audit, visit,
+    notification); false, a silent read (audited only). Paged by `_count` and `_offset`."""
+    search = http.search_read(
+        request, "CareTeam", params=frozenset({"patient:identifier"}), private=frozenset({"check"})
+    )
     nhs_number = _patient_nhs_number(request)
-    includes = request.GET.getlist("_include")
-    if any(value != resources.INCLUDE_PRACTITIONER_ROLE for value in includes):
-        raise _invalid_search(f"The only supported _include is {resources.INCLUDE_PRACTITIONER_ROLE}")
+    key = None
+    if call.unscheduled:
+        key = _page_check_key(request, call, nhs_number) or uuid.uuid4()
+    result = _check(request, call, nhs_number, silent=not call.unscheduled, idempotency_key=key)
+    plans = result.plans
+    extra = []
+    if key is not None and len(plans) > search.count:
+        extra = [("check", signing.dumps([str(key), call.token.pk, _page_child(nhs_number)], salt=_PAGE_SALT))]
+    entries = [(resources.care_team(plan), "match") for plan in search.page(plans)]
+    return resources.searchset(
+        entries,
+        base_url=call.base_url,
+        total=len(plans),
+        links=search.links(call.base_url, total=len(plans), extra=extra),
+    )
+
+
+def _checked_recently(call: ApiCall, nhs_number: str) -> bool:
+    """Whether this user, at this organisation, checked this child (a CareTeam search or a web
+    check) within the episode window: the condition for reading the history as an unscheduled
+    access (issue 12; docs/fhir.md "Reading the access history")."""
+    since = timezone.now() - timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
+    # audit_nhs_time_idx serves this: one child's events, newest first.
+    return AuditLogEntry.objects.filter(
+        nhs_number=nhs_number,
+        occurred_at__gte=since,
+        action=AuditAction.CHILD_CHECKED,
+        outcome=AuditOutcome.SUCCESS,
+        user=call.token.user,
+        organisation=call.token.organisation,
+    ).exists()
+
+
+def _history(request, call: ApiCall, nhs_number: str, *, visit_id: int | None = None) -> list[Visit]:
+    """The child's access history (at most 25 visits, newest first, only while a plan is
+    visible), audited. Refused as an unscheduled access without a recent check of the child."""
+    if call.unscheduled and not _checked_recently(call, nhs_number):
+        error = _access_denied(
+            "Reading the access history as an unscheduled access needs a check of this child by you, "
+            "at this organisation, within the attendance episode; check the child first (CareTeam)"
+        )
+        error.nhs_number = nhs_number
+        raise error
     visits = []
     if Plan.objects.visible().of_subject(nhs_number).exists():
         visits = list(Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting")[:VISITS_KEPT])
@@ -276,33 +353,151 @@ def audit_event_search(request, call: ApiCall) -> dict:
         organisation=call.token.organisation,
         roles=call.roles,
         nhs_number=nhs_number,
-        detail={"visits": len(visits), "unscheduled": call.unscheduled},
+        detail={"visits": len(visits), "unscheduled": call.unscheduled, "visit_id": visit_id},
         trace_id=call.trace_id,
     )
-    entries = [(resources.audit_event(v, base_url=call.base_url), "match") for v in visits]
-    if includes:
-        labels = dict(Role.choices)
+    return visits
+
+
+@fhir_search
+def audit_event_search(request, call: ApiCall) -> dict:
+    """The child's access history: at most 25 visits, newest first, only while a plan is visible.
+
+    A read of the history, audited; it records no visit itself (a consumer calls CareTeam for
+    the check and AuditEvent for the history; counting both would record each attendance twice).
+    """
+    search = http.search_read(
+        request,
+        "AuditEvent",
+        params=frozenset({"patient:identifier"}),
+        includes=http.PRACTITIONER_ROLE_INCLUDES,
+    )
+    nhs_number = _patient_nhs_number(request)
+    visits = _history(request, call, nhs_number)
+    page = search.page(visits)
+    entries = [(resources.audit_event(v), "match") for v in page]
+    if search.includes:
+        entries += [(resources.practitioner_role(v), "include") for v in page]
+    return resources.searchset(
+        entries, base_url=call.base_url, total=len(visits), links=search.links(call.base_url, total=len(visits))
+    )
+
+
+def _flag_nhs_number(request) -> str:
+    values = request.GET.getlist("patient")
+    if len(values) != 1:
+        raise _invalid_search("Exactly one patient parameter (the NHS number) is required")
+    value = values[0]
+    system, bar, number = value.partition("|")
+    if bar:
+        if system != resources.NHS_NUMBER_SYSTEM:
+            raise _invalid_search(f"patient must be an NHS number or {resources.NHS_NUMBER_SYSTEM}|<NHS number>")
+        value = number
+    return _nhs_number(value)
+
+
+def _asks_for_cpis_flag(request) -> bool:
+    codes = [code for value in request.GET.getlist("code") for code in value.split(",")]
+    if not codes:
+        return True
+    cpis = {resources.CPIS_FLAG_CODE, f"{resources.FLAG_CATEGORY_SYSTEM}|{resources.CPIS_FLAG_CODE}"}
+    return any(code.strip() in cpis for code in codes)
+
+
+@fhir_search(silent_only=True)
+def patient_flag_search(request, call: ApiCall) -> dict:
+    """NHS England's Patient Flag API for scheduled care: per visible plan a Flag (match) with
+    its CarePlan and the local authority's CareTeam (include). A view without notifying by
+    definition: audited, no visit, no notification."""
+    path = request.path.rsplit("/", 1)[-1]
+    search = http.search_read(request, path, params=frozenset({"patient", "code"}))
+    nhs_number = _flag_nhs_number(request)
+    # We hold CP-IS flags only: asked for other flags, there is nothing to read, so nothing is.
+    plans = _check(request, call, nhs_number, silent=True).plans if _asks_for_cpis_flag(request) else []
+    entries = []
+    for plan in search.page(plans):
         entries += [
-            (resources.practitioner_role(v, role_display=labels.get(v.checked_by_role, v.checked_by_role)), "include")
-            for v in visits
+            (resources.flag(plan), "match"),
+            (resources.care_plan(plan), "include"),
+            (resources.flag_care_team(plan), "include"),
         ]
-    return resources.searchset(entries, base_url=call.base_url, total=len(visits))
+    return resources.searchset(
+        entries, base_url=call.base_url, total=len(plans), links=search.links(call.base_url, total=len(plans))
+    )
+
+
+# Which kinds of id each readable resource type answers.
+_READABLE = {
+    "CareTeam": (Kind.CARE_TEAM, Kind.FLAG_CARE_TEAM),
+    "AuditEvent": (Kind.AUDIT_EVENT,),
+    "PractitionerRole": (Kind.PRACTITIONER_ROLE,),
+    "Flag": (Kind.FLAG,),
+    "CarePlan": (Kind.CARE_PLAN,),
+}
+_FLAG_KINDS = (Kind.FLAG, Kind.CARE_PLAN, Kind.FLAG_CARE_TEAM)
+_REPRESENT_PLAN = {
+    Kind.CARE_TEAM: resources.care_team,
+    Kind.FLAG: resources.flag,
+    Kind.CARE_PLAN: resources.care_plan,
+    Kind.FLAG_CARE_TEAM: resources.flag_care_team,
+}
+
+
+@fhir_search
+def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> dict:
+    """Read by id, scoped and audited as the search that returned the resource:
+
+    - a CP-IS CareTeam: the check again (visit and notification when unscheduled);
+    - an AuditEvent or PractitionerRole: a read of the child's history, under the same rule;
+    - a Flag, CarePlan or the Flag's CareTeam: a view without notifying (safeguarding leads).
+
+    An id that is not one we issued, or whose record is no longer visible, is 404.
+    """
+    http.refuse_unknown_parameters(request)
+    decoded = fhir_id_key(resource_id, _READABLE.get(resource, ()))
+    if decoded is None:
+        raise _not_found(f"No {resource} with that id")
+    kind, pk = decoded
+    if kind in (Kind.AUDIT_EVENT, Kind.PRACTITIONER_ROLE):
+        visit = Visit.objects.filter(pk=pk).only("nhs_number").first()
+        if visit is None:
+            raise _not_found(f"No {resource} with that id")
+        visits = [v for v in _history(request, call, visit.nhs_number, visit_id=pk) if v.pk == pk]
+        if not visits:
+            raise _not_found(f"No {resource} with that id")
+        if kind == Kind.AUDIT_EVENT:
+            return resources.audit_event(visits[0])
+        return resources.practitioner_role(visits[0])
+    silent = kind in _FLAG_KINDS or not call.unscheduled
+    if kind in _FLAG_KINDS and not call.roles & SILENT_READ_ROLES:
+        raise _access_denied("The Patient Flag API views without notifying: it needs the safeguarding lead role")
+    plan = Plan.objects.filter(pk=pk).only("nhs_number").first()
+    if plan is None:
+        raise _not_found(f"No {resource} with that id")
+    result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=None if silent else uuid.uuid4())
+    visible = [p for p in result.plans if p.pk == pk]
+    if not visible:
+        raise _not_found(f"No {resource} with that id")
+    return _REPRESENT_PLAN[kind](visible[0])
 
 
 @csrf_exempt
 @login_not_required
 def metadata(request):
-    if request.method != "GET":
-        response = _error_response(
-            FhirError(405, "METHOD_NOT_ALLOWED", "not-supported", "Method not allowed", "Use GET"), ""
-        )
-        response["Allow"] = "GET"
-        return response
-    return _fhir_response(resources.capability_statement(base_url=_base_url(request)))
+    try:
+        if request.method != "GET":
+            response = _error_response(_method_not_allowed(request.method), "")
+            response["Allow"] = "GET"
+            return response
+        content_type = http.response_content_type(request)
+    except FhirError as error:
+        return _error_response(error, "")
+    return _fhir_response(capabilities.capability_statement(base_url=_base_url(request)), content_type=content_type)
 
 
 @csrf_exempt
 @login_not_required
 def unknown_resource(request, resource: str):
-    error = FhirError(404, "NO_RECORD_FOUND", "not-found", "Not found", f"Unknown resource or interaction: {resource}")
+    """Anything else under the base, whatever the method: an OperationOutcome, never a page."""
+    error = _not_found(f"Unknown resource or interaction: {request.path}")
     return _error_response(error, "")

@@ -91,6 +91,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
+# tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
@@ -125,6 +128,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
 # Requests per minute one FHIR API token may make.
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
+# Keys the FHIR API's opaque resource ids (fhir/ids.py): changing it changes every id.
+FHIR_ID_KEY = env("FHIR_ID_KEY", default="") or SECRET_KEY
 # Access administration (docs/administration.md): invitation links, unused accounts, reminders.
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
@@ -178,7 +183,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # The NHS.UK frontend's compiled assets, installed from npm by `make` (never committed).
@@ -187,7 +192,7 @@ STATICFILES_DIRS = [
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "cpis.staticfiles.StaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
@@ -205,6 +210,8 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="cpis@localhost")
+# Where EPR suppliers write about the FHIR API (its CapabilityStatement's contact).
+FHIR_CONTACT_EMAIL = env("FHIR_CONTACT_EMAIL", default="") or DEFAULT_FROM_EMAIL
 
 # Security headers. TLS is terminated by the proxy in front of gunicorn.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -17,4 +17,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests that need a real worker start one themselves and switch this off.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
+# Plain static storage: the live server of the browser tests serves files from the finders,
+# which know no hashed names. The production storage, collectstatic and whitenoise are tested
+# as deployed by tests/browser/test_production_parity.py.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

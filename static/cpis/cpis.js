@@ -1,5 +1,7 @@
 // Starts the NHS.UK components and the session-timeout warning (WCAG 2.2.1 Timing Adjustable).
-import { initAll } from '../nhsuk/nhsuk-frontend.min.js'
+// The semicolon matters: Django's manifest storage rewrites only a terminated import to the
+// hashed file name (collectstatic), so the browser caches the module for a year.
+import { initAll } from '../nhsuk/nhsuk-frontend.min.js';
 
 initAll()
 

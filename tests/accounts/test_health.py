@@ -85,3 +85,46 @@ def test_real_worker_heartbeat_makes_health_green(client, settings):
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+
+
+def test_livez_answers_without_touching_database_or_redis(client, settings, django_assert_num_queries):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with django_assert_num_queries(0):
+        response = client.get(reverse("livez"))
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_without_a_worker_and_reports_the_heartbeats(client, settings):
+    from cpis.health import BEAT_HEARTBEAT_KEY
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.set(HEARTBEAT_KEY, time.time() - 3600)
+    cache.delete(BEAT_HEARTBEAT_KEY)
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["database"] == "ok" and body["redis"] == "ok"
+    assert body["worker_heartbeat"].endswith(" s ago") and int(body["worker_heartbeat"].split()[0]) >= 3600
+    assert body["beat_heartbeat"] == "none yet"
+
+
+def test_readyz_is_unready_when_redis_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 503
+    assert response.json()["redis"] == "error: ConnectionError"
+    assert "127.0.0.1" not in response.content.decode()
+
+
+def test_beat_is_alive_only_while_it_publishes_the_heartbeat(settings):
+    from cpis.health import BEAT_HEARTBEAT_KEY, beat_alive
+
+    cache.delete(BEAT_HEARTBEAT_KEY)
+    assert not beat_alive()
+    # What beat does every 30 s: publish the heartbeat task (on a broker that takes it).
+    from tests.notifications.worker import broker
+
+    with broker("redis://127.0.0.1:6379/3"):
+        worker_heartbeat.apply_async()
+    assert beat_alive()
+    assert not beat_alive(now=time.time() + settings.WORKER_HEARTBEAT_MAX_AGE + 5)

@@ -1,7 +1,6 @@
 """The FHIR R4 API, every response parsed by an independent FHIR library (fhir.resources, R4B)."""
 
 import datetime as dt
-import json
 
 import pytest
 from django.utils import timezone
@@ -9,7 +8,6 @@ from fhir.resources.R4B.auditevent import AuditEvent as FhirAuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.careteam import CareTeam
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.practitionerrole import PractitionerRole
 
 from accounts.models import Membership, TrainingRecord
@@ -17,50 +15,14 @@ from accounts.services import user_deactivate
 from attendances.models import Visit
 from audit.models import AuditAction, AuditEvent
 from fhir.models import ApiToken
-from fhir.services import api_token_issue, api_token_revoke
+from fhir.services import api_token_revoke
 from notifications.models import Notification
 from tests.factories import PlanFactory, VisitFactory, nhs_number_for
+from tests.fhir.responses import NHS, outcome, parsed
 
 pytestmark = pytest.mark.django_db
 
-NHS = "https://fhir.nhs.uk/Id/nhs-number"
 INCLUDE = "AuditEvent:entity-type=http://terminology.hl7.org/CodeSystem/v3-RoleClass|ASSIGNED"
-
-
-@pytest.fixture
-def api(client, role_user, care_setting):
-    """api(role) → (call, user): call(resource, nhs_number, **headers) with that user's token."""
-
-    def make(role="clinician", **user_kwargs):
-        user = role_user(role, care_setting, **user_kwargs)
-        _, raw = api_token_issue(user=user, organisation=care_setting, name="EPR", valid_days=30)
-
-        def call(resource, nhs_number=None, *, params=None, token=raw, method="get", **headers):
-            query = dict(params or {})
-            if nhs_number is not None:
-                query["patient:identifier"] = f"{NHS}|{nhs_number}"
-            extra = {f"HTTP_{k.upper()}": v for k, v in headers.items()}
-            if token is not None:
-                extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            return getattr(client, method)(f"/fhir/R4/{resource}", query, **extra)
-
-        return call, user
-
-    return make
-
-
-def parsed(response, model):
-    assert response["Content-Type"] == "application/fhir+json"
-    return model.model_validate(json.loads(response.content))
-
-
-def outcome(response, status, code):
-    assert response.status_code == status, response.content
-    resource = parsed(response, OperationOutcome)
-    issue = resource.issue[0]
-    assert issue.severity == "error"
-    assert issue.details.coding[0].code == code
-    return issue
 
 
 def test_child_on_a_cpp_returns_a_care_team_and_records_the_check(api, local_authority, care_setting):
@@ -228,11 +190,13 @@ def test_access_history_after_several_checks(api, local_authority, care_setting,
     newest = events[0]
     roles = {a.type.coding[0].code: a for a in newest.agent}
     assert roles["PAT"].who.identifier.value == plan.nhs_number
-    assert roles["ASSIGNED"].who.reference.endswith("/PractitionerRole/" + newest.id)
-    practitioner = PractitionerRole.model_validate(includes[0].resource.model_dump())
+    practitioners = {f"PractitionerRole/{e.resource.id}": e.resource for e in includes}
+    practitioner = PractitionerRole.model_validate(practitioners[roles["ASSIGNED"].who.reference].model_dump())
+    assert newest.source.observer.reference == roles["ASSIGNED"].who.reference
+    assert practitioner.id != newest.id
     assert practitioner.practitioner.display == user.full_name
-    assert practitioner.organization.display == care_setting.name
-    assert practitioner.code[0].coding[0].display == "Clinician"
+    assert practitioner.organization.display == f"{care_setting.name} ({care_setting.ods_code})"
+    assert practitioner.code[0].text == "Clinician"
     # Reading the history is audited and records no visit of its own.
     assert Visit.objects.filter(nhs_number=plan.nhs_number, checked_by=user).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.FHIR_ACCESS_HISTORY_READ, trace_id="trace-1").exists()
@@ -242,27 +206,41 @@ def test_access_history_without_include_has_no_practitioner_roles(api, local_aut
     plan = PlanFactory(organisation=local_authority)
     VisitFactory(nhs_number=plan.nhs_number)
     call, _ = api()
+    call("CareTeam", plan.nhs_number)
     bundle = parsed(call("AuditEvent", plan.nhs_number), Bundle)
-    assert bundle.total == 1 and [e.search.mode for e in bundle.entry] == ["match"]
+    assert bundle.total == 2 and [e.search.mode for e in bundle.entry] == ["match", "match"]
 
 
 def test_access_history_of_a_child_without_a_visible_plan_is_empty(api, local_authority):
     plan = PlanFactory(organisation=local_authority, withdrawn_in_error=True)
     VisitFactory(nhs_number=plan.nhs_number)
     call, _ = api()
+    call("CareTeam", plan.nhs_number)
     assert parsed(call("AuditEvent", plan.nhs_number), Bundle).total == 0
 
 
-def test_unsupported_include_is_refused(api):
+def test_unsupported_include_is_ignored_unless_strict(api, local_authority):
+    plan = PlanFactory(organisation=local_authority)
     call, _ = api()
-    outcome(call("AuditEvent", nhs_number_for(3), params={"_include": "AuditEvent:agent"}), 400, "INVALID_SEARCH_DATA")
+    call("CareTeam", plan.nhs_number)
+    params = {"_include": "AuditEvent:entity"}
+    bundle = parsed(call("AuditEvent", plan.nhs_number, params=params), Bundle)
+    assert [e.search.mode for e in bundle.entry] == ["match"]
+    assert "_include" not in bundle.link[0].url
+    outcome(call("AuditEvent", plan.nhs_number, params=params, Prefer="handling=strict"), 400, "INVALID_PARAMETER")
 
 
 def test_metadata_is_a_capability_statement(client):
     response = client.get("/fhir/R4/metadata")
     statement = parsed(response, CapabilityStatement)
     assert statement.fhirVersion == "4.0.1"
-    assert {r.type for r in statement.rest[0].resource} == {"CareTeam", "AuditEvent"}
+    assert {r.type for r in statement.rest[0].resource} == {
+        "CareTeam",
+        "AuditEvent",
+        "PractitionerRole",
+        "Flag",
+        "CarePlan",
+    }
 
 
 def test_unknown_resource_is_404_and_other_methods_405(api):
@@ -301,3 +279,23 @@ def test_api_and_browser_checks_leave_the_same_records(api, local_authority, rol
         )
 
     assert shape(api_plan.nhs_number, api_user) == shape(web_plan.nhs_number, web_user)
+
+
+@pytest.mark.parametrize("roles", [("clinician",), ("safeguarding_lead",), ("clinician", "safeguarding_lead")])
+def test_web_and_api_record_a_check_under_the_same_role(api, client_for, care_setting, roles):
+    """One rule (attendances.services.checking_role) for both doors, dual-role users included."""
+    import uuid
+
+    call, user = api(roles[0])
+    for role in roles[1:]:
+        Membership.objects.create(user=user, organisation=care_setting, role=role)
+    web_child, api_child = PlanFactory(), PlanFactory()
+
+    response = client_for(user).post("/check/", {"nhs_number": web_child.nhs_number, "check_token": str(uuid.uuid4())})
+    assert response.status_code == 200
+    assert call("CareTeam", api_child.nhs_number, params={"IsUnscheduledAccessEvent": "true"}).status_code == 200
+
+    web_visit = Visit.objects.get(nhs_number=web_child.nhs_number)
+    api_visit = Visit.objects.get(nhs_number=api_child.nhs_number)
+    expected = "safeguarding_lead" if "safeguarding_lead" in roles else "clinician"
+    assert web_visit.checked_by_role == api_visit.checked_by_role == expected

@@ -17,6 +17,15 @@ EXPECTATIONS = [
     Expect("fhir:metadata", anonymous=200, default=200),
     Expect("fhir:care_team_search", anonymous=401, default=401),
     Expect("fhir:audit_event_search", anonymous=401, default=401),
+    Expect("fhir:patient_flag_search", anonymous=401, default=401),
+    Expect("fhir:flag_search", anonymous=401, default=401),
+    Expect(
+        "fhir:resource_read",
+        anonymous=401,
+        default=401,
+        kwargs=lambda w, p, own: {"resource": "CareTeam", "resource_id": "00000000-0000-0000-0000-000000000000"},
+        other_default=401,
+    ),
     Expect(
         "fhir:unknown_resource",
         anonymous=404,

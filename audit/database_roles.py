@@ -1,0 +1,36 @@
+"""The privileges of the application's database role (DATABASE_APP_ROLE), applied after migrate.
+
+Migrations run as the role that owns the tables; web, worker and beat connect as an application
+role that owns nothing, so it cannot ALTER a table, disable its triggers, TRUNCATE it or switch
+`session_replication_role`. It may read and write every table, except that the audit table is
+read and append only: the database, not our code, keeps the audit log append-only.
+"""
+
+from django.conf import settings
+from django.db import connection
+from psycopg import sql
+
+AUDIT_TABLE = "audit_auditevent"
+
+
+def app_role_grant(*, role: str) -> None:
+    """Grant `role` what the service needs on every table the owner has created so far.
+
+    Run after every migrate (a post_migrate handler), so new tables are covered and no default
+    privileges can hand UPDATE on the audit table (or a future partition of it) to anyone.
+    """
+    statements = (
+        "GRANT USAGE ON SCHEMA public TO {role}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        "REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {audit} FROM {role}",
+    )
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(sql.SQL(statement).format(role=sql.Identifier(role), audit=sql.Identifier(AUDIT_TABLE)))
+
+
+def grant_after_migrate(sender, using="default", **kwargs) -> None:
+    role = settings.DATABASE_APP_ROLE
+    if role and connection.vendor == "postgresql" and using == "default":
+        app_role_grant(role=role)
