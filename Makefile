@@ -3,12 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench install clean backup restore
+.PHONY: run test lint audit lock bench install clean backup restore
 
+# From the lock alone: every package pinned and checked against its hash (pip included), and
+# installed again whenever a lock changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -38,6 +39,22 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates --lint
+
+# Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.
+# --strict: a package it could not look up fails the audit, rather than passing unchecked.
+audit: install
+	$(VENV)/bin/pip-audit --strict --vulnerability-service pypi --require-hashes --disable-pip \
+		-r requirements.txt -r requirements-dev.txt
+
+# After editing requirements.in or requirements-dev.in: re-resolve the locks, keeping every pin
+# that still fits. Against PyPI alone (no local wheel folder or mirror from pip's configuration),
+# so the hashes are those that every machine and the Docker build download.
+PIP_COMPILE := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: install
+	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
 
 bench: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) -m bench

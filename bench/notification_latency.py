@@ -54,10 +54,9 @@ def _start_worker(broker_url: str, redis_url: str, log_path: Path) -> subprocess
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "LOG_LEVEL": "WARNING",
     }
-    celery = Path(sys.executable).parent / "celery"
     log = open(log_path, "w")  # noqa: SIM115 - the worker keeps it open
     process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-        [str(celery), "-A", "cpis", "worker", "--concurrency=2", "--include=bench.notification_latency",
+        [sys.executable, "-m", "celery", "-A", "cpis", "worker", "--concurrency=2", "--include=bench.notification_latency",
          "--without-gossip", "--without-mingle", "--loglevel=INFO"],
         cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

@@ -10,9 +10,12 @@ import urllib.request
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-pytestmark = pytest.mark.django_db
+from tests.notifications.worker import subprocess_database_url
+
+# transactional_db: gunicorn commits on its own connection (the refused request is audited), and
+# only a flush afterwards keeps that row out of later tests.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _free_port() -> int:
@@ -22,11 +25,6 @@ def _free_port() -> int:
 
 
 QUERY = "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _serve_once(tmp_path, app: str, *, extra_env=None) -> tuple[str, str]:
@@ -40,7 +38,7 @@ def _serve_once(tmp_path, app: str, *, extra_env=None) -> tuple[str, str]:
         "GUNICORN_WORKERS": "1",
         "GUNICORN_ACCESS_LOG": str(access),
         # The test database: the tables exist there (the request is refused with a 401).
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         **(extra_env or {}),
     }
     server = subprocess.Popen(

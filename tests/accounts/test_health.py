@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from cpis.health import HEARTBEAT_KEY, worker_heartbeat
+from tests.notifications.worker import SHARED_BROKER_URL, broker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +53,7 @@ def test_stale_worker_heartbeat_is_reported(client, settings):
 @pytest.mark.worker
 def test_real_worker_heartbeat_makes_health_green(client, settings):
     """A real worker on real Redis runs the heartbeat task; /healthz then reports it alive."""
-    broker = "redis://127.0.0.1:6379/3"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cpis.settings.test", "CELERY_BROKER_URL": broker}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cpis.settings.test", "CELERY_BROKER_URL": SHARED_BROKER_URL}
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -71,23 +71,18 @@ def test_real_worker_heartbeat_makes_health_green(client, settings):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    from cpis.celery import app
-
-    previous_broker = app.conf.broker_url
     try:
-        settings.CELERY_TASK_ALWAYS_EAGER = False
-        app.conf.broker_url = broker
-        app.conf.task_always_eager = False
-        worker_heartbeat.apply_async()
-        deadline = time.time() + 60  # a cold worker start on a busy 2-core machine
-        while cache.get(HEARTBEAT_KEY) is None and time.time() < deadline:
-            time.sleep(0.2)
+        with broker(SHARED_BROKER_URL):
+            # Only now: Celery may load its configuration from the settings as broker() saves
+            # it, and would then restore this for the rest of the suite.
+            settings.CELERY_TASK_ALWAYS_EAGER = False
+            worker_heartbeat.apply_async()
+            # A cold worker start on a busy 2-core machine takes a while.
+            wait_until(lambda: cache.get(HEARTBEAT_KEY) is not None, timeout=90, what="a worker heartbeat")
         response = client.get(reverse("healthz"))
         assert response.status_code == 200, response.json()
         assert response.json()["worker"] == "ok"
     finally:
-        app.conf.task_always_eager = True
-        app.conf.broker_url = previous_broker
         worker.terminate()
         worker.wait(timeout=10)
 

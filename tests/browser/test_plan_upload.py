@@ -15,15 +15,18 @@ from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from cpis.celery import app as celery_app
 from plans.models import Plan
 from tests.browser.conftest import assert_accessible, screenshot
 from tests.factories import PlanFactory, nhs_number_for
+from tests.notifications.worker import SHARED_BROKER_URL, TIMEOUT_FACTOR, broker
 from tests.plans.helpers import csv_bytes, days_ago, row
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
-BROKER = os.environ.get("PLANS_TEST_BROKER_URL", "redis://127.0.0.1:6379/6")
+# The page waits on a worker that has to start from cold: generous on a loaded 2-core machine.
+WORKER_DEADLINE_MS = 120_000 * TIMEOUT_FACTOR
+
+BROKER = os.environ.get("PLANS_TEST_BROKER_URL", SHARED_BROKER_URL)
 
 
 class Worker:
@@ -54,29 +57,13 @@ class Worker:
             self.process = None
 
 
-def _forget_broker_connections():
-    # Eager tasks in earlier tests opened a producer pool on the default broker; drop it so
-    # the next publish connects to the broker this test's worker reads.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def worker():
     redis.Redis.from_url(BROKER).flushdb()
-    before = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
-    # Celery reads CELERY_BROKER_URL from the environment before its setting.
-    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = BROKER
-    _forget_broker_connections()
-    process = Worker()
-    yield process
-    process.stop()
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = before
-    if saved_env is not None:
-        os.environ["CELERY_BROKER_URL"] = saved_env
-    _forget_broker_connections()
+    with broker(BROKER):
+        process = Worker()
+        yield process
+        process.stop()
 
 
 def test_plan_manager_uploads_previews_confirms_and_downloads_rejected_rows(
@@ -118,7 +105,7 @@ def test_plan_manager_uploads_previews_confirms_and_downloads_rejected_rows(
     screenshot(page, "plans-upload-checking")
 
     worker.start()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Check the upload", timeout=60_000)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the upload", timeout=WORKER_DEADLINE_MS)
     counts = page.get_by_test_id("preview-counts")
     expect(counts).to_contain_text(re.compile(r"Add new plans\s*3"))
     expect(counts).to_contain_text(re.compile(r"End plans\s*1"))
@@ -134,7 +121,7 @@ def test_plan_manager_uploads_previews_confirms_and_downloads_rejected_rows(
     screenshot(page, "plans-upload-applying")
 
     worker.start()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Upload acknowledgement", timeout=60_000)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Upload acknowledgement", timeout=WORKER_DEADLINE_MS)
     expect(page.get_by_test_id("acknowledgement")).to_contain_text("CPF03")
     expect(page.get_by_test_id("rejected-rows")).to_contain_text("The NHS number is not a valid")
     assert_accessible(page)

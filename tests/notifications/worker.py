@@ -7,11 +7,13 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import kombu.pools
 import redis
@@ -22,10 +24,13 @@ from attendances.models import Visit
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 
 ROOT = Path(settings.BASE_DIR)
-CELERY = ROOT / ".venv" / "bin" / "celery"
-# Our share of the machine's Redis (other helpers use other database numbers).
-SHARED_BROKER_URL = "redis://127.0.0.1:6379/8"
-SHARED_CACHE_URL = "redis://127.0.0.1:6379/9"
+# Our share of the machine's Redis (other helpers use other database numbers); overridable so
+# runs side by side on one Redis (two clones, two engineers) do not eat each other's messages.
+SHARED_BROKER_URL = os.environ.get("WORKER_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
+SHARED_CACHE_URL = os.environ.get("WORKER_TEST_CACHE_URL", "redis://127.0.0.1:6379/9")
+# Deadlines are for a loaded 2-core CI machine (worker start-up alone can take 20 s there);
+# a slower machine can stretch them all. A passing wait ends as soon as its condition holds.
+TIMEOUT_FACTOR = float(os.environ.get("TEST_TIMEOUT_FACTOR", "1"))
 
 # Short enough for a test to watch the sweeper and retries work, long enough to be realistic.
 FAST_DELIVERY_ENV = {
@@ -46,12 +51,12 @@ def free_port() -> int:
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.2, what: str = "") -> None:
+    timeout *= TIMEOUT_FACTOR
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
 
 class RedisServer:
@@ -75,7 +80,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        wait_until(lambda: _pings(client), timeout=10, what="redis-server to answer")
+        wait_until(lambda: _pings(client), timeout=30, what="redis-server to answer")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -118,7 +123,7 @@ class Worker:
             "PYTHONPATH": str(ROOT),
             "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
             # pytest-django's test database, where the test's committed rows are.
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": subprocess_database_url(),
             "CELERY_BROKER_URL": broker_url,
             "REDIS_URL": SHARED_CACHE_URL,
             "EMAIL_FILE_PATH": str(mail_dir),
@@ -131,7 +136,9 @@ class Worker:
     def start(self) -> None:
         self.starts += 1
         command = [
-            str(CELERY),
+            sys.executable,
+            "-m",
+            "celery",
             "-A",
             "cpis",
             "worker",
@@ -150,7 +157,12 @@ class Worker:
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait_until(lambda: "ready." in self.log_path.read_text(), timeout=40, what=f"worker {self.name} ready")
+        wait_until(self._ready, timeout=120, what=f"worker {self.name} ready")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+        return "ready." in self.log()
 
     def kill(self) -> None:
         """SIGKILL to every process of the worker: no clean-up, no acknowledgement, no requeue."""
@@ -172,17 +184,31 @@ class Worker:
         return len(re.findall(r"Task notifications\.tasks\.delivery_send\[[^\]]+\] succeeded", self.log()))
 
 
-def _database_url() -> str:
+def subprocess_database_url() -> str:
+    """DATABASE_URL for a process the test starts: pytest-django's test database (the test
+    must use the `db` or `transactional_db` fixture), never the configured one, which a fresh
+    machine need not have."""
     db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @contextmanager
 def broker(url: str):
-    """Points this process's Celery app at a real broker (the test settings run tasks eagerly)."""
+    """Points this process's Celery app at a real broker (the test settings run tasks eagerly).
+
+    Celery reads CELERY_BROKER_URL from the environment before its own configuration, so in a
+    run isolated through that variable, setting `broker_url` alone would leave this process
+    publishing to the run's broker while the test's worker listens on `url`: nothing but the
+    sweeper would ever deliver, and a test of the fast path would time out.
+
+    On leaving, it restores the app's eager setting as it found it: enter it before overriding
+    `settings.CELERY_TASK_ALWAYS_EAGER`, which Celery may read as it loads its configuration.
+    """
     from cpis.celery import app
 
     saved = (app.conf.task_always_eager, app.conf.broker_url)
+    saved_environ = os.environ.get("CELERY_BROKER_URL")
 
     def reset_pools():
         # Connections and producers are pooled per broker URL, in the app and in kombu.
@@ -192,18 +218,17 @@ def broker(url: str):
         app.amqp._producer_pool = None
         kombu.pools.reset()
 
-    # Celery reads CELERY_BROKER_URL from the environment before its own setting: while it is
-    # set (as when the suite runs on a broker of its own), the setting alone would not move it.
-    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
     app.conf.task_always_eager = False
-    app.conf.broker_url = url
+    app.conf.broker_url = os.environ["CELERY_BROKER_URL"] = url
     reset_pools()
     try:
         yield app
     finally:
         app.conf.task_always_eager, app.conf.broker_url = saved
-        if saved_env is not None:
-            os.environ["CELERY_BROKER_URL"] = saved_env
+        if saved_environ is None:
+            del os.environ["CELERY_BROKER_URL"]
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_environ
         reset_pools()
 
 
