@@ -16,7 +16,9 @@ import base64
 import http.client
 import re
 import secrets
+import shlex
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -229,9 +231,15 @@ class Deployment:
 
     def healthcheck(self, service: str) -> bool:
         """The service's own compose health check, run here (pointed at our gunicorn's port)."""
-        test = COMPOSE["services"][service]["healthcheck"]["test"]
-        assert test[0] == "CMD", test
-        command = [part.replace("127.0.0.1:8000", f"127.0.0.1:{self.gunicorn_port}") for part in test[1:]]
+        kind, *test = COMPOSE["services"][service]["healthcheck"]["test"]
+        if kind == "CMD-SHELL":
+            # `$$` is compose's escaped `$`; HOSTNAME is the container's, the %h of the worker's name.
+            (line,) = test
+            line = line.replace("$$HOSTNAME", socket.gethostname())
+            test = shlex.split(line)
+        else:
+            assert kind == "CMD", kind
+        command = [part.replace("127.0.0.1:8000", f"127.0.0.1:{self.gunicorn_port}") for part in test]
         result = subprocess.run(
             _as_run_here(command, self.workdir), cwd=ROOT, env=self.env(), capture_output=True, timeout=60
         )
@@ -448,6 +456,9 @@ def test_the_service_works_as_deployed(deployment, browser, tmp_path):
     assert not watch.problems, "\n".join(watch.problems)
     # Beat's own compose health check goes green once beat has published its first heartbeat.
     wait_until(lambda: deployment.healthcheck("beat"), timeout=START_TIMEOUT, interval=2, what="beat's health check")
+    # And every other service's own health check passes, each worker pool answering by its name.
+    for name in deployment.processes:
+        assert deployment.healthcheck(name), f"{name}'s compose health check failed"
     # Nothing personal in any service's log, the e-mails the worker sent included.
     for name in deployment.processes:
         written = deployment.log(name)
