@@ -1,0 +1,10 @@
+"""Celery tasks: thin, calling a service (identity/uploads.py, identity/reverification.py)."""
+
+from celery import shared_task
+
+from identity.uploads import held_uploads_retry
+
+
+@shared_task(ignore_result=True)
+def held_uploads_retry_task() -> None:
+    held_uploads_retry()
