@@ -20,6 +20,7 @@ from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from identity.selectors import verified_date_of_birth
 from notifications.services import notification_record_attendance
 from plans.models import Plan, PlanType
 from plans.nhs_numbers import nhs_number_normalise
@@ -58,6 +59,8 @@ class CheckResult:
     notification_ids: list[int] = field(default_factory=list)
     # True when this was the same form submitted again: nothing new was recorded.
     repeated: bool = False
+    # The date of birth PDS verified for this NHS number, when CP-IS holds one (identity/).
+    verified_date_of_birth: date | None = None
 
     @property
     def has_plans(self) -> bool:
@@ -193,7 +196,13 @@ def child_check(
         else:
             previous = []
 
-        dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
+        # The verified date of birth (what PDS said at the last upload or re-verification) wins
+        # over the plans' own; it is read from CP-IS's tables: a check never waits for PDS.
+        verified_dob = verified_date_of_birth(nhs_number) if plans and date_of_birth is not None else None
+        if verified_dob is not None:
+            dob_mismatch = date_of_birth != verified_dob
+        else:
+            dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
         audit_record(
             action=AuditAction.CHILD_CHECKED if notify else AuditAction.CHILD_VIEWED_SILENTLY,
             request=request,
@@ -221,6 +230,7 @@ def child_check(
         visit=visit,
         notification_ids=notification_ids,
         repeated=repeated,
+        verified_date_of_birth=verified_dob,
     )
 
 
