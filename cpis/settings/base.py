@@ -325,5 +325,8 @@ LOGGING = {
         # Request logs carry URLs only; child data never appears in a URL (POST searches).
         "django.request": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO, and a PDS URL ends in an NHS number.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
