@@ -119,9 +119,12 @@ class PdsClient:
             if response.status_code != 200:
                 logger.error("PDS token endpoint refused the client assertion: HTTP %s", response.status_code)
                 raise PdsUnavailable(f"token endpoint answered {response.status_code}")
-            body = response.json()
-            self._token = body["access_token"]
-            self._token_expires = time.monotonic() + max(0, int(body.get("expires_in", 0)) - _TOKEN_MARGIN)
+            try:
+                body = response.json()
+                self._token = str(body["access_token"])
+                self._token_expires = time.monotonic() + max(0, int(body.get("expires_in", 0)) - _TOKEN_MARGIN)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                raise PdsUnavailable("malformed token response") from None
             return self._token
 
     # --- one lookup -------------------------------------------------------------------------
@@ -171,7 +174,12 @@ class PdsClient:
                 continue
             break
         if response.status_code == 200:
-            return record_from_patient(nhs_number, response.json())
+            try:
+                return record_from_patient(nhs_number, response.json())
+            except (ValueError, TypeError, AttributeError, KeyError):
+                # Not a Patient we can read: treat it as PDS failing, never as an answer.
+                logger.error("PDS answered a lookup with a body that is not a readable Patient")
+                raise PdsUnavailable("malformed Patient") from None
         code = _error_code(response)
         if response.status_code == 404:
             status = LookupStatus.INVALIDATED if code == "INVALIDATED_RESOURCE" else LookupStatus.NOT_FOUND

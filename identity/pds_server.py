@@ -356,6 +356,15 @@ class Handler(BaseHTTPRequestHandler):
             )
         if patient and patient.get("delay_seconds"):
             time.sleep(float(patient["delay_seconds"]))
+        if patient and patient.get("malformed"):
+            # A gateway's error page where a Patient should be: the client must not read it as one.
+            body = b"<html><body>Bad gateway</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
         if patient and patient.get("fail_status"):
             status = int(patient["fail_status"])
             return self._send(

@@ -20,6 +20,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,9 +29,9 @@ from audit.services import audit_record
 from identity.matching import mismatches
 from identity.models import IdentityStatus, PdsLookup, VerifiedIdentity
 from identity.records import LookupStatus, PdsRecord
-from identity.service import identity_service
+from identity.service import PdsUnavailable, identity_service
 from plans.models import FileCode, PlanUpload, RejectReason, UploadStatus, row_code
-from plans.nhs_numbers import nhs_number_format
+from plans.nhs_numbers import nhs_number_format, nhs_number_normalise
 from plans.upload_rows import FileUnreadable, PlanFileReader, Rejection
 
 logger = logging.getLogger(__name__)
@@ -49,18 +50,42 @@ GIVEN_UP_MESSAGE = (
 
 
 def _numbers_to_verify(content: bytes) -> list[str]:
-    """The distinct NHS numbers of the file's valid rows, in file order; withdrawals are left out
-    (a plan recorded in error must always be removable, whatever PDS says of its number)."""
+    """The distinct valid NHS numbers of the file's rows, in file order; withdrawals are left out
+    (a plan recorded in error must always be removable, whatever PDS says of its number).
+
+    Rows refused for something else are included when their number is valid: the pipeline reads
+    the file again later, and a row refused now only for a date (a start date of "tomorrow" read
+    just before midnight) may be valid then; it must never reach the pipeline unverified.
+    """
     reader = PlanFileReader(content=content, today=timezone.localdate(), max_rows=settings.PLAN_UPLOAD_MAX_ROWS)
     seen: dict[str, None] = {}
     try:
         for item in reader.rows():
-            if not isinstance(item, Rejection) and not item[10]:
-                seen.setdefault(item[1])
+            if not isinstance(item, Rejection):
+                if not item[10]:
+                    seen.setdefault(item[1])
+                continue
+            number = _valid_number_cell(item, reader.header)
+            if number:
+                seen.setdefault(number)
     except FileUnreadable:
         # Refused as CPF01 by the pipeline itself; there is nothing to verify.
         return []
     return list(seen)
+
+
+def _valid_number_cell(rejection: Rejection, header: list[str]) -> str:
+    if "nhs_number" not in header or "withdrawn" in header and _cell(rejection, header, "withdrawn").upper() == "Y":
+        return ""
+    try:
+        return nhs_number_normalise(_cell(rejection, header, "nhs_number"))
+    except ValidationError:
+        return ""
+
+
+def _cell(rejection: Rejection, header: list[str], column: str) -> str:
+    index = header.index(column)
+    return rejection.cells[index].strip() if index < len(rejection.cells) else ""
 
 
 def upload_identity_lookups(*, upload_id: int, content: bytes) -> None:
@@ -83,6 +108,13 @@ def upload_identity_lookups(*, upload_id: int, content: bytes) -> None:
 
     try:
         service.lookup_many(todo, on_result=on_result)
+    except PdsUnavailable:
+        raise
+    except Exception as error:
+        # A malformed answer or a configuration error: never guess a verification from it, and
+        # never leave the upload stuck. Held, it is retried, then refused for the LA to resend.
+        logger.error("PDS lookups for upload %s failed: %s", upload_id, type(error).__name__)
+        raise PdsUnavailable(type(error).__name__) from None
     finally:
         save()
 

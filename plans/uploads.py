@@ -83,7 +83,8 @@ def _progress_set(upload_id: int, *, phase: str, percent: int) -> None:
 
 def upload_progress(*, upload: PlanUpload) -> dict:
     progress = cache.get(_PROGRESS_KEY.format(upload.pk)) or {}
-    finished = upload.is_finished or upload.status == UploadStatus.PREVIEW
+    # A held upload (CPF05) is finished for the progress bar: the page reloads to say why it waits.
+    finished = upload.is_finished or upload.status in (UploadStatus.PREVIEW, UploadStatus.HELD)
     return {
         "status": upload.status,
         "status_text": upload.get_status_display(),

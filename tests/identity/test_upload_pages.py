@@ -146,3 +146,20 @@ def test_a_slow_pds_answer_times_out_and_holds_the_file(local_authority, pds, se
                        date_of_birth="2016-07-14")]),
     )  # fmt: skip
     assert (upload.status, upload.file_code) == (UploadStatus.HELD, FileCode.CPF05)
+
+
+def test_a_malformed_pds_answer_holds_the_file_and_never_verifies_it(local_authority, pds, manager):
+    sent = row(1)
+    pds.add({"nhs_number": sent["nhs_number"], "malformed": True})
+    upload = import_bytes(local_authority, csv_bytes([sent]))
+    assert (upload.status, upload.file_code) == (UploadStatus.HELD, FileCode.CPF05)
+    assert not Plan.objects.exists()
+    progress = manager.get(f"/plans/uploads/{upload.pk}/progress/").json()
+    assert progress["finished"] is True  # the progress bar stops and the page says why
+
+
+def test_a_row_refused_only_for_a_date_still_has_its_number_looked_up(local_authority, pds):
+    sent = row(1, start_date="2999-01-01")
+    pds.add(patient_for(sent))
+    upload = import_bytes(local_authority, csv_bytes([sent]))
+    assert upload.file_code == FileCode.CPF04 and pds.stats()["patient_requests"] == 1
