@@ -17,6 +17,7 @@
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -88,18 +89,34 @@ def _cell(rejection: Rejection, header: list[str], column: str) -> str:
     return rejection.cells[index].strip() if index < len(rejection.cells) else ""
 
 
-def upload_identity_lookups(*, upload_id: int, content: bytes) -> None:
-    """Asks PDS about every number of the file not yet asked; raises PdsUnavailable."""
+def upload_identity_lookups(
+    *, upload_id: int, content: bytes, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> bool:
+    """Asks PDS about the file's numbers not yet asked, at most `limit` of them; True when every
+    number has an answer. Raises PdsUnavailable.
+
+    The limit keeps one worker task well inside the broker's visibility timeout (a task running
+    longer would be handed to a second worker): the task asks for a share, then queues itself
+    again for the rest. `progress(done, total)` is told as answers are saved.
+    """
     service = identity_service()
     if service is None:
-        return
+        return True
     done = set(PdsLookup.objects.filter(upload_id=upload_id).values_list("nhs_number", flat=True))
-    todo = [n for n in _numbers_to_verify(content) if n not in done]
+    numbers = _numbers_to_verify(content)
+    todo = [n for n in numbers if n not in done]
+    complete = limit is None or len(todo) <= limit
+    if not complete:
+        todo = todo[:limit]
     pending: list[PdsLookup] = []
+    saved = [len(numbers) - len(todo)]
 
     def save() -> None:
         PdsLookup.objects.bulk_create(pending, ignore_conflicts=True)
+        saved[0] += len(pending)
         pending.clear()
+        if progress:
+            progress(saved[0], len(numbers))
 
     def on_result(record: PdsRecord) -> None:
         pending.append(PdsLookup(upload_id=upload_id, nhs_number=record.nhs_number, result=record.as_json()))
@@ -117,6 +134,7 @@ def upload_identity_lookups(*, upload_id: int, content: bytes) -> None:
         raise PdsUnavailable(type(error).__name__) from None
     finally:
         save()
+    return complete
 
 
 def upload_hold(*, upload_id: int, content: bytes | None = None) -> bool:

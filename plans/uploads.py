@@ -450,20 +450,54 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
     return upload
 
 
+def _identity_lookups(*, upload_id: int, content: bytes, task, in_worker: bool) -> bool:
+    """Identity verification's PDS step (identity/uploads.py); True when the pipeline may run.
+
+    In the worker, one task asks for at most IDENTITY_LOOKUPS_PER_TASK numbers, then queues
+    `task` again for the rest. If PDS cannot answer, the upload is held (CPF05), its file kept
+    (an unattended import never stored it).
+    """
+
+    def progress(done: int, total: int) -> None:
+        _progress_set(
+            upload_id, phase="Verifying the children with PDS", percent=min(95, 5 + 90 * done // max(total, 1))
+        )
+
+    try:
+        complete = upload_identity_lookups(
+            upload_id=upload_id,
+            content=content,
+            limit=settings.IDENTITY_LOOKUPS_PER_TASK if in_worker else None,
+            progress=progress,
+        )
+    except PdsUnavailable:
+        upload_hold(upload_id=upload_id, content=None if in_worker else content)
+        return False
+    if not complete:
+        try:
+            task.delay(upload_id)
+        except Exception as error:  # noqa: BLE001 - no broker: beat's retry picks the held file up
+            logger.warning("plan upload %s could not be queued again: %s", upload_id, type(error).__name__)
+            upload_hold(upload_id=upload_id)
+    return complete
+
+
 def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None:
     """Works out the preview: what the file would do to the plans as they stand now."""
     upload = PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.ANALYSING).defer("content").first()
     if upload is None:
         return
+    in_worker = content is None
     if content is None:
         content = _content(upload_id)
     verifier = None
     if identity_verification_enabled():
-        try:
-            # PDS first, outside any transaction: its answers are kept even if it fails part-way.
-            upload_identity_lookups(upload_id=upload_id, content=content)
-        except PdsUnavailable:
-            upload_hold(upload_id=upload_id)
+        from plans.tasks import plan_upload_analyse_task
+
+        # PDS first, outside any transaction: its answers are kept even if it fails part-way.
+        if not _identity_lookups(
+            upload_id=upload_id, content=content, task=plan_upload_analyse_task, in_worker=in_worker
+        ):
             return
         verifier = UploadVerifier(upload_id=upload_id)
     try:
@@ -543,13 +577,12 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     if identity_verification_enabled():
         if not PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).exists():
             return
+        from plans.tasks import plan_upload_apply_task
+
         stored = content is None
         if stored:
             content = _content(upload_id)
-        try:
-            upload_identity_lookups(upload_id=upload_id, content=content)
-        except PdsUnavailable:
-            upload_hold(upload_id=upload_id, content=None if stored else content)
+        if not _identity_lookups(upload_id=upload_id, content=content, task=plan_upload_apply_task, in_worker=stored):
             return
         verifier = UploadVerifier(upload_id=upload_id)
     try:

@@ -154,6 +154,9 @@ PDS_RETRIES = env.int("PDS_RETRIES", default=3)
 PDS_RETRY_BASE_SECONDS = env.float("PDS_RETRY_BASE_SECONDS", default=0.5)
 PDS_CONCURRENCY = env.int("PDS_CONCURRENCY", default=4)
 PDS_RATE_LIMIT_PER_SECOND = env.float("PDS_RATE_LIMIT_PER_SECOND", default=20.0)
+# Numbers one worker task looks up before it queues itself again for the rest (at 20 a second,
+# about eight minutes: well inside the broker's one-hour visibility timeout).
+IDENTITY_LOOKUPS_PER_TASK = env.int("IDENTITY_LOOKUPS_PER_TASK", default=10_000)
 # A file held because PDS was unavailable (CPF05) is retried this often, for at most this long.
 IDENTITY_HELD_RETRY_SECONDS = env.int("IDENTITY_HELD_RETRY_SECONDS", default=300)
 IDENTITY_HELD_MAX_HOURS = env.int("IDENTITY_HELD_MAX_HOURS", default=24)

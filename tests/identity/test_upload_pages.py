@@ -163,3 +163,14 @@ def test_a_row_refused_only_for_a_date_still_has_its_number_looked_up(local_auth
     pds.add(patient_for(sent))
     upload = import_bytes(local_authority, csv_bytes([sent]))
     assert upload.file_code == FileCode.CPF04 and pds.stats()["patient_requests"] == 1
+
+
+def test_a_big_file_is_verified_over_several_worker_tasks(
+    manager, local_authority, pds, settings, django_capture_on_commit_callbacks
+):
+    settings.IDENTITY_LOOKUPS_PER_TASK = 2
+    rows = [row(n) for n in range(1, 6)]
+    pds.add(*(patient_for(r) for r in rows))
+    upload = _upload(manager, csv_bytes(rows), django_capture_on_commit_callbacks)
+    assert upload.status == UploadStatus.PREVIEW and upload.counts["identity"]["matched"] == 5
+    assert pds.stats()["patient_requests"] == 5  # three tasks, each number asked once
