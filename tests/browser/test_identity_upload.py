@@ -72,3 +72,29 @@ def test_plan_manager_sees_a_superseded_and_a_mistyped_number_explained(
     expect(page.get_by_test_id("match-rate")).to_contain_text("33.3%")
     assert_accessible(page)
     assert not csp_violations
+
+
+def test_social_worker_reads_an_inactive_nhs_number_notification(
+    signed_in_page, live_server, role_user, local_authority, csp_violations
+):
+    from django.utils import timezone
+
+    from notifications.models import Notification, NotificationKind
+
+    now = timezone.now()
+    notification = Notification.objects.create(
+        kind=NotificationKind.INACTIVE_NHS_NUMBER, local_authority=local_authority, care_setting=None,
+        nhs_number="9000000033", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22",
+        plan_types="CPP", first_attended_at=now, last_attended_at=now, checked_by_name="", checked_by_role="",
+        delivered_to_inbox_at=now, inactive_reason="superseded", replacement_nhs_number="9000000009",
+    )  # fmt: skip
+    page = signed_in_page(role_user("social_worker"))
+    page.goto(live_server.url + "/inbox/")
+    expect(page.get_by_test_id("inbox-table")).to_contain_text("Inactive NHS number")
+    assert_accessible(page)
+    page.get_by_role("link", name="Jane Smith").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Jane Smith")
+    expect(page.get_by_test_id("inactive-reason")).to_contain_text("900 000 0009")
+    assert_accessible(page)
+    screenshot(page, "identity-inactive-notification")
+    assert notification.pk and not csp_violations
