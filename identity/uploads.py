@@ -161,8 +161,8 @@ def upload_hold(*, upload_id: int, content: bytes | None = None) -> bool:
 
 def held_uploads_retry(*, now: datetime | None = None) -> list[int]:
     """Beat: each held upload goes back to its step (checking, or applying once confirmed), or
-    after IDENTITY_HELD_MAX_HOURS is refused as CPF05 for the LA to resubmit. Returns the ids
-    sent back."""
+    after IDENTITY_HELD_MAX_HOURS is refused as CPF05 for the LA to resubmit; then the lookups
+    of finished uploads are forgotten. Returns the ids sent back."""
     from plans.tasks import plan_upload_analyse_task, plan_upload_apply_task
 
     now = now or timezone.now()
@@ -190,7 +190,18 @@ def held_uploads_retry(*, now: datetime | None = None) -> list[int]:
                 task = plan_upload_apply_task if step == UploadStatus.QUEUED else plan_upload_analyse_task
                 transaction.on_commit(lambda task=task, pk=upload.pk: task.delay(pk))
                 resumed.append(upload.pk)
+    pds_lookups_forget_finished()
     return resumed
+
+
+def pds_lookups_forget_finished() -> int:
+    """PDS's answers hold names and dates of birth: an upload that is finished (cancelled,
+    refused, failed, a dry run; the apply forgets its own) keeps none of them."""
+    finished = (
+        UploadStatus.APPLIED, UploadStatus.REFUSED, UploadStatus.CANCELLED, UploadStatus.DRY_RUN, UploadStatus.FAILED,
+    )  # fmt: skip
+    deleted, _ = PdsLookup.objects.filter(upload__status__in=finished).delete()
+    return deleted
 
 
 class UploadVerifier:

@@ -174,3 +174,14 @@ def test_a_big_file_is_verified_over_several_worker_tasks(
     upload = _upload(manager, csv_bytes(rows), django_capture_on_commit_callbacks)
     assert upload.status == UploadStatus.PREVIEW and upload.counts["identity"]["matched"] == 5
     assert pds.stats()["patient_requests"] == 5  # three tasks, each number asked once
+
+
+def test_pds_answers_of_a_cancelled_preview_are_forgotten(
+    manager, local_authority, pds, django_capture_on_commit_callbacks
+):
+    pds.add(patient_for(row(1)))
+    upload = _upload(manager, csv_bytes([row(1)]), django_capture_on_commit_callbacks)
+    assert PdsLookup.objects.filter(upload=upload).exists()  # kept for the apply
+    manager.post(f"/plans/uploads/{upload.pk}/cancel/")
+    held_uploads_retry()
+    assert not PdsLookup.objects.exists()
