@@ -25,6 +25,7 @@ from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
+from identity.selectors import verified_date_of_birth
 from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
 from plans.models import Plan, PlanType
 from plans.nhs_numbers import nhs_number_normalise
@@ -65,6 +66,8 @@ class CheckResult:
     notification_ids: list[int] = field(default_factory=list)
     # True when this was the same form submitted again: nothing new was recorded.
     repeated: bool = False
+    # The date of birth PDS verified for this NHS number, when CP-IS holds one (identity/).
+    verified_date_of_birth: date | None = None
 
     @property
     def has_plans(self) -> bool:
@@ -217,7 +220,13 @@ def child_check(
         else:
             previous = []
 
-        dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
+        # The verified date of birth (what PDS said at the last upload or re-verification) wins
+        # over the plans' own; it is read from CP-IS's tables: a check never waits for PDS.
+        verified_dob = verified_date_of_birth(nhs_number) if plans and date_of_birth is not None else None
+        if verified_dob is not None:
+            dob_mismatch = date_of_birth != verified_dob
+        else:
+            dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
         if dob_mismatch and notification_ids:
             notifications_flag_birth_date_mismatch(
                 notification_ids=notification_ids, date_of_birth_entered=date_of_birth
@@ -249,6 +258,7 @@ def child_check(
         visit=visit,
         notification_ids=notification_ids,
         repeated=repeated,
+        verified_date_of_birth=verified_dob,
     )
 
 

@@ -59,6 +59,8 @@ class AuditAction(models.TextChoices):
     PLAN_UPLOAD_CANCELLED = "plan_upload_cancelled", "Plan upload cancelled"
     PLAN_UPLOAD_APPLIED = "plan_upload_applied", "Plan upload applied"
     PLAN_UPLOAD_FAILED = "plan_upload_failed", "Plan upload failed"
+    PLAN_UPLOAD_HELD = "plan_upload_held", "Plan upload held: PDS unavailable (CPF05)"
+    NHS_NUMBER_INACTIVE = "nhs_number_inactive", "Inactive NHS number notified"
     PLAN_UPLOAD_REJECTIONS_DOWNLOADED = "plan_upload_rejections_downloaded", "Rejected rows downloaded"
     LA_CONTACTS_UPDATED = "la_contacts_updated", "Local authority contact details changed"
     # A 403 or 404 from an access helper or a role check on a URL naming an object or a page.

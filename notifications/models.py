@@ -9,6 +9,13 @@ class NotificationStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
 
+class NotificationKind(models.TextChoices):
+    ATTENDANCE = "attendance", "Attendance notification"
+    # CP-IS's Inactive NHS Number Notification: a number the LA holds a plan for stopped being
+    # valid on PDS (superseded, invalidated, no longer found, or the child died).
+    INACTIVE_NHS_NUMBER = "inactive_nhs_number", "Inactive NHS number notification"
+
+
 class NotificationQuerySet(models.QuerySet):
     def in_inbox_of(self, organisation) -> "NotificationQuerySet":
         """What an LA's social workers see: their LA's notifications once delivered to the inbox."""
@@ -27,12 +34,26 @@ class Notification(models.Model):
     taken at the time, so trimming visits or editing plans never changes what was sent.
     """
 
+    # Database defaults too: the check journey inserts attendance notifications in raw SQL
+    # (services._RECORD_ATTENDANCE_SQL), which names only the columns it knows.
+    kind = models.CharField(
+        max_length=30,
+        choices=NotificationKind.choices,
+        default=NotificationKind.ATTENDANCE,
+        db_default=NotificationKind.ATTENDANCE,
+    )
     local_authority = models.ForeignKey(
         "accounts.Organisation", on_delete=models.PROTECT, related_name="notifications_received"
     )
+    # None only for an inactive NHS number notification, which no care setting caused. Its
+    # attendance times are the time it was raised, so the inbox's order holds for both kinds.
     care_setting = models.ForeignKey(
-        "accounts.Organisation", on_delete=models.PROTECT, related_name="notifications_sent"
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="notifications_sent", null=True, blank=True
     )
+    # An inactive NHS number notification: why (identity.models.IdentityStatus) and, for a
+    # superseded number, the number that replaced it.
+    inactive_reason = models.CharField(max_length=20, blank=True, default="", db_default="")
+    replacement_nhs_number = models.CharField(max_length=10, blank=True, default="", db_default="")
     nhs_number = models.CharField("NHS number", max_length=10)
     family_name = models.CharField(max_length=100)
     given_names = models.CharField(max_length=200)
@@ -70,6 +91,10 @@ class Notification(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="notification_nhs_number_ten_digits", condition=Q(nhs_number__regex=r"^[0-9]{10}$")
+            ),
+            models.CheckConstraint(
+                name="notification_attendance_has_care_setting",
+                condition=~Q(kind="attendance") | Q(care_setting__isnull=False),
             ),
         ]
         indexes = [

@@ -191,6 +191,8 @@ class UploadStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     DRY_RUN = "dry_run", "Checked only (dry run)"
     FAILED = "failed", "Failed: nothing was changed"
+    # CPF05: PDS could not be asked; the file waits (nothing applied) and is tried again.
+    HELD = "held", "Held: the national demographics service is unavailable"
 
 
 class FileCode(models.TextChoices):
@@ -198,6 +200,7 @@ class FileCode(models.TextChoices):
     CPF02 = "CPF02", "All rows accepted"
     CPF03 = "CPF03", "Some rows rejected"
     CPF04 = "CPF04", "No rows accepted"
+    CPF05 = "CPF05", "PDS unavailable"
 
 
 # Every accepted row is CPR06; every rejected row is CPR07, qualified by a RejectReason
@@ -225,6 +228,26 @@ class RejectReason(models.TextChoices):
     OPEN_PLAN_EXISTS = "open_plan_exists", "Open plan already exists"
     DEMOGRAPHICS_CONFLICT = "demographics_conflict", "Demographics conflict"
     NO_PLAN_TO_WITHDRAW = "no_plan_to_withdraw", "No plan to withdraw"
+    # Identity verification against PDS (identity/), each answered with its national code.
+    PDS_NO_MATCH = "pds_no_match", "No PDS record for the NHS number"
+    PDS_SENSITIVE = "pds_sensitive", "Sensitive PDS record"
+    PDS_NOT_VERIFIED = "pds_not_verified", "Details do not match PDS"
+    OLD_STYLE_NHS_NUMBER = "old_style_nhs_number", "Old-style NHS number"
+    PDS_SUPERSEDED = "pds_superseded", "NHS number superseded"
+
+
+# The national record codes of the identity rejections; every other rejection is CPR07.
+_REASON_CODES = {
+    RejectReason.PDS_NO_MATCH: "CPR01",
+    RejectReason.PDS_SENSITIVE: "CPR02",
+    RejectReason.PDS_NOT_VERIFIED: "CPR03",
+    RejectReason.OLD_STYLE_NHS_NUMBER: "CPR04",
+    RejectReason.PDS_SUPERSEDED: "CPR05",
+}
+
+
+def row_code(reason: str) -> str:
+    return _REASON_CODES.get(reason, ROW_REJECTED)
 
 
 class PlanUpload(models.Model):
@@ -272,6 +295,13 @@ class PlanUpload(models.Model):
             UploadStatus.DRY_RUN,
             UploadStatus.FAILED,
         }
+
+    @property
+    def match_rate(self) -> float | None:
+        """Rows PDS verified as a share of the rows sent to it (None without verification)."""
+        identity = (self.counts or {}).get("identity") or {}
+        checked = identity.get("checked") or 0
+        return identity.get("matched", 0) / checked if checked else None
 
 
 class PlanUploadChange(models.Model):

@@ -23,9 +23,16 @@ from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from cpis.in_process import run_in_background
+from identity.service import PdsUnavailable, identity_verification_enabled
+from identity.uploads import (
+    UploadVerifier,
+    identities_record_verified,
+    upload_hold,
+    upload_identity_lookups,
+    upload_lookups_forget,
+)
 from plans.models import (
     ROW_ACCEPTED,
-    ROW_REJECTED,
     FileCode,
     PlanChange,
     PlanChangeAction,
@@ -35,6 +42,7 @@ from plans.models import (
     PlanUploadRejection,
     RejectReason,
     UploadStatus,
+    row_code,
 )
 from plans.services import HISTORY_FIELDS, plans_lock_for_local_authority
 from plans.upload_rows import COLUMNS, FileUnreadable, PlanFileReader, Rejection, cells_for_lines
@@ -80,7 +88,8 @@ def _progress_set(upload_id: int, *, phase: str, percent: int) -> None:
 
 def upload_progress(*, upload: PlanUpload) -> dict:
     progress = cache.get(_PROGRESS_KEY.format(upload.pk)) or {}
-    finished = upload.is_finished or upload.status == UploadStatus.PREVIEW
+    # A held upload (CPF05) is finished for the progress bar: the page reloads to say why it waits.
+    finished = upload.is_finished or upload.status in (UploadStatus.PREVIEW, UploadStatus.HELD)
     return {
         "status": upload.status,
         "status_text": upload.get_status_display(),
@@ -303,9 +312,10 @@ def _apply(cursor, *, upload: PlanUpload, by: User | None, now: datetime, today:
     PlanChange.objects.bulk_create(history, batch_size=2000)
 
 
-def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) -> _Outcome:
+def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier=None) -> _Outcome:
     """Reads, stages and classifies the file; with `apply`, writes the plans. Call inside the
-    transaction that decides whether any of it stays."""
+    transaction that decides whether any of it stays. A `verifier` (identity/uploads.py) answers
+    each valid row from PDS first; the rows it refuses never reach the staging table."""
     today = timezone.localdate()
     estimated_rows = max(content.count(b"\n"), 1)
     phase = "Applying the file" if apply else "Checking the file"
@@ -315,11 +325,14 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
 
     reader = PlanFileReader(content=content, today=today, max_rows=settings.PLAN_UPLOAD_MAX_ROWS, progress=progress)
     rejections: list[Rejection] = []
+    identity_rejections: list[Rejection] = []
 
     def valid_rows():
         for item in reader.rows():
             if isinstance(item, Rejection):
-                rejections.append(item)
+                rejections.append(verifier.recode(item, reader.header) if verifier else item)
+            elif verifier is not None and (refused := verifier.check(item)) is not None:
+                identity_rejections.append(refused)
             else:
                 yield item
 
@@ -347,15 +360,20 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None) ->
                 # autovacuum runs; the next upload's joins would then crawl.
                 cursor.execute("ANALYZE plans_plan")
         cursor.execute(f"DROP TABLE {_STAGE}")  # noqa: S608
-    if held_rejections:
-        cells = cells_for_lines(content=content, lines={line for line, _ in held_rejections})
+    if held_rejections or identity_rejections:
+        cells = cells_for_lines(
+            content=content, lines={line for line, _ in held_rejections} | {r.line for r in identity_rejections}
+        )
         rejections += [
             Rejection(line, reason, _HELD_MESSAGES[reason], cells.get(line, [])) for line, reason in held_rejections
         ]
+        rejections += [Rejection(r.line, r.reason, r.message, cells.get(r.line, [])) for r in identity_rejections]
     rejections.sort(key=lambda r: r.line)
     accepted = sum(actions.values())
     counts = {key: actions.get(key, 0) for key in COUNT_KEYS}
     counts.update(rows=reader.row_count, accepted=accepted, rejected=len(rejections))
+    if verifier is not None:
+        counts["identity"] = verifier.summary()
     _progress_set(upload.pk, phase=phase, percent=95)
     return _Outcome(counts=counts, columns=reader.header, rejections=rejections, changes=previewed)
 
@@ -467,16 +485,59 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
     return upload
 
 
+def _identity_lookups(*, upload_id: int, content: bytes, task, in_worker: bool) -> bool:
+    """Identity verification's PDS step (identity/uploads.py); True when the pipeline may run.
+
+    In the worker, one task asks for at most IDENTITY_LOOKUPS_PER_TASK numbers, then queues
+    `task` again for the rest. If PDS cannot answer, the upload is held (CPF05), its file kept
+    (an unattended import never stored it).
+    """
+
+    def progress(done: int, total: int) -> None:
+        _progress_set(
+            upload_id, phase="Verifying the children with PDS", percent=min(95, 5 + 90 * done // max(total, 1))
+        )
+
+    try:
+        complete = upload_identity_lookups(
+            upload_id=upload_id,
+            content=content,
+            limit=settings.IDENTITY_LOOKUPS_PER_TASK if in_worker else None,
+            progress=progress,
+        )
+    except PdsUnavailable:
+        upload_hold(upload_id=upload_id, content=None if in_worker else content)
+        return False
+    if not complete:
+        try:
+            task.delay(upload_id)
+        except Exception as error:  # noqa: BLE001 - no broker: beat's retry picks the held file up
+            logger.warning("plan upload %s could not be queued again: %s", upload_id, type(error).__name__)
+            upload_hold(upload_id=upload_id)
+    return complete
+
+
 def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None:
     """Works out the preview: what the file would do to the plans as they stand now."""
     upload = PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.ANALYSING).defer("content").first()
     if upload is None:
         return
+    in_worker = content is None
     if content is None:
         content = _content(upload_id)
+    verifier = None
+    if identity_verification_enabled():
+        from plans.tasks import plan_upload_analyse_task
+
+        # PDS first, outside any transaction: its answers are kept even if it fails part-way.
+        if not _identity_lookups(
+            upload_id=upload_id, content=content, task=plan_upload_analyse_task, in_worker=in_worker
+        ):
+            return
+        verifier = UploadVerifier(upload_id=upload_id)
     try:
         with transaction.atomic():
-            outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by)
+            outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by, verifier=verifier)
             transaction.set_rollback(True)
     except FileUnreadable as error:
         _refuse(upload, error.message)
@@ -500,6 +561,7 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
             # Nothing to confirm; the rejected rows stay downloadable.
             upload.status = UploadStatus.REFUSED
             upload.content = b""
+            upload_lookups_forget(upload_id=upload.pk)
         else:
             upload.status = UploadStatus.PREVIEW
         upload.save()
@@ -546,7 +608,21 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     3. store the acknowledgement and forget the file, in the same transaction.
     A worker killed part-way leaves the upload queued and the plans untouched; the message
     comes back (late acknowledgement) and the apply runs again from the start.
+    With identity verification, any number not yet looked up on PDS is looked up first,
+    outside the transaction; if PDS cannot answer, the upload is held (CPF05), untouched.
     """
+    verifier = None
+    if identity_verification_enabled():
+        if not PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).exists():
+            return
+        from plans.tasks import plan_upload_apply_task
+
+        stored = content is None
+        if stored:
+            content = _content(upload_id)
+        if not _identity_lookups(upload_id=upload_id, content=content, task=plan_upload_apply_task, in_worker=stored):
+            return
+        verifier = UploadVerifier(upload_id=upload_id)
     try:
         with transaction.atomic():
             upload = (
@@ -560,7 +636,10 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             plans_lock_for_local_authority(organisation_id=upload.organisation_id)
             if content is None:
                 content = _content(upload_id)
-            outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by)
+            outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by, verifier=verifier)
+            if verifier is not None:
+                identities_record_verified(records=verifier.verified)
+                upload_lookups_forget(upload_id=upload.pk)
             _rejections_store(upload=upload, rejections=outcome.rejections)
             upload.counts = outcome.counts
             upload.columns = outcome.columns
@@ -611,6 +690,8 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_r
             status=UploadStatus.DRY_RUN, content=b""
         )
         PlanUploadChange.objects.filter(upload_id=upload.pk).delete()
+        # A dry run is never retried later: PDS down means "try again", now.
+        PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.HELD).update(status=UploadStatus.REFUSED)
     else:
         # Unattended, nobody reads a preview: the apply checks every row itself, in one pass.
         PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.QUEUED, confirmed_at=timezone.now())
@@ -631,10 +712,20 @@ def plan_upload_acknowledgement(*, upload: PlanUpload) -> dict:
         "counts": counts,
         "accepted": {"code": ROW_ACCEPTED, "count": counts.get("accepted", 0)},
         "rejected": [
-            {"line": r.line_number, "code": ROW_REJECTED, "reason": r.reason, "message": r.message}
+            {"line": r.line_number, "code": row_code(r.reason), "reason": r.reason, "message": r.message}
             for r in upload.rejections.all()
         ],
+        # PDS verification (identity/): rows checked and matched, and the match rate.
+        "identity": _identity_summary(upload),
     }
+
+
+def _identity_summary(upload: PlanUpload) -> dict | None:
+    identity = (upload.counts or {}).get("identity")
+    if identity is None:
+        return None
+    rate = upload.match_rate
+    return {**identity, "match_rate": round(rate * 100, 1) if rate is not None else None}
 
 
 def plan_uploads_expire(*, now: datetime | None = None) -> int:

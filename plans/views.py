@@ -18,6 +18,7 @@ from accounts.models import Role
 from audit.csv_cells import csv_response
 from audit.models import AuditAction
 from audit.services import audit_record
+from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
 from plans.forms import (
     ContactsForm,
@@ -28,7 +29,7 @@ from plans.forms import (
     PlanUploadForm,
     errors_to_form,
 )
-from plans.models import ROW_REJECTED, Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus
+from plans.models import Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus, row_code
 from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
@@ -289,12 +290,14 @@ def upload(request):
     recent = (
         PlanUpload.objects.filter(organisation=request.organisation).defer("content").select_related("uploaded_by")[:20]
     )
+    match = upload_match_rate(organisation=request.organisation)
     return render(
         request,
         "plans/upload.jinja",
         {
             "form": form,
             "recent": recent,
+            **match,
             "required_columns": REQUIRED_COLUMNS,
             "columns": COLUMNS,
             "localtime": timezone.localtime,
@@ -335,7 +338,8 @@ def upload_detail(request, upload_id: int):
             "changes": changes,
             "action_labels": PREVIEW_ACTION_LABELS,
             "reasons": [(r["reason"], r["rows"]) for r in reasons],
-            "row_rejected": ROW_REJECTED,
+            "row_code": row_code,
+            "code_labels": ROW_CODE_LABELS,
             "UploadStatus": UploadStatus,
             "reason_labels": dict(RejectReason.choices),
             "localtime": timezone.localtime,
@@ -385,7 +389,7 @@ def upload_rejections(request, upload_id: int):
 
     header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
     rows = (
-        [r.line_number, ROW_REJECTED, r.reason, r.message, *data_cells(r.cells)]
+        [r.line_number, row_code(r.reason), r.reason, r.message, *data_cells(r.cells)]
         for r in the_upload.rejections.iterator()
     )
     return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)

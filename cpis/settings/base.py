@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "reports",
     "guidance",
     "operations",
+    "identity",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +173,29 @@ PLAN_UPLOAD_MAX_ROWS = env.int("PLAN_UPLOAD_MAX_ROWS", default=200_000)
 PLAN_UPLOAD_PREVIEW_LIFETIME = timedelta(hours=env.int("PLAN_UPLOAD_PREVIEW_HOURS", default=24))
 # Days a plan is kept after clinicians stopped being shown it (or after it was withdrawn).
 PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
+# Identity assurance (docs/plans.md "Identity verification"): `none` keeps today's rules; `pds`
+# verifies every uploaded child against PDS (NHS England's, or identity/pds_server.py's).
+IDENTITY_SERVICE = env.str("IDENTITY_SERVICE", default="none")
+if IDENTITY_SERVICE not in ("none", "pds"):
+    raise ValueError("IDENTITY_SERVICE must be none or pds")
+PDS_BASE_URL = env.str("PDS_BASE_URL", default="https://int.api.service.nhs.uk/personal-demographics/FHIR/R4")
+PDS_TOKEN_URL = env.str("PDS_TOKEN_URL", default="https://int.api.service.nhs.uk/oauth2/token")
+PDS_API_KEY = env.str("PDS_API_KEY", default="")
+PDS_PRIVATE_KEY_PATH = env.str("PDS_PRIVATE_KEY_PATH", default="")
+PDS_KEY_ID = env.str("PDS_KEY_ID", default="")
+PDS_TIMEOUT = env.float("PDS_TIMEOUT", default=5.0)
+PDS_RETRIES = env.int("PDS_RETRIES", default=3)
+PDS_RETRY_BASE_SECONDS = env.float("PDS_RETRY_BASE_SECONDS", default=0.5)
+PDS_CONCURRENCY = env.int("PDS_CONCURRENCY", default=4)
+PDS_RATE_LIMIT_PER_SECOND = env.float("PDS_RATE_LIMIT_PER_SECOND", default=20.0)
+# Numbers one worker task looks up before it queues itself again for the rest (at 20 a second,
+# about eight minutes: well inside the broker's one-hour visibility timeout).
+IDENTITY_LOOKUPS_PER_TASK = env.int("IDENTITY_LOOKUPS_PER_TASK", default=10_000)
+# A file held because PDS was unavailable (CPF05) is retried this often, for at most this long.
+IDENTITY_HELD_RETRY_SECONDS = env.int("IDENTITY_HELD_RETRY_SECONDS", default=300)
+IDENTITY_HELD_MAX_HOURS = env.int("IDENTITY_HELD_MAX_HOURS", default=24)
+# Numbers the nightly re-verification checks per batch.
+IDENTITY_REVERIFY_BATCH = env.int("IDENTITY_REVERIFY_BATCH", default=500)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 # Delivery of notifications (docs/notifications.md "Configuration"): attempts per channel before
@@ -358,6 +382,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 300.0},
     },
+    # Files held because PDS was unavailable (CPF05) are tried again; numbers re-verified nightly.
+    "identity-held-uploads-retry": {
+        "task": "identity.tasks.held_uploads_retry_task",
+        "schedule": float(IDENTITY_HELD_RETRY_SECONDS),
+        "options": {"expires": float(IDENTITY_HELD_RETRY_SECONDS)},
+    },
+    "identity-reverify": {"task": "identity.tasks.identities_reverify_task", "schedule": crontab(hour=1, minute=15)},
 }
 # Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).
 CELERY_BEAT_SCHEDULE.update(
@@ -402,6 +433,9 @@ LOGGING = {
         # Request logs carry URLs only; child data never appears in a URL (POST searches).
         "django.request": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO, and a PDS URL ends in an NHS number.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 # The worker logs through the configuration above (JSON, redacted) instead of Celery's own.

@@ -1,7 +1,8 @@
 """manage.py import_plans --organisation ODS FILE [--dry-run]: the unattended plan upload.
 
 Prints the acknowledgement as JSON on stdout. Exits 0 when rows were accepted (CPF02, CPF03),
-and with an error when none were (CPF01, CPF04) so a scheduler notices.
+and with an error when none were (CPF01, CPF04) or PDS could not verify them yet (CPF05: the
+file is held and the worker retries it) so a scheduler notices.
 """
 
 import json
@@ -38,5 +39,5 @@ class Command(BaseCommand):
         acknowledgement = plan_upload_acknowledgement(upload=upload)
         acknowledgement["dry_run"] = dry_run
         self.stdout.write(json.dumps(acknowledgement, indent=2))
-        if upload.file_code in (FileCode.CPF01, FileCode.CPF04):
+        if upload.file_code in (FileCode.CPF01, FileCode.CPF04, FileCode.CPF05):
             raise CommandError(f"{upload.file_code}: {upload.file_message}")
