@@ -111,17 +111,23 @@ def needs_gate(held: frozenset[str]) -> bool:
     return bool(held & CHILD_DATA_ROLES)
 
 
-def may_use(request, allowed: frozenset[str]) -> bool:
+def _organisation_allowed(request, *, local_authority_only: bool) -> bool:
+    organisation = getattr(request, "organisation", None)
+    return not local_authority_only or (organisation is not None and organisation.is_local_authority)
+
+
+def may_use(request, allowed: frozenset[str], *, local_authority_only: bool = False) -> bool:
     """The answer `role_required(*allowed)` would give this request, without refusing or
     auditing: the navigation asks it, so no link leads to a refusal or the gate."""
     held = request.roles & allowed
-    if not held:
+    if not held or not _organisation_allowed(request, local_authority_only=local_authority_only):
         return False
     return not needs_gate(held) or trained_user_gate(request).passed
 
 
-def role_required(*roles: str):
-    """Allows the view only to users holding one of `roles` at their current organisation.
+def role_required(*roles: str, local_authority_only: bool = False):
+    """Allows the view only to users holding one of `roles` at their current organisation (and,
+    `local_authority_only`, only when that organisation is a local authority).
 
     A role that shows child data also needs the trained-user gate to pass; the gate page says
     exactly what is missing and who to ask.
@@ -132,7 +138,7 @@ def role_required(*roles: str):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             held = request.roles & allowed
-            if not held:
+            if not held or not _organisation_allowed(request, local_authority_only=local_authority_only):
                 raise PermissionDenied
             if needs_gate(held):
                 gate = trained_user_gate(request)
@@ -141,6 +147,7 @@ def role_required(*roles: str):
             return view(request, *args, **kwargs)
 
         wrapper.allowed_roles = allowed
+        wrapper.local_authority_only = local_authority_only
         return wrapper
 
     return decorator

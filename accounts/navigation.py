@@ -43,16 +43,18 @@ LINKS: list[Link] = [
 
 
 @cache
-def allowed_roles(url_name: str) -> tuple[str, frozenset[str]] | None:
-    """(path, roles the view allows) for a URL name; None if the URL is not there."""
+def allowed_roles(url_name: str) -> tuple[str, frozenset[str], bool] | None:
+    """(path, roles the view allows, local authorities only?) for a URL name; None if the URL
+    is not there."""
     try:
         path = reverse(url_name)
     except NoReverseMatch:
         return None
-    roles = getattr(resolve(path).func, "allowed_roles", None)
+    view = resolve(path).func
+    roles = getattr(view, "allowed_roles", None)
     if roles is None:
         raise TypeError(f"{url_name} is not guarded by role_required, so no link can say who may use it")
-    return path, roles
+    return path, roles, getattr(view, "local_authority_only", False)
 
 
 def links_for(request, *, header_only: bool = False) -> list[dict]:
@@ -63,8 +65,8 @@ def links_for(request, *, header_only: bool = False) -> list[dict]:
         found = allowed_roles(link.url_name)
         if found is None:
             continue
-        path, roles = found
-        if may_use(request, roles):
+        path, roles, local_authority_only = found
+        if may_use(request, roles, local_authority_only=local_authority_only):
             result.append({"href": path, "text": link.text, "current": request.path == path, "active": False})
     # The section the page is in: the longest link path it starts with (/plans/uploads/3/ is
     # in "Upload plans", not also in "Children's plans").

@@ -45,7 +45,7 @@ def _page(request, *, form=None, new_secret=None, test_result=None, status=200):
 
 
 @never_cache
-@role_required(Role.ORG_ADMIN)
+@role_required(Role.ORG_ADMIN, local_authority_only=True)
 def webhook_settings(request):
     la = _local_authority(request)
     if request.method != "POST":

@@ -4,7 +4,6 @@ Both show counts, ages, ids and names of organisations and jobs only, never chil
 refresh themselves every 30 s (static/cpis/auto-refresh.js; no inline script).
 """
 
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
@@ -25,8 +24,6 @@ def service_health_page(request):
 
 
 @never_cache
-@role_required(Role.ORG_ADMIN)
+@role_required(Role.ORG_ADMIN, local_authority_only=True)
 def la_deliveries_page(request):
-    if not request.organisation.is_local_authority:
-        raise PermissionDenied
     return _render(request, "operations/la_deliveries.jinja", service_health(local_authority=request.organisation))
