@@ -22,7 +22,13 @@ from accounts.administration.services import (
     organisation_update,
     role_remove,
 )
-from accounts.administration.views.shared import EMAIL_FAILED_TEXT, form_status, refusal_reason, refusal_record
+from accounts.administration.views.shared import (
+    EMAIL_FAILED_TEXT,
+    form_status,
+    refusal_reason,
+    refusal_record,
+    search_query,
+)
 from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Organisation, Role
 from audit.csv_cells import csv_response
@@ -31,7 +37,7 @@ from audit.models import AuditAction
 
 @role_required(Role.NATIONAL_ADMIN)
 def organisations(request):
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     found = Organisation.objects.all()
     if query:
         found = found.filter(Q(name__icontains=query) | Q(ods_code__iexact=query))

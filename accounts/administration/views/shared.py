@@ -35,3 +35,10 @@ def refusal_reason(error: ValidationError) -> str:
 def role_refused(form, field: str) -> bool:
     """True when the form refused a role the admin may not grant (as opposed to a typo)."""
     return any(e.code == "invalid_choice" for e in form.errors.as_data().get(field, []))
+
+
+def search_query(request, *, limit: int = 100) -> str:
+    """The list pages' `q`: trimmed, bounded, and with control characters (NUL among them, which
+    PostgreSQL refuses in text) dropped, so no typed or pasted search can fail the page."""
+    typed = request.GET.get("q", "")
+    return "".join(ch for ch in typed if ch.isprintable()).strip()[:limit]

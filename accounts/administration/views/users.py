@@ -36,6 +36,7 @@ from accounts.administration.views.shared import (
     refusal_reason,
     refusal_record,
     role_refused,
+    search_query,
 )
 from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Role, User
@@ -46,7 +47,7 @@ from audit.models import AuditAction
 
 @role_required(Role.ORG_ADMIN)
 def users(request):
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     rows = review_rows(request.organisation)
     if query:
         wanted = query.lower()
