@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from accounts.models import Organisation
 
 
-class LoginForm(forms.Form):
-    email = forms.EmailField(
+def _email_field() -> forms.EmailField:
+    """The address people sign in with, worded the same on every form that asks for it."""
+    return forms.EmailField(
         label="Email address",
         max_length=254,
         error_messages={
@@ -14,6 +15,10 @@ class LoginForm(forms.Form):
             "invalid": "Enter an email address, like name@example.nhs.uk",
         },
     )
+
+
+class LoginForm(forms.Form):
+    email = _email_field()
     password = forms.CharField(
         label="Password",
         strip=False,
@@ -136,14 +141,7 @@ class PasswordChangeForm(NewPasswordForm):
 
 
 class PasswordForgottenForm(forms.Form):
-    email = forms.EmailField(
-        label="Email address",
-        max_length=254,
-        error_messages={
-            "required": "Enter your email address",
-            "invalid": "Enter an email address, like name@example.nhs.uk",
-        },
-    )
+    email = _email_field()
 
 
 class SecondFactorForm(forms.Form):
