@@ -7,13 +7,14 @@ Figures count; they never name a child.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db.models import Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.date_ranges import day_start
 from accounts.models import Invitation, Membership, Organisation, Role, User
 
 
@@ -29,10 +30,6 @@ class Panel:
     heading: str
     figures: list[Figure] = field(default_factory=list)
     note: str = ""
-
-
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def years_before(day: date, years: int) -> date:
@@ -54,7 +51,7 @@ def social_worker_panel(request) -> Panel:
         mine=Count("id", filter=Q(assigned_to=request.user)),
     )
     acknowledged_today = received.filter(
-        status=NotificationStatus.ACKNOWLEDGED, acknowledged_at__gte=_start_of(timezone.localdate())
+        status=NotificationStatus.ACKNOWLEDGED, acknowledged_at__gte=day_start(timezone.localdate())
     ).count()
     return Panel(
         "Notifications",
@@ -152,7 +149,7 @@ def checker_panel(request) -> Panel:
 
     today = timezone.localdate()
     mine = Visit.objects.filter(
-        checked_by=request.user, care_setting=request.organisation, recorded_at__gte=_start_of(today)
+        checked_by=request.user, care_setting=request.organisation, recorded_at__gte=day_start(today)
     ).count()
     # A count only: a list of the children checked would put child data on the home page.
     return Panel("Your checks", [Figure(mine, "children on a plan you checked today")])

@@ -4,6 +4,7 @@ overflows (31/12/9999 + one day is an OverflowError, and was a 500)."""
 import datetime as dt
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)
@@ -14,3 +15,9 @@ def date_in_range(value: dt.date | None) -> None:
         raise ValidationError(
             f"Enter a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}", code="date_out_of_range"
         )
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in England (TIME_ZONE), as an aware datetime: where every
+    "from"/"to" date filter and "today" count begins, whatever the clocks did."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

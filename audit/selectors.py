@@ -1,12 +1,10 @@
 """Reads of the audit log for the viewer, scoped to who is looking."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from accounts.date_ranges import EARLIEST_DATE, LATEST_DATE
+from accounts.date_ranges import EARLIEST_DATE, LATEST_DATE, day_start
 from accounts.models import Membership, Organisation, Role
 from audit.models import AuditEvent
 
@@ -31,10 +29,6 @@ def audit_events_visible_to(*, roles: frozenset[str], organisation: Organisation
     )
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
-
-
 def audit_events_search(events: QuerySet[AuditEvent], criteria: dict) -> QuerySet[AuditEvent]:
     if criteria.get("user"):
         text = criteria["user"]
@@ -47,10 +41,10 @@ def audit_events_search(events: QuerySet[AuditEvent], criteria: dict) -> QuerySe
         events = events.filter(action=criteria["action"])
     start, end = _stored_date(criteria.get("date_from")), _stored_date(criteria.get("date_to"))
     if start:
-        events = events.filter(occurred_at__gte=_day_start(start))
+        events = events.filter(occurred_at__gte=day_start(start))
     if end:
         # Inclusive of the whole 'to' day, in UK time.
-        events = events.filter(occurred_at__lt=_day_start(end + dt.timedelta(days=1)))
+        events = events.filter(occurred_at__lt=day_start(end + dt.timedelta(days=1)))
     return events
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
+from accounts.date_ranges import day_start
 from accounts.models import Organisation, Role, SettingType
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -28,10 +29,6 @@ from notifications.services import (
 from plans.models import PlanType
 
 PAGE_SIZE = 50
-
-
-def _start_of(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def child_view_url(notification: Notification) -> str | None:
@@ -68,10 +65,10 @@ def inbox(request):
         else:
             notifications = notifications.filter(status=NotificationStatus.NEW)
         if filters.get("date_from"):
-            notifications = notifications.filter(last_attended_at__gte=_start_of(filters["date_from"]))
+            notifications = notifications.filter(last_attended_at__gte=day_start(filters["date_from"]))
         if filters.get("date_to"):
             notifications = notifications.filter(
-                first_attended_at__lt=_start_of(filters["date_to"] + timedelta(days=1))
+                first_attended_at__lt=day_start(filters["date_to"] + timedelta(days=1))
             )
         if filters.get("plan_type"):
             notifications = notifications.with_plan_type(filters["plan_type"])
@@ -80,7 +77,7 @@ def inbox(request):
         if filters.get("assigned") == "me":
             notifications = notifications.filter(assigned_to=request.user)
         if filters.get("acknowledged") == "today":
-            notifications = notifications.filter(acknowledged_at__gte=_start_of(timezone.localdate()))
+            notifications = notifications.filter(acknowledged_at__gte=day_start(timezone.localdate()))
     page = Paginator(
         notifications.select_related("care_setting", "assigned_to", "acknowledged_by"), PAGE_SIZE
     ).get_page(request.GET.get("page"))

@@ -8,10 +8,11 @@ demo and on PostgreSQL.
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
+from accounts.date_ranges import day_start
 from accounts.models import Organisation
 from audit.models import AuditAction, AuditEvent
 from notifications.models import Notification
@@ -21,12 +22,8 @@ from plans.models import PlanUpload, UploadStatus
 ACCEPTANCE_TARGET = 95.0
 
 
-def _start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def _end(day: date) -> datetime:
-    return _start(day + timedelta(days=1))
+    return day_start(day + timedelta(days=1))
 
 
 def _monday(moment: datetime) -> date:
@@ -88,7 +85,7 @@ def weeks_between(start: date, end: date) -> list[date]:
 def local_authority_report(organisation: Organisation, start: date, end: date) -> LocalAuthorityReport:
     report = LocalAuthorityReport(organisation)
     in_range = Notification.objects.filter(
-        local_authority=organisation, created_at__gte=_start(start), created_at__lt=_end(end)
+        local_authority=organisation, created_at__gte=day_start(start), created_at__lt=_end(end)
     )
     per_week = Counter(_monday(created) for created in in_range.values_list("created_at", flat=True))
     report.weeks = [(monday, per_week.get(monday, 0)) for monday in weeks_between(start, end)]
@@ -104,12 +101,12 @@ def local_authority_report(organisation: Organisation, start: date, end: date) -
     report.median_hours = round(median, 1) if median is not None else None
     report.p90_hours = round(p90, 1) if p90 is not None else None
     report.overdue = Notification.objects.filter(
-        local_authority=organisation, overdue_since__gte=_start(start), overdue_since__lt=_end(end)
+        local_authority=organisation, overdue_since__gte=day_start(start), overdue_since__lt=_end(end)
     ).count()
     for counts in PlanUpload.objects.filter(
         organisation=organisation,
         status__in=[UploadStatus.APPLIED, UploadStatus.REFUSED],
-        applied_at__gte=_start(start),
+        applied_at__gte=day_start(start),
         applied_at__lt=_end(end),
     ).values_list("counts", flat=True):
         report.rows += (counts or {}).get("rows", 0)
@@ -124,7 +121,7 @@ def care_setting_report(organisation: Organisation, start: date, end: date) -> C
     for occurred, detail in AuditEvent.objects.filter(
         organisation=organisation,
         action=AuditAction.CHILD_CHECKED,
-        occurred_at__gte=_start(start),
+        occurred_at__gte=day_start(start),
         occurred_at__lt=_end(end),
     ).values_list("occurred_at", "detail"):
         day = timezone.localtime(occurred).date()
