@@ -120,6 +120,15 @@ def _history(nhs_number: str) -> list[Visit]:
     return list(visits[:VISITS_KEPT])
 
 
+def child_history(nhs_number: str) -> list[Visit]:
+    """The child's last 25 visits, newest first, while any plan for the child is visible; none
+    otherwise (a history must not reveal a child that is no longer shared). Reads only: the
+    caller audits, and decides who may read (the FHIR API's history rule, docs/fhir.md)."""
+    if not Plan.objects.visible().of_subject(nhs_number).exists():
+        return []
+    return _history(nhs_number)
+
+
 def _repeat_and_history(nhs_number: str, idempotency_key: uuid.UUID | None) -> tuple[Visit | None, list[Visit]]:
     """The visit this form already recorded (None if it is new) and the 25 newest others.
 

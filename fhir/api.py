@@ -25,8 +25,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership
-from attendances.models import VISITS_KEPT, Visit
-from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check
+from attendances.models import Visit
+from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check, child_history
 from audit.models import AuditAction, AuditOutcome
 from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record, client_ip
@@ -360,9 +360,7 @@ def _history(request, call: ApiCall, nhs_number: str, *, visit_id: int | None = 
         )
         error.nhs_number = nhs_number
         raise error
-    visits = []
-    if Plan.objects.visible().of_subject(nhs_number).exists():
-        visits = list(Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting")[:VISITS_KEPT])
+    visits = child_history(nhs_number)
     audit_record(
         action=AuditAction.FHIR_ACCESS_HISTORY_READ,
         request=request,
