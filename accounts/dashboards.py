@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.date_ranges import day_start
-from accounts.models import Invitation, Membership, Organisation, Role, User
+from accounts.models import ACCESS_REVIEW_DUE_DAYS, AccessReview, Invitation, Membership, Organisation, Role, User
 
 
 @dataclass
@@ -23,6 +23,8 @@ class Figure:
     value: int | str
     label: str
     href: str | None = None
+    # Words for a red tag beside the figure, when it needs acting on.
+    flag: str = ""
 
 
 @dataclass
@@ -116,13 +118,24 @@ def org_admin_panel(request) -> Panel:
     )
     with_2fa = TOTPDevice.objects.filter(user__in=active, confirmed=True).values("user_id").distinct().count()
     pending = Invitation.objects.pending().filter(organisation=organisation).count()
+    last_review = AccessReview.objects.filter(organisation=organisation).first()
+    if last_review is None:
+        reviewed = Figure("Never", "access review recorded", review, flag="Review who has access")
+    else:
+        reviewed = Figure(
+            f"{timezone.localtime(last_review.reviewed_at):%-d %b %Y}",
+            "last access review",
+            review,
+            flag=f"More than {ACCESS_REVIEW_DUE_DAYS} days ago" if last_review.is_overdue else "",
+        )
     return Panel(
         "Your organisation's users",
         [
-            Figure(active.count(), "active users", users),
-            Figure(expiring, "with training expiring in the next 30 days", review),
-            Figure(active.count() - with_2fa, "without two-factor authentication", review),
-            Figure(pending, "invitations not yet accepted", users),
+            Figure(active.count(), "active users", f"{users}?show=active"),
+            Figure(expiring, "with training expiring in the next 30 days", f"{review}?show=training_expiring"),
+            Figure(active.count() - with_2fa, "without two-factor authentication", f"{review}?show=no_two_factor"),
+            Figure(pending, "invitations not yet accepted", f"{users}#invitations"),
+            reviewed,
         ],
     )
 

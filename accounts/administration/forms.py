@@ -218,3 +218,20 @@ class AppointAdminForm(forms.Form):
             "invalid": "Enter an email address, like name@example.nhs.uk",
         },
     )
+
+
+class AccessReviewForm(forms.Form):
+    note = forms.CharField(
+        label="Note (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": "Keep the note to 500 characters or fewer"},
+    )
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"]
+        # Tabs and line breaks are fine in a note; other control characters are not text.
+        if any(not ch.isprintable() and ch not in "\t\r\n" for ch in note):
+            raise ValidationError("Remove the control characters from the note")
+        return note
