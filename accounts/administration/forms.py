@@ -177,11 +177,13 @@ class OrganisationForm(forms.ModelForm):
             "name": {"required": "Enter the organisation's name"},
             "kind": {"required": "Select the kind of organisation", "invalid_choice": "Select a kind we know"},
             "setting_type": {"invalid_choice": "Select a setting type we know"},
+            "region": {"invalid_choice": "Select one of the seven NHS England regions"},
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["setting_type"].choices = [("", "Not a care setting"), *self.fields["setting_type"].choices[1:]]
+        self.fields["region"].choices = [("", "Not set"), *self.fields["region"].choices[1:]]
 
     def clean_ods_code(self) -> str:
         return self.cleaned_data["ods_code"].strip().upper()

@@ -316,6 +316,7 @@ ORGANISATION_FIELDS = (
     "name",
     "kind",
     "setting_type",
+    "region",
     "phone",
     "office_hours_phone",
     "emergency_duty_phone",
