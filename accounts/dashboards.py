@@ -15,7 +15,16 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.date_ranges import day_start
-from accounts.models import ACCESS_REVIEW_DUE_DAYS, AccessReview, Invitation, Membership, Organisation, Role, User
+from accounts.models import (
+    ACCESS_REVIEW_DUE_DAYS,
+    AccessReview,
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+)
 
 
 @dataclass
@@ -142,30 +151,45 @@ def org_admin_panel(request) -> Panel:
 
 def national_admin_panel(request) -> Panel:
     from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+    from reports.progress import go_live_states
 
     failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
     overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
     organisations = Organisation.objects.filter(is_active=True).count()
+    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
+    progress = reverse("reports:progress_organisations")
     return Panel(
-        "Service health",
+        "Service health and implementation progress",
         [
             Figure(failed, "notification deliveries failed", reverse("notifications:deliveries_failed")),
-            Figure(organisations, "active organisations", reverse("administration:organisations")),
-            # No national list of notifications exists (they are each LA's); the count alone.
-            Figure(overdue, "notifications overdue across all local authorities"),
+            Figure(organisations, "active organisations", f"{reverse('administration:organisations')}?status=active"),
+            # National admins see no child data: the figure opens the counts per local authority.
+            Figure(
+                overdue,
+                "notifications overdue across all local authorities",
+                f"{reverse('operations:service_health')}#overdue",
+            ),
+            Figure(sum(s.live for s in states), "organisations live", f"{progress}?state=live"),
+            Figure(sum(not s.live for s in states), "organisations not live yet", f"{progress}?state=not_live"),
         ],
     )
 
 
 def checker_panel(request) -> Panel:
-    from attendances.models import Visit
+    from attendances.services import checks_today_events
 
-    today = timezone.localdate()
-    mine = Visit.objects.filter(
-        checked_by=request.user, care_setting=request.organisation, recorded_at__gte=day_start(today)
-    ).count()
-    # A count only: a list of the children checked would put child data on the home page.
-    return Panel("Your checks", [Figure(mine, "children on a plan you checked today")])
+    checks = reverse("attendances:checks_today")
+    # Counts only: the children checked are listed behind the link, not on the home page.
+    events = checks_today_events(user=request.user, organisation=request.organisation).values_list("detail", flat=True)
+    details = list(events)
+    on_plan = sum(1 for detail in details if detail.get("plan_ids"))
+    return Panel(
+        "Your checks",
+        [
+            Figure(len(details), "checks you made today", checks),
+            Figure(on_plan, "children on a plan you checked today", f"{checks}?result=plan"),
+        ],
+    )
 
 
 # (roles, panel): a person holding several roles sees each panel once, in this order.

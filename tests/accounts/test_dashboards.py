@@ -123,7 +123,7 @@ def test_clinician_home_is_the_check_form(client_for, care_setting):
     page = client_for(user_with_role(Role.CLINICIAN, care_setting)).get("/").content.decode()
     assert '<form method="post" action="/check/"' in page
     assert 'name="check_token"' in page and 'name="nhs_number"' in page
-    assert _figures(page)["children on a plan you checked today"] == ("0", None)
+    assert _figures(page)["checks you made today"] == ("0", "/check/today/")
 
 
 def test_untrained_clinician_gets_no_check_form_and_no_figures(client_for, care_setting):
