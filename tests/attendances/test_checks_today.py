@@ -37,7 +37,7 @@ def test_list_shows_each_check_with_name_formatted_nhs_number_time_and_result(cl
     assert "Ada Okonkwo" in page and nhs_number_format(plan.nhs_number) in page
     assert nhs_number_format(no_plan) in page and "No plan" in page
     assert "Child Protection Plan" in page and "Visit recorded, local authority told" in page
-    assert "date of birth did not match" in page
+    assert "Date of birth did not match" in page
     assert f"{timezone.localtime():%H}:" in page
     # Newest first: the check of the child with no plan was made last.
     assert page.index(nhs_number_format(no_plan)) < page.index(nhs_number_format(plan.nhs_number))
