@@ -126,6 +126,13 @@ def test_clinician_home_is_the_check_form(client_for, care_setting):
     assert _figures(page)["checks you made today"] == ("0", "/check/today/")
 
 
+def test_safeguarding_lead_home_is_the_check_form_with_their_checks_today(client_for, care_setting):
+    page = client_for(user_with_role(Role.SAFEGUARDING_LEAD, care_setting)).get("/").content.decode()
+    assert '<form method="post" action="/check/"' in page
+    assert _figures(page)["checks you made today"] == ("0", "/check/today/")
+    assert '<a href="/check/today/">Your checks today</a>' in page
+
+
 def test_untrained_clinician_gets_no_check_form_and_no_figures(client_for, care_setting):
     page = client_for(user_with_role(Role.CLINICIAN, care_setting, trained=False)).get("/").content.decode()
     assert 'action="/check/"' not in page and "cpis-figure" not in page

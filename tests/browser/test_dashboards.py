@@ -25,6 +25,7 @@ def world(care_setting, local_authority, national):
     inbox_notification(local_authority, care_setting)
     return {
         "clinician": user_with_role(Role.CLINICIAN, care_setting),
+        "safeguarding_lead": user_with_role(Role.SAFEGUARDING_LEAD, care_setting),
         "social_worker": user_with_role(Role.SOCIAL_WORKER, local_authority),
         "plan_manager": user_with_role(Role.PLAN_MANAGER, local_authority),
         "org_admin": user_with_role(Role.ORG_ADMIN, local_authority),
@@ -33,12 +34,14 @@ def world(care_setting, local_authority, national):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("persona", ["clinician", "social_worker", "plan_manager", "org_admin", "national_admin"])
+@pytest.mark.parametrize(
+    "persona", ["clinician", "safeguarding_lead", "social_worker", "plan_manager", "org_admin", "national_admin"]
+)
 def test_each_role_home_is_its_dashboard(signed_in_page, live_server, world, csp_violations, persona, width):
     page = signed_in_page(world[persona])
     page.set_viewport_size(WIDTHS[width])
     page.goto(live_server.url + "/")
-    if persona == "clinician":
+    if persona in ("clinician", "safeguarding_lead"):
         expect(page.get_by_label("NHS number")).to_be_focused()
     else:
         expect(page.get_by_test_id("dashboard-figures").first).to_be_visible()
