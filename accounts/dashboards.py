@@ -41,6 +41,7 @@ class Panel:
     heading: str
     figures: list[Figure] = field(default_factory=list)
     note: str = ""
+    note_href: str | None = None
 
 
 def years_before(day: date, years: int) -> date:
@@ -100,7 +101,7 @@ def plan_manager_panel(request) -> Panel:
     )
     figures.append(Figure(turning.count(), "18th birthdays in the next 30 days", f"{plans}?status=turning_18"))
     last = PlanUpload.objects.filter(organisation=organisation).exclude(status="dry_run").first()
-    note = ""
+    note, detail = "", None
     if last is not None:
         detail = reverse("plans:upload_detail", kwargs={"upload_id": last.pk})
         rejected = (last.counts or {}).get("rejected", 0)
@@ -110,7 +111,7 @@ def plan_manager_panel(request) -> Panel:
         note = f"Last upload {last.filename}, {uploaded:%-d %b %Y %H:%M}. {result}"
     else:
         note = "No plan file has been uploaded yet."
-    return Panel("Plans", figures, note=note)
+    return Panel("Plans", figures, note=note, note_href=detail)
 
 
 def org_admin_panel(request) -> Panel:

@@ -88,8 +88,14 @@ def test_plan_manager_figures_match_their_lists(client_for, world):
     PlanFactory(organisation=la, end_date=today + timedelta(days=10))
     PlanFactory(organisation=la, date_of_birth=today.replace(year=today.year - 18) + timedelta(days=5))
     import_bytes(la, csv_bytes([row(1), row(2, nhs_number="1234"), row(3, plan_type="XYZ")]))
-    figures = each_figure_matches_its_list(client_for(manager), at_least=6)
+    client = client_for(manager)
+    figures = each_figure_matches_its_list(client, at_least=6)
     assert figures["rejected rows to fix in the last upload"][0] == "2"
+    # The last upload and its result, as a link to its report.
+    note = re.search(
+        r'data-testid="panel-note"><a href="([^"]+)">Last upload plans.csv', client.get("/").content.decode()
+    )
+    assert note and note[1] == figures["rejected rows to fix in the last upload"][1]
 
 
 def test_org_admin_figures_match_their_lists(client_for, world):
