@@ -15,7 +15,16 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.date_ranges import day_start
-from accounts.models import Invitation, Membership, Organisation, Role, User
+from accounts.models import (
+    ACCESS_REVIEW_DUE_DAYS,
+    AccessReview,
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+)
 
 
 @dataclass
@@ -23,6 +32,8 @@ class Figure:
     value: int | str
     label: str
     href: str | None = None
+    # Words for a red tag beside the figure, when it needs acting on.
+    flag: str = ""
 
 
 @dataclass
@@ -30,6 +41,7 @@ class Panel:
     heading: str
     figures: list[Figure] = field(default_factory=list)
     note: str = ""
+    note_href: str | None = None
 
 
 def years_before(day: date, years: int) -> date:
@@ -89,7 +101,7 @@ def plan_manager_panel(request) -> Panel:
     )
     figures.append(Figure(turning.count(), "18th birthdays in the next 30 days", f"{plans}?status=turning_18"))
     last = PlanUpload.objects.filter(organisation=organisation).exclude(status="dry_run").first()
-    note = ""
+    note, detail = "", None
     if last is not None:
         detail = reverse("plans:upload_detail", kwargs={"upload_id": last.pk})
         rejected = (last.counts or {}).get("rejected", 0)
@@ -99,7 +111,7 @@ def plan_manager_panel(request) -> Panel:
         note = f"Last upload {last.filename}, {uploaded:%-d %b %Y %H:%M}. {result}"
     else:
         note = "No plan file has been uploaded yet."
-    return Panel("Plans", figures, note=note)
+    return Panel("Plans", figures, note=note, note_href=detail)
 
 
 def org_admin_panel(request) -> Panel:
@@ -116,43 +128,69 @@ def org_admin_panel(request) -> Panel:
     )
     with_2fa = TOTPDevice.objects.filter(user__in=active, confirmed=True).values("user_id").distinct().count()
     pending = Invitation.objects.pending().filter(organisation=organisation).count()
+    last_review = AccessReview.objects.filter(organisation=organisation).first()
+    if last_review is None:
+        reviewed = Figure("Never", "access review recorded", review, flag="Review who has access")
+    else:
+        reviewed = Figure(
+            f"{timezone.localtime(last_review.reviewed_at):%-d %b %Y}",
+            "last access review",
+            review,
+            flag=f"More than {ACCESS_REVIEW_DUE_DAYS} days ago" if last_review.is_overdue else "",
+        )
     return Panel(
         "Your organisation's users",
         [
-            Figure(active.count(), "active users", users),
-            Figure(expiring, "with training expiring in the next 30 days", review),
-            Figure(active.count() - with_2fa, "without two-factor authentication", review),
-            Figure(pending, "invitations not yet accepted", users),
+            Figure(active.count(), "active users", f"{users}?show=active"),
+            Figure(expiring, "with training expiring in the next 30 days", f"{review}?show=training_expiring"),
+            Figure(active.count() - with_2fa, "without two-factor authentication", f"{review}?show=no_two_factor"),
+            Figure(pending, "invitations not yet accepted", f"{users}#invitations"),
+            reviewed,
         ],
     )
 
 
 def national_admin_panel(request) -> Panel:
     from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+    from reports.progress import go_live_states
 
     failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
     overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
     organisations = Organisation.objects.filter(is_active=True).count()
+    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
+    progress = reverse("reports:progress_organisations")
     return Panel(
-        "Service health",
+        "Service health and implementation progress",
         [
             Figure(failed, "notification deliveries failed", reverse("notifications:deliveries_failed")),
-            Figure(organisations, "active organisations", reverse("administration:organisations")),
-            # No national list of notifications exists (they are each LA's); the count alone.
-            Figure(overdue, "notifications overdue across all local authorities"),
+            Figure(organisations, "active organisations", f"{reverse('administration:organisations')}?status=active"),
+            # National admins see no child data: the figure opens the counts per local authority.
+            Figure(
+                overdue,
+                "notifications overdue across all local authorities",
+                f"{reverse('operations:service_health')}#overdue",
+            ),
+            Figure(sum(s.live for s in states), "organisations live", f"{progress}?state=live"),
+            Figure(sum(not s.live for s in states), "organisations not live yet", f"{progress}?state=not_live"),
         ],
     )
 
 
 def checker_panel(request) -> Panel:
-    from attendances.models import Visit
+    from attendances.services import checks_today_events
 
-    today = timezone.localdate()
-    mine = Visit.objects.filter(
-        checked_by=request.user, care_setting=request.organisation, recorded_at__gte=day_start(today)
-    ).count()
-    # A count only: a list of the children checked would put child data on the home page.
-    return Panel("Your checks", [Figure(mine, "children on a plan you checked today")])
+    checks = reverse("attendances:checks_today")
+    # Counts only: the children checked are listed behind the link, not on the home page.
+    events = checks_today_events(user=request.user, organisation=request.organisation).values_list("detail", flat=True)
+    details = list(events)
+    on_plan = sum(1 for detail in details if detail.get("plan_ids"))
+    return Panel(
+        "Your checks",
+        [
+            Figure(len(details), "checks you made today", checks),
+            Figure(on_plan, "children on a plan you checked today", f"{checks}?result=plan"),
+        ],
+    )
 
 
 # (roles, panel): a person holding several roles sees each panel once, in this order.

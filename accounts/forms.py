@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from accounts.models import Organisation
+from accounts.models import Organisation, Region
 
 
 def _email_field() -> forms.EmailField:
@@ -149,3 +149,23 @@ class SecondFactorForm(forms.Form):
 
     def clean_code(self) -> str:
         return "".join(self.cleaned_data["code"].split()).lower()
+
+
+# The national lists' region filter (organisations, implementation progress).
+
+
+def region_filter(request) -> str:
+    """The `region` filter of the national lists: a region's value, "none" (not set), or ""."""
+    region = request.GET.get("region", "")
+    return region if region in Region.values or region == "none" else ""
+
+
+def region_choices(selected: str) -> list[dict]:
+    options = [("", "All regions"), *Region.choices, ("none", "Region not set")]
+    return [{"value": v, "text": t, "selected": v == selected} for v, t in options]
+
+
+def organisations_in_region(organisations, region: str):
+    if not region:
+        return organisations
+    return organisations.filter(region="" if region == "none" else region)

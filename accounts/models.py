@@ -50,11 +50,25 @@ ods_code_validator = RegexValidator(r"^[A-Z0-9]{3,10}$", "Enter an ODS code of 3
 phone_validator = RegexValidator(r"^\+?[0-9][0-9 ]{5,18}[0-9]$", "Enter a telephone number, like 020 7946 0000")
 
 
+class Region(models.TextChoices):
+    """NHS England's seven regions, for the published implementation progress."""
+
+    NORTH_EAST_YORKSHIRE = "north_east_yorkshire", "North East and Yorkshire"
+    NORTH_WEST = "north_west", "North West"
+    MIDLANDS = "midlands", "Midlands"
+    EAST_OF_ENGLAND = "east_of_england", "East of England"
+    LONDON = "london", "London"
+    SOUTH_EAST = "south_east", "South East"
+    SOUTH_WEST = "south_west", "South West"
+
+
 class Organisation(models.Model):
     ods_code = models.CharField("ODS code", max_length=10, unique=True, validators=[ods_code_validator])
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=OrganisationKind.choices)
     setting_type = models.CharField(max_length=20, choices=SettingType.choices, blank=True)
+    # Blank until the national admin sets it; the public progress page counts it as "not set".
+    region = models.CharField(max_length=30, choices=Region.choices, blank=True)
     phone = models.CharField("telephone", max_length=20, blank=True, validators=[phone_validator])
     office_hours_phone = models.CharField(max_length=20, blank=True, validators=[phone_validator])
     emergency_duty_phone = models.CharField(max_length=20, blank=True, validators=[phone_validator])
@@ -250,3 +264,37 @@ class Invitation(models.Model):
     @property
     def role_labels(self) -> list[str]:
         return [Role(r).label for r in self.roles]
+
+
+class AccessReview(models.Model):
+    """An org admin's record that they reviewed who has access to their organisation.
+
+    Kept as written at the time (the reviewer's name too), like a visit: the dashboard shows when
+    the last one was done even if the reviewer has left.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="access_reviews")
+    reviewed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    reviewed_by_name = models.CharField(max_length=200)
+    reviewed_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=500, blank=True)
+    # How many users the page listed when the review was recorded.
+    users_listed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        indexes = [
+            # The dashboard's and the review page's "last review of this organisation".
+            models.Index(fields=["organisation", "-reviewed_at"], name="access_review_org_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Access review of {self.organisation.name} on {self.reviewed_at:%Y-%m-%d}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.reviewed_at < timezone.now() - timedelta(days=ACCESS_REVIEW_DUE_DAYS)
+
+
+# An access review older than this is flagged on the org admin's dashboard.
+ACCESS_REVIEW_DUE_DAYS = 90

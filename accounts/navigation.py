@@ -24,6 +24,7 @@ class Link:
 LINKS: list[Link] = [
     Link("attendances:check", "Check a child", in_header=True),
     Link("attendances:view_silently", "View without notifying"),
+    Link("attendances:checks_today", "Your checks today"),
     Link("notifications:inbox", "Notifications", in_header=True),
     Link("attendances:child_find", "Find a child", in_header=True),
     Link("plans:list", "Children's plans", in_header=True),

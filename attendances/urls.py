@@ -9,6 +9,7 @@ app_name = "attendances"
 urlpatterns = [
     path("check/", views.child_check_view, name="check"),
     path("check/without-notifying/", views.child_view_silently, name="view_silently"),
+    path("check/today/", views.checks_today_view, name="checks_today"),
     path("children/", views.child_find, name="child_find"),
     path("children/plan/<int:plan_id>/", views.child_for_plan, name="child_for_plan"),
     # For the notifications inbox: "see this child's plans and visits".

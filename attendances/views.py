@@ -21,6 +21,7 @@ from attendances.services import (
     CheckFormExpired,
     CheckRateLimited,
     checking_role,
+    checks_today,
     child_check,
     child_view_by_local_authority,
 )
@@ -91,6 +92,28 @@ def child_check_view(request):
 @role_required(Role.SAFEGUARDING_LEAD)
 def child_view_silently(request):
     return _check(request, notify=False)
+
+
+@never_cache
+@role_required(Role.CLINICIAN, Role.SAFEGUARDING_LEAD)
+def checks_today_view(request):
+    """The home page's "checks you made today", listed: only the user's own, at this setting.
+
+    It shows the NHS numbers and names the user looked up, so it is a view of child data and
+    audited as one (the count only: the NHS numbers are in the checks' own events).
+    """
+    on_plan_only = request.GET.get("result") == "plan"
+    checks = checks_today(user=request.user, organisation=request.organisation, on_plan_only=on_plan_only)
+    audit_record(
+        action=AuditAction.CHILD_CHECKS_LISTED,
+        request=request,
+        detail={"checks": len(checks), "on_plan_only": on_plan_only},
+    )
+    return render(
+        request,
+        "attendances/checks_today.jinja",
+        {"checks": checks, "on_plan_only": on_plan_only, **display.helpers()},
+    )
 
 
 def _access_audited(request, access, object_id: int, what: str):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.models import Membership, Organisation, OrganisationKind, Role, SettingType, TrainingRecord
+from accounts.models import Membership, Organisation, OrganisationKind, Region, Role, SettingType, TrainingRecord
 from audit.models import AuditAction, AuditEvent
 from plans.models import PlanUpload, UploadStatus
 from reports.metrics import ACCEPTANCE_TARGET
@@ -108,15 +108,32 @@ def go_live_states(organisations) -> list[GoLive]:
     return states
 
 
-def progress_counts() -> list[dict]:
-    """For the public page: per kind (and setting type), how many organisations are live."""
+REGION_NOT_SET = "Region not set"
+
+
+def progress_counts() -> dict[str, list[dict]]:
+    """For the public page: how many organisations are live, per kind (and setting type) and per
+    NHS England region. Counts of organisations only, so nothing in it is about a person."""
     states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
     totals: Counter = Counter()
     live: Counter = Counter()
+    regions: dict[str, Counter] = {}
     for state in states:
         o = state.organisation
         key = "Local authority" if o.is_local_authority else SettingType(o.setting_type).label
         totals[key] += 1
         live[key] += state.live
+        region = regions.setdefault(Region(o.region).label if o.region else REGION_NOT_SET, Counter())
+        prefix = "las" if o.is_local_authority else "settings"
+        region[prefix] += 1
+        region[f"{prefix}_live"] += state.live
     order = ["Local authority"] + [t.label for t in SettingType]
-    return [{"kind": k, "organisations": totals[k], "live": live[k]} for k in order if totals.get(k)]
+    region_order = [r.label for r in Region] + [REGION_NOT_SET]
+    return {
+        "by_kind": [{"kind": k, "organisations": totals[k], "live": live[k]} for k in order if totals.get(k)],
+        "by_region": [
+            {"region": r, **{k: regions[r][k] for k in ("las", "las_live", "settings", "settings_live")}}
+            for r in region_order
+            if r in regions
+        ],
+    }

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from accounts.access import role_required
+from accounts.forms import organisations_in_region, region_choices, region_filter
 from accounts.models import Organisation, OrganisationKind, Role
 from audit.csv_cells import csv_response
 from reports.charts import bar_chart
@@ -137,16 +138,36 @@ def report_csv(request):
 @never_cache
 def progress_public(request):
     """Published without sign-in: counts by kind of organisation, nothing about a person."""
-    return render(request, "reports/progress_public.jinja", {"rows": progress_counts()})
+    return render(request, "reports/progress_public.jinja", progress_counts())
 
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
 def progress_organisations(request):
-    states = go_live_states(
-        Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL).order_by("kind", "name")
+    """Every organisation's go-live state; filtered by region and by state (`live`, `not_live`),
+    the national dashboard's figure opening the live ones."""
+    region = region_filter(request)
+    state = request.GET.get("state", "")
+    organisations = Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL)
+    states = go_live_states(organisations_in_region(organisations, region).order_by("kind", "name"))
+    if state in ("live", "not_live"):
+        states = [s for s in states if s.live == (state == "live")]
+    else:
+        state = ""
+    return render(
+        request,
+        "reports/progress_organisations.jinja",
+        {
+            "states": states,
+            "region": region,
+            "regions": region_choices(region),
+            "state": state,
+            "state_choices": [
+                {"value": v, "text": t, "selected": v == state}
+                for v, t in (("", "Live or not"), ("live", "Live"), ("not_live", "Not live yet"))
+            ],
+        },
     )
-    return render(request, "reports/progress_organisations.jinja", {"states": states})
 
 
 @never_cache

@@ -177,11 +177,13 @@ class OrganisationForm(forms.ModelForm):
             "name": {"required": "Enter the organisation's name"},
             "kind": {"required": "Select the kind of organisation", "invalid_choice": "Select a kind we know"},
             "setting_type": {"invalid_choice": "Select a setting type we know"},
+            "region": {"invalid_choice": "Select one of the seven NHS England regions"},
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["setting_type"].choices = [("", "Not a care setting"), *self.fields["setting_type"].choices[1:]]
+        self.fields["region"].choices = [("", "Not set"), *self.fields["region"].choices[1:]]
 
     def clean_ods_code(self) -> str:
         return self.cleaned_data["ods_code"].strip().upper()
@@ -218,3 +220,20 @@ class AppointAdminForm(forms.Form):
             "invalid": "Enter an email address, like name@example.nhs.uk",
         },
     )
+
+
+class AccessReviewForm(forms.Form):
+    note = forms.CharField(
+        label="Note (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": "Keep the note to 500 characters or fewer"},
+    )
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"]
+        # Tabs and line breaks are fine in a note; other control characters are not text.
+        if any(not ch.isprintable() and ch not in "\t\r\n" for ch in note):
+            raise ValidationError("Remove the control characters from the note")
+        return note

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from accounts.administration.forms import OrganisationForm
 from accounts.administration.services import ORGANISATION_FIELDS, organisation_create, organisation_update
-from accounts.models import Organisation, OrganisationKind, SettingType, User
+from accounts.models import Organisation, OrganisationKind, Region, SettingType, User
 from audit.models import AuditAction
 from audit.services import audit_record
 
@@ -137,6 +137,8 @@ def _row_form(row: dict) -> tuple[OrganisationForm, Organisation | None]:
     data["kind"] = _choice(data["kind"], OrganisationKind)
     if data["setting_type"]:
         data["setting_type"] = _choice(data["setting_type"], SettingType)
+    if data["region"]:
+        data["region"] = _choice(data["region"], Region)
     existing = Organisation.objects.filter(ods_code=data["ods_code"]).first()
     if existing is not None:
         # Columns left out of the file keep their current values.

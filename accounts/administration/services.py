@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ROLES_BY_KIND, Invitation, Membership, Organisation, Role, User, UserSession
+from accounts.models import ROLES_BY_KIND, AccessReview, Invitation, Membership, Organisation, Role, User, UserSession
 from accounts.services import (
     four_eyes_check,
     membership_grant,
@@ -316,6 +316,7 @@ ORGANISATION_FIELDS = (
     "name",
     "kind",
     "setting_type",
+    "region",
     "phone",
     "office_hours_phone",
     "emergency_duty_phone",
@@ -382,3 +383,33 @@ def org_admin_appoint(
             organisation=organisation, email=email, full_name=full_name, roles=[Role.ORG_ADMIN], by=by, request=request
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Access reviews
+
+
+@transaction.atomic
+def access_review_record(*, organisation: Organisation, by: User, note: str = "", request=None) -> AccessReview:
+    """Records that `by` reviewed who has access to `organisation`, and audits it.
+
+    Only an org admin of that organisation may: a review vouches for people the reviewer manages,
+    so a national admin (who reads every organisation's review) records none for them.
+    """
+    if not Membership.objects.filter(user=by, organisation=organisation, role=Role.ORG_ADMIN).exists():
+        raise ValidationError(
+            "Only an administrator of this organisation can record its access review.", code="not_org_admin"
+        )
+    listed = Membership.objects.filter(organisation=organisation).values("user_id").distinct().count()
+    review = AccessReview.objects.create(
+        organisation=organisation, reviewed_by=by, reviewed_by_name=by.full_name, note=note, users_listed=listed
+    )
+    audit_record(
+        action=AuditAction.ACCESS_REVIEW_RECORDED,
+        request=request,
+        user=by,
+        organisation=organisation,
+        # Not the note: it is free text and may name people.
+        detail={"organisation_id": organisation.pk, "access_review_id": review.pk, "users": listed},
+    )
+    return review

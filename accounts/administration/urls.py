@@ -22,6 +22,11 @@ urlpatterns = [
     # Org admins (their own) and national admins (any): the access review.
     path("admin/organisations/<int:organisation_id>/access-review/", access_review.access_review, name="access_review"),
     path(
+        "admin/organisations/<int:organisation_id>/access-review/record/",
+        access_review.access_review_record_view,
+        name="access_review_record",
+    ),
+    path(
         "admin/organisations/<int:organisation_id>/access-review.csv",
         access_review.access_review_csv,
         name="access_review_csv",

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import AccessReview, Role
 from notifications.models import Notification, NotificationStatus
 from tests.factories import PlanFactory, user_with_role
 from tests.notifications.checks import inbox_notification
@@ -86,9 +86,32 @@ def test_org_admin_sees_users_training_two_factor_and_invitations(client_for, ca
     admin = user_with_role(Role.ORG_ADMIN, care_setting)
     user_with_role(Role.CLINICIAN, care_setting, enrolled=False)
     figures = _figures(client_for(admin).get("/").content.decode())
-    assert figures["active users"] == ("2", "/admin/users/")
+    assert figures["active users"] == ("2", "/admin/users/?show=active")
     assert figures["without two-factor authentication"][0] == "1"
     assert figures["invitations not yet accepted"][0] == "0"
+
+
+def test_org_admin_sees_when_access_was_last_reviewed_and_when_it_is_overdue(client_for, care_setting):
+    admin = user_with_role(Role.ORG_ADMIN, care_setting)
+    client = client_for(admin)
+    review = f"/admin/organisations/{care_setting.pk}/access-review/"
+
+    page = client.get("/").content.decode()
+    assert _figures(page)["access review recorded"] == ("Never", review)
+    assert "Review who has access" in page
+
+    client.post(f"{review}record/", {"note": ""})
+    page = client.get("/").content.decode()
+    today = timezone.localdate()
+    assert _figures(page)["last access review"] == (f"{today:%-d %b %Y}", review)
+    assert 'data-testid="figure-flag"' not in page
+
+    AccessReview.objects.update(reviewed_at=timezone.now() - timedelta(days=91))
+    page = client.get("/").content.decode()
+    assert "More than 90 days ago" in page
+    # Another organisation's review says nothing about this one.
+    other = user_with_role(Role.ORG_ADMIN)
+    assert _figures(client_for(other).get("/").content.decode())["access review recorded"][0] == "Never"
 
 
 def test_national_admin_sees_service_health(client_for, national):
@@ -100,7 +123,14 @@ def test_clinician_home_is_the_check_form(client_for, care_setting):
     page = client_for(user_with_role(Role.CLINICIAN, care_setting)).get("/").content.decode()
     assert '<form method="post" action="/check/"' in page
     assert 'name="check_token"' in page and 'name="nhs_number"' in page
-    assert _figures(page)["children on a plan you checked today"] == ("0", None)
+    assert _figures(page)["checks you made today"] == ("0", "/check/today/")
+
+
+def test_safeguarding_lead_home_is_the_check_form_with_their_checks_today(client_for, care_setting):
+    page = client_for(user_with_role(Role.SAFEGUARDING_LEAD, care_setting)).get("/").content.decode()
+    assert '<form method="post" action="/check/"' in page
+    assert _figures(page)["checks you made today"] == ("0", "/check/today/")
+    assert '<a href="/check/today/">Your checks today</a>' in page
 
 
 def test_untrained_clinician_gets_no_check_form_and_no_figures(client_for, care_setting):

@@ -6,10 +6,12 @@ import datetime as dt
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Role, TrainingRecord, User
+from accounts.administration.services import access_review_record
+from accounts.models import AccessReview, Membership, Role, TrainingRecord, User
 from audit.models import AuditAction, AuditEvent
 from tests.factories import user_with_role
 
@@ -103,3 +105,98 @@ def test_review_queries_do_not_grow_with_users(client_for, role_user, care_setti
         user_with_role(Role.SAFEGUARDING_LEAD, care_setting)
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         assert client.get(review_url(care_setting)).status_code == 200
+
+
+def record_url(organisation):
+    return reverse("administration:access_review_record", kwargs={"organisation_id": organisation.pk})
+
+
+def test_org_admin_records_a_review_with_a_note_and_it_is_audited(client_for, role_user, care_setting):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    role_user(Role.CLINICIAN, care_setting)
+    client = client_for(admin)
+    page = client.get(review_url(care_setting)).content.decode()
+    assert "No access review has been recorded" in page and "I have reviewed who has access" in page
+
+    response = client.post(record_url(care_setting), {"note": "Removed two leavers (Smith, Jones)"})
+
+    assert response.status_code == 302 and response["Location"] == review_url(care_setting)
+    review = AccessReview.objects.get()
+    assert review.organisation == care_setting and review.reviewed_by == admin
+    assert review.reviewed_by_name == admin.full_name and review.users_listed == 2
+    event = AuditEvent.objects.get(action=AuditAction.ACCESS_REVIEW_RECORDED)
+    assert event.user == admin and event.organisation == care_setting
+    # The note is free text that may name people: the audit keeps ids and counts only.
+    assert event.detail == {"organisation_id": care_setting.pk, "access_review_id": review.pk, "users": 2}
+    page = client.get(review_url(care_setting)).content.decode()
+    assert f"by {admin.full_name}" in page and "Removed two leavers (Smith, Jones)" in page
+
+
+def test_review_note_is_optional_and_bounded(client_for, role_user, care_setting):
+    client = client_for(role_user(Role.ORG_ADMIN, care_setting))
+    assert client.post(record_url(care_setting), {}).status_code == 302
+    too_long = client.post(record_url(care_setting), {"note": "x" * 501})
+    assert too_long.status_code == 400 and "500 characters or fewer" in too_long.content.decode()
+    control = client.post(record_url(care_setting), {"note": "bad\x1bnote"})
+    assert control.status_code == 400 and "control characters" in control.content.decode()
+    assert AccessReview.objects.count() == 1
+
+
+def test_nobody_records_a_review_for_another_organisation(client_for, role_user, care_setting, local_authority):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    assert client_for(admin).post(record_url(local_authority), {}).status_code == 404
+    national = role_user(Role.NATIONAL_ADMIN)
+    assert client_for(national).post(record_url(care_setting), {}).status_code == 403
+    # The national admin reads the review but is offered no form to record one.
+    page = client_for(national).get(review_url(care_setting)).content.decode()
+    assert "I have reviewed who has access" not in page
+    assert not AccessReview.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.ACCESS_REVIEW_RECORDED).exists()
+
+
+def test_service_refuses_a_reviewer_who_is_not_admin_there(role_user, care_setting, local_authority):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    with pytest.raises(ValidationError):
+        access_review_record(organisation=local_authority, by=admin)
+    assert not AccessReview.objects.exists()
+
+
+def test_review_record_refused_by_the_service_is_audited(client_for, role_user, care_setting):
+    """An org admin whose role went between loading the page and posting it."""
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    role_user(Role.ORG_ADMIN, care_setting)
+    client = client_for(admin)
+    Membership.objects.filter(user=admin, role=Role.ORG_ADMIN).update(role=Role.SAFEGUARDING_LEAD)
+    assert client.post(record_url(care_setting), {}).status_code == 403
+    assert not AccessReview.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("show", "expected"),
+    [
+        ("active", {"admin", "current", "soon", "lapsed", "no2fa"}),
+        ("no_two_factor", {"no2fa"}),
+        ("training_expiring", {"soon"}),
+        ("nonsense", {"admin", "current", "soon", "lapsed", "no2fa", "gone"}),
+    ],
+)
+def test_review_filters_keep_the_rows_the_dashboard_counts(client_for, role_user, care_setting, show, expected):
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    people = {
+        "admin": admin,
+        "current": role_user(Role.CLINICIAN, care_setting),
+        "soon": role_user(Role.CLINICIAN, care_setting),
+        "lapsed": role_user(Role.CLINICIAN, care_setting, trained=False),
+        "no2fa": role_user(Role.CLINICIAN, care_setting, enrolled=False),
+        "gone": role_user(Role.CLINICIAN, care_setting, enrolled=False),
+    }
+    User.objects.filter(pk=people["gone"].pk).update(is_active=False)
+    today = timezone.localdate()
+    TrainingRecord.objects.update(expires_on=today + dt.timedelta(days=200))
+    TrainingRecord.objects.filter(user=people["soon"]).update(expires_on=today + dt.timedelta(days=10))
+
+    page = client_for(admin).get(review_url(care_setting), {"show": show}).content.decode()
+
+    assert {key for key, user in people.items() if user.email in page} == expected
+    if show != "nonsense":
+        assert f"Showing {len(expected)} " in page

@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.models import Invitation, Membership, Organisation, OrganisationKind, Role
+from accounts.models import Invitation, Membership, Organisation, OrganisationKind, Region, Role
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 
 pytestmark = pytest.mark.django_db
@@ -339,3 +339,62 @@ def test_organisations_can_be_searched_by_name_or_ods_code(client_for, role_user
     by_code = client.get("/admin/organisations/", {"q": "hil01"}).content.decode()
     assert "Riverside Minor Injury Unit" in by_name and "Hilltop" not in by_name
     assert "Hilltop Urgent Treatment Centre" in by_code and "Riverside" not in by_code
+
+
+# --- Regions -------------------------------------------------------------------------------------
+
+
+def test_national_admin_sets_and_changes_an_organisations_region(client, national_admin):
+    form = client.get(reverse("administration:organisation_create")).content.decode()
+    assert "North East and Yorkshire" in form and "Not set" in form
+    assert (
+        client.post(reverse("administration:organisation_create"), {**LA_FORM, "region": "london"}).status_code == 302
+    )
+    organisation = Organisation.objects.get(ods_code="LA777")
+    assert organisation.region == Region.LONDON
+    edit = reverse("administration:organisation_edit", kwargs={"organisation_id": organisation.pk})
+    assert client.post(edit, {**LA_FORM, "region": "south_west"}).status_code == 302
+    organisation.refresh_from_db()
+    assert organisation.region == Region.SOUTH_WEST
+    event = AuditEvent.objects.get(action=AuditAction.ORGANISATION_UPDATED)
+    assert event.detail["fields"] == ["region"]
+    page = client.get(reverse("administration:organisation_detail", kwargs={"organisation_id": organisation.pk}))
+    assert "South West" in page.content.decode()
+    # Blank is allowed; an unknown region is refused.
+    assert client.post(edit, {**LA_FORM, "region": ""}).status_code == 302
+    refused = client.post(edit, {**LA_FORM, "region": "scotland"})
+    assert refused.status_code == 400 and "Select one of the seven NHS England regions" in refused.content.decode()
+
+
+def test_import_reads_a_region_by_name_or_value(client):
+    upload(
+        client,
+        "ods_code,name,kind,setting_type,region,emergency_duty_phone\n"
+        "RXX01,Riverside ED,care setting,ED,North East and Yorkshire,\n"
+        "LA900,Hilltop Council,LA,,east_of_england,0113 496 0901\n"
+        "LA901,Nowhere Council,LA,,Atlantis,0113 496 0901\n",
+    )
+    confirm(client)
+    assert Organisation.objects.get(ods_code="RXX01").region == Region.NORTH_EAST_YORKSHIRE
+    assert Organisation.objects.get(ods_code="LA900").region == Region.EAST_OF_ENGLAND
+    assert not Organisation.objects.filter(ods_code="LA901").exists()
+
+
+def test_organisations_list_shows_the_region_and_filters_by_it(client):
+    from tests.factories import OrganisationFactory
+
+    OrganisationFactory(name="Northern Unit", region=Region.NORTH_WEST)
+    OrganisationFactory(name="Capital Unit", region=Region.LONDON)
+    OrganisationFactory(name="Unplaced Unit")
+    OrganisationFactory(name="Closed Unit", region=Region.LONDON, is_active=False)
+    page = client.get("/admin/organisations/").content.decode()
+    assert "North West" in page and "London" in page
+    london = client.get("/admin/organisations/", {"region": "london"}).content.decode()
+    assert "Capital Unit" in london and "Closed Unit" in london and "Northern Unit" not in london
+    assert "2 organisations match your search." in london
+    unset = client.get("/admin/organisations/", {"region": "none"}).content.decode()
+    assert "Unplaced Unit" in unset and "Capital Unit" not in unset
+    active = client.get("/admin/organisations/", {"region": "london", "status": "active"}).content.decode()
+    assert "Capital Unit" in active and "Closed Unit" not in active
+    # An unknown region is ignored rather than failing the page.
+    assert "Northern Unit" in client.get("/admin/organisations/", {"region": "<b>"}).content.decode()

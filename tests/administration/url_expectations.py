@@ -187,6 +187,16 @@ EXPECTATIONS = [
         other_statuses={**OTHER_ORG_ADMINS_404, "national_admin": 200},
         other_default=403,
     ),
+    # Recording a review is an org admin's, for their own organisation only: a national admin
+    # reads every review but records none.
+    Expect(
+        "administration:access_review_record",
+        method="post",
+        statuses={"la_admin": 302, "setting_admin": 302},
+        kwargs=_review_organisation,
+        other_statuses=OTHER_ORG_ADMINS_404,
+        other_default=403,
+    ),
     Expect(
         "administration:access_review_csv",
         statuses={**ADMINS_200, "national_admin": 200},

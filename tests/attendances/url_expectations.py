@@ -37,6 +37,8 @@ def _notification_of(world, persona, own):
 EXPECTATIONS = [
     # Check a child: clinicians and safeguarding leads at a care setting; the gate stops the untrained.
     Expect("attendances:check", statuses={"clinician": 200, "safeguarding_lead": 200}),
+    # The checker's own checks of today (child data: the gate stops the untrained).
+    Expect("attendances:checks_today", statuses={"clinician": 200, "safeguarding_lead": 200}),
     # View without notifying: safeguarding leads only.
     Expect("attendances:view_silently", statuses={"safeguarding_lead": 200}),
     # The LA's child view: its social workers only, and only for its own children.

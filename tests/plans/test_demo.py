@@ -4,6 +4,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from accounts.models import Organisation
 from plans.models import Plan
 from plans.nhs_numbers import nhs_number_is_valid
 
@@ -19,6 +20,8 @@ def test_seed_demo_adds_realistic_plans_once_even_on_a_later_day():
     assert all(p.nhs_number.startswith("999") and nhs_number_is_valid(p.nhs_number) for p in plans)
     visible = Plan.objects.visible()
     assert 0 < visible.count() < len(plans)
+    # The public implementation-progress page counts them by region.
+    assert not Organisation.objects.filter(region="").exists()
     with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=3)):
         call_command("seed_demo", "--force", verbosity=0)
     assert Plan.objects.count() == len(plans)

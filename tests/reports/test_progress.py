@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import Organisation, Region, Role
 from audit.models import AuditAction, AuditEvent
 from plans.models import PlanUpload, UploadStatus
 from reports.progress import go_live_states
@@ -52,7 +52,11 @@ def test_a_care_setting_is_live_with_a_trained_clinician_and_recent_checks(care_
 
 def test_the_public_page_needs_no_sign_in_and_shows_counts_only(care_setting):
     la = _live_la()
+    Organisation.objects.filter(pk=la.pk).update(region=Region.NORTH_WEST)
+    Organisation.objects.filter(pk=care_setting.pk).update(region=Region.NORTH_WEST)
+    OrganisationFactory(local_authority=True, region=Region.LONDON)
     user_with_role(Role.CLINICIAN, care_setting)
+    clinician = user_with_role(Role.CLINICIAN, care_setting)
     plan = PlanFactory(organisation=la, family_name="Zanzibarova", given_names="Quentin")
 
     response = Client().get("/reports/implementation-progress/")
@@ -60,12 +64,43 @@ def test_the_public_page_needs_no_sign_in_and_shows_counts_only(care_setting):
     page = response.content.decode()
     main = re.search(r"<main.*</main>", page, re.S)[0]
     assert response.status_code == 200
-    assert re.search(r"Local authority</th>\s*<td[^>]*>1</td>", main)
+    assert re.search(r"Local authority</th>\s*<td[^>]*>1</td>\s*<td[^>]*>2</td>", main)
     assert re.search(r"Emergency department</th>\s*<td[^>]*>0</td>", main)
+    assert _region_row(main, "North West") == ["1", "1", "0", "1"]
+    assert _region_row(main, "London") == ["0", "1", "0", "0"]
+    assert "South West" not in main
     # No names of people or organisations, no NHS numbers, no e-mail addresses.
-    for private in (plan.family_name, plan.nhs_number, la.name, care_setting.name, "team@council.example"):
-        assert private not in page
+    private = (plan.family_name, plan.given_names, plan.nhs_number, la.name, care_setting.name, la.ods_code,
+               care_setting.ods_code, clinician.full_name, clinician.email, "team@council.example")  # fmt: skip
+    for value in private:
+        assert value not in page
     assert not re.search(r"\b\d{10}\b|\b\d{3} \d{3} \d{4}\b|@", main)
+
+
+def _region_row(main: str, region: str) -> list[str]:
+    """The four figures of one region's row of the public page (LAs live, LAs, settings live, settings)."""
+    row = re.search(rf"{region}</th>(.*?)</tr>", main, re.S)[1]
+    return re.findall(r"</span>(\d+)</td>", row)
+
+
+def test_national_admin_filters_the_list_by_region_and_state(client_for, national, care_setting):
+    live = _live_la()
+    Organisation.objects.filter(pk=live.pk).update(region=Region.LONDON)
+    waiting = OrganisationFactory(local_authority=True, region=Region.LONDON)
+    Organisation.objects.filter(pk=care_setting.pk).update(region=Region.SOUTH_EAST)
+    client = client_for(user_with_role(Role.NATIONAL_ADMIN, national))
+    url = "/reports/implementation-progress/organisations/"
+
+    everyone = client.get(url).content.decode()
+    assert "London" in everyone and "South East" in everyone and "3 organisations." in everyone
+    london = client.get(url, {"region": "london"}).content.decode()
+    assert live.name in london and waiting.name in london and care_setting.name not in london
+    live_only = client.get(url, {"region": "london", "state": "live"}).content.decode()
+    assert live.name in live_only and waiting.name not in live_only and "1 organisation live." in live_only
+    not_live = client.get(url, {"state": "not_live"}).content.decode()
+    assert live.name not in not_live and waiting.name in not_live and care_setting.name in not_live
+    odd = client.get(url, {"region": "'; drop", "state": "<x>"})
+    assert odd.status_code == 200 and "3 organisations." in odd.content.decode()
 
 
 def test_national_admin_sees_each_organisation_and_org_admin_their_checklist(client_for, national, care_setting):

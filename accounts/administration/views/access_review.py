@@ -1,8 +1,14 @@
 """The access review: users, roles, last sign-in, 2FA and training, for one organisation."""
 
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Max
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
@@ -10,8 +16,10 @@ from accounts.administration.access import (
     access_organisation_by_admin,
     users_of,
 )
-from accounts.administration.views.shared import ADMINS
-from accounts.models import Organisation, User
+from accounts.administration.forms import AccessReviewForm
+from accounts.administration.services import access_review_record
+from accounts.administration.views.shared import ADMINS, refusal_reason, refusal_record
+from accounts.models import AccessReview, Organisation, Role, User
 from audit.csv_cells import csv_response
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -41,14 +49,83 @@ def review_rows(organisation: Organisation) -> list[dict]:
     ]
 
 
-@role_required(*ADMINS)
-def access_review(request, organisation_id: int):
-    organisation = access_organisation_by_admin(request, organisation_id)
+def _training_expiring(row: dict) -> bool:
+    today = timezone.localdate()
+    expires = row["training_expires"]
+    return bool(expires and today <= expires <= today + timedelta(days=30))
+
+
+# The dashboard's figures open these (`?show=`): each keeps the rows its figure counted.
+SHOWN = {
+    "active": ("active users", lambda r: r["user"].is_active),
+    "training_expiring": (
+        "active users whose training expires in the next 30 days",
+        lambda r: r["user"].is_active and _training_expiring(r),
+    ),
+    "no_two_factor": (
+        "active users without two-factor authentication",
+        lambda r: r["user"].is_active and not r["two_factor"],
+    ),
+}
+
+
+def rows_shown(request, rows: list[dict]) -> tuple[list[dict], str]:
+    """The rows the `show` filter keeps, and its words ("" for everyone, or an unknown filter)."""
+    label, keep = SHOWN.get(request.GET.get("show", ""), ("", None))
+    return ([r for r in rows if keep(r)] if keep else rows), label
+
+
+def may_record_review(request, organisation: Organisation) -> bool:
+    return Role.ORG_ADMIN in request.roles and organisation == request.organisation
+
+
+def _review_page(request, organisation: Organisation, *, form=None, status: int = 200):
+    rows, shown = rows_shown(request, review_rows(organisation))
+    may_record = may_record_review(request, organisation)
     return render(
         request,
         "administration/access_review.jinja",
-        {"organisation": organisation, "rows": review_rows(organisation)},
+        {
+            "organisation": organisation,
+            "rows": rows,
+            "shown": shown,
+            "last_review": AccessReview.objects.filter(organisation=organisation).first(),
+            "form": (form or AccessReviewForm()) if may_record else None,
+        },
+        status=status,
     )
+
+
+@role_required(*ADMINS)
+def access_review(request, organisation_id: int):
+    return _review_page(request, access_organisation_by_admin(request, organisation_id))
+
+
+@role_required(Role.ORG_ADMIN)
+@require_POST
+def access_review_record_view(request, organisation_id: int):
+    """Records "I have reviewed who has access", only for the organisation the admin works for."""
+    organisation = access_organisation_by_admin(request, organisation_id)
+    if not may_record_review(request, organisation):
+        raise Http404
+    form = AccessReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            access_review_record(
+                organisation=organisation, by=request.user, note=form.cleaned_data["note"], request=request
+            )
+        except ValidationError as error:
+            refusal_record(
+                request,
+                action=AuditAction.ACCESS_REVIEW_RECORDED,
+                reason=refusal_reason(error),
+                organisation=organisation,
+            )
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Your access review has been recorded.")
+            return redirect("administration:access_review", organisation_id=organisation.pk)
+    return _review_page(request, organisation, form=form, status=400)
 
 
 @role_required(*ADMINS)

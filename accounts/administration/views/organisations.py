@@ -29,7 +29,7 @@ from accounts.administration.views.shared import (
     refusal_record,
     search_query,
 )
-from accounts.forms import post_data
+from accounts.forms import organisations_in_region, post_data, region_choices, region_filter
 from accounts.models import Invitation, Membership, Organisation, Role
 from audit.csv_cells import csv_response
 from audit.models import AuditAction
@@ -38,10 +38,25 @@ from audit.models import AuditAction
 @role_required(Role.NATIONAL_ADMIN)
 def organisations(request):
     query = search_query(request)
-    found = Organisation.objects.all()
+    region = region_filter(request)
+    active_only = request.GET.get("status") == "active"
+    found = organisations_in_region(Organisation.objects.all(), region)
     if query:
         found = found.filter(Q(name__icontains=query) | Q(ods_code__iexact=query))
-    return render(request, "administration/organisations.jinja", {"organisations": found, "query": query})
+    if active_only:
+        found = found.filter(is_active=True)
+    return render(
+        request,
+        "administration/organisations.jinja",
+        {
+            "organisations": found,
+            "query": query,
+            "region": region,
+            "regions": region_choices(region),
+            "active_only": active_only,
+            "filtered": bool(query or region or active_only),
+        },
+    )
 
 
 @role_required(Role.NATIONAL_ADMIN)

@@ -29,7 +29,7 @@ from accounts.administration.services import (
     user_reactivate_at,
     user_works_elsewhere,
 )
-from accounts.administration.views.access_review import review_rows
+from accounts.administration.views.access_review import review_rows, rows_shown
 from accounts.administration.views.shared import (
     EMAIL_FAILED_TEXT,
     form_status,
@@ -48,7 +48,7 @@ from audit.models import AuditAction
 @role_required(Role.ORG_ADMIN)
 def users(request):
     query = search_query(request)
-    rows = review_rows(request.organisation)
+    rows, shown = rows_shown(request, review_rows(request.organisation))
     if query:
         wanted = query.lower()
         rows = [r for r in rows if wanted in r["user"].full_name.lower() or wanted in r["user"].email.lower()]
@@ -58,6 +58,7 @@ def users(request):
         {
             "query": query,
             "rows": rows,
+            "shown": shown,
             "invitations": Invitation.objects.pending().filter(organisation=request.organisation),
         },
     )

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
+from accounts.models import Organisation, OrganisationKind, Region, Role, SettingType, TrainingRecord, User
 from accounts.services import membership_grant
 from attendances.demo import seed_attendances_demo
 from notifications.demo import seed_notifications_demo
@@ -21,11 +21,12 @@ DEMO_PASSWORD = "demo-password-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 ORGANISATIONS = [
-    dict(ods_code="X26", name="NHS England CP-IS", kind=OrganisationKind.NATIONAL),
+    dict(ods_code="X26", name="NHS England CP-IS", kind=OrganisationKind.NATIONAL, region=Region.LONDON),
     dict(
         ods_code="LA001",
         name="Northshire County Council",
         kind=OrganisationKind.LOCAL_AUTHORITY,
+        region=Region.NORTH_EAST_YORKSHIRE,
         office_hours_phone="0113 496 0001",
         emergency_duty_phone="0113 496 0999",
         team_mailbox="cpis-team@northshire.example",
@@ -34,6 +35,7 @@ ORGANISATIONS = [
         ods_code="LA002",
         name="Southborough City Council",
         kind=OrganisationKind.LOCAL_AUTHORITY,
+        region=Region.SOUTH_WEST,
         office_hours_phone="0117 496 0002",
         emergency_duty_phone="0117 496 0998",
         team_mailbox="childrens-services@southborough.example",
@@ -42,6 +44,7 @@ ORGANISATIONS = [
         ods_code="LA003",
         name="Eastvale Borough Council",
         kind=OrganisationKind.LOCAL_AUTHORITY,
+        region=Region.EAST_OF_ENGLAND,
         office_hours_phone="",
         emergency_duty_phone="01632 960 997",
         team_mailbox="mash@eastvale.example",
@@ -50,6 +53,7 @@ ORGANISATIONS = [
         ods_code="RDE01",
         name="Northshire General Hospital Emergency Department",
         kind=OrganisationKind.CARE_SETTING,
+        region=Region.NORTH_EAST_YORKSHIRE,
         setting_type=SettingType.ED,
         phone="0113 496 0100",
     ),
@@ -57,6 +61,7 @@ ORGANISATIONS = [
         ods_code="RDE02",
         name="Riverside Minor Injury Unit",
         kind=OrganisationKind.CARE_SETTING,
+        region=Region.NORTH_EAST_YORKSHIRE,
         setting_type=SettingType.MIU,
         phone="0113 496 0200",
     ),
@@ -64,6 +69,7 @@ ORGANISATIONS = [
         ods_code="RXU03",
         name="Southborough Urgent Treatment Centre",
         kind=OrganisationKind.CARE_SETTING,
+        region=Region.SOUTH_WEST,
         setting_type=SettingType.UTC,
         phone="0117 496 0300",
     ),
