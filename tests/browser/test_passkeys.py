@@ -6,7 +6,7 @@ as the second factor after the password, then remove it. axe on every page; no C
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible, screenshot
+from tests.browser.conftest import assert_accessible, screenshot, virtual_authenticator
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,27 +22,6 @@ def passkey_origin(settings, live_server):
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [live_server.url]
     assert live_server.url.startswith("http://localhost:")
     return live_server.url
-
-
-def virtual_authenticator(page) -> tuple:
-    """A platform authenticator that holds passkeys and verifies the user (fingerprint, face
-    or PIN) without asking: Chromium's own, through the DevTools protocol."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
 
 
 def _visit(page, name: str, width: str) -> None:
