@@ -15,6 +15,8 @@ from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.admin import WebAuthnCredentialAdmin
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, TrainingRecord, User
 from accounts.services import (
@@ -175,7 +177,15 @@ class GuardedStaticDeviceAdmin(_OwnDeviceGuard, StaticDeviceAdmin):
     pass
 
 
-for _model, _model_admin in ((TOTPDevice, GuardedTOTPDeviceAdmin), (StaticDevice, GuardedStaticDeviceAdmin)):
+class GuardedWebAuthnCredentialAdmin(_OwnDeviceGuard, WebAuthnCredentialAdmin):
+    pass
+
+
+for _model, _model_admin in (
+    (TOTPDevice, GuardedTOTPDeviceAdmin),
+    (StaticDevice, GuardedStaticDeviceAdmin),
+    (WebAuthnCredential, GuardedWebAuthnCredentialAdmin),
+):
     with contextlib.suppress(NotRegistered):
         admin.site.unregister(_model)
     admin.site.register(_model, _model_admin)

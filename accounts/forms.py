@@ -2,7 +2,8 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from accounts.models import Organisation, Region
+from accounts.models import Organisation, Region, User
+from accounts.passkeys import passkeys_of
 
 
 def _email_field() -> forms.EmailField:
@@ -169,3 +170,25 @@ def organisations_in_region(organisations, region: str):
     if not region:
         return organisations
     return organisations.filter(region="" if region == "none" else region)
+
+
+class PasskeyNameForm(forms.Form):
+    name = forms.CharField(
+        label="Name this passkey",
+        help_text="So you can tell your passkeys apart, for example the device or password manager it is on",
+        max_length=64,
+        error_messages={
+            "required": "Enter a name for the passkey",
+            "max_length": "Name must be 64 characters or fewer",
+        },
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if passkeys_of(self.user).filter(name__iexact=name).exists():
+            raise ValidationError("You already have a passkey with this name. Enter a different name")
+        return name

@@ -27,6 +27,7 @@ from accounts.dashboards import panels_for
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
+from accounts.passkeys import has_passkey
 from accounts.passwords import second_factor_verify
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
@@ -101,7 +102,7 @@ def login_view(request):
             form.add_error(None, "Enter a correct email address and password. Both are case-sensitive.")
         else:
             pending_sign_in_start(request, user, next_url=request.GET.get("next"))
-            if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            if _has_second_factor(user):
                 return redirect("accounts:login_verify")
             return redirect("accounts:login_enrol")
     return render(
@@ -110,6 +111,10 @@ def login_view(request):
         {"form": form, "timed_out": timed_out},
         status=400 if form.errors else 200,
     )
+
+
+def _has_second_factor(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists() or has_passkey(user)
 
 
 def axes_username(request, credentials=None) -> str:
@@ -144,7 +149,14 @@ def login_verify(request):
                 audit_record(action=AuditAction.OTP_BACKUP_CODE_USED, request=request, user=user)
             _complete_login(request, user, device)
             return _after_login_redirect(request)
-    return render(request, "accounts/login_verify.jinja", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/login_verify.jinja",
+        # A passkey is offered beside the code form; the code form stays for the authenticator
+        # app and the backup codes.
+        {"form": form, "passkey": has_passkey(user)},
+        status=400 if form.errors else 200,
+    )
 
 
 def _qr_svg(url: str) -> Markup:
@@ -169,7 +181,7 @@ def login_enrol(request):
     if user is None:
         messages.info(request, "Sign in again to continue.")
         return redirect("accounts:login")
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if _has_second_factor(user):
         return redirect("accounts:login_verify")
     device = totp_device_for_enrolment(user=user)
     form = OTPForm(post_data(request))

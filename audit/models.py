@@ -79,6 +79,10 @@ class AuditAction(models.TextChoices):
     WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
     WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
     WEBHOOK_TEST_SENT = "webhook_test_sent", "Webhook test delivery sent"
+    PASSKEY_REGISTERED = "passkey_registered", "Passkey added"
+    PASSKEY_USED = "passkey_used", "Passkey used to sign in"
+    PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
+    PASSKEY_FAILED = "passkey_failed", "Passkey refused"
 
 
 class AuditOutcome(models.TextChoices):

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import ROLES_BY_KIND, AccessReview, Invitation, Membership, Organisation, Role, User, UserSession
 from accounts.services import (
@@ -289,21 +290,24 @@ def user_reactivate_at(*, user: User, organisation: Organisation, by: User, requ
 
 @transaction.atomic
 def two_factor_reset(*, user: User, organisation: Organisation, by: User, request=None) -> None:
-    """Removes the user's authenticator and backup codes and ends their sessions.
+    """Removes the user's authenticator, backup codes and passkeys and ends their sessions.
 
-    Their next sign-in, after the password, goes to enrolment (a lost or replaced phone).
+    Their next sign-in, after the password, goes to enrolment (a lost or replaced phone: a
+    passkey may be on it too).
     """
     four_eyes_check(user=user, by=by, what="reset the two-factor authentication of")
     _refuse_if_shared(user=user, organisation=organisation, what="reset their two-factor authentication")
     totp_deleted, _ = TOTPDevice.objects.filter(user=user).delete()
     static_deleted, _ = StaticDevice.objects.filter(user=user).delete()
+    # Counted without their attestation rows, which go with them.
+    passkeys_deleted = WebAuthnCredential.objects.filter(user=user).delete()[1].get(WebAuthnCredential._meta.label, 0)
     UserSession.objects.filter(user=user).delete()
     audit_record(
         action=AuditAction.OTP_RESET,
         request=request,
         user=by,
         organisation=organisation,
-        detail={"subject_user_id": user.pk, "devices_removed": totp_deleted + static_deleted},
+        detail={"subject_user_id": user.pk, "devices_removed": totp_deleted + static_deleted + passkeys_deleted},
     )
 
 

@@ -7,6 +7,7 @@ switches to PostgreSQL, Redis and a separate worker.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "csp",
     "accounts",
@@ -236,6 +238,23 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 OTP_TOTP_ISSUER = "CP-IS"
 OTP_TOTP_THROTTLE_FACTOR = 1
+
+# Passkeys (WebAuthn, django-otp-webauthn; README "Passkeys"). A passkey belongs to one relying
+# party id, the public host name people type, and the browser signs the origin it saw: behind
+# the TLS proxy that is SITE_URL, never the internal address gunicorn is reached on, so both
+# come from configuration and never from the request. Changing the id strands every passkey.
+_site = urlsplit(SITE_URL)
+# Browsers refuse passkeys on an IP address: the demo's http://127.0.0.1:8000 offers them at
+# http://localhost:8000 instead (localhost is a secure context without TLS).
+_site_host = "localhost" if _site.hostname and _site.hostname.replace(".", "").isdigit() else _site.hostname
+_site_origin = f"{_site.scheme}://{_site_host}" + (f":{_site.port}" if _site.port else "")
+OTP_WEBAUTHN_RP_ID = env("PASSKEY_RP_ID", default=_site_host or "localhost")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("PASSKEY_ORIGINS", default=[_site_origin])
+OTP_WEBAUTHN_RP_NAME = "CP-IS"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PasskeyHelper"
+# The library logs py_webauthn's exceptions with their tracebacks; our audit log records the
+# failure (without the response, which names the credential) instead.
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

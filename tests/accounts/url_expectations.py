@@ -1,3 +1,5 @@
+import os
+
 from tests.url_permissions import Expect, everyone
 
 EXPECTATIONS = [
@@ -26,4 +28,31 @@ EXPECTATIONS = [
     ),
     Expect("accounts:organisation_select", statuses=everyone(200)),
     Expect("accounts:home", statuses=everyone(200)),
+]
+
+
+def _passkey(world, persona: str, own: bool) -> dict:
+    """A passkey of the persona's own (own), or of somebody else's (another user's: "not found")."""
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    from tests.factories import UserFactory
+
+    owner = world.users.get(persona) if own else None
+    passkey = WebAuthnCredential.objects.create(
+        user=owner or UserFactory(), name="Phone", credential_id=os.urandom(32), public_key=b"-", confirmed=True
+    )
+    return {"passkey_id": passkey.pk}
+
+
+EXPECTATIONS += [
+    Expect("accounts:passkeys", statuses=everyone(200)),
+    Expect("accounts:passkey_add", statuses=everyone(200)),
+    # No name chosen in this session: back to the name.
+    Expect("accounts:passkey_create", statuses=everyone(302)),
+    Expect("accounts:passkey_remove", statuses=everyone(200), kwargs=_passkey, other_default=404),
+    # The ceremonies answer JSON: a registration needs a name first, a sign-in nobody signed in.
+    Expect("accounts:passkey_register_begin", method="post", statuses=everyone(400)),
+    Expect("accounts:passkey_register_complete", method="post", statuses=everyone(400)),
+    Expect("accounts:passkey_authenticate_begin", method="post", anonymous=200, statuses=everyone(403)),
+    Expect("accounts:passkey_authenticate_complete", method="post", anonymous=400, statuses=everyone(403)),
 ]

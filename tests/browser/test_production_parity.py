@@ -38,7 +38,7 @@ from django_otp.oath import totp
 from playwright.sync_api import expect
 from psycopg import sql
 
-from tests.browser.conftest import assert_accessible, screenshot
+from tests.browser.conftest import assert_accessible, screenshot, virtual_authenticator
 from tests.notifications.worker import RedisServer, free_port, wait_until
 from tests.plans.helpers import csv_bytes, days_ago, row
 
@@ -400,6 +400,18 @@ def test_the_service_works_as_deployed(deployment, browser, tmp_path):
     expect(page.get_by_test_id("alert-heading")).to_contain_text("Child Protection Plan")
     expect(page.get_by_test_id("alert")).to_contain_text("Northshire County Council")
     _visit(page, "check-alert")
+    # A passkey behind the TLS proxy: the relying party is the public origin (SITE_URL), and
+    # django-otp-webauthn's scripts come hashed from collectstatic.
+    virtual_authenticator(page)
+    page.goto("/account/passkeys/add/")
+    page.get_by_label("Name this passkey").fill("Ward PC")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Create passkey").click()
+    expect(page.get_by_test_id("passkeys")).to_contain_text("Ward PC")
+    _visit(page, "passkeys")
+    _sign_out(page)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
     _sign_out(page)
 
     # The LA's social worker finds the notification the real worker delivered, and acknowledges it.

@@ -1,0 +1,213 @@
+"""Passkey pages (list, add, remove) and the WebAuthn ceremonies' JSON endpoints.
+
+The ceremonies are django-otp-webauthn's views, narrowed to our sign-in: the second factor is
+asked of the *pending* user (password done, not yet signed in, accounts.views), a passwordless
+sign-in honours the lockout and deactivation, a signed-in user cannot start a sign-in, every
+refusal is audited, and its message is ours.
+"""
+
+import json
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django_otp_webauthn import exceptions
+from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.views import (
+    BeginCredentialAuthenticationView,
+    BeginCredentialRegistrationView,
+    CompleteCredentialAuthenticationView,
+    CompleteCredentialRegistrationView,
+)
+
+from accounts.forms import PasskeyNameForm, post_data
+from accounts.passkeys import (
+    SESSION_PASSKEY_NAME,
+    passkey_failed,
+    passkey_registered,
+    passkey_removal_refusal,
+    passkey_remove,
+    passkey_used,
+    passkeys_of,
+)
+from accounts.views import _PENDING_NEXT, _complete_login, _pending_user, _safe_next
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+
+# The library's messages reach the page as they are (its script shows `detail`); these say
+# what happened and what to do, in the service's words.
+_MESSAGES = {
+    "credential_not_found": "This passkey is not registered with CP-IS. It may have been removed. "
+    "Sign in with your email address and password.",
+    "credential_user_mismatch": "This passkey belongs to a different account. Choose your own passkey.",
+    "credential_disabled": "This passkey cannot be used. Sign in with your email address and password.",
+    "user_disabled": "Your account is not active. Ask your organisation's CP-IS administrator.",
+    "invalid_state": "The passkey request has expired. Try again.",
+    "user_not_verified": "Sign in with your second factor before you add a passkey.",
+    "name_missing": "Give the passkey a name first.",
+    "already_signed_in": "You are already signed in.",
+    "locked_out": "Too many failed attempts to sign in to this account. Wait 15 minutes, then try again.",
+}
+_DEFAULT_MESSAGE = "The passkey could not be checked. Try again, or use your security code."
+
+
+class _PasskeyNameMissing(exceptions.OTPWebAuthnApiError):
+    status_code = 400
+    default_code = "name_missing"
+
+
+class _AlreadySignedIn(exceptions.OTPWebAuthnApiError):
+    status_code = 403
+    default_code = "already_signed_in"
+
+
+class _LockedOut(exceptions.OTPWebAuthnApiError):
+    status_code = 429
+    default_code = "locked_out"
+
+
+class _AuditedCeremony:
+    """Audits each refused request with the library's error code, and answers in our words."""
+
+    stage = ""
+
+    def audited_user(self):
+        return self.request.user if self.request.user.is_authenticated else _pending_user(self.request)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.OTPWebAuthnApiError):
+            passkey_failed(
+                stage=self.stage,
+                code=exc.code,
+                denied=exc.status_code in (403, 429),
+                user=self.audited_user(),
+                request=self.request,
+            )
+            # Audited here with its reason; RefusalAuditMiddleware need not add a second event.
+            self.request.refusal_audited = True
+            exc.detail = _MESSAGES.get(exc.code, _DEFAULT_MESSAGE)
+        return super().handle_exception(exc)
+
+
+class _Registration(_AuditedCeremony):
+    stage = "register"
+
+    def check_can_register(self):
+        if not self.request.session.get(SESSION_PASSKEY_NAME):
+            raise _PasskeyNameMissing()
+
+
+@method_decorator(never_cache, name="dispatch")
+class PasskeyRegistrationBegin(_Registration, BeginCredentialRegistrationView):
+    pass
+
+
+@method_decorator(never_cache, name="dispatch")
+class PasskeyRegistrationComplete(_Registration, CompleteCredentialRegistrationView):
+    def post(self, *args, **kwargs):
+        response = super().post(*args, **kwargs)
+        passkey = WebAuthnCredential.objects.get(pk=json.loads(response.content)["id"], user=self.request.user)
+        passkey_registered(passkey=passkey, request=self.request)
+        self.request.session.pop(SESSION_PASSKEY_NAME, None)
+        messages.success(self.request, f"Passkey added: {passkey.name}")
+        return response
+
+
+class _Authentication(_AuditedCeremony):
+    """Second factor for the pending user, or passwordless when nobody is pending."""
+
+    stage = "authenticate"
+
+    def get_user(self):
+        return _pending_user(self.request)
+
+    def check_can_authenticate(self):
+        if self.request.user.is_authenticated:
+            raise _AlreadySignedIn()
+        super().check_can_authenticate()
+
+
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class PasskeyAuthenticationBegin(_Authentication, BeginCredentialAuthenticationView):
+    pass
+
+
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class PasskeyAuthenticationComplete(_Authentication, CompleteCredentialAuthenticationView):
+    def check_device_usable(self, device):
+        super().check_device_usable(device)
+        if self.get_user() is None and AxesProxyHandler.is_locked(self.request, {"username": device.user.email}):
+            # The password's lockout holds for the passkey too: the (account, address) pair that
+            # failed waits out the cool-off whichever way it signs in.
+            audit_record(
+                action=AuditAction.LOGIN_LOCKED_OUT,
+                request=self.request,
+                user=device.user,
+                outcome=AuditOutcome.DENIED,
+                detail={"passkey_id": device.pk},
+            )
+            raise _LockedOut()
+
+    def complete_auth(self, device):
+        pending = self.get_user()
+        if pending is None:
+            # Passwordless: the passkey verified the user (required above), so it is two factors.
+            self.request.session[_PENDING_NEXT] = self.request.GET.get("next")
+        _complete_login(self.request, device.user, device)
+        passkey_used(passkey=device, passwordless=pending is None, request=self.request)
+
+    def get_success_url(self):
+        return _safe_next(self.request, self.request.session.pop(_PENDING_NEXT, None))
+
+
+def _own_passkey(request, passkey_id: int) -> WebAuthnCredential:
+    """One of the signed-in user's passkeys; anyone else's is "not found" (and audited as such)."""
+    passkey = passkeys_of(request.user).filter(pk=passkey_id).first()
+    if passkey is None:
+        raise Http404
+    return passkey
+
+
+@never_cache
+def passkey_list(request):
+    return render(request, "accounts/passkeys.jinja", {"passkeys": list(passkeys_of(request.user))})
+
+
+@never_cache
+def passkey_add(request):
+    form = PasskeyNameForm(post_data(request), user=request.user)
+    if request.method == "POST" and form.is_valid():
+        request.session[SESSION_PASSKEY_NAME] = form.cleaned_data["name"]
+        return redirect("accounts:passkey_create")
+    return render(request, "accounts/passkey_add.jinja", {"form": form}, status=400 if form.errors else 200)
+
+
+@never_cache
+def passkey_create(request):
+    name = request.session.get(SESSION_PASSKEY_NAME)
+    if not name:
+        return redirect("accounts:passkey_add")
+    return render(request, "accounts/passkey_create.jinja", {"name": name})
+
+
+@never_cache
+def passkey_remove_view(request, passkey_id: int):
+    passkey = _own_passkey(request, passkey_id)
+    refusal = passkey_removal_refusal(passkey)
+    if request.method == "POST":
+        refusal = passkey_remove(passkey=passkey, request=request)
+        if refusal is None:
+            messages.success(request, f"Passkey removed: {passkey.name}")
+            return redirect("accounts:passkeys")
+    return render(
+        request,
+        "accounts/passkey_remove.jinja",
+        {"passkey": passkey, "refusal": refusal},
+        status=409 if refusal and request.method == "POST" else 200,
+    )

@@ -1,0 +1,113 @@
+"""Passkeys: WebAuthn credentials that django-otp-webauthn keeps as django-otp devices, so
+`user.is_verified()`, the trained-user gate and the Django admin treat them like the
+authenticator app. Here: the removal rule and the audited writes (the pages and the WebAuthn
+ceremonies are in accounts/passkey_views.py).
+
+The rule for removal: a passkey can be removed only while its owner keeps another second
+factor (a confirmed authenticator app or another passkey). Without one, the next sign-in would
+send the password alone to enrolment (`login_enrol`), where whoever knows the password could
+set up a new factor and reach child data. It applies to everyone, not only to users who hold a
+child-data role today: a role can be granted tomorrow, and the gate would not ask again.
+"""
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.helpers import WebAuthnHelper
+from django_otp_webauthn.models import WebAuthnCredential
+
+from accounts.models import User
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record, refused_url_detail
+
+# The session key for the name chosen on the "Add a passkey" page, read when the browser has
+# made the credential (the WebAuthn ceremony's requests carry no form fields of ours).
+SESSION_PASSKEY_NAME = "passkey_name"
+PASSKEY_NAME_MAX_LENGTH = WebAuthnCredential._meta.get_field("name").max_length
+
+
+def passkeys_of(user: User) -> QuerySet[WebAuthnCredential]:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at", "pk")
+
+
+def has_passkey(user: User) -> bool:
+    return passkeys_of(user).exists()
+
+
+def passkey_removal_refusal(passkey: WebAuthnCredential) -> str | None:
+    """Why this passkey cannot be removed now, in words its owner can act on; None if it can."""
+    others = passkeys_of(passkey.user).exclude(pk=passkey.pk).exists()
+    if others or TOTPDevice.objects.filter(user=passkey.user, confirmed=True).exists():
+        return None
+    return (
+        "This passkey is your only way to prove it is you after your password. "
+        "Add another passkey or set up an authenticator app before you remove it."
+    )
+
+
+@transaction.atomic
+def passkey_remove(*, passkey: WebAuthnCredential, request=None) -> str | None:
+    """Removes the passkey, or returns why it may not be (the refusal audited, nothing removed)."""
+    # Two removals at once (two tabs) must not both see "one more left": lock the owner's
+    # second factors until commit.
+    list(WebAuthnCredential.objects.select_for_update().filter(user=passkey.user_id).values_list("pk", flat=True))
+    list(TOTPDevice.objects.select_for_update().filter(user=passkey.user_id).values_list("pk", flat=True))
+    refusal = passkey_removal_refusal(passkey)
+    if refusal:
+        audit_record(
+            action=AuditAction.PASSKEY_REMOVED,
+            request=request,
+            user=passkey.user,
+            outcome=AuditOutcome.DENIED,
+            detail={"passkey_id": passkey.pk, "reason": "last_second_factor"},
+        )
+        return refusal
+    audit_record(
+        action=AuditAction.PASSKEY_REMOVED, request=request, user=passkey.user, detail={"passkey_id": passkey.pk}
+    )
+    passkey.delete()
+    return None
+
+
+def passkey_registered(*, passkey: WebAuthnCredential, request=None) -> None:
+    audit_record(
+        action=AuditAction.PASSKEY_REGISTERED,
+        request=request,
+        user=passkey.user,
+        detail={"passkey_id": passkey.pk, "discoverable": passkey.discoverable},
+    )
+
+
+def passkey_used(*, passkey: WebAuthnCredential, passwordless: bool, request=None) -> None:
+    audit_record(
+        action=AuditAction.PASSKEY_USED,
+        request=request,
+        user=passkey.user,
+        detail={"passkey_id": passkey.pk, "passwordless": passwordless},
+    )
+
+
+def passkey_failed(*, stage: str, code: str, denied: bool, user: User | None = None, request=None) -> None:
+    """A ceremony the server refused: the library's error code only, never the browser's
+    response (it carries the credential id and signatures). `denied`: refused for who is
+    asking (a 403), rather than for what was sent."""
+    audit_record(
+        action=AuditAction.PASSKEY_FAILED,
+        request=request,
+        user=user,
+        outcome=AuditOutcome.DENIED if denied else AuditOutcome.FAILURE,
+        detail={"stage": stage, "code": code, **(refused_url_detail(request) if denied and request else {})},
+    )
+
+
+class PasskeyHelper(WebAuthnHelper):
+    """django-otp-webauthn's ceremonies, with the name the user chose (OTP_WEBAUTHN_HELPER_CLASS)."""
+
+    def create_credential(self, user, response, parsed_credential, original_data):
+        device = super().create_credential(user, response, parsed_credential, original_data)
+        device.name = self.request.session.get(SESSION_PASSKEY_NAME) or "Passkey"
+        return device
+
+    def get_credential_display_name(self, user) -> str:
+        # Shown by the browser's passkey chooser: the name only, as in the header.
+        return user.full_name or user.get_username()
