@@ -323,3 +323,20 @@ def test_password_sign_out_goes_straight_to_the_sign_in_page(client, role_user):
 
     signed_in(client, role_user(Role.CLINICIAN))
     assert client.post(reverse("accounts:logout"))["Location"] == reverse("accounts:login")
+
+
+def test_answer_naming_another_issuer_is_refused(running_provider, sso_provider, smartcard_user):
+    client = Client()
+    callback = sign_in_at_provider(running_provider, provider_redirect(client, sso_provider), "smartcard")
+    response = client.get(callback.replace("iss=", "iss=https%3A%2F%2Fevil.example&was="))
+    assert response.status_code == 400
+    assert _refusals("issuer_mismatch").count() == 1
+
+
+def test_provider_error_is_a_clear_page_with_a_safe_reason(running_provider, sso_provider):
+    client = Client()
+    state = parse_qs(urlparse(provider_redirect(client, sso_provider)).query)["state"][0]
+    response = client.get(reverse("single_sign_on:callback"), {"state": state, "error": "access_denied<script>"})
+    assert response.status_code == 400
+    assert "Start again from the sign-in page" in response.content.decode()
+    assert _refusals("provider_error_other").count() == 1
