@@ -99,7 +99,18 @@ function start(issuerConfig) {
       return grant;
     },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The demo's client publishes its keys on this machine (127.0.0.1:8000), which the
+    // provider's protection against requests to internal addresses would refuse to fetch.
+    fetch(url, options) {
+      if (new URL(url).hostname === "127.0.0.1") delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
   });
+
+  // Why a token request failed (the error's detail, never a token), for whoever runs the demo.
+  for (const event of ["grant.error", "server_error"]) {
+    provider.on(event, (ctx, error) => console.error(`${issuerConfig.name}: ${event}: ${error.message} ${error.error_detail ?? ""}`));
+  }
 
   const callback = provider.callback();
   const server = http.createServer(async (req, res) => {
