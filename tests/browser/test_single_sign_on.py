@@ -82,3 +82,38 @@ def test_clinician_signs_in_with_their_smartcard_and_out_again(
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Child Protection – Information Sharing")
     assert_accessible(page)
     assert not csp_violations
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_admin_pages_for_single_sign_on_are_accessible(
+    signed_in_page, live_server, care_setting, national, csp_violations, width
+):
+    admin = user_with_role(Role.NATIONAL_ADMIN, national)
+    page = signed_in_page(admin)
+    page.set_viewport_size(WIDTHS[width])
+    page.goto(live_server.url + f"/admin/organisations/{care_setting.pk}/single-sign-on/")
+    page.get_by_role("button", name="Save single sign-on").click()
+    expect(page.get_by_role("alert")).to_contain_text("Enter the name to show on the sign-in button")
+    assert_accessible(page)
+    page.get_by_label("Name on the sign-in button").fill("NHS CIS2")
+    page.get_by_label("Issuer URL").fill("https://cis2.example")
+    page.get_by_label("Client ID").fill("cpis")
+    page.get_by_label("Signed assertion").check()
+    page.get_by_label("Offer this sign-in to staff").check()
+    page.get_by_role("button", name="Save single sign-on").click()
+    expect(page.get_by_text("Single sign-on for Northshire General ED is saved.")).to_be_visible()
+    provider = IdentityProvider.objects.get(organisation=care_setting)
+    expect(page.get_by_text(provider.key_id)).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, f"sso-provider-edit-{width}")
+
+    from single_sign_on.models import LinkRequest
+
+    LinkRequest.objects.create(
+        provider=provider, issuer=provider.issuer, subject="x", user=user_with_role(Role.CLINICIAN, care_setting)
+    )
+    page.goto(live_server.url + "/admin/single-sign-on/links/")
+    expect(page.get_by_role("button", name="Confirm")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, f"sso-link-requests-{width}")
+    assert not csp_violations
