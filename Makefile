@@ -19,17 +19,17 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 # Without DATABASE_URL / CELERY_BROKER_URL this runs on SQLite with tasks in-process;
-# with them it runs on PostgreSQL and Redis with a separate worker (and beat).
+# with them it runs on PostgreSQL and Redis with a separate worker (and beat). Beside it, a local
+# OpenID Connect provider (ports 9400 and 9401) for the single sign-on demo.
 run: install
 	DEBUG=true $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py seed_demo
-	@if [ -n "$$CELERY_BROKER_URL" ]; then \
-		trap 'kill 0' EXIT; \
+	@trap 'kill 0' EXIT; \
+	node single_sign_on/demo_provider.mjs single_sign_on/demo_provider.json & \
+	if [ -n "$$CELERY_BROKER_URL" ]; then \
 		DEBUG=true $(VENV)/bin/celery -A cpis worker --beat --loglevel=INFO & \
-		DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000; \
-	else \
-		DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000; \
-	fi
+	fi; \
+	DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
 
 # The whole suite against PostgreSQL and Redis (defaults: the local servers, see cpis/settings/test.py).
 test: install

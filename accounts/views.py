@@ -222,9 +222,15 @@ def logout_view(request):
         audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
         auth_logout(request)
         return redirect(reverse("accounts:login") + "?timeout=1")
+    from single_sign_on.views import provider_for_logout
+
+    provider = provider_for_logout(request)
     audit_record(action=AuditAction.LOGOUT, request=request)
     auth_logout(request)
     messages.success(request, "You have signed out.")
+    if provider is not None:
+        # Offers the provider's own sign-out (RP-initiated logout) where it has one.
+        return redirect("single_sign_on:signed_out", provider_id=provider.pk)
     return redirect("accounts:login")
 
 

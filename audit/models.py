@@ -83,6 +83,14 @@ class AuditAction(models.TextChoices):
     PASSKEY_USED = "passkey_used", "Passkey used to sign in"
     PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
     PASSKEY_FAILED = "passkey_failed", "Passkey refused"
+    # Single sign-on through an organisation's OpenID Connect provider (single_sign_on/).
+    SSO_LOGIN = "sso_login", "Identity provider sign-in accepted"
+    SSO_REFUSED = "sso_refused", "Single sign-on refused"
+    SSO_LINK_REQUESTED = "sso_link_requested", "Single sign-on identity waiting for an administrator"
+    SSO_LINKED = "sso_linked", "Single sign-on identity linked"
+    SSO_LINK_DECLINED = "sso_link_declined", "Single sign-on identity declined"
+    SSO_SESSION_ENDED = "sso_session_ended", "Session ended by the identity provider"
+    SSO_PROVIDER_CHANGED = "sso_provider_changed", "Single sign-on provider configured"
 
 
 class AuditOutcome(models.TextChoices):

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("attendances.urls")),
     path("inbox/", include("notifications.urls")),
     path("", include("accounts.administration.urls")),
+    path("", include("single_sign_on.urls")),
     path("audit/", include("audit.urls")),
     path("plans/", include("plans.urls")),
     path("reports/", include("reports.urls")),

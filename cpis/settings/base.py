@@ -26,6 +26,15 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
+# Single sign-on through organisations' OpenID Connect providers (single_sign_on/).
+SSO_HTTP_TIMEOUT = env.float("SSO_HTTP_TIMEOUT", default=5.0)
+# Allowed clock difference with a provider when checking an ID token's times.
+SSO_CLOCK_LEEWAY = env.int("SSO_CLOCK_LEEWAY", default=30)
+# How often a signed-in session asks its provider (refresh token) whether the account still
+# works there, and how long an unreachable provider is tolerated before the session ends.
+SSO_REVALIDATE_SECONDS = env.int("SSO_REVALIDATE_SECONDS", default=300)
+SSO_REVALIDATE_GRACE = env.int("SSO_REVALIDATE_GRACE", default=900)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -48,6 +57,7 @@ INSTALLED_APPS = [
     "guidance",
     "operations",
     "identity",
+    "single_sign_on",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +79,9 @@ MIDDLEWARE = [
     "accounts.middleware.RefusalAuditMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends a single sign-on session once the identity provider stops vouching for the person
+    # (after the messages, so the sign-in page can say why).
+    "single_sign_on.middleware.ProviderSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",

@@ -101,6 +101,7 @@ def test_a_backup_restores_into_a_new_database_that_serves_checks_with_the_audit
         stderr=open(tmp_path / "web.log", "w"),  # noqa: SIM115
     )
     try:
+
         def serving():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5):  # noqa: S310 - our own server

@@ -134,10 +134,13 @@ class Command(BaseCommand):
         plans = seed_plans_demo(organisations)
         notifications = seed_notifications_demo()
         visits = seed_attendances_demo()
+        from single_sign_on.demo import seed_single_sign_on_demo
+
+        providers = seed_single_sign_on_demo()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users, {plans} new plans, "
-                f"{notifications} inbox notifications, {visits} more visits. "
+                f"{notifications} inbox notifications, {visits} more visits, {providers} single sign-on providers. "
                 f"Password {DEMO_PASSWORD!r}, authenticator secret {DEMO_TOTP_SECRET}."
             )
         )

@@ -1,0 +1,292 @@
+"""Signing in through an organisation's OpenID Connect provider, and its administration.
+
+The flow: `start` sends the browser to the provider with PKCE, state and nonce kept in our
+session; the provider sends it back to `callback`, which exchanges the code, validates the ID
+token, finds the linked user and either signs them in (the provider's assurance met the
+two-factor rule) or hands them to our own second-factor step.
+"""
+
+import hmac
+import re
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.access import role_required
+from accounts.administration.services import InvitationUnusable, invitation_refused_record, invitation_usable
+from accounts.forms import post_data
+from accounts.models import Organisation, Role
+from single_sign_on import protocol, services
+from single_sign_on.forms import IdentityProviderForm, LinkDecisionForm
+from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest
+
+_FLOW = "sso_flow"
+# Long enough to sign in at the provider (a smartcard PIN, an authenticator), no longer.
+_FLOW_MAX_AGE = 10 * 60
+
+_REFUSAL_TEXT = {
+    "unknown_identity": (
+        "Your organisation's account is not linked to a CP-IS account. Ask your organisation's "
+        "CP-IS administrator to invite you, then use the link in the invitation email."
+    ),
+}
+_DEFAULT_REFUSAL = "We could not sign you in with your organisation's account. Start again from the sign-in page."
+
+
+def _redirect_uri() -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("single_sign_on:callback")
+
+
+def _enabled_provider(provider_id: int) -> IdentityProvider:
+    return get_object_or_404(IdentityProvider.objects.select_related("organisation"), pk=provider_id, is_enabled=True)
+
+
+def _unavailable(request, provider: IdentityProvider, reason: str):
+    services.refusal_record(request=request, provider=provider, reason=f"provider_unavailable:{reason}")
+    return render(request, "single_sign_on/unavailable.jinja", {"provider": provider}, status=503)
+
+
+def _refused(request, provider: IdentityProvider | None, reason: str, *, text: str = "", status: int = 403):
+    services.refusal_record(request=request, provider=provider, reason=reason)
+    return render(
+        request,
+        "single_sign_on/refused.jinja",
+        {"provider": provider, "text": text or _REFUSAL_TEXT.get(reason, _DEFAULT_REFUSAL)},
+        status=status,
+    )
+
+
+def _flow_start(request, provider: IdentityProvider, *, invitation_token: str | None = None):
+    try:
+        auth = protocol.authorization_request(provider, redirect_uri=_redirect_uri())
+    except protocol.ProviderUnavailable as error:
+        return _unavailable(request, provider, str(error))
+    request.session[_FLOW] = {
+        "provider_id": provider.pk,
+        "state": auth.state,
+        "nonce": auth.nonce,
+        "code_verifier": auth.code_verifier,
+        "started": time.time(),
+        "invitation_token": invitation_token,
+    }
+    return redirect(auth.url)
+
+
+@login_not_required
+@never_cache
+def provider_choose(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    providers = IdentityProvider.objects.filter(is_enabled=True, organisation__is_active=True).select_related(
+        "organisation"
+    )
+    return render(
+        request,
+        "single_sign_on/choose.jinja",
+        {"providers": sorted(providers, key=lambda p: p.organisation.name)},
+    )
+
+
+@login_not_required
+@never_cache
+def start(request, provider_id: int):
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    return _flow_start(request, _enabled_provider(provider_id))
+
+
+@login_not_required
+@never_cache
+def invitation_start(request, token: str):
+    """Accepting an invitation by signing in at the organisation's provider: the identity that
+    comes back is linked to the new account, which has no password of ours."""
+    if request.user.is_authenticated:
+        return render(request, "administration/invitation_signed_in.jinja")
+    try:
+        invitation = invitation_usable(token=token)
+    except InvitationUnusable as refused:
+        invitation_refused_record(error=refused, request=request)
+        return render(
+            request,
+            "administration/invitation_refused.jinja",
+            {"text": "This invitation link cannot be used.", "invitation": refused.invitation},
+            status=404 if refused.reason == "unknown" else 410,
+        )
+    provider = IdentityProvider.objects.filter(organisation=invitation.organisation, is_enabled=True).first()
+    if provider is None:
+        raise Http404
+    return _flow_start(request, provider, invitation_token=token)
+
+
+def _safe_error_code(value: str) -> str:
+    return value if re.fullmatch(r"[a-z_]{1,40}", value) else "other"
+
+
+@login_not_required
+@never_cache
+def callback(request):
+    flow = request.session.pop(_FLOW, None)
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    if not flow or time.time() - flow.get("started", 0) > _FLOW_MAX_AGE:
+        # Also a replayed callback: the flow is used up by the first one.
+        return _refused(request, None, "no_sign_in_in_progress", status=400)
+    provider = IdentityProvider.objects.filter(pk=flow["provider_id"], is_enabled=True).first()
+    if provider is None:
+        return _refused(request, None, "provider_disabled", status=400)
+    if not hmac.compare_digest(request.GET.get("state", ""), flow["state"]):
+        return _refused(request, provider, "state_mismatch", status=400)
+    # RFC 9207: a provider that names itself in the response must be the one we sent them to
+    # (a mix-up attack swaps in another provider's answer).
+    if "iss" in request.GET and request.GET["iss"].rstrip("/") != provider.issuer_normalised:
+        return _refused(request, provider, "issuer_mismatch", status=400)
+    if "error" in request.GET:
+        reason = "provider_error_" + _safe_error_code(request.GET["error"])
+        return _refused(request, provider, reason, status=400)
+    code = request.GET.get("code", "")
+    if not code:
+        return _refused(request, provider, "no_code", status=400)
+    try:
+        tokens = protocol.code_exchange(
+            provider, code=code, redirect_uri=_redirect_uri(), code_verifier=flow["code_verifier"]
+        )
+        id_token = tokens.get("id_token")
+        if not isinstance(id_token, str):
+            raise protocol.TokenRefused("no_id_token")
+        claims = protocol.id_token_validate(provider, id_token, nonce=flow["nonce"])
+        if (provider.subject_claim not in claims or provider.email_claim not in claims) and isinstance(
+            tokens.get("access_token"), str
+        ):
+            # Identity claims only from the ID token and a userinfo answer about the same subject;
+            # the ID token's own claims win.
+            claims = {
+                **protocol.userinfo(provider, access_token=tokens["access_token"], subject=claims["sub"]),
+                **claims,
+            }
+    except protocol.ProviderUnavailable as error:
+        return _unavailable(request, provider, str(error))
+    except protocol.TokenRefused as refused:
+        return _refused(request, provider, refused.reason, status=400)
+    try:
+        user, outcome = services.identity_user(
+            provider=provider, claims=claims, invitation_token=flow.get("invitation_token"), request=request
+        )
+    except services.SignInRefused as refused:
+        return _refused(request, provider, refused.reason, text=refused.text)
+    if user is None:
+        return render(request, "single_sign_on/link_requested.jinja", {"provider": provider})
+    acr = claims.get("acr") if isinstance(claims.get("acr"), str) else None
+    two_factor = provider.assurance_is_two_factor(acr=acr, amr=claims.get("amr"))
+    services.sign_in_complete(
+        request=request, provider=provider, user=user, two_factor=two_factor, tokens=tokens, acr=acr
+    )
+    if two_factor:
+        return redirect("accounts:home")
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return redirect("accounts:login_verify")
+    return redirect("accounts:login_enrol")
+
+
+@login_not_required
+@never_cache
+def signed_out(request, provider_id: int):
+    """After our sign-out: the provider's own sign-out, for those on a shared computer."""
+    provider = get_object_or_404(IdentityProvider, pk=provider_id)
+    logout_url = protocol.end_session_url(
+        provider, post_logout_redirect_uri=settings.SITE_URL.rstrip("/") + reverse("accounts:login")
+    )
+    if logout_url is None:
+        return redirect("accounts:login")
+    return render(request, "single_sign_on/signed_out.jinja", {"provider": provider, "logout_url": logout_url})
+
+
+def provider_for_logout(request) -> IdentityProvider | None:
+    """The provider this session signed in through, read before our sign-out clears it."""
+    sso = request.session.get(services.SESSION_SSO) or {}
+    if sso.get("user_id") != getattr(request.user, "pk", None):
+        return None
+    return IdentityProvider.objects.filter(pk=sso.get("provider_id")).first()
+
+
+@login_not_required
+def jwks(request):
+    keys = [
+        p.public_jwk()
+        for p in IdentityProvider.objects.filter(client_auth_method=ClientAuthMethod.PRIVATE_KEY_JWT).exclude(
+            private_key_pem=""
+        )
+    ]
+    return JsonResponse({"keys": keys})
+
+
+@never_cache
+@role_required(Role.NATIONAL_ADMIN)
+def provider_edit(request, organisation_id: int):
+    organisation = get_object_or_404(Organisation, pk=organisation_id)
+    provider = IdentityProvider.objects.filter(organisation=organisation).first() or IdentityProvider(
+        organisation=organisation
+    )
+    form = IdentityProviderForm(post_data(request), instance=provider)
+    if request.method == "POST" and form.is_valid():
+        provider = form.save(commit=False)
+        changed = list(form.changed_data)
+        if form.cleaned_data.get("new_client_secret"):
+            provider.client_secret = form.cleaned_data["new_client_secret"]
+        if provider.client_auth_method == ClientAuthMethod.PRIVATE_KEY_JWT and not provider.private_key_pem:
+            provider.private_key_generate()
+            changed.append("private_key")
+        services.provider_save(provider=provider, by=request.user, changed=changed, request=request)
+        messages.success(request, f"Single sign-on for {organisation.name} is saved.")
+        return redirect("single_sign_on:provider_edit", organisation_id=organisation.pk)
+    return render(
+        request,
+        "single_sign_on/provider_edit.jinja",
+        {
+            "organisation": organisation,
+            "provider": provider,
+            "form": form,
+            "redirect_uri": _redirect_uri(),
+            "jwks_url": settings.SITE_URL.rstrip("/") + reverse("single_sign_on:jwks"),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _visible_link_requests(request):
+    return services.link_requests_visible_to(
+        user=request.user, organisation=request.organisation, national=Role.NATIONAL_ADMIN in request.roles
+    )
+
+
+@never_cache
+@role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+def link_requests(request):
+    return render(request, "single_sign_on/link_requests.jinja", {"links": list(_visible_link_requests(request))})
+
+
+@require_POST
+@role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+def link_decide(request, link_request_id: int):
+    link: LinkRequest = get_object_or_404(_visible_link_requests(request), pk=link_request_id)
+    form = LinkDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose to confirm or decline.")
+        return redirect("single_sign_on:link_requests")
+    confirm = form.cleaned_data["decision"] == "confirm"
+    try:
+        services.link_request_decide(link=link, confirm=confirm, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        verb = "can now sign in" if confirm else "will not sign in"
+        messages.success(request, f"{link.user.full_name} {verb} with {link.provider.name}.")
+    return redirect("single_sign_on:link_requests")
