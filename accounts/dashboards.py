@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.date_ranges import day_start
 from accounts.models import Invitation, Membership, Organisation, Role, User
+from core.dates import day_start
 
 
 @dataclass

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from accounts.administration.forms import OrganisationForm
-from accounts.administration.services import ORGANISATION_FIELDS, organisation_create, organisation_update
 from accounts.models import Organisation, OrganisationKind, SettingType, User
+from administration.forms import OrganisationForm
+from administration.services import ORGANISATION_FIELDS, organisation_create, organisation_update
 from audit.models import AuditAction
 from audit.services import audit_record
 

@@ -5,7 +5,6 @@ pages, never remove the last org admin, never act on a user who also works elsew
 here, not in the views, so the Django admin and the beat tasks cannot bypass it.
 """
 
-import hashlib
 import logging
 import secrets
 import smtplib
@@ -33,6 +32,7 @@ from accounts.services import (
 )
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from core.tokens import token_hash
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ def grantable_roles(organisation: Organisation) -> list[str]:
 def _check_grantable(organisation: Organisation, role: str) -> None:
     if role not in grantable_roles(organisation):
         raise ValidationError(f"You cannot grant the role {role} at {organisation.name}.", code="role_not_grantable")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

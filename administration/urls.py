@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.administration.views import access_review, invitations, organisations, start, users
+from administration.views import access_review, invitations, organisations, start, users
 
 app_name = "administration"
 

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Role, SettingType
+from core.nhs_numbers import nhs_number_format
 from plans.models import Plan, PlanType
-from plans.nhs_numbers import nhs_number_format
 
 
 def when(moment: datetime) -> str:

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from plans.nhs_numbers import NHSNumberField
+from core.nhs_numbers import NHSNumberField
 
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3])[:.]?([0-5][0-9])$")
 # A clock a few minutes fast on a ward PC must not turn "just now" into "yesterday".

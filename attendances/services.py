@@ -25,10 +25,10 @@ from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
+from core.nhs_numbers import nhs_number_normalise
 from identity.selectors import verified_date_of_birth
 from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
 from plans.models import Plan, PlanType
-from plans.nhs_numbers import nhs_number_normalise
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ Spaces and hyphens are accepted on input and stripped. Nothing is ever guessed o
 """
 
 import re
+from collections.abc import Iterator
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -49,6 +50,27 @@ def validate_nhs_number(value: str) -> None:
 def nhs_number_format(value: str) -> str:
     """For display: 943 476 5919."""
     return f"{value[:3]} {value[3:6]} {value[6:]}" if len(value) == 10 else value
+
+
+def nhs_test_numbers(start: int = 0, *, prefix: str = "999") -> Iterator[str]:
+    """Valid NHS numbers for the demo, tests and benchmarks, in order: `prefix` and a counter from
+    `start` make the first nine digits, and a counter with no possible check digit (about 1 in 11)
+    is skipped. The 999 range is never issued to a person."""
+    width = 9 - len(prefix)
+    n = start
+    while True:
+        first_nine = f"{prefix}{n:0{width}d}"
+        if len(first_nine) != 9:
+            raise ValueError(f"{prefix!r} and {n} do not make nine digits")
+        check = nhs_number_check_digit(first_nine)
+        if check is not None:
+            yield first_nine + str(check)
+        n += 1
+
+
+def nhs_test_number(start: int, *, prefix: str = "999") -> str:
+    """The first valid test number at or after `start` (so neighbouring starts may share one)."""
+    return next(nhs_test_numbers(start, prefix=prefix))
 
 
 class NHSNumberField(forms.CharField):

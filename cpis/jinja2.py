@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
-from plans.nhs_numbers import nhs_number_format
+from core.nhs_numbers import nhs_number_format
 
 
 def _url(name: str, *args, **kwargs) -> str:

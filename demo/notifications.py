@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from accounts.models import Organisation, Role, User
 from attendances.models import Visit
+from core.nhs_numbers import nhs_test_number
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 from notifications.services import notification_record_attendance
 from plans.models import Plan, PlanType
-from plans.nhs_numbers import nhs_number_check_digit
 
 # (given names, family name, years old, plan type, hours ago, care setting, extra checks, state)
 _DEMO = [
@@ -22,15 +22,6 @@ _DEMO = [
     ("Noah", "Clarke", 2, PlanType.CPP, 26, "RDE01", 0, "acknowledged"),
     ("Isla", "Morgan", 15, PlanType.LAC, 80, "RDE02", 0, "overdue"),
 ]
-
-
-def _demo_nhs_number(n: int) -> str:
-    while True:
-        first_nine = f"9990{n:05d}"
-        check = nhs_number_check_digit(first_nine)
-        if check is not None:
-            return first_nine + str(check)
-        n += 1
 
 
 def _demo_plans(la: Organisation) -> list[Plan]:
@@ -42,7 +33,7 @@ def _demo_plans(la: Organisation) -> list[Plan]:
     for i, (given, family, age, plan_type, *_rest) in enumerate(_DEMO):
         plan, _ = Plan.objects.get_or_create(
             organisation=la,
-            nhs_number=_demo_nhs_number(4100 + 7 * i),
+            nhs_number=nhs_test_number(prefix="9990", start=4100 + 7 * i),
             plan_type=plan_type,
             start_date=today - timedelta(days=120 + 30 * i),
             defaults={

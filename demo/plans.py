@@ -9,19 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
+from core.nhs_numbers import nhs_test_number
 from plans.models import Plan, PlanChangeSource, PlanType
-from plans.nhs_numbers import nhs_number_check_digit
-
-
-def _demo_nhs_number(n: int) -> str:
-    """The n-th valid number from 999 900 0000 up: the test range, never a real person."""
-    while True:
-        first_nine = f"9999{n:05d}"
-        check = nhs_number_check_digit(first_nine)
-        if check is not None:
-            return first_nine + str(check)
-        n += 1
-
 
 # (LA, child no., family, given, age in days, type, started days ago, ended days ago, due in days, withdrawn)
 _PLANS = [
@@ -51,7 +40,7 @@ def seed_plans_demo(organisations: dict[str, Organisation]) -> int:
             organisation = organisations.get(ods)
             if organisation is None:
                 continue
-            nhs_number = _demo_nhs_number(child * 7)
+            nhs_number = nhs_test_number(prefix="9999", start=child * 7)
             # Dates are relative to today, so a later run must find the child's plan by type alone.
             if Plan.objects.filter(organisation=organisation, nhs_number=nhs_number, plan_type=plan_type).exists():
                 continue

@@ -30,14 +30,15 @@ from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_rol
 from audit.models import AuditAction, AuditOutcome
 from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record, client_ip
+from core.nhs_numbers import nhs_number_normalise
+from core.tokens import token_hash
 from fhir import capabilities, throttles
 from fhir import interactions as http
 from fhir import representations as resources
 from fhir.ids import Kind, fhir_id_key
 from fhir.interactions import FhirError
-from fhir.models import ApiToken, token_hash
+from fhir.models import ApiToken
 from plans.models import Plan
-from plans.nhs_numbers import nhs_number_normalise
 
 FHIR_JSON = http.FHIR_JSON
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from fhir.models import TOKEN_PREFIX, ApiToken, token_hash
+from core.tokens import token_hash
+from fhir.models import TOKEN_PREFIX, ApiToken
 
 
 @transaction.atomic

@@ -15,9 +15,10 @@ from accounts.access import role_required
 from accounts.dashboards import years_before
 from accounts.forms import post_data
 from accounts.models import Role
-from audit.csv_cells import csv_response
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.csv_cells import csv_response
+from core.nhs_numbers import nhs_number_format
 from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
 from plans.forms import (
@@ -30,7 +31,6 @@ from plans.forms import (
     errors_to_form,
 )
 from plans.models import Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus, row_code
-from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (

@@ -1,11 +1,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.administration.forms import DatePartsField
 from accounts.models import Organisation
+from administration.audit_log.presentation import action_choices_grouped
 from audit.models import AuditAction
-from audit.presentation import action_choices_grouped
-from plans.nhs_numbers import NHSNumberField
+from core.forms import DatePartsField
+from core.nhs_numbers import NHSNumberField
 
 
 class AuditSearchForm(forms.Form):

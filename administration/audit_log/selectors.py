@@ -4,9 +4,9 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from accounts.date_ranges import EARLIEST_DATE, LATEST_DATE, day_start
 from accounts.models import Membership, Organisation, Role
 from audit.models import AuditEvent
+from core.dates import EARLIEST_DATE, LATEST_DATE, day_start
 
 
 def audit_events_visible_to(*, roles: frozenset[str], organisation: Organisation | None) -> QuerySet[AuditEvent]:

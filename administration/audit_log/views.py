@@ -14,13 +14,13 @@ from django.views.decorators.cache import never_cache
 
 from accounts.access import gate_response, role_required, trained_user_gate
 from accounts.models import Role
-from audit.csv_cells import csv_response
-from audit.forms import AuditSearchForm
+from administration.audit_log.forms import AuditSearchForm
+from administration.audit_log.presentation import affected_by_event
+from administration.audit_log.selectors import audit_events_search, audit_events_visible_to
 from audit.masking import event_for_viewer
 from audit.models import AuditAction
-from audit.presentation import affected_by_event
-from audit.selectors import audit_events_search, audit_events_visible_to
 from audit.services import audit_record
+from core.csv_cells import csv_response
 
 PAGE_SIZE = 50
 _SESSION_KEY = "audit_search"

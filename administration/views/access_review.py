@@ -6,15 +6,15 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
-from accounts.administration.access import (
+from accounts.models import Organisation, User
+from administration.access import (
     access_organisation_by_admin,
     users_of,
 )
-from accounts.administration.views.shared import ADMINS
-from accounts.models import Organisation, User
-from audit.csv_cells import csv_response
+from administration.views.shared import ADMINS
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.csv_cells import csv_response
 
 
 def review_rows(organisation: Organisation) -> list[dict]:

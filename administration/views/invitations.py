@@ -5,18 +5,18 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from accounts.administration.forms import (
+from accounts.forms import post_data
+from accounts.views import pending_sign_in_start
+from administration.forms import (
     InvitationAcceptForm,
 )
-from accounts.administration.services import (
+from administration.services import (
     InvitationUnusable,
     invitation_accept,
     invitation_refused_record,
     invitation_usable,
 )
-from accounts.administration.views.shared import form_status
-from accounts.forms import post_data
-from accounts.views import pending_sign_in_start
+from administration.views.shared import form_status
 
 _INVITATION_REFUSED_TEXT = {
     "expired": "This invitation link has expired.",

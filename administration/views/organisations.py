@@ -10,29 +10,29 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.administration import imports
-from accounts.administration.forms import (
+from accounts.forms import post_data
+from accounts.models import Invitation, Membership, Organisation, Role
+from administration import imports
+from administration.forms import (
     AppointAdminForm,
     OrganisationForm,
     OrganisationImportForm,
 )
-from accounts.administration.services import (
+from administration.services import (
     org_admin_appoint,
     organisation_create,
     organisation_update,
     role_remove,
 )
-from accounts.administration.views.shared import (
+from administration.views.shared import (
     EMAIL_FAILED_TEXT,
     form_status,
     refusal_reason,
     refusal_record,
     search_query,
 )
-from accounts.forms import post_data
-from accounts.models import Invitation, Membership, Organisation, Role
-from audit.csv_cells import csv_response
 from audit.models import AuditAction
+from core.csv_cells import csv_response
 
 
 @role_required(Role.NATIONAL_ADMIN)

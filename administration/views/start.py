@@ -3,8 +3,8 @@
 from django.shortcuts import render
 
 from accounts.access import role_required
-from accounts.administration.views.shared import ADMINS
 from accounts.models import Role
+from administration.views.shared import ADMINS
 
 
 @role_required(*ADMINS)

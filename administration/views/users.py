@@ -9,16 +9,20 @@ from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
-from accounts.administration.access import (
+from accounts.forms import post_data
+from accounts.models import Invitation, Membership, Role, User
+from accounts.passwords import password_reset_by_admin
+from accounts.services import training_record
+from administration.access import (
     access_invitation_by_org_admin,
     access_user_by_org_admin,
 )
-from accounts.administration.forms import (
+from administration.forms import (
     InvitationForm,
     RoleGrantForm,
     TrainingForm,
 )
-from accounts.administration.services import (
+from administration.services import (
     invitation_cancel,
     invitation_create,
     invitation_resend,
@@ -29,8 +33,8 @@ from accounts.administration.services import (
     user_reactivate_at,
     user_works_elsewhere,
 )
-from accounts.administration.views.access_review import review_rows
-from accounts.administration.views.shared import (
+from administration.views.access_review import review_rows
+from administration.views.shared import (
     EMAIL_FAILED_TEXT,
     form_status,
     refusal_reason,
@@ -38,10 +42,6 @@ from accounts.administration.views.shared import (
     role_refused,
     search_query,
 )
-from accounts.forms import post_data
-from accounts.models import Invitation, Membership, Role, User
-from accounts.passwords import password_reset_by_admin
-from accounts.services import training_record
 from audit.models import AuditAction
 
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    "core",
     "accounts",
     "audit",
     "plans",
@@ -46,7 +47,13 @@ INSTALLED_APPS = [
     "guidance",
     "operations",
     "identity",
+    "administration",
 ]
+# The demo (seed_demo, totp_code) creates users with published passwords: its app is installed
+# only on a developer's machine or a deliberate demo deployment, never by production settings.
+DEMO = env.bool("DEMO", default=False)
+if DEBUG or DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     # Request counts and latencies for /metrics (with its partner last in the list).
@@ -350,8 +357,6 @@ CELERY_TASK_QUEUES = [
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
 CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
 CELERY_TIMEZONE = TIME_ZONE
-# Task modules outside an app's own `tasks.py`, which autodiscovery would not find.
-CELERY_IMPORTS = ("accounts.administration.tasks",)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
     # Expiring at the next run: after an outage, one sweep is enough, not one per missed interval.

@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plans.nhs_numbers import NHSNumberField, nhs_number_format, nhs_number_is_valid, nhs_number_normalise
+from core.nhs_numbers import NHSNumberField, nhs_number_format, nhs_number_is_valid, nhs_number_normalise
 
 
 def reference_is_valid(number: str) -> bool:
-    """Written from the NHS Data Dictionary's description, independently of plans.nhs_numbers."""
+    """Written from the NHS Data Dictionary's description, independently of core.nhs_numbers."""
     if len(number) != 10 or any(c not in "0123456789" for c in number):
         return False
     digits = [int(c) for c in number]

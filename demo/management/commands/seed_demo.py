@@ -12,9 +12,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
 from accounts.services import membership_grant
-from attendances.demo import seed_attendances_demo
-from notifications.demo import seed_notifications_demo
-from plans.demo import seed_plans_demo
+from demo.attendances import seed_attendances_demo
+from demo.notifications import seed_notifications_demo
+from demo.plans import seed_plans_demo
 
 DEMO_PASSWORD = "demo-password-2026"
 # Base32, as an authenticator app takes it; every demo user shares it so the README can list one.

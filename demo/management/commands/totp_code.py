@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import totp
 
-from accounts.management.commands.seed_demo import demo_totp_key_hex
+from demo.management.commands.seed_demo import demo_totp_key_hex
 
 
 class Command(BaseCommand):
