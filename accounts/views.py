@@ -1,6 +1,5 @@
 import base64
 import time
-import uuid
 from io import BytesIO
 
 import qrcode
@@ -22,8 +21,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from markupsafe import Markup
 
-from accounts.access import SESSION_ORGANISATION_KEY, may_use, organisation_admins, trained_user_gate
-from accounts.dashboards import panels_for
+from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, trained_user_gate
+from accounts.dashboards import home_context, panels_for
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
@@ -255,16 +254,6 @@ def organisation_select(request):
     )
 
 
-def _home_check_form(request) -> dict:
-    """The check form itself, for whoever may check: at triage the home page is the check."""
-    from attendances.forms import ChildCheckForm
-    from attendances.services import CHECKING_ROLES
-
-    if not may_use(request, CHECKING_ROLES):
-        return {}
-    return {"form": ChildCheckForm(), "check_token": str(uuid.uuid4()), "notify": True}
-
-
 @never_cache
 def home(request):
     if request.organisation is None and len(request.user_organisations) > 1:
@@ -280,6 +269,6 @@ def home(request):
             "role_names": [Role(r).label for r in sorted(request.roles)],
             "home_links": links_for(request),
             "panels": panels_for(request),
-            **_home_check_form(request),
+            **home_context(request),
         },
     )

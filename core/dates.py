@@ -21,3 +21,10 @@ def day_start(day: dt.date) -> dt.datetime:
     """Midnight at the start of `day` in England (TIME_ZONE), as an aware datetime: where every
     "from"/"to" date filter and "today" count begins, whatever the clocks did."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)

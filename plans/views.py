@@ -12,12 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.dashboards import years_before
 from accounts.forms import post_data
 from accounts.models import Role
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.csv_cells import csv_response
+from core.dates import years_before
 from core.nhs_numbers import nhs_number_format
 from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority

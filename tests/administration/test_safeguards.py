@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from administration import tasks
 from accounts.models import Role, TrainingRecord, User, UserSession
+from administration import tasks
 from audit.models import AuditAction, AuditEvent
 from tests.accounts.test_login import password_step
 

@@ -1,0 +1,53 @@
+"""The home page's notification panels: a social worker's inbox, the national service health (accounts/dashboards.py)."""
+
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.dashboards import Figure, Panel, panel_register
+from accounts.models import Organisation, Role
+from core.dates import day_start
+
+
+@panel_register(order=10, roles={Role.SOCIAL_WORKER})
+def social_worker_panel(request) -> Panel:
+    from notifications.models import Notification, NotificationStatus
+
+    inbox = reverse("notifications:inbox")
+    received = Notification.objects.in_inbox_of(request.organisation)
+    new = received.filter(status=NotificationStatus.NEW)
+    counts = new.aggregate(
+        new=Count("id"),
+        overdue=Count("id", filter=Q(overdue_since__isnull=False)),
+        mine=Count("id", filter=Q(assigned_to=request.user)),
+    )
+    acknowledged_today = received.filter(
+        status=NotificationStatus.ACKNOWLEDGED, acknowledged_at__gte=day_start(timezone.localdate())
+    ).count()
+    return Panel(
+        "Notifications",
+        [
+            Figure(counts["new"], "new notifications", f"{inbox}?status=new"),
+            Figure(counts["overdue"], "overdue", f"{inbox}?status=overdue"),
+            Figure(counts["mine"], "assigned to you", f"{inbox}?status=new&assigned=me"),
+            Figure(acknowledged_today, "acknowledged today", f"{inbox}?status=acknowledged&acknowledged=today"),
+        ],
+    )
+
+
+@panel_register(order=40, roles={Role.NATIONAL_ADMIN})
+def national_admin_panel(request) -> Panel:
+    from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+
+    failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
+    overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
+    organisations = Organisation.objects.filter(is_active=True).count()
+    return Panel(
+        "Service health",
+        [
+            Figure(failed, "notification deliveries failed", reverse("notifications:deliveries_failed")),
+            Figure(organisations, "active organisations", reverse("administration:organisations")),
+            # No national list of notifications exists (they are each LA's); the count alone.
+            Figure(overdue, "notifications overdue across all local authorities"),
+        ],
+    )
