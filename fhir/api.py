@@ -474,8 +474,12 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     if decoded is None:
         raise _not_found(f"No {resource} with that id")
     kind, pk = decoded
+    # Each id is looked up inside what the API may show (a visit of a child a plan still
+    # shares; a visible plan), so one outside it answers exactly as one that never existed:
+    # no check, no history read, no refusal that only an existing record could earn.
     if kind in (Kind.AUDIT_EVENT, Kind.PRACTITIONER_ROLE):
-        visit = Visit.objects.filter(pk=pk).only("nhs_number").first()
+        shared = Plan.objects.visible().values("nhs_number")
+        visit = Visit.objects.filter(pk=pk, nhs_number__in=shared).only("nhs_number").first()
         if visit is None:
             raise _not_found(f"No {resource} with that id")
         visits = [v for v in _history(request, call, visit.nhs_number, visit_id=pk) if v.pk == pk]
@@ -487,7 +491,7 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     silent = kind in _FLAG_KINDS or not call.unscheduled
     if kind in _FLAG_KINDS and not call.roles & SILENT_READ_ROLES:
         raise _access_denied("The Patient Flag API views without notifying: it needs the safeguarding lead role")
-    plan = Plan.objects.filter(pk=pk).only("nhs_number").first()
+    plan = Plan.objects.visible().filter(pk=pk).only("nhs_number").first()
     if plan is None:
         raise _not_found(f"No {resource} with that id")
     result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=None if silent else uuid.uuid4())
