@@ -7,12 +7,11 @@ from django.utils import timezone
 from accounts.dashboards import Figure, Panel, panel_register
 from accounts.models import Organisation, Role
 from core.dates import day_start
+from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 
 
 @panel_register(order=10, roles={Role.SOCIAL_WORKER})
 def social_worker_panel(request) -> Panel:
-    from notifications.models import Notification, NotificationStatus
-
     inbox = reverse("notifications:inbox")
     received = Notification.objects.in_inbox_of(request.organisation)
     new = received.filter(status=NotificationStatus.NEW)
@@ -37,8 +36,6 @@ def social_worker_panel(request) -> Panel:
 
 @panel_register(order=40, roles={Role.NATIONAL_ADMIN})
 def national_admin_panel(request) -> Panel:
-    from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
-
     failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
     overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
     organisations = Organisation.objects.filter(is_active=True).count()

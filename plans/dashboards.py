@@ -9,12 +9,11 @@ from django.utils import timezone
 from accounts.dashboards import Figure, Panel, panel_register
 from accounts.models import Role
 from core.dates import years_before
+from plans.models import Plan, PlanType, PlanUpload
 
 
 @panel_register(order=20, roles={Role.PLAN_MANAGER})
 def plan_manager_panel(request) -> Panel:
-    from plans.models import Plan, PlanType, PlanUpload
-
     organisation = request.organisation
     plans = reverse("plans:list")
     today = timezone.localdate()
