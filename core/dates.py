@@ -17,10 +17,16 @@ def date_in_range(value: dt.date | None) -> None:
         )
 
 
+def london_moment(day: dt.date, at: dt.time) -> dt.datetime:
+    """`day` at the clock time `at` in England (TIME_ZONE), as an aware datetime: what a person
+    in England means by "27 March at 14:05", whatever the clocks did that day."""
+    return timezone.make_aware(dt.datetime.combine(day, at))
+
+
 def day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in England (TIME_ZONE), as an aware datetime: where every
-    "from"/"to" date filter and "today" count begins, whatever the clocks did."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    """Midnight at the start of `day` in England: where every "from"/"to" date filter and
+    "today" count begins."""
+    return london_moment(day, dt.time.min)
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
