@@ -1,12 +1,21 @@
 """The NHS number check digit, tested against an independent implementation."""
 
+import itertools
+
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.nhs_numbers import NHSNumberField, nhs_number_format, nhs_number_is_valid, nhs_number_normalise
+from core.nhs_numbers import (
+    NHSNumberField,
+    nhs_number_format,
+    nhs_number_is_valid,
+    nhs_number_normalise,
+    nhs_test_number,
+    nhs_test_numbers,
+)
 
 
 def reference_is_valid(number: str) -> bool:
@@ -79,3 +88,18 @@ def test_form_field_accepts_spaces_and_hyphens():
 
     form = CheckForm({"nhs_number": "943-476-5919"})
     assert form.is_valid() and form.cleaned_data["nhs_number"] == "9434765919"
+
+
+@given(st.integers(min_value=0, max_value=999_000))
+def test_test_numbers_are_valid_in_order_and_in_the_test_range(start):
+    numbers = list(itertools.islice(nhs_test_numbers(start), 3))
+    assert all(reference_is_valid(n) and n.startswith("999") for n in numbers)
+    assert numbers == sorted(set(numbers))
+    assert int(numbers[0][3:9]) >= start
+    assert nhs_test_number(start) == numbers[0]
+
+
+def test_test_numbers_take_a_prefix_and_refuse_one_that_leaves_no_room():
+    assert nhs_test_number(7, prefix="9990").startswith("999000007")
+    with pytest.raises(ValueError):
+        nhs_test_number(10**6, prefix="9990")
