@@ -1,4 +1,4 @@
-"""How the check pages say ages, roles, plans and phone numbers (dates: core/templating.py)."""
+"""How the check pages say ages, roles, plans and phone numbers (dates: core/formatting.py)."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta

@@ -6,7 +6,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
-from core import templating
+from core import formatting
 
 
 def _url(name: str, *args, **kwargs) -> str:
@@ -27,9 +27,9 @@ def environment(**options) -> Environment:
     options["trim_blocks"] = True
     options["lstrip_blocks"] = True
     env = Environment(**options)  # noqa: S701 - autoescape is set above
-    # Dates and NHS numbers are written one way on every page and e-mail (core/templating.py).
-    env.filters.update(templating.FILTERS)
-    env.globals.update(templating.GLOBALS)
+    # Dates and NHS numbers are written one way on every page and e-mail (core/formatting.py).
+    env.filters.update(formatting.FILTERS)
+    env.globals.update(formatting.GLOBALS)
     env.globals.update({"static": static, "url": _url, "get_messages": messages.get_messages})
     return env
 

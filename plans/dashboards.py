@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.dashboards import Figure, Panel, panel_register
 from accounts.models import Role
 from core.dates import years_before
+from core.formatting import datetime_format
 from plans.models import Plan, PlanType, PlanUpload
 
 
@@ -42,8 +43,7 @@ def plan_manager_panel(request) -> Panel:
         rejected = (last.counts or {}).get("rejected", 0)
         figures.append(Figure(rejected, "rejected rows to fix in the last upload", detail))
         result = f"{last.file_code}: {last.file_message}" if last.file_code else last.get_status_display()
-        uploaded = timezone.localtime(last.uploaded_at)
-        note = f"Last upload {last.filename}, {uploaded:%-d %b %Y %H:%M}. {result}"
+        note = f"Last upload {last.filename}, {datetime_format(last.uploaded_at)}. {result}"
     else:
         note = "No plan file has been uploaded yet."
     return Panel("Plans", figures, note=note)

@@ -18,6 +18,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from core.csv_cells import csv_response
 from core.dates import years_before
+from core.formatting import date_format
 from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
 from plans.forms import (
@@ -95,7 +96,7 @@ def change_value(value) -> str:
         return "Yes" if value else "No"
     if isinstance(value, str) and len(value) == 10:
         try:
-            return f"{date.fromisoformat(value):%-d %b %Y}"
+            return date_format(date.fromisoformat(value))
         except ValueError:
             pass
     return str(value)

@@ -43,6 +43,7 @@ from administration.views.shared import (
     search_query,
 )
 from audit.models import AuditAction
+from core.formatting import date_format
 
 
 @role_required(Role.ORG_ADMIN)
@@ -232,7 +233,8 @@ def training_record_view(request, user_id: int):
             refusal_record(request, action=AuditAction.TRAINING_RECORDED, reason=refusal_reason(error), subject=subject)
         else:
             messages.success(
-                request, f"Training recorded for {subject.full_name}. It is valid until {record.expires_on:%-d %B %Y}."
+                request,
+                f"Training recorded for {subject.full_name}. It is valid until {date_format(record.expires_on)}.",
             )
             return redirect("administration:user_detail", user_id=subject.pk)
     return render(

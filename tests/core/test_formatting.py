@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.template import engines
 
-from core.templating import date_format, datetime_format
+from core.formatting import date_format, datetime_format
 
 
 def render(source: str, **context) -> str:
