@@ -40,6 +40,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
+	$(VENV)/bin/lint-imports
 
 # Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.
 # --strict: a package it could not look up fails the audit, rather than passing unchecked.

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
+from core.formatting import date_format
 
 SESSION_ORGANISATION_KEY = "organisation_id"
 
@@ -77,7 +78,7 @@ def trained_user_gate(request) -> GateResult:
         if last is None:
             result.missing.append("There is no record of your CP-IS training.")
         else:
-            result.missing.append(f"Your CP-IS training expired on {last.expires_on:%-d %B %Y}.")
+            result.missing.append(f"Your CP-IS training expired on {date_format(last.expires_on)}.")
     return result
 
 

@@ -4,27 +4,23 @@ to the list it counts.
 One function per role, each a handful of COUNT queries scoped to the current organisation;
 the home page shows the panels for the roles the person holds and may use (see may_use).
 Figures count; they never name a child.
+
+A panel lives in the app whose records it counts (plans/dashboards.py and so on) and registers
+itself here from its app's `ready()`: accounts sits below those apps and must not import them
+(docs/adr/ADR-010-layout.md).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.date_ranges import day_start
-from accounts.models import (
-    ACCESS_REVIEW_DUE_DAYS,
-    AccessReview,
-    Invitation,
-    Membership,
-    Organisation,
-    OrganisationKind,
-    Role,
-    User,
-)
+from accounts.models import ACCESS_REVIEW_DUE_DAYS, AccessReview, Invitation, Membership, Role, User
+from core.formatting import date_format
 
 
 @dataclass
@@ -44,76 +40,36 @@ class Panel:
     note_href: str | None = None
 
 
-def years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a year without one
-        return day.replace(year=day.year - years, day=28)
+# (order, roles, panel): a person holding several roles sees each panel once, in this order.
+_PANELS: list[tuple[int, frozenset[str], Callable]] = []
+# Functions adding to the home page's context (the check form, from attendances).
+_HOME_CONTEXT: list[Callable[..., dict]] = []
 
 
-def social_worker_panel(request) -> Panel:
-    from notifications.models import Notification, NotificationStatus
+def panel_register(*, order: int, roles) -> Callable:
+    def register(panel: Callable) -> Callable:
+        if all(p is not panel for _, _, p in _PANELS):
+            _PANELS.append((order, frozenset(roles), panel))
+            _PANELS.sort(key=lambda entry: entry[0])
+        return panel
 
-    inbox = reverse("notifications:inbox")
-    received = Notification.objects.in_inbox_of(request.organisation)
-    new = received.filter(status=NotificationStatus.NEW)
-    counts = new.aggregate(
-        new=Count("id"),
-        overdue=Count("id", filter=Q(overdue_since__isnull=False)),
-        mine=Count("id", filter=Q(assigned_to=request.user)),
-    )
-    acknowledged_today = received.filter(
-        status=NotificationStatus.ACKNOWLEDGED, acknowledged_at__gte=day_start(timezone.localdate())
-    ).count()
-    return Panel(
-        "Notifications",
-        [
-            Figure(counts["new"], "new notifications", f"{inbox}?status=new"),
-            Figure(counts["overdue"], "overdue", f"{inbox}?status=overdue"),
-            Figure(counts["mine"], "assigned to you", f"{inbox}?status=new&assigned=me"),
-            Figure(acknowledged_today, "acknowledged today", f"{inbox}?status=acknowledged&acknowledged=today"),
-        ],
-    )
+    return register
 
 
-def plan_manager_panel(request) -> Panel:
-    from plans.models import Plan, PlanType, PlanUpload
-
-    organisation = request.organisation
-    plans = reverse("plans:list")
-    today = timezone.localdate()
-    open_plans = Plan.objects.for_local_authority(organisation).filter(end_date__isnull=True, withdrawn=False)
-    by_type = dict(open_plans.values_list("plan_type").annotate(n=Count("id")).order_by())
-    labels = {
-        PlanType.CPP: "open Child Protection Plans",
-        PlanType.LAC: "Looked After Children",
-        PlanType.UCPP: "open Unborn Child Protection Plans",
-    }
-    figures = [Figure(by_type.get(t, 0), labels[t], f"{plans}?status=open&plan_type={t}") for t in PlanType.values]
-    ending = Plan.objects.for_local_authority(organisation).filter(
-        withdrawn=False, end_date__gt=today, end_date__lte=today + timedelta(days=30)
-    )
-    figures.append(Figure(ending.count(), "plans ending in the next 30 days", f"{plans}?status=ending_soon"))
-    turning = open_plans.filter(
-        plan_type__in=[PlanType.CPP, PlanType.LAC],
-        date_of_birth__gt=years_before(today, 18),
-        date_of_birth__lte=years_before(today + timedelta(days=30), 18),
-    )
-    figures.append(Figure(turning.count(), "18th birthdays in the next 30 days", f"{plans}?status=turning_18"))
-    last = PlanUpload.objects.filter(organisation=organisation).exclude(status="dry_run").first()
-    note, detail = "", None
-    if last is not None:
-        detail = reverse("plans:upload_detail", kwargs={"upload_id": last.pk})
-        rejected = (last.counts or {}).get("rejected", 0)
-        figures.append(Figure(rejected, "rejected rows to fix in the last upload", detail))
-        result = f"{last.file_code}: {last.file_message}" if last.file_code else last.get_status_display()
-        uploaded = timezone.localtime(last.uploaded_at)
-        note = f"Last upload {last.filename}, {uploaded:%-d %b %Y %H:%M}. {result}"
-    else:
-        note = "No plan file has been uploaded yet."
-    return Panel("Plans", figures, note=note, note_href=detail)
+def home_context_register(function: Callable[..., dict]) -> Callable[..., dict]:
+    if function not in _HOME_CONTEXT:
+        _HOME_CONTEXT.append(function)
+    return function
 
 
+def home_context(request) -> dict:
+    context: dict = {}
+    for function in _HOME_CONTEXT:
+        context.update(function(request))
+    return context
+
+
+@panel_register(order=30, roles={Role.ORG_ADMIN})
 def org_admin_panel(request) -> Panel:
     organisation = request.organisation
     users = reverse("administration:users")
@@ -133,7 +89,7 @@ def org_admin_panel(request) -> Panel:
         reviewed = Figure("Never", "access review recorded", review, flag="Review who has access")
     else:
         reviewed = Figure(
-            f"{timezone.localtime(last_review.reviewed_at):%-d %b %Y}",
+            date_format(last_review.reviewed_at),
             "last access review",
             review,
             flag=f"More than {ACCESS_REVIEW_DUE_DAYS} days ago" if last_review.is_overdue else "",
@@ -150,62 +106,9 @@ def org_admin_panel(request) -> Panel:
     )
 
 
-def national_admin_panel(request) -> Panel:
-    from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
-    from reports.progress import go_live_states
-
-    failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
-    overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
-    organisations = Organisation.objects.filter(is_active=True).count()
-    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
-    progress = reverse("reports:progress_organisations")
-    return Panel(
-        "Service health and implementation progress",
-        [
-            Figure(failed, "notification deliveries failed", reverse("notifications:deliveries_failed")),
-            Figure(organisations, "active organisations", f"{reverse('administration:organisations')}?status=active"),
-            # National admins see no child data: the figure opens the counts per local authority.
-            Figure(
-                overdue,
-                "notifications overdue across all local authorities",
-                f"{reverse('operations:service_health')}#overdue",
-            ),
-            Figure(sum(s.live for s in states), "organisations live", f"{progress}?state=live"),
-            Figure(sum(not s.live for s in states), "organisations not live yet", f"{progress}?state=not_live"),
-        ],
-    )
-
-
-def checker_panel(request) -> Panel:
-    from attendances.services import checks_today_events
-
-    checks = reverse("attendances:checks_today")
-    # Counts only: the children checked are listed behind the link, not on the home page.
-    events = checks_today_events(user=request.user, organisation=request.organisation).values_list("detail", flat=True)
-    details = list(events)
-    on_plan = sum(1 for detail in details if detail.get("plan_ids"))
-    return Panel(
-        "Your checks",
-        [
-            Figure(len(details), "checks you made today", checks),
-            Figure(on_plan, "children on a plan you checked today", f"{checks}?result=plan"),
-        ],
-    )
-
-
-# (roles, panel): a person holding several roles sees each panel once, in this order.
-PANELS = [
-    (frozenset({Role.SOCIAL_WORKER}), social_worker_panel),
-    (frozenset({Role.PLAN_MANAGER}), plan_manager_panel),
-    (frozenset({Role.ORG_ADMIN}), org_admin_panel),
-    (frozenset({Role.NATIONAL_ADMIN}), national_admin_panel),
-    (frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD}), checker_panel),
-]
-
-
 def panels_for(request) -> list[Panel]:
     from accounts.access import may_use
 
     if request.organisation is None:
         return []
-    return [panel(request) for roles, panel in PANELS if may_use(request, roles)]
+    return [panel(request) for _, roles, panel in _PANELS if may_use(request, roles)]

@@ -4,7 +4,6 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -18,6 +17,7 @@ from accounts.models import (
     User,
     UserSession,
 )
+from accounts.signals import user_deactivated
 from audit.models import AuditAction
 from audit.services import audit_record
 
@@ -109,12 +109,11 @@ def user_deactivate(*, user: User, by: User | None, request=None) -> None:
     account starts without them (its owner issues new ones), so a token copied before the
     deactivation never works again.
     """
-    from fhir.models import ApiToken  # fhir depends on accounts, not the other way round
-
     user.is_active = False
     user.save(update_fields=["is_active"])
     UserSession.objects.filter(user=user).delete()
-    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    # The API tokens: fhir, above accounts, revokes them (fhir/apps.py).
+    revoked = sum(count for _, count in user_deactivated.send(sender=User, user=user))
     audit_record(
         action=AuditAction.USER_DEACTIVATED,
         request=request,

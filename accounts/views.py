@@ -1,6 +1,5 @@
 import base64
 import time
-import uuid
 from io import BytesIO
 
 import qrcode
@@ -22,8 +21,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from markupsafe import Markup
 
-from accounts.access import SESSION_ORGANISATION_KEY, may_use, organisation_admins, trained_user_gate
-from accounts.dashboards import panels_for
+from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, trained_user_gate
+from accounts.dashboards import home_context, panels_for
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
@@ -39,6 +38,16 @@ _PENDING_SINCE = "pending_since"
 _PENDING_NEXT = "pending_next"
 _PENDING_MAX_AGE = 5 * 60
 _BACKUP_CODES = "new_backup_codes"
+# Apps that signed the person in another way name the page to show after our sign-out (the
+# single sign-on app offers its provider's own sign-out). They register from their ready():
+# accounts sits below them and must not import them (docs/adr/ADR-010-layout.md).
+_AFTER_SIGN_OUT: list = []
+
+
+def after_sign_out_register(page_for):
+    if page_for not in _AFTER_SIGN_OUT:
+        _AFTER_SIGN_OUT.append(page_for)
+    return page_for
 
 
 def pending_sign_in_start(request, user: User, *, next_url: str | None = None) -> None:
@@ -222,16 +231,12 @@ def logout_view(request):
         audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
         auth_logout(request)
         return redirect(reverse("accounts:login") + "?timeout=1")
-    from single_sign_on.views import provider_for_logout
-
-    provider = provider_for_logout(request)
+    # Read before our sign-out clears the session that knows how the person signed in.
+    after = next(filter(None, (page_for(request) for page_for in _AFTER_SIGN_OUT)), None)
     audit_record(action=AuditAction.LOGOUT, request=request)
     auth_logout(request)
     messages.success(request, "You have signed out.")
-    if provider is not None:
-        # Offers the provider's own sign-out (RP-initiated logout) where it has one.
-        return redirect("single_sign_on:signed_out", provider_id=provider.pk)
-    return redirect("accounts:login")
+    return redirect(after or "accounts:login")
 
 
 @require_POST
@@ -273,16 +278,6 @@ def organisation_select(request):
     )
 
 
-def _home_check_form(request) -> dict:
-    """The check form itself, for whoever may check: at triage the home page is the check."""
-    from attendances.forms import ChildCheckForm
-    from attendances.services import CHECKING_ROLES
-
-    if not may_use(request, CHECKING_ROLES):
-        return {}
-    return {"form": ChildCheckForm(), "check_token": str(uuid.uuid4()), "notify": True}
-
-
 @never_cache
 def home(request):
     if request.organisation is None and len(request.user_organisations) > 1:
@@ -298,6 +293,6 @@ def home(request):
             "role_names": [Role(r).label for r in sorted(request.roles)],
             "home_links": links_for(request),
             "panels": panels_for(request),
-            **_home_check_form(request),
+            **home_context(request),
         },
     )

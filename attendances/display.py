@@ -1,24 +1,13 @@
-"""How the check pages say dates, times, roles, plans and phone numbers (Europe/London)."""
+"""How the check pages say ages, roles, plans and phone numbers (dates: core/formatting.py)."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Role, SettingType
 from plans.models import Plan, PlanType
-from plans.nhs_numbers import nhs_number_format
-
-
-def when(moment: datetime) -> str:
-    """3 Mar 2026, 14:05 (London time)."""
-    local = timezone.localtime(moment)
-    return f"{local:%-d %b %Y}, {local:%H:%M}"
-
-
-def day(value: date | None) -> str:
-    return f"{value:%-d %B %Y}" if value else ""
 
 
 def age(born: date, today: date | None = None) -> str:
@@ -126,8 +115,6 @@ def visit_episodes(visits: list) -> list[Episode]:
 
 def helpers() -> dict:
     return {
-        "when": when,
-        "day": day,
         "age": age,
         "role_label": role_label,
         "setting_type_label": setting_type_label,
@@ -135,6 +122,5 @@ def helpers() -> dict:
         "plan_heading": plan_heading,
         "is_ended": is_ended,
         "visit_episodes": visit_episodes,
-        "nhs_format": nhs_number_format,
         "PlanType": PlanType,
     }

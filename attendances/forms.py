@@ -5,7 +5,8 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from plans.nhs_numbers import NHSNumberField
+from core.dates import london_moment
+from core.nhs_numbers import NHSNumberField
 
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3])[:.]?([0-5][0-9])$")
 # A clock a few minutes fast on a ward PC must not turn "just now" into "yesterday".
@@ -22,10 +23,10 @@ def _most_recent_past(moment: time, now: datetime) -> datetime:
     clinician seconds for the rare child who waited past midnight, which this rule covers.
     """
     local_now = timezone.localtime(now)
-    today_at = timezone.make_aware(datetime.combine(local_now.date(), moment))
+    today_at = london_moment(local_now.date(), moment)
     if today_at <= now + _CLOCK_TOLERANCE:
         return today_at
-    return timezone.make_aware(datetime.combine(local_now.date() - timedelta(days=1), moment))
+    return london_moment(local_now.date() - timedelta(days=1), moment)
 
 
 class ChildCheckForm(forms.Form):

@@ -25,10 +25,10 @@ from accounts.models import Organisation, Role
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
+from core.nhs_numbers import nhs_number_normalise
 from identity.selectors import verified_date_of_birth
 from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
 from plans.models import Plan, PlanType
-from plans.nhs_numbers import nhs_number_normalise
 
 logger = logging.getLogger(__name__)
 
@@ -422,7 +422,7 @@ def checks_today_events(*, user, organisation: Organisation, today: date | None 
     """The audit events of `user`'s checks at `organisation` since midnight (London time): each
     check and silent read once, a re-sent form not again. The audit log is the one record of a
     check of a child with no plan, and audit_user_time_idx serves this query."""
-    from accounts.date_ranges import day_start
+    from core.dates import day_start
 
     return (
         AuditEvent.objects.filter(

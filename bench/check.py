@@ -20,6 +20,7 @@ BENCH_PORT (8765). Run just this one with `make bench` or `python -m bench check
 """
 
 import http.client
+import itertools
 import os
 import random
 import re
@@ -63,16 +64,9 @@ ON_PLAN_SHARE = 0.9
 
 def _valid_nhs_numbers(count: int, start: int = 0) -> list[str]:
     """`count` valid NHS numbers in the 999 test range (never a real person's)."""
-    from plans.nhs_numbers import nhs_number_check_digit
+    from core.nhs_numbers import nhs_test_numbers
 
-    numbers, n = [], start
-    while len(numbers) < count:
-        first_nine = f"999{n:06d}"
-        check = nhs_number_check_digit(first_nine)
-        if check is not None:
-            numbers.append(first_nine + str(check))
-        n += 1
-    return numbers
+    return list(itertools.islice(nhs_test_numbers(start), count))
 
 
 @contextmanager

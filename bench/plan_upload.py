@@ -7,6 +7,7 @@ process so that its peak resident memory is its own.
 """
 
 import io
+import itertools
 import multiprocessing
 import random
 import time
@@ -30,16 +31,9 @@ def _database_ensure() -> None:
 
 
 def _nhs_numbers(count: int) -> list[str]:
-    from plans.nhs_numbers import nhs_number_check_digit
+    from core.nhs_numbers import nhs_test_numbers
 
-    numbers, n = [], 0
-    while len(numbers) < count:
-        first_nine = f"9{n:08d}"
-        check = nhs_number_check_digit(first_nine)
-        if check is not None:
-            numbers.append(first_nine + str(check))
-        n += 1
-    return numbers
+    return list(itertools.islice(nhs_test_numbers(prefix="9"), count))
 
 
 def _rows(today: date) -> list[list[str]]:

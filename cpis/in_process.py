@@ -6,11 +6,9 @@ set, beat runs the periodic jobs and the worker the background ones; none of thi
 """
 
 import logging
-import threading
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 
@@ -38,22 +36,3 @@ class PeriodicTasksMiddleware:
                     # A demo job failing must not take the page down; the next interval retries.
                     logger.exception("in-process periodic job %s failed", key)
         return self.get_response(request)
-
-
-def run_in_background(task, *args) -> None:
-    """`task.delay(*args)`, except without a broker: then a thread runs it, so the request
-    returns at once and the page can show the progress a worker would report."""
-    if not getattr(settings, "IN_PROCESS_TASKS", False):
-        task.delay(*args)
-        return
-
-    def run():
-        close_old_connections()
-        try:
-            task.run(*args)
-        except Exception:
-            logger.exception("in-process task %s failed", task.name)
-        finally:
-            close_old_connections()
-
-    threading.Thread(target=run, name=f"in-process-{task.name}", daemon=True).start()

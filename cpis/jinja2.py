@@ -4,21 +4,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
-from plans.nhs_numbers import nhs_number_format
+from core import formatting
 
 
 def _url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
-
-
-def localtime_format(value) -> str:
-    """An aware datetime as people in England read it: "25 Nov 2026, 14:05" (Europe/London)."""
-    if value is None:
-        return ""
-    return timezone.localtime(value).strftime("%-d %b %Y, %H:%M")
 
 
 def environment(**options) -> Environment:
@@ -35,18 +27,10 @@ def environment(**options) -> Environment:
     options["trim_blocks"] = True
     options["lstrip_blocks"] = True
     env = Environment(**options)  # noqa: S701 - autoescape is set above
-    env.filters["localtime_format"] = localtime_format
-    env.globals.update(
-        {
-            "static": static,
-            "url": _url,
-            "get_messages": messages.get_messages,
-            # Every page writes an NHS number the one way people read it: 943 476 5919.
-            "nhs_format": nhs_number_format,
-        }
-    )
-    # Aware datetimes are stored in UTC; pages show them in UK time.
-    env.filters["localtime"] = timezone.localtime
+    # Dates and NHS numbers are written one way on every page and e-mail (core/formatting.py).
+    env.filters.update(formatting.FILTERS)
+    env.globals.update(formatting.GLOBALS)
+    env.globals.update({"static": static, "url": _url, "get_messages": messages.get_messages})
     return env
 
 

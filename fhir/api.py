@@ -30,14 +30,15 @@ from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_rol
 from audit.models import AuditAction, AuditOutcome
 from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record, client_ip
+from core.nhs_numbers import nhs_number_normalise
+from core.tokens import token_hash
 from fhir import capabilities, throttles
 from fhir import interactions as http
 from fhir import representations as resources
 from fhir.ids import Kind, fhir_id_key
 from fhir.interactions import FhirError
-from fhir.models import ApiToken, token_hash
+from fhir.models import ApiToken
 from plans.models import Plan
-from plans.nhs_numbers import nhs_number_normalise
 
 FHIR_JSON = http.FHIR_JSON
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -473,8 +474,12 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     if decoded is None:
         raise _not_found(f"No {resource} with that id")
     kind, pk = decoded
+    # Each id is looked up inside what the API may show (a visit of a child a plan still
+    # shares; a visible plan), so one outside it answers exactly as one that never existed:
+    # no check, no history read, no refusal that only an existing record could earn.
     if kind in (Kind.AUDIT_EVENT, Kind.PRACTITIONER_ROLE):
-        visit = Visit.objects.filter(pk=pk).only("nhs_number").first()
+        shared = Plan.objects.visible().values("nhs_number")
+        visit = Visit.objects.filter(pk=pk, nhs_number__in=shared).only("nhs_number").first()
         if visit is None:
             raise _not_found(f"No {resource} with that id")
         visits = [v for v in _history(request, call, visit.nhs_number, visit_id=pk) if v.pk == pk]
@@ -486,7 +491,7 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     silent = kind in _FLAG_KINDS or not call.unscheduled
     if kind in _FLAG_KINDS and not call.roles & SILENT_READ_ROLES:
         raise _access_denied("The Patient Flag API views without notifying: it needs the safeguarding lead role")
-    plan = Plan.objects.filter(pk=pk).only("nhs_number").first()
+    plan = Plan.objects.visible().filter(pk=pk).only("nhs_number").first()
     if plan is None:
         raise _not_found(f"No {resource} with that id")
     result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=None if silent else uuid.uuid4())

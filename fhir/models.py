@@ -1,4 +1,3 @@
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -6,12 +5,6 @@ from django.db import models
 from django.utils import timezone
 
 TOKEN_PREFIX = "cpis_"
-
-
-def token_hash(raw: str) -> str:
-    # Tokens carry 256 bits of randomness, so a plain SHA-256 is enough (no slow hash needed),
-    # and it lets us look a token up by its hash with one indexed query.
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class ApiTokenQuerySet(models.QuerySet):

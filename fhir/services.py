@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from fhir.models import TOKEN_PREFIX, ApiToken, token_hash
+from core.tokens import token_hash
+from fhir.models import TOKEN_PREFIX, ApiToken
 
 
 @transaction.atomic
@@ -32,3 +33,9 @@ def api_token_revoke(*, token: ApiToken, request=None) -> None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit_record(action=AuditAction.API_TOKEN_REVOKED, request=request, detail={"token_id": token.pk})
+
+
+def tokens_revoke_for_deactivated_user(*, user, **kwargs) -> int:
+    """Receiver of accounts' `user_deactivated`: every token the account holds stops at once,
+    and stays revoked if the account is reactivated (its owner issues new ones)."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

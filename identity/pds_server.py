@@ -37,6 +37,8 @@ from urllib.parse import parse_qs
 
 import jwt
 
+from core.nhs_numbers import nhs_number_is_valid
+
 FIXTURES = Path(__file__).resolve().parent / "pds_fixtures" / "patients.json"
 PATIENT_PATH = re.compile(r"^/personal-demographics/FHIR/R4/Patient/([^/?]+)$")
 TOKEN_PATH = "/oauth2/token"
@@ -44,15 +46,6 @@ TOKEN_LIFETIME = 599
 _SPINE_CODES = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
 _SECURITY = "https://www.hl7.org/fhir/valueset-security-labels.html"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def nhs_number_valid(value: str) -> bool:
-    if not (len(value) == 10 and value.isdigit()):
-        return False
-    total = sum(int(d) * w for d, w in zip(value[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(value[9])
 
 
 def patient_resource(patient: dict) -> dict:
@@ -350,7 +343,7 @@ class Handler(BaseHTTPRequestHandler):
                     f"Invalid value - {request_id[:40]} in header 'X-Request-ID'",
                 ),
             )
-        if not nhs_number_valid(nhs_number):
+        if not nhs_number_is_valid(nhs_number):
             return self._send(
                 400, operation_outcome("INVALID_RESOURCE_ID", "Resource Id is invalid", "value"), headers=echo
             )

@@ -27,12 +27,12 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from core.nhs_numbers import nhs_number_format, nhs_number_normalise
 from identity.matching import mismatches
 from identity.models import IdentityStatus, PdsLookup, VerifiedIdentity
 from identity.records import LookupStatus, PdsRecord
 from identity.service import PdsUnavailable, identity_service
 from plans.models import FileCode, PlanUpload, RejectReason, UploadStatus, row_code
-from plans.nhs_numbers import nhs_number_format, nhs_number_normalise
 from plans.upload_rows import FileUnreadable, PlanFileReader, Rejection
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 from django import forms
 
-from accounts.administration.forms import DatePartsField
+from core.forms import DatePartsField
 from plans.models import PlanType
 
 

@@ -9,10 +9,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.date_ranges import day_start
 from accounts.models import Organisation, Role, SettingType
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.dates import day_start
 from notifications.access import (
     access_delivery_by_admin,
     access_notification_by_social_worker,

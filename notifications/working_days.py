@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from core.dates import london_moment
+
 BANK_HOLIDAYS_ENGLAND = frozenset(
     date.fromisoformat(d)
     for d in [
@@ -66,5 +68,4 @@ def one_working_day_after(moment: datetime) -> datetime:
     day = local.date() + timedelta(days=1)
     while not is_working_day(day):
         day += timedelta(days=1)
-    naive = datetime.combine(day, local.time().replace(tzinfo=None))
-    return timezone.make_aware(naive)
+    return london_moment(day, local.time().replace(tzinfo=None))

@@ -3,10 +3,10 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.administration.forms import DatePartsField
 from accounts.models import phone_validator
+from core.forms import DatePartsField
+from core.nhs_numbers import NHSNumberField, nhs_number_normalise
 from plans.models import PlanType
-from plans.nhs_numbers import NHSNumberField, nhs_number_normalise
 from plans.upload_rows import name_is_acceptable
 
 

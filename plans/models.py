@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from plans.nhs_numbers import validate_nhs_number
+from core.nhs_numbers import validate_nhs_number
 
 # How long an ended plan stays visible to clinicians (SPEC 2 "Plans").
 ENDED_VISIBLE_DAYS = 365

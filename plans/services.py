@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.formatting import date_format
 from plans.models import (
     Plan,
     PlanChange,
@@ -132,7 +133,7 @@ def plan_rules_check(*, plan: Plan, today: date | None = None) -> None:
         elif plan.end_date is None and today >= adult_on:
             errors["end_date"] = "The child is 18 or over: enter the end date (the 18th birthday at the latest)"
         elif plan.end_date and plan.end_date > adult_on:
-            errors["end_date"] = f"End date must be on or before the 18th birthday ({adult_on:%-d %B %Y})"
+            errors["end_date"] = f"End date must be on or before the 18th birthday ({date_format(adult_on)})"
     if errors:
         raise ValidationError(errors)
     if demographics_conflict(nhs_number=plan.nhs_number, date_of_birth=plan.date_of_birth, exclude_plan_id=plan.pk):

@@ -14,8 +14,8 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 
+from core.nhs_numbers import nhs_number_is_valid, nhs_number_normalise
 from plans.models import PlanType, RejectReason, eighteenth_birthday
-from plans.nhs_numbers import nhs_number_is_valid, nhs_number_normalise
 
 REQUIRED_COLUMNS = ("nhs_number", "family_name", "given_names", "date_of_birth", "plan_type", "start_date")
 OPTIONAL_COLUMNS = ("end_date", "expected_due_date", "la_reference", "withdrawn")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
-from cpis.in_process import run_in_background
+from core.background import run_in_background
 from identity.service import PdsUnavailable, identity_verification_enabled
 from identity.uploads import (
     UploadVerifier,

@@ -12,12 +12,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.dashboards import years_before
 from accounts.forms import post_data
 from accounts.models import Role
-from audit.csv_cells import csv_response
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.csv_cells import csv_response
+from core.dates import years_before
+from core.formatting import date_format
 from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
 from plans.forms import (
@@ -30,7 +31,6 @@ from plans.forms import (
     errors_to_form,
 )
 from plans.models import Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus, row_code
-from plans.nhs_numbers import nhs_number_format
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (
@@ -96,7 +96,7 @@ def change_value(value) -> str:
         return "Yes" if value else "No"
     if isinstance(value, str) and len(value) == 10:
         try:
-            return f"{date.fromisoformat(value):%-d %b %Y}"
+            return date_format(date.fromisoformat(value))
         except ValueError:
             pass
     return str(value)
@@ -146,7 +146,6 @@ def plan_list(request):
             "page": page,
             "shown_ids": shown_ids,
             "can_edit": Role.PLAN_MANAGER in request.roles,
-            "nhs_number_format": nhs_number_format,
         },
         status=400 if form.errors else 200,
     )
@@ -169,14 +168,12 @@ def plan_detail(request, plan_id: int):
             "shown": shown,
             "history": history,
             "source_labels": dict(PlanChangeSource.choices),
-            "localtime": timezone.localtime,
             "can_edit": Role.PLAN_MANAGER in request.roles,
             "can_see_uploads": Role.PLAN_MANAGER in request.roles,
             # The child view is the social worker's; it exists only while clinicians see a plan.
             "child_view_url": reverse("attendances:child_for_plan", kwargs={"plan_id": plan.pk})
             if shown and Role.SOCIAL_WORKER in request.roles
             else None,
-            "nhs_number_format": nhs_number_format,
             "change_value": change_value,
         },
     )
@@ -230,7 +227,7 @@ def plan_edit(request, plan_id: int):
     return render(
         request,
         "plans/edit.jinja",
-        {"form": form, "plan": plan, "nhs_number_format": nhs_number_format},
+        {"form": form, "plan": plan},
         status=400 if form.errors else 200,
     )
 
@@ -257,7 +254,7 @@ def plan_end_view(request, plan_id: int):
     return render(
         request,
         "plans/end.jinja",
-        {"form": form, "plan": plan, "nhs_number_format": nhs_number_format},
+        {"form": form, "plan": plan},
         status=400 if form.errors else 200,
     )
 
@@ -273,7 +270,7 @@ def plan_withdraw_view(request, plan_id: int):
         plan_withdraw(plan=plan, by=request.user, request=request)
         messages.success(request, "Plan withdrawn. Clinicians will no longer see it.")
         return redirect("plans:detail", plan_id=plan.pk)
-    return render(request, "plans/withdraw.jinja", {"plan": plan, "nhs_number_format": nhs_number_format})
+    return render(request, "plans/withdraw.jinja", {"plan": plan})
 
 
 @never_cache
@@ -300,7 +297,6 @@ def upload(request):
             **match,
             "required_columns": REQUIRED_COLUMNS,
             "columns": COLUMNS,
-            "localtime": timezone.localtime,
         },
         status=400 if form.errors else 200,
     )
@@ -342,7 +338,6 @@ def upload_detail(request, upload_id: int):
             "code_labels": ROW_CODE_LABELS,
             "UploadStatus": UploadStatus,
             "reason_labels": dict(RejectReason.choices),
-            "localtime": timezone.localtime,
         },
     )
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from accounts.administration.forms import DatePartsField
+from core.forms import DatePartsField
 
 DEFAULT_WEEKS = 12
 MAX_DAYS = 366

@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from accounts.date_ranges import day_start
 from accounts.models import Organisation
 from audit.models import AuditAction, AuditEvent
+from core.dates import day_start
 from notifications.models import Notification
 from plans.models import PlanUpload, UploadStatus
 

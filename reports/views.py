@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from accounts.access import role_required
 from accounts.forms import organisations_in_region, region_choices, region_filter
 from accounts.models import Organisation, OrganisationKind, Role
-from audit.csv_cells import csv_response
+from core.csv_cells import csv_response
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
 from reports.metrics import ACCEPTANCE_TARGET, care_setting_report, local_authority_report

@@ -14,9 +14,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts.administration.services import InvitationUnusable, invitation_usable
 from accounts.models import Organisation, User
 from accounts.services import four_eyes_check, membership_grant
+from administration.services import InvitationUnusable, invitation_usable
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from single_sign_on.models import (

@@ -22,9 +22,10 @@ from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
-from accounts.administration.services import InvitationUnusable, invitation_refused_record, invitation_usable
 from accounts.forms import post_data
 from accounts.models import Organisation, Role
+from accounts.views import after_sign_out_register
+from administration.services import InvitationUnusable, invitation_refused_record, invitation_usable
 from single_sign_on import protocol, services
 from single_sign_on.forms import IdentityProviderForm, LinkDecisionForm
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest
@@ -209,12 +210,15 @@ def signed_out(request, provider_id: int):
     return render(request, "single_sign_on/signed_out.jinja", {"provider": provider, "logout_url": logout_url})
 
 
-def provider_for_logout(request) -> IdentityProvider | None:
-    """The provider this session signed in through, read before our sign-out clears it."""
+@after_sign_out_register
+def provider_sign_out_page(request) -> str | None:
+    """After our sign-out, the page offering the provider's own sign-out (RP-initiated logout),
+    for a session that signed in through one."""
     sso = request.session.get(services.SESSION_SSO) or {}
     if sso.get("user_id") != getattr(request.user, "pk", None):
         return None
-    return IdentityProvider.objects.filter(pk=sso.get("provider_id")).first()
+    provider = IdentityProvider.objects.filter(pk=sso.get("provider_id")).first()
+    return reverse("single_sign_on:signed_out", kwargs={"provider_id": provider.pk}) if provider else None
 
 
 @login_not_required

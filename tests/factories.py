@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Organisation, OrganisationKind, Role, SettingType, TrainingRecord, User
+from core.nhs_numbers import nhs_test_numbers
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -88,22 +89,14 @@ def user_with_role(
 
 
 _VALID_TEST_NUMBERS: list[str] = []
+_test_numbers = nhs_test_numbers()
 
 
 def nhs_number_for(n: int) -> str:
     """The n-th valid NHS number in the 999 test range (never a real person's number); distinct
-    n give distinct numbers (about 1 in 11 candidates has no possible check digit and is skipped)."""
-    from plans.nhs_numbers import nhs_number_check_digit
-
+    n give distinct numbers."""
     while len(_VALID_TEST_NUMBERS) <= n:
-        candidate = len(_VALID_TEST_NUMBERS) and int(_VALID_TEST_NUMBERS[-1][3:9]) + 1
-        while True:
-            first_nine = f"999{candidate:06d}"
-            check = nhs_number_check_digit(first_nine)
-            candidate += 1
-            if check is not None:
-                _VALID_TEST_NUMBERS.append(first_nine + str(check))
-                break
+        _VALID_TEST_NUMBERS.append(next(_test_numbers))
     return _VALID_TEST_NUMBERS[n]
 
 

@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.test import RequestFactory
 from django.utils import timezone
 
+from core import background
 from cpis import in_process
 from notifications.models import Notification
 from tests.notifications.checks import inbox_notification
@@ -54,8 +55,8 @@ def test_without_a_broker_a_task_runs_in_a_thread(settings, monkeypatch):
         def start(self):
             self.target()
 
-    monkeypatch.setattr(in_process.threading, "Thread", ImmediateThread)
-    in_process.run_in_background(FakeTask(), 7)
+    monkeypatch.setattr(background.threading, "Thread", ImmediateThread)
+    background.run_in_background(FakeTask(), 7)
     assert ran == [(7,)] and started == ["in-process-fake"]
 
 
@@ -69,5 +70,5 @@ def test_with_a_broker_a_task_is_queued(settings):
         def delay(self, *args):
             queued.append(args)
 
-    in_process.run_in_background(FakeTask(), 3)
+    background.run_in_background(FakeTask(), 3)
     assert queued == [(3,)]

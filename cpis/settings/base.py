@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_otp_webauthn",
     "axes",
     "csp",
+    "core",
     "accounts",
     "audit",
     "plans",
@@ -58,7 +59,13 @@ INSTALLED_APPS = [
     "operations",
     "identity",
     "single_sign_on",
+    "administration",
 ]
+# The demo (seed_demo, totp_code) creates users with published passwords: its app is installed
+# only on a developer's machine or a deliberate demo deployment, never by production settings.
+DEMO = env.bool("DEMO", default=False)
+if DEBUG or DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     # Request counts and latencies for /metrics (with its partner last in the list).
@@ -382,8 +389,6 @@ CELERY_TASK_QUEUES = [
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
 CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
 CELERY_TIMEZONE = TIME_ZONE
-# Task modules outside an app's own `tasks.py`, which autodiscovery would not find.
-CELERY_IMPORTS = ("accounts.administration.tasks",)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
     # Expiring at the next run: after an outage, one sweep is enough, not one per missed interval.

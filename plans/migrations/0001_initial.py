@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import plans.nhs_numbers
+import core.nhs_numbers
 from django.db import migrations, models
 
 
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name='Plan',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('nhs_number', models.CharField(max_length=10, validators=[plans.nhs_numbers.validate_nhs_number], verbose_name='NHS number')),
+                ('nhs_number', models.CharField(max_length=10, validators=[core.nhs_numbers.validate_nhs_number], verbose_name='NHS number')),
                 ('family_name', models.CharField(max_length=100)),
                 ('given_names', models.CharField(max_length=200)),
                 ('date_of_birth', models.DateField()),

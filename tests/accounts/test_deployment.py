@@ -44,6 +44,16 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
+def test_production_settings_do_not_install_the_demo_unless_asked():
+    # seed_demo creates users with published passwords: without DEBUG or DEMO the command must
+    # not exist at all, not merely refuse.
+    without = manage("help", "--commands", env=PRODUCTION_ENV)
+    assert without.returncode == 0, without.stderr
+    assert "seed_demo" not in without.stdout.split() and "totp_code" not in without.stdout.split()
+    demo = manage("help", "--commands", env={**PRODUCTION_ENV, "DEMO": "true"})
+    assert {"seed_demo", "totp_code"} <= set(demo.stdout.split())
+
+
 def test_make_run_with_nothing_configured_loads_the_demo_on_sqlite(tmp_path):
     # The README's first command: no DATABASE_URL, no broker. The demo's checks go through the
     # same services as a clinician's, so this catches PostgreSQL-only code on that path.

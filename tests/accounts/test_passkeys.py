@@ -11,8 +11,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.administration.services import two_factor_reset
 from accounts.models import Role
+from administration.services import two_factor_reset
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from tests.accounts.authenticator import SoftAuthenticator, b64url
 from tests.factories import TEST_PASSWORD

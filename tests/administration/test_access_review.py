@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.administration.services import access_review_record
 from accounts.models import AccessReview, Membership, Role, TrainingRecord, User
+from administration.services import access_review_record
 from audit.models import AuditAction, AuditEvent
 from tests.factories import user_with_role
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from accounts.administration.services import role_remove
 from accounts.models import Membership, Role
+from administration.services import role_remove
 from tests.factories import OrganisationFactory, user_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.administration.services import two_factor_reset
 from accounts.models import Membership, Role, TrainingRecord
 from accounts.services import membership_grant, training_record
+from administration.services import two_factor_reset
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 
 pytestmark = pytest.mark.django_db

@@ -226,7 +226,7 @@ def test_account_created_elsewhere_meanwhile_stops_the_acceptance(
 
 
 def test_signed_in_user_is_asked_to_log_out_first(client_for, role_user, setting_admin):
-    from accounts.administration.services import token_hash
+    from core.tokens import token_hash
 
     Invitation.objects.create(
         organisation=setting_admin.memberships.get().organisation,
@@ -244,7 +244,8 @@ def test_signed_in_user_is_asked_to_log_out_first(client_for, role_user, setting
 
 def test_the_same_link_accepted_twice_creates_one_account(setting_admin, care_setting):
     # Two tabs or a double-submitted form: the invitation row is locked and used up by the first.
-    from accounts.administration.services import InvitationUnusable, invitation_accept, token_hash
+    from administration.services import InvitationUnusable, invitation_accept
+    from core.tokens import token_hash
 
     Invitation.objects.create(
         organisation=care_setting,

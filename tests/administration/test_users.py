@@ -80,7 +80,7 @@ def test_admin_cannot_grant_national_admin(client_for, role_user, national):
 def test_granting_national_admin_is_refused_by_the_service_too(admin, clinician, national):
     from django.core.exceptions import ValidationError
 
-    from accounts.administration.services import role_grant
+    from administration.services import role_grant
 
     with pytest.raises(ValidationError):
         role_grant(user=clinician, organisation=national, role=Role.NATIONAL_ADMIN, by=admin)
@@ -203,7 +203,7 @@ def test_service_refuses_to_deactivate_the_last_active_admin(admin, role_user, c
     # the rule for any other caller (the Django admin, a shell).
     from django.core.exceptions import ValidationError
 
-    from accounts.administration.services import user_deactivate_at
+    from administration.services import user_deactivate_at
 
     operator = role_user(Role.NATIONAL_ADMIN, national)
     with pytest.raises(ValidationError, match="last administrator"):

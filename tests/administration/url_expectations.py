@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.administration.services import token_hash
 from accounts.models import Invitation, Role, User
+from core.tokens import token_hash
 from tests.factories import user_with_role
 from tests.url_permissions import Expect, World, everyone
 

@@ -391,7 +391,7 @@ def test_an_arrival_more_than_12_hours_ago_is_confirmed_before_it_is_recorded(cl
 
     visit = Visit.objects.get()
     assert f"{timezone.localtime(visit.arrived_at):%H:%M}" == typed
-    assert f"Arrival recorded: <strong>{timezone.localtime(visit.arrived_at):%-d %b %Y, %H:%M}</strong>" in _text(
+    assert f"Arrival recorded: <strong>{timezone.localtime(visit.arrived_at):%-d %B %Y, %H:%M}</strong>" in _text(
         confirmed
     )
 

@@ -10,7 +10,7 @@ from accounts.access import SESSION_ORGANISATION_KEY
 from accounts.models import Membership, Role
 from attendances.services import child_check
 from audit.models import AuditAction, AuditEvent
-from plans.nhs_numbers import nhs_number_format
+from core.nhs_numbers import nhs_number_format
 from tests.factories import OrganisationFactory, PlanFactory, nhs_number_for, user_with_role
 
 pytestmark = pytest.mark.django_db

@@ -1,9 +1,9 @@
 import pytest
 from django.core.management import call_command
 
-from attendances.demo import seed_attendances_demo
 from attendances.models import Visit
 from audit.models import AuditAction, AuditEvent
+from demo.attendances import seed_attendances_demo
 from notifications.models import Notification
 from plans.models import Plan
 

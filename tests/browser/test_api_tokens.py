@@ -1,7 +1,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from fhir.models import ApiToken, token_hash
+from core.tokens import token_hash
+from fhir.models import ApiToken
 from tests.browser.conftest import assert_accessible, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -214,7 +214,7 @@ class Deployment:
             DATABASE_URL=self.database.url(self.database.owner),
             DATABASE_APP_ROLE=migrate["environment"]["DATABASE_APP_ROLE"].replace("cpis_app", self.database.app),
         )
-        self.manage("seed_demo", "--force")
+        self.manage("seed_demo", "--force", DEMO="true")
         for name, service in COMPOSE["services"].items():
             if "build" in service and name != "migrate":
                 log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 - the child keeps it open

@@ -199,6 +199,35 @@ def test_read_by_id_of_anything_not_issued_or_no_longer_visible_is_404(api, loca
     assert AuditEvent.objects.filter(action=AuditAction.FHIR_REQUEST_REFUSED, outcome="failure").count() == 7
 
 
+def test_read_by_id_outside_the_scope_answers_as_a_missing_id_and_leaves_no_trace(api, local_authority):
+    # A withdrawn plan, and a visit of a child whose only plan is withdrawn: records that exist,
+    # but that the API must not show. Reading them must look exactly like reading ids never issued.
+    withdrawn = PlanFactory(organisation=local_authority, withdrawn_in_error=True)
+    visit = VisitFactory(nhs_number=withdrawn.nhs_number)
+    call, user = api("safeguarding_lead")
+    pairs = [
+        (f"CareTeam/{fhir_id(Kind.CARE_TEAM, withdrawn.pk)}", f"CareTeam/{fhir_id(Kind.CARE_TEAM, 10**12)}"),
+        (f"CarePlan/{fhir_id(Kind.CARE_PLAN, withdrawn.pk)}", f"CarePlan/{fhir_id(Kind.CARE_PLAN, 10**12)}"),
+        (f"AuditEvent/{fhir_id(Kind.AUDIT_EVENT, visit.pk)}", f"AuditEvent/{fhir_id(Kind.AUDIT_EVENT, 10**12)}"),
+        (
+            f"PractitionerRole/{fhir_id(Kind.PRACTITIONER_ROLE, visit.pk)}",
+            f"PractitionerRole/{fhir_id(Kind.PRACTITIONER_ROLE, 10**12)}",
+        ),
+    ]
+
+    def answer(path):
+        before = set(AuditEvent.objects.values_list("pk", flat=True))
+        issue = outcome(call(path, IsUnscheduledAccessEvent="true"), 404, "NO_RECORD_FOUND")
+        events = AuditEvent.objects.exclude(pk__in=before)
+        return issue.diagnostics, sorted(events.values_list("action", "outcome", "nhs_number"))
+
+    for out_of_scope, missing in pairs:
+        assert answer(out_of_scope) == answer(missing), out_of_scope
+    # No check of the child, no visit, no history read: nothing names the child.
+    assert not AuditEvent.objects.filter(nhs_number=withdrawn.nhs_number).exists()
+    assert list(Visit.objects.filter(nhs_number=withdrawn.nhs_number)) == [visit]
+
+
 def test_ids_are_stable_opaque_and_distinct_per_kind():
     assert fhir_id(Kind.CARE_TEAM, 1) == fhir_id(Kind.CARE_TEAM, 1)
     assert fhir_id(Kind.CARE_TEAM, 1) != fhir_id(Kind.CARE_TEAM, 2)

@@ -2,7 +2,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditAction, AuditEvent
-from fhir.models import ApiToken, token_hash
+from core.tokens import token_hash
+from fhir.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

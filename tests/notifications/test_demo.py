@@ -3,7 +3,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from notifications.demo import seed_notifications_demo
+from demo.notifications import seed_notifications_demo
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 
 

@@ -47,7 +47,7 @@ def test_inbox_lists_own_las_delivered_notifications_only(sw_client, la, setting
     # The NHS number and date of birth tell apart two children of the same name.
     nhs = mine.nhs_number
     assert f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}" in body
-    assert mine.date_of_birth.strftime("%-d %b %Y") in body
+    assert mine.date_of_birth.strftime("%-d %B %Y") in body
     event = AuditEvent.objects.get(action=AuditAction.NOTIFICATION_INBOX_VIEWED)
     assert event.detail["notification_ids"] == [mine.pk]
 
@@ -257,8 +257,8 @@ def test_inbox_and_notification_show_the_same_times(sw_client, la, setting):
     listing = sw_client.get(INBOX).content.decode()
     detail = sw_client.get(_detail(notification)).content.decode()
 
-    first_text = timezone.localtime(notification.first_attended_at).strftime("%-d %b %Y, %H:%M")
-    last_text = timezone.localtime(notification.last_attended_at).strftime("%-d %b %Y, %H:%M")
+    first_text = timezone.localtime(notification.first_attended_at).strftime("%-d %B %Y, %H:%M")
+    last_text = timezone.localtime(notification.last_attended_at).strftime("%-d %B %Y, %H:%M")
     for page in (listing, detail):
         assert first_text in page
         assert f"last at {last_text}" in page

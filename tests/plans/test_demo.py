@@ -5,8 +5,8 @@ import time_machine
 from django.core.management import call_command
 
 from accounts.models import Organisation
+from core.nhs_numbers import nhs_number_is_valid
 from plans.models import Plan
-from plans.nhs_numbers import nhs_number_is_valid
 
 pytestmark = pytest.mark.django_db
 

@@ -393,7 +393,7 @@ def test_history_says_values_as_people_read_them(manager, local_authority):
 
     page = manager.get(f"/plans/{plan.pk}/").content.decode()
 
-    assert "End date: Not set → 30 Nov 2026" in page
+    assert "End date: Not set → 30 November 2026" in page
     assert "Withdrawn: No → Yes" in page
     assert "(none)" not in page and "File upload 1" not in page
     assert f'From <a href="/plans/uploads/{upload.pk}/">an uploaded file</a>' in page

@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.administration.services import user_reactivate_at
 from accounts.models import Role
 from accounts.services import user_deactivate
+from administration.services import user_reactivate_at
 from attendances.models import Visit
 from audit.models import AuditAction, AuditEvent
 from cpis.logs import RedactFilter

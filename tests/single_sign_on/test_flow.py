@@ -14,10 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.administration.services import token_hash
 from accounts.models import Invitation, Membership, Role, User
 from accounts.services import user_deactivate
 from audit.models import AuditAction, AuditEvent, AuditOutcome
+from core.tokens import token_hash
 from single_sign_on import protocol
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest, ProviderIdentity
 from tests.accounts.test_login import current_code

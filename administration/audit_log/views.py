@@ -1,0 +1,156 @@
+"""The audit viewer: national admins search everything, org admins their own organisation.
+
+Searches are POSTed and kept in the session, so an NHS number never appears in a URL (and so
+never in a proxy or access log); the results page and the CSV read the search from there.
+"""
+
+import datetime as dt
+import json
+
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from accounts.access import gate_response, role_required, trained_user_gate
+from accounts.models import Role
+from administration.audit_log.forms import AuditSearchForm
+from administration.audit_log.presentation import affected_by_event
+from administration.audit_log.selectors import audit_events_search, audit_events_visible_to
+from audit.masking import event_for_viewer
+from audit.models import AuditAction
+from audit.services import audit_record
+from core.csv_cells import csv_response
+
+PAGE_SIZE = 50
+_SESSION_KEY = "audit_search"
+
+
+def _cleared(request) -> bool:
+    """Whether this viewer may see child identifiers: a national admin past the trained-user gate
+    (investigations). Admin roles alone never are (SPEC 1)."""
+    return Role.NATIONAL_ADMIN in request.roles and trained_user_gate(request).passed
+
+
+def _events(request, criteria: dict, *, cleared: bool):
+    if not cleared:
+        # A search kept from before the clearance lapsed must not keep working.
+        criteria = {**criteria, "nhs_number": ""}
+    visible = audit_events_visible_to(roles=request.roles, organisation=request.organisation)
+    return audit_events_search(visible, criteria)
+
+
+class _MaskedPage:
+    """A page of events, each masked for the viewer as it is read."""
+
+    def __init__(self, page, *, cleared: bool):
+        self._page = page
+        self.object_list = [event_for_viewer(e, cleared=cleared) for e in page.object_list]
+
+    def __getattr__(self, name):
+        return getattr(self._page, name)
+
+
+def _initial(criteria: dict) -> dict:
+    initial = dict(criteria)
+    for key in ("date_from", "date_to"):
+        try:
+            initial[key] = dt.date.fromisoformat(criteria[key]) if criteria.get(key) else None
+        except (TypeError, ValueError):
+            initial[key] = None
+    return initial
+
+
+@role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
+@never_cache
+def events(request):
+    national = Role.NATIONAL_ADMIN in request.roles
+    if request.method == "POST":
+        if "clear" in request.POST:
+            request.session.pop(_SESSION_KEY, None)
+            return redirect("audit:events")
+        form = AuditSearchForm(request.POST, national=national)
+        if form.is_valid():
+            criteria = form.criteria()
+            if criteria["nhs_number"]:
+                # Only national admins have the field; a search by child needs the same gate as
+                # any other look at child data, and a refusal is audited by the gate.
+                gate = trained_user_gate(request)
+                if not gate.passed:
+                    return gate_response(request, gate)
+            request.session[_SESSION_KEY] = criteria
+            # Searching the log is itself an access worth recording, the more so by NHS number.
+            audit_record(
+                action=AuditAction.AUDIT_SEARCHED,
+                request=request,
+                nhs_number=criteria["nhs_number"],
+                detail={"criteria": sorted(k for k, v in criteria.items() if v)},
+            )
+            return redirect("audit:events")
+        criteria = {}
+    else:
+        criteria = request.session.get(_SESSION_KEY, {})
+        form = AuditSearchForm(initial=_initial(criteria), national=national)
+    cleared = _cleared(request)
+    page = Paginator(_events(request, criteria, cleared=cleared), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "audit/events.jinja",
+        {
+            "form": form,
+            "page": _MaskedPage(page, cleared=cleared),
+            "affected": affected_by_event(page.object_list),
+            "searched": bool(criteria),
+            "national": national,
+            "role_labels": {r.value: r.label for r in Role},
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
+def events_csv(request):
+    criteria = request.session.get(_SESSION_KEY, {})
+    cleared = _cleared(request)
+    found = _events(request, criteria, cleared=cleared)
+    audit_record(
+        action=AuditAction.AUDIT_EXPORTED,
+        request=request,
+        nhs_number=criteria.get("nhs_number", "") if cleared else "",
+        detail={"criteria": sorted(k for k, v in criteria.items() if v), "rows": found.count()},
+    )
+
+    def rows():
+        for event in found.iterator(chunk_size=2000):
+            event = event_for_viewer(event, cleared=cleared)
+            yield [
+                timezone.localtime(event.occurred_at).isoformat(timespec="seconds"),
+                event.user.email if event.user else "",
+                event.user.full_name if event.user else "",
+                event.roles,
+                event.organisation.ods_code if event.organisation else "",
+                event.action,
+                event.nhs_number,
+                event.ip_address or "",
+                event.outcome,
+                event.trace_id,
+                json.dumps(event.detail, sort_keys=True),
+            ]
+
+    return csv_response(
+        f"audit-{timezone.localdate():%Y%m%d}.csv",
+        [
+            "occurred_at",
+            "user_email",
+            "user_name",
+            "roles",
+            "organisation",
+            "action",
+            "nhs_number",
+            "ip_address",
+            "outcome",
+            "trace_id",
+            "detail",
+        ],
+        rows(),
+    )
