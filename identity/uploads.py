@@ -7,7 +7,7 @@
 2. If PDS cannot answer, the upload is held as CPF05 (`upload_hold`): nothing is applied, the
    plans held are untouched, and `held_uploads_retry` (beat) tries again until
    IDENTITY_HELD_MAX_HOURS, then refuses the file with CPF05 so the LA resubmits it.
-3. `UploadVerifier` answers each row from the saved lookups, inside plans/uploads.py's
+3. `UploadVerifier` answers each row from the saved lookups, inside plans/uploads/pipeline.py's
    pipeline: CPR01 no record, CPR02 sensitive, CPR03 details differ (identity/matching.py),
    CPR04 old-style number, CPR05 superseded (the replacement named), or accepted.
 4. The apply records what PDS verified (VerifiedIdentity) in its own transaction and forgets

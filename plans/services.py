@@ -1,6 +1,6 @@
 """Writes to plans one at a time (the forms), the nightly jobs, and the LA's contact details.
 
-Every write here and in plans/uploads.py takes the LA's plan lock first, so a form edit and
+Every write here and in plans/uploads/ takes the LA's plan lock first, so a form edit and
 an upload, or two uploads, from one LA never interleave.
 """
 
