@@ -62,9 +62,9 @@ def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, 
             detail={"upload_id": upload.pk, "bytes": upload.size_bytes},
         )  # fmt: skip
         if upload.status == UploadStatus.ANALYSING:
-            from plans.tasks import plan_upload_analyse_task
+            from plans import tasks
 
-            transaction.on_commit(lambda: run_in_background(plan_upload_analyse_task, upload.pk))
+            transaction.on_commit(lambda: run_in_background(tasks.plan_upload_analyse, upload.pk))
     return upload
 
 
@@ -78,11 +78,11 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
         content = _content(upload_id)
     verifier = None
     if identity_verification_enabled():
-        from plans.tasks import plan_upload_analyse_task
+        from plans import tasks
 
         # PDS first, outside any transaction: its answers are kept even if it fails part-way.
         if not _identity_lookups(
-            upload_id=upload_id, content=content, task=plan_upload_analyse_task, in_worker=in_worker
+            upload_id=upload_id, content=content, task=tasks.plan_upload_analyse, in_worker=in_worker
         ):
             return
         verifier = UploadVerifier(upload_id=upload_id)
@@ -131,9 +131,9 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request=None) -> bool:
             detail={"upload_id": upload.pk},
         )  # fmt: skip
         _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
-        from plans.tasks import plan_upload_apply_task
+        from plans import tasks
 
-        transaction.on_commit(lambda: run_in_background(plan_upload_apply_task, upload.pk))
+        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk))
     return True
 
 
@@ -166,12 +166,12 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     if identity_verification_enabled():
         if not PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).exists():
             return
-        from plans.tasks import plan_upload_apply_task
+        from plans import tasks
 
         stored = content is None
         if stored:
             content = _content(upload_id)
-        if not _identity_lookups(upload_id=upload_id, content=content, task=plan_upload_apply_task, in_worker=stored):
+        if not _identity_lookups(upload_id=upload_id, content=content, task=tasks.plan_upload_apply, in_worker=stored):
             return
         verifier = UploadVerifier(upload_id=upload_id)
     try:
