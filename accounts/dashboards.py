@@ -72,7 +72,7 @@ def plan_manager_panel(request) -> Panel:
     today = timezone.localdate()
     open_plans = Plan.objects.for_local_authority(organisation).filter(end_date__isnull=True, withdrawn=False)
     by_type = dict(open_plans.values_list("plan_type").annotate(n=Count("id")).order_by())
-    labels = {
+    labels: dict[str, str] = {
         PlanType.CPP: "open Child Protection Plans",
         PlanType.LAC: "Looked After Children",
         PlanType.UCPP: "open Unborn Child Protection Plans",

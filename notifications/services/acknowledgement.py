@@ -2,15 +2,16 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import Organisation, Role, User
 from audit.models import AuditAction
 from audit.services import audit_record
 from notifications.models import Notification, NotificationStatus
 
 
-def social_workers_of(local_authority) -> list[User]:
+def social_workers_of(local_authority: Organisation) -> list[User]:
     """Who a notification can be assigned to: the LA's active social workers, by name."""
     return list(
         User.objects.filter(
@@ -23,7 +24,7 @@ def social_workers_of(local_authority) -> list[User]:
     )
 
 
-def notification_assign(*, notification: Notification, user: User, request) -> None:
+def notification_assign(*, notification: Notification, user: User, request: HttpRequest) -> None:
     if not user.memberships.filter(organisation_id=notification.local_authority_id, role=Role.SOCIAL_WORKER).exists():
         # The view offers only the LA's social workers; this stops a forged id all the same.
         raise PermissionDenied("A notification is assigned only to a social worker of its local authority.")
@@ -38,7 +39,7 @@ def notification_assign(*, notification: Notification, user: User, request) -> N
     notification.assigned_to = user
 
 
-def notification_acknowledge(*, notification: Notification, user: User, note: str, request) -> bool:
+def notification_acknowledge(*, notification: Notification, user: User, note: str, request: HttpRequest) -> bool:
     """Acknowledges a NEW notification with a note; False if someone already had (a double
     submit, or a colleague first), in which case nothing changes."""
     now = timezone.now()

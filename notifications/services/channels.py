@@ -6,7 +6,7 @@ value in `Channel`, and a branch in the outbox's choice of channels per LA, `out
 """
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -105,9 +105,11 @@ def _send_email(*, local_authority: Organisation, count: int, delivery_ids: list
     message.send(fail_silently=False)
 
 
-def webhook_payload(*, notification: Notification, delivery_id: int) -> dict:
+def webhook_payload(*, notification: Notification, delivery_id: int) -> dict[str, Any]:
     """The webhook's JSON: the LA's own case-management system gets the full content."""
     setting = notification.care_setting
+    # Only an inactive NHS number notification has no care setting, and it is never sent by webhook.
+    assert setting is not None, "an attendance notification names its care setting"
     return {
         "delivery_id": delivery_id,
         "notification_id": notification.pk,

@@ -7,12 +7,13 @@ attempt. An admin can re-drive a failed one.
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import AuditAction
@@ -33,11 +34,11 @@ def _retry_delay(attempts: int) -> float:
     return float(min(settings.NOTIFICATION_RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1)))
 
 
-def _claimable(now) -> Q:
+def _claimable(now: datetime) -> Q:
     return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now + _DUE_TOLERANCE)
 
 
-def _claim(*, delivery: Delivery, channel: DeliveryChannel, now) -> tuple[uuid.UUID, list[int]]:
+def _claim(*, delivery: Delivery, channel: DeliveryChannel, now: datetime) -> tuple[uuid.UUID, list[int]]:
     """Claims this delivery (and, for a channel that batches, e-mail, the LA's other due
     deliveries on it, so one message says "N new notifications"). Returns the claim token and
     the ids it holds.
@@ -143,7 +144,7 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
     return None
 
 
-def delivery_retry(*, delivery: Delivery, request) -> bool:
+def delivery_retry(*, delivery: Delivery, request: HttpRequest) -> bool:
     """An admin's re-drive of a FAILED delivery: back to PENDING with fresh attempts."""
     with transaction.atomic():
         retried = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(

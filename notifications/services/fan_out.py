@@ -64,7 +64,7 @@ def delivery_dispatch(*, delivery_ids: list[int], countdown: float | None = None
         try:
             delivery_send.apply_async(
                 (delivery_id,),
-                countdown=countdown,
+                countdown=countdown,  # type: ignore[arg-type]  # None (no delay) is Celery's default
                 queue=delivery_queue(channels.get(delivery_id, Channel.INBOX)),
                 retry=True,
                 retry_policy=_PUBLISH_RETRY_POLICY,

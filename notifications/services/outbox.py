@@ -1,8 +1,10 @@
 """The outbox's writing side: a check creates or joins one notification per LA, and writes a
 `Delivery` row per channel in the check's own transaction, handed to the worker on commit."""
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -11,6 +13,19 @@ from django.utils import timezone
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.services.fan_out import deliveries_hand_over
 from notifications.working_days import one_working_day_after
+from plans.models import Plan
+
+
+class AttendedVisit(Protocol):
+    """What the outbox reads of a visit (attendances' `Visit`; attendances depends on
+    notifications, not the other way)."""
+
+    nhs_number: str
+    care_setting_id: int
+    arrived_at: datetime
+    checked_by_name: str
+    checked_by_role: str
+
 
 # PostgreSQL's one statement, because it runs inside every clinician's check: join each LA's current
 # episode (its latest notification from this setting within the window), create a notification
@@ -75,7 +90,7 @@ UNION ALL SELECT 'delivery', id, notification_id FROM deliveries
 """
 
 
-def notification_record_attendance(*, visit, plans) -> list[int]:
+def notification_record_attendance(*, visit: AttendedVisit, plans: Iterable[Plan]) -> list[int]:
     """Creates or joins one notification per responsible LA for this visit; returns their ids
     in LA order.
 
@@ -99,7 +114,7 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
     outbox tests run against both.
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
-    by_la: dict[int, list] = {}
+    by_la: dict[int, list[Plan]] = {}
     for plan in plans:
         by_la.setdefault(plan.organisation_id, []).append(plan)
     record = _record_in_one_statement if connection.vendor == "postgresql" else _record_with_orm
@@ -109,7 +124,7 @@ def notification_record_attendance(*, visit, plans) -> list[int]:
     return [notification_by_la[la_id] for la_id in sorted(by_la)]
 
 
-def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_of_birth_entered) -> int:
+def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_of_birth_entered: date | None) -> int:
     """Records on each notification whose child's date of birth differs from the one entered
     at the check. Kept out of the one-statement insert: a mismatch is rare, and this costs one
     UPDATE only then."""
@@ -120,16 +135,18 @@ def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_
     )
 
 
-def _episode_window(visit) -> tuple:
+def _episode_window(visit: AttendedVisit) -> tuple[datetime, datetime]:
     window = timedelta(hours=settings.NOTIFICATION_EPISODE_HOURS)
     return visit.arrived_at - window, visit.arrived_at + window
 
 
-def _plan_types(plans) -> str:
+def _plan_types(plans: Iterable[Plan]) -> str:
     return ",".join(sorted({p.plan_type for p in plans}))
 
 
-def _record_in_one_statement(*, visit, by_la: dict, now) -> tuple[dict[int, int], list[int]]:
+def _record_in_one_statement(
+    *, visit: AttendedVisit, by_la: dict[int, list[Plan]], now: datetime
+) -> tuple[dict[int, int], list[int]]:
     la_ids = sorted(by_la)
     subjects = [by_la[la_id][0] for la_id in la_ids]
     window_start, window_end = _episode_window(visit)
@@ -164,7 +181,9 @@ def _record_in_one_statement(*, visit, by_la: dict, now) -> tuple[dict[int, int]
     return notification_by_la, [row_id for kind, row_id, _ in rows if kind == "delivery"]
 
 
-def _record_with_orm(*, visit, by_la: dict, now) -> tuple[dict[int, int], list[int]]:
+def _record_with_orm(
+    *, visit: AttendedVisit, by_la: dict[int, list[Plan]], now: datetime
+) -> tuple[dict[int, int], list[int]]:
     window_start, window_end = _episode_window(visit)
     episodes = (
         Notification.objects.select_for_update()

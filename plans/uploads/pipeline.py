@@ -2,18 +2,21 @@
 and, for the apply, write the plans; then the counts and every rejected row."""
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from identity.uploads import UploadVerifier
 from plans.models import (
     PlanUpload,
     RejectReason,
 )
-from plans.upload_rows import PlanFileReader, Rejection, cells_for_lines
+from plans.upload_rows import PlanFileReader, Rejection, ValidRow, cells_for_lines
 from plans.uploads.progress import _progress_set
 from plans.uploads.staging import _STAGE, _apply, _classify, _preview_changes_read, _stage_create, _stage_fill
 
@@ -39,14 +42,16 @@ COUNT_KEYS = ("rows", "accepted", "rejected", "created", "updated", "ended", "wi
 
 @dataclass
 class _Outcome:
-    counts: dict[str, int]
+    counts: dict[str, Any]
     columns: list[str]
     rejections: list[Rejection] = field(default_factory=list)
     # For a preview only: the rows that would change a plan (see _preview_changes_read).
-    changes: list[tuple] = field(default_factory=list)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier=None) -> _Outcome:
+def _run(
+    *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: UploadVerifier | None = None
+) -> _Outcome:
     """Reads, stages and classifies the file; with `apply`, writes the plans. Call inside the
     transaction that decides whether any of it stays. A `verifier` (identity/uploads.py) answers
     each valid row from PDS first; the rows it refuses never reach the staging table."""
@@ -61,7 +66,7 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None, ve
     rejections: list[Rejection] = []
     identity_rejections: list[Rejection] = []
 
-    def valid_rows():
+    def valid_rows() -> Iterator[ValidRow]:
         for item in reader.rows():
             if isinstance(item, Rejection):
                 rejections.append(verifier.recode(item, reader.header) if verifier else item)
@@ -104,7 +109,8 @@ def _run(*, upload: PlanUpload, content: bytes, apply: bool, by: User | None, ve
         rejections += [Rejection(r.line, r.reason, r.message, cells.get(r.line, [])) for r in identity_rejections]
     rejections.sort(key=lambda r: r.line)
     accepted = sum(actions.values())
-    counts = {key: actions.get(key, 0) for key in COUNT_KEYS}
+    # The counts by action, and the identity verification's summary (a dict) when it ran.
+    counts: dict[str, Any] = {key: actions.get(key, 0) for key in COUNT_KEYS}
     counts.update(rows=reader.row_count, accepted=accepted, rejected=len(rejections))
     if verifier is not None:
         counts["identity"] = verifier.summary()

@@ -1,5 +1,7 @@
 """An upload's progress, for the browser's progress bar."""
 
+from typing import Any
+
 from django.core.cache import cache
 
 from plans.models import (
@@ -15,7 +17,7 @@ def _progress_set(upload_id: int, *, phase: str, percent: int) -> None:
     cache.set(_PROGRESS_KEY.format(upload_id), {"phase": phase, "percent": percent}, timeout=3600)
 
 
-def upload_progress(*, upload: PlanUpload) -> dict:
+def upload_progress(*, upload: PlanUpload) -> dict[str, Any]:
     progress = cache.get(_PROGRESS_KEY.format(upload.pk)) or {}
     # A held upload (CPF05) is finished for the progress bar: the page reloads to say why it waits.
     finished = upload.is_finished or upload.status in (UploadStatus.PREVIEW, UploadStatus.HELD)

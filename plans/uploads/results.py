@@ -1,6 +1,8 @@
 """What an upload keeps of its outcome: the file code, the rejected rows (downloadable until
 the retention period ends), the preview's changes; and a refusal of the whole file."""
 
+from typing import Any
+
 from plans.models import (
     FileCode,
     PlanUpload,
@@ -11,7 +13,7 @@ from plans.models import (
 from plans.upload_rows import Rejection
 
 
-def _preview_changes_store(*, upload: PlanUpload, changes: list[tuple]) -> None:
+def _preview_changes_store(*, upload: PlanUpload, changes: list[tuple[Any, ...]]) -> None:
     PlanUploadChange.objects.filter(upload=upload).delete()
     PlanUploadChange.objects.bulk_create(
         (
@@ -34,7 +36,7 @@ def _rows(count: int) -> str:
     return f"{count:,} row" if count == 1 else f"{count:,} rows"
 
 
-def _file_code(counts: dict) -> tuple[str, str]:
+def _file_code(counts: dict[str, Any]) -> tuple[str, str]:
     if counts["accepted"] == 0:
         if counts["rows"] == 0:
             return FileCode.CPF04, "The file has a header row but no rows of plans."

@@ -1,9 +1,12 @@
 """The set-based SQL over a temporary staging table: the file's valid rows are staged, checked
 against the plans held (each row gets its plan, a rejection or an action), then written."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from accounts.models import User
 from plans.models import (
@@ -14,7 +17,7 @@ from plans.models import (
     RejectReason,
 )
 from plans.services import HISTORY_FIELDS
-from plans.upload_rows import COLUMNS
+from plans.upload_rows import COLUMNS, ValidRow
 
 _STAGE = "plan_upload_stage"
 
@@ -23,7 +26,7 @@ _STAGE = "plan_upload_stage"
 _STAGE_COLUMNS = ("line", *COLUMNS)
 
 
-def _stage_create(cursor) -> None:
+def _stage_create(cursor: CursorWrapper) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")  # noqa: S608 - our own constant
     on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
     cursor.execute(
@@ -49,7 +52,7 @@ def _stage_create(cursor) -> None:
 _COPY_NULL = "\\N"
 
 
-def _copy_line(row) -> str:
+def _copy_line(row: ValidRow) -> str:
     """One staged row in COPY's text format. Names, types, numbers and dates cannot hold a tab,
     newline or backslash (upload_rows refuses them); the LA reference may hold a backslash."""
     line, nhs, family, given, born, plan_type, start, end, due, reference, withdrawn = row
@@ -63,7 +66,7 @@ def _copy_line(row) -> str:
     ) + "\n"  # fmt: skip
 
 
-def _stage_fill(cursor, rows) -> None:
+def _stage_fill(cursor: CursorWrapper, rows: Iterable[ValidRow]) -> None:
     if connection.vendor == "postgresql":
         # COPY streams the rows as they are read, a few thousand at a time: no list of
         # 200,000 rows is ever held, and no per-row round trip is made.
@@ -94,7 +97,7 @@ _KEY_MATCH = (
 )
 
 
-def _classify(cursor, *, organisation_id: int) -> None:
+def _classify(cursor: CursorWrapper, *, organisation_id: int) -> None:
     """Marks each staged row with its plan (if the key is known), a rejection or an action.
 
     1. match the upload key (LA, NHS number, type, start date) to a plan held;
@@ -159,7 +162,9 @@ def _classify(cursor, *, organisation_id: int) -> None:
     )
 
 
-def _history_for_updates(cursor, *, upload: PlanUpload, by: User | None, now: datetime) -> list[PlanChange]:
+def _history_for_updates(
+    cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, now: datetime
+) -> list[PlanChange]:
     """The change history of the plans this file changes, read before they change."""
     s = _STAGE
     columns = ", ".join(f"s.{f}" for f in HISTORY_FIELDS) + ", " + ", ".join(f"p.{f}" for f in HISTORY_FIELDS)
@@ -192,11 +197,11 @@ def _history_for_updates(cursor, *, upload: PlanUpload, by: User | None, now: da
     return changes
 
 
-def _iso(value):
+def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _apply(cursor, *, upload: PlanUpload, by: User | None, now: datetime, today: date) -> None:
+def _apply(cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, now: datetime, today: date) -> None:
     """Writes the staged rows to the plans: closing changes first, so that the one-open-plan
     index never sees two open plans mid-statement, then the rest, then the new plans."""
     s = _STAGE
@@ -233,11 +238,11 @@ def _apply(cursor, *, upload: PlanUpload, by: User | None, now: datetime, today:
     PlanChange.objects.bulk_create(history, batch_size=2000)
 
 
-def _preview_changes_read(cursor) -> list[tuple]:
+def _preview_changes_read(cursor: CursorWrapper) -> list[tuple[Any, ...]]:
     """Each row the preview would change (not the unchanged ones), read from the staging table
     before the preview's transaction rolls back: (line, action, NHS number, names, type)."""
     cursor.execute(
         f"""SELECT line, COALESCE(action, 'created'), nhs_number, family_name, given_names, plan_type
         FROM {_STAGE} WHERE reject IS NULL AND COALESCE(action, 'created') <> 'unchanged'"""  # noqa: S608
     )
-    return cursor.fetchall()
+    return list(cursor.fetchall())

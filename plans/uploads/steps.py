@@ -2,10 +2,12 @@
 cancel, apply. The analysis rolls back; the apply commits everything in one transaction."""
 
 import logging
+from typing import IO
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 
 def _receive(
-    *, organisation: Organisation, by: User | None, filename: str, file, store: bool = True
+    *, organisation: Organisation, by: User | None, filename: str, file: IO[bytes], store: bool = True
 ) -> tuple[PlanUpload, bytes]:
     """Records the upload; `store` keeps the file in the database for the worker to read."""
     limit = settings.PLAN_UPLOAD_MAX_BYTES
@@ -53,7 +55,9 @@ def _receive(
     return upload, content
 
 
-def plan_upload_receive(*, organisation: Organisation, by: User, filename: str, file, request=None) -> PlanUpload:
+def plan_upload_receive(
+    *, organisation: Organisation, by: User, filename: str, file: IO[bytes], request: HttpRequest | None = None
+) -> PlanUpload:
     """Stores the file and queues its analysis (the preview)."""
     with transaction.atomic():
         upload, _ = _receive(organisation=organisation, by=by, filename=filename, file=file)
@@ -118,7 +122,7 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
         upload.save()
 
 
-def plan_upload_confirm(*, upload: PlanUpload, by: User, request=None) -> bool:
+def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | None = None) -> bool:
     """Queues the apply; a second confirmation (double submit, second tab) does nothing."""
     with transaction.atomic():
         claimed = PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
@@ -137,7 +141,7 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request=None) -> bool:
     return True
 
 
-def plan_upload_cancel(*, upload: PlanUpload, by: User, request=None) -> bool:
+def plan_upload_cancel(*, upload: PlanUpload, by: User, request: HttpRequest | None = None) -> bool:
     with transaction.atomic():
         cancelled = PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
             status=UploadStatus.CANCELLED, content=b""
@@ -169,7 +173,7 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
         from plans import tasks
 
         stored = content is None
-        if stored:
+        if content is None:
             content = _content(upload_id)
         if not _identity_lookups(upload_id=upload_id, content=content, task=tasks.plan_upload_apply, in_worker=stored):
             return

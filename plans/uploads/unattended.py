@@ -1,6 +1,8 @@
 """The unattended import (manage.py import_plans): the same steps, run here and now, and the
 acknowledgement as the command prints it."""
 
+from typing import IO, Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +20,7 @@ from plans.uploads.pipeline import COUNT_KEYS
 from plans.uploads.steps import _receive, plan_upload_analyse, plan_upload_apply
 
 
-def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_run: bool) -> PlanUpload:
+def plan_upload_import(*, organisation: Organisation, filename: str, file: IO[bytes], dry_run: bool) -> PlanUpload:
     """The unattended import (manage.py import_plans): the same steps, run here and now."""
     with transaction.atomic():
         # Run here and now, the file need not wait in the database for a worker.
@@ -45,7 +47,7 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file, dry_r
     return upload
 
 
-def plan_upload_acknowledgement(*, upload: PlanUpload) -> dict:
+def plan_upload_acknowledgement(*, upload: PlanUpload) -> dict[str, Any]:
     """The acknowledgement as the command prints it: the file code and every rejected row."""
     counts = {key: upload.counts.get(key, 0) for key in COUNT_KEYS} if upload.counts else {}
     return {
@@ -65,7 +67,7 @@ def plan_upload_acknowledgement(*, upload: PlanUpload) -> dict:
     }
 
 
-def _identity_summary(upload: PlanUpload) -> dict | None:
+def _identity_summary(upload: PlanUpload) -> dict[str, Any] | None:
     identity = (upload.counts or {}).get("identity")
     if identity is None:
         return None

@@ -2,6 +2,7 @@
 
 import logging
 
+from celery import Task
 from django.conf import settings
 
 from identity.service import PdsUnavailable
@@ -14,7 +15,7 @@ from plans.uploads.progress import _progress_set
 logger = logging.getLogger(__name__)
 
 
-def _identity_lookups(*, upload_id: int, content: bytes, task, in_worker: bool) -> bool:
+def _identity_lookups(*, upload_id: int, content: bytes, task: Task[[int], None], in_worker: bool) -> bool:
     """Identity verification's PDS step (identity/uploads.py); True when the pipeline may run.
 
     In the worker, one task asks for at most IDENTITY_LOOKUPS_PER_TASK numbers, then queues
