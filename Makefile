@@ -37,7 +37,7 @@ test: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest
 
 # The suite without the browser tests (Chromium) and the tests that start real Celery workers:
-# about a third of the time, for the edit-test loop. `make test` before pushing still runs all.
+# for the edit-test loop. `make test` before pushing still runs them all.
 test-fast: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -m "not browser and not worker"
 
