@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint audit lock bench install clean backup restore
+.PHONY: run test test-fast lint audit lock bench install clean backup restore
 
 # From the lock alone: every package pinned and checked against its hash (pip included), and
 # installed again whenever a lock changes.
@@ -36,11 +36,17 @@ test: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest
 
+# The suite without the browser tests (Chromium) and the tests that start real Celery workers:
+# for the edit-test loop. `make test` before pushing still runs them all.
+test-fast: install
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -m "not browser and not worker"
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy .
 
 # Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.
 # --strict: a package it could not look up fails the audit, rather than passing unchecked.

@@ -4,6 +4,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -12,6 +13,7 @@ from accounts.models import (
     ROLES_BY_KIND,
     Membership,
     Organisation,
+    OrganisationKind,
     Role,
     TrainingRecord,
     User,
@@ -35,10 +37,12 @@ def four_eyes_check(*, user: User, by: User | None, what: str) -> None:
 
 
 @transaction.atomic
-def membership_grant(*, user: User, organisation: Organisation, role: str, by: User | None, request=None) -> Membership:
+def membership_grant(
+    *, user: User, organisation: Organisation, role: str, by: User | None, request: HttpRequest | None = None
+) -> Membership:
     if role in CHILD_DATA_ROLES:
         four_eyes_check(user=user, by=by, what="give a role that shows child data to")
-    if role not in ROLES_BY_KIND[organisation.kind]:
+    if role not in ROLES_BY_KIND[OrganisationKind(organisation.kind)]:
         raise ValidationError(f"The role {role} does not exist at a {organisation.get_kind_display().lower()}.")
     membership, created = Membership.objects.get_or_create(
         user=user, organisation=organisation, role=role, defaults={"granted_by": by}
@@ -69,7 +73,7 @@ def membership_is_last_admin(membership: Membership, *, lock: bool = False) -> b
 
 
 @transaction.atomic
-def membership_revoke(*, membership: Membership, by: User | None, request=None) -> None:
+def membership_revoke(*, membership: Membership, by: User | None, request: HttpRequest | None = None) -> None:
     """Removes one role; never the last active administrator of an organisation (whoever asks:
     the service's pages or the Django admin)."""
     if membership_is_last_admin(membership, lock=True):
@@ -89,7 +93,9 @@ def membership_revoke(*, membership: Membership, by: User | None, request=None) 
 
 
 @transaction.atomic
-def training_record(*, user: User, course: str, completed_on: date, by: User | None, request=None) -> TrainingRecord:
+def training_record(
+    *, user: User, course: str, completed_on: date, by: User | None, request: HttpRequest | None = None
+) -> TrainingRecord:
     four_eyes_check(user=user, by=by, what="record training for")
     record = TrainingRecord.objects.create(user=user, course=course, completed_on=completed_on, recorded_by=by)
     audit_record(
@@ -102,7 +108,7 @@ def training_record(*, user: User, course: str, completed_on: date, by: User | N
 
 
 @transaction.atomic
-def user_deactivate(*, user: User, by: User | None, request=None) -> None:
+def user_deactivate(*, user: User, by: User | None, request: HttpRequest | None = None) -> None:
     """Deactivates the account and ends every session and API token it has, at once.
 
     Tokens are revoked, not merely unusable while the account is inactive: a reactivated
@@ -123,7 +129,7 @@ def user_deactivate(*, user: User, by: User | None, request=None) -> None:
 
 
 @transaction.atomic
-def user_reactivate(*, user: User, by: User | None, request=None) -> None:
+def user_reactivate(*, user: User, by: User | None, request: HttpRequest | None = None) -> None:
     user.is_active = True
     user.save(update_fields=["is_active"])
     audit_record(action=AuditAction.USER_REACTIVATED, request=request, user=by, detail={"subject_user_id": user.pk})
@@ -136,7 +142,7 @@ def totp_device_for_enrolment(*, user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def totp_enrolment_confirm(*, device: TOTPDevice, request=None) -> list[str]:
+def totp_enrolment_confirm(*, device: TOTPDevice, request: HttpRequest | None = None) -> list[str]:
     """Confirms the authenticator and issues fresh single-use backup codes (returned once)."""
     TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
     device.confirmed = True

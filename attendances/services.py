@@ -10,6 +10,7 @@ import logging
 import smtplib
 import uuid
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -18,10 +19,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Case, When
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.models import Organisation, Role
+from accounts.models import Organisation, Role, User
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
@@ -90,12 +92,17 @@ class CheckResult:
         return sorted({p.date_of_birth for p in self.plans})
 
 
-def _sorted_plans(plans) -> list[Plan]:
+def _sorted_plans(plans: Iterable[Plan]) -> list[Plan]:
     # Open plans before ended ones: what is true now is read first.
     today = timezone.localdate()
     return sorted(
         plans,
-        key=lambda p: (p.is_ended(today=today), _PLAN_ORDER.get(p.plan_type, 9), p.organisation.name, p.start_date),
+        key=lambda p: (
+            p.is_ended(today=today),
+            _PLAN_ORDER.get(PlanType(p.plan_type), 9),
+            p.organisation.name,
+            p.start_date,
+        ),
     )
 
 
@@ -147,7 +154,7 @@ def _repeat_and_history(nhs_number: str, idempotency_key: uuid.UUID | None) -> t
     return repeat, [v for v in rows if v is not repeat][:VISITS_KEPT]
 
 
-def checking_role(roles, *, notify: bool) -> str:
+def checking_role(roles: Iterable[str], *, notify: bool) -> str:
     """The role a check is recorded under, by the web journey and the FHIR API alike.
 
     A silent read is the safeguarding lead's right; a user holding both roles checks as the
@@ -163,12 +170,12 @@ def child_check(
     nhs_number: str,
     date_of_birth: date | None,
     arrived_at: datetime,
-    user,
+    user: User,
     organisation: Organisation,
     role: str,
     notify: bool = True,
     trace_id: str = "",
-    request=None,
+    request: HttpRequest | None = None,
     idempotency_key: uuid.UUID | None = None,
     today: date | None = None,
 ) -> CheckResult:
@@ -279,7 +286,7 @@ class CheckRateLimited(PermissionDenied):
     """The user made CHECK_RATE_LIMIT_PER_HOUR checks in the last hour: no more for now."""
 
 
-def _check_rate_guard(*, user, organisation: Organisation, request, trace_id: str) -> None:
+def _check_rate_guard(*, user: User, organisation: Organisation, request: HttpRequest | None, trace_id: str) -> None:
     """Refuses a check over the hourly limit, audits it, and tells the organisation's admins.
 
     Bulk look-ups are how an insider browses children (issue 12 finding 7). Counted from the
@@ -313,7 +320,7 @@ def _check_rate_guard(*, user, organisation: Organisation, request, trace_id: st
     )
 
 
-def _check_rate_admins_tell(*, user, organisation: Organisation, limit: int) -> None:
+def _check_rate_admins_tell(*, user: User, organisation: Organisation, limit: int) -> None:
     # Lazy: accounts.access imports the audit app, which this module's callers already load.
     from accounts.access import organisation_admins
 
@@ -367,7 +374,7 @@ class ChildRecord:
 
 
 def child_view_by_local_authority(
-    *, nhs_number: str, organisation: Organisation, user, request=None, trace_id: str = ""
+    *, nhs_number: str, organisation: Organisation, user: User, request: HttpRequest | None = None, trace_id: str = ""
 ) -> ChildRecord | None:
     """A social worker's look at one child: None unless their LA holds a visible plan for it.
 

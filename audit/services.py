@@ -1,7 +1,10 @@
 import functools
 import ipaddress
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 
 from audit.models import AuditEvent, AuditOutcome
 
@@ -18,7 +21,7 @@ def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     """The caller's address, for the audit log and the sign-in lockout.
 
     REMOTE_ADDR, unless that is one of our own proxies (TRUSTED_PROXIES, addresses or
@@ -46,7 +49,7 @@ def client_ip(request) -> str | None:
     return client
 
 
-def _storable(value):
+def _storable(value: Any) -> Any:
     """The detail as PostgreSQL's jsonb stores it: it refuses a NUL character anywhere, and a
     refused value echoed into the detail (a role name typed by hand) may hold one."""
     if isinstance(value, str):
@@ -58,7 +61,7 @@ def _storable(value):
     return value
 
 
-def refused_url_detail(request) -> dict:
+def refused_url_detail(request: HttpRequest) -> dict[str, Any]:
     """The URL name and object ids (`*_id` arguments) of the request; never other arguments,
     which may be secrets such as an invitation token."""
     match = getattr(request, "resolver_match", None)
@@ -71,13 +74,14 @@ def refused_url_detail(request) -> dict:
 def audit_record(
     *,
     action: str,
-    request=None,
-    user=None,
-    organisation=None,
-    roles=None,
+    request: HttpRequest | None = None,
+    # Typed loosely: the user and organisation models live in accounts, a layer above audit.
+    user: Any = None,
+    organisation: Any = None,
+    roles: Iterable[str] | None = None,
     nhs_number: str = "",
     outcome: str = AuditOutcome.SUCCESS,
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
     trace_id: str = "",
 ) -> AuditEvent:
     """Writes one audit event; who and where default to the request's user and organisation.
@@ -86,7 +90,7 @@ def audit_record(
     it a second time.
     """
     if outcome == AuditOutcome.DENIED and request is not None:
-        request.refusal_audited = True
+        request.refusal_audited = True  # type: ignore[attr-defined]  # read by the refusal middleware
     if request is not None:
         if user is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
             user = request.user

@@ -11,6 +11,7 @@ R4 rules followed here (https://hl7.org/fhir/R4/http.html, search.html):
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fhir import representations as resources
@@ -148,7 +149,7 @@ class Search:
     # (name, value) as given, for the `self` link: the search's own parameters it used.
     used: list[tuple[str, str]] = field(default_factory=list)
 
-    def links(self, base_url: str, *, total: int, extra: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    def links(self, base_url: str, *, total: int, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
         """`self`, then `previous` and `next` where there are such pages; `extra` parameters go
         on the last two only."""
 

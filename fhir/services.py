@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import Organisation, User
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.tokens import token_hash
@@ -12,7 +14,9 @@ from fhir.models import TOKEN_PREFIX, ApiToken
 
 
 @transaction.atomic
-def api_token_issue(*, user, organisation, name: str, valid_days: int, request=None) -> tuple[ApiToken, str]:
+def api_token_issue(
+    *, user: User, organisation: Organisation, name: str, valid_days: int, request: HttpRequest | None = None
+) -> tuple[ApiToken, str]:
     """Creates a token and returns it with its value, which is never stored or shown again."""
     raw = ApiToken.generate()
     token = ApiToken.objects.create(
@@ -28,7 +32,7 @@ def api_token_issue(*, user, organisation, name: str, valid_days: int, request=N
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, request=None) -> None:
+def api_token_revoke(*, token: ApiToken, request: HttpRequest | None = None) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import httpx
 import jwt
@@ -200,7 +200,7 @@ class PdsClient:
         numbers = iter(nhs_numbers)
         failure: PdsUnavailable | None = None
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="pds") as pool:
-            running = set()
+            running: set[Future[PdsRecord]] = set()
             while True:
                 while failure is None and len(running) < self.concurrency * 2:
                     number = next(numbers, None)

@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,7 +134,7 @@ def operation_outcome(code: str, display: str, issue_code: str, diagnostics: str
 
 
 class PdsState:
-    def __init__(self, *, api_key: str, public_key: str, key_id: str, patient_files: list[Path]):
+    def __init__(self, *, api_key: str, public_key: str, key_id: str, patient_files: Sequence[Path]):
         self.api_key = api_key
         self.public_key = public_key
         self.key_id = key_id
@@ -380,7 +381,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    *, host: str, port: int, api_key: str, public_key: str, key_id: str = "", patient_files: list[Path] = ()
+    *, host: str, port: int, api_key: str, public_key: str, key_id: str = "", patient_files: Sequence[Path] = ()
 ) -> ThreadingHTTPServer:
     state = PdsState(api_key=api_key, public_key=public_key, key_id=key_id, patient_files=list(patient_files))
     handler = type("BoundHandler", (Handler,), {"state": state})

@@ -25,11 +25,22 @@ class IdentityService(Protocol):
 
 
 def identity_verification_enabled() -> bool:
-    return settings.IDENTITY_SERVICE == "pds"
+    return bool(settings.IDENTITY_SERVICE == "pds")
 
 
 @cache
-def _pds_client(base_url, token_url, api_key, key_path, key_id, timeout, retries, retry_base, concurrency, rate):
+def _pds_client(
+    base_url: str,
+    token_url: str,
+    api_key: str,
+    key_path: str,
+    key_id: str,
+    timeout: float,
+    retries: int,
+    retry_base: float,
+    concurrency: int,
+    rate: float,
+) -> PdsClient:
     try:
         private_key = Path(key_path).read_text()
     except OSError as error:

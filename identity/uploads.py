@@ -7,7 +7,7 @@
 2. If PDS cannot answer, the upload is held as CPF05 (`upload_hold`): nothing is applied, the
    plans held are untouched, and `held_uploads_retry` (beat) tries again until
    IDENTITY_HELD_MAX_HOURS, then refuses the file with CPF05 so the LA resubmits it.
-3. `UploadVerifier` answers each row from the saved lookups, inside plans/uploads.py's
+3. `UploadVerifier` answers each row from the saved lookups, inside plans/uploads/pipeline.py's
    pipeline: CPR01 no record, CPR02 sensitive, CPR03 details differ (identity/matching.py),
    CPR04 old-style number, CPR05 superseded (the replacement named), or accepted.
 4. The apply records what PDS verified (VerifiedIdentity) in its own transaction and forgets
@@ -163,7 +163,7 @@ def held_uploads_retry(*, now: datetime | None = None) -> list[int]:
     """Beat: each held upload goes back to its step (checking, or applying once confirmed), or
     after IDENTITY_HELD_MAX_HOURS is refused as CPF05 for the LA to resubmit; then the lookups
     of finished uploads are forgotten. Returns the ids sent back."""
-    from plans.tasks import plan_upload_analyse_task, plan_upload_apply_task
+    from plans import tasks
 
     now = now or timezone.now()
     deadline = now - timedelta(hours=settings.IDENTITY_HELD_MAX_HOURS)
@@ -187,7 +187,7 @@ def held_uploads_retry(*, now: datetime | None = None) -> list[int]:
                 continue
             step = UploadStatus.QUEUED if upload.confirmed_at else UploadStatus.ANALYSING
             if PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.HELD).update(status=step):
-                task = plan_upload_apply_task if step == UploadStatus.QUEUED else plan_upload_analyse_task
+                task = tasks.plan_upload_apply if step == UploadStatus.QUEUED else tasks.plan_upload_analyse
                 transaction.on_commit(lambda task=task, pk=upload.pk: task.delay(pk))
                 resumed.append(upload.pk)
     pds_lookups_forget_finished()

@@ -35,7 +35,7 @@ class Notification(models.Model):
     """
 
     # Database defaults too: the check journey inserts attendance notifications in raw SQL
-    # (services._RECORD_ATTENDANCE_SQL), which names only the columns it knows.
+    # (services/outbox.py, _RECORD_ATTENDANCE_SQL), which names only the columns it knows.
     kind = models.CharField(
         max_length=30,
         choices=NotificationKind.choices,

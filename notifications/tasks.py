@@ -1,4 +1,4 @@
-"""Celery tasks: thin, taking ids and calling a service (notifications/services.py).
+"""Celery tasks: thin, taking ids and calling a service (notifications/services/).
 
 Every task here is safe to run twice (the worker settings give at-least-once delivery).
 """

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -31,12 +31,9 @@ from plans.models import PlanType
 PAGE_SIZE = 50
 
 
-def child_view_url(notification: Notification) -> str | None:
-    """The attendances app's child view for this notification, once that app provides it."""
-    try:
-        return reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
-    except NoReverseMatch:
-        return None
+def child_view_url(notification: Notification) -> str:
+    """The attendances app's child view for this notification."""
+    return reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
 
 
 @never_cache
@@ -136,8 +133,8 @@ def notification_detail(request, notification_id: int):
     return _detail(request, notification, AcknowledgeForm())
 
 
-@require_POST
 @role_required(Role.SOCIAL_WORKER)
+@require_POST
 def notification_assign_view(request, notification_id: int):
     notification = access_notification_by_social_worker(request, notification_id)
     colleagues = social_workers_of(request.organisation)
@@ -155,8 +152,8 @@ def notification_assign_view(request, notification_id: int):
     return redirect("notifications:notification_detail", notification_id=notification.pk)
 
 
-@require_POST
 @role_required(Role.SOCIAL_WORKER)
+@require_POST
 def notification_acknowledge_view(request, notification_id: int):
     notification = access_notification_by_social_worker(request, notification_id)
     form = AcknowledgeForm(request.POST)
@@ -187,8 +184,8 @@ def deliveries_failed(request):
     return render(request, "notifications/deliveries_failed.jinja", {"page": page})
 
 
-@require_POST
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+@require_POST
 def delivery_retry_view(request, delivery_id: int):
     delivery = access_delivery_by_admin(request, delivery_id)
     if delivery_retry(delivery=delivery, request=request):

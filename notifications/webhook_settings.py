@@ -70,6 +70,7 @@ def webhook_test_send(*, endpoint: WebhookEndpoint, request) -> tuple[bool, str]
         {"test": True, "delivery_id": delivery_id, "local_authority_ods_code": endpoint.local_authority.ods_code}
     )
     keys = endpoint.signing_secrets()
+    status: int | None
     try:
         status = webhook_post(
             url=endpoint.url,

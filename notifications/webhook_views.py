@@ -63,8 +63,8 @@ def webhook_settings(request):
 
 
 @never_cache
-@require_POST
 @role_required(Role.ORG_ADMIN)
+@require_POST
 def webhook_secret_rotate_view(request):
     endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
     if endpoint is None:
@@ -73,8 +73,8 @@ def webhook_secret_rotate_view(request):
 
 
 @never_cache
-@require_POST
 @role_required(Role.ORG_ADMIN)
+@require_POST
 def webhook_test_view(request):
     endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
     if endpoint is None:

@@ -7,6 +7,7 @@ Child data never appears here: counts, ages, ids, organisation names and task na
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
@@ -90,7 +91,7 @@ def heartbeat_age(key: str = HEARTBEAT_KEY) -> float | None:
     return None if beat is None else max(0.0, time.time() - beat)
 
 
-def _every(schedule) -> float:
+def _every(schedule: Any) -> float:
     if isinstance(schedule, crontab):
         return 24 * 3600.0  # our crontab jobs run daily
     return float(getattr(schedule, "total_seconds", lambda: schedule)())
@@ -98,6 +99,7 @@ def _every(schedule) -> float:
 
 def periodic_tasks() -> list[PeriodicTaskFigures]:
     runs = dict(PeriodicTaskRun.objects.values_list("task", "last_success_at"))
+    schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
     return [
         PeriodicTaskFigures(
             name=name,
@@ -105,7 +107,7 @@ def periodic_tasks() -> list[PeriodicTaskFigures]:
             expected_every=_every(entry["schedule"]),
             last_success_at=runs.get(entry["task"]),
         )
-        for name, entry in sorted(settings.CELERY_BEAT_SCHEDULE.items())
+        for name, entry in sorted(schedule.items())
         # The pools' heartbeats are shown with their channels (one task name for three queues).
         if entry["task"] != "operations.tasks.pool_heartbeat"
     ]

@@ -19,7 +19,7 @@ class PlanType(models.TextChoices):
 
 
 # FHIR CareTeam.category: SNOMED CT code and display per plan type.
-SNOMED = {
+SNOMED: dict[str, tuple[str, str]] = {
     PlanType.CPP: ("342191000000101", "Subject to child protection plan"),
     PlanType.LAC: ("764841000000100", "Looked after child"),
     PlanType.UCPP: ("818901000000100", "Unborn child subject to child protection plan"),
@@ -237,7 +237,7 @@ class RejectReason(models.TextChoices):
 
 
 # The national record codes of the identity rejections; every other rejection is CPR07.
-_REASON_CODES = {
+_REASON_CODES: dict[str, str] = {
     RejectReason.PDS_NO_MATCH: "CPR01",
     RejectReason.PDS_SENSITIVE: "CPR02",
     RejectReason.PDS_NOT_VERIFIED: "CPR03",

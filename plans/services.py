@@ -1,15 +1,17 @@
 """Writes to plans one at a time (the forms), the nightly jobs, and the LA's contact details.
 
-Every write here and in plans/uploads.py takes the LA's plan lock first, so a form edit and
+Every write here and in plans/uploads/ takes the LA's plan lock first, so a form edit and
 an upload, or two uploads, from one LA never interleave.
 """
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -51,13 +53,13 @@ def plans_lock_for_local_authority(*, organisation_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PLAN_LOCK_NAMESPACE, organisation_id])
 
 
-def _json_value(value) -> str | bool | None:
+def _json_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
 
 
-def _changes(before: dict, after: dict) -> dict:
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {
         field: [_json_value(before[field]), _json_value(after[field])]
         for field in HISTORY_FIELDS
@@ -65,11 +67,13 @@ def _changes(before: dict, after: dict) -> dict:
     }
 
 
-def _snapshot(plan: Plan) -> dict:
+def _snapshot(plan: Plan) -> dict[str, Any]:
     return {field: getattr(plan, field) for field in HISTORY_FIELDS}
 
 
-def _change_record(*, plan: Plan, by: User | None, action: str, changes: dict, source=PlanChangeSource.FORM) -> None:
+def _change_record(
+    *, plan: Plan, by: User | None, action: str, changes: dict[str, Any], source: str = PlanChangeSource.FORM
+) -> None:
     PlanChange.objects.create(
         plan=plan,
         changed_by=by,
@@ -91,7 +95,9 @@ def demographics_conflict(*, nhs_number: str, date_of_birth: date, exclude_plan_
     return held.exists()
 
 
-def _open_plan_exists(*, organisation_id: int, nhs_number: str, plan_type: str, exclude_plan_id=None) -> bool:
+def _open_plan_exists(
+    *, organisation_id: int, nhs_number: str, plan_type: str, exclude_plan_id: int | None = None
+) -> bool:
     others = Plan.objects.filter(
         organisation_id=organisation_id,
         nhs_number=nhs_number,
@@ -172,7 +178,7 @@ def plan_rules_check(*, plan: Plan, today: date | None = None) -> None:
 
 
 @transaction.atomic
-def plan_create(*, organisation: Organisation, by: User, request=None, **fields) -> Plan:
+def plan_create(*, organisation: Organisation, by: User, request: HttpRequest | None = None, **fields: Any) -> Plan:
     plans_lock_for_local_authority(organisation_id=organisation.pk)
     plan = Plan(organisation=organisation, created_by_name=by.full_name, created_source=PlanChangeSource.FORM, **fields)
     plan_rules_check(plan=plan)
@@ -185,7 +191,7 @@ def plan_create(*, organisation: Organisation, by: User, request=None, **fields)
 
 
 @transaction.atomic
-def plan_update(*, plan: Plan, by: User, request=None, **fields) -> Plan:
+def plan_update(*, plan: Plan, by: User, request: HttpRequest | None = None, **fields: Any) -> Plan:
     """Changes names, date of birth, dates or reference; the upload key cannot change."""
     plans_lock_for_local_authority(organisation_id=plan.organisation_id)
     plan = Plan.objects.select_for_update().get(pk=plan.pk)
@@ -208,12 +214,12 @@ def plan_update(*, plan: Plan, by: User, request=None, **fields) -> Plan:
     return plan
 
 
-def plan_end(*, plan: Plan, end_date: date, by: User, request=None) -> Plan:
+def plan_end(*, plan: Plan, end_date: date, by: User, request: HttpRequest | None = None) -> Plan:
     return plan_update(plan=plan, by=by, request=request, end_date=end_date)
 
 
 @transaction.atomic
-def plan_withdraw(*, plan: Plan, by: User, request=None) -> Plan:
+def plan_withdraw(*, plan: Plan, by: User, request: HttpRequest | None = None) -> Plan:
     """Recorded in error: the plan is never shown again, and is purged after the retention."""
     plans_lock_for_local_authority(organisation_id=plan.organisation_id)
     plan = Plan.objects.select_for_update().get(pk=plan.pk)
@@ -302,7 +308,7 @@ def la_contacts_update(
     emergency_duty_phone: str,
     team_mailbox: str,
     by: User,
-    request=None,
+    request: HttpRequest | None = None,
 ) -> Organisation:
     before = (organisation.office_hours_phone, organisation.emergency_duty_phone, organisation.team_mailbox)
     organisation.office_hours_phone = office_hours_phone

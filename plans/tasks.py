@@ -1,40 +1,37 @@
-"""Celery tasks: thin, take ids, call a service (plans/uploads.py, plans/services.py)."""
+"""Celery tasks: thin, take ids, call a service (plans/uploads/, plans/services.py).
+
+Each task keeps the name it was first registered under (`name=`), so messages already queued
+and beat's schedule still find it after the functions took the project's naming.
+"""
 
 from celery import shared_task
 
-from plans.services import plans_end_at_eighteen, plans_purge
-from plans.uploads import (
-    plan_upload_analyse,
-    plan_upload_apply,
-    plan_upload_reports_forget,
-    plan_uploads_expire,
-    plan_uploads_stale_fail,
-)
+from plans import services, uploads
 
 
-@shared_task(ignore_result=True)
-def plan_upload_analyse_task(upload_id: int) -> None:
-    plan_upload_analyse(upload_id=upload_id)
+@shared_task(ignore_result=True, name="plans.tasks.plan_upload_analyse_task")
+def plan_upload_analyse(upload_id: int) -> None:
+    uploads.plan_upload_analyse(upload_id=upload_id)
 
 
-@shared_task(ignore_result=True)
-def plan_upload_apply_task(upload_id: int) -> None:
+@shared_task(ignore_result=True, name="plans.tasks.plan_upload_apply_task")
+def plan_upload_apply(upload_id: int) -> None:
     # Safe to run twice: only a queued upload is applied, under a row lock.
-    plan_upload_apply(upload_id=upload_id)
+    uploads.plan_upload_apply(upload_id=upload_id)
 
 
-@shared_task(ignore_result=True)
-def plans_end_at_eighteen_task() -> None:
-    plans_end_at_eighteen()
+@shared_task(ignore_result=True, name="plans.tasks.plans_end_at_eighteen_task")
+def plans_end_at_eighteen() -> None:
+    services.plans_end_at_eighteen()
 
 
-@shared_task(ignore_result=True)
-def plans_purge_task() -> None:
-    plans_purge()
-    plan_uploads_expire()
-    plan_upload_reports_forget()
+@shared_task(ignore_result=True, name="plans.tasks.plans_purge_task")
+def plans_purge() -> None:
+    services.plans_purge()
+    uploads.plan_uploads_expire()
+    uploads.plan_upload_reports_forget()
 
 
-@shared_task(ignore_result=True)
-def plan_uploads_stale_fail_task() -> None:
-    plan_uploads_stale_fail()
+@shared_task(ignore_result=True, name="plans.tasks.plan_uploads_stale_fail_task")
+def plan_uploads_stale_fail() -> None:
+    uploads.plan_uploads_stale_fail()

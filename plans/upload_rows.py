@@ -1,7 +1,7 @@
 """Reading a plan file (SPEC 2 "Plan upload"): bytes → validated rows or rejected rows.
 
 No database access here; the checks that need the plans already held (demographics, open
-plans, known keys) are set-based SQL in plans/uploads.py. A file that cannot be read at all
+plans, known keys) are set-based SQL in plans/uploads/staging.py. A file that cannot be read at all
 raises FileUnreadable (acknowledged as CPF01).
 """
 

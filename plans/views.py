@@ -342,8 +342,8 @@ def upload_detail(request, upload_id: int):
     )
 
 
-@require_POST
 @role_required(Role.PLAN_MANAGER)
+@require_POST
 def upload_confirm(request, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     if not plan_upload_confirm(upload=the_upload, by=request.user, request=request):
@@ -351,8 +351,8 @@ def upload_confirm(request, upload_id: int):
     return redirect("plans:upload_detail", upload_id=the_upload.pk)
 
 
-@require_POST
 @role_required(Role.PLAN_MANAGER)
+@require_POST
 def upload_cancel(request, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     if plan_upload_cancel(upload=the_upload, by=request.user, request=request):

@@ -61,8 +61,8 @@ def _initial(criteria: dict) -> dict:
     return initial
 
 
-@role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
 @never_cache
+@role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
 def events(request):
     national = Role.NATIONAL_ADMIN in request.roles
     if request.method == "POST":

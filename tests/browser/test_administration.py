@@ -6,7 +6,7 @@ import re
 
 import pytest
 from django.core import mail
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django_otp.oath import totp
 from playwright.sync_api import expect
 
@@ -25,14 +25,6 @@ GATE_HEADING = "You cannot see child protection information yet"
 def _code_from_setup_key(setup_key: str) -> str:
     """What the invitee's authenticator app shows for the key printed beside the QR code."""
     return f"{totp(base64.b32decode(setup_key.replace(' ', ''))):06d}"
-
-
-def _check_url() -> str | None:
-    # The check page is built on another branch; open it only where it exists.
-    try:
-        return reverse("attendances:check")
-    except NoReverseMatch:
-        return None
 
 
 def _watch_csp(page) -> list[str]:
@@ -125,20 +117,18 @@ def test_org_admin_invites_trains_and_deactivates_a_clinician(
     expect(invitee.get_by_role("heading", level=1)).to_have_text("Child Protection – Information Sharing")
     expect(invitee.get_by_role("heading", name=GATE_HEADING)).to_have_count(0)
     screenshot(invitee, "invitee-home-trained")
-    check_url = _check_url()
-    if check_url:
-        invitee.goto(live_server.url + check_url)
-        expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
-        assert_accessible(invitee)
-        screenshot(invitee, "invitee-check")
-        # A check goes through (whatever the answer, every check is audited against the child).
-        child = nhs_number_for(424242)
-        invitee.get_by_label("NHS number").fill(child)
-        with invitee.expect_navigation():
-            invitee.get_by_role("button", name="Check", exact=True).click()
-        expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
-        screenshot(invitee, "invitee-checked")
-        assert AuditEvent.objects.filter(user__email=INVITEE_EMAIL, nhs_number=child).exists()
+    invitee.goto(live_server.url + reverse("attendances:check"))
+    expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
+    assert_accessible(invitee)
+    screenshot(invitee, "invitee-check")
+    # A check goes through (whatever the answer, every check is audited against the child).
+    child = nhs_number_for(424242)
+    invitee.get_by_label("NHS number").fill(child)
+    with invitee.expect_navigation():
+        invitee.get_by_role("button", name="Check", exact=True).click()
+    expect(invitee.get_by_test_id("gate-missing")).to_have_count(0)
+    screenshot(invitee, "invitee-checked")
+    assert AuditEvent.objects.filter(user__email=INVITEE_EMAIL, nhs_number=child).exists()
 
     # 5. The admin deactivates the clinician; their open session ends at once.
     page.get_by_role("link", name="Deactivate account").click()

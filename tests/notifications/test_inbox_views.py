@@ -191,16 +191,12 @@ def test_inbox_query_count_does_not_grow_with_the_list(sw_client, la, setting, d
         sw_client.get(INBOX)
 
 
-def test_link_to_the_child_view_appears_once_that_view_exists(sw_client, la, setting):
-    from notifications.views import child_view_url
-
+def test_the_notification_links_to_the_childs_view(sw_client, la, setting):
     notification = inbox_notification(la, setting)
-    # The attendances app provides `attendances:child_for_notification`; until it is merged
-    # there is no link, and the page still works.
-    assert sw_client.get(_detail(notification)).status_code == 200
-    url = child_view_url(notification)
-    if url is not None:
-        assert url in sw_client.get(_detail(notification)).content.decode()
+    url = reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
+    page = sw_client.get(_detail(notification))
+    assert page.status_code == 200
+    assert f'href="{url}"' in page.content.decode()
 
 
 def test_failed_deliveries_are_shown_to_the_las_admins_and_national_admins_only(client_for, la, setting):

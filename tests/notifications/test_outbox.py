@@ -9,9 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendances.models import Visit
-from notifications import services
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
-from notifications.services import notification_record_attendance
+from notifications.services import notification_record_attendance, outbox
 from plans.models import Plan
 from tests.factories import OrganisationFactory, PlanFactory
 from tests.notifications.checks import record_check
@@ -24,7 +23,7 @@ def recorder(request, monkeypatch):
     """Every outbox test runs against both ways of recording: PostgreSQL's single statement
     and the ORM's, which the SQLite demo uses."""
     if request.param == "orm":
-        monkeypatch.setattr(services, "_record_in_one_statement", services._record_with_orm)
+        monkeypatch.setattr(outbox, "_record_in_one_statement", outbox._record_with_orm)
     return request.param
 
 

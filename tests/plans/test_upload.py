@@ -16,15 +16,16 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
-from plans import uploads
 from plans.models import FileCode, Plan, PlanChange, PlanUpload, UploadStatus
 from plans.uploads import (
+    pipeline,
     plan_upload_acknowledgement,
     plan_upload_apply,
     plan_upload_confirm,
     plan_upload_receive,
     plan_upload_reports_forget,
     plan_uploads_expire,
+    steps,
     upload_progress,
 )
 from tests.factories import PlanFactory, nhs_number_for
@@ -265,7 +266,7 @@ def test_a_failure_mid_apply_leaves_every_plan_as_it_was(
         assert Plan.objects.count() == 3
         raise RuntimeError(f"disk full while writing {nhs_number_for(3)}")
 
-    monkeypatch.setattr(uploads, "_rejections_store", crash)
+    monkeypatch.setattr(steps, "_rejections_store", crash)
     with django_capture_on_commit_callbacks(execute=True):
         plan_upload_confirm(upload=upload, by=user)
     upload.refresh_from_db()
@@ -289,9 +290,9 @@ def test_a_worker_killed_mid_apply_leaves_the_plans_and_the_apply_runs_again(loc
     # after writing the plans and before committing: as when a worker is killed.
     script = (
         "import os, django; django.setup();"
-        "from plans import uploads;"
-        "uploads._rejections_store = lambda **kw: os._exit(9);"
-        f"uploads.plan_upload_apply(upload_id={upload.pk})"
+        "from plans.uploads import steps;"
+        "steps._rejections_store = lambda **kw: os._exit(9);"
+        f"steps.plan_upload_apply(upload_id={upload.pk})"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cpis.settings.test", "DATABASE_URL": _database_url()}
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, timeout=120, check=False)
@@ -319,7 +320,7 @@ def test_two_uploads_from_one_la_are_serialised_not_interleaved(local_authority,
     second = PlanUpload.objects.create(organisation=local_authority, filename="b.csv", status=UploadStatus.QUEUED,
                                        content=csv_bytes([row(1, start_date=days_ago(10))]))  # fmt: skip
     first_holds_lock, release_first = threading.Event(), threading.Event()
-    classify = uploads._classify
+    classify = pipeline._classify
 
     def slow_classify(cursor, **kwargs):
         if threading.current_thread().name == "first":
@@ -327,7 +328,7 @@ def test_two_uploads_from_one_la_are_serialised_not_interleaved(local_authority,
             release_first.wait(30)
         classify(cursor, **kwargs)
 
-    monkeypatch.setattr(uploads, "_classify", slow_classify)
+    monkeypatch.setattr(pipeline, "_classify", slow_classify)
 
     def apply(upload_id):
         try:

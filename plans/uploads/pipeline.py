@@ -1,0 +1,118 @@
+"""The one pipeline the preview and the apply both run: read the rows, stage and classify them
+and, for the apply, write the plans; then the counts and every rejected row."""
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import User
+from identity.uploads import UploadVerifier
+from plans.models import (
+    PlanUpload,
+    RejectReason,
+)
+from plans.upload_rows import PlanFileReader, Rejection, ValidRow, cells_for_lines
+from plans.uploads.progress import _progress_set
+from plans.uploads.staging import _STAGE, _apply, _classify, _preview_changes_read, _stage_create, _stage_fill
+
+# Messages for the rejections found against the plans already held (the others carry their own).
+_HELD_MESSAGES = {
+    RejectReason.NO_PLAN_TO_WITHDRAW: "There is no plan with this NHS number, plan type and start date to withdraw.",
+    RejectReason.DEMOGRAPHICS_CONFLICT: (
+        "CP-IS already holds a different date of birth for this NHS number. "
+        "Check the NHS number and date of birth with the NHS Spine."
+    ),
+    RejectReason.OPEN_PLAN_EXISTS: (
+        "An open plan of this type with a different start date is already held for this child. "
+        "Send that plan's end date first."
+    ),
+}
+
+
+_ANALYZE_AFTER_CREATED = 10_000
+
+
+COUNT_KEYS = ("rows", "accepted", "rejected", "created", "updated", "ended", "withdrawn", "reinstated", "unchanged")
+
+
+@dataclass
+class _Outcome:
+    counts: dict[str, Any]
+    columns: list[str]
+    rejections: list[Rejection] = field(default_factory=list)
+    # For a preview only: the rows that would change a plan (see _preview_changes_read).
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _run(
+    *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: UploadVerifier | None = None
+) -> _Outcome:
+    """Reads, stages and classifies the file; with `apply`, writes the plans. Call inside the
+    transaction that decides whether any of it stays. A `verifier` (identity/uploads.py) answers
+    each valid row from PDS first; the rows it refuses never reach the staging table."""
+    today = timezone.localdate()
+    estimated_rows = max(content.count(b"\n"), 1)
+    phase = "Applying the file" if apply else "Checking the file"
+
+    def progress(rows: int) -> None:
+        _progress_set(upload.pk, phase=phase, percent=min(70, 5 + 65 * rows // estimated_rows))
+
+    reader = PlanFileReader(content=content, today=today, max_rows=settings.PLAN_UPLOAD_MAX_ROWS, progress=progress)
+    rejections: list[Rejection] = []
+    identity_rejections: list[Rejection] = []
+
+    def valid_rows() -> Iterator[ValidRow]:
+        for item in reader.rows():
+            if isinstance(item, Rejection):
+                rejections.append(verifier.recode(item, reader.header) if verifier else item)
+            elif verifier is not None and (refused := verifier.check(item)) is not None:
+                identity_rejections.append(refused)
+            else:
+                yield item
+
+    _progress_set(upload.pk, phase=phase, percent=5)
+    with connection.cursor() as cursor:
+        _stage_create(cursor)
+        _stage_fill(cursor, valid_rows())
+        _progress_set(upload.pk, phase=phase, percent=75)
+        _classify(cursor, organisation_id=upload.organisation_id)
+        cursor.execute(f"SELECT line, reject FROM {_STAGE} WHERE reject IS NOT NULL")  # noqa: S608
+        held_rejections = cursor.fetchall()
+        cursor.execute(
+            f"SELECT COALESCE(action, 'created'), COUNT(*) FROM {_STAGE} WHERE reject IS NULL GROUP BY action"  # noqa: S608
+        )
+        actions = Counter(dict(cursor.fetchall()))
+        _progress_set(upload.pk, phase=phase, percent=85)
+        previewed = [] if apply else _preview_changes_read(cursor)
+        if apply:
+            if set(actions) - {"created", "unchanged"}:
+                # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.
+                cursor.execute(f"ANALYZE {_STAGE}")
+            _apply(cursor, upload=upload, by=by, now=timezone.now(), today=today)
+            if actions.get("created", 0) >= _ANALYZE_AFTER_CREATED:
+                # A big first load leaves the planner thinking the table is empty until
+                # autovacuum runs; the next upload's joins would then crawl.
+                cursor.execute("ANALYZE plans_plan")
+        cursor.execute(f"DROP TABLE {_STAGE}")  # noqa: S608
+    if held_rejections or identity_rejections:
+        cells = cells_for_lines(
+            content=content, lines={line for line, _ in held_rejections} | {r.line for r in identity_rejections}
+        )
+        rejections += [
+            Rejection(line, reason, _HELD_MESSAGES[reason], cells.get(line, [])) for line, reason in held_rejections
+        ]
+        rejections += [Rejection(r.line, r.reason, r.message, cells.get(r.line, [])) for r in identity_rejections]
+    rejections.sort(key=lambda r: r.line)
+    accepted = sum(actions.values())
+    # The counts by action, and the identity verification's summary (a dict) when it ran.
+    counts: dict[str, Any] = {key: actions.get(key, 0) for key in COUNT_KEYS}
+    counts.update(rows=reader.row_count, accepted=accepted, rejected=len(rejections))
+    if verifier is not None:
+        counts["identity"] = verifier.summary()
+    _progress_set(upload.pk, phase=phase, percent=95)
+    return _Outcome(counts=counts, columns=reader.header, rejections=rejections, changes=previewed)

@@ -1,0 +1,73 @@
+"""What an upload keeps of its outcome: the file code, the rejected rows (downloadable until
+the retention period ends), the preview's changes; and a refusal of the whole file."""
+
+from typing import Any
+
+from plans.models import (
+    FileCode,
+    PlanUpload,
+    PlanUploadChange,
+    PlanUploadRejection,
+    UploadStatus,
+)
+from plans.upload_rows import Rejection
+
+
+def _preview_changes_store(*, upload: PlanUpload, changes: list[tuple[Any, ...]]) -> None:
+    PlanUploadChange.objects.filter(upload=upload).delete()
+    PlanUploadChange.objects.bulk_create(
+        (
+            PlanUploadChange(
+                upload=upload,
+                line_number=line,
+                action=action,
+                nhs_number=nhs_number,
+                family_name=family_name,
+                given_names=given_names,
+                plan_type=plan_type,
+            )  # fmt: skip
+            for line, action, nhs_number, family_name, given_names, plan_type in changes
+        ),
+        batch_size=2000,
+    )
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _file_code(counts: dict[str, Any]) -> tuple[str, str]:
+    if counts["accepted"] == 0:
+        if counts["rows"] == 0:
+            return FileCode.CPF04, "The file has a header row but no rows of plans."
+        return FileCode.CPF04, f"None of the {_rows(counts['rows'])} was accepted."
+    if counts["rejected"]:
+        return FileCode.CPF03, f"{_rows(counts['accepted'])} accepted, {counts['rejected']:,} rejected."
+    return FileCode.CPF02, f"All {_rows(counts['accepted'])} accepted."
+
+
+def _rejections_store(*, upload: PlanUpload, rejections: list[Rejection]) -> None:
+    upload.rejections.all().delete()
+    PlanUploadRejection.objects.bulk_create(
+        (
+            PlanUploadRejection(
+                upload=upload, line_number=r.line, reason=r.reason, message=r.message[:300], cells=r.cells[:50]
+            )
+            for r in rejections
+        ),
+        batch_size=2000,
+    )
+
+
+def _content(upload_id: int) -> bytes:
+    # Read on its own, so the model instance never carries (and re-saves) the whole file.
+    return bytes(PlanUpload.objects.values_list("content", flat=True).get(pk=upload_id))
+
+
+def _refuse(upload: PlanUpload, message: str) -> None:
+    upload.status = UploadStatus.REFUSED
+    upload.file_code = FileCode.CPF01
+    upload.file_message = message[:500]
+    upload.content = b""
+    upload.counts = {}
+    upload.save()

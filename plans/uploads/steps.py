@@ -1,0 +1,228 @@
+"""The steps of a web upload: receive (queue the analysis), analyse (the preview), confirm or
+cancel, apply. The analysis rolls back; the apply commits everything in one transaction."""
+
+import logging
+from typing import IO
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+from core.background import run_in_background
+from identity.service import identity_verification_enabled
+from identity.uploads import (
+    UploadVerifier,
+    identities_record_verified,
+    upload_lookups_forget,
+)
+from plans.models import (
+    FileCode,
+    PlanUpload,
+    PlanUploadChange,
+    UploadStatus,
+)
+from plans.services import plans_lock_for_local_authority
+from plans.upload_rows import FileUnreadable
+from plans.uploads.pipeline import _run
+from plans.uploads.progress import _PROGRESS_KEY, _progress_set
+from plans.uploads.results import _content, _file_code, _preview_changes_store, _refuse, _rejections_store
+from plans.uploads.verification import _identity_lookups
+
+logger = logging.getLogger(__name__)
+
+
+def _receive(
+    *, organisation: Organisation, by: User | None, filename: str, file: IO[bytes], store: bool = True
+) -> tuple[PlanUpload, bytes]:
+    """Records the upload; `store` keeps the file in the database for the worker to read."""
+    limit = settings.PLAN_UPLOAD_MAX_BYTES
+    # Read one byte past the limit: enough to know it is too large without holding all of it.
+    content = file.read(limit + 1)
+    upload = PlanUpload(organisation=organisation, uploaded_by=by, filename=filename[:255], size_bytes=len(content))
+    if len(content) > limit:
+        upload.size_bytes = getattr(file, "size", None) or len(content)
+        upload.save()
+        _refuse(upload, f"The file is larger than {limit // (1024 * 1024)} MB. Split it and try again.")
+        return upload, b""
+    if store:
+        upload.content = content
+    upload.save()
+    return upload, content
+
+
+def plan_upload_receive(
+    *, organisation: Organisation, by: User, filename: str, file: IO[bytes], request: HttpRequest | None = None
+) -> PlanUpload:
+    """Stores the file and queues its analysis (the preview)."""
+    with transaction.atomic():
+        upload, _ = _receive(organisation=organisation, by=by, filename=filename, file=file)
+        audit_record(
+            action=AuditAction.PLAN_UPLOAD_RECEIVED, request=request, user=by, organisation=organisation,
+            detail={"upload_id": upload.pk, "bytes": upload.size_bytes},
+        )  # fmt: skip
+        if upload.status == UploadStatus.ANALYSING:
+            from plans import tasks
+
+            transaction.on_commit(lambda: run_in_background(tasks.plan_upload_analyse, upload.pk))
+    return upload
+
+
+def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None:
+    """Works out the preview: what the file would do to the plans as they stand now."""
+    upload = PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.ANALYSING).defer("content").first()
+    if upload is None:
+        return
+    in_worker = content is None
+    if content is None:
+        content = _content(upload_id)
+    verifier = None
+    if identity_verification_enabled():
+        from plans import tasks
+
+        # PDS first, outside any transaction: its answers are kept even if it fails part-way.
+        if not _identity_lookups(
+            upload_id=upload_id, content=content, task=tasks.plan_upload_analyse, in_worker=in_worker
+        ):
+            return
+        verifier = UploadVerifier(upload_id=upload_id)
+    try:
+        with transaction.atomic():
+            outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by, verifier=verifier)
+            transaction.set_rollback(True)
+    except FileUnreadable as error:
+        _refuse(upload, error.message)
+        return
+    except Exception as error:
+        logger.error("plan upload %s analysis failed: %s", upload_id, type(error).__name__)
+        PlanUpload.objects.filter(pk=upload_id).update(
+            status=UploadStatus.FAILED, content=b"", file_message="Something went wrong while checking the file."
+        )
+        return
+    file_code, message = _file_code(outcome.counts)
+    with transaction.atomic():
+        _rejections_store(upload=upload, rejections=outcome.rejections)
+        if file_code != FileCode.CPF04:
+            _preview_changes_store(upload=upload, changes=outcome.changes)
+        upload.counts = outcome.counts
+        upload.columns = outcome.columns
+        upload.file_code = file_code
+        upload.file_message = message
+        if file_code == FileCode.CPF04:
+            # Nothing to confirm; the rejected rows stay downloadable.
+            upload.status = UploadStatus.REFUSED
+            upload.content = b""
+            upload_lookups_forget(upload_id=upload.pk)
+        else:
+            upload.status = UploadStatus.PREVIEW
+        upload.save()
+
+
+def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | None = None) -> bool:
+    """Queues the apply; a second confirmation (double submit, second tab) does nothing."""
+    with transaction.atomic():
+        claimed = PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
+            status=UploadStatus.QUEUED, confirmed_by=by, confirmed_at=timezone.now()
+        )
+        if not claimed:
+            return False
+        audit_record(
+            action=AuditAction.PLAN_UPLOAD_CONFIRMED, request=request, user=by, organisation=upload.organisation,
+            detail={"upload_id": upload.pk},
+        )  # fmt: skip
+        _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
+        from plans import tasks
+
+        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk))
+    return True
+
+
+def plan_upload_cancel(*, upload: PlanUpload, by: User, request: HttpRequest | None = None) -> bool:
+    with transaction.atomic():
+        cancelled = PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
+            status=UploadStatus.CANCELLED, content=b""
+        )
+        if cancelled:
+            PlanUploadChange.objects.filter(upload=upload).delete()
+            audit_record(
+                action=AuditAction.PLAN_UPLOAD_CANCELLED, request=request, user=by, organisation=upload.organisation,
+                detail={"upload_id": upload.pk},
+            )  # fmt: skip
+    return bool(cancelled)
+
+
+def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
+    """Applies a confirmed upload, all or nothing, and records its acknowledgement.
+
+    1. lock the upload row (so it is applied once) and the LA's plans (so uploads queue);
+    2. run the pipeline against the plans as they are now, and write them;
+    3. store the acknowledgement and forget the file, in the same transaction.
+    A worker killed part-way leaves the upload queued and the plans untouched; the message
+    comes back (late acknowledgement) and the apply runs again from the start.
+    With identity verification, any number not yet looked up on PDS is looked up first,
+    outside the transaction; if PDS cannot answer, the upload is held (CPF05), untouched.
+    """
+    verifier = None
+    if identity_verification_enabled():
+        if not PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).exists():
+            return
+        from plans import tasks
+
+        stored = content is None
+        if content is None:
+            content = _content(upload_id)
+        if not _identity_lookups(upload_id=upload_id, content=content, task=tasks.plan_upload_apply, in_worker=stored):
+            return
+        verifier = UploadVerifier(upload_id=upload_id)
+    try:
+        with transaction.atomic():
+            upload = (
+                PlanUpload.objects.select_for_update()
+                .filter(pk=upload_id, status=UploadStatus.QUEUED)
+                .defer("content")
+                .first()
+            )
+            if upload is None:
+                return
+            plans_lock_for_local_authority(organisation_id=upload.organisation_id)
+            if content is None:
+                content = _content(upload_id)
+            outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by, verifier=verifier)
+            if verifier is not None:
+                identities_record_verified(records=verifier.verified)
+                upload_lookups_forget(upload_id=upload.pk)
+            _rejections_store(upload=upload, rejections=outcome.rejections)
+            upload.counts = outcome.counts
+            upload.columns = outcome.columns
+            upload.file_code, upload.file_message = _file_code(outcome.counts)
+            # CPF04: nothing was accepted, so nothing was applied.
+            upload.status = UploadStatus.REFUSED if upload.file_code == FileCode.CPF04 else UploadStatus.APPLIED
+            upload.applied_at = timezone.now()
+            upload.content = b""
+            upload.save()
+            PlanUploadChange.objects.filter(upload=upload).delete()
+            audit_record(
+                action=AuditAction.PLAN_UPLOAD_APPLIED, user=upload.confirmed_by, organisation=upload.organisation,
+                detail={"upload_id": upload.pk, "file_code": upload.file_code, **outcome.counts},
+            )  # fmt: skip
+    except FileUnreadable as error:
+        upload = PlanUpload.objects.defer("content").get(pk=upload_id)
+        _refuse(upload, error.message)
+    except Exception as error:
+        # Only the class name: a database error's text can quote a row of the file.
+        logger.error("plan upload %s failed: %s; nothing was changed", upload_id, type(error).__name__)
+        PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(
+            status=UploadStatus.FAILED,
+            file_message="Something went wrong while applying the file. Nothing was changed.",
+        )
+        upload = PlanUpload.objects.defer("content").get(pk=upload_id)
+        audit_record(
+            action=AuditAction.PLAN_UPLOAD_FAILED, user=upload.confirmed_by, organisation=upload.organisation,
+            outcome=AuditOutcome.FAILURE, detail={"upload_id": upload_id, "error": type(error).__name__},
+        )  # fmt: skip
+    finally:
+        cache.delete(_PROGRESS_KEY.format(upload_id))
