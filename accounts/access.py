@@ -16,8 +16,23 @@ from django.utils import timezone
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
+from cpis.compiled_queries import CompiledQuerySet
 
 SESSION_ORGANISATION_KEY = "organisation_id"
+
+
+def _memberships(user_id: int, today):
+    current_training = TrainingRecord.objects.filter(user=OuterRef("user_id"), expires_on__gte=today)
+    return (
+        Membership.objects.filter(user_id=user_id, organisation__is_active=True)
+        .select_related("organisation")
+        # Read in the same query because the gate needs it on every child-data page.
+        .annotate(user_trained=Exists(current_training))
+    )
+
+
+# Read on every page: compiled to SQL once per process (and day), cpis/compiled_queries.py.
+_memberships_compiled = CompiledQuerySet(_memberships, placeholders={"user_id": int}, vary_on=("today",))
 
 
 def current_organisation_load(request) -> None:
@@ -33,13 +48,7 @@ def current_organisation_load(request) -> None:
     user = request.user
     if not user.is_authenticated:
         return
-    current_training = TrainingRecord.objects.filter(user=OuterRef("user_id"), expires_on__gte=timezone.localdate())
-    memberships = list(
-        Membership.objects.filter(user=user, organisation__is_active=True)
-        .select_related("organisation")
-        # Read in the same query because the gate needs it on every child-data page.
-        .annotate(user_trained=Exists(current_training))
-    )
+    memberships = _memberships_compiled(user_id=user.pk, today=timezone.localdate())
     if memberships:
         request.user_trained = memberships[0].user_trained
     organisations = {m.organisation_id: m.organisation for m in memberships}

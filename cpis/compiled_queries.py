@@ -12,10 +12,13 @@ QuerySet folds into other values (today's date, from which the rule computes "36
 are `vary_on`: the QuerySet is compiled again when one of them changes.
 """
 
+import random
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from threading import Lock
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
@@ -38,6 +41,12 @@ def _sentinel(kind: type):
         return f"{_SENTINEL_MARK}{uuid.uuid4().hex}\x00"
     if kind is uuid.UUID:
         return uuid.uuid4()
+    # Values no real row holds, and unlike any constant a QuerySet carries.
+    if kind is int:
+        # Negative (no id is), and within a 32-bit column's range, or Django folds it away.
+        return -random.randrange(2**30, 2**31 - 1)  # noqa: S311 - a marker, not a secret
+    if kind is datetime:
+        return datetime(1901, 1, 1, tzinfo=UTC) + timedelta(microseconds=random.randrange(1, 2**40))  # noqa: S311
     raise TypeError(f"No placeholder sentinel for {kind.__name__}")
 
 
@@ -45,7 +54,10 @@ class _Compiled:
     def __init__(self, queryset: QuerySet, sentinels: dict[str, object]):
         self.db = queryset.db
         compiler = queryset.query.get_compiler(using=self.db)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            raise NotCompilable("the sentinel made the query empty") from None
         self.sql, self.params = sql, list(params)
         self.slots: dict[str, list[int]] = {}
         for name, sentinel in sentinels.items():
@@ -92,8 +104,8 @@ class CompiledQuerySet:
     """`build(**values)` (a function returning a QuerySet of model instances) run as SQL
     compiled once per process, per value of the `vary_on` arguments.
 
-    `placeholders` names the arguments that change from call to call, with their type (str or
-    UUID). Calling returns a list of model instances, as `list(build(**values))` would, with
+    `placeholders` names the arguments that change from call to call, with their type (str,
+    int, UUID or an aware datetime). Calling returns a list of model instances, as `list(build(**values))` would, with
     the same `select_related` objects and annotations.
     """
 
