@@ -382,6 +382,13 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
     return used
 
 
+def _load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def _report(name: str, ok: int, errors: int, elapsed: float) -> float:
     throughput = ok / elapsed
     print(f"{name:<28} {throughput:8.1f} req/s  ({ok:,} ok, {errors:,} errors, {elapsed:.1f} s)")
@@ -409,7 +416,8 @@ def run() -> None:
         with _gunicorn(db) as server_pid:
             print(
                 f"gunicorn: {WORKERS} sync workers; {CLIENTS} concurrent clients; "
-                f"{DURATION:.0f} s per journey in {ROUNDS} alternating rounds"
+                f"{DURATION:.0f} s per journey in {ROUNDS} alternating rounds; "
+                f"load average before: {_load_average()}"
             )
             make_check = _check_request_factory(cookie, children, not_on_plan)
             make_fhir = _fhir_request_factory(token, children, not_on_plan)
@@ -431,6 +439,7 @@ def run() -> None:
                     latencies[name] += lat
             # One client alone: what one request costs when nothing queues behind it.
             alone = {name: statistics.median(_drive(make, seconds=3, clients=1)[2]) * 1000 for name, make in journeys}
+        print(f"load average after: {_load_average()} (the machine may be shared: compare ratios, not req/s)")
         bare = _report("bare one-query view", *totals["bare"])
         _report_cpu(cpu["bare"], totals["bare"][0])
         for name, label in (("check", "check (POST /check/)"), ("fhir", "FHIR GET CareTeam")):
