@@ -35,6 +35,13 @@ def _memberships(user_id: int, today):
 _memberships_compiled = CompiledQuerySet(_memberships, placeholders={"user_id": int}, vary_on=("today",))
 
 
+def user_memberships(*, user_id: int, today=None) -> list[Membership]:
+    """The user's memberships at active organisations, each with its organisation and with
+    `user_trained` (whether the user's CP-IS training is current `today`): what the web's
+    pages and the FHIR API's calls both read before anything else."""
+    return _memberships_compiled(user_id=user_id, today=today or timezone.localdate())
+
+
 def current_organisation_load(request) -> None:
     """Sets request.organisation (or None) and request.roles (a frozenset of role values).
 
@@ -48,7 +55,7 @@ def current_organisation_load(request) -> None:
     user = request.user
     if not user.is_authenticated:
         return
-    memberships = _memberships_compiled(user_id=user.pk, today=timezone.localdate())
+    memberships = user_memberships(user_id=user.pk)
     if memberships:
         request.user_trained = memberships[0].user_trained
     organisations = {m.organisation_id: m.organisation for m in memberships}

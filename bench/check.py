@@ -264,8 +264,8 @@ def _gunicorn(db: dict) -> Iterator[int]:
             server.wait(timeout=30)
 
 
-def _request(method: str, path: str, body: str | None = None, headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+def _request(method: str, path: str, body: str | None = None, headers: dict | None = None, timeout: float = 30):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers={"Host": f"127.0.0.1:{PORT}", **(headers or {})})
         response = conn.getresponse()
@@ -422,6 +422,10 @@ def run() -> None:
             make_check = _check_request_factory(cookie, children, not_on_plan)
             make_fhir = _fhir_request_factory(token, children, not_on_plan)
             journeys = (("bare", _bare_request), ("check", make_check), ("fhir", make_fhir))
+            # A fresh worker compiles its templates on its first page: on a loaded machine that
+            # can outlast a client's timeout, so each worker gets its first pages one at a time.
+            for _ in range(2 * WORKERS):
+                _request("GET", "/check/", headers={"Cookie": cookie}, timeout=300)
             for _, make in journeys:
                 _drive(make, seconds=WARM_UP)
             # Alternating short rounds: on a shared machine, both journeys see the same noise.
