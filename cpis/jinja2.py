@@ -57,7 +57,12 @@ def rendered_once(macro, params: dict, *, csrf_input: str = "") -> Markup:
     the parameters themselves: nothing can be stale, and there is nothing to invalidate. The
     CSRF token, new on every response, is put in after, where the parameters hold CSRF_SLOT.
     """
-    key = (macro.name, _params_key(params))
+    try:
+        key = (macro.name, _params_key(params))
+    except TypeError:
+        # A value we cannot key exactly: render it as usual rather than risk a wrong header.
+        html = str(macro(params)).replace(CSRF_SLOT, str(csrf_input))
+        return Markup(html)  # noqa: S704 - as below
     with _rendered_lock:
         html = _rendered.get(key)
         if html is not None:
