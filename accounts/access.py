@@ -16,9 +16,31 @@ from django.utils import timezone
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
+from core.compiled_queries import CompiledQuerySet
 from core.formatting import date_format
 
 SESSION_ORGANISATION_KEY = "organisation_id"
+
+
+def _memberships(user_id: int, today):
+    current_training = TrainingRecord.objects.filter(user=OuterRef("user_id"), expires_on__gte=today)
+    return (
+        Membership.objects.filter(user_id=user_id, organisation__is_active=True)
+        .select_related("organisation")
+        # Read in the same query because the gate needs it on every child-data page.
+        .annotate(user_trained=Exists(current_training))
+    )
+
+
+# Read on every page: compiled to SQL once per process (and day), core/compiled_queries.py.
+_memberships_compiled = CompiledQuerySet(_memberships, placeholders={"user_id": int}, vary_on=("today",))
+
+
+def user_memberships(*, user_id: int, today=None) -> list[Membership]:
+    """The user's memberships at active organisations, each with its organisation and with
+    `user_trained` (whether the user's CP-IS training is current `today`): what the web's
+    pages and the FHIR API's calls both read before anything else."""
+    return _memberships_compiled(user_id=user_id, today=today or timezone.localdate())
 
 
 def current_organisation_load(request) -> None:
@@ -34,13 +56,7 @@ def current_organisation_load(request) -> None:
     user = request.user
     if not user.is_authenticated:
         return
-    current_training = TrainingRecord.objects.filter(user=OuterRef("user_id"), expires_on__gte=timezone.localdate())
-    memberships = list(
-        Membership.objects.filter(user=user, organisation__is_active=True)
-        .select_related("organisation")
-        # Read in the same query because the gate needs it on every child-data page.
-        .annotate(user_trained=Exists(current_training))
-    )
+    memberships = user_memberships(user_id=user.pk)
     if memberships:
         request.user_trained = memberships[0].user_trained
     organisations = {m.organisation_id: m.organisation for m in memberships}

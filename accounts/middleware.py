@@ -4,10 +4,13 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
+from django_otp.middleware import OTPMiddleware as DjangoOTPMiddleware
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import current_organisation_load
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
+from core.compiled_queries import CompiledQuerySet
 
 # Sessions are written at most this often, so an idle timeout costs no write per request.
 _ACTIVITY_WRITE_INTERVAL = 60
@@ -35,6 +38,26 @@ class IdleTimeoutMiddleware:
             ):
                 request.session["last_activity"] = now
         return self.get_response(request)
+
+
+_TOTP_DEVICE_LABEL = TOTPDevice._meta.label_lower  # "otp_totp.totpdevice", as persistent ids name it
+_totp_devices = CompiledQuerySet(
+    lambda device_id: TOTPDevice.objects.filter(id=device_id), placeholders={"device_id": int}
+)
+
+
+class OTPMiddleware(DjangoOTPMiddleware):
+    """django-otp's middleware (which device verified this session, if any), reading a TOTP
+    device, the only kind we issue, through SQL compiled once per process. Any other persistent
+    id goes django-otp's own way; its checks (the device is the user's, and confirmed) apply
+    to both."""
+
+    def _device_from_persistent_id(self, persistent_id: str):
+        label, _, device_id = self._normalize_persistent_id(persistent_id).rpartition("/")
+        if label != _TOTP_DEVICE_LABEL or not device_id.isdigit():
+            return super()._device_from_persistent_id(persistent_id)
+        found = _totp_devices(device_id=int(device_id))
+        return found[0] if found else None
 
 
 class CurrentOrganisationMiddleware:

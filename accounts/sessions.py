@@ -1,7 +1,22 @@
 """Database sessions linked to their user (Django's documented way to extend the DB engine)."""
 
+from datetime import datetime
+
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.utils import timezone
+
+from core.compiled_queries import CompiledQuerySet
+
+
+def _live_session(session_key, now):
+    from accounts.models import UserSession
+
+    return UserSession.objects.filter(session_key=session_key, expire_date__gt=now)[:1]
+
+
+# Read on every page: compiled to SQL once per process (core/compiled_queries.py).
+_live_sessions = CompiledQuerySet(_live_session, placeholders={"session_key": str, "now": datetime})
 
 
 class SessionStore(DBStore):
@@ -10,6 +25,16 @@ class SessionStore(DBStore):
         from accounts.models import UserSession
 
         return UserSession
+
+    def _get_session_from_db(self):
+        # Django's own lookup (same filter), without building the QuerySet on every request.
+        if self.session_key is None:
+            return super()._get_session_from_db()
+        found = _live_sessions(session_key=self.session_key, now=timezone.now())
+        if not found:
+            self._session_key = None
+            return None
+        return found[0]
 
     def create_model_instance(self, data):
         obj = super().create_model_instance(data)

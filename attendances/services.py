@@ -27,6 +27,7 @@ from accounts.models import Organisation, Role, User
 from attendances.models import VISITS_KEPT, Visit
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
+from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
 from identity.selectors import verified_date_of_birth
 from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
@@ -121,10 +122,35 @@ def _child_lock(nhs_number: str) -> None:
             )
 
 
+# The check's three reads, each compiled to SQL once per process (core/compiled_queries.py):
+# Django building and compiling them cost more CPU than PostgreSQL spends running them. The
+# plans' SQL is what `Plan.objects.visible` (the one rule) compiles to, recompiled each day.
+_visible_plans = CompiledQuerySet(
+    lambda today, nhs_number: Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"),
+    placeholders={"nhs_number": str},
+    vary_on=("today",),
+)
+# visit_child_history_idx serves both: one child, newest first, 25 rows (26 with this form's).
+_history_visits = CompiledQuerySet(
+    lambda nhs_number: (
+        Visit.objects.filter(nhs_number=nhs_number)
+        .select_related("care_setting")
+        .order_by("-arrived_at", "-id")[:VISITS_KEPT]
+    ),
+    placeholders={"nhs_number": str},
+)
+_form_visit_and_history = CompiledQuerySet(
+    lambda nhs_number, idempotency_key: (
+        Visit.objects.filter(nhs_number=nhs_number)
+        .select_related("care_setting")
+        .order_by(Case(When(check_token=idempotency_key, then=0), default=1), "-arrived_at", "-id")[: VISITS_KEPT + 1]
+    ),
+    placeholders={"nhs_number": str, "idempotency_key": uuid.UUID},
+)
+
+
 def _history(nhs_number: str) -> list[Visit]:
-    # visit_child_history_idx serves this: one child, newest first, 25 rows.
-    visits = Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting").order_by("-arrived_at", "-id")
-    return list(visits[:VISITS_KEPT])
+    return _history_visits(nhs_number=nhs_number)
 
 
 def child_history(nhs_number: str) -> list[Visit]:
@@ -144,12 +170,7 @@ def _repeat_and_history(nhs_number: str, idempotency_key: uuid.UUID | None) -> t
     """
     if idempotency_key is None:
         return None, _history(nhs_number)
-    visits = Visit.objects.filter(nhs_number=nhs_number).select_related("care_setting")
-    rows = list(
-        visits.order_by(Case(When(check_token=idempotency_key, then=0), default=1), "-arrived_at", "-id")[
-            : VISITS_KEPT + 1
-        ]
-    )
+    rows = _form_visit_and_history(nhs_number=nhs_number, idempotency_key=idempotency_key)
     repeat = rows[0] if rows and rows[0].check_token == idempotency_key else None
     return repeat, [v for v in rows if v is not repeat][:VISITS_KEPT]
 
@@ -204,7 +225,7 @@ def child_check(
     _check_rate_guard(user=user, organisation=organisation, request=request, trace_id=trace_id)
 
     with transaction.atomic():
-        plans = _sorted_plans(Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"))
+        plans = _sorted_plans(_visible_plans(today=today or timezone.localdate(), nhs_number=nhs_number))
         visit = None
         notification_ids = []
         repeated = False

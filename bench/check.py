@@ -258,8 +258,8 @@ def _gunicorn(db: dict) -> Iterator[int]:
             server.wait(timeout=30)
 
 
-def _request(method: str, path: str, body: str | None = None, headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+def _request(method: str, path: str, body: str | None = None, headers: dict | None = None, timeout: float = 30):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers={"Host": f"127.0.0.1:{PORT}", **(headers or {})})
         response = conn.getresponse()
@@ -376,6 +376,13 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
     return used
 
 
+def _load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def _report(name: str, ok: int, errors: int, elapsed: float) -> float:
     throughput = ok / elapsed
     print(f"{name:<28} {throughput:8.1f} req/s  ({ok:,} ok, {errors:,} errors, {elapsed:.1f} s)")
@@ -403,11 +410,16 @@ def run() -> None:
         with _gunicorn(db) as server_pid:
             print(
                 f"gunicorn: {WORKERS} sync workers; {CLIENTS} concurrent clients; "
-                f"{DURATION:.0f} s per journey in {ROUNDS} alternating rounds"
+                f"{DURATION:.0f} s per journey in {ROUNDS} alternating rounds; "
+                f"load average before: {_load_average()}"
             )
             make_check = _check_request_factory(cookie, children, not_on_plan)
             make_fhir = _fhir_request_factory(token, children, not_on_plan)
             journeys = (("bare", _bare_request), ("check", make_check), ("fhir", make_fhir))
+            # A fresh worker compiles its templates on its first page: on a loaded machine that
+            # can outlast a client's timeout, so each worker gets its first pages one at a time.
+            for _ in range(2 * WORKERS):
+                _request("GET", "/check/", headers={"Cookie": cookie}, timeout=300)
             for _, make in journeys:
                 _drive(make, seconds=WARM_UP)
             # Alternating short rounds: on a shared machine, both journeys see the same noise.
@@ -425,6 +437,7 @@ def run() -> None:
                     latencies[name] += lat
             # One client alone: what one request costs when nothing queues behind it.
             alone = {name: statistics.median(_drive(make, seconds=3, clients=1)[2]) * 1000 for name, make in journeys}
+        print(f"load average after: {_load_average()} (the machine may be shared: compare ratios, not req/s)")
         bare = _report("bare one-query view", *totals["bare"])
         _report_cpu(cpu["bare"], totals["bare"][0])
         for name, label in (("check", "check (POST /check/)"), ("fhir", "FHIR GET CareTeam")):

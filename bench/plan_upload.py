@@ -36,11 +36,11 @@ def _nhs_numbers(count: int) -> list[str]:
     return list(itertools.islice(nhs_test_numbers(prefix="9"), count))
 
 
-def _rows(today: date) -> list[list[str]]:
+def _rows(today: date, count: int = ROWS) -> list[list[str]]:
     """Realistic rows: 60% CPP, 30% LAC, 10% UCPP; a fifth ended; every one valid."""
     rng = random.Random(20261125)  # noqa: S311 - a repeatable benchmark, not a secret
     rows = []
-    for number in _nhs_numbers(ROWS):
+    for number in _nhs_numbers(count):
         kind = rng.random()
         plan_type = "CPP" if kind < 0.6 else ("LAC" if kind < 0.9 else "UCPP")
         if plan_type == "UCPP":
@@ -203,7 +203,7 @@ def run() -> None:
     rows = _rows(timezone.localdate())
     content = _csv(rows)
     copy_text = _copy_text(rows, organisation.pk)
-    print(f"file: {ROWS:,} rows, {len(content) / 1024 / 1024:.1f} MB")
+    print(f"file: {ROWS:,} rows, {len(content) / 1024 / 1024:.1f} MB; load average {_load_average()}")
 
     copy_seconds = _copy_seconds(copy_text)
     elapsed, file_code, counts, before_kib, peak_kib = _upload(organisation.pk, content)
@@ -225,6 +225,39 @@ def run() -> None:
     print(
         f"browser path (preview, then apply):   {browser:7.2f} s  ({file_code}, created {counts['created']:,}, "
         f"peak {peak_browser / 1024:.0f} MB; ratio {browser / copy_seconds:.2f})"
+    )
+    Plan.objects.filter(organisation=organisation).delete()
+    PlanUpload.objects.filter(organisation=organisation).delete()
+    _at_the_limit(organisation)
+    print(f"load average at the end: {_load_average()} (compare ratios within a run, not times across runs)")
+
+
+def _load_average() -> str:
+    import os
+
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _at_the_limit(organisation) -> None:
+    """A file of PLAN_UPLOAD_MAX_ROWS rows, the most one upload takes: time, ratio and peak memory."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from plans.models import Plan, PlanUpload
+
+    count = settings.PLAN_UPLOAD_MAX_ROWS
+    rows = _rows(timezone.localdate(), count)
+    content = _csv(rows)
+    copy_seconds = _copy_seconds(_copy_text(rows, organisation.pk))
+    del rows
+    elapsed, file_code, counts, before_kib, peak_kib = _upload(organisation.pk, content)
+    print(
+        f"at the limit, {count:,} rows ({len(content) / 1024 / 1024:.1f} MB): COPY {copy_seconds:.2f} s, "
+        f"upload {elapsed:.2f} s ({file_code}, created {counts['created']:,}; ratio {elapsed / copy_seconds:.2f}), "
+        f"peak {peak_kib / 1024:.0f} MB (+{(peak_kib - before_kib) / 1024:.0f} MB; goal < 300 MB)"
     )
     Plan.objects.filter(organisation=organisation).delete()
     PlanUpload.objects.filter(organisation=organisation).delete()

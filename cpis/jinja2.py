@@ -1,16 +1,73 @@
 """The Jinja2 environment for our pages: NHS.UK frontend macros plus Django's helpers."""
 
+from collections import OrderedDict
+from threading import Lock
+
 from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import reverse
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, Undefined
+from markupsafe import Markup
 
 from core import formatting
 
 
 def _url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+# Where a per-request value goes in a remembered rendering (see `rendered_once`).
+CSRF_SLOT = Markup("<!--cpis:csrf-input-->")
+_RENDERED_MAX = 512
+_rendered: OrderedDict = OrderedDict()
+_rendered_lock = Lock()
+
+
+def _params_key(value):
+    """`value` as a hashable key that tells apart everything a macro could render differently:
+    text from markup, a missing value from an empty one, a list from a dict."""
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((str(k), _params_key(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("l", tuple(_params_key(v) for v in value))
+    if isinstance(value, Undefined):
+        return ("u",)
+    if isinstance(value, Markup):
+        return ("m", str(value))
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return (type(value).__name__, value)
+    raise TypeError(f"rendered_once cannot key a {type(value).__name__}")
+
+
+def rendered_once(macro, params: dict, *, csrf_input: str = "") -> Markup:
+    """An NHS.UK macro's HTML for `params`, rendered once per process and remembered.
+
+    The header and footer are the same on every page a user sees at one organisation, yet
+    rendering them through the design system's macros cost about a seventh of a check's CPU
+    (docs/performance.md). The macros are pure functions of their parameters, so the key is
+    the parameters themselves: nothing can be stale, and there is nothing to invalidate. The
+    CSRF token, new on every response, is put in after, where the parameters hold CSRF_SLOT.
+    """
+    try:
+        key = (macro.name, _params_key(params))
+    except TypeError:
+        # A value we cannot key exactly: render it as usual rather than risk a wrong header.
+        html = str(macro(params)).replace(CSRF_SLOT, str(csrf_input))
+        return Markup(html)  # noqa: S704 - as below
+    with _rendered_lock:
+        html = _rendered.get(key)
+        if html is not None:
+            _rendered.move_to_end(key)
+    if html is None:
+        html = str(macro(params))
+        with _rendered_lock:
+            _rendered[key] = html
+            while len(_rendered) > _RENDERED_MAX:
+                _rendered.popitem(last=False)
+    if CSRF_SLOT in html:
+        html = html.replace(CSRF_SLOT, str(csrf_input))
+    return Markup(html)  # noqa: S704 - the macro's own escaped output, and Django's CSRF input
 
 
 def environment(**options) -> Environment:
@@ -30,7 +87,15 @@ def environment(**options) -> Environment:
     # Dates and NHS numbers are written one way on every page and e-mail (core/formatting.py).
     env.filters.update(formatting.FILTERS)
     env.globals.update(formatting.GLOBALS)
-    env.globals.update({"static": static, "url": _url, "get_messages": messages.get_messages})
+    env.globals.update(
+        {
+            "static": static,
+            "url": _url,
+            "get_messages": messages.get_messages,
+            "rendered_once": rendered_once,
+            "CSRF_SLOT": CSRF_SLOT,
+        }
+    )
     return env
 
 

@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -24,12 +24,13 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Membership
+from accounts.access import user_memberships
 from attendances.models import Visit
 from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check, child_history
 from audit.models import AuditAction, AuditOutcome
 from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record, client_ip
+from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
 from core.tokens import token_hash
 from fhir import capabilities, throttles
@@ -86,6 +87,17 @@ def _base_url(request) -> str:
     return request.build_absolute_uri("/fhir/R4").rstrip("/")
 
 
+# Read on every call: compiled to SQL once per process (core/compiled_queries.py).
+_usable_tokens = CompiledQuerySet(
+    lambda hashed, now: ApiToken.objects.usable(now=now).select_related("user", "organisation").filter(hashed=hashed),
+    placeholders={"hashed": str, "now": datetime},
+)
+_confirmed_devices = CompiledQuerySet(
+    lambda user_id: TOTPDevice.objects.filter(user_id=user_id, confirmed=True).only("id")[:1],
+    placeholders={"user_id": int},
+)
+
+
 def _bearer_token(request) -> ApiToken:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
@@ -95,9 +107,8 @@ def _bearer_token(request) -> ApiToken:
     if throttles.bad_tokens_exceeded(address):
         # Guessing tokens: refused before the lookup, until the window passes.
         raise _too_many("Too many invalid tokens from this address; retry later")
-    token = (
-        ApiToken.objects.usable().select_related("user", "organisation").filter(hashed=token_hash(raw.strip())).first()
-    )
+    found = _usable_tokens(hashed=token_hash(raw.strip()), now=timezone.now())
+    token = found[0] if found else None
     if token is None or not token.user.is_active or not token.organisation.is_active:
         throttles.bad_token_record(address)
         raise _unauthorised("Invalid, expired or revoked token")
@@ -116,14 +127,14 @@ def _throttle(token: ApiToken) -> None:
 
 def _current_roles(token: ApiToken) -> frozenset[str]:
     """The owner's roles at the token's organisation now, if they may still see child data."""
-    roles = frozenset(
-        Membership.objects.filter(user=token.user, organisation=token.organisation).values_list("role", flat=True)
-    )
+    # The web's own read of the sign-in state: roles, and whether training is current, at once.
+    memberships = [m for m in user_memberships(user_id=token.user_id) if m.organisation_id == token.organisation_id]
+    roles = frozenset(m.role for m in memberships)
     if not roles & CHECKING_ROLES:
         raise _access_denied("The token's owner no longer holds a role that may check a child")
-    if token.user.current_training() is None:
+    if not memberships[0].user_trained:
         raise _access_denied("The token's owner has no current CP-IS training record")
-    if not TOTPDevice.objects.filter(user=token.user, confirmed=True).exists():
+    if not _confirmed_devices(user_id=token.user_id):
         raise _access_denied("The token's owner is not enrolled in two-factor authentication")
     return roles
 

@@ -8,8 +8,8 @@ TOKEN_PREFIX = "cpis_"
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def usable(self) -> "ApiTokenQuerySet":
-        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+    def usable(self, *, now=None) -> "ApiTokenQuerySet":
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class ApiToken(models.Model):

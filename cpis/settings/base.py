@@ -79,7 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # django-otp's, with its device read compiled once per process.
+    "accounts.middleware.OTPMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.CurrentOrganisationMiddleware",
     # Outside the login check and every view, so it sees each 403 and 404 they answer.

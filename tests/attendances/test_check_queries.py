@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Role
 from attendances.services import child_check
 from tests.factories import PlanFactory, VisitFactory
+from tests.fhir.conftest import api  # noqa: F401 - the FHIR tests' fixture, used below
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +107,21 @@ def test_check_page_query_count_is_fixed(
             reverse("attendances:check"), {"nhs_number": plan.nhs_number, "check_token": str(uuid.uuid4())}
         )
     assert response.status_code == 200
+
+
+# Through the FHIR API: + the token (with its owner and organisation), the owner's memberships
+# (with whether training is current: the web's own read), whether they hold a confirmed 2FA device.
+FHIR_OVERHEAD = 3
+
+
+@pytest.mark.parametrize("length", [0, 25, 40])
+def test_fhir_care_team_query_count_is_fixed(api, history, django_assert_num_queries, length):  # noqa: F811
+    call, _user = api("clinician")
+    plan = PlanFactory()
+    history(plan.nhs_number, length)
+    assert call("CareTeam", plan.nhs_number).status_code == 200  # records "last used" (once a minute)
+
+    with django_assert_num_queries(CHECK_QUERIES + FHIR_OVERHEAD):
+        response = call("CareTeam", plan.nhs_number, TraceID=str(uuid.uuid4()))
+    assert response.status_code == 200
+    assert response.json()["total"] == 1
