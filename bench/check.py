@@ -255,7 +255,11 @@ def _gunicorn(db: dict) -> Iterator[int]:
             yield server.pid
         finally:
             server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker still busy with a slow page: no stray server
+                server.kill()
+                server.wait(timeout=30)
 
 
 def _request(method: str, path: str, body: str | None = None, headers: dict | None = None, timeout: float = 30):

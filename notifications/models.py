@@ -105,6 +105,13 @@ class Notification(models.Model):
             ),
             # The LA's inbox, newest first, by status.
             models.Index(fields=["local_authority", "status", "-last_attended_at"], name="notification_inbox_idx"),
+            # Overdue notifications (the national admin's home page counts them across every
+            # LA): a few hundred rows among millions.
+            models.Index(
+                fields=["local_authority"],
+                condition=Q(status="new", overdue_since__isnull=False),
+                name="notification_overdue_idx",
+            ),
             # The overdue beat task: new notifications past their due time, not yet marked.
             models.Index(
                 fields=["due_at"],

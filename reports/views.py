@@ -11,7 +11,13 @@ from accounts.models import Organisation, OrganisationKind, Role
 from core.csv_cells import csv_response
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
-from reports.metrics import ACCEPTANCE_TARGET, care_setting_report, local_authority_report
+from reports.metrics import (
+    ACCEPTANCE_TARGET,
+    care_setting_report,
+    care_setting_reports,
+    local_authority_report,
+    local_authority_reports,
+)
 from reports.progress import go_live_states, progress_counts
 
 
@@ -19,8 +25,8 @@ def _reports(request, start, end) -> dict:
     organisation = request.organisation
     if Role.NATIONAL_ADMIN in request.roles:
         active = Organisation.objects.filter(is_active=True).order_by("name")
-        las = [local_authority_report(o, start, end) for o in active.filter(kind=OrganisationKind.LOCAL_AUTHORITY)]
-        settings = [care_setting_report(o, start, end) for o in active.filter(kind=OrganisationKind.CARE_SETTING)]
+        las = local_authority_reports(active.filter(kind=OrganisationKind.LOCAL_AUTHORITY), start, end)
+        settings = care_setting_reports(active.filter(kind=OrganisationKind.CARE_SETTING), start, end)
         return {"scope": "national", "las": las, "settings": settings}
     if organisation.is_local_authority:
         return {"scope": "la", "las": [local_authority_report(organisation, start, end)], "settings": []}

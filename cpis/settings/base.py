@@ -229,6 +229,9 @@ NOTIFICATION_RETRY_MAX_SECONDS = env.int("NOTIFICATION_RETRY_MAX_SECONDS", defau
 # The sweeper runs this often and re-dispatches deliveries due this long ago and still undelivered.
 NOTIFICATION_SWEEP_INTERVAL = env.int("NOTIFICATION_SWEEP_INTERVAL", default=30)
 NOTIFICATION_SWEEP_AFTER = env.int("NOTIFICATION_SWEEP_AFTER", default=30)
+# At most this many rows per sweep: a backlog drains at this many per SWEEP_INTERVAL. Above what the
+# workers deliver in SWEEP_AFTER, rows still queued are published again (harmless, but wasted work).
+NOTIFICATION_SWEEP_MAX_PER_RUN = env.int("NOTIFICATION_SWEEP_MAX_PER_RUN", default=5000)
 # A worker holds a claimed delivery this long; past it, the worker is presumed dead and the sweeper
 # hands the delivery out again. Must exceed the webhook timeout by a wide margin.
 NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)

@@ -223,3 +223,24 @@ def test_sweeper_records_failed_a_delivery_whose_worker_died_on_its_last_attempt
     inbox.refresh_from_db()
     assert inbox.status == DeliveryStatus.FAILED
     assert "last attempt" in inbox.last_error
+
+
+@override_settings(NOTIFICATION_CLAIM_LEASE=60, NOTIFICATION_SWEEP_AFTER=30, NOTIFICATION_SWEEP_MAX_PER_RUN=2)
+def test_sweeper_takes_batch_after_batch_up_to_its_limit_per_run(plan, setting):
+    """After an outage the backlog drains at MAX_PER_RUN rows per sweep, not one batch."""
+    record_check(plans=[plan], care_setting=setting)
+    notification = _delivery(Channel.INBOX).notification
+    for channel in (Channel.EMAIL, Channel.WEBHOOK):
+        Delivery.objects.get_or_create(notification=notification, channel=channel)
+    Delivery.objects.filter(notification=notification).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    assert Delivery.objects.filter(notification=notification).count() == 3
+
+    with mock.patch("notifications.services._SWEEP_BATCH", 1):
+        first = delivery_sweep()
+        second = delivery_sweep()
+        third = delivery_sweep()
+
+    assert len(first) == 2 and len(second) == 1 and third == []
+    assert sorted(first + second) == sorted(
+        Delivery.objects.filter(notification=notification).values_list("pk", flat=True)
+    )

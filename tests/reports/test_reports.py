@@ -116,3 +116,62 @@ def test_a_percentage_chart_is_scaled_to_100_with_the_target_line():
     assert chart.maximum == 100
     assert chart.bars[0].height == pytest.approx((chart.height - 28 - 12) / 2, abs=0.1)
     assert chart.rule_y is not None and "1 bar from LA001" in chart.description
+
+
+def test_national_report_query_count_does_not_grow_with_the_organisations(
+    client_for, national, local_authority, care_setting, django_assert_max_num_queries
+):
+    from tests.factories import OrganisationFactory
+
+    client = client_for(user_with_role(Role.NATIONAL_ADMIN, national))
+    inbox_notification(local_authority, care_setting)
+    with django_assert_max_num_queries(100) as few:
+        assert client.get("/reports/").status_code == 200
+    for i in range(3):
+        la = OrganisationFactory(local_authority=True, ods_code=f"LA10{i}")
+        setting = OrganisationFactory(ods_code=f"RDE1{i}")
+        inbox_notification(la, setting)
+        AuditEvent.objects.create(action=AuditAction.CHILD_CHECKED, organisation=setting, detail={"plan_ids": [i]})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get("/reports/").status_code == 200
+
+
+def test_national_report_figures_match_each_organisations_own_report(
+    client_for, national, care_setting, local_authority
+):
+    """The grouped queries give each organisation the figures its own report gives it."""
+    from reports.metrics import (
+        care_setting_report,
+        care_setting_reports,
+        local_authority_report,
+        local_authority_reports,
+    )
+    from tests.factories import OrganisationFactory
+
+    other = OrganisationFactory(local_authority=True, ods_code="LA201")
+    for la, hours in ((local_authority, (1, 5, 9)), (other, (2,))):
+        for h in hours:
+            n = inbox_notification(la, care_setting)
+            Notification.objects.filter(pk=n.pk).update(
+                status=NotificationStatus.ACKNOWLEDGED, acknowledged_at=n.created_at + timedelta(hours=h)
+            )
+    for plan_ids in ([1, 2], [], [3]):
+        AuditEvent.objects.create(
+            action=AuditAction.CHILD_CHECKED, organisation=care_setting, detail={"plan_ids": plan_ids}
+        )
+    end = timezone.localdate()
+    start = end - timedelta(days=20)
+
+    together = local_authority_reports([local_authority, other], start, end)
+    assert [(r.notifications, r.median_hours, r.p90_hours, r.weeks) for r in together] == [
+        (r.notifications, r.median_hours, r.p90_hours, r.weeks)
+        for r in (local_authority_report(local_authority, start, end), local_authority_report(other, start, end))
+    ]
+    assert (together[0].notifications, together[0].median_hours, together[0].p90_hours) == (3, 5.0, 9.0)
+    (setting_report,) = care_setting_reports([care_setting], start, end)
+    events = AuditEvent.objects.filter(action=AuditAction.CHILD_CHECKED, organisation=care_setting)
+    expected = (events.count(), sum(bool(e.detail.get("plan_ids")) for e in events))
+    assert expected[0] == expected[1] + 1  # the notifications' checks, and ours: one without a plan
+    assert (setting_report.checks, setting_report.alerts) == expected
+    assert setting_report.days == care_setting_report(care_setting, start, end).days
+    assert setting_report.days[-1] == (end, *expected)
