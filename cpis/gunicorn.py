@@ -35,8 +35,11 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # The client's address is the one our trusted proxy reported (`audit.services.client_ip`, put
 # in the WSGI environ by cpis.logs.RequestContextMiddleware; "-" for a request Django never
 # saw), with the proxy's own address beside it; the request id matches the application's logs.
+# The size is followed by a word: "401 123 4567ms" would read as a spaced NHS number (3-3-4
+# digits) and be redacted, losing the status of a slow request.
 access_log_format = (
-    '%({cpis.client_ip}e)s via %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({cpis.request_id}e)s'
+    '%({cpis.client_ip}e)s via %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s bytes %(M)sms'
+    " request_id=%({cpis.request_id}e)s"
 )
 # Gunicorn's error log names a crashed request by its full URI; this logger redacts it.
 logger_class = "cpis.gunicorn_logging.RedactingLogger"

@@ -27,3 +27,13 @@ def test_the_filter_redacts_arguments_and_tracebacks():
     text = logging.Formatter().format(record)
     assert "9434765919" not in text and "nhs=1" not in text
     assert "failed at /p?[query removed]" in text and "ValueError: row for [number removed]" in text
+
+
+def test_a_slow_small_response_keeps_its_status_in_the_access_log():
+    from cpis import gunicorn
+
+    atoms = {"h": "127.0.0.1", "t": "[01/Dec/2026:18:28:03 +0000]", "m": "GET", "U": "/fhir/R4/CareTeam"}
+    atoms |= {"H": "HTTP/1.1", "s": "401", "B": "123", "M": "4567"}
+    atoms |= {"{cpis.client_ip}e": "10.0.0.1", "{cpis.request_id}e": "abc"}
+    line = redact(gunicorn.access_log_format % atoms)
+    assert '"GET /fhir/R4/CareTeam HTTP/1.1" 401 123 bytes 4567ms' in line
