@@ -91,9 +91,7 @@ def partitions_drop_expired(*, retention_months: int | None = None) -> list[str]
     dropped = []
     for name in partitions_expired(retention_months=retention_months):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("ALTER TABLE audit_auditevent DETACH PARTITION {}").format(sql.Identifier(name))
-            )
+            cursor.execute(sql.SQL("ALTER TABLE audit_auditevent DETACH PARTITION {}").format(sql.Identifier(name)))
             cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
         logger.warning("audit partition dropped after retention: %s", name)
         dropped.append(name)

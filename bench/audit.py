@@ -51,16 +51,34 @@ CARE_SETTINGS = 50
 CHILDREN = check.PLANS - 10_000
 YEARS = 5
 ROUNDS = 4
+WARM_UP = float(os.environ.get("BENCH_AUDIT_WARM_UP", 8))
 
-# (action, share of events in twentieths, carries an NHS number): about a check in every two
-# events, the rest sign-ins, the inbox and plan management, as a live service's log looks.
-_MIX = """CASE mod(g, 20)
-    WHEN 0 THEN 'login' WHEN 1 THEN 'logout' WHEN 2 THEN 'notification_inbox_viewed'
-    WHEN 3 THEN 'notification_opened' WHEN 4 THEN 'notification_acknowledged' WHEN 5 THEN 'plan_viewed'
-    WHEN 6 THEN 'plan_list_viewed' WHEN 7 THEN 'session_expired' WHEN 8 THEN 'child_viewed_by_la'
-    WHEN 9 THEN (ARRAY['role_granted','training_recorded','plan_upload_applied','access_refused',
-                       'gate_refused','otp_failed','audit_searched','plan_created'])[1 + mod(g / 20, 8)]
-    ELSE 'child_checked' END"""
+# Oldest first, so each month's rows arrive together; a user works at one place. The actions:
+# a check (with its NHS number) in every two events, the rest sign-ins, the inbox and plan
+# management, as a live service's log looks.
+_INSERT_EVENTS = """
+    INSERT INTO audit_auditevent (occurred_at, user_id, organisation_id, roles, action, nhs_number,
+                                  ip_address, outcome, trace_id, detail)
+    SELECT now() - make_interval(secs => %(span)s * (1 - g::float8 / %(events)s)),
+           p.id, o.id, CASE WHEN mod(g, 20) < 10 THEN 'social_worker' ELSE 'clinician' END,
+           a.action,
+           CASE WHEN a.action IN ('child_checked', 'child_viewed_by_la', 'gate_refused', 'plan_viewed')
+                THEN c.nhs ELSE '' END,
+           ('10.' || mod(g, 250) || '.' || mod(g / 250, 250) || '.1')::inet,
+           CASE WHEN a.action IN ('access_refused', 'gate_refused') THEN 'denied' ELSE 'success' END,
+           '', CASE WHEN a.action = 'child_checked' THEN jsonb_build_object('visit_id', g) ELSE '{}' END
+    FROM generate_series(%(first)s, %(last)s - 1) AS g
+    CROSS JOIN LATERAL (SELECT CASE mod(g, 20)
+            WHEN 0 THEN 'login' WHEN 1 THEN 'logout' WHEN 2 THEN 'notification_inbox_viewed'
+            WHEN 3 THEN 'notification_opened' WHEN 4 THEN 'notification_acknowledged' WHEN 5 THEN 'plan_viewed'
+            WHEN 6 THEN 'plan_list_viewed' WHEN 7 THEN 'session_expired' WHEN 8 THEN 'child_viewed_by_la'
+            WHEN 9 THEN (ARRAY['role_granted','training_recorded','plan_upload_applied','access_refused',
+                               'gate_refused','otp_failed','audit_searched','plan_created'])[1 + mod(g / 20, 8)]
+            ELSE 'child_checked' END AS action) a
+    JOIN bench_person p ON p.i = mod(hashint8(g) & 2147483647, %(people)s)
+    JOIN bench_org o ON o.i = mod(p.i, %(places)s)
+    JOIN bench_child c ON c.i = mod(hashint8(g + 7) & 2147483647, %(children)s)
+"""
 
 
 @contextmanager
@@ -83,7 +101,13 @@ def _people() -> None:
     if User.objects.filter(email__endswith="@audit.bench.example").count() >= USERS:
         return
     organisations = [
-        Organisation(ods_code=f"ALA{i:03d}", name=f"Audit Bench Council {i}", kind=OrganisationKind.LOCAL_AUTHORITY)
+        Organisation(
+            ods_code=f"ALA{i:03d}",
+            name=f"Audit Bench Council {i}",
+            kind=OrganisationKind.LOCAL_AUTHORITY,
+            office_hours_phone="0113 496 0001",
+            emergency_duty_phone="0113 496 0999",
+        )
         for i in range(LOCAL_AUTHORITIES)
     ] + [
         Organisation(
@@ -135,7 +159,8 @@ def _load(db: dict, children: list[str]) -> None:
             " FROM accounts_organisation WHERE ods_code ~ '^A(LA|CS)[0-9]{3}$'"
         )
         conn.execute("CREATE UNIQUE INDEX ON bench_org (i)")
-        people, places = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("bench_person", "bench_org"))
+        people = conn.execute("SELECT count(*) FROM bench_person").fetchone()[0]
+        places = conn.execute("SELECT count(*) FROM bench_org").fetchone()[0]
         # The foreign keys are true by construction: checking each of 20,000,000 rows would be
         # most of the load's time. (Only this bench's superuser may switch them off.)
         conn.execute("SET session_replication_role = replica")
@@ -144,27 +169,17 @@ def _load(db: dict, children: list[str]) -> None:
         batch = 1_000_000
         for first in range(0, EVENTS, batch):
             last = min(first + batch, EVENTS)
-            # Oldest first, so each month's rows arrive together; a user works at one place.
             conn.execute(
-                f"""
-                INSERT INTO audit_auditevent (occurred_at, user_id, organisation_id, roles, action, nhs_number,
-                                              ip_address, outcome, trace_id, detail)
-                SELECT now() - make_interval(secs => %(span)s * (1 - g::float8 / %(events)s)),
-                       p.id, o.id, CASE WHEN mod(g, 20) < 10 THEN 'social_worker' ELSE 'clinician' END,
-                       a.action,
-                       CASE WHEN a.action IN ('child_checked', 'child_viewed_by_la', 'gate_refused', 'plan_viewed')
-                            THEN c.nhs ELSE '' END,
-                       ('10.' || mod(g, 250) || '.' || mod(g / 250, 250) || '.1')::inet,
-                       CASE WHEN a.action IN ('access_refused', 'gate_refused') THEN 'denied' ELSE 'success' END,
-                       '', CASE WHEN a.action = 'child_checked' THEN jsonb_build_object('visit_id', g) ELSE '{{}}' END
-                FROM generate_series(%(first)s, %(last)s - 1) AS g
-                CROSS JOIN LATERAL (SELECT {_MIX} AS action) a
-                JOIN bench_person p ON p.i = mod(hashint8(g) & 2147483647, %(people)s)
-                JOIN bench_org o ON o.i = mod(p.i, %(places)s)
-                JOIN bench_child c ON c.i = mod(hashint8(g + 7) & 2147483647, %(children)s)
-                """,
-                {"span": span, "events": EVENTS, "first": first, "last": last, "people": people,
-                 "places": places, "children": len(children)},  # fmt: skip
+                _INSERT_EVENTS,
+                {
+                    "span": span,
+                    "events": EVENTS,
+                    "first": first,
+                    "last": last,
+                    "people": people,
+                    "places": places,
+                    "children": len(children),
+                },  # fmt: skip
             )
             print(f"  {last:,} events ({time.monotonic() - started:.0f} s)", flush=True)
         conn.execute("RESET session_replication_role")
@@ -300,7 +315,9 @@ def run() -> None:
             "bare": check._bare_request,
             "by NHS number": _search_factory(cookies, lambda r: {"nhs_number": r.choice(children)}),
             "by user": _search_factory(cookies, lambda r: {"user": r.choice(emails)}),
-            "by action, month range": _search_factory(cookies, lambda r: {"action": r.choice(actions), **_month_range(r)}),
+            "by action, month range": _search_factory(
+                cookies, lambda r: {"action": r.choice(actions), **_month_range(r)}
+            ),
             "older page (by action)": _older_page_factory(cookies, actions),
             "CSV by NHS number": _search_factory(
                 cookies, lambda r: {"nhs_number": r.choice(children)}, then="/audit/export.csv"
@@ -309,8 +326,9 @@ def run() -> None:
         seconds = check.DURATION / ROUNDS
         with check._gunicorn(db, DATABASE):
             print(f"gunicorn: {check.WORKERS} sync workers; {check.CLIENTS} concurrent clients; {EVENTS:,} events")
+            # Long enough for every worker to compile each page's templates once.
             for make in journeys.values():
-                check._drive(make, seconds=2)
+                check._drive(make, seconds=WARM_UP)
             totals = {name: [0, 0, 0.0] for name in journeys}
             latencies: dict[str, list[float]] = {name: [] for name in journeys}
             for _ in range(ROUNDS):

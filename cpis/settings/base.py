@@ -394,7 +394,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "identity-reverify": {"task": "identity.tasks.identities_reverify_task", "schedule": crontab(hour=1, minute=15)},
     # Next months' audit partitions, made daily though needed monthly: a missed day costs nothing.
-    "audit-partitions-ensure": {"task": "audit.tasks.audit_partitions_ensure_task", "schedule": crontab(hour=3, minute=10)},
+    "audit-partitions-ensure": {
+        "task": "audit.tasks.audit_partitions_ensure_task",
+        "schedule": crontab(hour=3, minute=10),
+    },
 }
 # Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).
 CELERY_BEAT_SCHEDULE.update(
