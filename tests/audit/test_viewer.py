@@ -191,6 +191,11 @@ def test_a_mangled_page_link_shows_the_newest_page(client_for, national_admin, c
     assert response.status_code == 200 and 'data-testid="audit-table"' in response.content.decode()
 
 
+def test_an_id_past_the_databases_integers_finds_nothing_older_rather_than_failing(client_for, national_admin):
+    response = client_for(national_admin).get(reverse("audit:events") + "?before=1.99999999999999999999")
+    assert response.status_code == 200 and "No events" in response.content.decode()
+
+
 def test_the_results_page_costs_a_fixed_number_of_queries_and_never_counts(
     client_for, national_admin, role_user, care_setting, django_assert_num_queries
 ):
