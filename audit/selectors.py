@@ -66,6 +66,10 @@ def _stored_date(value) -> dt.date | None:
     return day if day and EARLIEST_DATE <= day <= LATEST_DATE else None
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 @dataclass(frozen=True)
 class Position:
     """Where a page starts or ends: an event's time and id, the log's order (newest first)."""
@@ -74,15 +78,17 @@ class Position:
     id: int
 
     def token(self) -> str:
-        """For the URL: a time and an id, nothing about anyone."""
-        return f"{int(self.occurred_at.timestamp() * 1_000_000)}.{self.id}"
+        """For the URL: a time and an id, nothing about anyone. Whole microseconds, counted in
+        integers: a float timestamp would round some times a microsecond off, and the page
+        after them would skip or repeat events."""
+        return f"{(self.occurred_at - _EPOCH) // _MICROSECOND}.{self.id}"
 
     @classmethod
     def parse(cls, token: str | None) -> "Position | None":
         """A position from the URL, or None for anything else (the newest page, not a 500)."""
         try:
             micros, pk = (int(part) for part in (token or "").split("."))
-            return cls(dt.datetime.fromtimestamp(micros / 1_000_000, tz=dt.UTC), pk)
+            return cls(_EPOCH + micros * _MICROSECOND, pk)
         except (TypeError, ValueError, OverflowError, OSError):
             return None
 

@@ -40,6 +40,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from audit.partitions import month_start, months_after
 from bench import check
 from bench._database import conninfo, database_ensure
 
@@ -129,15 +130,16 @@ def _people() -> None:
 def _load(db: dict, children: list[str]) -> None:
     with psycopg.connect(conninfo(db, DATABASE), autocommit=True) as conn:
         have = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'audit_auditevent'").fetchone()[0]
+        # At least: the viewer's own searches and exports add events to the log as it is measured.
         exact = conn.execute("SELECT count(*) FROM audit_auditevent").fetchone()[0] if have > 0.9 * EVENTS else -1
-        if exact == EVENTS:
+        if EVENTS <= exact < EVENTS * 1.01:
             return
         started = time.monotonic()
         print(f"making {EVENTS:,} audit events over {YEARS} years ...", flush=True)
         conn.execute("TRUNCATE audit_auditevent")  # the bench's superuser; the trigger lets it
-        months = [(timezone.now() - timedelta(days=31 * k)).date().replace(day=1) for k in range(YEARS * 12 + 2)]
-        for month in sorted(set(months)):
-            conn.execute("SELECT audit_partition_create(%s)", [month])
+        this_month = month_start(timezone.now())
+        for back in range(YEARS * 12 + 1):
+            conn.execute("SELECT audit_partition_create(%s)", [months_after(this_month, -back)])
         indexes = conn.execute(
             "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
             " WHERE i.indrelid = 'audit_auditevent'::regclass AND NOT i.indisprimary"
@@ -332,12 +334,14 @@ def _count_against_position(children: list[str], email: str) -> None:
     for name, criteria in searches.items():
         found = audit_events_search(everything, criteria)
         count = timed(lambda: found.count())  # noqa: B023 - called at once
-        deep = timed(lambda: list(Paginator(found, 50).page(100).object_list))  # noqa: B023
+        # The old viewer's page 100 (or its last page): the count, then the OFFSET.
+        pages = Paginator(found, 50)
+        deep = timed(lambda: list(pages.page(min(100, pages.num_pages)).object_list))  # noqa: B023
         first = audit_events_page(found, size=50)
         position = timed(lambda: audit_events_page(found, size=50))  # noqa: B023
         older = timed(lambda: audit_events_page(found, older_than=first.older, size=50))  # noqa: B023
         print(
-            f"  {name:<24} COUNT(*) {count:8.1f} ms, OFFSET page 100 {deep:8.1f} ms; "
+            f"  {name:<24} COUNT(*) {count:8.1f} ms, OFFSET page {min(100, pages.num_pages)} {deep:8.1f} ms; "
             f"by position: newest page {position:6.1f} ms, next older {older:6.1f} ms"
         )
 

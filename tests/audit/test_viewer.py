@@ -184,6 +184,14 @@ def test_pages_split_events_of_the_same_moment_exactly_once(client_for, national
     assert [int(pk) for pk in re.findall(r'data-event="(\d+)"', newer)] == [same[2].pk, same[1].pk]
 
 
+def test_a_page_position_keeps_every_microsecond():
+    from audit.selectors import Position
+
+    for micro in (0, 1, 123456, 999999):
+        moment = dt.datetime(2026, 11, 30, 23, 59, 59, micro, tzinfo=dt.UTC)
+        assert Position.parse(Position(moment, 7).token()) == Position(moment, 7)
+
+
 @pytest.mark.parametrize("query", ["before=nonsense", "after=1.2.3", "before=99999999999999999999.1", "after="])
 def test_a_mangled_page_link_shows_the_newest_page(client_for, national_admin, care_setting, query):
     event(organisation=care_setting)
