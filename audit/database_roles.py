@@ -4,6 +4,11 @@ Migrations run as the role that owns the tables; web, worker and beat connect as
 role that owns nothing, so it cannot ALTER a table, disable its triggers, TRUNCATE it or switch
 `session_replication_role`. It may read and write every table, except that the audit table is
 read and append only: the database, not our code, keeps the audit log append-only.
+
+On PostgreSQL the audit table is partitioned by month (audit/partitions.py). The role reaches
+the rows only through the parent, whose privileges are the ones checked, so it holds no
+privilege at all on any partition; a partition made later by `audit_partition_create` (which
+runs as the owner) gives it none either. It may call that function, and nothing else of DDL.
 """
 
 from django.conf import settings
@@ -11,6 +16,7 @@ from django.db import connection
 from psycopg import sql
 
 AUDIT_TABLE = "audit_auditevent"
+PARTITION_FUNCTION = "audit_partition_create(date)"
 
 
 def app_role_grant(*, role: str) -> None:
@@ -28,6 +34,18 @@ def app_role_grant(*, role: str) -> None:
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(sql.SQL(statement).format(role=sql.Identifier(role), audit=sql.Identifier(AUDIT_TABLE)))
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = to_regclass(%s)",
+            [AUDIT_TABLE],
+        )
+        for (partition,) in cursor.fetchall():
+            cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(partition), sql.Identifier(role)))
+        cursor.execute("SELECT to_regprocedure(%s)", [PARTITION_FUNCTION])
+        if cursor.fetchone()[0] is not None:
+            cursor.execute(
+                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(PARTITION_FUNCTION), sql.Identifier(role))
+            )
 
 
 def grant_after_migrate(sender, using="default", **kwargs) -> None:

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 
@@ -100,14 +101,19 @@ class AuditOutcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """Append-only: the database refuses UPDATE and DELETE on this table (migration 0002)."""
+    """Append-only: the database refuses UPDATE, DELETE and TRUNCATE (migrations 0002, 0007).
+
+    On PostgreSQL the table is partitioned by month of `occurred_at` (migration 0011,
+    audit/partitions.py); its primary key there is (id, occurred_at), `id` unique on its own.
+    """
 
     occurred_at = models.DateTimeField(default=timezone.now)
+    # No index of their own: the (user, time) and (organisation, time) indexes serve both.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     organisation = models.ForeignKey(
-        "accounts.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     roles = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=40, choices=AuditAction.choices)
@@ -121,11 +127,21 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [
-            # The audit viewer's searches: by child, by organisation, by user, newest first.
+            # The audit viewer's searches, each newest first: by child, by organisation, by user,
+            # by action, by date alone. A search combining them starts from the most selective
+            # (the NHS number or the user) and filters the rest in that index's time order.
             models.Index(fields=["nhs_number", "-occurred_at"], name="audit_nhs_time_idx"),
             models.Index(fields=["organisation", "-occurred_at"], name="audit_org_time_idx"),
             models.Index(fields=["user", "-occurred_at"], name="audit_user_time_idx"),
+            models.Index(fields=["action", "-occurred_at"], name="audit_action_time_idx"),
             models.Index(fields=["-occurred_at"], name="audit_time_idx"),
+            # An org admin's view: events with no organisation about one of its users.
+            models.Index(
+                KeyTransform("subject_user_id", "detail"),
+                models.F("occurred_at").desc(),
+                condition=models.Q(organisation__isnull=True),
+                name="audit_subject_user_time_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -201,11 +201,11 @@ def _clinician_cookie(care_setting) -> str:
 
 
 @contextmanager
-def _gunicorn(db: dict) -> Iterator[int]:
+def _gunicorn(db: dict, database: str = DATABASE) -> Iterator[int]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": conninfo(db, DATABASE),
+        "DATABASE_URL": conninfo(db, database),
         "REDIS_URL": REDIS,
         "CELERY_BROKER_URL": REDIS,
         # The sessions made above are signed with this process's key.

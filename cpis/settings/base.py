@@ -196,6 +196,10 @@ PLAN_UPLOAD_MAX_ROWS = env.int("PLAN_UPLOAD_MAX_ROWS", default=200_000)
 PLAN_UPLOAD_PREVIEW_LIFETIME = timedelta(hours=env.int("PLAN_UPLOAD_PREVIEW_HOURS", default=24))
 # Days a plan is kept after clinicians stopped being shown it (or after it was withdrawn).
 PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
+# The audit log is kept 8 years, then dropped a whole month at a time by the owner role
+# (docs/operations.md, audit/partitions.py); monthly partitions are made this many months ahead.
+AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=96)
+AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=2)
 # Identity assurance (docs/plans.md "Identity verification"): `none` keeps today's rules; `pds`
 # verifies every uploaded child against PDS (NHS England's, or identity/pds_server.py's).
 IDENTITY_SERVICE = env.str("IDENTITY_SERVICE", default="none")
@@ -430,6 +434,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": float(IDENTITY_HELD_RETRY_SECONDS)},
     },
     "identity-reverify": {"task": "identity.tasks.identities_reverify_task", "schedule": crontab(hour=1, minute=15)},
+    # Next months' audit partitions, made daily though needed monthly: a missed day costs nothing.
+    "audit-partitions-ensure": {
+        "task": "audit.tasks.audit_partitions_ensure",
+        "schedule": crontab(hour=3, minute=10),
+    },
 }
 # Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).
 CELERY_BEAT_SCHEDULE.update(

@@ -23,7 +23,7 @@ PROJECT_APPS = ("accounts", "administration", "audit", "plans", "attendances", "
 
 # Query parameters views read directly rather than through a form. (Not the audit page's "clear"
 # button: sent with everything else it would skip the search form it is there to exercise.)
-QUERY_PARAMETERS = {"page", "timeout", "next", "patient:identifier", "_include", "_count", "reason"}
+QUERY_PARAMETERS = {"page", "before", "after", "timeout", "next", "patient:identifier", "_include", "_count", "reason"}
 
 HOSTILE_VALUES = [
     "31/12/9999",
