@@ -103,7 +103,7 @@ def test_org_admin_sees_when_access_was_last_reviewed_and_when_it_is_overdue(cli
     client.post(f"{review}record/", {"note": ""})
     page = client.get("/").content.decode()
     today = timezone.localdate()
-    assert _figures(page)["last access review"] == (f"{today:%-d %b %Y}", review)
+    assert _figures(page)["last access review"] == (f"{today:%-d %B %Y}", review)
     assert 'data-testid="figure-flag"' not in page
 
     AccessReview.objects.update(reviewed_at=timezone.now() - timedelta(days=91))

@@ -119,7 +119,7 @@ def test_org_admin_records_an_access_review_and_sees_it_on_the_dashboard(
     assert_accessible(page)
     screenshot(page, f"access-review-recorded-{width}")
     page.goto(live_server.url + "/")
-    expect(page.get_by_role("link", name=f"{timezone.localdate():%-d %b %Y} last access review")).to_be_visible()
+    expect(page.get_by_role("link", name=f"{timezone.localdate():%-d %B %Y} last access review")).to_be_visible()
     expect(page.get_by_test_id("figure-flag")).to_have_count(0)
     screenshot(page, f"dashboard-org-admin-reviewed-{width}")
     assert not csp_violations

@@ -235,7 +235,7 @@ def test_sweeper_takes_batch_after_batch_up_to_its_limit_per_run(plan, setting):
     Delivery.objects.filter(notification=notification).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
     assert Delivery.objects.filter(notification=notification).count() == 3
 
-    with mock.patch("notifications.services._SWEEP_BATCH", 1):
+    with mock.patch("notifications.services.sweeper._SWEEP_BATCH", 1):
         first = delivery_sweep()
         second = delivery_sweep()
         third = delivery_sweep()
