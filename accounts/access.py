@@ -78,15 +78,20 @@ class GateResult:
         return not self.missing
 
 
-def trained_user_gate(request) -> GateResult:
-    """What stops this user seeing child data now, in words they can act on."""
-    user: User = request.user
+TWO_FACTOR_NOT_USED = "You have not used two-factor authentication at this sign-in."
+TWO_FACTOR_NOT_SET_UP = "Two-factor authentication is not set up for this account."
+
+
+def child_data_gate(user: User, *, two_factor_missing: str | None, trained: bool | None = None) -> GateResult:
+    """What stops `user` seeing child data now, in words they can act on: the one rule behind the
+    web's pages and the FHIR API. Each says how the second factor is shown (`two_factor_missing`
+    is None when it is): a page by its use at this sign-in, a token (which cannot present a code)
+    by the owner's enrolment. `trained` is the training already read with the memberships, if so."""
     result = GateResult()
     if not user.is_active:
         result.missing.append("Your account is not active.")
-    if not user.is_verified():
-        result.missing.append("You have not used two-factor authentication at this sign-in.")
-    trained = getattr(request, "user_trained", None)
+    if two_factor_missing:
+        result.missing.append(two_factor_missing)
     if trained is None:
         trained = user.current_training(today=timezone.localdate()) is not None
     if not trained:
@@ -96,6 +101,16 @@ def trained_user_gate(request) -> GateResult:
         else:
             result.missing.append(f"Your CP-IS training expired on {date_format(last.expires_on)}.")
     return result
+
+
+def trained_user_gate(request) -> GateResult:
+    """The gate for a signed-in person: the second factor must have been used at this sign-in."""
+    user: User = request.user
+    return child_data_gate(
+        user,
+        two_factor_missing=None if user.is_verified() else TWO_FACTOR_NOT_USED,
+        trained=getattr(request, "user_trained", None),
+    )
 
 
 def organisation_admins(organisation: Organisation | None) -> list[User]:

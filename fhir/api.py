@@ -24,7 +24,8 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.access import user_memberships
+from accounts.access import TWO_FACTOR_NOT_SET_UP, child_data_gate, user_memberships
+from accounts.passkeys import has_passkey
 from attendances.models import Visit
 from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check, child_history
 from audit.models import AuditAction, AuditOutcome
@@ -132,10 +133,12 @@ def _current_roles(token: ApiToken) -> frozenset[str]:
     roles = frozenset(m.role for m in memberships)
     if not roles & CHECKING_ROLES:
         raise _access_denied("The token's owner no longer holds a role that may check a child")
-    if not memberships[0].user_trained:
-        raise _access_denied("The token's owner has no current CP-IS training record")
-    if not _confirmed_devices(user_id=token.user_id):
-        raise _access_denied("The token's owner is not enrolled in two-factor authentication")
+    enrolled = bool(_confirmed_devices(user_id=token.user_id)) or has_passkey(token.user)
+    gate = child_data_gate(
+        token.user, two_factor_missing=None if enrolled else TWO_FACTOR_NOT_SET_UP, trained=memberships[0].user_trained
+    )
+    if not gate.passed:
+        raise _access_denied(f"The token's owner may not see child data: {' '.join(gate.missing)}")
     return roles
 
 

@@ -159,6 +159,30 @@ def test_token_stops_when_its_owner_is_deactivated_loses_the_role_or_training(ap
     outcome(call2("CareTeam", plan.nhs_number), 401, "ACCESS_DENIED")
 
 
+def test_the_api_refuses_in_the_web_gate_s_words_and_counts_a_passkey_as_the_second_factor(api, local_authority, rf):
+    from accounts.access import TWO_FACTOR_NOT_SET_UP, trained_user_gate
+    from tests.accounts.test_passkeys import make_passkey
+
+    plan = PlanFactory(organisation=local_authority)
+    call, user = api()
+    expired = timezone.localdate() - dt.timedelta(days=1)
+    TrainingRecord.objects.filter(user=user).update(expires_on=expired)
+    request = rf.get("/")
+    request.user, request.user.is_verified = user, lambda: True
+    (web_reason,) = trained_user_gate(request).missing
+    refused = call("CareTeam", plan.nhs_number)
+    outcome(refused, 403, "ACCESS_DENIED")
+    assert web_reason in refused.content.decode()
+
+    TrainingRecord.objects.filter(user=user).update(expires_on=timezone.localdate() + dt.timedelta(days=100))
+    user.totpdevice_set.all().delete()
+    refused = call("CareTeam", plan.nhs_number)
+    outcome(refused, 403, "ACCESS_DENIED")
+    assert TWO_FACTOR_NOT_SET_UP in refused.content.decode()
+    make_passkey(user)
+    assert call("CareTeam", plan.nhs_number).status_code == 200
+
+
 def test_rate_limit_per_token(api, local_authority, settings):
     settings.FHIR_RATE_LIMIT_PER_MINUTE = 3
     call, _ = api()
