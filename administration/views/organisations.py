@@ -144,7 +144,7 @@ def org_admin_appoint_view(request, organisation_id: int):
                 return _organisation_page(request, organisation, form=form, status=503)
             if result.invitation:
                 messages.success(request, f"We have invited {result.invitation.email} to be an administrator.")
-            else:
+            elif result.membership is not None:
                 messages.success(request, f"{result.membership.user.full_name} is now an administrator.")
             return redirect("administration:organisation_detail", organisation_id=organisation.pk)
     return _organisation_page(request, organisation, form=form, status=400)
