@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -107,16 +108,16 @@ class Organisation(models.Model):
         return self.kind == OrganisationKind.CARE_SETTING
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, email: str, password: str | None = None, **extra):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> "User":
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, email: str, password: str | None = None, **extra):
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> "User":
         extra.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra)
 
@@ -215,8 +216,8 @@ class UserSession(AbstractBaseSession):
         return SessionStore
 
 
-class InvitationQuerySet(models.QuerySet):
-    def pending(self):
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self) -> "InvitationQuerySet":
         """Not yet accepted or cancelled (an expired one is still pending: the page says so)."""
         return self.filter(accepted_at__isnull=True, cancelled_at__isnull=True)
 
@@ -242,6 +243,9 @@ class Invitation(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
+    # Not stored: set on the instance when its e-mail could not be sent, so the page that sent it
+    # says so (administration.services); the views read it with a False default.
+    email_failed: bool = False
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,6 +1,7 @@
 """Writes about users, their roles, training and sign-in; each one is audited."""
 
 from datetime import date
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -119,7 +120,9 @@ def user_deactivate(*, user: User, by: User | None, request: HttpRequest | None 
     user.save(update_fields=["is_active"])
     UserSession.objects.filter(user=user).delete()
     # The API tokens: fhir, above accounts, revokes them (fhir/apps.py).
-    revoked = sum(count for _, count in user_deactivated.send(sender=User, user=user))
+    # Each receiver returns the count it ended (accounts/signals.py); the stubs type a
+    # receiver's result as `str | None`.
+    revoked = sum(cast(int, count) for _, count in user_deactivated.send(sender=User, user=user))
     audit_record(
         action=AuditAction.USER_DEACTIVATED,
         request=request,

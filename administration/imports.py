@@ -114,7 +114,7 @@ def _rows(text: str, report: ImportReport) -> list[tuple[int, dict]] | None:
         return None
     reader.fieldnames = header
     report.header = header
-    rows = []
+    rows: list[tuple[int, dict]] = []
     try:
         for row in reader:
             if len(rows) >= MAX_ROWS:
@@ -158,6 +158,9 @@ def _first_error(form: OrganisationForm) -> str:
 
 def organisations_import(*, text: str, apply: bool, by: User | None = None, request=None) -> ImportReport:
     """Checks (apply=False) or applies (apply=True, one transaction) an organisations file."""
+    # Only the check runs without an administrator: what is applied is audited as theirs.
+    if apply and by is None:
+        raise ValueError("An import is applied by an administrator: pass `by`.")
     report = ImportReport()
     rows = _rows(text, report)
     if rows is None:
@@ -177,11 +180,11 @@ def organisations_import(*, text: str, apply: bool, by: User | None = None, requ
             fields = {f: form.cleaned_data[f] for f in ORGANISATION_FIELDS}
             if existing is None:
                 report.rows.append(RowResult(line, ods, "create"))
-                if apply:
+                if apply and by is not None:
                     organisation_create(fields=fields, by=by, request=request)
             elif any(getattr(existing, f) != v for f, v in fields.items()):
                 report.rows.append(RowResult(line, ods, "update"))
-                if apply:
+                if apply and by is not None:
                     organisation_update(organisation=existing, fields=fields, by=by, request=request)
             else:
                 report.rows.append(RowResult(line, ods, "unchanged"))

@@ -3,6 +3,7 @@ unused accounts. The third safeguard needs no task: the trained-user gate reads 
 expiry on every request, so an expired record blocks child data at once."""
 
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -54,8 +55,12 @@ def training_expiry_reminders_send(*, today: date | None = None) -> int:
                 {"user": record.user, "record": record, "site_url": settings.SITE_URL},
             )
             transaction.on_commit(
-                lambda body=body, to=record.user.email: send_mail(
-                    subject="Your CP-IS training expires soon", message=body, from_email=None, recipient_list=[to]
+                partial(
+                    send_mail,
+                    subject="Your CP-IS training expires soon",
+                    message=body,
+                    from_email=None,
+                    recipient_list=[record.user.email],
                 )
             )
         sent += 1

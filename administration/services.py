@@ -10,11 +10,13 @@ import secrets
 import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +24,17 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.models import ROLES_BY_KIND, AccessReview, Invitation, Membership, Organisation, Role, User, UserSession
+from accounts.models import (
+    ROLES_BY_KIND,
+    AccessReview,
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+    UserSession,
+)
 from accounts.services import (
     four_eyes_check,
     membership_grant,
@@ -44,7 +56,7 @@ GRANTABLE_ROLES = frozenset(Role) - {Role.NATIONAL_ADMIN}
 
 def grantable_roles(organisation: Organisation) -> list[str]:
     """The roles an administrator may grant at `organisation`, in a stable order."""
-    allowed = ROLES_BY_KIND[organisation.kind] & GRANTABLE_ROLES
+    allowed = ROLES_BY_KIND[OrganisationKind(organisation.kind)] & GRANTABLE_ROLES
     return [r for r in Role if r in allowed]
 
 
@@ -102,7 +114,13 @@ def _invitation_email_send(*, invitation: Invitation, token: str) -> None:
 
 @transaction.atomic
 def invitation_create(
-    *, organisation: Organisation, email: str, full_name: str, roles: list[str], by: User, request=None
+    *,
+    organisation: Organisation,
+    email: str,
+    full_name: str,
+    roles: list[str],
+    by: User,
+    request: HttpRequest | None = None,
 ) -> Invitation:
     """Invites a person who has no account yet, by e-mail.
 
@@ -143,8 +161,7 @@ def invitation_create(
 
 
 @transaction.atomic
-@transaction.atomic
-def invitation_resend(*, invitation: Invitation, by: User, request=None) -> Invitation:
+def invitation_resend(*, invitation: Invitation, by: User, request: HttpRequest | None = None) -> Invitation:
     """A fresh link for the same person and roles (lost e-mail, expired link): the earlier link
     is cancelled by `invitation_create`, so only one works."""
     return invitation_create(
@@ -157,7 +174,7 @@ def invitation_resend(*, invitation: Invitation, by: User, request=None) -> Invi
     )
 
 
-def invitation_cancel(*, invitation: Invitation, by: User | None, request=None) -> None:
+def invitation_cancel(*, invitation: Invitation, by: User | None, request: HttpRequest | None = None) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(cancelled_at=timezone.now())
     invitation.cancelled_at = timezone.now()
     audit_record(
@@ -186,7 +203,7 @@ def invitation_usable(*, token: str, for_update: bool = False) -> Invitation:
     return invitation
 
 
-def invitation_refused_record(*, error: InvitationUnusable, request=None) -> None:
+def invitation_refused_record(*, error: InvitationUnusable, request: HttpRequest | None = None) -> None:
     audit_record(
         action=AuditAction.INVITATION_REFUSED,
         request=request,
@@ -197,7 +214,7 @@ def invitation_refused_record(*, error: InvitationUnusable, request=None) -> Non
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, full_name: str, password: str, request=None) -> User:
+def invitation_accept(*, token: str, full_name: str, password: str, request: HttpRequest | None = None) -> User:
     """Creates the invitee's account with the invited roles; the link is then used up.
 
     The invitation row is locked, so two tabs submitting the same link create one account.
@@ -248,13 +265,15 @@ def _refuse_if_shared(*, user: User, organisation: Organisation, what: str) -> N
 
 
 @transaction.atomic
-def role_grant(*, user: User, organisation: Organisation, role: str, by: User, request=None) -> Membership:
+def role_grant(
+    *, user: User, organisation: Organisation, role: str, by: User, request: HttpRequest | None = None
+) -> Membership:
     _check_grantable(organisation, role)
     return membership_grant(user=user, organisation=organisation, role=role, by=by, request=request)
 
 
 @transaction.atomic
-def role_remove(*, membership: Membership, by: User, request=None) -> None:
+def role_remove(*, membership: Membership, by: User, request: HttpRequest | None = None) -> None:
     """Removes one role; never the last active org admin of an organisation (`membership_revoke`
     refuses that), and never national admin from these pages."""
     if membership.role == Role.NATIONAL_ADMIN:
@@ -263,7 +282,7 @@ def role_remove(*, membership: Membership, by: User, request=None) -> None:
 
 
 @transaction.atomic
-def user_deactivate_at(*, user: User, organisation: Organisation, by: User, request=None) -> None:
+def user_deactivate_at(*, user: User, organisation: Organisation, by: User, request: HttpRequest | None = None) -> None:
     """Deactivates a user of `organisation` (ending their sessions), with the admin's checks."""
     if user == by:
         raise ValidationError("You cannot deactivate your own account.", code="own_account")
@@ -279,13 +298,13 @@ def user_deactivate_at(*, user: User, organisation: Organisation, by: User, requ
 
 
 @transaction.atomic
-def user_reactivate_at(*, user: User, organisation: Organisation, by: User, request=None) -> None:
+def user_reactivate_at(*, user: User, organisation: Organisation, by: User, request: HttpRequest | None = None) -> None:
     _refuse_if_shared(user=user, organisation=organisation, what="reactivate their account")
     user_reactivate(user=user, by=by, request=request)
 
 
 @transaction.atomic
-def two_factor_reset(*, user: User, organisation: Organisation, by: User, request=None) -> None:
+def two_factor_reset(*, user: User, organisation: Organisation, by: User, request: HttpRequest | None = None) -> None:
     """Removes the user's authenticator, backup codes and passkeys and ends their sessions.
 
     Their next sign-in, after the password, goes to enrolment (a lost or replaced phone: a
@@ -325,7 +344,7 @@ ORGANISATION_FIELDS = (
 
 
 @transaction.atomic
-def organisation_create(*, fields: dict, by: User, request=None) -> Organisation:
+def organisation_create(*, fields: dict[str, Any], by: User, request: HttpRequest | None = None) -> Organisation:
     organisation = Organisation.objects.create(**{f: fields.get(f, "") for f in ORGANISATION_FIELDS})
     audit_record(
         action=AuditAction.ORGANISATION_CREATED,
@@ -338,7 +357,9 @@ def organisation_create(*, fields: dict, by: User, request=None) -> Organisation
 
 
 @transaction.atomic
-def organisation_update(*, organisation: Organisation, fields: dict, by: User, request=None) -> list[str]:
+def organisation_update(
+    *, organisation: Organisation, fields: dict[str, Any], by: User, request: HttpRequest | None = None
+) -> list[str]:
     """Applies the changed fields; returns their names (nothing is written or audited if none)."""
     changed = [f for f in fields if f in (*ORGANISATION_FIELDS, "is_active") and getattr(organisation, f) != fields[f]]
     if not changed:
@@ -365,7 +386,7 @@ class AppointResult:
 
 @transaction.atomic
 def org_admin_appoint(
-    *, organisation: Organisation, email: str, full_name: str, by: User, request=None
+    *, organisation: Organisation, email: str, full_name: str, by: User, request: HttpRequest | None = None
 ) -> AppointResult:
     """Makes someone an org admin: an existing account gets the role, anyone else an invitation."""
     existing = User.objects.filter(email__iexact=email.strip()).first()
@@ -390,7 +411,9 @@ def org_admin_appoint(
 
 
 @transaction.atomic
-def access_review_record(*, organisation: Organisation, by: User, note: str = "", request=None) -> AccessReview:
+def access_review_record(
+    *, organisation: Organisation, by: User, note: str = "", request: HttpRequest | None = None
+) -> AccessReview:
     """Records that `by` reviewed who has access to `organisation`, and audits it.
 
     Only an org admin of that organisation may: a review vouches for people the reviewer manages,

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Case, When
+from django.db.models import Case, QuerySet, When
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -446,7 +446,7 @@ class CheckMade:
     plan_types: list[str] = field(default_factory=list)
 
 
-def checks_today_events(*, user, organisation: Organisation, today: date | None = None):
+def checks_today_events(*, user: User, organisation: Organisation, today: date | None = None) -> QuerySet[AuditEvent]:
     """The audit events of `user`'s checks at `organisation` since midnight (London time): each
     check and silent read once, a re-sent form not again. The audit log is the one record of a
     check of a child with no plan, and audit_user_time_idx serves this query."""
@@ -465,7 +465,7 @@ def checks_today_events(*, user, organisation: Organisation, today: date | None 
     )
 
 
-def checks_today(*, user, organisation: Organisation, on_plan_only: bool = False) -> list[CheckMade]:
+def checks_today(*, user: User, organisation: Organisation, on_plan_only: bool = False) -> list[CheckMade]:
     """`user`'s checks of today at `organisation`, newest first, in two queries."""
     events = list(checks_today_events(user=user, organisation=organisation))
     if on_plan_only:

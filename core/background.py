@@ -3,6 +3,7 @@ without a broker, cpis/in_process.py)."""
 
 import logging
 import threading
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -10,14 +11,14 @@ from django.db import close_old_connections
 logger = logging.getLogger(__name__)
 
 
-def run_in_background(task, *args) -> None:
+def run_in_background(task: Any, *args: Any) -> None:
     """`task.delay(*args)`, except without a broker: then a thread runs it, so the request
     returns at once and the page can show the progress a worker would report."""
     if not getattr(settings, "IN_PROCESS_TASKS", False):
         task.delay(*args)
         return
 
-    def run():
+    def run() -> None:
         close_old_connections()
         try:
             task.run(*args)

@@ -1,7 +1,8 @@
 """CSV the service writes: every cell neutralised against spreadsheet formula injection."""
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.http import StreamingHttpResponse
 
@@ -9,7 +10,7 @@ from django.http import StreamingHttpResponse
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value) -> str:
+def csv_cell(value: object) -> str:
     text = "" if value is None else str(value)
     if text.startswith(_FORMULA_STARTS):
         return "'" + text
@@ -17,18 +18,18 @@ def csv_cell(value) -> str:
 
 
 class _Echo:
-    def write(self, value):
+    def write(self, value: str) -> str:
         return value
 
 
-def csv_rows(header: Iterable, rows: Iterable[Iterable]) -> Iterable[str]:
+def csv_rows(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow([csv_cell(c) for c in header])
     for row in rows:
         yield writer.writerow([csv_cell(c) for c in row])
 
 
-def csv_response(filename: str, header: Iterable, rows: Iterable[Iterable]) -> StreamingHttpResponse:
+def csv_response(filename: str, header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
     """Streams a CSV download; `filename` is ours (never user input) and ASCII."""
     response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

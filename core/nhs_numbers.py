@@ -6,6 +6,7 @@ Spaces and hyphens are accepted on input and stripped. Nothing is ever guessed o
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -76,12 +77,12 @@ def nhs_test_number(start: int, *, prefix: str = "999") -> str:
 class NHSNumberField(forms.CharField):
     default_error_messages = {"required": "Enter the NHS number"}
 
-    def widget_attrs(self, widget):
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)
         attrs.update({"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"})
         return attrs
 
-    def clean(self, value):
+    def clean(self, value: Any) -> Any:
         value = super().clean(value)
         if value in self.empty_values:
             return value

@@ -72,7 +72,11 @@ def seed_notifications_demo() -> int:
             (notification_id,) = notification_record_attendance(visit=visit, plans=[plan])
         # Past notifications were delivered long ago: record that, so nothing is re-sent now.
         Delivery.objects.filter(notification_id=notification_id).update(status=DeliveryStatus.SENT, sent_at=arrived)
-        changes = {"created_at": arrived, "delivered_to_inbox_at": arrived, "due_at": arrived + timedelta(days=1)}
+        changes: dict[str, object] = {
+            "created_at": arrived,
+            "delivered_to_inbox_at": arrived,
+            "due_at": arrived + timedelta(days=1),
+        }
         if state == "assigned":
             changes["assigned_to"] = social_worker
         elif state == "acknowledged":

@@ -1,6 +1,7 @@
 """API tokens: issue and revoke (each audited)."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -39,7 +40,7 @@ def api_token_revoke(*, token: ApiToken, request: HttpRequest | None = None) -> 
         audit_record(action=AuditAction.API_TOKEN_REVOKED, request=request, detail={"token_id": token.pk})
 
 
-def tokens_revoke_for_deactivated_user(*, user, **kwargs) -> int:
+def tokens_revoke_for_deactivated_user(*, user: User, **kwargs: Any) -> int:
     """Receiver of accounts' `user_deactivated`: every token the account holds stops at once,
     and stays revoked if the account is reactivated (its owner issues new ones)."""
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -25,7 +25,7 @@ def plan_manager_panel(request) -> Panel:
         PlanType.LAC: "Looked After Children",
         PlanType.UCPP: "open Unborn Child Protection Plans",
     }
-    figures = [Figure(by_type.get(t, 0), labels[t], f"{plans}?status=open&plan_type={t}") for t in PlanType.values]
+    figures = [Figure(by_type.get(t, 0), labels[t], f"{plans}?status=open&plan_type={t}") for t in PlanType]
     ending = Plan.objects.for_local_authority(organisation).filter(
         withdrawn=False, end_date__gt=today, end_date__lte=today + timedelta(days=30)
     )

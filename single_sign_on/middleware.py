@@ -41,7 +41,12 @@ class ProviderSessionMiddleware:
         now = int(time.time())
         if now - sso.get("checked_at", 0) < settings.SSO_REVALIDATE_SECONDS or now < sso.get("retry_at", 0):
             return None
-        provider = IdentityProvider.objects.filter(pk=sso.get("provider_id"), is_enabled=True).first()
+        provider_id = sso.get("provider_id")
+        provider = (
+            IdentityProvider.objects.filter(pk=provider_id, is_enabled=True).first()
+            if provider_id is not None
+            else None
+        )
         if provider is None:
             return self._end(request, sso, "provider_disabled")
         if not sso.get("refresh_token"):

@@ -4,6 +4,7 @@ users. Accounts, roles and training stay ours: a provider only says who someone 
 import base64
 import hashlib
 import json
+from typing import cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -84,7 +85,10 @@ class IdentityProvider(models.Model):
     def public_jwk(self) -> dict | None:
         if not self.private_key_pem:
             return None
-        private = serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
+        # Ours, generated as RSA above; the loader's type covers every kind of key.
+        private = cast(
+            rsa.RSAPrivateKey, serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
+        )
         jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
         jwk.update(kid=self.key_id, use="sig", alg="RS256")
         return jwk
@@ -157,7 +161,9 @@ class ProviderAssuranceDevice(Device):
     authenticator at the code step.
     """
 
-    provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE, related_name="+")
+    provider: models.ForeignKey[IdentityProvider, IdentityProvider] = models.ForeignKey(
+        IdentityProvider, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         constraints = [

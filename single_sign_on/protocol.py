@@ -137,7 +137,9 @@ def authorization_request(provider: IdentityProvider, *, redirect_uri: str) -> A
     )
 
 
-def _client_authentication(provider: IdentityProvider, token_endpoint: str) -> tuple[dict, tuple | None]:
+def _client_authentication(
+    provider: IdentityProvider, token_endpoint: str
+) -> tuple[dict[str, str], tuple[str, str] | None]:
     """(extra form fields, HTTP basic credentials) proving we are the registered client."""
     if provider.client_auth_method == ClientAuthMethod.PRIVATE_KEY_JWT:
         now = int(time.time())
@@ -170,7 +172,13 @@ def _token_request(provider: IdentityProvider, form: dict) -> dict:
     extra, basic = _client_authentication(provider, endpoint)
     try:
         with _http() as client:
-            response = client.post(endpoint, data={**form, **extra}, auth=basic, headers={"Accept": "application/json"})
+            response = client.post(
+                endpoint,
+                data={**form, **extra},
+                # The client has no credentials of its own: without basic ones, none are sent.
+                auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT,
+                headers={"Accept": "application/json"},
+            )
     except httpx.HTTPError as error:
         raise ProviderUnavailable(type(error).__name__) from error
     if response.status_code >= 500:

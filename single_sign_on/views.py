@@ -217,7 +217,8 @@ def provider_sign_out_page(request) -> str | None:
     sso = request.session.get(services.SESSION_SSO) or {}
     if sso.get("user_id") != getattr(request.user, "pk", None):
         return None
-    provider = IdentityProvider.objects.filter(pk=sso.get("provider_id")).first()
+    provider_id = sso.get("provider_id")
+    provider = IdentityProvider.objects.filter(pk=provider_id).first() if provider_id is not None else None
     return reverse("single_sign_on:signed_out", kwargs={"provider_id": provider.pk}) if provider else None
 
 

@@ -59,8 +59,8 @@ def organisations(request):
     )
 
 
-@role_required(Role.NATIONAL_ADMIN)
 @never_cache
+@role_required(Role.NATIONAL_ADMIN)
 def organisation_create_view(request):
     form = OrganisationForm(post_data(request))
     if request.method == "POST" and form.is_valid():
@@ -75,8 +75,8 @@ def organisation_create_view(request):
     )
 
 
-@role_required(Role.NATIONAL_ADMIN)
 @never_cache
+@role_required(Role.NATIONAL_ADMIN)
 def organisation_edit(request, organisation_id: int):
     organisation = get_object_or_404(Organisation, pk=organisation_id)
     form = OrganisationForm(post_data(request), instance=Organisation.objects.get(pk=organisation.pk))
@@ -144,7 +144,7 @@ def org_admin_appoint_view(request, organisation_id: int):
                 return _organisation_page(request, organisation, form=form, status=503)
             if result.invitation:
                 messages.success(request, f"We have invited {result.invitation.email} to be an administrator.")
-            else:
+            elif result.membership is not None:
                 messages.success(request, f"{result.membership.user.full_name} is now an administrator.")
             return redirect("administration:organisation_detail", organisation_id=organisation.pk)
     return _organisation_page(request, organisation, form=form, status=400)
@@ -184,8 +184,8 @@ def _rejected_keep(request, report: imports.ImportReport) -> None:
         request.session.pop(_REJECTED_SESSION_KEY, None)
 
 
-@role_required(Role.NATIONAL_ADMIN)
 @never_cache
+@role_required(Role.NATIONAL_ADMIN)
 def organisation_import(request):
     """Upload → the per-row report of what would happen → confirm (organisation_import_confirm)."""
     form = OrganisationImportForm(post_data(request), request.FILES if request.method == "POST" else None)

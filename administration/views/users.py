@@ -65,8 +65,8 @@ def users(request):
     )
 
 
-@role_required(Role.ORG_ADMIN)
 @never_cache
+@role_required(Role.ORG_ADMIN)
 def invite(request):
     organisation = request.organisation
     form = InvitationForm(post_data(request), organisation=organisation)
@@ -215,8 +215,8 @@ def role_remove_view(request, user_id: int, role: str):
     return redirect("administration:user_detail", user_id=subject.pk)
 
 
-@role_required(Role.ORG_ADMIN)
 @never_cache
+@role_required(Role.ORG_ADMIN)
 def training_record_view(request, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
     form = TrainingForm(post_data(request))
@@ -259,8 +259,8 @@ def _confirm_action(request, user_id: int, *, service, action: str, template: st
     return render(request, template, {"subject": subject, "error": error}, status=400 if error else 200)
 
 
-@role_required(Role.ORG_ADMIN)
 @never_cache
+@role_required(Role.ORG_ADMIN)
 def user_deactivate_view(request, user_id: int):
     return _confirm_action(
         request,
@@ -272,8 +272,8 @@ def user_deactivate_view(request, user_id: int):
     )
 
 
-@role_required(Role.ORG_ADMIN)
 @never_cache
+@role_required(Role.ORG_ADMIN)
 def two_factor_reset_view(request, user_id: int):
     return _confirm_action(
         request,

@@ -9,12 +9,12 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 
 from cpis.settings.base import *  # noqa: E402,F403
-from cpis.settings.base import STORAGES  # noqa: E402
+from cpis.settings.base import INSTALLED_APPS, STORAGES  # noqa: E402
 
 ALLOWED_HOSTS = ["*"]
 # The tests seed the demo and check its refusals, whatever DEBUG is.
-if "demo" not in INSTALLED_APPS:  # noqa: F405
-    INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405
+if "demo" not in INSTALLED_APPS:
+    INSTALLED_APPS = [*INSTALLED_APPS, "demo"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests that need a real worker start one themselves and switch this off.
