@@ -17,11 +17,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from threading import Lock
+from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # Django-internal, as ModelIterable uses it
 
 # A new value of a `vary_on` argument (a new day) compiles the QuerySet again; older ones go.
 _KEPT_PER_QUERY = 4
@@ -36,7 +37,7 @@ class NotCompilable(Exception):
 _SENTINEL_MARK = "\x00cpis-placeholder-"
 
 
-def _sentinel(kind: type):
+def _sentinel(kind: type) -> object:
     if kind is str:
         return f"{_SENTINEL_MARK}{uuid.uuid4().hex}\x00"
     if kind is uuid.UUID:
@@ -51,7 +52,7 @@ def _sentinel(kind: type):
 
 
 class _Compiled:
-    def __init__(self, queryset: QuerySet, sentinels: dict[str, object]):
+    def __init__(self, queryset: QuerySet[Any], sentinels: dict[str, object]) -> None:
         self.db = queryset.db
         compiler = queryset.query.get_compiler(using=self.db)
         try:
@@ -79,7 +80,7 @@ class _Compiled:
         self.annotation_col_map = compiler.annotation_col_map
         self.trim = compiler.col_count if compiler.has_extra_select else None
 
-    def run(self, values: dict) -> list:
+    def run(self, values: dict[str, Any]) -> list[Any]:
         params = list(self.params)
         for name, positions in self.slots.items():
             for i in positions:
@@ -109,18 +110,19 @@ class CompiledQuerySet:
     the same `select_related` objects and annotations.
     """
 
-    def __init__(self, build: Callable[..., QuerySet], *, placeholders: dict[str, type], vary_on: tuple = ()):
+    def __init__(
+        self, build: Callable[..., QuerySet[Any]], *, placeholders: dict[str, type], vary_on: tuple[str, ...] = ()
+    ) -> None:
         self.build = build
         self.placeholders = placeholders
         self.vary_on = vary_on
-        self._compiled: dict[tuple, _Compiled | None] = {}
+        self._compiled: dict[tuple[Any, ...], _Compiled | None] = {}
         self._lock = Lock()
 
-    def _for(self, values: dict) -> "_Compiled | None":
+    def _for(self, values: dict[str, Any]) -> "_Compiled | None":
         key = (*(values[name] for name in self.vary_on),)
-        compiled = self._compiled.get(key, False)
-        if compiled is not False:
-            return compiled
+        if key in self._compiled:
+            return self._compiled[key]
         sentinels = {name: _sentinel(kind) for name, kind in self.placeholders.items()}
         try:
             compiled = _Compiled(self.build(**{**values, **sentinels}), sentinels)
@@ -132,7 +134,7 @@ class CompiledQuerySet:
             self._compiled[key] = compiled
         return compiled
 
-    def __call__(self, **values) -> list:
+    def __call__(self, **values: Any) -> list[Any]:
         compiled = self._for(values)
         if compiled is None:
             return list(self.build(**values))

@@ -53,8 +53,8 @@ def rendered_once(macro, params: dict, *, csrf_input: str = "") -> Markup:
         key = (macro.name, _params_key(params))
     except TypeError:
         # A value we cannot key exactly: render it as usual rather than risk a wrong header.
-        html = str(macro(params)).replace(CSRF_SLOT, str(csrf_input))
-        return Markup(html)  # noqa: S704 - as below
+        unkeyed = str(macro(params)).replace(CSRF_SLOT, str(csrf_input))
+        return Markup(unkeyed)  # noqa: S704 - as below
     with _rendered_lock:
         html = _rendered.get(key)
         if html is not None:
