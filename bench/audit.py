@@ -29,7 +29,6 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -42,7 +41,7 @@ from django.utils import timezone
 
 from audit.partitions import month_start, months_after
 from bench import check
-from bench._database import conninfo, database_ensure
+from bench._database import bench_database, conninfo, database_ensure
 
 EVENTS = int(os.environ.get("BENCH_AUDIT_EVENTS", 20_000_000))
 DATABASE = os.environ.get("BENCH_AUDIT_DATABASE", "cpis_bench_audit")
@@ -80,19 +79,6 @@ _INSERT_EVENTS = """
     JOIN bench_org o ON o.i = mod(p.i, %(places)s)
     JOIN bench_child c ON c.i = mod(hashint8(g + 7) & 2147483647, %(children)s)
 """
-
-
-@contextmanager
-def _bench_database():
-    conn = connections["default"]
-    conn.close()
-    original = conn.settings_dict["NAME"]
-    conn.settings_dict["NAME"] = DATABASE
-    try:
-        yield conn.settings_dict
-    finally:
-        conn.close()
-        conn.settings_dict["NAME"] = original
 
 
 def _people() -> None:
@@ -350,7 +336,7 @@ def run() -> None:
     db_settings = connections["default"].settings_dict
     database_ensure(db_settings, DATABASE)
     children = check._valid_nhs_numbers(CHILDREN)
-    with _bench_database() as db:
+    with bench_database(DATABASE) as db:
         call_command("migrate", verbosity=0)
         _people()
         _load(db, children)

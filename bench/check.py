@@ -45,7 +45,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from bench._database import conninfo, database_ensure
+from bench._database import bench_database, conninfo, database_ensure
 
 PLANS = 150_000
 VISITS = 1_000_000
@@ -67,20 +67,6 @@ def _valid_nhs_numbers(count: int, start: int = 0) -> list[str]:
     from core.nhs_numbers import nhs_test_numbers
 
     return list(itertools.islice(nhs_test_numbers(start), count))
-
-
-@contextmanager
-def _bench_database():
-    """Points this process's default connection at the bench database, then back."""
-    conn = connections["default"]
-    conn.close()
-    original = conn.settings_dict["NAME"]
-    conn.settings_dict["NAME"] = DATABASE
-    try:
-        yield conn.settings_dict
-    finally:
-        conn.close()
-        conn.settings_dict["NAME"] = original
 
 
 def _organisations():
@@ -403,7 +389,7 @@ def run() -> None:
     database_ensure(db_settings, DATABASE)
     children = _valid_nhs_numbers(PLANS - 10_000)
     not_on_plan = _valid_nhs_numbers(5_000, start=900_000)
-    with _bench_database() as db:
+    with bench_database(DATABASE) as db:
         call_command("migrate", verbosity=0)
         las, care_settings = _organisations()
         started = time.monotonic()

@@ -32,7 +32,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bench import check
-from bench._database import conninfo, database_ensure
+from bench._database import bench_database, conninfo, database_ensure
 
 DATABASE = os.environ.get("BENCH_PAGES_DATABASE", "cpis_bench_pages")
 SECONDS = float(os.environ.get("BENCH_PAGES_SECONDS", 6))
@@ -427,7 +427,7 @@ def run() -> None:
     database_ensure(db_settings, DATABASE)
     original, check.DATABASE = check.DATABASE, DATABASE
     try:
-        with check._bench_database() as db:
+        with bench_database(DATABASE) as db:
             call_command("migrate", verbosity=0)
             national, las, care_settings = _load(db)
             journeys = [j for j in _journeys(national, las, care_settings) if not ONLY or j[0] in ONLY]

@@ -25,7 +25,8 @@ from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.models import Organisation, Role
 from accounts.views import after_sign_out_register
-from administration.services import InvitationUnusable, invitation_refused_record, invitation_usable
+from administration.services import InvitationUnusable, invitation_usable
+from administration.views.invitations import invitation_refusal
 from single_sign_on import protocol, services
 from single_sign_on.forms import IdentityProviderForm, LinkDecisionForm
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest
@@ -115,13 +116,7 @@ def invitation_start(request, token: str):
     try:
         invitation = invitation_usable(token=token)
     except InvitationUnusable as refused:
-        invitation_refused_record(error=refused, request=request)
-        return render(
-            request,
-            "administration/invitation_refused.jinja",
-            {"text": "This invitation link cannot be used.", "invitation": refused.invitation},
-            status=404 if refused.reason == "unknown" else 410,
-        )
+        return invitation_refusal(request, refused)
     provider = IdentityProvider.objects.filter(organisation=invitation.organisation, is_enabled=True).first()
     if provider is None:
         raise Http404

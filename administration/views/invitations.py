@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
@@ -26,6 +27,18 @@ _INVITATION_REFUSED_TEXT = {
 }
 
 
+def invitation_refusal(request, refused: InvitationUnusable) -> HttpResponse:
+    """The page for an invitation link that cannot be used (also when followed to sign in at the
+    organisation's provider), the refusal audited."""
+    invitation_refused_record(error=refused, request=request)
+    return render(
+        request,
+        "administration/invitation_refused.jinja",
+        {"text": _INVITATION_REFUSED_TEXT[refused.reason], "invitation": refused.invitation},
+        status=404 if refused.reason == "unknown" else 410,
+    )
+
+
 @login_not_required
 @never_cache
 def invitation_accept_view(request, token: str):
@@ -34,13 +47,7 @@ def invitation_accept_view(request, token: str):
     try:
         invitation = invitation_usable(token=token)
     except InvitationUnusable as refused:
-        invitation_refused_record(error=refused, request=request)
-        return render(
-            request,
-            "administration/invitation_refused.jinja",
-            {"text": _INVITATION_REFUSED_TEXT[refused.reason], "invitation": refused.invitation},
-            status=404 if refused.reason == "unknown" else 410,
-        )
+        return invitation_refusal(request, refused)
     form = InvitationAcceptForm(post_data(request), email=invitation.email, initial={"full_name": invitation.full_name})
     if request.method == "POST" and form.is_valid():
         try:
