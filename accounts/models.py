@@ -208,6 +208,27 @@ class UserSession(AbstractBaseSession):
     """A database session that knows its user, so deactivation can end all of them at once."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, db_index=True, related_name="+")
+    # Who the session's identity provider says this is (single sign-on only), so the provider's
+    # back-channel logout can find the sessions to end without decoding every session.
+    provider_issuer = models.CharField(max_length=300, blank=True)
+    provider_subject = models.CharField(max_length=255, blank=True)
+    provider_sid = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = "session"
+        verbose_name_plural = "sessions"
+        indexes = [
+            models.Index(
+                fields=["provider_issuer", "provider_subject"],
+                name="session_provider_subject_idx",
+                condition=~models.Q(provider_issuer=""),
+            ),
+            models.Index(
+                fields=["provider_issuer", "provider_sid"],
+                name="session_provider_sid_idx",
+                condition=~models.Q(provider_sid=""),
+            ),
+        ]
 
     @classmethod
     def get_session_store_class(cls):

@@ -19,6 +19,15 @@ def _live_session(session_key, now):
 _live_sessions = CompiledQuerySet(_live_session, placeholders={"session_key": str, "now": datetime})
 
 
+# The session key under which single sign-on keeps which provider signed the user in (its
+# issuer, `sub` and `sid`); the app above accounts writes it, the store mirrors it into columns.
+SESSION_PROVIDER = "sso"
+
+
+def _text(value, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
 class SessionStore(DBStore):
     @classmethod
     def get_model_class(cls):
@@ -42,4 +51,10 @@ class SessionStore(DBStore):
             obj.user_id = int(data.get(SESSION_KEY))
         except (TypeError, ValueError):
             obj.user_id = None
+        # Written on every save, so the columns follow the session through cycle_key().
+        provider = data.get(SESSION_PROVIDER)
+        provider = provider if isinstance(provider, dict) else {}
+        obj.provider_issuer = _text(provider.get("issuer"), 300)
+        obj.provider_subject = _text(provider.get("sub"), 255)
+        obj.provider_sid = _text(provider.get("sid"), 255)
         return obj

@@ -6,9 +6,11 @@
 //
 // The configuration (JSON): {"issuers": [{"name", "port", "clients": [...], "users": [...]}],
 // "controls": false}. A user is {"id", "username", "password", "email", "name", "acr", "amr"};
-// `acr`/`amr` are what the ID token asserts about how they signed in. With "controls": true the
-// tests may change the ID token lifetime and deactivate a user over HTTP (never in the demo).
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+// `acr`/`amr` are what the ID token asserts about how they signed in. A client with a
+// `backchannel_logout_uri` is told (OpenID Connect Back-Channel Logout) when someone signs out
+// here or is deactivated. With "controls": true the tests may change the ID token lifetime,
+// deactivate a user and have a logout token made over HTTP (never in the demo).
+import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 
@@ -63,7 +65,11 @@ function start(issuerConfig) {
     cookies: { keys: [randomBytes(32).toString("hex")] },
     claims: { openid: ["sub", "acr", "amr", "auth_time"], email: ["email", "email_verified"], profile: ["name"] },
     acrValues: ["AAL1_USERPASS", "AAL2_OR_AAL3_ANY", "AAL3_ANY"],
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
+    },
     pkce: { required: () => true },
     ttl: {
       IdToken: () => idTokenTtl,
@@ -112,6 +118,34 @@ function start(issuerConfig) {
     provider.on(event, (ctx, error) => console.error(`${issuerConfig.name}: ${event}: ${error.message} ${error.error_detail ?? ""}`));
   }
 
+  provider.on("backchannel.error", (ctx, error, client) =>
+    console.error(`${issuerConfig.name}: back-channel logout to ${client.clientId} failed: ${error.message}`),
+  );
+
+  // A disabled account's sessions end at every client that asked to be told, as a provider's
+  // administrator disabling someone would have it. (No sid: this names all of their sessions.)
+  async function backChannelLogoutAll(accountId) {
+    for (const c of issuerConfig.clients.filter((c) => c.backchannel_logout_uri)) {
+      const client = await provider.Client.find(c.client_id);
+      await client.backchannelLogout(accountId).catch((error) => {
+        console.error(`${issuerConfig.name}: back-channel logout to ${c.client_id} failed: ${error.message}`);
+      });
+    }
+  }
+
+  // The tests' own logout tokens, signed with the provider's key, to try the relying party's
+  // checks one by one: `omit` (a claim to leave out) and `nonce` (one that must not be there).
+  async function logoutToken(form) {
+    const client = await provider.Client.find(form.get("client"));
+    const token = new provider.IdToken({ sub: form.get("sub") ?? undefined }, { client, ctx: undefined });
+    token.mask = { sub: null };
+    if (form.get("omit") !== "events") token.set("events", { "http://schemas.openid.net/event/backchannel-logout": {} });
+    if (form.get("omit") !== "jti") token.set("jti", randomUUID());
+    if (form.get("sid")) token.set("sid", form.get("sid"));
+    if (form.get("nonce")) token.set("nonce", form.get("nonce"));
+    return token.issue({ use: "logout" });
+  }
+
   const callback = provider.callback();
   const server = http.createServer(async (req, res) => {
     try {
@@ -144,7 +178,15 @@ function start(issuerConfig) {
       if (config.controls && url.pathname.startsWith("/__control/") && req.method === "POST") {
         const form = await readForm(req);
         if (url.pathname === "/__control/id-token-ttl") idTokenTtl = Number(form.get("seconds"));
-        if (url.pathname === "/__control/deactivate") users.get(form.get("user")).active = false;
+        if (url.pathname === "/__control/logout-token") {
+          res.writeHead(200, { "content-type": "text/plain" });
+          res.end(await logoutToken(form));
+          return;
+        }
+        if (url.pathname === "/__control/deactivate") {
+          users.get(form.get("user")).active = false;
+          if (form.get("notify") !== "no") await backChannelLogoutAll(form.get("user"));
+        }
         if (url.pathname === "/__control/reactivate") for (const user of users.values()) user.active = true;
         res.writeHead(204).end();
         return;

@@ -253,6 +253,69 @@ def id_token_validate(provider: IdentityProvider, id_token: str, *, nonce: str) 
     return claims
 
 
+_BACK_CHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+_LOGOUT_TOKEN_MAX_AGE = 600
+
+
+def logout_token_audiences(logout_token: str) -> tuple[str, list[str]]:
+    """(issuer, audiences) as the token claims them, before anything is verified: only to find
+    which provider's keys to verify it with."""
+    try:
+        claims = jwt.decode(logout_token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise TokenRefused("logout_token_malformed") from error
+    issuer, audience = claims.get("iss"), claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not isinstance(issuer, str) or not all(isinstance(a, str) for a in audiences):
+        raise TokenRefused("logout_token_malformed")
+    return issuer.rstrip("/"), audiences
+
+
+def logout_token_validate(provider: IdentityProvider, logout_token: str) -> dict:
+    """The logout token's claims once it holds as OpenID Connect Back-Channel Logout 1.0 (2.6)
+    asks: signed by the provider's key, for our client, recent, carrying the logout event and a
+    `sub` or `sid`, no nonce (which would make it an ID token), and not seen before."""
+    try:
+        header = jwt.get_unverified_header(logout_token)
+    except jwt.PyJWTError as error:
+        raise TokenRefused("logout_token_malformed") from error
+    alg = header.get("alg")
+    if alg not in _ALLOWED_ALGORITHMS:
+        raise TokenRefused("logout_token_algorithm")
+    key = _signing_key(provider, header.get("kid"), alg)
+    try:
+        claims = jwt.decode(
+            logout_token,
+            key=key,
+            algorithms=[alg],
+            audience=provider.client_id,
+            issuer=discovery(provider)["issuer"],
+            leeway=settings.SSO_CLOCK_LEEWAY,
+            options={"require": ["iss", "aud", "iat", "jti"]},
+        )
+    except jwt.InvalidSignatureError as error:
+        raise TokenRefused("logout_token_signature") from error
+    except jwt.PyJWTError as error:
+        raise TokenRefused("logout_token_invalid") from error
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(_BACK_CHANNEL_LOGOUT_EVENT), dict):
+        raise TokenRefused("logout_token_no_event")
+    if "nonce" in claims:
+        raise TokenRefused("logout_token_nonce")
+    if not isinstance(claims["jti"], str):
+        raise TokenRefused("logout_token_invalid")
+    if not any(isinstance(claims.get(name), str) and claims[name] for name in ("sub", "sid")):
+        raise TokenRefused("logout_token_no_subject")
+    # Whatever its `exp` says (it may have none), an older token is refused, so a jti needs
+    # remembering only that long.
+    if time.time() - claims["iat"] > _LOGOUT_TOKEN_MAX_AGE + settings.SSO_CLOCK_LEEWAY:
+        raise TokenRefused("logout_token_stale")
+    remember = _LOGOUT_TOKEN_MAX_AGE + 2 * settings.SSO_CLOCK_LEEWAY
+    if not cache.add(f"sso:logout:{_cache_key(provider, 'jti')}:{claims['jti']}", 1, remember):
+        raise TokenRefused("logout_token_replayed")
+    return claims
+
+
 def userinfo(provider: IdentityProvider, *, access_token: str, subject: str) -> dict:
     """The userinfo claims (a provider may keep e-mail there rather than in the ID token); they
     must be about the ID token's subject."""

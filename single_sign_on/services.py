@@ -14,8 +14,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts.models import Organisation, User
+from accounts.models import Organisation, User, UserSession
 from accounts.services import four_eyes_check, membership_grant
+from accounts.sessions import SESSION_PROVIDER
 from administration.services import InvitationUnusable, invitation_usable
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
@@ -27,9 +28,10 @@ from single_sign_on.models import (
     ProviderIdentity,
 )
 
-# The session's record of a single sign-on: which provider, for which user, and what is needed
+# The session's record of a single sign-on: which provider, for which user, who the provider
+# says they are (issuer, `sub`, `sid`: what its back-channel logout names), and what is needed
 # to ask the provider again later whether the account still works there.
-SESSION_SSO = "sso"
+SESSION_SSO = SESSION_PROVIDER
 
 
 class SignInRefused(Exception):
@@ -156,15 +158,19 @@ def identity_user(
 
 
 def sign_in_complete(
-    *, request, provider: IdentityProvider, user: User, two_factor: bool, tokens: dict, acr: str | None
+    *, request, provider: IdentityProvider, user: User, two_factor: bool, tokens: dict, claims: dict
 ) -> None:
     """Signs the user in (two_factor: the provider's assurance is the second factor) or leaves
     them pending for our own second factor. Either way the session remembers the provider."""
     from accounts.views import pending_sign_in_start
 
+    acr = _claim(claims, "acr")
     sso = {
         "provider_id": provider.pk,
         "user_id": user.pk,
+        "issuer": provider.issuer_normalised,
+        "sub": _claim(claims, "sub"),
+        "sid": _claim(claims, "sid"),
         "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
         "checked_at": int(time.time()),
     }
@@ -190,6 +196,30 @@ def sign_in_complete(
     request.session["last_activity"] = now
     request.session[SESSION_SSO] = sso
     audit_record(action=AuditAction.LOGIN, request=request, user=user, detail={"device": device.persistent_id})
+
+
+def provider_sessions_end(*, provider: IdentityProvider, subject: str | None, sid: str | None, request) -> int:
+    """Ends our sessions that the provider's back-channel logout names: one provider session
+    (`sid`, of `subject` if given) or all of a person's (`subject` alone). Deleting the rows is
+    enough: the next request finds no session. Returns how many ended."""
+    sessions = UserSession.objects.filter(provider_issuer=provider.issuer_normalised)
+    if sid:
+        sessions = sessions.filter(provider_sid=sid)
+    if subject:
+        sessions = sessions.filter(provider_subject=subject)
+    with transaction.atomic():
+        ended = list(sessions.select_for_update().values_list("session_key", "user_id"))
+        UserSession.objects.filter(session_key__in=[key for key, _ in ended]).delete()
+        users = User.objects.in_bulk({user_id for _, user_id in ended if user_id})
+        for _, user_id in ended:
+            audit_record(
+                action=AuditAction.SSO_SESSION_ENDED,
+                request=request,
+                user=users.get(user_id),
+                organisation=provider.organisation,
+                detail={"provider_id": provider.pk, "reason": "back_channel_logout"},
+            )
+    return len(ended)
 
 
 def link_requests_visible_to(*, user: User, organisation: Organisation | None, national: bool):

@@ -9,6 +9,8 @@ urlpatterns = [
     path("sign-in/organisation/callback/", views.callback, name="callback"),
     # The public halves of our private_key_jwt client keys, for providers to fetch.
     path("sign-in/organisation/jwks.json", views.jwks, name="jwks"),
+    # Called by the provider's server (OpenID Connect Back-Channel Logout), never by a browser.
+    path("sign-in/organisation/back-channel-logout/", views.back_channel_logout, name="back_channel_logout"),
     path("sign-in/organisation/<int:provider_id>/", views.start, name="start"),
     path("sign-in/organisation/<int:provider_id>/signed-out/", views.signed_out, name="signed_out"),
     # The token is in the path as on the invitation page itself; logs redact it.

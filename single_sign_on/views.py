@@ -18,6 +18,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -183,7 +184,7 @@ def callback(request):
     acr = claims.get("acr") if isinstance(claims.get("acr"), str) else None
     two_factor = provider.assurance_is_two_factor(acr=acr, amr=claims.get("amr"))
     services.sign_in_complete(
-        request=request, provider=provider, user=user, two_factor=two_factor, tokens=tokens, acr=acr
+        request=request, provider=provider, user=user, two_factor=two_factor, tokens=tokens, claims=claims
     )
     if two_factor:
         return redirect("accounts:home")
@@ -215,6 +216,60 @@ def provider_sign_out_page(request) -> str | None:
     provider_id = sso.get("provider_id")
     provider = IdentityProvider.objects.filter(pk=provider_id).first() if provider_id is not None else None
     return reverse("single_sign_on:signed_out", kwargs={"provider_id": provider.pk}) if provider else None
+
+
+def _logout_refused(request, provider: IdentityProvider | None, reason: str):
+    services.refusal_record(request=request, provider=provider, reason=reason)
+    # Back-Channel Logout 1.0, 2.8: 400 with an OAuth error body; never cached.
+    response = JsonResponse({"error": "invalid_request"}, status=400)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def back_channel_logout(request):
+    """The provider's server tells us a person's session there has ended (they signed out at the
+    provider, or their account was disabled): our sessions from it end before their next request.
+
+    No cookie or CSRF token comes with it (the provider calls us, not the browser); the signed
+    logout token is the whole proof."""
+    logout_token = request.POST.get("logout_token", "")
+    try:
+        issuer, audiences = protocol.logout_token_audiences(logout_token)
+    except protocol.TokenRefused as refused:
+        return _logout_refused(request, None, refused.reason)
+    provider = next(
+        (
+            p
+            for p in IdentityProvider.objects.select_related("organisation")
+            .filter(is_enabled=True, client_id__in=audiences)
+            .order_by("pk")
+            if p.issuer_normalised == issuer
+        ),
+        None,
+    )
+    if provider is None:
+        return _logout_refused(request, None, "logout_token_unknown_client")
+    try:
+        claims = protocol.logout_token_validate(provider, logout_token)
+    except protocol.TokenRefused as refused:
+        return _logout_refused(request, provider, refused.reason)
+    except protocol.ProviderUnavailable:
+        # Without its keys the token cannot be checked; the provider may send it again.
+        response = JsonResponse({"error": "temporarily_unavailable"}, status=503)
+        response["Cache-Control"] = "no-store"
+        return response
+    services.provider_sessions_end(
+        provider=provider,
+        subject=claims.get("sub") if isinstance(claims.get("sub"), str) else None,
+        sid=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
+        request=request,
+    )
+    response = JsonResponse({})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_not_required
@@ -256,6 +311,7 @@ def provider_edit(request, organisation_id: int):
             "form": form,
             "redirect_uri": _redirect_uri(),
             "jwks_url": settings.SITE_URL.rstrip("/") + reverse("single_sign_on:jwks"),
+            "back_channel_logout_uri": settings.SITE_URL.rstrip("/") + reverse("single_sign_on:back_channel_logout"),
         },
         status=400 if form.errors else 200,
     )

@@ -57,6 +57,14 @@ class ProviderProcess:
     def __init__(self, *, redirect_uri: str, post_logout_redirect_uri: str, client_public_jwk: dict):
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
+        # Where the provider sends its back-channel logouts: our service, when a test runs one
+        # there (nothing listens otherwise, and the provider only logs that it could not tell us).
+        self.back_channel_port = free_port()
+        back_channel = {
+            "backchannel_logout_uri": f"http://127.0.0.1:{self.back_channel_port}/sign-in/organisation/back-channel-logout/",
+            # Each ID token then carries the provider session's `sid`, as CIS2's do.
+            "backchannel_logout_session_required": True,
+        }
         self.config = {
             "controls": True,
             "issuers": [
@@ -71,6 +79,7 @@ class ProviderProcess:
                             "token_endpoint_auth_method": "client_secret_basic",
                             "redirect_uris": [redirect_uri],
                             "post_logout_redirect_uris": [post_logout_redirect_uri],
+                            **back_channel,
                         }
                         for client_id in ("cpis-test", "cpis-other")
                     ]
@@ -120,8 +129,14 @@ class ProviderProcess:
         self.stop()
         self.start()
 
-    def control(self, what: str, **form) -> None:
-        httpx.post(f"{self.issuer}/__control/{what}", data=form, timeout=5).raise_for_status()
+    def control(self, what: str, **form) -> str:
+        response = httpx.post(f"{self.issuer}/__control/{what}", data=form, timeout=30)
+        response.raise_for_status()
+        return response.text
+
+    def logout_token(self, *, client: str = "cpis-test", **claims) -> str:
+        """A logout token signed with the provider's key (`omit`/`nonce` make bad ones)."""
+        return self.control("logout-token", client=client, **claims)
 
     def sign_in(self, authorization_url: str, *, username: str, password: str, redirect_uri: str) -> str:
         """Signs in at the provider's own form; returns the URL it sends the browser back to."""

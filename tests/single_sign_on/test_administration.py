@@ -30,7 +30,7 @@ _FORM = {
 }
 
 
-def test_client_secret_is_saved_never_shown_and_kept_when_left_empty(client, role_user, care_setting):
+def test_client_secret_is_saved_never_shown_and_kept_when_left_empty(client, role_user, care_setting, settings):
     signed_in(client, role_user(Role.NATIONAL_ADMIN))
     url = reverse("single_sign_on:provider_edit", kwargs={"organisation_id": care_setting.pk})
     response = client.post(
@@ -42,6 +42,8 @@ def test_client_secret_is_saved_never_shown_and_kept_when_left_empty(client, rol
     page = client.get(url).content.decode()
     assert "s3cret-value" not in page
     assert "A secret is saved." in page
+    # What to register at the provider, back-channel logout included.
+    assert settings.SITE_URL + reverse("single_sign_on:back_channel_logout") in page
     client.post(url, {**_FORM, "name": "CIS2", "client_auth_method": ClientAuthMethod.CLIENT_SECRET_BASIC})
     provider.refresh_from_db()
     assert (provider.name, provider.client_secret) == ("CIS2", "s3cret-value")
@@ -107,6 +109,7 @@ def test_demo_providers_match_the_local_providers_configuration(settings):
         (registered,) = [c for c in issuer["clients"] if c["client_id"] == provider.client_id]
         assert registered["token_endpoint_auth_method"] == provider.client_auth_method
         assert registered["redirect_uris"] == [settings.SITE_URL + reverse("single_sign_on:callback")]
+        assert registered["backchannel_logout_uri"] == settings.SITE_URL + reverse("single_sign_on:back_channel_logout")
         subjects = {u["id"]: u for u in issuer["users"]}
         for identity in provider.identities.all():
             person = subjects[identity.subject]

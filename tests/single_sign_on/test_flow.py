@@ -285,7 +285,7 @@ def test_deactivation_here_ends_the_session_at_the_next_request(running_provider
     assert _refusals("user_inactive").count() == 1
 
 
-def test_deactivation_at_the_provider_ends_the_session_at_the_next_check(
+def test_deactivation_at_the_provider_without_back_channel_ends_the_session_at_the_next_check(
     running_provider, sso_provider, smartcard_user, settings
 ):
     client = Client()
@@ -293,7 +293,8 @@ def test_deactivation_at_the_provider_ends_the_session_at_the_next_check(
     settings.SSO_REVALIDATE_SECONDS = 0
     # Still working at the provider: the check passes and the session goes on.
     assert client.get(reverse("accounts:home")).status_code == 200
-    running_provider.control("deactivate", user="cis2-0001")
+    # Without telling us over the back channel: only the refresh token shows it.
+    running_provider.control("deactivate", user="cis2-0001", notify="no")
     response = client.get(reverse("accounts:home"))
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:login")

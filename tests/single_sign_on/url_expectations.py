@@ -53,6 +53,8 @@ EXPECTATIONS = [
     # No sign-in in progress: refused (and audited) rather than an error.
     Expect("single_sign_on:callback", anonymous=400, default=302),
     Expect("single_sign_on:jwks", anonymous=200, default=200),
+    # For the provider's server: no logout token, a refusal (audited) whoever asks.
+    Expect("single_sign_on:back_channel_logout", method="post", anonymous=400, default=400),
     Expect("single_sign_on:start", anonymous=503, default=302, kwargs=_provider_kwargs, other_default=302),
     # The provider is down, so it offers no sign-out of its own: straight to the sign-in page.
     Expect("single_sign_on:signed_out", anonymous=302, default=302, kwargs=_provider_kwargs, other_default=302),
