@@ -118,6 +118,18 @@ class Notification(models.Model):
                 condition=Q(status="new", overdue_since__isnull=True),
                 name="notification_overdue_due_idx",
             ),
+            # The reports count each day's notifications, overdue marks and acknowledgements
+            # live for today (and the days the roll-up lacks) and when rolling a day up
+            # (reports.metrics): one day's rows among years of them.
+            models.Index(fields=["created_at"], name="notification_created_idx"),
+            models.Index(
+                fields=["overdue_since"], condition=Q(overdue_since__isnull=False), name="notification_overdue_at_idx"
+            ),
+            models.Index(
+                fields=["acknowledged_at"],
+                condition=Q(acknowledged_at__isnull=False),
+                name="notification_acknowledged_idx",
+            ),
         ]
         ordering = ["-last_attended_at", "-id"]
 

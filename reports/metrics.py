@@ -1,25 +1,34 @@
 """The figures behind the reports: counts and durations, never a child's details.
 
 Each function takes organisations and an inclusive date range (London days) and answers in a
-fixed number of queries whatever the number of organisations: counting and grouping by day or
-week is done in SQL with Django's date functions, which the SQLite demo and PostgreSQL both
-run. Only the acknowledgement times are read row by row, for their percentiles.
+fixed number of queries whatever the number of organisations or days. A past day's figures are
+read from the daily roll-up (reports.models, filled by reports.rollup); the days it does not
+hold (today, which is still going on, and any day beat has not rolled up yet, or a fresh
+install and the SQLite demo) are counted live from the raw rows by the grouped functions below,
+which are also what fills the roll-up: one rule per figure. Counting and grouping by day is done
+in SQL with Django's date functions, which the SQLite demo and PostgreSQL both run. Only the
+acknowledgement times are read row by row, for their percentiles.
 """
 
+import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
-from django.db.models import Count, DateField, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, IntegerField, Q, Sum, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models.functions import Cast, TruncDate
+from django.utils import timezone
 
 from accounts.models import Organisation
 from audit.models import AuditAction, AuditEvent
 from core.dates import day_start
 from notifications.models import Notification
 from plans.models import PlanUpload, UploadStatus
+from reports.models import DayFigures, RolledUpDay
 
 # The national go-live rule for a local authority's uploads: at least 95% of rows accepted.
 ACCEPTANCE_TARGET = 95.0
@@ -29,7 +38,10 @@ def _end(day: date) -> datetime:
     return day_start(day + timedelta(days=1))
 
 
-def percentile(values: list[float], share: float) -> float | None:
+_Value = TypeVar("_Value", int, float)
+
+
+def percentile(values: list[_Value], share: float) -> _Value | None:
     """Nearest-rank percentile (share 0.5 is the median, 0.9 the 90th); None for no values."""
     if not values:
         return None
@@ -80,57 +92,198 @@ def weeks_between(start: date, end: date) -> list[date]:
     return weeks
 
 
+def tenths_of_an_hour(taken: timedelta) -> int:
+    """A time to acknowledge in tenths of an hour: what the report shows (hours to one decimal
+    place), as an integer. Rounding keeps the times' order, so the nearest-rank percentile of
+    the rounded times is the rounded percentile of the times, and the roll-up keeps a small
+    integer per acknowledgement instead of a float that is slow to decode by the hundred thousand."""
+    return round(round(taken.total_seconds() / 3600, 1) * 10)
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) runs: the days a report counts live are usually one
+    run (today, or the whole range without a roll-up), at most a few."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _within(name: str, runs: Sequence[tuple[date, date | None]]) -> Q:
+    """`name` (a time) on one of the runs' London days (a run with no last day has no end);
+    no runs match no row."""
+    condition = Q(pk__in=[])
+    for first, last in runs:
+        bounds = {f"{name}__gte": day_start(first)}
+        if last is not None:
+            bounds[f"{name}__lt"] = _end(last)
+        condition |= Q(**bounds)
+    return condition
+
+
+def _of(queryset, name: str, organisation_ids):
+    return queryset.filter(**{f"{name}__in": organisation_ids}) if organisation_ids is not None else queryset
+
+
+# The grouped queries: each figure's one rule, per organisation and London day, for the given
+# runs of days and organisations (None: every organisation, as the roll-up does).
+
+# A check that found a plan records the plans' ids (attendances.services); one that found none
+# records an empty list. As text, an empty list is "[]" in both databases' JSON functions. No
+# empty string in the list: SQLite reads each value as JSON, and "" made the demo's report fail.
+_RAISED_ALERT = Q(plan_ids__isnull=False) & ~Q(plan_ids__in=["[]", "{}", "null"])
+
+
+def checks_per_day(runs, organisation_ids=None) -> dict[tuple[int, date], tuple[int, int]]:
+    """{(care setting, day): (checks, alerts)}, counted in the database (at national scale,
+    thousands of checks a day)."""
+    events = _of(AuditEvent.objects.filter(organisation_id__isnull=False), "organisation_id", organisation_ids)
+    return {
+        (organisation_id, day): (checks, alerts)
+        for organisation_id, day, checks, alerts in events.filter(_within("occurred_at", runs))
+        .filter(action=AuditAction.CHILD_CHECKED)
+        .annotate(day=TruncDate("occurred_at"), plan_ids=KeyTextTransform("plan_ids", "detail"))
+        .values_list("organisation_id", "day")
+        .annotate(checks=Count("id"), alerts=Count("id", filter=_RAISED_ALERT))
+        .order_by()
+    }
+
+
+def _count_per_day(name: str, runs, organisation_ids) -> dict[tuple[int, date], int]:
+    notifications = _of(Notification.objects.all(), "local_authority_id", organisation_ids)
+    return dict(
+        ((la_id, day), count)
+        for la_id, day, count in notifications.filter(_within(name, runs))
+        .annotate(day=TruncDate(name))
+        .values_list("local_authority_id", "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+def notifications_per_day(runs, organisation_ids=None) -> dict[tuple[int, date], int]:
+    """{(local authority, day): notifications created that day}."""
+    return _count_per_day("created_at", runs, organisation_ids)
+
+
+def overdue_per_day(runs, organisation_ids=None) -> dict[tuple[int, date], int]:
+    """{(local authority, day): notifications that became overdue that day}."""
+    return _count_per_day("overdue_since", runs, organisation_ids)
+
+
+def acknowledgements_per_day(
+    runs: Sequence[tuple[date, date | None]], organisation_ids=None, created: tuple[date, date] | None = None
+) -> dict[tuple[int, date], dict[date, list[int]]]:
+    """{(local authority, day of acknowledgement): {day of creation: [tenths of an hour taken]}},
+    optionally only for notifications created in `created` (inclusive London days)."""
+    notifications = _of(Notification.objects.all(), "local_authority_id", organisation_ids)
+    if created is not None:
+        notifications = notifications.filter(created_at__gte=day_start(created[0]), created_at__lt=_end(created[1]))
+    found: dict[tuple[int, date], dict[date, list[int]]] = defaultdict(lambda: defaultdict(list))
+    # The days and the time taken in SQL: tens of thousands of rows for a national report
+    # without a roll-up, where converting two times a row to London days in Python doubled its cost.
+    for la_id, acknowledged_on, created_on, taken in (
+        notifications.filter(_within("acknowledged_at", runs))
+        .annotate(
+            acknowledged_on=TruncDate("acknowledged_at"),
+            created_on=TruncDate("created_at"),
+            taken=ExpressionWrapper(F("acknowledged_at") - F("created_at"), output_field=DurationField()),
+        )
+        .values_list("local_authority_id", "acknowledged_on", "created_on", "taken")
+    ):
+        found[la_id, acknowledged_on][created_on].append(tenths_of_an_hour(taken))
+    return found
+
+
+def _rolled_up(start: date, end: date) -> set[date]:
+    return set(RolledUpDay.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True))
+
+
 def local_authority_report(organisation: Organisation, start: date, end: date) -> LocalAuthorityReport:
     return local_authority_reports([organisation], start, end)[0]
 
 
 def local_authority_reports(organisations, start: date, end: date) -> list[LocalAuthorityReport]:
-    """One report per local authority, in five queries however many there are (the national
-    report has one per LA in England)."""
+    """One report per local authority, in at most six queries however many there are (the
+    national report has one per LA in England) and however long the range."""
     reports = {o.pk: LocalAuthorityReport(o) for o in organisations}
-    in_range = Notification.objects.filter(
-        local_authority_id__in=reports, created_at__gte=day_start(start), created_at__lt=_end(end)
+    ids = list(reports)
+    # A notification of the range may be acknowledged on any later day, up to today.
+    last = max(end, timezone.localdate())
+    rolled = _rolled_up(start, last)
+    created: dict[int, Counter] = defaultdict(Counter)
+    overdue: Counter = Counter()
+    durations: dict[int, list[int]] = defaultdict(list)
+    first, final = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+    rolled_rows = list(
+        DayFigures.objects.filter(organisation_id__in=ids, day__gte=start, day__lte=last)
+        .filter(Q(day__lte=end) | Q(acknowledged_from__lte=end))
+        # As text, decoded below in one call: the national report reads a row per LA and day
+        # (12,600 for 12 weeks), and decoding each row's JSON on its own was most of its time.
+        .values_list("organisation_id", "day", "notifications", "overdue", Cast("acknowledged", TextField()))
     )
-    per_week: dict[int, Counter] = defaultdict(Counter)
-    for la_id, monday, count in (
-        in_range.annotate(week=TruncWeek("created_at", output_field=DateField()))
-        .values_list("local_authority_id", "week")
-        .annotate(n=Count("id"))
-        .order_by()
+    for (la_id, day, notifications, late, _), by_day in zip(
+        rolled_rows, json.loads(f"[{','.join(row[4] for row in rolled_rows)}]"), strict=True
     ):
-        per_week[la_id][monday] = count
-    durations: dict[int, list[float]] = defaultdict(list)
-    for la_id, created, acknowledged in in_range.filter(acknowledged_at__isnull=False).values_list(
-        "local_authority_id", "created_at", "acknowledged_at"
-    ):
-        durations[la_id].append((acknowledged - created).total_seconds() / 3600)
-    overdue = dict(
-        Notification.objects.filter(
-            local_authority_id__in=reports, overdue_since__gte=day_start(start), overdue_since__lt=_end(end)
+        if day not in rolled:
+            continue  # rolled up after `rolled` was read, so counted live below
+        if day <= end:
+            created[la_id][day] = notifications
+            overdue[la_id] += late
+        for created_on, tenths in by_day.items():
+            if first <= created_on <= final:  # ISO dates, in order as text
+                durations[la_id].extend(tenths)
+    if live := _runs(d for d in days_between(start, end) if d not in rolled):
+        for (la_id, day), count in notifications_per_day(live, ids).items():
+            created[la_id][day] = count
+        for (la_id, _), count in overdue_per_day(live, ids).items():
+            overdue[la_id] += count
+    # After the last rolled-up day the acknowledgements are read open-ended, as the raw rows
+    # always were: a time after today (a clock put right) counts as it did before the roll-up.
+    acknowledged_live: list[tuple[date, date | None]] = [
+        *_runs(d for d in days_between(start, last) if d not in rolled)
+    ]
+    if acknowledged_live and acknowledged_live[-1][1] == last:
+        acknowledged_live[-1] = (acknowledged_live[-1][0], None)
+    if acknowledged_live:
+        for (la_id, _), by_created_day in acknowledgements_per_day(acknowledged_live, ids, (start, end)).items():
+            for tenths in by_created_day.values():
+                durations[la_id].extend(tenths)
+    uploads = (
+        PlanUpload.objects.filter(
+            organisation_id__in=ids,
+            status__in=[UploadStatus.APPLIED, UploadStatus.REFUSED],
+            applied_at__gte=day_start(start),
+            applied_at__lt=_end(end),
         )
-        .values_list("local_authority_id")
-        .annotate(n=Count("id"))
+        .values_list("organisation_id")
+        .annotate(
+            rows=Sum(Cast(KeyTextTransform("rows", "counts"), IntegerField())),
+            accepted=Sum(Cast(KeyTextTransform("accepted", "counts"), IntegerField())),
+        )
         .order_by()
     )
-    uploads = PlanUpload.objects.filter(
-        organisation_id__in=reports,
-        status__in=[UploadStatus.APPLIED, UploadStatus.REFUSED],
-        applied_at__gte=day_start(start),
-        applied_at__lt=_end(end),
-    ).values_list("organisation_id", "counts")
-    for la_id, counts in uploads:
-        reports[la_id].rows += (counts or {}).get("rows", 0)
-        reports[la_id].accepted += (counts or {}).get("accepted", 0)
+    for la_id, rows, accepted in uploads:
+        reports[la_id].rows, reports[la_id].accepted = rows or 0, accepted or 0
     weeks = weeks_between(start, end)
     for la_id, report in reports.items():
-        counted = per_week[la_id]
-        report.weeks = [(monday, counted.get(monday, 0)) for monday in weeks]
-        report.notifications = sum(counted.values())
+        per_week: Counter = Counter()
+        for day, count in created[la_id].items():
+            per_week[day - timedelta(days=day.weekday())] += count
+        report.weeks = [(monday, per_week.get(monday, 0)) for monday in weeks]
+        report.notifications = sum(per_week.values())
         report.acknowledged = len(durations[la_id])
         median, p90 = percentile(durations[la_id], 0.5), percentile(durations[la_id], 0.9)
-        report.median_hours = round(median, 1) if median is not None else None
-        report.p90_hours = round(p90, 1) if p90 is not None else None
-        report.overdue = overdue.get(la_id, 0)
+        report.median_hours = median / 10 if median is not None else None
+        report.p90_hours = p90 / 10 if p90 is not None else None
+        report.overdue = overdue[la_id]
     return list(reports.values())
 
 
@@ -138,34 +291,24 @@ def care_setting_report(organisation: Organisation, start: date, end: date) -> C
     return care_setting_reports([organisation], start, end)[0]
 
 
-# A check that found a plan records the plans' ids (attendances.services); one that found none
-# records an empty list. As text, an empty list is "[]" in both databases' JSON functions.
-_RAISED_ALERT = Q(plan_ids__isnull=False) & ~Q(plan_ids__in=["[]", "{}", "", "null"])
-
-
 def care_setting_reports(organisations, start: date, end: date) -> list[CareSettingReport]:
-    """One report per care setting, from one query counting checks and alerts per setting and
-    London day in the database (at national scale, hundreds of thousands of checks)."""
+    """One report per care setting, in at most three queries: the roll-up's days, then the
+    other days' checks counted live (at national scale, thousands a day)."""
     reports = {o.pk: CareSettingReport(o) for o in organisations}
-    checks: dict[int, Counter] = defaultdict(Counter)
-    alerts: dict[int, Counter] = defaultdict(Counter)
-    for organisation_id, day, day_checks, day_alerts in (
-        AuditEvent.objects.filter(
-            organisation_id__in=reports,
-            action=AuditAction.CHILD_CHECKED,
-            occurred_at__gte=day_start(start),
-            occurred_at__lt=_end(end),
-        )
-        .annotate(day=TruncDate("occurred_at"), plan_ids=KeyTextTransform("plan_ids", "detail"))
-        .values_list("organisation_id", "day")
-        .annotate(checks=Count("id"), alerts=Count("id", filter=_RAISED_ALERT))
-        .order_by()
-    ):
-        checks[organisation_id][day] = day_checks
-        alerts[organisation_id][day] = day_alerts
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    ids = list(reports)
+    rolled = _rolled_up(start, end)
+    counted: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
+    for organisation_id, day, checks, alerts in DayFigures.objects.filter(
+        organisation_id__in=ids, day__gte=start, day__lte=end, checks__gt=0
+    ).values_list("organisation_id", "day", "checks", "alerts"):
+        if day in rolled:  # else rolled up after `rolled` was read, so counted live below
+            counted[organisation_id][day] = (checks, alerts)
+    if live := _runs(d for d in days_between(start, end) if d not in rolled):
+        for (organisation_id, day), figures in checks_per_day(live, ids).items():
+            counted[organisation_id][day] = figures
+    days = days_between(start, end)
     for organisation_id, report in reports.items():
-        report.days = [(day, checks[organisation_id].get(day, 0), alerts[organisation_id].get(day, 0)) for day in days]
-        report.checks = sum(checks[organisation_id].values())
-        report.alerts = sum(alerts[organisation_id].values())
+        report.days = [(day, *counted[organisation_id].get(day, (0, 0))) for day in days]
+        report.checks = sum(checks for checks, _ in counted[organisation_id].values())
+        report.alerts = sum(alerts for _, alerts in counted[organisation_id].values())
     return list(reports.values())

@@ -439,6 +439,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.audit_partitions_ensure",
         "schedule": crontab(hour=3, minute=10),
     },
+    # The reports' roll-up of the days just ended (reports/rollup.py). Hourly, so a missed run
+    # (a worker down at midnight) leaves the reports slower, never wrong, for an hour at most;
+    # at a quarter past, so a check or an acknowledgement whose transaction straddled midnight
+    # has committed before its day is counted once for good.
+    "reports-days-roll-up": {
+        "task": "reports.tasks.report_days_roll_up",
+        "schedule": crontab(minute=15),
+        "options": {"expires": 3600.0},
+    },
 }
 # Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).
 CELERY_BEAT_SCHEDULE.update(
