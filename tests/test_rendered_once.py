@@ -9,6 +9,7 @@ from django.urls import reverse
 from jinja2 import ChainableUndefined
 from markupsafe import Markup
 
+from cpis import jinja2 as cpis_jinja2
 from cpis.jinja2 import CSRF_SLOT, _params_key, _url_each, rendered_once
 
 
@@ -98,3 +99,26 @@ def test_an_id_that_is_not_an_int_is_reversed_as_usual():
 
 def test_a_route_that_is_not_an_integer_is_reversed_row_by_row():
     assert _url_each("guidance:page", "slug")("help") == reverse("guidance:page", kwargs={"slug": "help"})
+
+
+def test_a_typed_name_is_not_remembered_but_a_date_is():
+    """What someone types in a text box may be a child's name or NHS number: the form's macros
+    render it as usual instead of keeping it in the process."""
+    from django import forms
+
+    from core.forms import DatePartsField
+
+    class Form(forms.Form):
+        q = forms.CharField(label="Name")
+        day = DatePartsField(label="Day")
+
+    forms_module = engines["jinja2"].env.get_template("includes/forms.jinja").module
+    typed = Form({"q": "Zebedee Quibble", "day_day": "Zebedee", "day_month": "Ozzy", "day_year": "2026"})
+    dated = Form({"q": "", "day_day": "31", "day_month": "12", "day_year": "2026"})
+
+    assert 'value="Zebedee Quibble"' in str(forms_module.text_field(typed["q"]))
+    assert 'value="Zebedee"' in str(forms_module.date_field(typed["day"]))
+    assert 'value="31"' in str(forms_module.date_field(dated["day"]))
+    remembered = "".join(cpis_jinja2._rendered.values())
+    assert "Zebedee" not in remembered and "Ozzy" not in remembered
+    assert 'value="31"' in remembered
