@@ -101,8 +101,8 @@ def test_a_route_that_is_not_an_integer_is_reversed_row_by_row():
     assert _url_each("guidance:page", "slug")("help") == reverse("guidance:page", kwargs={"slug": "help"})
 
 
-def test_a_typed_name_is_not_remembered_but_a_date_is():
-    """What someone types in a text box may be a child's name or NHS number: the form's macros
+def test_nothing_typed_is_remembered_but_empty_fields_are():
+    """What someone types may be a child's name, NHS number or date of birth: the form's macros
     render it as usual instead of keeping it in the process."""
     from django import forms
 
@@ -119,6 +119,9 @@ def test_a_typed_name_is_not_remembered_but_a_date_is():
     assert 'value="Zebedee Quibble"' in str(forms_module.text_field(typed["q"]))
     assert 'value="Zebedee"' in str(forms_module.date_field(typed["day"]))
     assert 'value="31"' in str(forms_module.date_field(dated["day"]))
+    empty = Form({"q": "", "day_day": "", "day_month": "", "day_year": ""})
+    assert 'name="day_day"' in str(forms_module.date_field(empty["day"]))
     remembered = "".join(cpis_jinja2._rendered.values())
     assert "Zebedee" not in remembered and "Ozzy" not in remembered
-    assert 'value="31"' in remembered
+    assert 'value="31"' not in remembered and 'value="2026"' not in remembered
+    assert 'name="day_day"' in remembered
