@@ -6,7 +6,8 @@ from threading import Lock
 from django.conf import settings
 from django.contrib import messages
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import get_script_prefix, resolve, reverse
+from django.utils.functional import Promise
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, Undefined
 from markupsafe import Markup
 
@@ -17,9 +18,28 @@ def _url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
 
 
+def _url_each(name: str, kwarg: str):
+    """`url(name, kwarg=id)` for every row of a list page: reversed once, each id put in after.
+
+    Reversing costs about 30 µs, one link a row: a tenth of a list page's CPU once its forms
+    were remembered (docs/performance.md). An `<int:...>` route writes an id as its digits, so
+    only such a route takes the short way, and only for an id that is a non-negative int;
+    anything else is reversed as usual.
+    """
+    probe = 918273645
+    probed = _url(name, **{kwarg: probe})
+    prefix, found, suffix = probed.partition(str(probe))
+    route = resolve("/" + probed.removeprefix(get_script_prefix())).route
+    if not found or f"<int:{kwarg}>" not in route:
+        return lambda pk: _url(name, **{kwarg: pk})
+    return lambda pk: f"{prefix}{pk}{suffix}" if type(pk) is int and pk >= 0 else _url(name, **{kwarg: pk})
+
+
 # Where a per-request value goes in a remembered rendering (see `rendered_once`).
 CSRF_SLOT = Markup("<!--cpis:csrf-input-->")
-_RENDERED_MAX = 512
+# Headers (one per user and organisation), and the design system's form fields, tags and
+# pagination of the list pages: a few KB each, so a few MB a worker at most.
+_RENDERED_MAX = 2048
 _rendered: OrderedDict = OrderedDict()
 _rendered_lock = Lock()
 
@@ -35,6 +55,9 @@ def _params_key(value):
         return ("u",)
     if isinstance(value, Markup):
         return ("m", str(value))
+    if isinstance(value, Promise):
+        # A lazy translation renders as its text in the active language, which the key holds.
+        return ("lazy", str(value))
     if value is None or isinstance(value, (str, int, float, bool)):
         return (type(value).__name__, value)
     raise TypeError(f"rendered_once cannot key a {type(value).__name__}")
@@ -44,14 +67,22 @@ def rendered_once(macro, params: dict, *, csrf_input: str = "") -> Markup:
     """An NHS.UK macro's HTML for `params`, rendered once per process and remembered.
 
     The header and footer are the same on every page a user sees at one organisation, yet
-    rendering them through the design system's macros cost about a seventh of a check's CPU
+    rendering them through the design system's macros cost about a seventh of a check's CPU;
+    a list page's filter form and its rows' tags cost a third to a half of the page
     (docs/performance.md). The macros are pure functions of their parameters, so the key is
     the parameters themselves: nothing can be stale, and there is nothing to invalidate. The
     CSRF token, new on every response, is put in after, where the parameters hold CSRF_SLOT.
+    Only the design system's macros belong here: one of ours could read more than its
+    parameters (the request, the time).
     """
+    # The template's name as well as the macro's: two templates may name a macro alike. A
+    # template made from a string has no name to tell it from another.
+    template = macro._func.__globals__.get("name")
     try:
-        key = (macro.name, _params_key(params))
+        key = (template, macro.name, _params_key(params)) if template is not None else None
     except TypeError:
+        key = None
+    if key is None:
         # A value we cannot key exactly: render it as usual rather than risk a wrong header.
         unkeyed = str(macro(params)).replace(CSRF_SLOT, str(csrf_input))
         return Markup(unkeyed)  # noqa: S704 - as below
@@ -91,6 +122,7 @@ def environment(**options) -> Environment:
         {
             "static": static,
             "url": _url,
+            "url_each": _url_each,
             "get_messages": messages.get_messages,
             "rendered_once": rendered_once,
             "CSRF_SLOT": CSRF_SLOT,

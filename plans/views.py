@@ -146,6 +146,8 @@ def plan_list(request):
             "page": page,
             "shown_ids": shown_ids,
             "can_edit": Role.PLAN_MANAGER in request.roles,
+            # get_plan_type_display() flattens the choices again on every row.
+            "plan_labels": dict(PlanType.choices),
         },
         status=400 if form.errors else 200,
     )

@@ -387,3 +387,33 @@ def test_a_grouped_action_still_searches(client_for, national_admin, role_user, 
     assert search(client, action=AuditAction.PLAN_CREATED).status_code == 302
     rows = not_about_the_search(export(client))
     assert [r["action"] for r in rows] == [AuditAction.PLAN_CREATED]
+
+
+def test_the_search_form_shows_a_search_only_while_it_is_kept(client_for, national_admin, role_user, care_setting):
+    """The form's date boxes are remembered renderings (cpis.jinja2.rendered_once): one search's
+    dates must never show on another's page, and a typed name is never remembered."""
+    from cpis import jinja2 as cpis_jinja2
+
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    client = client_for(national_admin)
+    before = client.get(reverse("audit:events")).content.decode()
+    search(
+        client,
+        user=clinician.email,
+        date_from_day="9",
+        date_from_month="3",
+        date_from_year="2026",
+        date_to_day="10",
+        date_to_month="3",
+        date_to_year="2026",
+    )
+    searched = client.get(reverse("audit:events")).content.decode()
+    client.post(reverse("audit:events"), {"clear": "1"})
+    after = client.get(reverse("audit:events")).content.decode()
+
+    for name, value in [("date_from_day", 9), ("date_to_day", 10), ("date_from_year", 2026), ("user", clinician.email)]:
+        assert f'name="{name}" type="text" value="{value}"' in searched
+    for page in (before, after):
+        assert 'value="2026"' not in page and 'value="9"' not in page and clinician.email not in page
+        assert 'name="date_from_day" type="text" value=""' in page
+    assert not [html for html in cpis_jinja2._rendered.values() if clinician.email in html]

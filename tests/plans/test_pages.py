@@ -469,3 +469,43 @@ def test_the_upload_page_offers_an_empty_template_with_every_column(manager):
         csv.reader(io.StringIO(b"".join(manager.get("/plans/uploads/template.csv").streaming_content).decode()))
     )
     assert rows == [list(COLUMNS)]
+
+
+def _selected(page: str, name: str) -> list[str]:
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S)
+    assert select
+    return re.findall(r'<option value="([^"]*)" selected>', select.group(1))
+
+
+def test_the_search_form_shows_a_search_only_while_it_is_chosen(social_worker, local_authority):
+    """The form's fields are remembered renderings (cpis.jinja2.rendered_once): one search's
+    choices must never show on another's page, and a typed name is never remembered."""
+    from cpis import jinja2 as cpis_jinja2
+
+    PlanFactory(organisation=local_authority, family_name="Zebedee", looked_after=True, ended=True)
+    plain_before = social_worker.get("/plans/").content.decode()
+    social_worker.post("/plans/", {"q": "zebedee", "plan_type": "LAC", "status": "ended"})
+    searched = social_worker.get("/plans/").content.decode()
+    social_worker.post("/plans/", {"clear": "1"})
+    plain_after = social_worker.get("/plans/").content.decode()
+
+    assert (_selected(searched, "plan_type"), _selected(searched, "status")) == (["LAC"], ["ended"])
+    assert 'name="q" type="text" value="zebedee"' in searched
+    for plain in (plain_before, plain_after):
+        assert (_selected(plain, "plan_type"), _selected(plain, "status")) == ([""], [""])
+        assert 'value="zebedee"' not in plain
+    assert not [html for html in cpis_jinja2._rendered.values() if "zebedee" in html]
+
+
+def test_each_row_links_to_its_own_plan_and_names_its_type(social_worker, local_authority):
+    plans = [
+        PlanFactory(organisation=local_authority, family_name="Aardvark"),
+        PlanFactory(organisation=local_authority, family_name="Badger", looked_after=True),
+        PlanFactory(organisation=local_authority, family_name="Coypu", unborn=True),
+    ]
+    page = social_worker.get("/plans/").content.decode()
+    rows = re.findall(r'<tr role="row" class="nhsuk-table__row">(.*?)</tr>', page, re.S)
+    assert len(rows) == 3
+    for plan, html in zip(plans, rows, strict=True):
+        assert f'href="/plans/{plan.pk}/"' in html and plan.family_name.upper() in html
+        assert f'<abbr title="{plan.get_plan_type_display()}">{plan.plan_type}</abbr>' in html
