@@ -187,7 +187,10 @@ def _clinician_cookie(care_setting) -> str:
 
 
 @contextmanager
-def _gunicorn(db: dict, database: str = DATABASE) -> Iterator[int]:
+def _gunicorn(db: dict, database: str | None = None) -> Iterator[int]:
+    # The database the sessions above were made in: read at the call, not at import, as the
+    # other benches point DATABASE at their own.
+    database = database or DATABASE
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",

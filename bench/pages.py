@@ -439,7 +439,7 @@ def run() -> None:
             if rolled := days_roll_up():
                 print(f"reports' roll-up: {len(rolled)} days in {time.monotonic() - began:.0f} s", flush=True)
             journeys = [j for j in _journeys(national, las, care_settings) if not ONLY or j[0] in ONLY]
-            with check._gunicorn(db):
+            with check._gunicorn(db, DATABASE):
                 for name, path, cookie in journeys:
                     status = _first_answer(path, cookie)
                     if status != 200:
