@@ -11,6 +11,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_otp import login as otp_login
 
@@ -203,10 +204,13 @@ def provider_sessions_end(*, provider: IdentityProvider, subject: str | None, si
     (`sid`, of `subject` if given) or all of a person's (`subject` alone). Deleting the rows is
     enough: the next request finds no session. Returns how many ended."""
     sessions = UserSession.objects.filter(provider_issuer=provider.issuer_normalised)
-    if sid:
-        sessions = sessions.filter(provider_sid=sid)
     if subject:
         sessions = sessions.filter(provider_subject=subject)
+        if sid:
+            # A session whose ID token carried no sid can be told apart only by its subject.
+            sessions = sessions.filter(Q(provider_sid=sid) | Q(provider_sid=""))
+    else:
+        sessions = sessions.filter(provider_sid=sid)
     with transaction.atomic():
         ended = list(sessions.select_for_update().values_list("session_key", "user_id"))
         UserSession.objects.filter(session_key__in=[key for key, _ in ended]).delete()

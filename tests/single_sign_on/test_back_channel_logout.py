@@ -10,6 +10,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import UserSession
 from audit.models import AuditAction, AuditEvent, AuditOutcome
+from single_sign_on.models import ClientAuthMethod
 from tests.accounts.test_login import current_code
 from tests.single_sign_on.conftest import sso_sign_in
 
@@ -76,6 +77,27 @@ def test_logout_naming_the_person_ends_all_their_sessions_from_that_provider(
     assert not _signed_in(second)
     assert _signed_in(someone_else)
     assert _ended(smartcard_user).count() == 2
+
+
+def test_a_session_whose_id_token_named_no_sid_ends_when_its_subject_does(
+    running_provider, sso_provider, smartcard_user, client_key_pem
+):
+    # This client registered no back-channel logout, so the provider puts no sid in its ID tokens.
+    sso_provider.client_id = "cpis-signed"
+    sso_provider.client_auth_method = ClientAuthMethod.PRIVATE_KEY_JWT
+    sso_provider.client_secret = ""
+    sso_provider.private_key_pem = client_key_pem
+    sso_provider.save()
+    client = Client()
+    sso_sign_in(client, running_provider, sso_provider, "smartcard")
+    assert _signed_in(client)
+    assert _session(client).provider_sid == ""
+
+    token = running_provider.logout_token(client="cpis-signed", sub="cis2-0001", sid="a-provider-session")
+    assert _post(token).status_code == 200
+
+    assert not _signed_in(client)
+    assert _ended(smartcard_user).count() == 1
 
 
 def test_a_session_finished_with_our_own_code_is_still_found(running_provider, sso_provider, password_only_user):
