@@ -5,9 +5,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from plans.models import Plan, PlanUpload, UploadStatus
+from plans.services import _PLAN_LOCK_NAMESPACE
 from plans.uploads import STALE_UPLOAD_MESSAGE, plan_uploads_stale_fail
 from tests.notifications.worker import wait_until
 from tests.plans.helpers import csv_bytes, row
@@ -27,9 +28,23 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def _apply_waits_for_the_plans_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        )
+        return cursor.fetchone()[0]
+
+
 def test_an_import_killed_mid_apply_is_marked_failed_and_the_plans_are_untouched(local_authority, tmp_path):
     path = tmp_path / "plans.csv"
     path.write_bytes(csv_bytes([row(n) for n in range(1, 40_001)]))
+    # Another writer of this LA's plans holds their lock, so the import, once inside its apply
+    # transaction with the upload row locked, waits there, and is killed there: on a fast
+    # machine a timed kill could land after the commit.
+    holder = psycopg.connect(_database_url(), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s, %s)", [_PLAN_LOCK_NAMESPACE, local_authority.pk])
     command = subprocess.Popen(
         [sys.executable, "manage.py", "import_plans", "--organisation", "LA001", str(path)],
         cwd=settings.BASE_DIR,
@@ -38,14 +53,14 @@ def test_an_import_killed_mid_apply_is_marked_failed_and_the_plans_are_untouched
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: PlanUpload.objects.filter(status=UploadStatus.QUEUED).exists(), timeout=60, what="the apply")
-        time.sleep(1.0)  # inside the apply's transaction
+        wait_until(_apply_waits_for_the_plans_lock, timeout=60, what="the apply to wait for the plans' lock")
         assert command.poll() is None, "the import finished before it could be killed"
         command.send_signal(signal.SIGKILL)
         command.wait(timeout=10)
     finally:
         if command.poll() is None:
             command.kill()
+        holder.close()
     upload = PlanUpload.objects.get()
     assert upload.status == UploadStatus.QUEUED
     assert not Plan.objects.exists()  # all or nothing
