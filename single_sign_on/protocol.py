@@ -209,38 +209,46 @@ def refresh(provider: IdentityProvider, *, refresh_token: str) -> dict:
     return _token_request(provider, {"grant_type": "refresh_token", "refresh_token": refresh_token})
 
 
-def id_token_validate(provider: IdentityProvider, id_token: str, *, nonce: str) -> dict:
-    """The ID token's claims, once its signature, issuer, audience, expiry and nonce hold and it
-    has not been presented before (OpenID Connect Core 3.1.3.7)."""
+def _provider_signed_claims(provider: IdentityProvider, token: str, *, kind: str, require: list[str]) -> dict:
+    """The claims of an ID or logout token once it is signed by one of the provider's keys with
+    an algorithm it advertises, for our client, from its issuer, and current. A refusal's
+    reason starts with `kind`."""
     try:
-        header = jwt.get_unverified_header(id_token)
+        header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
-        raise TokenRefused("malformed_id_token") from error
+        raise TokenRefused(f"{kind}_malformed") from error
     alg = header.get("alg")
+    # Both token types are signed as the provider signs ID tokens (Back-Channel Logout 2.4).
     supported = discovery(provider).get("id_token_signing_alg_values_supported") or ["RS256"]
     if alg not in _ALLOWED_ALGORITHMS or alg not in supported:
-        raise TokenRefused("id_token_algorithm")
+        raise TokenRefused(f"{kind}_algorithm")
     key = _signing_key(provider, header.get("kid"), alg)
     try:
-        claims = jwt.decode(
-            id_token,
+        return jwt.decode(
+            token,
             key=key,
             algorithms=[alg],
             audience=provider.client_id,
             issuer=discovery(provider)["issuer"],
             leeway=settings.SSO_CLOCK_LEEWAY,
-            options={"require": ["iss", "sub", "aud", "exp", "iat"]},
+            options={"require": require},
         )
     except jwt.ExpiredSignatureError as error:
-        raise TokenRefused("id_token_expired") from error
+        raise TokenRefused(f"{kind}_expired") from error
     except jwt.InvalidAudienceError as error:
-        raise TokenRefused("id_token_audience") from error
+        raise TokenRefused(f"{kind}_audience") from error
     except jwt.InvalidIssuerError as error:
-        raise TokenRefused("id_token_issuer") from error
+        raise TokenRefused(f"{kind}_issuer") from error
     except jwt.InvalidSignatureError as error:
-        raise TokenRefused("id_token_signature") from error
+        raise TokenRefused(f"{kind}_signature") from error
     except jwt.PyJWTError as error:
-        raise TokenRefused("id_token_invalid") from error
+        raise TokenRefused(f"{kind}_invalid") from error
+
+
+def id_token_validate(provider: IdentityProvider, id_token: str, *, nonce: str) -> dict:
+    """The ID token's claims, once its signature, issuer, audience, expiry and nonce hold and it
+    has not been presented before (OpenID Connect Core 3.1.3.7)."""
+    claims = _provider_signed_claims(provider, id_token, kind="id_token", require=["iss", "sub", "aud", "exp", "iat"])
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != provider.client_id:
         raise TokenRefused("id_token_audience")
@@ -275,28 +283,7 @@ def logout_token_validate(provider: IdentityProvider, logout_token: str) -> dict
     """The logout token's claims once it holds as OpenID Connect Back-Channel Logout 1.0 (2.6)
     asks: signed by the provider's key, for our client, recent, carrying the logout event and a
     `sub` or `sid`, no nonce (which would make it an ID token), and not seen before."""
-    try:
-        header = jwt.get_unverified_header(logout_token)
-    except jwt.PyJWTError as error:
-        raise TokenRefused("logout_token_malformed") from error
-    alg = header.get("alg")
-    if alg not in _ALLOWED_ALGORITHMS:
-        raise TokenRefused("logout_token_algorithm")
-    key = _signing_key(provider, header.get("kid"), alg)
-    try:
-        claims = jwt.decode(
-            logout_token,
-            key=key,
-            algorithms=[alg],
-            audience=provider.client_id,
-            issuer=discovery(provider)["issuer"],
-            leeway=settings.SSO_CLOCK_LEEWAY,
-            options={"require": ["iss", "aud", "iat", "jti"]},
-        )
-    except jwt.InvalidSignatureError as error:
-        raise TokenRefused("logout_token_signature") from error
-    except jwt.PyJWTError as error:
-        raise TokenRefused("logout_token_invalid") from error
+    claims = _provider_signed_claims(provider, logout_token, kind="logout_token", require=["iss", "aud", "iat", "jti"])
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(_BACK_CHANNEL_LOGOUT_EVENT), dict):
         raise TokenRefused("logout_token_no_event")
