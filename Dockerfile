@@ -6,7 +6,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-FROM python:3.11-slim-bookworm
+# 3.13: supported until October 2029 (3.11 ends in October 2027); `.python-version` makes the
+# tests run on the same minor version wherever pyenv is installed.
+FROM python:3.13-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=cpis.settings.base
 WORKDIR /app
 RUN useradd --create-home --uid 1000 cpis
