@@ -34,7 +34,8 @@ run: install
 # The whole suite against PostgreSQL and Redis (defaults: the local servers, see cpis/settings/test.py).
 test: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) manage.py makemigrations --check --dry-run
-	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest --cov --cov-report=
+	@echo "Coverage: $$($(VENV)/bin/coverage report --format=total)% of the project's lines ran (tests/, bench/ and migrations not counted)"
 
 # The suite without the browser tests (Chromium) and the tests that start real Celery workers:
 # for the edit-test loop. `make test` before pushing still runs them all.
@@ -77,4 +78,4 @@ restore: install
 	DATABASE_URL="$(RESTORE_DATABASE_URL)" $(PY) manage.py migrate --check
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles var
+	rm -rf $(VENV) node_modules staticfiles var .coverage
