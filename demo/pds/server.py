@@ -1,6 +1,6 @@
 """A local PDS FHIR R4 server for the demo, the tests and the benchmark: a real HTTP process.
 
-    python -m identity.pds_server --port 9100 --public-key var/pds/public.pem --api-key local-api-key
+    python -m demo.pds.server --port 9100 --public-key var/pds/public.pem --api-key local-api-key
 
 It speaks the part of NHS England's API that CP-IS uses, as the platform does:
 - `POST /oauth2/token`: a client-credentials grant whose `client_assertion` is a JWT signed
@@ -13,7 +13,7 @@ It speaks the part of NHS England's API that CP-IS uses, as the platform does:
   `INVALIDATED_RESOURCE`, 400 `INVALID_RESOURCE_ID`, 401 `ACCESS_DENIED`, 412
   `PRECONDITION_FAILED`, as OperationOutcomes.
 
-Patients come from identity/pds_fixtures/patients.json and `--patients FILE` (same format),
+Patients come from demo/pds/fixtures/patients.json and `--patients FILE` (same format),
 and can be added while it runs. Control endpoints (not part of PDS; for tests and demos):
 - `GET /_control`: the switches and request counts;
 - `POST /_control` with JSON `{"outage": bool, "latency_ms": n, "fail_after": n,
@@ -40,7 +40,7 @@ import jwt
 
 from core.nhs_numbers import nhs_number_is_valid
 
-FIXTURES = Path(__file__).resolve().parent / "pds_fixtures" / "patients.json"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "patients.json"
 PATIENT_PATH = re.compile(r"^/personal-demographics/FHIR/R4/Patient/([^/?]+)$")
 TOKEN_PATH = "/oauth2/token"
 TOKEN_LIFETIME = 599

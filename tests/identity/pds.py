@@ -1,4 +1,4 @@
-"""The local PDS server (identity/pds_server.py) as a real process, for the identity tests."""
+"""The local PDS server (demo/pds/server.py) as a real process, for the identity tests."""
 
 import json
 import subprocess
@@ -18,7 +18,7 @@ class LocalPds:
         self.private_key, self.public_key = generate_key_pair(directory, key_size=2048)
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "identity.pds_server", "--port", "0", "--public-key", str(self.public_key),
+                sys.executable, "-m", "demo.pds.server", "--port", "0", "--public-key", str(self.public_key),
                 "--api-key", API_KEY, "--key-id", KEY_ID,
             ],
             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
