@@ -45,7 +45,7 @@ class LocalPds:
         httpx.post(f"{self.url}/_control/patients", json={"patients": list(patients)}, timeout=5).raise_for_status()
 
     def reset(self) -> None:
-        self.control(outage=False, latency_ms=0, fail_after=None, reset_stats=True)
+        self.control(outage=False, latency_ms=0, fail_after=None, auth="platform", reset_stats=True)
         httpx.delete(f"{self.url}/_control/patients", timeout=5).raise_for_status()
 
     def configure(self, settings) -> None:
