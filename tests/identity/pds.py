@@ -48,6 +48,17 @@ class LocalPds:
         self.control(outage=False, latency_ms=0, fail_after=None, auth="platform", reset_stats=True)
         httpx.delete(f"{self.url}/_control/patients", timeout=5).raise_for_status()
 
+    def bearer(self) -> str:
+        """An Authorization header's value carrying a token this server issued, got as the client gets one."""
+        from identity.pds_client import PdsClient
+
+        client = PdsClient(base_url=self.base_url, token_url=self.token_url, api_key=API_KEY,
+                           private_key=self.private_key.read_text(), key_id=KEY_ID)  # fmt: skip
+        try:
+            return f"Bearer {client._access_token()}"
+        finally:
+            client.close()
+
     def configure(self, settings) -> None:
         """Points the Django settings at this server (pytest-django's `settings` fixture)."""
         from identity import service

@@ -9,8 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.identity.test_pds_conformance import _client
-
 SANDBOX = Path(__file__).resolve().parent / "sandbox"
 CATALOGUE = json.loads((SANDBOX / "scenarios.json").read_text())
 
@@ -33,7 +31,7 @@ def _ask(pds, scenario: dict, *, mode: str) -> tuple[httpx.Response, dict]:
     headers = {"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": "replay-correlation-1"}
     if mode == "platform" and "Authorization" not in scenario.get("headers", {}):
         # The platform wants its own token where the sandbox wants none: the one difference.
-        headers["Authorization"] = f"Bearer {_client(pds)._access_token()}"
+        headers["Authorization"] = pds.bearer()
     headers.update(scenario.get("headers", {}))
     sent = {name: value for name, value in headers.items() if value is not None}
     return httpx.get(f"{pds.base_url}/Patient/{scenario['id']}", headers=sent, timeout=5), sent
@@ -61,7 +59,7 @@ def test_local_server_answers_each_sandbox_scenario_as_the_sandbox(pds, scenario
 @pytest.mark.parametrize("mode", ["sandbox", "platform"])
 def test_local_server_holds_exactly_the_sandbox_patients(pds, mode):
     pds.control(auth=mode)
-    token = {} if mode == "sandbox" else {"Authorization": f"Bearer {_client(pds)._access_token()}"}
+    token = {} if mode == "sandbox" else {"Authorization": pds.bearer()}
     for number in CATALOGUE["patients"]:
         response = httpx.get(
             f"{pds.base_url}/Patient/{number}", headers={"X-Request-ID": str(uuid.uuid4()), **token}, timeout=5
@@ -90,7 +88,7 @@ def test_the_platform_mode_wants_a_token_of_its_own(pds):
 
 
 def _read(pds, number: str, **headers) -> httpx.Response:
-    sent = {"X-Request-ID": str(uuid.uuid4()), "Authorization": f"Bearer {_client(pds)._access_token()}"}
+    sent = {"X-Request-ID": str(uuid.uuid4()), "Authorization": pds.bearer()}
     sent.update(headers)
     return httpx.get(f"{pds.base_url}/Patient/{number}", headers=sent, timeout=5)
 
@@ -127,7 +125,7 @@ def test_a_request_id_that_is_not_a_uuid_is_refused_as_the_sandbox_refuses_it(pd
 
 
 def test_a_missing_request_id_is_400_missing_value_as_in_the_sandbox(pds):
-    sent = {"Authorization": f"Bearer {_client(pds)._access_token()}"}
+    sent = {"Authorization": pds.bearer()}
     response = httpx.get(f"{pds.base_url}/Patient/9000000009", headers=sent, timeout=5)
     assert response.status_code == 400
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "MISSING_VALUE"
