@@ -25,7 +25,7 @@ run: install
 	DEBUG=true $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
-	node single_sign_on/demo_provider.mjs single_sign_on/demo_provider.json & \
+	node demo/single_sign_on/provider.mjs demo/single_sign_on/provider.json & \
 	if [ -n "$$CELERY_BROKER_URL" ]; then \
 		DEBUG=true $(VENV)/bin/celery -A cpis worker --beat --loglevel=INFO & \
 	fi; \

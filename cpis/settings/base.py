@@ -201,7 +201,7 @@ PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
 AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=96)
 AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=2)
 # Identity assurance (docs/plans.md "Identity verification"): `none` keeps today's rules; `pds`
-# verifies every uploaded child against PDS (NHS England's, or identity/pds_server.py's).
+# verifies every uploaded child against PDS (NHS England's, or demo/pds/server.py's).
 IDENTITY_SERVICE = env.str("IDENTITY_SERVICE", default="none")
 if IDENTITY_SERVICE not in ("none", "pds"):
     raise ValueError("IDENTITY_SERVICE must be none or pds")

@@ -85,6 +85,20 @@ def test_numbers_that_became_inactive_raise_a_notification_in_each_la_inbox(
     assert Notification.objects.filter(kind=NotificationKind.INACTIVE_NHS_NUMBER).count() == 5
 
 
+def test_the_sandbox_deceased_patient_with_an_open_plan_is_reported_inactive(
+    local_authority, pds, django_capture_on_commit_callbacks
+):
+    """9000000009 is deceased on the PDS sandbox: an open plan for her tells the LA once."""
+    PlanFactory(organisation=local_authority, nhs_number="9000000009", family_name="Smith", given_names="Jane",
+                date_of_birth=dt.date(2010, 10, 22), end_date=None)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        result = identities_reverify()
+    assert result == {"checked": 1, "inactive": 1, "notified": 1}
+    assert VerifiedIdentity.objects.get(nhs_number="9000000009").status == IdentityStatus.DECEASED
+    notification = Notification.objects.get(kind=NotificationKind.INACTIVE_NHS_NUMBER)
+    assert (notification.nhs_number, notification.inactive_reason) == ("9000000009", "deceased")
+
+
 def test_a_pds_outage_stops_the_run_and_keeps_what_was_done(local_authority, pds):
     plans = [_plan(n, local_authority) for n in range(1, 7)]
     pds.add(*(_patient(p) for p in plans))

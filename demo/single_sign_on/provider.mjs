@@ -2,7 +2,7 @@
 // (a certified implementation), not a stub of our client. One process serves every issuer in the
 // configuration file, each on its own port, with its own users and registered clients.
 //
-//   node single_sign_on/demo_provider.mjs single_sign_on/demo_provider.json
+//   node demo/single_sign_on/provider.mjs demo/single_sign_on/provider.json
 //
 // The configuration (JSON): {"issuers": [{"name", "port", "clients": [...], "users": [...]}],
 // "controls": false}. A user is {"id", "username", "password", "email", "name", "acr", "amr"};
