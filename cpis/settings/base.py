@@ -34,6 +34,14 @@ SSO_CLOCK_LEEWAY = env.int("SSO_CLOCK_LEEWAY", default=30)
 # works there, and how long an unreachable provider is tolerated before the session ends.
 SSO_REVALIDATE_SECONDS = env.int("SSO_REVALIDATE_SECONDS", default=300)
 SSO_REVALIDATE_GRACE = env.int("SSO_REVALIDATE_GRACE", default=900)
+# The public back-channel logout endpoint: refused logout tokens per minute from one client
+# address, and naming one provider (from any address; tokens naming none share one count), before
+# its refusals answer 429 and are audited once a minute. Valid tokens are never limited by the
+# provider's count. A provider's keys are fetched again for an unknown key id at most once in
+# SSO_KEY_REFETCH_SECONDS (docs/single-sign-on.md).
+SSO_LOGOUT_ADDRESS_LIMIT = env.int("SSO_LOGOUT_ADDRESS_LIMIT", default=20)
+SSO_LOGOUT_PROVIDER_LIMIT = env.int("SSO_LOGOUT_PROVIDER_LIMIT", default=60)
+SSO_KEY_REFETCH_SECONDS = env.int("SSO_KEY_REFETCH_SECONDS", default=60)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -7,7 +7,9 @@ after each POST the same page is read again, because a bad value kept in the ses
 audit search) used to break the page until sign-out.
 """
 
+import base64
 import importlib
+import json
 import pkgutil
 
 import pytest
@@ -16,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fhir.services import api_token_issue
+from single_sign_on.models import ClientAuthMethod, IdentityProvider
 from tests.conftest import signed_in
 from tests.test_url_permissions import EXPECTATIONS, URL_NAMES, world  # noqa: F401 - world is a fixture
 
@@ -24,6 +27,8 @@ PROJECT_APPS = ("accounts", "administration", "audit", "plans", "attendances", "
 # Query parameters views read directly rather than through a form. (Not the audit page's "clear"
 # button: sent with everything else it would skip the search form it is there to exercise.)
 QUERY_PARAMETERS = {"page", "before", "after", "timeout", "next", "patient:identifier", "_include", "_count", "reason"}
+# Fields views read from the body themselves: the back-channel logout's token.
+QUERY_PARAMETERS |= {"logout_token"}
 
 HOSTILE_VALUES = [
     "31/12/9999",
@@ -132,3 +137,50 @@ def test_no_hostile_input_gives_a_server_error(world, name):  # noqa: F811 - the
                 if response.status_code >= 500:
                     failures.append(f"{persona} {method.upper()} {name} with {label}: {response.status_code}")
     assert not failures, "\n".join(failures[:20])
+
+
+def _unsigned(header: dict, claims) -> str:
+    def part(value) -> str:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2ln"
+
+
+# Logout tokens shaped to reach each step of the check: the header, the claims naming (or not)
+# a provider, the provider of the URL matrix's world (its keys cannot be fetched), the key id.
+HOSTILE_LOGOUT_TOKENS = [
+    _unsigned({"alg": "none"}, {"iss": "http://127.0.0.1:9", "aud": "cpis"}),
+    _unsigned({"alg": "RS256", "kid": "../" * 200}, {"iss": "http://127.0.0.1:9", "aud": ["cpis"] * 1000}),
+    _unsigned({"alg": "HS256"}, {"iss": "http://127.0.0.1:9", "aud": "cpis", "iat": "yesterday"}),
+    _unsigned({"alg": "RS256"}, {"iss": ["http://127.0.0.1:9"], "aud": {"a": 1}}),
+    _unsigned({"alg": "RS256"}, {"iss": "\x00", "aud": None}),
+    _unsigned({"alg": "RS256"}, [1, 2, 3]),
+    _unsigned({"alg": "RS256"}, b"\xff\xfe not json"),
+    _unsigned({"alg": "RS256", "kid": 7}, {"iss": "http://127.0.0.1:9/", "aud": "cpis", "iat": 1e309}),
+    "a.b",
+    "." * 5000,
+    "eyJ" * 2000,
+]
+
+
+def test_hostile_logout_tokens_get_a_clear_answer(world):  # noqa: F811 - the fixture
+    # The tokens' issuer and client: a provider of ours, down.
+    IdentityProvider.objects.create(
+        organisation=world.care_setting,
+        name="Fuzzed provider",
+        issuer="http://127.0.0.1:9",
+        client_id="cpis",
+        client_auth_method=ClientAuthMethod.CLIENT_SECRET_BASIC,
+        client_secret="secret",
+        is_enabled=True,
+    )
+    url = reverse("single_sign_on:back_channel_logout")
+    failures = []
+    for token in HOSTILE_LOGOUT_TOKENS + HOSTILE_VALUES:
+        response = Client(raise_request_exception=False).post(url, {"logout_token": token})
+        # 503 only where the token names a provider whose keys cannot be fetched: the provider
+        # is asked to send it again (docs/single-sign-on.md).
+        if response.status_code not in (400, 429, 503) or "error" not in response.json():
+            failures.append(f"{token[:60]!r}: {response.status_code}")
+    assert not failures, "\n".join(failures)

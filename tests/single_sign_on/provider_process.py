@@ -138,6 +138,10 @@ class ProviderProcess:
         """A logout token signed with the provider's key (`omit`/`nonce` make bad ones)."""
         return self.control("logout-token", client=client, **claims)
 
+    def requests_for(self, path: str) -> int:
+        """How often the provider was asked for `path` since it started."""
+        return int(self.control("requests", path=path))
+
     def sign_in(self, authorization_url: str, *, username: str, password: str, redirect_uri: str) -> str:
         """Signs in at the provider's own form; returns the URL it sends the browser back to."""
         with httpx.Client(timeout=10, follow_redirects=False) as browser:
