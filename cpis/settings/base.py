@@ -463,6 +463,17 @@ CELERY_BEAT_SCHEDULE.update(
 )
 WORKER_HEARTBEAT_MAX_AGE = 120
 
+# Requests to addresses an organisation's admin types (webhooks) go through core/outbound.py:
+# https only, public addresses only, no redirects (docs/adr/ADR-011-guarded-outbound-requests.md).
+# Seconds to resolve the name and to connect; the caller's own timeout covers each read and write.
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
+# Networks let through although not public (e.g. 10.20.0.0/16,fd00:1::/64): for tests and for a
+# closed network whose receivers are inside it. Empty in production on the internet.
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# A PEM file of the certificate authorities outbound requests trust, instead of certifi's bundle
+# (a closed network's own CA). Empty: certifi's.
+OUTBOUND_CA_BUNDLE = env("OUTBOUND_CA_BUNDLE", default="")
+
 # The header our reverse proxy puts its request id in (e.g. X-Request-ID), trusted only when
 # set here; otherwise each request gets a new id. Either way it is answered as X-Request-ID.
 REQUEST_ID_HEADER = env("REQUEST_ID_HEADER", default="")
