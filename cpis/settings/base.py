@@ -239,7 +239,7 @@ NOTIFICATION_SWEEP_MAX_PER_RUN = env.int("NOTIFICATION_SWEEP_MAX_PER_RUN", defau
 # A worker holds a claimed delivery this long; past it, the worker is presumed dead and the sweeper
 # hands the delivery out again. Must exceed the webhook timeout by a wide margin.
 NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)
-NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=10)
+NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=5)
 # How old a signed webhook timestamp a receiver accepts (our verification helper's default).
 NOTIFICATION_WEBHOOK_TOLERANCE = env.int("NOTIFICATION_WEBHOOK_TOLERANCE", default=300)
 # After an LA admin rotates the webhook secret, the old one also signs for this many hours.
@@ -395,7 +395,11 @@ CELERY_TASK_QUEUES = [
     for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
 ]
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
-CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
+# An admin's test of their webhook goes where webhooks go: to the pool a hanging endpoint may hold.
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"},
+    "notifications.tasks.webhook_test_send": {"queue": "deliveries-webhook"},
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
