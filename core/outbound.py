@@ -83,7 +83,7 @@ class Refusal(StrEnum):
     NOT_PUBLIC = "not_public"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity, as exceptions are
 class OutboundError(Exception):
     """A request that was not answered with a 2xx. Its text is all anyone is told: a port
     scanner learns nothing from "could not deliver"."""
@@ -94,7 +94,7 @@ class OutboundError(Exception):
         return f"could not deliver (HTTP {self.status})" if self.status else "could not deliver"
 
 
-@dataclass
+@dataclass(eq=False)
 class OutboundRefused(OutboundError):
     """Refused before connecting; `refusal` is for a form's message, never sent anywhere."""
 

@@ -5,6 +5,7 @@ cache and Celery tasks run in-process. Setting DATABASE_URL, REDIS_URL and CELER
 switches to PostgreSQL, Redis and a separate worker.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -473,7 +474,12 @@ WORKER_HEARTBEAT_MAX_AGE = 120
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
 # Networks let through although not public (e.g. 10.20.0.0/16,fd00:1::/64): for tests and for a
 # closed network whose receivers are inside it. Empty in production on the internet.
-OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# A value that is not a network stops the service starting, rather than the first delivery.
+OUTBOUND_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(network.strip(), strict=False))
+    for network in env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+    if network.strip()
+]
 # A PEM file of the certificate authorities outbound requests trust, instead of certifi's bundle
 # (a closed network's own CA). Empty: certifi's.
 OUTBOUND_CA_BUNDLE = env("OUTBOUND_CA_BUNDLE", default="")
