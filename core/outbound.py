@@ -104,6 +104,7 @@ class OutboundRefused(OutboundError):
 @dataclass(frozen=True)
 class OutboundTarget:
     url: httpx.URL
+    host: str  # as the resolver and the certificate know it: IDNA ("xn--..."), or an address
     addresses: tuple[IPAddress, ...]
 
 
@@ -179,17 +180,16 @@ def outbound_target(url: str) -> OutboundTarget:
     if not host:
         raise OutboundRefused(refusal=Refusal.UNRESOLVED)
     try:
-        # The name as the resolver and the certificate know it (IDNA, "xn--...").
-        lookup_host = host if ":" in host else parsed.raw_host.decode("ascii")
+        ascii_host = host if ":" in host else parsed.raw_host.decode("ascii")
     except UnicodeError:
         raise OutboundRefused(refusal=Refusal.UNRESOLVED) from None
-    addresses = _resolve(lookup_host, parsed.port or 443)
+    addresses = _resolve(ascii_host, parsed.port or 443)
     if not addresses:
         raise OutboundRefused(refusal=Refusal.UNRESOLVED)
     if not all(address_is_public(address) for address in addresses):
         raise OutboundRefused(refusal=Refusal.NOT_PUBLIC)
     # Duplicates (one per socket type or protocol) would only be tried twice.
-    return OutboundTarget(url=parsed, addresses=tuple(dict.fromkeys(addresses)))
+    return OutboundTarget(url=parsed, host=ascii_host, addresses=tuple(dict.fromkeys(addresses)))
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -220,7 +220,7 @@ def outbound_post(
     """
     target = outbound_target(url)
     connect = min(timeout, settings.OUTBOUND_CONNECT_TIMEOUT)
-    host = target.url.host
+    host = target.host
     with httpx.Client(
         verify=verify or _ssl_context(),
         timeout=httpx.Timeout(timeout, connect=connect),
