@@ -97,43 +97,6 @@ def test_the_fuzz_covers_the_project_forms():
     assert len(URL_NAMES) >= 50
 
 
-def _personas_for(name: str) -> list[str]:
-    expect = EXPECTATIONS[name]
-    allowed = [p for p in expect.statuses if expect.statuses[p] < 400] or []
-    if expect.default < 400:
-        allowed.append("clinician")
-    if expect.anonymous < 400 and expect.anonymous != 302:
-        allowed.append("anonymous")
-    # One persona that reaches the view is enough to drive its forms; the matrix does the rest.
-    return sorted(set(allowed))[:1] or ["anonymous"]
-
-
-@pytest.mark.parametrize("name", sorted(URL_NAMES))
-def test_no_hostile_input_gives_a_server_error(world, name):  # noqa: F811 - the fixture
-    expect = EXPECTATIONS[name]
-    failures, cases = [], 0
-    for persona in _personas_for(name):
-        client = Client(raise_request_exception=False)
-        headers = {}
-        if persona != "anonymous":
-            signed_in(client, world.users[persona])
-        if name.startswith("fhir:") and name not in ("fhir:token_list", "fhir:token_revoke"):
-            _, raw = api_token_issue(
-                user=world.users["safeguarding_lead"], organisation=world.care_setting, name="fuzz", valid_days=1
-            )
-            headers = {"Authorization": f"Bearer {raw}", "TraceID": "fuzz-1"}
-        for label, data in _cases():
-            owner = persona if persona != "anonymous" else "clinician"
-            kwargs = expect.kwargs(world, owner, True) if expect.kwargs else {}
-            url = reverse(name, kwargs=kwargs or None)
-            for method in ("get", "post", "get"):
-                response = getattr(client, method)(url, data, headers=headers)
-                cases += 1
-                if response.status_code >= 500:
-                    failures.append(f"{persona} {method.upper()} {name} with {label}: {response.status_code}")
-    assert not failures, "\n".join(failures[:20])
-
-
 # Addresses an LA admin could type to make the webhook settings probe our own network, or to
 # trip the address check itself (ADR-011): each is refused with a message, never a 5xx, and
 # nothing is saved.
@@ -176,3 +139,40 @@ def test_a_hostile_webhook_address_is_refused_without_a_server_error(world, url)
     assert response.status_code == 400
     assert 'class="nhsuk-error-summary"' in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+def _personas_for(name: str) -> list[str]:
+    expect = EXPECTATIONS[name]
+    allowed = [p for p in expect.statuses if expect.statuses[p] < 400] or []
+    if expect.default < 400:
+        allowed.append("clinician")
+    if expect.anonymous < 400 and expect.anonymous != 302:
+        allowed.append("anonymous")
+    # One persona that reaches the view is enough to drive its forms; the matrix does the rest.
+    return sorted(set(allowed))[:1] or ["anonymous"]
+
+
+@pytest.mark.parametrize("name", sorted(URL_NAMES))
+def test_no_hostile_input_gives_a_server_error(world, name):  # noqa: F811 - the fixture
+    expect = EXPECTATIONS[name]
+    failures, cases = [], 0
+    for persona in _personas_for(name):
+        client = Client(raise_request_exception=False)
+        headers = {}
+        if persona != "anonymous":
+            signed_in(client, world.users[persona])
+        if name.startswith("fhir:") and name not in ("fhir:token_list", "fhir:token_revoke"):
+            _, raw = api_token_issue(
+                user=world.users["safeguarding_lead"], organisation=world.care_setting, name="fuzz", valid_days=1
+            )
+            headers = {"Authorization": f"Bearer {raw}", "TraceID": "fuzz-1"}
+        for label, data in _cases():
+            owner = persona if persona != "anonymous" else "clinician"
+            kwargs = expect.kwargs(world, owner, True) if expect.kwargs else {}
+            url = reverse(name, kwargs=kwargs or None)
+            for method in ("get", "post", "get"):
+                response = getattr(client, method)(url, data, headers=headers)
+                cases += 1
+                if response.status_code >= 500:
+                    failures.append(f"{persona} {method.upper()} {name} with {label}: {response.status_code}")
+    assert not failures, "\n".join(failures[:20])
