@@ -28,6 +28,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 RECEIVER_HOST = "127.0.0.2"
 # A name only the tests' resolver knows (tests/conftest.py `outbound_names`), in the certificate.
 CERTIFIED_NAME = "receiver.test"
+# "faß.test" as IDNA 2008 spells it (IDNA 2003, Python's own codec, makes it "fass.test").
+CERTIFIED_IDNA_NAME = "xn--fa-hia.test"
 _ADDRESSES = ("127.0.0.1", RECEIVER_HOST, "0.0.0.0", "::1", "::ffff:127.0.0.1")  # noqa: S104 - served locally
 
 
@@ -77,7 +79,7 @@ def local_certificates() -> LocalCertificates:
         .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName(CERTIFIED_NAME), x509.DNSName("localhost")]
+    names = [x509.DNSName(CERTIFIED_NAME), x509.DNSName(CERTIFIED_IDNA_NAME), x509.DNSName("localhost")]
     names += [x509.IPAddress(ipaddress.ip_address(address)) for address in _ADDRESSES]
     certificate = (
         x509.CertificateBuilder()

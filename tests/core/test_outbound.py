@@ -12,7 +12,7 @@ import pytest
 
 from core import outbound
 from core.outbound import OutboundError, OutboundRefused, Refusal, address_is_public, outbound_post
-from tests.tls import CERTIFIED_NAME, RECEIVER_HOST, RecordingServer
+from tests.tls import CERTIFIED_IDNA_NAME, CERTIFIED_NAME, RECEIVER_HOST, RecordingServer
 
 
 def _post(url: str, **kwargs) -> int:
@@ -212,6 +212,18 @@ def test_a_name_is_looked_up_once_and_its_certificate_checked_for_the_name(outbo
         _post(f"https://uncertified.test:{receiver.port}/hook")
     assert str(failed.value) == "could not deliver"
     assert len(receiver.seen) == 1
+
+
+def test_an_international_name_is_resolved_and_sent_to_tls_as_one_spelling(outbound_names, receiver):
+    # Resolved, sent as the Host and in the handshake, and checked in the certificate all as
+    # IDNA 2008 spells it: a second spelling (Python's IDNA 2003 gives "fass.test") would
+    # name another host.
+    outbound_names.addresses[CERTIFIED_IDNA_NAME] = [RECEIVER_HOST]
+    assert _post(f"https://faß.test:{receiver.port}/hook") == 200
+    assert outbound_names.lookups == [CERTIFIED_IDNA_NAME]
+    [seen] = receiver.seen
+    assert seen.server_name == CERTIFIED_IDNA_NAME
+    assert seen.headers["Host"] == f"{CERTIFIED_IDNA_NAME}:{receiver.port}"
 
 
 def test_plain_http_is_refused_even_to_an_allowed_address(connections):
