@@ -226,6 +226,13 @@ class WebhookEndpoint(models.Model):
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The last test delivery an admin asked for: queued by the settings page, sent by the worker
+    # (never the web process, ADR-011), its answer shown with the recent deliveries.
+    test_delivery_id = models.CharField(max_length=50, blank=True)
+    test_requested_at = models.DateTimeField(null=True, blank=True)
+    test_finished_at = models.DateTimeField(null=True, blank=True)
+    test_accepted = models.BooleanField(null=True, blank=True)
+    test_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -6,7 +6,7 @@ Every task here is safe to run twice (the worker settings give at-least-once del
 from celery import shared_task
 from django.conf import settings
 
-from notifications import services
+from notifications import services, webhook_settings
 
 
 # Killed before its lease runs out, so a stuck send (an SMTP server that never answers) can
@@ -33,3 +33,10 @@ def deliveries_sweep() -> None:
 @shared_task(ignore_result=True)
 def notifications_mark_overdue() -> None:
     services.notifications_mark_overdue()
+
+
+# On the webhook queue (CELERY_TASK_ROUTES), so an admin's test of a slow endpoint holds only a
+# webhook worker, and killed like a delivery, well before anything could wait on it.
+@shared_task(ignore_result=True, time_limit=max(5, int(settings.NOTIFICATION_CLAIM_LEASE * 0.8)))
+def webhook_test_send(endpoint_id: int, delivery_id: str) -> None:
+    webhook_settings.webhook_test_send(endpoint_id=endpoint_id, delivery_id=delivery_id)

@@ -5,6 +5,7 @@ cache and Celery tasks run in-process. Setting DATABASE_URL, REDIS_URL and CELER
 switches to PostgreSQL, Redis and a separate worker.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -247,7 +248,7 @@ NOTIFICATION_SWEEP_MAX_PER_RUN = env.int("NOTIFICATION_SWEEP_MAX_PER_RUN", defau
 # A worker holds a claimed delivery this long; past it, the worker is presumed dead and the sweeper
 # hands the delivery out again. Must exceed the webhook timeout by a wide margin.
 NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)
-NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=10)
+NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=5)
 # How old a signed webhook timestamp a receiver accepts (our verification helper's default).
 NOTIFICATION_WEBHOOK_TOLERANCE = env.int("NOTIFICATION_WEBHOOK_TOLERANCE", default=300)
 # After an LA admin rotates the webhook secret, the old one also signs for this many hours.
@@ -403,7 +404,11 @@ CELERY_TASK_QUEUES = [
     for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
 ]
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
-CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
+# An admin's test of their webhook goes where webhooks go: to the pool a hanging endpoint may hold.
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"},
+    "notifications.tasks.webhook_test_send": {"queue": "deliveries-webhook"},
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
@@ -470,6 +475,22 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 WORKER_HEARTBEAT_MAX_AGE = 120
+
+# Requests to addresses an organisation's admin types (webhooks) go through core/outbound.py:
+# https only, public addresses only, no redirects (docs/adr/ADR-011-guarded-outbound-requests.md).
+# Seconds to resolve the name and to connect; the caller's own timeout covers each read and write.
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
+# Networks let through although not public (e.g. 10.20.0.0/16,fd00:1::/64): for tests and for a
+# closed network whose receivers are inside it. Empty in production on the internet.
+# A value that is not a network stops the service starting, rather than the first delivery.
+OUTBOUND_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(network.strip(), strict=False))
+    for network in env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+    if network.strip()
+]
+# A PEM file of the certificate authorities outbound requests trust, instead of certifi's bundle
+# (a closed network's own CA). Empty: certifi's.
+OUTBOUND_CA_BUNDLE = env("OUTBOUND_CA_BUNDLE", default="")
 
 # The header our reverse proxy puts its request id in (e.g. X-Request-ID), trusted only when
 # set here; otherwise each request gets a new id. Either way it is answered as X-Request-ID.

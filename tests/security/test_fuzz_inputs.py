@@ -102,6 +102,50 @@ def test_the_fuzz_covers_the_project_forms():
     assert len(URL_NAMES) >= 50
 
 
+# Addresses an LA admin could type to make the webhook settings probe our own network, or to
+# trip the address check itself (ADR-011): each is refused with a message, never a 5xx, and
+# nothing is saved.
+HOSTILE_WEBHOOK_ADDRESSES = [
+    "https://127.0.0.1:5432/",
+    "https://[::1]:6379/",
+    "https://0.0.0.0/",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[::ffff:127.0.0.1]/",
+    "https://[::ffff:a9fe:a9fe]/",
+    "https://[fe80::1%25eth0]/",
+    "https://[64:ff9b::7f00:1]/",
+    "https://0x7f000001/",
+    "https://2130706433/",
+    "https://017700000001/",
+    "https://127.1/",
+    "https://localhost./",
+    "https://xn--/",
+    "https://a..b/",
+    f"https://{'a' * 64}.example/",
+    f"https://{'a.' * 130}example/",
+    "https://例え.テスト/",
+    "https://user:pass@127.0.0.1/",
+    "https://127.0.0.1:99999/",
+    "https://127.0.0.1:0/",
+    "https:///path",
+    "http://example.org/",
+    "ftp://example.org/",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/_FLUSHALL",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_WEBHOOK_ADDRESSES)
+def test_a_hostile_webhook_address_is_refused_without_a_server_error(world, url):  # noqa: F811 - the fixture
+    from notifications.models import WebhookEndpoint
+
+    client = signed_in(Client(raise_request_exception=False), world.users["la_admin"])
+    response = client.post(reverse("notifications:webhook_settings"), {"url": url, "is_active": "on"})
+    assert response.status_code == 400
+    assert 'class="nhsuk-error-summary"' in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
 def _personas_for(name: str) -> list[str]:
     expect = EXPECTATIONS[name]
     allowed = [p for p in expect.statuses if expect.statuses[p] < 400] or []
