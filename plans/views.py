@@ -19,7 +19,6 @@ from audit.services import audit_record
 from core.csv_cells import csv_response
 from core.dates import years_before
 from core.formatting import date_format
-from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
 from plans.forms import (
     ContactsForm,
@@ -31,6 +30,7 @@ from plans.forms import (
     errors_to_form,
 )
 from plans.models import Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus, row_code
+from plans.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (

@@ -11,7 +11,6 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from identity.uploads import UploadVerifier
 from plans.models import (
     PlanUpload,
     RejectReason,
@@ -19,6 +18,7 @@ from plans.models import (
 from plans.upload_rows import PlanFileReader, Rejection, ValidRow, cells_for_lines
 from plans.uploads.progress import _progress_set
 from plans.uploads.staging import _STAGE, _apply, _classify, _preview_changes_read, _stage_create, _stage_fill
+from plans.uploads.verification import RowVerifier
 
 # Messages for the rejections found against the plans already held (the others carry their own).
 _HELD_MESSAGES = {
@@ -50,11 +50,11 @@ class _Outcome:
 
 
 def _run(
-    *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: UploadVerifier | None = None
+    *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: RowVerifier | None = None
 ) -> _Outcome:
     """Reads, stages and classifies the file; with `apply`, writes the plans. Call inside the
-    transaction that decides whether any of it stays. A `verifier` (identity/uploads.py) answers
-    each valid row from PDS first; the rows it refuses never reach the staging table."""
+    transaction that decides whether any of it stays. A `verifier` (the registered identity
+    verification's, plans/uploads/verification.py) answers each valid row first; the rows it refuses never reach the staging table."""
     today = timezone.localdate()
     estimated_rows = max(content.count(b"\n"), 1)
     phase = "Applying the file" if apply else "Checking the file"
