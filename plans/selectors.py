@@ -1,9 +1,10 @@
 """Reads for the plans' pages: what a view shows beyond the one object its access helper opens."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from accounts.models import Organisation
-from plans.models import PlanUpload, UploadStatus
+from plans.models import Plan, PlanQuerySet, PlanUpload, UploadStatus
 
 # The national record codes a PDS-verified upload answers (identity verification, through
 # plans/uploads/verification.py), as the upload's report names them.
@@ -39,3 +40,24 @@ def upload_match_rate(*, organisation: Organisation) -> dict[str, Any]:
         "match_rate_checked": checked,
         "match_rate_matched": matched,
     }
+
+
+def plans_of_local_authority(*, organisation: Organisation) -> PlanQuerySet:
+    """Every plan the LA holds, shown or not: its plan managers and social workers search them."""
+    return Plan.objects.for_local_authority(organisation)
+
+
+def plan_ids_shown(*, plans: Iterable[Plan]) -> set[int]:
+    """Which of these plans clinicians are shown today (the one visibility rule)."""
+    return set(Plan.objects.filter(pk__in=[p.pk for p in plans]).visible().values_list("pk", flat=True))
+
+
+def plan_is_shown(*, plan: Plan) -> bool:
+    return plan.pk in plan_ids_shown(plans=[plan])
+
+
+def uploads_recent(*, organisation: Organisation, limit: int = 20) -> list[PlanUpload]:
+    """The LA's latest uploads for its upload page, without their files."""
+    return list(
+        PlanUpload.objects.filter(organisation=organisation).defer("content").select_related("uploaded_by")[:limit]
+    )
