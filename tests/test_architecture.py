@@ -171,3 +171,23 @@ def test_no_view_spells_out_a_role_set_the_services_name():
                 if len(literal) == len(node.args) and roles in named:
                     spelt_out.append(f"{path.relative_to(ROOT)}:{node.lineno} is {named[roles]}")
     assert spelt_out == []
+
+
+def test_only_notifications_writes_notifications_and_their_deliveries():
+    """Every notification, of every kind, is raised by a notifications service, so its channels
+    and content are chosen in one place (notifications/services/)."""
+    owned = {"Notification", "Delivery"}
+    writes = []
+    for app in _contracts()["cpis"]["source_modules"]:
+        if app in {"notifications", "demo"}:
+            continue
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" in path.relative_to(ROOT).parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Call):
+                    continue
+                called = ast.unparse(node.func)
+                if called in owned or called.split(".objects.")[0] in owned and called.endswith(("create", "update")):
+                    writes.append(f"{path.relative_to(ROOT)}:{node.lineno} {called}")
+    assert writes == []
