@@ -47,6 +47,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
 	$(VENV)/bin/lint-imports
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -q tests/test_architecture.py
 	$(VENV)/bin/mypy .
 
 # Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.

@@ -11,7 +11,7 @@ from accounts.access import role_required
 from accounts.models import Role
 from core.outbound import Refusal
 from notifications.forms import WebhookSettingsForm
-from notifications.models import Channel, Delivery, WebhookEndpoint
+from notifications.selectors import webhook_deliveries_recent, webhook_endpoint_of
 from notifications.webhook_settings import (
     webhook_address_refuse,
     webhook_endpoint_save,
@@ -30,14 +30,10 @@ def _local_authority(request):
 
 def _page(request, *, form=None, new_secret=None, status=200):
     la = _local_authority(request)
-    endpoint = WebhookEndpoint.objects.filter(local_authority=la).first()
+    endpoint = webhook_endpoint_of(local_authority=la)
     if form is None:
         form = WebhookSettingsForm(initial={"url": endpoint.url, "is_active": endpoint.is_active} if endpoint else None)
-    recent = (
-        Delivery.objects.filter(channel=Channel.WEBHOOK, notification__local_authority=la)
-        .only("pk", "notification_id", "status", "attempts", "created_at", "sent_at", "response_status", "last_error")
-        .order_by("-created_at", "-id")[:RECENT]
-    )
+    recent = webhook_deliveries_recent(local_authority=la, limit=RECENT)
     context = {
         "form": form,
         "endpoint": endpoint,
@@ -73,7 +69,7 @@ def webhook_settings(request):
 @role_required(Role.ORG_ADMIN)
 @require_POST
 def webhook_secret_rotate_view(request):
-    endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
+    endpoint = webhook_endpoint_of(local_authority=_local_authority(request))
     if endpoint is None:
         return redirect("notifications:webhook_settings")
     return _page(request, new_secret=webhook_secret_rotate(endpoint=endpoint, request=request))
@@ -83,7 +79,7 @@ def webhook_secret_rotate_view(request):
 @role_required(Role.ORG_ADMIN)
 @require_POST
 def webhook_test_view(request):
-    endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
+    endpoint = webhook_endpoint_of(local_authority=_local_authority(request))
     if endpoint is None:
         return redirect("notifications:webhook_settings")
     webhook_test_queue(endpoint=endpoint, request=request)

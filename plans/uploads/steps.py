@@ -14,12 +14,6 @@ from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.background import run_in_background
-from identity.service import identity_verification_enabled
-from identity.uploads import (
-    UploadVerifier,
-    identities_record_verified,
-    upload_lookups_forget,
-)
 from plans.models import (
     FileCode,
     PlanUpload,
@@ -31,7 +25,7 @@ from plans.upload_rows import FileUnreadable
 from plans.uploads.pipeline import _run
 from plans.uploads.progress import _PROGRESS_KEY, _progress_set
 from plans.uploads.results import _content, _file_code, _preview_changes_store, _refuse, _rejections_store
-from plans.uploads.verification import _identity_lookups
+from plans.uploads.verification import _identity_lookups, upload_verification
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +75,20 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
     if content is None:
         content = _content(upload_id)
     verifier = None
-    if identity_verification_enabled():
+    verification = upload_verification()
+    if verification is not None:
         from plans import tasks
 
         # PDS first, outside any transaction: its answers are kept even if it fails part-way.
         if not _identity_lookups(
-            upload_id=upload_id, content=content, task=tasks.plan_upload_analyse, in_worker=in_worker
+            verification=verification,
+            upload_id=upload_id,
+            content=content,
+            task=tasks.plan_upload_analyse,
+            in_worker=in_worker,
         ):
             return
-        verifier = UploadVerifier(upload_id=upload_id)
+        verifier = verification.row_verifier(upload_id=upload_id)
     try:
         with transaction.atomic():
             outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by, verifier=verifier)
@@ -116,7 +115,8 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
             # Nothing to confirm; the rejected rows stay downloadable.
             upload.status = UploadStatus.REFUSED
             upload.content = b""
-            upload_lookups_forget(upload_id=upload.pk)
+            if verification is not None:
+                verification.forget(upload_id=upload.pk)
         else:
             upload.status = UploadStatus.PREVIEW
         upload.save()
@@ -163,11 +163,13 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     3. store the acknowledgement and forget the file, in the same transaction.
     A worker killed part-way leaves the upload queued and the plans untouched; the message
     comes back (late acknowledgement) and the apply runs again from the start.
-    With identity verification, any number not yet looked up on PDS is looked up first,
-    outside the transaction; if PDS cannot answer, the upload is held (CPF05), untouched.
+    With identity verification (plans/uploads/verification.py), any number not yet looked up on
+    PDS is looked up first, outside the transaction; if PDS cannot answer, the upload is held
+    (CPF05), untouched.
     """
     verifier = None
-    if identity_verification_enabled():
+    verification = upload_verification()
+    if verification is not None:
         if not PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).exists():
             return
         from plans import tasks
@@ -175,9 +177,15 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
         stored = content is None
         if content is None:
             content = _content(upload_id)
-        if not _identity_lookups(upload_id=upload_id, content=content, task=tasks.plan_upload_apply, in_worker=stored):
+        if not _identity_lookups(
+            verification=verification,
+            upload_id=upload_id,
+            content=content,
+            task=tasks.plan_upload_apply,
+            in_worker=stored,
+        ):
             return
-        verifier = UploadVerifier(upload_id=upload_id)
+        verifier = verification.row_verifier(upload_id=upload_id)
     try:
         with transaction.atomic():
             upload = (
@@ -192,9 +200,8 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             if content is None:
                 content = _content(upload_id)
             outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by, verifier=verifier)
-            if verifier is not None:
-                identities_record_verified(records=verifier.verified)
-                upload_lookups_forget(upload_id=upload.pk)
+            if verification is not None and verifier is not None:
+                verification.record_verified(upload_id=upload.pk, verifier=verifier)
             _rejections_store(upload=upload, rejections=outcome.rejections)
             upload.counts = outcome.counts
             upload.columns = outcome.columns
