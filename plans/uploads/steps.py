@@ -14,6 +14,7 @@ from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.background import run_in_background
+from cpis.resilience import broker_publish
 from identity.service import identity_verification_enabled
 from identity.uploads import (
     UploadVerifier,
@@ -68,7 +69,9 @@ def plan_upload_receive(
         if upload.status == UploadStatus.ANALYSING:
             from plans import tasks
 
-            transaction.on_commit(lambda: run_in_background(tasks.plan_upload_analyse, upload.pk))
+            transaction.on_commit(
+                lambda: run_in_background(tasks.plan_upload_analyse, upload.pk, publish=broker_publish)
+            )
     return upload
 
 
@@ -137,7 +140,9 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | 
         _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
         from plans import tasks
 
-        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk))
+        # Through the broker's breaker: a frozen Redis must not hold the request. An upload whose
+        # message was not published waits, and is failed as stale (plan_uploads_stale_fail).
+        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk, publish=broker_publish))
     return True
 
 

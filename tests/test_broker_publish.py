@@ -1,0 +1,59 @@
+"""Publishing from a request through the broker's breaker (cpis/resilience.py): one try, never
+longer than the broker's socket timeout, and nothing at all while the breaker is open."""
+
+import time
+
+import pytest
+from django.conf import settings
+
+from attendances.tasks import visits_trim
+from cpis import resilience
+from cpis.resilience import broker_breaker, broker_publish
+from tests.notifications.mail_servers import SilentMailServer
+from tests.notifications.worker import broker
+
+
+@pytest.fixture
+def silent_broker():
+    """A "Redis" that accepts connections and never answers: a frozen one, as a new
+    connection finds it."""
+    server = SilentMailServer().start()
+    with broker(f"redis://127.0.0.1:{server.port}/0") as app:
+        yield app
+    server.stop()
+
+
+def test_a_publish_to_a_frozen_broker_gives_up_after_one_socket_timeout_and_opens_the_breaker(silent_broker):
+    started = time.monotonic()
+    published = broker_publish(visits_trim, (1,))
+    took = time.monotonic() - started
+
+    assert not published
+    # A new connection's handshake and the publish each take a timeout, and redis-py retries:
+    # without the deadline this took two timeouts and more.
+    assert took < settings.CELERY_BROKER_SOCKET_TIMEOUT + 0.3, took
+    assert broker_breaker.is_open
+
+
+def test_while_the_breaker_is_open_nothing_is_published(silent_broker, monkeypatch):
+    broker_breaker.failed(TimeoutError("frozen"))
+    calls = []
+    monkeypatch.setattr(visits_trim, "apply_async", lambda *a, **k: calls.append(a))
+
+    started = time.monotonic()
+    assert not broker_publish(visits_trim, (1,))
+    assert time.monotonic() - started < 0.1
+    assert calls == []
+    resilience.reset()
+    assert broker_publish(visits_trim, (1,)) and calls == [((1,),)]
+
+
+def test_a_publish_that_fails_at_once_opens_the_breaker_and_never_raises(monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    def refused(*args, **kwargs):
+        raise OperationalError("Error 111 connecting. Connection refused.")
+
+    monkeypatch.setattr(visits_trim, "apply_async", refused)
+    assert not broker_publish(visits_trim, (1,))
+    assert broker_breaker.is_open
