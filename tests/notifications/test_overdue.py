@@ -46,6 +46,27 @@ def test_extra_holidays_from_settings_count_too(settings):
     assert one_working_day_after(moment).date().isoformat() == "2026-11-27"
 
 
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        ("2031-04-10 11:00", "2031-04-15 11:00"),  # Thursday before Good Friday → after Easter Monday
+        ("2033-12-23 15:00", "2033-12-28 15:00"),  # Friday → Christmas on Sunday: substitute days
+        ("2035-05-04 10:00", "2035-05-08 10:00"),  # Friday → over the early May bank holiday
+        ("2040-08-24 09:30", "2040-08-28 09:30"),  # Friday → over the summer bank holiday
+    ],
+)
+def test_bank_holidays_are_known_for_years_long_after_the_code_was_written(received, due):
+    moment = datetime.strptime(received, "%Y-%m-%d %H:%M").replace(tzinfo=LONDON)
+    assert one_working_day_after(moment) == datetime.strptime(due, "%Y-%m-%d %H:%M").replace(tzinfo=LONDON)
+
+
+def test_extra_holidays_add_to_the_bank_holidays_of_a_later_year(settings):
+    # A one-off day the package does not know of, the day after Easter Monday 2031.
+    settings.NOTIFICATION_EXTRA_HOLIDAYS = ["2031-04-15"]
+    moment = datetime(2031, 4, 10, 11, 0, tzinfo=LONDON)
+    assert one_working_day_after(moment) == datetime(2031, 4, 16, 11, 0, tzinfo=LONDON)
+
+
 @pytest.mark.django_db
 def test_overdue_notifications_are_marked_once_and_the_las_admins_reminded(la, setting, client_for):
     admins = [user_with_role(Role.ORG_ADMIN, la) for _ in range(2)]
