@@ -5,7 +5,6 @@ import logging
 from typing import IO
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -30,7 +29,7 @@ from plans.models import (
 from plans.services import plans_lock_for_local_authority
 from plans.upload_rows import FileUnreadable
 from plans.uploads.pipeline import _run
-from plans.uploads.progress import _PROGRESS_KEY, _progress_set
+from plans.uploads.progress import _progress_forget, _progress_set
 from plans.uploads.results import _content, _file_code, _preview_changes_store, _refuse, _rejections_store
 from plans.uploads.verification import _identity_lookups
 
@@ -230,4 +229,4 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             outcome=AuditOutcome.FAILURE, detail={"upload_id": upload_id, "error": type(error).__name__},
         )  # fmt: skip
     finally:
-        cache.delete(_PROGRESS_KEY.format(upload_id))
+        _progress_forget(upload_id)
