@@ -57,3 +57,30 @@ def test_a_publish_that_fails_at_once_opens_the_breaker_and_never_raises(monkeyp
     monkeypatch.setattr(visits_trim, "apply_async", refused)
     assert not broker_publish(visits_trim, (1,))
     assert broker_breaker.is_open
+
+
+def test_the_message_carries_the_callers_log_context_from_the_publishing_thread(tmp_path):
+    """The publish runs in another thread; the request's ids must still travel with it
+    (docs/operations.md "Logs")."""
+    from celery.signals import before_task_publish
+
+    from cpis import logs
+    from tests.notifications.worker import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    carried = []
+
+    def capture(headers=None, **kwargs):
+        carried.append(dict((headers or {}).get("cpis_log_context") or {}))
+
+    before_task_publish.connect(capture, weak=False)
+    token = logs._context.set({"request_id": "req-1234", "user_id": 7})
+    try:
+        with broker(server.url):
+            assert broker_publish(visits_trim, (1,))
+    finally:
+        logs._context.reset(token)
+        before_task_publish.disconnect(capture)
+        server.stop()
+    assert carried == [{"request_id": "req-1234", "user_id": 7}]
