@@ -136,12 +136,16 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | 
             action=AuditAction.PLAN_UPLOAD_CONFIRMED, request=request, user=by, organisation=upload.organisation,
             detail={"upload_id": upload.pk},
         )  # fmt: skip
-        _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
         from plans import tasks
 
-        # Through the broker's breaker: a frozen Redis must not hold the request. An upload whose
-        # message was not published waits, and is failed as stale (plan_uploads_stale_fail).
-        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk, publish=broker_publish))
+        def queue() -> None:
+            # After commit, both: this transaction holds the upload's row, and Redis may be slow.
+            _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
+            # Through the broker's breaker: a frozen Redis must not hold the request. An upload
+            # whose message was not published waits, and is failed as stale (plan_uploads_stale_fail).
+            run_in_background(tasks.plan_upload_apply, upload.pk, publish=broker_publish)
+
+        transaction.on_commit(queue)
     return True
 
 

@@ -41,3 +41,32 @@ def test_an_upload_waits_on_a_frozen_redis_once_while_it_holds_its_locks(local_a
     assert upload.status == UploadStatus.APPLIED, upload.file_message
     # One socket timeout (the breaker then stops asking), not one per progress report.
     assert took < settings.REDIS_SOCKET_TIMEOUT + 1.5, took
+
+
+def test_a_confirmation_reports_its_progress_only_after_it_commits(
+    local_authority, role_user, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from plans.uploads import plan_upload_confirm, plan_upload_receive, upload_progress
+
+    user = role_user("plan_manager")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = plan_upload_receive(
+            organisation=local_authority, by=user, filename="plans.csv",
+            file=SimpleUploadedFile("plans.csv", csv_bytes([row(1)])),
+        )  # fmt: skip
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.PREVIEW
+    cache.delete(f"plans:upload-progress:{upload.pk}")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert plan_upload_confirm(upload=upload, by=user)
+    # Nothing written to Redis inside the transaction that holds the upload's row.
+    assert cache.get(f"plans:upload-progress:{upload.pk}") is None
+    for callback in callbacks:
+        callback()
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.APPLIED
+    assert upload_progress(upload=upload)["finished"]
