@@ -31,7 +31,7 @@ def test_a_publish_to_a_frozen_broker_gives_up_after_one_socket_timeout_and_open
     assert not published
     # A new connection's handshake and the publish each take a timeout, and redis-py retries:
     # without the deadline this took two timeouts and more.
-    assert took < settings.CELERY_BROKER_SOCKET_TIMEOUT + 0.3, took
+    assert took < settings.CELERY_BROKER_SOCKET_TIMEOUT + 0.5, took
     assert broker_breaker.is_open
 
 
@@ -42,7 +42,7 @@ def test_while_the_breaker_is_open_nothing_is_published(silent_broker, monkeypat
 
     started = time.monotonic()
     assert not broker_publish(visits_trim, (1,))
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.5
     assert calls == []
     resilience.reset()
     assert broker_publish(visits_trim, (1,)) and calls == [((1,),)]
