@@ -74,6 +74,10 @@ class Notification(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     # Set by the overdue beat task, once, which also reminds the LA's admins.
     overdue_since = models.DateTimeField(null=True, blank=True)
+    # When that reminder was sent. It is sent after the marking commits (no row locked while a
+    # mail server takes its time), so an overdue notification not yet reminded is the
+    # reminder's outbox: a send that fails is tried again at the next run.
+    overdue_reminded_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.NEW)
     assigned_to = models.ForeignKey(

@@ -325,6 +325,9 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Seconds each SMTP operation may wait: a mail server that accepts the connection and never
+# answers must fail the send, not hold a worker (or a request) for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="cpis@localhost")
 # Where EPR suppliers write about the FHIR API (its CapabilityStatement's contact).
 FHIR_CONTACT_EMAIL = env("FHIR_CONTACT_EMAIL", default="") or DEFAULT_FROM_EMAIL
@@ -384,6 +387,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task stops at a time limit: first the soft one (SoftTimeLimitExceeded, which the task
+# may catch to leave things tidy), then the hard one (the worker kills it). These are the
+# defaults, under the broker's one-hour visibility timeout (a task still running past it would
+# be handed to a second worker); each task that talks to the outside world (SMTP, webhooks,
+# PDS, the broker) sets its own, much tighter, in its tasks.py.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3000)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3300)
 # Socket timeouts: a Redis that stops answering (rather than refusing) must fail a publish in
 # a second or two, so a clinician's check is never held up by it (the outbox sweeper sends
 # later, and cpis/resilience.py spares the next checks even that wait).

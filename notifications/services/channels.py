@@ -100,7 +100,9 @@ def _send_email(*, local_authority: Organisation, count: int, delivery_ids: list
         body=body,
         to=[local_authority.team_mailbox],
         # Ids only (no personal data): lets support trace a message back to its outbox rows.
-        headers={"X-CPIS-Deliveries": ",".join(str(i) for i in delivery_ids)},
+        # Comma and space, so the header folds into lines of 78: a batch of 200 ids joined by
+        # commas alone is one line past SMTP's 998-character limit, which servers refuse.
+        headers={"X-CPIS-Deliveries": ", ".join(str(i) for i in delivery_ids)},
     )
     message.send(fail_silently=False)
 

@@ -5,7 +5,6 @@ import logging
 from typing import IO
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -14,6 +13,7 @@ from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.background import run_in_background
+from cpis.resilience import broker_publish
 from plans.models import (
     FileCode,
     PlanUpload,
@@ -23,7 +23,7 @@ from plans.models import (
 from plans.services import plans_lock_for_local_authority
 from plans.upload_rows import FileUnreadable
 from plans.uploads.pipeline import _run
-from plans.uploads.progress import _PROGRESS_KEY, _progress_set
+from plans.uploads.progress import _progress_forget, _progress_set
 from plans.uploads.results import _content, _file_code, _preview_changes_store, _refuse, _rejections_store
 from plans.uploads.verification import _identity_lookups, upload_verification
 
@@ -62,7 +62,9 @@ def plan_upload_receive(
         if upload.status == UploadStatus.ANALYSING:
             from plans import tasks
 
-            transaction.on_commit(lambda: run_in_background(tasks.plan_upload_analyse, upload.pk))
+            transaction.on_commit(
+                lambda: run_in_background(tasks.plan_upload_analyse, upload.pk, publish=broker_publish)
+            )
     return upload
 
 
@@ -134,10 +136,16 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | 
             action=AuditAction.PLAN_UPLOAD_CONFIRMED, request=request, user=by, organisation=upload.organisation,
             detail={"upload_id": upload.pk},
         )  # fmt: skip
-        _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
         from plans import tasks
 
-        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk))
+        def queue() -> None:
+            # After commit, both: this transaction holds the upload's row, and Redis may be slow.
+            _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
+            # Through the broker's breaker: a frozen Redis must not hold the request. An upload
+            # whose message was not published waits, and is failed as stale (plan_uploads_stale_fail).
+            run_in_background(tasks.plan_upload_apply, upload.pk, publish=broker_publish)
+
+        transaction.on_commit(queue)
     return True
 
 
@@ -232,4 +240,4 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             outcome=AuditOutcome.FAILURE, detail={"upload_id": upload_id, "error": type(error).__name__},
         )  # fmt: skip
     finally:
-        cache.delete(_PROGRESS_KEY.format(upload_id))
+        _progress_forget(upload_id)

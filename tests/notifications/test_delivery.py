@@ -158,7 +158,7 @@ def test_email_batches_pending_notifications_of_one_la_into_one_message(la, sett
     assert message.to == [la.team_mailbox]
     assert message.subject == "CP-IS: 3 new notifications for Northshire County Council"
     assert set(Delivery.objects.filter(channel=Channel.EMAIL).values_list("status", flat=True)) == {DeliveryStatus.SENT}
-    assert sorted(message.extra_headers["X-CPIS-Deliveries"].split(",")) == sorted(
+    assert sorted(message.extra_headers["X-CPIS-Deliveries"].split(", ")) == sorted(
         str(i) for i in Delivery.objects.filter(channel=Channel.EMAIL).values_list("pk", flat=True)
     )
 
