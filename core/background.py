@@ -12,17 +12,16 @@ from django.db import close_old_connections
 logger = logging.getLogger(__name__)
 
 
-def run_in_background(task: Any, *args: Any, publish: Callable[[Any, tuple[Any, ...]], object] | None = None) -> None:
+def run_in_background(task: Any, *args: Any, publish: Callable[[Any, tuple[Any, ...]], object] | None = None) -> bool:
     """`publish(task, args)` (by default `task.delay(*args)`), except without a broker: then a
     thread runs it, so the request returns at once and the page can show the progress a worker
     would report. A request passes `cpis.resilience.broker_publish`, the broker's breaker (core
-    imports no project code)."""
+    imports no project code). Returns whether the work was handed on (what `publish` answered)."""
     if not getattr(settings, "IN_PROCESS_TASKS", False):
         if publish is None:
             task.delay(*args)
-        else:
-            publish(task, args)
-        return
+            return True
+        return bool(publish(task, args))
 
     def run() -> None:
         close_old_connections()
@@ -34,3 +33,4 @@ def run_in_background(task: Any, *args: Any, publish: Callable[[Any, tuple[Any, 
             close_old_connections()
 
     threading.Thread(target=run, name=f"in-process-{task.name}", daemon=True).start()
+    return True

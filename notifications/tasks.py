@@ -46,6 +46,10 @@ def notifications_mark_overdue() -> None:
 
 # On the webhook queue (CELERY_TASK_ROUTES), so an admin's test of a slow endpoint holds only a
 # webhook worker, and killed like a delivery, well before anything could wait on it.
-@shared_task(ignore_result=True, time_limit=max(5, int(settings.NOTIFICATION_CLAIM_LEASE * 0.8)))
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=max(4, int(settings.NOTIFICATION_CLAIM_LEASE * 0.7)),
+    time_limit=max(5, int(settings.NOTIFICATION_CLAIM_LEASE * 0.8)),
+)
 def webhook_test_send(endpoint_id: int, delivery_id: str) -> None:
     webhook_settings.webhook_test_send(endpoint_id=endpoint_id, delivery_id=delivery_id)
