@@ -25,11 +25,14 @@ MAX_OFFSET = 10_000
 # Parameters every search takes besides its own.
 RESULT_PARAMETERS = frozenset({"_count", "_offset", "_format"})
 
-# Every `_include` that names the AuditEvent's PractitionerRole: the national API's own form,
-# then R4's, as fhirpy's `.include("AuditEvent", "agent"[, "PractitionerRole"])` and fhirclient send them.
+# Every `_include` that names the AuditEvent's PractitionerRole: the national API's own forms
+# (its guide's, and its CapabilityStatement's `searchInclude` taken literally), then R4's, as
+# fhirpy's `.include("AuditEvent", "agent"[, "PractitionerRole"])` and fhirclient send them.
+# The search answers the PractitionerRoles whether asked or not; these are the values it accepts.
 PRACTITIONER_ROLE_INCLUDES = frozenset(
     {
         resources.INCLUDE_PRACTITIONER_ROLE,
+        "PractitionerRole",
         "AuditEvent:entity-type",
         "AuditEvent:agent",
         "AuditEvent:agent:PractitionerRole",

@@ -226,13 +226,27 @@ def test_access_history_after_several_checks(api, local_authority, care_setting,
     assert AuditEvent.objects.filter(action=AuditAction.FHIR_ACCESS_HISTORY_READ, trace_id="trace-1").exists()
 
 
-def test_access_history_without_include_has_no_practitioner_roles(api, local_authority):
+def test_access_history_without_include_still_includes_the_practitioner_roles(api, local_authority):
+    # The national example answers the plain search with them; an EPR written to it asks for none.
     plan = PlanFactory(organisation=local_authority)
     VisitFactory(nhs_number=plan.nhs_number)
     call, _ = api()
     call("CareTeam", plan.nhs_number)
     bundle = parsed(call("AuditEvent", plan.nhs_number), Bundle)
-    assert bundle.total == 2 and [e.search.mode for e in bundle.entry] == ["match", "match"]
+    assert bundle.total == 2 and [e.search.mode for e in bundle.entry] == ["match", "match", "include", "include"]
+    assert "_include" not in bundle.link[0].url
+
+
+@pytest.mark.parametrize("include", ["PractitionerRole", "AuditEvent:agent", INCLUDE])
+def test_the_national_and_r4_includes_are_accepted_under_strict_handling(api, local_authority, include):
+    # "PractitionerRole" is the national CapabilityStatement's searchInclude, taken literally.
+    plan = PlanFactory(organisation=local_authority)
+    call, _ = api()
+    call("CareTeam", plan.nhs_number)
+    response = call("AuditEvent", plan.nhs_number, params={"_include": include}, Prefer="handling=strict")
+    bundle = parsed(response, Bundle)
+    assert [e.search.mode for e in bundle.entry] == ["match", "include"]
+    assert bundle.entry[1].resource.get_resource_type() == "PractitionerRole"
 
 
 def test_access_history_of_a_child_without_a_visible_plan_is_empty(api, local_authority):
@@ -249,7 +263,7 @@ def test_unsupported_include_is_ignored_unless_strict(api, local_authority):
     call("CareTeam", plan.nhs_number)
     params = {"_include": "AuditEvent:entity"}
     bundle = parsed(call("AuditEvent", plan.nhs_number, params=params), Bundle)
-    assert [e.search.mode for e in bundle.entry] == ["match"]
+    assert [e.search.mode for e in bundle.entry] == ["match", "include"]
     assert "_include" not in bundle.link[0].url
     outcome(call("AuditEvent", plan.nhs_number, params=params, Prefer="handling=strict"), 400, "INVALID_PARAMETER")
 

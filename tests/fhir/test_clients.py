@@ -123,8 +123,9 @@ def test_fhirpy_pages_through_the_history(epr, local_authority):
     fhirpy_client.resources("CareTeam").search(**{"patient:identifier": identifier(plan.nhs_number)}).fetch()
     search = fhirpy_client.resources("AuditEvent").search(**{"patient:identifier": identifier(plan.nhs_number)})
     first = search.limit(3).fetch_raw()
-    assert first["total"] == 7 and len(first["entry"]) == 3
-    everything = search.limit(3).fetch_all()
+    # Each page's AuditEvents, then their PractitionerRoles (included whether asked or not).
+    assert first["total"] == 7 and [e["search"]["mode"] for e in first["entry"]] == ["match"] * 3 + ["include"] * 3
+    everything = [e for e in search.limit(3).fetch_all() if e["resourceType"] == "AuditEvent"]
     assert len(everything) == 7 and len({e["id"] for e in everything}) == 7
 
 
