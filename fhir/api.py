@@ -104,26 +104,29 @@ def _bearer_token(request) -> ApiToken:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise _unauthorised("Missing bearer token")
-    address = client_ip(request)
-    if throttles.bad_tokens_exceeded(address):
-        # Guessing tokens: refused before the lookup, until the window passes.
-        raise _too_many("Too many invalid tokens from this address; retry later")
+    # Looked up first, whatever the invalid-token counters say: a valid token always goes
+    # through, so one stale token cannot lock out the others sent from the same address.
     found = _usable_tokens(hashed=token_hash(raw.strip()), now=timezone.now())
     token = found[0] if found else None
     if token is None or not token.user.is_active or not token.organisation.is_active:
-        throttles.bad_token_record(address)
+        retry_after = throttles.bad_token_refused(address=client_ip(request), presented=raw.strip())
+        if retry_after is not None:
+            raise _too_many("Too many invalid tokens (this one, or from this address); retry later", retry_after)
         raise _unauthorised("Invalid, expired or revoked token")
     return token
 
 
-def _too_many(diagnostics: str) -> FhirError:
-    return FhirError(429, "TOO_MANY_REQUESTS", "throttled", "Too many requests", diagnostics)
+def _too_many(diagnostics: str, retry_after: int) -> FhirError:
+    error = FhirError(429, "TOO_MANY_REQUESTS", "throttled", "Too many requests", diagnostics)
+    error.headers["Retry-After"] = str(retry_after)
+    return error
 
 
 def _throttle(token: ApiToken) -> None:
     """A fixed one-minute window per user: all of a user's tokens share it (fhir/throttles.py)."""
-    if throttles.user_rate_exceeded(token.user):
-        raise _too_many("Rate limit exceeded; retry in a minute")
+    retry_after = throttles.user_rate_exceeded(token.user)
+    if retry_after is not None:
+        raise _too_many("Rate limit exceeded; retry in a minute", retry_after)
 
 
 def _current_roles(token: ApiToken) -> frozenset[str]:
@@ -256,7 +259,10 @@ def _error_response(error: FhirError, trace_id: str) -> HttpResponse:
     body = resources.operation_outcome(
         code=error.code, issue_type=error.issue_type, display=error.display, diagnostics=error.diagnostics
     )
-    return _fhir_response(body, status=error.status, trace_id=trace_id)
+    response = _fhir_response(body, status=error.status, trace_id=trace_id)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
 
 
 def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency_key: uuid.UUID | None = None):

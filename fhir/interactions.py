@@ -60,6 +60,8 @@ class FhirError(Exception):
         )
         # The child the refused request named, for the audit of the refusal (never logged).
         self.nhs_number = ""
+        # Headers the answer carries besides the usual (Retry-After, WWW-Authenticate).
+        self.headers: dict[str, str] = {}
 
 
 def _not_acceptable(diagnostics: str) -> FhirError:

@@ -180,8 +180,10 @@ TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
 # Keys the FHIR API's opaque resource ids (fhir/ids.py): changing it changes every id.
 FHIR_ID_KEY = env("FHIR_ID_KEY", default="") or SECRET_KEY
-# Invalid bearer tokens one client address may send per window before it is refused (429).
+# Invalid bearer tokens per window, counted per presented token and per client address, before
+# further invalid ones are answered 429 instead of 401; a valid token is never refused by them.
 FHIR_BAD_TOKEN_LIMIT = env.int("FHIR_BAD_TOKEN_LIMIT", default=20)
+FHIR_BAD_TOKEN_ADDRESS_LIMIT = env.int("FHIR_BAD_TOKEN_ADDRESS_LIMIT", default=200)
 FHIR_BAD_TOKEN_WINDOW_MINUTES = env.int("FHIR_BAD_TOKEN_WINDOW_MINUTES", default=10)
 # Checks of children (web and API, silent reads included) one user may make in an hour; over it
 # further checks are refused and the organisation's admins are told. 0 switches the limit off.

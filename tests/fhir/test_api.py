@@ -186,8 +186,11 @@ def test_the_api_refuses_in_the_web_gate_s_words_and_counts_a_passkey_as_the_sec
 def test_rate_limit_per_token(api, local_authority, settings):
     settings.FHIR_RATE_LIMIT_PER_MINUTE = 3
     call, _ = api()
-    statuses = [call("CareTeam", nhs_number_for(5)).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    responses = [call("CareTeam", nhs_number_for(5)) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    # Told when to come back: at most the rest of the minute.
+    outcome(responses[3], 429, "TOO_MANY_REQUESTS")
+    assert 1 <= int(responses[3]["Retry-After"]) <= 60
     # Another token has its own allowance.
     other, _ = api()
     assert other("CareTeam", nhs_number_for(5)).status_code == 200
