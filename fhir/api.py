@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, Q, When
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -27,7 +28,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.access import TWO_FACTOR_NOT_SET_UP, child_data_gate, user_memberships
 from accounts.passkeys import has_passkey
 from attendances.models import Visit
-from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check, child_history
+from attendances.services import (
+    CHECKING_ROLES,
+    SILENT_READ_ROLES,
+    CheckFormExpired,
+    checking_role,
+    child_check,
+    child_history,
+)
 from audit.models import AuditAction, AuditOutcome
 from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record, client_ip
@@ -267,7 +275,8 @@ def _error_response(error: FhirError, trace_id: str) -> HttpResponse:
 
 def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency_key: uuid.UUID | None = None):
     """The check (or, `silent`, the view without notifying), through the web journey's service."""
-    try:
+
+    def check(key: uuid.UUID | None):
         return child_check(
             nhs_number=nhs_number,
             date_of_birth=None,
@@ -278,8 +287,16 @@ def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency
             notify=not silent,
             trace_id=call.trace_id,
             request=request,
-            idempotency_key=idempotency_key if not silent else None,
+            idempotency_key=key if not silent else None,
         )
+
+    try:
+        try:
+            return check(idempotency_key)
+        except CheckFormExpired:
+            # The TraceID named a check of this child from before the episode window (the same
+            # day, with NOTIFICATION_EPISODE_HOURS under 24): not a retry, a new attendance.
+            return check(uuid.uuid4())
     except PermissionDenied as exc:
         raise _access_denied(str(exc)) from None
 
@@ -301,6 +318,35 @@ def _idempotency_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | Non
     day = timezone.localdate().isoformat()
     scope = f"{call.token.user_id}:{call.token.organisation_id}:{nhs_number}:{day}:{call.trace_id}"
     return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, scope)
+
+
+def _read_episode_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID:
+    """The check a CareTeam read by id belongs to, so the read records no second visit and no
+    second notification (issue 24 item 10; docs/fhir.md "Read by id"):
+
+    1. the check this read's TraceID made (the same key as the search's: same user,
+       organisation, child and day), however long ago that day;
+    2. else this user's latest check of this child at this organisation within
+       FHIR_READ_EPISODE_MINUTES (an EPR that sends a new TraceID with every request);
+    3. else none: the read is a check of its own (under its TraceID's key, so its retry is not).
+    """
+    traced = _idempotency_key(request, call, nhs_number)
+    since = timezone.now() - timedelta(minutes=settings.FHIR_READ_EPISODE_MINUTES)
+    episode = Q(recorded_at__gte=since) | (Q(check_token=traced) if traced else Q())
+    # visit_child_history_idx: the child's own few visits.
+    joined = (
+        Visit.objects.filter(
+            episode,
+            nhs_number=nhs_number,
+            checked_by=call.token.user,
+            care_setting=call.token.organisation,
+            check_token__isnull=False,
+        )
+        .order_by(Case(When(check_token=traced, then=0), default=1), "-recorded_at")
+        .values_list("check_token", flat=True)
+        .first()
+    )
+    return joined or traced or uuid.uuid4()
 
 
 # A CareTeam search's next and previous links carry the check they page through, so following
@@ -518,7 +564,8 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     plan = Plan.objects.visible().filter(pk=pk).only("nhs_number").first()
     if plan is None:
         raise _not_found(f"No {resource} with that id")
-    result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=None if silent else uuid.uuid4())
+    key = None if silent else _read_episode_key(request, call, plan.nhs_number)
+    result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=key)
     visible = [p for p in result.plans if p.pk == pk]
     if not visible:
         raise _not_found(f"No {resource} with that id")

@@ -185,6 +185,10 @@ FHIR_ID_KEY = env("FHIR_ID_KEY", default="") or SECRET_KEY
 FHIR_BAD_TOKEN_LIMIT = env.int("FHIR_BAD_TOKEN_LIMIT", default=20)
 FHIR_BAD_TOKEN_ADDRESS_LIMIT = env.int("FHIR_BAD_TOKEN_ADDRESS_LIMIT", default=200)
 FHIR_BAD_TOKEN_WINDOW_MINUTES = env.int("FHIR_BAD_TOKEN_WINDOW_MINUTES", default=10)
+# A CareTeam read by id this soon after the same user's check of the child at the same
+# organisation joins that check (no second visit, no second notification): the four-hour A&E
+# standard, one attendance. A read with the check's own TraceID joins it the whole day.
+FHIR_READ_EPISODE_MINUTES = env.int("FHIR_READ_EPISODE_MINUTES", default=240)
 # Checks of children (web and API, silent reads included) one user may make in an hour; over it
 # further checks are refused and the organisation's admins are told. 0 switches the limit off.
 CHECK_RATE_LIMIT_PER_HOUR = env.int("CHECK_RATE_LIMIT_PER_HOUR", default=60)
