@@ -51,7 +51,11 @@ from fhir.models import ApiToken
 from plans.models import Plan
 
 FHIR_JSON = http.FHIR_JSON
-_TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The national guide recommends a UUID and requires nothing more; EPRs send .NET's braced
+# `{…}` form, prefixed ids and longer correlation ids. Any printable token is taken: visible
+# ASCII (no space, nothing a header or a log line could be split by), at most 200 characters
+# (the audit log's column).
+_TRACE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 def _invalid_search(diagnostics: str = "Invalid NHS number") -> FhirError:
@@ -69,8 +73,16 @@ def _access_denied(diagnostics: str = ACCESS_DENIED_DISPLAY) -> FhirError:
     return FhirError(403, "ACCESS_DENIED", "forbidden", ACCESS_DENIED_DISPLAY, diagnostics)
 
 
-def _unauthorised(diagnostics: str) -> FhirError:
-    return FhirError(401, "ACCESS_DENIED", "login", ACCESS_DENIED_DISPLAY, diagnostics)
+def _unauthorised(diagnostics: str, *, token_presented: bool) -> FhirError:
+    error = FhirError(401, "ACCESS_DENIED", "login", ACCESS_DENIED_DISPLAY, diagnostics)
+    # RFC 6750 section 3: the scheme to use, and an error code only when a token was sent.
+    error.headers["WWW-Authenticate"] = (
+        f'Bearer realm="{_REALM}", error="invalid_token"' if token_presented else f'Bearer realm="{_REALM}"'
+    )
+    return error
+
+
+_REALM = "CP-IS FHIR API"
 
 
 def _not_found(diagnostics: str) -> FhirError:
@@ -111,7 +123,7 @@ def _bearer_token(request) -> ApiToken:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise _unauthorised("Missing bearer token")
+        raise _unauthorised("Missing bearer token", token_presented=False)
     # Looked up first, whatever the invalid-token counters say: a valid token always goes
     # through, so one stale token cannot lock out the others sent from the same address.
     found = _usable_tokens(hashed=token_hash(raw.strip()), now=timezone.now())
@@ -120,7 +132,7 @@ def _bearer_token(request) -> ApiToken:
         retry_after = throttles.bad_token_refused(address=client_ip(request), presented=raw.strip())
         if retry_after is not None:
             raise _too_many("Too many invalid tokens (this one, or from this address); retry later", retry_after)
-        raise _unauthorised("Invalid, expired or revoked token")
+        raise _unauthorised("Invalid, expired or revoked token", token_presented=True)
     return token
 
 
@@ -161,14 +173,27 @@ def _token_used(token: ApiToken) -> None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
+# The national Headers page names it IsUnscheduledAccessEvent, and once IsUnscheduledEvent:
+# both are read, so an EPR written to either sentence is understood.
+_UNSCHEDULED_HEADERS = ("IsUnscheduledAccessEvent", "IsUnscheduledEvent")
+
+
 def _unscheduled_header(request) -> bool:
-    value = request.headers.get("IsUnscheduledAccessEvent")
-    if value is None:
-        return True
-    lowered = value.strip().lower()
-    if lowered not in ("true", "false"):
-        raise _precondition("Missing or invalid header parameter: IsUnscheduledAccessEvent must be true or false")
-    return lowered == "true"
+    """True (a check) unless the access header says false; both spellings given and different is 400."""
+    values = set()
+    for name in _UNSCHEDULED_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            raise _precondition(f"Missing or invalid header parameter: {name} must be true or false")
+        values.add(lowered)
+    if len(values) > 1:
+        raise _precondition(
+            "Invalid header parameters: IsUnscheduledAccessEvent and IsUnscheduledEvent disagree; send one"
+        )
+    return values != {"false"}
 
 
 def _nhs_number(value: str) -> str:
@@ -213,6 +238,7 @@ def fhir_search(view=None, *, silent_only: bool = False):
         trace_id = request.headers.get("TraceID", "")
         token = None
         try:
+            http.refuse_long_query(request)
             if request.method != "GET":
                 response = _error_response(
                     _method_not_allowed(request.method), trace_id if _TRACE_ID.match(trace_id or "") else ""
@@ -222,7 +248,7 @@ def fhir_search(view=None, *, silent_only: bool = False):
             content_type = http.response_content_type(request)
             if trace_id and not _TRACE_ID.match(trace_id):
                 raise _precondition(
-                    "Missing or invalid header parameter: TraceID must be 1 to 64 letters, digits or . _ : -"
+                    "Missing or invalid header parameter: TraceID must be 1 to 200 printable characters, no spaces"
                 )
             trace_id = trace_id or str(uuid.uuid4())
             token = _bearer_token(request)
@@ -576,6 +602,7 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
 @login_not_required
 def metadata(request):
     try:
+        http.refuse_long_query(request)
         if request.method != "GET":
             response = _error_response(_method_not_allowed(request.method), "")
             response["Allow"] = "GET"
@@ -590,5 +617,9 @@ def metadata(request):
 @login_not_required
 def unknown_resource(request, resource: str):
     """Anything else under the base, whatever the method: an OperationOutcome, never a page."""
-    error = _not_found(f"Unknown resource or interaction: {request.path}")
-    return _error_response(error, "")
+    try:
+        http.refuse_long_query(request)
+    except FhirError as too_long:
+        return _error_response(too_long, "")
+    return _error_response(_not_found(f"Unknown resource or interaction: {request.path}"), "")
+

@@ -295,7 +295,7 @@ def test_unknown_resource_is_404_and_other_methods_405(api):
 
 def test_malformed_trace_id_is_refused(api):
     call, _ = api()
-    outcome(call("CareTeam", nhs_number_for(3), TraceID="x" * 200), 400, "PRECONDITION_FAILED")
+    outcome(call("CareTeam", nhs_number_for(3), TraceID="x" * 201), 400, "PRECONDITION_FAILED")
 
 
 def test_api_and_browser_checks_leave_the_same_records(api, local_authority, role_user, client_for, care_setting):
