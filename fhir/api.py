@@ -9,6 +9,7 @@ in `fhir.representations`; the rules in docs/fhir.md.
 
 import json
 import re
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from audit.services import audit_record, client_ip
 from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
 from core.tokens import token_hash
+from cpis.resilience import OUTAGE_RETRY_AFTER_SECONDS, is_outage
 from fhir import capabilities, throttles
 from fhir import interactions as http
 from fhir import representations as resources
@@ -623,3 +625,35 @@ def unknown_resource(request, resource: str):
         return _error_response(too_long, "")
     return _error_response(_not_found(f"Unknown resource or interaction: {request.path}"), "")
 
+
+def server_error(request) -> HttpResponse:
+    """Django's handler500 under the base (cpis/urls.py): what crashed, anywhere from the first
+    middleware to the view, answered as FHIR. The database or Redis unreachable is a 503 with
+    Retry-After, which an EPR retries; anything else a 500. Touches neither: both may be down."""
+    trace_id = request.headers.get("TraceID", "")
+    if is_outage(sys.exception()):
+        error = FhirError(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "transient",
+            "Service unavailable",
+            "The service cannot reach its database or cache just now; retry after the Retry-After seconds",
+        )
+        error.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    else:
+        error = FhirError(
+            500,
+            "INTERNAL_SERVER_ERROR",
+            "exception",
+            "Unexpected internal server error",
+            "Unexpected internal server error; it has been logged",
+        )
+    return _error_response(error, trace_id if _TRACE_ID.match(trace_id) else "")
+
+
+def bad_request(request, exception=None) -> HttpResponse:
+    """Django's handler400 under the base: a request Django refuses before any view (more
+    parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS, a host not allowed), answered as FHIR."""
+    error = http.invalid_parameter("The request could not be read: too many parameters, or a malformed request")
+    trace_id = request.headers.get("TraceID", "")
+    return _error_response(error, trace_id if _TRACE_ID.match(trace_id) else "")
