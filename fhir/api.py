@@ -8,7 +8,6 @@ in `fhir.representations`; the rules in docs/fhir.md.
 """
 
 import json
-import re
 import sys
 import uuid
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from audit.services import audit_record, client_ip
 from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
 from core.tokens import token_hash
+from cpis.logs import TRACE_ID
 from cpis.resilience import OUTAGE_RETRY_AFTER_SECONDS, is_outage
 from fhir import capabilities, throttles
 from fhir import interactions as http
@@ -54,10 +54,9 @@ from plans.models import Plan
 
 FHIR_JSON = http.FHIR_JSON
 # The national guide recommends a UUID and requires nothing more; EPRs send .NET's braced
-# `{…}` form, prefixed ids and longer correlation ids. Any printable token is taken: visible
-# ASCII (no space, nothing a header or a log line could be split by), at most 200 characters
-# (the audit log's column).
-_TRACE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
+# `{…}` form, prefixed ids and longer correlation ids. Any printable token is taken (at most
+# 200 characters, the audit log's column), the same rule the log lines follow.
+_TRACE_ID = TRACE_ID
 
 
 def _invalid_search(diagnostics: str = "Invalid NHS number") -> FhirError:
@@ -75,6 +74,9 @@ def _access_denied(diagnostics: str = ACCESS_DENIED_DISPLAY) -> FhirError:
     return FhirError(403, "ACCESS_DENIED", "forbidden", ACCESS_DENIED_DISPLAY, diagnostics)
 
 
+_REALM = "CP-IS FHIR API"
+
+
 def _unauthorised(diagnostics: str, *, token_presented: bool) -> FhirError:
     error = FhirError(401, "ACCESS_DENIED", "login", ACCESS_DENIED_DISPLAY, diagnostics)
     # RFC 6750 section 3: the scheme to use, and an error code only when a token was sent.
@@ -82,9 +84,6 @@ def _unauthorised(diagnostics: str, *, token_presented: bool) -> FhirError:
         f'Bearer realm="{_REALM}", error="invalid_token"' if token_presented else f'Bearer realm="{_REALM}"'
     )
     return error
-
-
-_REALM = "CP-IS FHIR API"
 
 
 def _not_found(diagnostics: str) -> FhirError:
