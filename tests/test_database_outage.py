@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -29,16 +30,19 @@ NHS = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 class DatabaseRelay:
-    """Relays TCP connections from its own port to PostgreSQL, byte for byte, until stopped."""
+    """Relays TCP connections from its own port to PostgreSQL, byte for byte, until stopped;
+    started `silent`, it takes connections and never answers (a host that has gone quiet)."""
 
     def __init__(self, host: str, port: int):
         self.target = (host, port)
         self.port = free_port()
         self._running = threading.Event()
+        self._silent = False
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
 
-    def start(self) -> None:
+    def start(self, *, silent: bool = False) -> None:
+        self._silent = silent
         server = socket.socket()
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(("127.0.0.1", self.port))
@@ -55,6 +59,10 @@ class DatabaseRelay:
                 except TimeoutError:
                     continue
                 client.settimeout(None)
+                if self._silent:
+                    with self._lock:
+                        self._sockets.add(client)
+                    continue
                 try:
                     upstream = socket.create_connection(self.target)
                 except OSError:
@@ -159,3 +167,32 @@ def test_with_the_database_unreachable_the_api_answers_503s_and_the_web_its_page
         relay.start()
         wait_until(lambda: get(port, search, api)[0] == 200, timeout=30, what="the API to recover")
         assert get(port, "/", web)[0] == 200
+
+
+def test_with_the_database_host_not_answering_the_api_answers_503_once_the_connect_timeout_passes(
+    relay, role_user, care_setting, local_authority
+):
+    """A host that has gone quiet (nothing refuses, nothing answers): each new connection gives up
+    after DATABASE_CONNECT_TIMEOUT, and the request is answered 503 long before gunicorn's own
+    timeout (60 s) would kill the worker mid-request."""
+    plan = PlanFactory(organisation=local_authority, nhs_number=unique_nhs_number())
+    user = role_user("clinician")
+    _, raw = api_token_issue(user=user, organisation=care_setting, name="EPR", valid_days=30)
+    api = {"Authorization": f"Bearer {raw}"}
+    search = f"/fhir/R4/CareTeam?patient:identifier={NHS}|{plan.nhs_number}"
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@127.0.0.1:{relay.port}/{db['NAME']}"
+    # A new connection for every request, so each one meets the quiet host.
+    env = {"DATABASE_CONN_MAX_AGE": "0", "DATABASE_CONNECT_TIMEOUT": "2"}
+    with gunicorn(database_url=database_url, env=env) as port:
+        assert get(port, search, api)[0] == 200
+        relay.stop()
+        relay.start(silent=True)
+        started = time.monotonic()
+        response = get(port, search, api)
+        waited = time.monotonic() - started
+        assert response[0] == 503, response[2][:300]
+        assert _outcome(response)["issue"][0]["details"]["coding"][0]["code"] == "SERVICE_UNAVAILABLE"
+        assert response[1]["Retry-After"] == "30"
+        # The connect timeout (2 s), with room for a loaded machine; far under gunicorn's 60 s.
+        assert waited < 30, waited

@@ -126,6 +126,12 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # A database host that stops answering (rather than refusing) must fail a request in seconds,
+    # not hold it past gunicorn's timeout: the error handlers then answer 503 (ADR-011).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
 # tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
