@@ -1,3 +1,4 @@
+from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import render
 
 
@@ -15,3 +16,15 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return render(request, "errors/500.jinja", status=500)
+
+
+def service_unavailable(request, *, retry_after: int):
+    """The NHS.UK "service unavailable" page, for when the database cannot be reached.
+
+    Rendered as if signed out: who the user is lives in the database, and asking would fail
+    the page itself.
+    """
+    request.user = AnonymousUser()
+    response = render(request, "errors/503.jinja", status=503)
+    response["Retry-After"] = str(retry_after)
+    return response

@@ -120,7 +120,8 @@ class AuditEvent(models.Model):
     nhs_number = models.CharField(max_length=10, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
-    trace_id = models.CharField(max_length=64, blank=True)
+    # The caller's TraceID (the FHIR API takes any printable token up to 200 characters).
+    trace_id = models.CharField(max_length=200, blank=True)
     # Identifiers only (object ids, counts, codes); never names or dates of birth.
     detail = models.JSONField(default=dict, blank=True)
 

@@ -20,6 +20,11 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 # so they never all restart together.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+# The longest request line read (method, path, query string): 8190, the most gunicorn allows,
+# twice its default, so a FHIR search's long query string reaches the API and is answered as
+# FHIR (a 414 OperationOutcome past 4096 characters, fhir/interactions.py). Past this, gunicorn
+# itself answers 414 with its own page, which no setting changes (docs/fhir.md).
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
 # The workers' heartbeat files in memory: on a container's overlay or a busy disk, the
 # heartbeat's fchmod can block and gunicorn would kill healthy workers.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else None)  # noqa: S108

@@ -58,6 +58,9 @@ class RedactFilter(logging.Filter):
 
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# A caller's TraceID as the FHIR API takes it (docs/fhir.md "Headers"), and so as log lines carry
+# it: visible ASCII up to 200 characters, nothing that could split a line or a header.
+TRACE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 # The current request (web) or task (worker): a dict, read by ContextFilter at each log call.
 _context: ContextVar[dict | None] = ContextVar("cpis_log_context", default=None)
 
@@ -70,7 +73,7 @@ def _request_fields(request) -> dict:
     return {
         "user_id": user.pk if user is not None and user.is_authenticated else None,
         "organisation": getattr(organisation, "ods_code", None),
-        "trace_id": trace_id if _ID.match(trace_id) else None,
+        "trace_id": trace_id if TRACE_ID.match(trace_id) else None,
     }
 
 

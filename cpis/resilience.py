@@ -16,6 +16,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +107,22 @@ def broker_publish(task: Any, args: tuple[Any, ...] = (), **options: Any) -> boo
         logger.warning("Could not publish %s: %s", name, type(exc).__name__)
         return False
     return True
+
+
+# What an answer refused by an outage asks the client to wait before retrying (Retry-After):
+# the breakers' pause, about the time a database failover or a Redis restart takes.
+OUTAGE_RETRY_AFTER_SECONDS = 30
+_OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """Whether `exc` (or an exception it was raised from or while handling) says the database
+    or Redis cannot be reached or stopped answering: worth a retry shortly (503 with
+    Retry-After), where any other exception is a bug (500)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, _OUTAGE_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False

@@ -1,11 +1,16 @@
+import sys
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from accounts import errors as web_errors
 from accounts.operator_admin import BreakGlassAdminSite
 from cpis.health import healthz, livez, readyz
+from cpis.resilience import OUTAGE_RETRY_AFTER_SECONDS, is_outage
+from fhir import api as fhir_api
 from operations.metrics import metrics
 
 # The Django admin is break-glass: superusers with a second factor, every use audited (ADR-007).
@@ -41,7 +46,25 @@ if settings.DEBUG:
         )
     )
 
-handler400 = "accounts.errors.bad_request"
+
+# Under the FHIR base every answer is FHIR, even those Django gives before or after any view
+# (docs/fhir.md "Errors"); everywhere else, the NHS.UK pages, and a "service unavailable" page
+# (503) while the database or Redis cannot be reached.
+def _fhir(request) -> bool:
+    return request.path_info.startswith("/fhir/R4/")
+
+
+def handler400(request, exception=None):
+    return fhir_api.bad_request(request, exception) if _fhir(request) else web_errors.bad_request(request, exception)
+
+
+def handler500(request):
+    if _fhir(request):
+        return fhir_api.server_error(request)
+    if is_outage(sys.exception()):
+        return web_errors.service_unavailable(request, retry_after=OUTAGE_RETRY_AFTER_SECONDS)
+    return web_errors.server_error(request)
+
+
 handler403 = "accounts.errors.permission_denied"
 handler404 = "accounts.errors.page_not_found"
-handler500 = "accounts.errors.server_error"

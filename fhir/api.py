@@ -8,7 +8,7 @@ in `fhir.representations`; the rules in docs/fhir.md.
 """
 
 import json
-import re
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, Q, When
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -27,13 +28,22 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.access import TWO_FACTOR_NOT_SET_UP, child_data_gate, user_memberships
 from accounts.passkeys import has_passkey
 from attendances.models import Visit
-from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES, checking_role, child_check, child_history
+from attendances.services import (
+    CHECKING_ROLES,
+    SILENT_READ_ROLES,
+    CheckFormExpired,
+    checking_role,
+    child_check,
+    child_history,
+)
 from audit.models import AuditAction, AuditOutcome
 from audit.models import AuditEvent as AuditLogEntry
 from audit.services import audit_record, client_ip
 from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
 from core.tokens import token_hash
+from cpis.logs import TRACE_ID
+from cpis.resilience import OUTAGE_RETRY_AFTER_SECONDS, is_outage
 from fhir import capabilities, throttles
 from fhir import interactions as http
 from fhir import representations as resources
@@ -43,7 +53,10 @@ from fhir.models import ApiToken
 from plans.models import Plan
 
 FHIR_JSON = http.FHIR_JSON
-_TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The national guide recommends a UUID and requires nothing more; EPRs send .NET's braced
+# `{…}` form, prefixed ids and longer correlation ids. Any printable token is taken (at most
+# 200 characters, the audit log's column), the same rule the log lines follow.
+_TRACE_ID = TRACE_ID
 
 
 def _invalid_search(diagnostics: str = "Invalid NHS number") -> FhirError:
@@ -61,8 +74,16 @@ def _access_denied(diagnostics: str = ACCESS_DENIED_DISPLAY) -> FhirError:
     return FhirError(403, "ACCESS_DENIED", "forbidden", ACCESS_DENIED_DISPLAY, diagnostics)
 
 
-def _unauthorised(diagnostics: str) -> FhirError:
-    return FhirError(401, "ACCESS_DENIED", "login", ACCESS_DENIED_DISPLAY, diagnostics)
+_REALM = "CP-IS FHIR API"
+
+
+def _unauthorised(diagnostics: str, *, token_presented: bool) -> FhirError:
+    error = FhirError(401, "ACCESS_DENIED", "login", ACCESS_DENIED_DISPLAY, diagnostics)
+    # RFC 6750 section 3: the scheme to use, and an error code only when a token was sent.
+    error.headers["WWW-Authenticate"] = (
+        f'Bearer realm="{_REALM}", error="invalid_token"' if token_presented else f'Bearer realm="{_REALM}"'
+    )
+    return error
 
 
 def _not_found(diagnostics: str) -> FhirError:
@@ -103,27 +124,30 @@ def _bearer_token(request) -> ApiToken:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise _unauthorised("Missing bearer token")
-    address = client_ip(request)
-    if throttles.bad_tokens_exceeded(address):
-        # Guessing tokens: refused before the lookup, until the window passes.
-        raise _too_many("Too many invalid tokens from this address; retry later")
+        raise _unauthorised("Missing bearer token", token_presented=False)
+    # Looked up first, whatever the invalid-token counters say: a valid token always goes
+    # through, so one stale token cannot lock out the others sent from the same address.
     found = _usable_tokens(hashed=token_hash(raw.strip()), now=timezone.now())
     token = found[0] if found else None
     if token is None or not token.user.is_active or not token.organisation.is_active:
-        throttles.bad_token_record(address)
-        raise _unauthorised("Invalid, expired or revoked token")
+        retry_after = throttles.bad_token_refused(address=client_ip(request), presented=raw.strip())
+        if retry_after is not None:
+            raise _too_many("Too many invalid tokens (this one, or from this address); retry later", retry_after)
+        raise _unauthorised("Invalid, expired or revoked token", token_presented=True)
     return token
 
 
-def _too_many(diagnostics: str) -> FhirError:
-    return FhirError(429, "TOO_MANY_REQUESTS", "throttled", "Too many requests", diagnostics)
+def _too_many(diagnostics: str, retry_after: int) -> FhirError:
+    error = FhirError(429, "TOO_MANY_REQUESTS", "throttled", "Too many requests", diagnostics)
+    error.headers["Retry-After"] = str(retry_after)
+    return error
 
 
 def _throttle(token: ApiToken) -> None:
     """A fixed one-minute window per user: all of a user's tokens share it (fhir/throttles.py)."""
-    if throttles.user_rate_exceeded(token.user):
-        raise _too_many("Rate limit exceeded; retry in a minute")
+    retry_after = throttles.user_rate_exceeded(token.user)
+    if retry_after is not None:
+        raise _too_many("Rate limit exceeded; retry in a minute", retry_after)
 
 
 def _current_roles(token: ApiToken) -> frozenset[str]:
@@ -150,14 +174,27 @@ def _token_used(token: ApiToken) -> None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
+# The national Headers page names it IsUnscheduledAccessEvent, and once IsUnscheduledEvent:
+# both are read, so an EPR written to either sentence is understood.
+_UNSCHEDULED_HEADERS = ("IsUnscheduledAccessEvent", "IsUnscheduledEvent")
+
+
 def _unscheduled_header(request) -> bool:
-    value = request.headers.get("IsUnscheduledAccessEvent")
-    if value is None:
-        return True
-    lowered = value.strip().lower()
-    if lowered not in ("true", "false"):
-        raise _precondition("Missing or invalid header parameter: IsUnscheduledAccessEvent must be true or false")
-    return lowered == "true"
+    """True (a check) unless the access header says false; both spellings given and different is 400."""
+    values = set()
+    for name in _UNSCHEDULED_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            raise _precondition(f"Missing or invalid header parameter: {name} must be true or false")
+        values.add(lowered)
+    if len(values) > 1:
+        raise _precondition(
+            "Invalid header parameters: IsUnscheduledAccessEvent and IsUnscheduledEvent disagree; send one"
+        )
+    return values != {"false"}
 
 
 def _nhs_number(value: str) -> str:
@@ -202,6 +239,7 @@ def fhir_search(view=None, *, silent_only: bool = False):
         trace_id = request.headers.get("TraceID", "")
         token = None
         try:
+            http.refuse_long_query(request)
             if request.method != "GET":
                 response = _error_response(
                     _method_not_allowed(request.method), trace_id if _TRACE_ID.match(trace_id or "") else ""
@@ -211,7 +249,7 @@ def fhir_search(view=None, *, silent_only: bool = False):
             content_type = http.response_content_type(request)
             if trace_id and not _TRACE_ID.match(trace_id):
                 raise _precondition(
-                    "Missing or invalid header parameter: TraceID must be 1 to 64 letters, digits or . _ : -"
+                    "Missing or invalid header parameter: TraceID must be 1 to 200 printable characters, no spaces"
                 )
             trace_id = trace_id or str(uuid.uuid4())
             token = _bearer_token(request)
@@ -256,12 +294,16 @@ def _error_response(error: FhirError, trace_id: str) -> HttpResponse:
     body = resources.operation_outcome(
         code=error.code, issue_type=error.issue_type, display=error.display, diagnostics=error.diagnostics
     )
-    return _fhir_response(body, status=error.status, trace_id=trace_id)
+    response = _fhir_response(body, status=error.status, trace_id=trace_id)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
 
 
 def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency_key: uuid.UUID | None = None):
     """The check (or, `silent`, the view without notifying), through the web journey's service."""
-    try:
+
+    def check(key: uuid.UUID | None):
         return child_check(
             nhs_number=nhs_number,
             date_of_birth=None,
@@ -272,8 +314,16 @@ def _check(request, call: ApiCall, nhs_number: str, *, silent: bool, idempotency
             notify=not silent,
             trace_id=call.trace_id,
             request=request,
-            idempotency_key=idempotency_key if not silent else None,
+            idempotency_key=key if not silent else None,
         )
+
+    try:
+        try:
+            return check(idempotency_key)
+        except CheckFormExpired:
+            # The TraceID named a check of this child from before the episode window (the same
+            # day, with NOTIFICATION_EPISODE_HOURS under 24): not a retry, a new attendance.
+            return check(uuid.uuid4())
     except PermissionDenied as exc:
         raise _access_denied(str(exc)) from None
 
@@ -295,6 +345,35 @@ def _idempotency_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID | Non
     day = timezone.localdate().isoformat()
     scope = f"{call.token.user_id}:{call.token.organisation_id}:{nhs_number}:{day}:{call.trace_id}"
     return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, scope)
+
+
+def _read_episode_key(request, call: ApiCall, nhs_number: str) -> uuid.UUID:
+    """The check a CareTeam read by id belongs to, so the read records no second visit and no
+    second notification (issue 24 item 10; docs/fhir.md "Read by id"):
+
+    1. the check this read's TraceID made (the same key as the search's: same user,
+       organisation, child and day), however long ago that day;
+    2. else this user's latest check of this child at this organisation within
+       FHIR_READ_EPISODE_MINUTES (an EPR that sends a new TraceID with every request);
+    3. else none: the read is a check of its own (under its TraceID's key, so its retry is not).
+    """
+    traced = _idempotency_key(request, call, nhs_number)
+    since = timezone.now() - timedelta(minutes=settings.FHIR_READ_EPISODE_MINUTES)
+    episode = Q(recorded_at__gte=since) | (Q(check_token=traced) if traced else Q())
+    # visit_child_history_idx: the child's own few visits.
+    joined = (
+        Visit.objects.filter(
+            episode,
+            nhs_number=nhs_number,
+            checked_by=call.token.user,
+            care_setting=call.token.organisation,
+            check_token__isnull=False,
+        )
+        .order_by(Case(When(check_token=traced, then=0), default=1), "-recorded_at")
+        .values_list("check_token", flat=True)
+        .first()
+    )
+    return joined or traced or uuid.uuid4()
 
 
 # A CareTeam search's next and previous links carry the check they page through, so following
@@ -391,7 +470,12 @@ def _history(request, call: ApiCall, nhs_number: str, *, visit_id: int | None = 
 
 @fhir_search
 def audit_event_search(request, call: ApiCall) -> dict:
-    """The child's access history: at most 25 visits, newest first, only while a plan is visible.
+    """The child's access history: at most 25 visits, newest first, only while a plan is visible,
+    each followed by its PractitionerRole (`search.mode: include`).
+
+    The PractitionerRoles come with or without `_include`: NHS England's example answers the
+    plain search with them, and its data mapping reads who viewed (name, role, organisation)
+    from them, so an EPR written to the guide asks for none and still needs them.
 
     A read of the history, audited; it records no visit itself (a consumer calls CareTeam for
     the check and AuditEvent for the history; counting both would record each attendance twice).
@@ -406,8 +490,7 @@ def audit_event_search(request, call: ApiCall) -> dict:
     visits = _history(request, call, nhs_number)
     page = search.page(visits)
     entries = [(resources.audit_event(v), "match") for v in page]
-    if search.includes:
-        entries += [(resources.practitioner_role(v), "include") for v in page]
+    entries += [(resources.practitioner_role(v), "include") for v in page]
     return resources.searchset(
         entries, base_url=call.base_url, total=len(visits), links=search.links(call.base_url, total=len(visits))
     )
@@ -508,7 +591,8 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     plan = Plan.objects.visible().filter(pk=pk).only("nhs_number").first()
     if plan is None:
         raise _not_found(f"No {resource} with that id")
-    result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=None if silent else uuid.uuid4())
+    key = None if silent else _read_episode_key(request, call, plan.nhs_number)
+    result = _check(request, call, plan.nhs_number, silent=silent, idempotency_key=key)
     visible = [p for p in result.plans if p.pk == pk]
     if not visible:
         raise _not_found(f"No {resource} with that id")
@@ -519,6 +603,7 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
 @login_not_required
 def metadata(request):
     try:
+        http.refuse_long_query(request)
         if request.method != "GET":
             response = _error_response(_method_not_allowed(request.method), "")
             response["Allow"] = "GET"
@@ -533,5 +618,41 @@ def metadata(request):
 @login_not_required
 def unknown_resource(request, resource: str):
     """Anything else under the base, whatever the method: an OperationOutcome, never a page."""
-    error = _not_found(f"Unknown resource or interaction: {request.path}")
-    return _error_response(error, "")
+    try:
+        http.refuse_long_query(request)
+    except FhirError as too_long:
+        return _error_response(too_long, "")
+    return _error_response(_not_found(f"Unknown resource or interaction: {request.path}"), "")
+
+
+def server_error(request) -> HttpResponse:
+    """Django's handler500 under the base (cpis/urls.py): what crashed, anywhere from the first
+    middleware to the view, answered as FHIR. The database or Redis unreachable is a 503 with
+    Retry-After, which an EPR retries; anything else a 500. Touches neither: both may be down."""
+    trace_id = request.headers.get("TraceID", "")
+    if is_outage(sys.exception()):
+        error = FhirError(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "transient",
+            "Service unavailable",
+            "The service cannot reach its database or cache just now; retry after the Retry-After seconds",
+        )
+        error.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    else:
+        error = FhirError(
+            500,
+            "INTERNAL_SERVER_ERROR",
+            "exception",
+            "Unexpected internal server error",
+            "Unexpected internal server error; it has been logged",
+        )
+    return _error_response(error, trace_id if _TRACE_ID.match(trace_id) else "")
+
+
+def bad_request(request, exception=None) -> HttpResponse:
+    """Django's handler400 under the base: a request Django refuses before any view (more
+    parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS, a host not allowed), answered as FHIR."""
+    error = http.invalid_parameter("The request could not be read: too many parameters, or a malformed request")
+    trace_id = request.headers.get("TraceID", "")
+    return _error_response(error, trace_id if _TRACE_ID.match(trace_id) else "")

@@ -82,8 +82,9 @@ def capability_statement(*, base_url: str) -> dict:
                     ],
                     "description": "Authorization: Bearer <personal API token>, issued at /fhir/tokens/ to a trained "
                     "user enrolled in two-factor authentication; it acts with that user's roles at the token's "
-                    "organisation. Headers: TraceID (echoed), IsUnscheduledAccessEvent: true|false (absent means "
-                    "true; false, viewing without notifying, needs the safeguarding lead role).",
+                    "organisation. Headers: TraceID (any printable token up to 200 characters; echoed), "
+                    "IsUnscheduledAccessEvent (or IsUnscheduledEvent): true|false (absent means true; false, "
+                    "viewing without notifying, needs the safeguarding lead role).",
                 },
                 "resource": [
                     {
@@ -105,9 +106,10 @@ def capability_statement(*, base_url: str) -> dict:
                         "searchInclude": sorted(http.PRACTITIONER_ROLE_INCLUDES),
                         "searchParam": [
                             _patient_identifier(
-                                "The child's last 25 unscheduled-care visits, newest first. As an unscheduled "
-                                "access, answered only after your own check of the child within the attendance "
-                                "episode. " + _PAGING
+                                "The child's last 25 unscheduled-care visits, newest first, each followed by "
+                                "its PractitionerRole (search mode include) with or without _include. As an "
+                                "unscheduled access, answered only after your own check of the child within the "
+                                "attendance episode. " + _PAGING
                             )
                         ],
                     },

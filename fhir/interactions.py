@@ -25,11 +25,14 @@ MAX_OFFSET = 10_000
 # Parameters every search takes besides its own.
 RESULT_PARAMETERS = frozenset({"_count", "_offset", "_format"})
 
-# Every `_include` that names the AuditEvent's PractitionerRole: the national API's own form,
-# then R4's, as fhirpy's `.include("AuditEvent", "agent"[, "PractitionerRole"])` and fhirclient send them.
+# Every `_include` that names the AuditEvent's PractitionerRole: the national API's own forms
+# (its guide's, and its CapabilityStatement's `searchInclude` taken literally), then R4's, as
+# fhirpy's `.include("AuditEvent", "agent"[, "PractitionerRole"])` and fhirclient send them.
+# The search answers the PractitionerRoles whether asked or not; these are the values it accepts.
 PRACTITIONER_ROLE_INCLUDES = frozenset(
     {
         resources.INCLUDE_PRACTITIONER_ROLE,
+        "PractitionerRole",
         "AuditEvent:entity-type",
         "AuditEvent:agent",
         "AuditEvent:agent:PractitionerRole",
@@ -38,7 +41,15 @@ PRACTITIONER_ROLE_INCLUDES = frozenset(
     }
 )
 
-_JSON_FORMATS = {"json": FHIR_JSON, FHIR_JSON: FHIR_JSON, PLAIN_JSON: PLAIN_JSON, "text/json": PLAIN_JSON}
+# DSTU2 and STU3 stacks ask for FHIR JSON by its old name: the same JSON, answered by its R4 name.
+LEGACY_FHIR_JSON = "application/json+fhir"
+_JSON_FORMATS = {
+    "json": FHIR_JSON,
+    FHIR_JSON: FHIR_JSON,
+    LEGACY_FHIR_JSON: FHIR_JSON,
+    PLAIN_JSON: PLAIN_JSON,
+    "text/json": PLAIN_JSON,
+}
 _WHOLE_NUMBER = re.compile(r"^[0-9]{1,6}$")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -57,6 +68,25 @@ class FhirError(Exception):
         )
         # The child the refused request named, for the audit of the refusal (never logged).
         self.nhs_number = ""
+        # Headers the answer carries besides the usual (Retry-After, WWW-Authenticate).
+        self.headers: dict[str, str] = {}
+
+
+# Gunicorn (cpis/gunicorn.py) reads request lines up to 8190 bytes, the most it can; a query
+# string past this, which no search of ours needs, is refused here, as FHIR. Gunicorn's own
+# default stopped at 4094 with an HTML page; a line past 8190 still gets gunicorn's (docs/fhir.md).
+MAX_QUERY_STRING = 4096
+
+
+def refuse_long_query(request) -> None:
+    if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_STRING:
+        raise FhirError(
+            414,
+            "INVALID_PARAMETER",
+            "too-long",
+            "Invalid parameter",
+            f"The query string is over {MAX_QUERY_STRING} characters",
+        )
 
 
 def _not_acceptable(diagnostics: str) -> FhirError:
@@ -102,7 +132,7 @@ def response_content_type(request) -> str:
         version = params.get("fhirversion")
         if version is not None and not version.startswith(FHIR_VERSION):
             continue
-        if media in (FHIR_JSON, "application/*", "*/*"):
+        if media in (FHIR_JSON, LEGACY_FHIR_JSON, "application/*", "*/*"):
             candidate = FHIR_JSON
         elif media in (PLAIN_JSON, "text/json"):
             candidate = PLAIN_JSON

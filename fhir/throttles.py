@@ -1,12 +1,16 @@
 """Rate limits of the FHIR API, counted in the shared cache (Redis).
 
-Two counters: requests per user per minute (all of a user's tokens share it, so minting another
-token buys nothing), and failed bearer tokens per client address (guessing tokens). Neither may
-ever fail a request because the cache is down: the per-user limit then lets requests through
-(fail open: a Redis outage must not stop clinicians checking children), and the failed-token
-counter stops counting. Logs name no user and no address.
+Three counters: requests per user per minute (all of a user's tokens share it, so minting
+another token buys nothing), and invalid bearer tokens per presented token (by its first
+characters) and per client address. The invalid-token counters only ever refuse invalid tokens:
+an integration engine sends every clinician's calls from one address, so one clinician's stale
+token must not lock the department out; a valid token is looked up and let through whatever
+they say. None of them may ever fail a request because the cache is down: the limits then let
+requests through (fail open: a Redis outage must not stop clinicians checking children), and
+the invalid-token counters stop counting. Logs name no user, no address and no token.
 """
 
+import hashlib
 import logging
 
 from django.conf import settings
@@ -14,14 +18,17 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from cpis.resilience import cache_breaker
+from fhir.models import TOKEN_PREFIX
 
 logger = logging.getLogger(__name__)
 
 _WINDOW_SECONDS = 60
 
 
-def _window() -> int:
-    return int(timezone.now().timestamp() // _WINDOW_SECONDS)
+def _window(seconds: int) -> tuple[int, int]:
+    """The current fixed window of `seconds`: its number, and the seconds until it ends (Retry-After)."""
+    now = timezone.now().timestamp()
+    return int(now // seconds), max(1, int(seconds - now % seconds))
 
 
 def _count(key: str, *, timeout: int) -> int | None:
@@ -41,33 +48,36 @@ def _count(key: str, *, timeout: int) -> int | None:
         return None
 
 
-def _read(key: str) -> int:
-    if cache_breaker.is_open:
-        return 0
-    try:
-        return int(cache.get(key) or 0)
-    except Exception as exc:  # noqa: BLE001 - as in _count
-        cache_breaker.failed(exc)
-        return 0
-
-
-def user_rate_exceeded(user) -> bool:
-    """Counts one request by `user` (any of their tokens); True once over the per-minute limit."""
+def user_rate_exceeded(user) -> int | None:
+    """Counts one request by `user` (any of their tokens); once over the per-minute limit, the
+    seconds until the limit lifts (for Retry-After), else None."""
+    window, retry_after = _window(_WINDOW_SECONDS)
     # The join date makes the key unique for ever, unlike a row id a test database may reuse.
-    key = f"fhir-rate:user:{user.pk}:{int(user.date_joined.timestamp())}:{_window()}"
+    key = f"fhir-rate:user:{user.pk}:{int(user.date_joined.timestamp())}:{window}"
     count = _count(key, timeout=2 * _WINDOW_SECONDS)
-    return count is not None and count > settings.FHIR_RATE_LIMIT_PER_MINUTE
+    return retry_after if count is not None and count > settings.FHIR_RATE_LIMIT_PER_MINUTE else None
 
 
-def _failure_key(address: str | None) -> str:
-    window = int(timezone.now().timestamp() // (settings.FHIR_BAD_TOKEN_WINDOW_MINUTES * 60))
-    return f"fhir-bad-token:{address or 'unknown'}:{window}"
+# What names a presented token: the prefix and the characters shown as its hint in the token
+# list, so a token sent again and again counts against itself, whatever its tail.
+_TOKEN_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 
 
-def bad_tokens_exceeded(address: str | None) -> bool:
-    """True when this address has sent FHIR_BAD_TOKEN_LIMIT bad tokens in the current window."""
-    return _read(_failure_key(address)) >= settings.FHIR_BAD_TOKEN_LIMIT
+def bad_token_refused(*, address: str | None, presented: str) -> int | None:
+    """Counts one invalid token; once that token, or the address, is over its limit in the
+    window, the seconds until the window ends (for Retry-After), else None (answer 401).
 
-
-def bad_token_record(address: str | None) -> None:
-    _count(_failure_key(address), timeout=2 * 60 * settings.FHIR_BAD_TOKEN_WINDOW_MINUTES)
+    Called only for a token the lookup did not find: a valid token never reaches it.
+    """
+    window_seconds = settings.FHIR_BAD_TOKEN_WINDOW_MINUTES * 60
+    window, retry_after = _window(window_seconds)
+    # Hashed: the key holds no part of anything a client sent as a secret.
+    digest = hashlib.sha256(presented[:_TOKEN_PREFIX_LENGTH].encode()).hexdigest()[:32]
+    timeout = 2 * window_seconds
+    per_token = _count(f"fhir-bad-token:token:{digest}:{window}", timeout=timeout)
+    per_address = _count(f"fhir-bad-token:address:{address or 'unknown'}:{window}", timeout=timeout)
+    if (per_token is not None and per_token > settings.FHIR_BAD_TOKEN_LIMIT) or (
+        per_address is not None and per_address > settings.FHIR_BAD_TOKEN_ADDRESS_LIMIT
+    ):
+        return retry_after
+    return None

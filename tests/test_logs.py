@@ -82,3 +82,20 @@ def test_a_slow_small_response_keeps_its_status_in_the_access_log():
     atoms |= {"{cpis.client_ip}e": "10.0.0.1", "{cpis.request_id}e": "abc"}
     line = redact(gunicorn.access_log_format % atoms)
     assert '"GET /fhir/R4/CareTeam HTTP/1.1" 401 123 bytes 4567ms' in line
+
+
+def test_log_lines_carry_any_trace_id_the_api_accepts(rf):
+    from django.http import HttpResponse
+
+    from cpis.logs import RequestContextMiddleware, log_context
+
+    seen = []
+
+    def view(request):
+        seen.append(log_context().get("trace_id"))
+        return HttpResponse()
+
+    for trace_id in ("{3F2504E0-4F89-11D3-9A0C-0305E82C3301}", "t" * 200, "two words", "t" * 201):
+        RequestContextMiddleware(view)(rf.get("/fhir/R4/CareTeam", HTTP_TRACEID=trace_id))
+    # .NET's braced GUIDs and long ids, as the API takes them; never what it refuses.
+    assert seen == ["{3F2504E0-4F89-11D3-9A0C-0305E82C3301}", "t" * 200, None, None]

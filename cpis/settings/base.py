@@ -135,6 +135,12 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # A database host that stops answering (rather than refusing) must fail a request in seconds,
+    # not hold it past gunicorn's timeout: the error handlers then answer 503 (ADR-013).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
 # tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
@@ -189,9 +195,15 @@ TRAINING_VALIDITY_DAYS = env.int("TRAINING_VALIDITY_DAYS", default=365)
 FHIR_RATE_LIMIT_PER_MINUTE = env.int("FHIR_RATE_LIMIT_PER_MINUTE", default=120)
 # Keys the FHIR API's opaque resource ids (fhir/ids.py): changing it changes every id.
 FHIR_ID_KEY = env("FHIR_ID_KEY", default="") or SECRET_KEY
-# Invalid bearer tokens one client address may send per window before it is refused (429).
+# Invalid bearer tokens per window, counted per presented token and per client address, before
+# further invalid ones are answered 429 instead of 401; a valid token is never refused by them.
 FHIR_BAD_TOKEN_LIMIT = env.int("FHIR_BAD_TOKEN_LIMIT", default=20)
+FHIR_BAD_TOKEN_ADDRESS_LIMIT = env.int("FHIR_BAD_TOKEN_ADDRESS_LIMIT", default=200)
 FHIR_BAD_TOKEN_WINDOW_MINUTES = env.int("FHIR_BAD_TOKEN_WINDOW_MINUTES", default=10)
+# A CareTeam read by id this soon after the same user's check of the child at the same
+# organisation joins that check (no second visit, no second notification): the four-hour A&E
+# standard, one attendance. A read with the check's own TraceID joins it the whole day.
+FHIR_READ_EPISODE_MINUTES = env.int("FHIR_READ_EPISODE_MINUTES", default=240)
 # Checks of children (web and API, silent reads included) one user may make in an hour; over it
 # further checks are refused and the organisation's admins are told. 0 switches the limit off.
 CHECK_RATE_LIMIT_PER_HOUR = env.int("CHECK_RATE_LIMIT_PER_HOUR", default=60)

@@ -117,3 +117,21 @@ class Shape:
         prefix = f"{resource_type}."
         paths = {p for p in self.paths if p == resource_type or p.startswith(prefix)}
         return Shape(paths, self.codings, self.systems)
+
+
+def example_entries(name: str) -> list[tuple[str, str]]:
+    """Each entry of an example Bundle, in order: (resource type, search mode)."""
+    entries = []
+    for entry in _xml_root(name).iter(f"{_NS}entry"):
+        resource = next(child for child in entry.find(f"{_NS}resource") if isinstance(child.tag, str))
+        mode = entry.find(f"{_NS}search/{_NS}mode").attrib["value"]
+        entries.append((resource.tag.removeprefix(_NS), mode))
+    return entries
+
+
+def example_link(name: str, relation: str) -> str:
+    """The URL of an example Bundle's link with this relation."""
+    for link in _xml_root(name).iter(f"{_NS}link"):
+        if link.find(f"{_NS}relation").attrib["value"] == relation:
+            return link.find(f"{_NS}url").attrib["value"]
+    raise KeyError(relation)

@@ -186,8 +186,11 @@ def test_the_api_refuses_in_the_web_gate_s_words_and_counts_a_passkey_as_the_sec
 def test_rate_limit_per_token(api, local_authority, settings):
     settings.FHIR_RATE_LIMIT_PER_MINUTE = 3
     call, _ = api()
-    statuses = [call("CareTeam", nhs_number_for(5)).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    responses = [call("CareTeam", nhs_number_for(5)) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    # Told when to come back: at most the rest of the minute.
+    outcome(responses[3], 429, "TOO_MANY_REQUESTS")
+    assert 1 <= int(responses[3]["Retry-After"]) <= 60
     # Another token has its own allowance.
     other, _ = api()
     assert other("CareTeam", nhs_number_for(5)).status_code == 200
@@ -226,13 +229,27 @@ def test_access_history_after_several_checks(api, local_authority, care_setting,
     assert AuditEvent.objects.filter(action=AuditAction.FHIR_ACCESS_HISTORY_READ, trace_id="trace-1").exists()
 
 
-def test_access_history_without_include_has_no_practitioner_roles(api, local_authority):
+def test_access_history_without_include_still_includes_the_practitioner_roles(api, local_authority):
+    # The national example answers the plain search with them; an EPR written to it asks for none.
     plan = PlanFactory(organisation=local_authority)
     VisitFactory(nhs_number=plan.nhs_number)
     call, _ = api()
     call("CareTeam", plan.nhs_number)
     bundle = parsed(call("AuditEvent", plan.nhs_number), Bundle)
-    assert bundle.total == 2 and [e.search.mode for e in bundle.entry] == ["match", "match"]
+    assert bundle.total == 2 and [e.search.mode for e in bundle.entry] == ["match", "match", "include", "include"]
+    assert "_include" not in bundle.link[0].url
+
+
+@pytest.mark.parametrize("include", ["PractitionerRole", "AuditEvent:agent", INCLUDE])
+def test_the_national_and_r4_includes_are_accepted_under_strict_handling(api, local_authority, include):
+    # "PractitionerRole" is the national CapabilityStatement's searchInclude, taken literally.
+    plan = PlanFactory(organisation=local_authority)
+    call, _ = api()
+    call("CareTeam", plan.nhs_number)
+    response = call("AuditEvent", plan.nhs_number, params={"_include": include}, Prefer="handling=strict")
+    bundle = parsed(response, Bundle)
+    assert [e.search.mode for e in bundle.entry] == ["match", "include"]
+    assert bundle.entry[1].resource.get_resource_type() == "PractitionerRole"
 
 
 def test_access_history_of_a_child_without_a_visible_plan_is_empty(api, local_authority):
@@ -249,7 +266,7 @@ def test_unsupported_include_is_ignored_unless_strict(api, local_authority):
     call("CareTeam", plan.nhs_number)
     params = {"_include": "AuditEvent:entity"}
     bundle = parsed(call("AuditEvent", plan.nhs_number, params=params), Bundle)
-    assert [e.search.mode for e in bundle.entry] == ["match"]
+    assert [e.search.mode for e in bundle.entry] == ["match", "include"]
     assert "_include" not in bundle.link[0].url
     outcome(call("AuditEvent", plan.nhs_number, params=params, Prefer="handling=strict"), 400, "INVALID_PARAMETER")
 
@@ -278,7 +295,7 @@ def test_unknown_resource_is_404_and_other_methods_405(api):
 
 def test_malformed_trace_id_is_refused(api):
     call, _ = api()
-    outcome(call("CareTeam", nhs_number_for(3), TraceID="x" * 200), 400, "PRECONDITION_FAILED")
+    outcome(call("CareTeam", nhs_number_for(3), TraceID="x" * 201), 400, "PRECONDITION_FAILED")
 
 
 def test_api_and_browser_checks_leave_the_same_records(api, local_authority, role_user, client_for, care_setting):

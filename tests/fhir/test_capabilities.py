@@ -43,5 +43,7 @@ def test_statement_lists_the_includes_the_search_accepts(client):
     body = json.loads(client.get("/fhir/R4/metadata").content)
     audit_event = next(r for r in body["rest"][0]["resource"] if r["type"] == "AuditEvent")
     assert set(audit_event["searchInclude"]) == PRACTITIONER_ROLE_INCLUDES
+    # The national statement's own value, and R4's, among them.
+    assert {"PractitionerRole", "AuditEvent:agent"} <= set(audit_event["searchInclude"])
     assert body["format"] == ["application/fhir+json", "json"]
     assert body["url"] == "http://testserver/fhir/R4/metadata"

@@ -23,9 +23,14 @@ HOSTILE = [
     "a|b|c",
     "\u202e\ufeff",
     "*/*;q=nan, application/fhir+json;fhirVersion=",
+    "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}",
+    "{" * 201,
+    "application/json+fhir;q=2",
+    "Bearer ",
+    "y" * 5000,
 ]
 PARAMS = ["patient:identifier", "patient", "code", "_count", "_offset", "_format", "_include", "check", "unknown"]
-HEADERS = ["Accept", "Prefer", "TraceID", "IsUnscheduledAccessEvent"]
+HEADERS = ["Accept", "Prefer", "TraceID", "IsUnscheduledAccessEvent", "IsUnscheduledEvent", "Authorization"]
 PATHS = ["CareTeam", "AuditEvent", "PatientFlag", "Flag", "metadata"]
 
 

@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from tests.factories import PlanFactory, VisitFactory, nhs_number_for
-from tests.fhir.national import Shape
+from tests.fhir.national import Shape, example_entries, example_link
 from tests.fhir.responses import parsed
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +111,41 @@ def test_access_history_is_shaped_like_the_national_result(api, local_authority)
     assert (lifecycle[0], "access", lifecycle[2]) in ours.codings
     # A job role, as the example's: SNOMED CT, with a display.
     assert any(c[0] == "http://snomed.info/sct" and c[1] and c[2] for c in ours.codings)
+
+
+def test_access_history_answers_the_national_examples_own_query_as_the_example_does(api, local_authority):
+    """The example's query, as its self link gives it (no `_include`), answered like the example:
+    each AuditEvent, then its PractitionerRole, element by element (issue 24 item 7)."""
+    name = "CPIS-GetAuditEventResult-Example.xml"
+    national_self = example_link(name, "self")
+    base, _, query = national_self.partition("/AuditEvent?")
+    assert "_include" not in query
+    plan = PlanFactory(organisation=local_authority)
+    call, _ = api()
+    call("CareTeam", plan.nhs_number)
+    # The NHS number of the example's query, swapped for our child's: nothing else is sent.
+    params = dict(pair.split("=", 1) for pair in query.replace("9912003890", plan.nhs_number).split("&"))
+    response = call("AuditEvent", params=params)
+    bundle = body(response)
+    parsed(response, Bundle)
+    assert [(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]] == example_entries(name)
+    assert bundle["total"] == 1
+    assert [link["relation"] for link in bundle["link"]] == ["self"]
+    assert bundle["link"][0]["url"] == national_self.replace(base, "http://testserver/fhir/R4").replace(
+        "9912003890", plan.nhs_number
+    )
+    ours = Shape.of_json(bundle)
+    example = Shape.of_example(name)
+    assert_same_shape(ours, example)
+    assert ours.systems == example.systems
+    for resource_type in ("AuditEvent", "PractitionerRole"):
+        assert_same_shape(ours.only(resource_type), example.only(resource_type))
+    # The viewer the data mapping reads: the AuditEvent's agent and observer resolve in the Bundle.
+    event, role = (e["resource"] for e in bundle["entry"])
+    reference = f"PractitionerRole/{role['id']}"
+    assert [a["who"].get("reference") for a in event["agent"]] == [None, reference]
+    assert event["source"]["observer"]["reference"] == reference
+    assert bundle["entry"][1]["fullUrl"] == f"http://testserver/fhir/R4/{reference}"
 
 
 def test_access_denied_is_the_national_operation_outcome(api, local_authority):

@@ -30,6 +30,8 @@ QUERY_PARAMETERS = {"page", "before", "after", "timeout", "next", "patient:ident
 # Fields views read from the body themselves: the back-channel logout's token.
 QUERY_PARAMETERS |= {"logout_token"}
 
+# Every request header the FHIR API reads.
+FHIR_HEADERS = ("Authorization", "TraceID", "IsUnscheduledAccessEvent", "IsUnscheduledEvent", "Accept", "Prefer")
 HOSTILE_VALUES = [
     "31/12/9999",
     "9999-12-31",
@@ -45,6 +47,8 @@ HOSTILE_VALUES = [
     "١٢٣٤",
     "1e309",
     "https://fhir.nhs.uk/Id/nhs-number|9999999999",
+    "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}",
+    "application/json+fhir",
 ]
 
 
@@ -180,6 +184,13 @@ def test_no_hostile_input_gives_a_server_error(world, name):  # noqa: F811 - the
                 cases += 1
                 if response.status_code >= 500:
                     failures.append(f"{persona} {method.upper()} {name} with {label}: {response.status_code}")
+            # The API reads its headers too: each hostile value in each of them.
+            for header in FHIR_HEADERS if headers else ():
+                value = data[PARAMETERS[0]].replace("\x00", "")
+                response = client.get(url, headers={**headers, header: value})
+                cases += 1
+                if response.status_code >= 500:
+                    failures.append(f"{persona} GET {name} with {header}: {label}: {response.status_code}")
     assert not failures, "\n".join(failures[:20])
 
 

@@ -31,16 +31,41 @@ def _care_team(client, token, n=5, address="203.0.113.9"):
     )
 
 
-def test_invalid_bearer_tokens_are_limited_per_address(client, settings, role_user, care_setting):
+def _retry_after(response, settings) -> int:
+    seconds = int(response["Retry-After"])
+    assert 1 <= seconds <= settings.FHIR_BAD_TOKEN_WINDOW_MINUTES * 60
+    return seconds
+
+
+def test_a_stale_token_sent_again_and_again_never_locks_out_valid_tokens(client, settings, role_user, care_setting):
+    # An integration engine: every clinician's calls from one address, one of them with a stale token.
     settings.FHIR_BAD_TOKEN_LIMIT = 3
-    statuses = [_care_team(client, f"cpis_guess{n}").status_code for n in range(5)]
-    assert statuses == [401, 401, 401, 429, 429]
-    # Even a good token from that address waits out the window: it is the address that guessed.
+    stale = "cpis_StaleTok" + "x" * 30
+    responses = [_care_team(client, stale) for _ in range(5)]
+    assert [r.status_code for r in responses] == [401, 401, 401, 429, 429]
+    assert all(_retry_after(r, settings) for r in responses[3:])
+    # The other clinicians' valid tokens from that address go through.
     user = role_user(Role.CLINICIAN, care_setting)
     _, raw = api_token_issue(user=user, organisation=care_setting, name="EPR", valid_days=1)
-    assert _care_team(client, raw).status_code == 429
+    assert _care_team(client, raw).status_code == 200
+    # Another stale token has its own count: its owner hears 401 (renew it), not "retry later".
+    assert _care_team(client, "cpis_OtherOne" + "y" * 30).status_code == 401
+    refused = AuditEvent.objects.filter(action=AuditAction.FHIR_REQUEST_REFUSED, detail__status=429)
+    assert refused.count() == 2 and {e.outcome for e in refused} == {AuditOutcome.DENIED}
+
+
+def test_many_invalid_tokens_from_one_address_are_limited_but_valid_ones_pass(
+    client, settings, role_user, care_setting
+):
+    settings.FHIR_BAD_TOKEN_ADDRESS_LIMIT = 3
+    responses = [_care_team(client, f"cpis_guess{n:04}" + "z" * 30) for n in range(5)]
+    assert [r.status_code for r in responses] == [401, 401, 401, 429, 429]
+    assert all(_retry_after(r, settings) for r in responses[3:])
+    user = role_user(Role.CLINICIAN, care_setting)
+    _, raw = api_token_issue(user=user, organisation=care_setting, name="EPR", valid_days=1)
+    assert _care_team(client, raw).status_code == 200
     # Another address is unaffected.
-    assert _care_team(client, raw, address="198.51.100.1").status_code == 200
+    assert _care_team(client, "cpis_guess9999", address="198.51.100.1").status_code == 401
 
 
 def test_a_second_token_shares_its_owners_limit(client, settings, role_user, care_setting):
