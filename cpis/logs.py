@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from django.core.signals import request_finished
 
+from core.trace_ids import TRACE_ID
+
 # A query string: from "?" to the end of the URL (whitespace, a quote or the end).
 _QUERY = re.compile(r"\?[^\s\"'<>]*")
 # Ten digits, optionally spaced 3-3-4 as people write them, standing as a number: not part of a
@@ -58,9 +60,6 @@ class RedactFilter(logging.Filter):
 
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-# A caller's TraceID as the FHIR API takes it (docs/fhir.md "Headers"), and so as log lines carry
-# it: visible ASCII up to 200 characters, nothing that could split a line or a header.
-TRACE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 # The current request (web) or task (worker): a dict, read by ContextFilter at each log call.
 _context: ContextVar[dict | None] = ContextVar("cpis_log_context", default=None)
 

@@ -42,7 +42,7 @@ from audit.services import audit_record, client_ip
 from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
 from core.tokens import token_hash
-from cpis.logs import TRACE_ID
+from core.trace_ids import TRACE_ID
 from cpis.resilience import OUTAGE_RETRY_AFTER_SECONDS, is_outage
 from fhir import capabilities, throttles
 from fhir import interactions as http
@@ -53,10 +53,6 @@ from fhir.models import ApiToken
 from plans.models import Plan
 
 FHIR_JSON = http.FHIR_JSON
-# The national guide recommends a UUID and requires nothing more; EPRs send .NET's braced
-# `{…}` form, prefixed ids and longer correlation ids. Any printable token is taken (at most
-# 200 characters, the audit log's column), the same rule the log lines follow.
-_TRACE_ID = TRACE_ID
 
 
 def _invalid_search(diagnostics: str = "Invalid NHS number") -> FhirError:
@@ -242,12 +238,12 @@ def fhir_search(view=None, *, silent_only: bool = False):
             http.refuse_long_query(request)
             if request.method != "GET":
                 response = _error_response(
-                    _method_not_allowed(request.method), trace_id if _TRACE_ID.match(trace_id or "") else ""
+                    _method_not_allowed(request.method), trace_id if TRACE_ID.match(trace_id or "") else ""
                 )
                 response["Allow"] = "GET"
                 return response
             content_type = http.response_content_type(request)
-            if trace_id and not _TRACE_ID.match(trace_id):
+            if trace_id and not TRACE_ID.match(trace_id):
                 raise _precondition(
                     "Missing or invalid header parameter: TraceID must be 1 to 200 printable characters, no spaces"
                 )
@@ -283,9 +279,9 @@ def fhir_search(view=None, *, silent_only: bool = False):
                 outcome=AuditOutcome.DENIED if error.status in (401, 403, 429) else AuditOutcome.FAILURE,
                 # PostgreSQL's JSON refuses NUL, which a path may carry (%00); the rest is kept as sent.
                 detail={"status": error.status, "code": error.code, "path": request.path[:300].replace("\x00", "?")},
-                trace_id=trace_id if _TRACE_ID.match(trace_id or "") else "",
+                trace_id=trace_id if TRACE_ID.match(trace_id or "") else "",
             )
-            return _error_response(error, trace_id if _TRACE_ID.match(trace_id or "") else "")
+            return _error_response(error, trace_id if TRACE_ID.match(trace_id or "") else "")
 
     return wrapper
 
@@ -647,7 +643,7 @@ def server_error(request) -> HttpResponse:
             "Unexpected internal server error",
             "Unexpected internal server error; it has been logged",
         )
-    return _error_response(error, trace_id if _TRACE_ID.match(trace_id) else "")
+    return _error_response(error, trace_id if TRACE_ID.match(trace_id) else "")
 
 
 def bad_request(request, exception=None) -> HttpResponse:
@@ -655,4 +651,4 @@ def bad_request(request, exception=None) -> HttpResponse:
     parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS, a host not allowed), answered as FHIR."""
     error = http.invalid_parameter("The request could not be read: too many parameters, or a malformed request")
     trace_id = request.headers.get("TraceID", "")
-    return _error_response(error, trace_id if _TRACE_ID.match(trace_id) else "")
+    return _error_response(error, trace_id if TRACE_ID.match(trace_id) else "")
