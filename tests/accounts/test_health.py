@@ -100,6 +100,8 @@ def test_real_worker_heartbeat_makes_health_green(client, settings):
         response = client.get(reverse("healthz"))
         assert response.status_code == 200, response.json()
         assert response.json()["worker"] == "ok"
+        # Started without --queues it consumes every delivery queue: each pool is up at once.
+        assert response.json()["pools"] == {"inbox": "ok", "email": "ok", "webhook": "ok"}
     finally:
         worker.terminate()
         worker.wait(timeout=10)
