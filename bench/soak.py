@@ -135,25 +135,27 @@ def run() -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
         worker = _Worker(db, log_path)
-        worker.start()
-        with (
-            check._gunicorn(db, DATABASE, {"CHECK_RATE_LIMIT_PER_HOUR": CHECK_LIMIT}),
-            psycopg.connect(conninfo(db, DATABASE), autocommit=True) as sizes,
-        ):
-            for _ in range(2 * check.WORKERS):
-                check._request("GET", "/check/", headers={"Cookie": cookie}, timeout=300)
-            make = check._check_request_factory(cookie, children, not_on_plan)
-            check._drive(make, seconds=check.WARM_UP)
-            print(
-                f"{minutes:g} minutes of checks: {check.CLIENTS} clients, {check.WORKERS} gunicorn workers, "
-                f"one Celery worker killed every {KILL_EVERY:g} s; load average before: {check._load_average()}"
-            )
-            print(
-                "minute  checks  errors  p50 ms  p95 ms  bare p50 ms  visits today  audit events  notifications  waiting"
-            )
-            last_kill = time.monotonic()
-            p50s = []
-            try:
+        # Stopped whatever happens: a worker left running would go on delivering (and
+        # skewing) the next run.
+        try:
+            worker.start()
+            with (
+                check._gunicorn(db, DATABASE, {"CHECK_RATE_LIMIT_PER_HOUR": CHECK_LIMIT}),
+                psycopg.connect(conninfo(db, DATABASE), autocommit=True) as sizes,
+            ):
+                for _ in range(2 * check.WORKERS):
+                    check._request("GET", "/check/", headers={"Cookie": cookie}, timeout=300)
+                make = check._check_request_factory(cookie, children, not_on_plan)
+                check._drive(make, seconds=check.WARM_UP)
+                print(
+                    f"{minutes:g} minutes of checks: {check.CLIENTS} clients, {check.WORKERS} gunicorn workers, "
+                    f"one Celery worker killed every {KILL_EVERY:g} s; load average before: {check._load_average()}"
+                )
+                print(
+                    "minute  checks  errors  p50 ms  p95 ms  bare p50 ms  visits today  audit events  notifications  waiting"
+                )
+                last_kill = time.monotonic()
+                p50s = []
                 for minute in range(1, int(minutes) + (minutes % 1 > 0) + 1):
                     seconds = min(60.0, (minutes - minute + 1) * 60) - BARE_SECONDS
                     ok, errors, latencies, _ = check._drive(_reseeded(make, minute), seconds=seconds)
@@ -171,8 +173,8 @@ def run() -> None:
                         f"{audit:>12,}  {notifications:>13,}  {waiting:>7,}",
                         flush=True,
                     )
-            finally:
-                worker.stop()
+        finally:
+            worker.stop()
         print(f"load average after: {check._load_average()}; worker killed {worker.kills} times")
         if len(p50s) > 1:
             print(f"p50 first minute {p50s[0]:.1f} ms, last minute {p50s[-1]:.1f} ms ({p50s[-1] / p50s[0]:.2f}x)")
