@@ -68,7 +68,8 @@ lock: install
 bench: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) -m bench
 
-# A pg_dump of DATABASE_URL into var/backups/ (or BACKUP=path); it holds personal data.
+# A pg_dump into var/backups/ (or BACKUP=path) as the read-only backup role, DATABASE_BACKUP_URL
+# (else DATABASE_URL); it holds personal data.
 backup: install
 	$(PY) manage.py backup_database $(if $(BACKUP),--output $(BACKUP))
 

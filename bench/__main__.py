@@ -9,7 +9,10 @@ def main() -> None:
     django.setup()
     import bench
 
-    wanted = set(sys.argv[1:])
+    # Bench names first; options after them (`soak --minutes 3`) are the benches' own.
+    names = sys.argv[1:]
+    options = next((i for i, arg in enumerate(names) if arg.startswith("-")), len(names))
+    wanted = set(names[:options])
     # Skip this runner itself (__main__) and any private helper module.
     for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")):
         if wanted and module not in wanted:

@@ -99,13 +99,13 @@ def _organisations():
     return las, settings_
 
 
-def _load(db: dict, children: list[str], las, care_settings) -> None:
+def _load(db: dict, children: list[str], las, care_settings, database: str | None = None) -> None:
     """Plans (once) and visits (every run, so each run starts from the same history)."""
     from plans.models import PlanChangeSource
 
     today = timezone.localdate()
     now = timezone.now()
-    with psycopg.connect(conninfo(db, DATABASE), autocommit=True) as conn:
+    with psycopg.connect(conninfo(db, database or DATABASE), autocommit=True) as conn:
         plan_count = conn.execute("SELECT count(*) FROM plans_plan").fetchone()[0]
         if plan_count != PLANS:
             print(f"loading {PLANS:,} plans ...", flush=True)
@@ -187,7 +187,7 @@ def _clinician_cookie(care_setting) -> str:
 
 
 @contextmanager
-def _gunicorn(db: dict, database: str | None = None) -> Iterator[int]:
+def _gunicorn(db: dict, database: str | None = None, extra_env: dict[str, str] | None = None) -> Iterator[int]:
     # The database the sessions above were made in: read at the call, not at import, as the
     # other benches point DATABASE at their own.
     database = database or DATABASE
@@ -211,6 +211,8 @@ def _gunicorn(db: dict, database: str | None = None) -> Iterator[int]:
         "FHIR_RATE_LIMIT_PER_MINUTE": "100000000",
         # The bench is one user checking thousands of children: the insider limit would stop it.
         "CHECK_RATE_LIMIT_PER_HOUR": "0",
+        # A bench's own knobs over these (bench.soak turns the insider limit back on).
+        **(extra_env or {}),
     }
     log = Path(settings.BASE_DIR) / "var" / "bench-gunicorn.log"
     log.parent.mkdir(parents=True, exist_ok=True)

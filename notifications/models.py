@@ -208,6 +208,13 @@ class Delivery(models.Model):
             ),
             # The failures page, newest first.
             models.Index(fields=["-failed_at"], condition=Q(status="failed"), name="delivery_failed_idx"),
+            # /healthz and /metrics: each channel's oldest undelivered row, one index probe each
+            # (operations.services.oldest_undelivered_ages), however long the backlog.
+            models.Index(
+                fields=["channel", "created_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="delivery_waiting_age_idx",
+            ),
         ]
         ordering = ["id"]
 

@@ -43,12 +43,34 @@ def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
+class BackupFailed(RuntimeError):
+    """pg_dump refused or failed; the message is its own, with what to do about it."""
+
+
 def database_dump(*, url: str, path: Path) -> Path:
+    """Dumps the database at `url` (the backup role's, DATABASE_BACKUP_URL) into `path`.
+
+    pg_dump reads each audit partition directly, which the application role may not
+    (audit/database_roles.py): a backup runs as the read-only backup role, or as the owner.
+    """
     args, env = _libpq(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(  # noqa: S603 - fixed program, arguments from our settings
-        [_tool("pg_dump"), "--format=custom", "--file", str(path), *args], env=env, check=True
+    done = subprocess.run(  # noqa: S603 - fixed program, arguments from our settings
+        [_tool("pg_dump"), "--format=custom", "--file", str(path), *args],
+        env=env,
+        capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        # A half-written dump must never pass for a backup.
+        path.unlink(missing_ok=True)
+        message = done.stderr.strip() or f"pg_dump exited with status {done.returncode}"
+        if "permission denied" in message:
+            message += (
+                "\nThe backup must connect as the read-only backup role that migrate grants"
+                " (DATABASE_BACKUP_ROLE): set DATABASE_BACKUP_URL to it (docs/operations.md, Backup and restore)."
+            )
+        raise BackupFailed(message)
     return path
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -78,6 +78,33 @@ class ServiceHealth:
         return sum(c.failed for c in self.channels)
 
 
+def pool_heartbeat_keys() -> dict[str, str]:
+    """Each delivery channel's worker pool, by channel: the cache key its heartbeat writes
+    (beat sends `pool_heartbeat` to each channel's queue; docker-compose.yml runs a pool per queue)."""
+    return {channel: POOL_HEARTBEAT_KEY.format(delivery_queue(channel)) for channel in Channel.values}
+
+
+_WAITING = [DeliveryStatus.PENDING, DeliveryStatus.SENDING]
+
+
+def oldest_undelivered_ages(*, deliveries: QuerySet[Delivery] | None = None) -> dict[str, float | None]:
+    """Seconds since each channel's oldest undelivered (pending or being sent) delivery was
+    written, by channel; None when none waits. One probe of delivery_waiting_age_idx per
+    channel, so a public health check costs the same with a backlog of a million."""
+    rows = Delivery.objects.all() if deliveries is None else deliveries
+    now = timezone.now()
+    ages: dict[str, float | None] = {}
+    for channel in Channel.values:
+        oldest = (
+            rows.filter(channel=channel, status__in=_WAITING)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        ages[channel] = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+    return ages
+
+
 def heartbeat_age(key: str = HEARTBEAT_KEY) -> float | None:
     from django.core.cache import cache
 
@@ -116,7 +143,6 @@ def periodic_tasks() -> list[PeriodicTaskFigures]:
 def service_health(*, local_authority: Organisation | None = None) -> ServiceHealth:
     """Everything at once (national admins), or one LA's share (its admins): the deliveries,
     overdue notifications, uploads and audit events of that LA only."""
-    now = timezone.now()
     deliveries = Delivery.objects.all()
     notifications = Notification.objects.all()
     uploads = PlanUpload.objects.all()
@@ -127,25 +153,24 @@ def service_health(*, local_authority: Organisation | None = None) -> ServiceHea
         uploads = uploads.filter(organisation=local_authority)
         audit = audit.filter(organisation=local_authority)
 
-    waiting = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
     rows = deliveries.values("channel").annotate(
-        pending=Count("id", filter=waiting),
-        oldest=Min("created_at", filter=waiting),
+        pending=Count("id", filter=Q(status__in=_WAITING)),
         failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
     )
     by_channel = {row["channel"]: row for row in rows}
+    oldest = oldest_undelivered_ages(deliveries=deliveries)
+    pools = pool_heartbeat_keys()
     channels = []
     for value, label in Channel.choices:
         row = by_channel.get(value, {})
-        oldest = row.get("oldest")
         channels.append(
             ChannelFigures(
                 channel=value,
                 label=label,
                 pending=row.get("pending", 0),
-                oldest_pending_age=(now - oldest).total_seconds() if oldest else None,
+                oldest_pending_age=oldest[value],
                 failed=row.get("failed", 0),
-                pool_heartbeat_age=heartbeat_age(POOL_HEARTBEAT_KEY.format(delivery_queue(value))),
+                pool_heartbeat_age=heartbeat_age(pools[value]),
             )
         )
 

@@ -145,6 +145,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
 # tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
+# The read-only role backups run as (docs/operations.md "Backup and restore"): `migrate` grants
+# it SELECT on every table, sequence and audit partition, and on those made later. Empty: none.
+DATABASE_BACKUP_ROLE = env("DATABASE_BACKUP_ROLE", default="")
+# What `manage.py backup_database` (and `make backup`) connects with: the backup role's URL.
+# Empty: DATABASE_URL, which works only for a role that reads every audit partition (the owner).
+DATABASE_BACKUP_URL = env("DATABASE_BACKUP_URL", default="")
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:

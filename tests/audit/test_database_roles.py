@@ -6,6 +6,8 @@ the application's connection would try.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -13,7 +15,7 @@ from django.db import connection
 from psycopg import sql
 
 from accounts.models import Organisation
-from audit.database_roles import app_role_grant
+from audit.database_roles import app_role_grant, backup_role_grant
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_record
 from tests.factories import OrganisationFactory
@@ -28,10 +30,10 @@ def _connect_as(role: str) -> psycopg.Connection:
     )
 
 
-@pytest.fixture
-def role():
+@contextmanager
+def _login_role(prefix: str) -> Iterator[str]:
     """A login role of our own (roles are cluster-wide: a unique name per test), dropped after."""
-    name = f"cpis_app_test_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
         cursor.execute(
@@ -51,9 +53,23 @@ def role():
 
 
 @pytest.fixture
+def role():
+    with _login_role("cpis_app_test") as name:
+        yield name
+
+
+@pytest.fixture
 def app_role(role):
     app_role_grant(role=role)
     return role
+
+
+@pytest.fixture
+def backup_role():
+    """Granted as `migrate` grants DATABASE_BACKUP_ROLE."""
+    with _login_role("cpis_backup_test") as name:
+        backup_role_grant(role=name)
+        yield name
 
 
 @pytest.mark.parametrize(
@@ -114,3 +130,69 @@ def test_grants_are_applied_by_migrate(settings, role):
         assert conn.execute("SELECT count(*) FROM accounts_organisation").fetchone() is not None
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM audit_auditevent")
+
+
+# A month no other test makes, far from today's partitions.
+LATER_MONTH = "2098-01-01"
+LATER_PARTITION = "audit_auditevent_2098_01"
+
+
+@pytest.fixture
+def later_partition():
+    yield LATER_PARTITION
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(LATER_PARTITION)))
+
+
+def test_backup_role_reads_every_audit_partition_including_one_the_partition_job_makes_later(
+    app_role, backup_role, later_partition
+):
+    """pg_dump reads each partition directly. The partition job runs as the application role
+    (beat's worker) and makes next months' partitions through the owner's function: the backup
+    role reads those too, and the application role still reads none of them directly."""
+    audit_record(action=AuditAction.LOGIN)
+    with _connect_as(app_role) as conn:
+        assert conn.execute("SELECT audit_partition_create(%s)", [LATER_MONTH]).fetchone() == (LATER_PARTITION,)
+    partitions = [LATER_PARTITION, "audit_auditevent_default"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'audit_auditevent'::regclass"
+        )
+        partitions += [name for (name,) in cursor.fetchall() if name not in partitions]
+    with _connect_as(backup_role) as conn:
+        for partition in partitions:
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(partition)))
+        assert conn.execute("SELECT count(*) FROM audit_auditevent").fetchone() == (1,)
+        assert conn.execute("SELECT last_value FROM audit_auditevent_id_seq").fetchone() is not None
+    with _connect_as(app_role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(LATER_PARTITION)))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO audit_auditevent (occurred_at, roles, action, nhs_number, outcome, trace_id, detail)"
+        " SELECT now(), roles, action, nhs_number, outcome, trace_id, detail FROM audit_auditevent",
+        "UPDATE accounts_organisation SET name = 'x'",
+        "DELETE FROM accounts_organisation",
+        "SELECT nextval('audit_auditevent_id_seq')",
+        "CREATE TABLE cpis_smuggled (id int)",
+    ],
+)
+def test_backup_role_writes_nothing(backup_role, statement):
+    OrganisationFactory(name="Kept")
+    audit_record(action=AuditAction.LOGIN)
+    with _connect_as(backup_role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+    assert Organisation.objects.get().name == "Kept"
+    assert AuditEvent.objects.count() == 1
+
+
+def test_backup_role_is_granted_by_migrate(settings, role):
+    settings.DATABASE_BACKUP_ROLE = role
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    with _connect_as(role) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_auditevent_default").fetchone() == (0,)

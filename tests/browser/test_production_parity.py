@@ -1,7 +1,7 @@
 """The service as deployed, driven in Chromium: the production-parity journey.
 
 Everything as the Dockerfile and docker-compose.yml run it, by the same commands:
-- a database and two roles made by `deploy/postgres/init-roles.sh`; `migrate` as the owner,
+- a database and its roles made by `deploy/postgres/init-roles.sh`; `migrate` as the owner,
   web, worker and beat as the application role (no DDL; the audit log read and append only);
 - `collectstatic` with the production storage, DEBUG off, the production settings module;
 - every application service of docker-compose.yml (gunicorn, the worker(s), beat) started from
@@ -57,11 +57,12 @@ YEAR = 365 * 24 * 3600
 
 
 class Database:
-    """A database and its owner and application roles, made by the deployment's own script."""
+    """A database and its owner, application and backup roles, made by the deployment's own script."""
 
     def __init__(self):
         suffix = uuid.uuid4().hex[:8]
         self.name, self.owner, self.app = f"cpis_parity_{suffix}", f"cpis_owner_{suffix}", f"cpis_app_{suffix}"
+        self.backup = f"cpis_backup_{suffix}"
         db = connection.settings_dict
         self.host, self.port, self.superuser = db["HOST"] or "127.0.0.1", str(db["PORT"] or 5432), db["USER"]
 
@@ -79,8 +80,10 @@ class Database:
                 "CPIS_DB": self.name,
                 "CPIS_OWNER": self.owner,
                 "CPIS_APP": self.app,
+                "CPIS_BACKUP": self.backup,
                 "CPIS_OWNER_PASSWORD": secrets.token_hex(8),
                 "CPIS_APP_PASSWORD": secrets.token_hex(8),
+                "CPIS_BACKUP_PASSWORD": secrets.token_hex(8),
             },
             check=True,
             capture_output=True,
@@ -94,7 +97,7 @@ class Database:
             host=self.host, port=self.port, dbname="postgres", user=self.superuser, autocommit=True
         ) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
-            for role in (self.app, self.owner):
+            for role in (self.app, self.backup, self.owner):
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
@@ -213,6 +216,9 @@ class Deployment:
             *_as_run_here(migrate["command"], self.workdir)[2:],
             DATABASE_URL=self.database.url(self.database.owner),
             DATABASE_APP_ROLE=migrate["environment"]["DATABASE_APP_ROLE"].replace("cpis_app", self.database.app),
+            DATABASE_BACKUP_ROLE=migrate["environment"]["DATABASE_BACKUP_ROLE"].replace(
+                "cpis_backup", self.database.backup
+            ),
         )
         self.manage("seed_demo", "--force", DEMO="true")
         for name, service in COMPOSE["services"].items():

@@ -1,10 +1,16 @@
 """/metrics: Prometheus text, the backlog gauges moving with a check, and refusals."""
 
+import time
+from datetime import timedelta
+
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from notifications.models import Channel, Delivery
 from notifications.services import delivery_attempt
+from operations.services import pool_heartbeat_keys
 from tests.notifications.checks import child_on_plan, record_check
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +134,22 @@ def test_under_gunicorn_metrics_add_up_across_workers(tmp_path):
     assert samples[("cpis_deliveries_pending", (("channel", "inbox"),))] == 0
     # The multiprocess files were in the configured directory, not the working directory.
     assert any(tmp_path.glob("cpis-metrics-*"))
+
+
+def test_metrics_give_each_channels_oldest_undelivered_age_and_each_pools_heartbeat(
+    client, metrics_settings, local_authority, care_setting
+):
+    record_check(plans=[child_on_plan(local_authority)], care_setting=care_setting)
+    Delivery.objects.filter(channel=Channel.EMAIL).update(created_at=timezone.now() - timedelta(seconds=900))
+    pools = pool_heartbeat_keys()
+    cache.set(pools["inbox"], time.time() - 30)
+    cache.delete_many([pools["email"], pools["webhook"]])
+    samples = scrape(client)
+    oldest = {c: samples[("cpis_deliveries_oldest_pending_age_seconds", (("channel", c),))] for c in Channel.values}
+    assert 900 <= oldest["email"] < 960
+    assert 0 <= oldest["inbox"] < 60
+    assert oldest["webhook"] == 0  # this LA has no webhook: nothing waits
+    heartbeat = {c: samples[("cpis_worker_pool_heartbeat_age_seconds", (("channel", c),))] for c in Channel.values}
+    assert 30 <= heartbeat["inbox"] < 90
+    # NaN: no heartbeat at all (the alert rule's `x != x`).
+    assert heartbeat["email"] != heartbeat["email"] and heartbeat["webhook"] != heartbeat["webhook"]

@@ -1,19 +1,28 @@
 """The restore drill: back up a database holding plans, visits, notifications, uploads and
-audit events; restore it into a new database; run the service on it; find everything intact
-and the audit table still append-only."""
+audit events, exactly as the deployment does (`make backup` in docker-compose's web
+environment: the service connected as the application role, the dump as the read-only backup
+role, both least-privilege roles granted by `migrate` as compose's migrate service grants
+them); restore it into a new database; run the service on it; find everything intact and the
+audit table still append-only."""
 
 import json
 import os
+import re
+import secrets
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from psycopg import sql
 
 from accounts.models import Role
 from attendances.models import Visit
@@ -37,13 +46,77 @@ TABLES = {
 }
 
 
-def _url(name: str) -> str:
+ROOT = Path(settings.BASE_DIR)
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _url(name: str, role: str | None = None) -> str:
     db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+    return f"postgres://{role or db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
 
 
 @pytest.fixture
-def empty_database():
+def deployment_roles(settings):
+    """The application and backup roles as init-roles.sh makes them (roles are cluster-wide:
+    unique names), granted by `migrate` with compose's migrate settings; dropped after."""
+    suffix = uuid.uuid4().hex[:8]
+    roles = {"cpis_app": f"cpis_app_drill_{suffix}", "cpis_backup": f"cpis_backup_drill_{suffix}"}
+    database = sql.Identifier(connection.settings_dict["NAME"])
+    with connection.cursor() as cursor:
+        for role in roles.values():
+            cursor.execute(sql.SQL("CREATE ROLE {} LOGIN NOINHERIT").format(sql.Identifier(role)))
+            cursor.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, sql.Identifier(role)))
+        cursor.execute(
+            sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(roles["cpis_backup"]))
+        )
+    migrate = COMPOSE["services"]["migrate"]["environment"]
+    settings.DATABASE_APP_ROLE = roles[migrate["DATABASE_APP_ROLE"]]
+    settings.DATABASE_BACKUP_ROLE = roles[migrate["DATABASE_BACKUP_ROLE"]]
+    call_command("migrate", verbosity=0)
+    yield roles
+    with connection.cursor() as cursor:
+        for role in roles.values():
+            cursor.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            cursor.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(database, sql.Identifier(role)))
+            cursor.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _compose_web_environment(roles: dict[str, str]) -> dict[str, str]:
+    """docker-compose.yml's web environment, pointed at this test's database and roles (a
+    compose URL is postgres://<role>:${PASSWORD}@db:5432/cpis; trust auth ignores passwords)."""
+    env = {}
+    for name, value in COMPOSE["services"]["web"]["environment"].items():
+        found = re.fullmatch(r"postgres://(\w+):\$\{[^}]+\}@db:5432/cpis", value)
+        if found:
+            value = _url(connection.settings_dict["NAME"], roles[found[1]])
+        elif value.startswith("redis://"):
+            value = settings.CACHES["default"]["LOCATION"]
+        env[name] = value
+    return env
+
+
+def make_backup(path: Path, roles: dict[str, str]) -> subprocess.CompletedProcess:
+    """`make backup BACKUP=path` in web's compose environment with the production settings
+    module (the Dockerfile's). The lock-file targets count as done: this machine's virtualenv
+    is the one the suite runs in, and a backup must never reinstall it."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cpis.settings.base",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "localhost",
+        **_compose_web_environment(roles),
+    }
+    return subprocess.run(
+        ["make", "-o", ".venv/.installed", "-o", "node_modules/.installed", "backup", f"BACKUP={path}",
+         f"PY={sys.executable}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def empty_database(deployment_roles):
+    # After the roles (and so dropped before them): the restored grants name them.
     name = f"{connection.settings_dict['NAME']}_restored"
     admin = psycopg.connect(_url("postgres"), autocommit=True)
     admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -54,7 +127,7 @@ def empty_database():
 
 
 def test_a_backup_restores_into_a_new_database_that_serves_checks_with_the_audit_log_protected(
-    tmp_path, empty_database, role_user, care_setting, local_authority
+    tmp_path, deployment_roles, empty_database, role_user, care_setting, local_authority
 ):
     plans = [child_on_plan(local_authority) for _ in range(3)]
     for plan in plans:
@@ -62,11 +135,20 @@ def test_a_backup_restores_into_a_new_database_that_serves_checks_with_the_audit
     import_bytes(local_authority, csv_bytes([row(n) for n in range(1, 6)]))
     clinician = role_user(Role.CLINICIAN)
     _, raw_token = api_token_issue(user=clinician, organisation=care_setting, name="EPR", valid_days=30)
+    # Events land in their month's partition and in the default one (a month beat missed):
+    # the backup role must read both, which the application role may not.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (occurred_at, roles, action, nhs_number, outcome, trace_id, detail)"
+            " VALUES ('2099-06-01', '', 'login', '', 'success', 'drill-default-partition', '{}')"
+        )
     before = {table: model.objects.count() for table, model in TABLES.items()}
     assert all(before.values()), before
 
     backup = tmp_path / "cpis.dump"
-    call_command("backup_database", output=str(backup))
+    made = make_backup(backup, deployment_roles)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert backup.stat().st_size > 0
     restored_url = _url(empty_database)
     call_command("restore_database", str(backup), database_url=restored_url)
 
@@ -80,6 +162,9 @@ def test_a_backup_restores_into_a_new_database_that_serves_checks_with_the_audit
             newest.action,
             newest.trace_id,
         )
+        assert restored.execute(
+            "SELECT count(*) FROM audit_auditevent_default WHERE trace_id = 'drill-default-partition'"
+        ).fetchone() == (1,)
         # The audit log is still append-only: the trigger came back with the schema.
         for statement in ("UPDATE audit_auditevent SET action = 'x'", "DELETE FROM audit_auditevent"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -1,12 +1,19 @@
 """Rate limits (issue 12 finding 7): bad bearer tokens per client address, a user's tokens sharing
 the user's limit, and checks per user per hour with the organisation's admins told."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
+from attendances.services import CheckRateLimited, child_check
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from fhir.services import api_token_issue
 from tests.factories import PlanFactory, nhs_number_for
@@ -125,3 +132,65 @@ def test_api_checks_count_towards_the_same_limit(client, client_for, settings, r
     assert _care_team(client, raw, n=2).status_code == 200
     assert _care_team(client, raw, n=3).status_code == 403
     assert _check(client_for(clinician), 4).status_code == 429
+
+
+def test_a_user_over_the_limit_is_refused_again_without_the_audit_log_being_counted_again(
+    client_for, settings, role_user, care_setting
+):
+    """A user hammering at the limit made every refusal slower than the one before: each was
+    counted over all their events of the hour, refusals included (the soak's slowdown)."""
+    settings.CHECK_RATE_LIMIT_PER_HOUR = 3
+    role_user(Role.ORG_ADMIN, care_setting)
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    client = client_for(clinician)
+    assert [_check(client, n).status_code for n in range(3)] == [200, 200, 200]
+    assert _check(client, 3).status_code == 429
+    for n in range(4, 7):
+        with CaptureQueriesContext(connection) as queries:
+            assert _check(client, n).status_code == 429
+        reads = [q["sql"] for q in queries if "audit_auditevent" in q["sql"] and not q["sql"].startswith("INSERT")]
+        assert reads == [], reads
+    # Each refusal is still audited, and the admins were told once.
+    assert AuditEvent.objects.filter(action=AuditAction.CHECK_RATE_LIMITED, user=clinician).count() == 4
+    assert len([m for m in mail.outbox if "limit of checks" in m.subject]) == 1
+
+
+def test_a_user_may_check_again_once_their_oldest_check_leaves_the_hour(settings, role_user, care_setting):
+    settings.CHECK_RATE_LIMIT_PER_HOUR = 2
+    clinician = role_user(Role.CLINICIAN, care_setting)
+
+    def check(n: int):
+        return child_check(
+            nhs_number=nhs_number_for(n),
+            date_of_birth=None,
+            arrived_at=timezone.now(),
+            user=clinician,
+            organisation=care_setting,
+            role=Role.CLINICIAN,
+        )
+
+    check(1)
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+        check(2)
+        with pytest.raises(CheckRateLimited):
+            check(3)
+    with time_machine.travel(timezone.now() + timedelta(minutes=59)), pytest.raises(CheckRateLimited):
+        check(4)  # the first check is still within the hour
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):
+        check(5)  # it has left the hour: one slot free
+        with pytest.raises(CheckRateLimited):
+            check(6)
+
+
+def test_the_limit_holds_without_redis(client_for, settings, role_user, care_setting):
+    from cpis import resilience
+
+    settings.CHECK_RATE_LIMIT_PER_HOUR = 2
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    client = client_for(clinician)
+    assert [_check(client, n).status_code for n in range(2)] == [200, 200]
+    resilience.cache_breaker.failed(ConnectionError("test: Redis down"))
+    try:
+        assert [_check(client, n).status_code for n in range(2, 4)] == [429, 429]
+    finally:
+        resilience.reset()

@@ -1,4 +1,5 @@
-"""manage.py backup_database [--output FILE]: a pg_dump of DATABASE_URL (operations/backup.py)."""
+"""manage.py backup_database [--output FILE]: a pg_dump as the backup role, DATABASE_BACKUP_URL
+(else DATABASE_URL); operations/backup.py."""
 
 from pathlib import Path
 
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from operations.backup import database_dump
+from operations.backup import BackupFailed, database_dump
 
 
 class Command(BaseCommand):
@@ -14,13 +15,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--output", help="The file to write (default var/backups/cpis-<time>.dump).")
-        parser.add_argument("--database-url", help="Another database than DATABASE_URL.")
+        parser.add_argument("--database-url", help="Another database or role than DATABASE_BACKUP_URL's.")
 
     def handle(self, *args, output=None, database_url=None, **options):
-        url = database_url or _url_from_settings()
+        url = database_url or settings.DATABASE_BACKUP_URL or _url_from_settings()
         path = Path(output or settings.BASE_DIR / "var" / "backups" / f"cpis-{timezone.now():%Y%m%dT%H%M%SZ}.dump")
         try:
             database_dump(url=url, path=path)
+        except BackupFailed as exc:
+            raise CommandError(f"Backup failed: {exc}") from exc
         except Exception as exc:
             raise CommandError(f"Backup failed: {type(exc).__name__}: {exc}") from exc
         self.stdout.write(str(path))
