@@ -17,6 +17,7 @@ from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User
+from accounts.second_factors import has_second_factor
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 
@@ -36,8 +37,8 @@ def has_passkey(user: User) -> bool:
 
 def passkey_removal_refusal(passkey: WebAuthnCredential) -> str | None:
     """Why this passkey cannot be removed now, in words its owner can act on; None if it can."""
-    others = passkeys_of(passkey.user).exclude(pk=passkey.pk).exists()
-    if others or TOTPDevice.objects.filter(user=passkey.user, confirmed=True).exists():
+    # A provider's assurance does not count: it does not stop the password sign-in's enrolment.
+    if has_second_factor(passkey.user, besides=passkey):
         return None
     return (
         "This passkey is your only way to prove it is you after your password. "

@@ -11,13 +11,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts.forms import NewPasswordForm, PasswordChangeForm, PasswordForgottenForm, SecondFactorForm, post_data
 from accounts.passwords import (
     backup_codes_regenerate,
-    has_second_factor,
     password_change,
     password_reset_complete,
     password_reset_request,
     reset_link_user,
     second_factor_verify,
 )
+from accounts.second_factors import has_second_factor
 from accounts.views import _BACKUP_CODES
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
@@ -105,6 +105,8 @@ def password_reset(request):
     user = reset_link_user(token) if token else None
     if user is None:
         return _link_refused(request)
+    # Whoever has a second factor proves it here too, a passkey's owner included: the link alone
+    # (the mailbox) must not set a password (docs/adr/ADR-008-passkeys.md).
     form = NewPasswordForm(post_data(request), user=user, needs_code=has_second_factor(user))
     if request.method == "POST" and form.is_valid():
         if "code" in form.fields and second_factor_verify(user, form.cleaned_data["code"]) is None:

@@ -47,10 +47,6 @@ def second_factor_verify(user: User, code: str):
     return None
 
 
-def has_second_factor(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-
-
 def reset_link_token(user: User) -> str:
     return f"{urlsafe_base64_encode(force_bytes(user.pk))}.{default_token_generator.make_token(user)}"
 

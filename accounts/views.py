@@ -28,6 +28,7 @@ from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
 from accounts.passwords import second_factor_verify
+from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
@@ -111,7 +112,8 @@ def login_view(request):
             form.add_error(None, "Enter a correct email address and password. Both are case-sensitive.")
         else:
             pending_sign_in_start(request, user, next_url=request.GET.get("next"))
-            if _has_second_factor(user):
+            # The verify page checks an authenticator code or a passkey: either sends it there.
+            if has_second_factor(user):
                 return redirect("accounts:login_verify")
             return redirect("accounts:login_enrol")
     return render(
@@ -120,10 +122,6 @@ def login_view(request):
         {"form": form, "timed_out": timed_out},
         status=400 if form.errors else 200,
     )
-
-
-def _has_second_factor(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists() or has_passkey(user)
 
 
 def axes_username(request, credentials=None) -> str:
@@ -190,7 +188,7 @@ def login_enrol(request):
     if user is None:
         messages.info(request, "Sign in again to continue.")
         return redirect("accounts:login")
-    if _has_second_factor(user):
+    if has_second_factor(user):
         return redirect("accounts:login_verify")
     device = totp_device_for_enrolment(user=user)
     form = OTPForm(post_data(request))
