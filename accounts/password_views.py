@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts.forms import NewPasswordForm, PasswordChangeForm, PasswordForgottenForm, SecondFactorForm, post_data
 from accounts.passwords import (
     backup_codes_regenerate,
+    code_refused,
     password_change,
     password_reset_complete,
     password_reset_request,
@@ -23,12 +24,6 @@ from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
 _RESET_TOKEN = "password_reset_token"
-_CODE_REFUSED = "The security code is not correct or has already been used. Wait for a new code and try again."
-
-
-def _code_refused(request, form, user) -> None:
-    audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
-    form.add_error("code", _CODE_REFUSED)
 
 
 @never_cache
@@ -42,8 +37,9 @@ def password_change_view(request):
     user = request.user
     form = PasswordChangeForm(post_data(request), user=user)
     if request.method == "POST" and form.is_valid():
-        if second_factor_verify(user, form.cleaned_data["code"]) is None:
-            _code_refused(request, form, user)
+        check = second_factor_verify(user, form.cleaned_data["code"])
+        if check.device is None:
+            code_refused(request, form, user, check)
         else:
             password_change(user=user, password=form.cleaned_data["new_password"], request=request)
             # The session's hash of the password changed; keep this sign-in, end the others.
@@ -109,8 +105,9 @@ def password_reset(request):
     # (the mailbox) must not set a password (docs/adr/ADR-008-passkeys.md).
     form = NewPasswordForm(post_data(request), user=user, needs_code=has_second_factor(user))
     if request.method == "POST" and form.is_valid():
-        if "code" in form.fields and second_factor_verify(user, form.cleaned_data["code"]) is None:
-            _code_refused(request, form, user)
+        check = second_factor_verify(user, form.cleaned_data["code"]) if "code" in form.fields else None
+        if check is not None and check.device is None:
+            code_refused(request, form, user, check)
         else:
             password_reset_complete(user=user, password=form.cleaned_data["new_password"], request=request)
             request.session.pop(_RESET_TOKEN, None)
@@ -125,8 +122,9 @@ def backup_codes_new(request):
     user = request.user
     form = SecondFactorForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        if second_factor_verify(user, form.cleaned_data["code"]) is None:
-            _code_refused(request, form, user)
+        check = second_factor_verify(user, form.cleaned_data["code"])
+        if check.device is None:
+            code_refused(request, form, user, check)
         else:
             request.session[_BACKUP_CODES] = backup_codes_regenerate(user=user, request=request)
             return redirect("accounts:backup_codes")

@@ -8,7 +8,10 @@ PASSWORD_RESET_TIMEOUT. It travels in the link's path, which every log redacts
 """
 
 import logging
+import math
 import smtplib
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -18,6 +21,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_otp.models import Device
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -29,22 +34,93 @@ from audit.services import audit_record
 logger = logging.getLogger(__name__)
 
 
-def second_factor_verify(user: User, code: str):
-    """The device that accepts `code`: the authenticator for six digits, else a backup code.
+@dataclass(frozen=True)
+class CodeCheck:
+    """What a security code proved: the device that accepted it, or why it was refused."""
 
-    Only the device the code's shape belongs to is asked: a wrong answer makes django-otp
-    throttle that device, and a backup code must not make the authenticator wait (nor the
-    other way round).
+    device: Device | None = None
+    # "wrong", "used" (the authenticator's code of a moment ago, typed again) or "wait".
+    refusal: str = ""
+    wait_seconds: int = 0
+
+    @property
+    def message(self) -> str:
+        if self.refusal == "used":
+            return "You have already used this security code. Wait for your authenticator app to show a new code."
+        if self.refusal == "wait":
+            return (
+                "You have entered a wrong security code too many times. "
+                f"Wait {_duration(self.wait_seconds)}, then try again."
+            )
+        return "The security code is not correct. Enter the code your authenticator app shows now."
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _wait_seconds(device: Device, now: float) -> int:
+    """How long the device must wait before it may check another code (0: it may now)."""
+    failed_at = device.throttling_failure_timestamp
+    if device.throttling_failure_count < settings.SECOND_FACTOR_FAILURE_LIMIT or failed_at is None:
+        return 0
+    return max(0, math.ceil(failed_at.timestamp() + settings.SECOND_FACTOR_COOLOFF - now))
+
+
+def _used_before(device: TOTPDevice, code: str) -> bool:
+    """Whether `code` is one of the device's current codes that it already accepted once."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return bool(totp.verify(int(code), device.tolerance))
+
+
+def code_refused(request, form, user: User, check: CodeCheck) -> None:
+    """A refused code: audited with the reason, and the form says it in words to act on."""
+    audit_record(
+        action=AuditAction.OTP_FAILED,
+        request=request,
+        user=user,
+        outcome=AuditOutcome.DENIED if check.refusal == "wait" else AuditOutcome.FAILURE,
+        detail={"reason": check.refusal},
+    )
+    form.add_error("code", check.message)
+
+
+@transaction.atomic
+def second_factor_verify(user: User, code: str) -> CodeCheck:
+    """Checks `code` against the authenticator for six digits, else against the backup codes.
+
+    1. Only the device the code's shape belongs to is asked: a backup code must not use up the
+       authenticator's attempts (nor the other way round).
+    2. The devices are locked until commit, so guesses sent at once are counted one by one.
+    3. A device that refused SECOND_FACTOR_FAILURE_LIMIT codes in a row checks none until
+       SECOND_FACTOR_COOLOFF has passed since the last; the page says how long. Below that
+       limit a code is checked at once: django-otp's own back-off (1, 2, 4… seconds after each
+       wrong code) refused the right code typed straight after a typo (issue 24 item 15). The
+       break-glass admin's sign-in (django-otp's form) keeps that back-off.
+    4. A refusal says why: not correct, already used (an authenticator code is good once), or wait.
     """
     if len(code) == 6 and code.isdigit():
-        devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+        devices: list[Device] = list(TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
     else:
         # verify_token deletes the matched backup code, so each one works once.
-        devices = StaticDevice.objects.filter(user=user, confirmed=True)
-    for device in devices:
+        devices = list(StaticDevice.objects.select_for_update().filter(user=user, confirmed=True))
+    now = time.time()
+    waits = [_wait_seconds(device, now) for device in devices]
+    usable = [device for device, wait in zip(devices, waits, strict=True) if wait == 0]
+    if devices and not usable:
+        return CodeCheck(refusal="wait", wait_seconds=min(waits))
+    for device in usable:
+        # Our limit replaces django-otp's back-off for this check (a cached property: this
+        # instance only); a refusal still counts in the device's failures.
+        device.throttling_enabled = False
         if device.verify_token(code):
-            return device
-    return None
+            return CodeCheck(device=device)
+    used = any(isinstance(device, TOTPDevice) and _used_before(device, code) for device in usable)
+    return CodeCheck(refusal="used" if used else "wrong")
 
 
 def reset_link_token(user: User) -> str:

@@ -27,7 +27,7 @@ from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
-from accounts.passwords import second_factor_verify
+from accounts.passwords import code_refused, second_factor_verify
 from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
@@ -145,12 +145,10 @@ def login_verify(request):
         return redirect("accounts:login")
     form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        device = second_factor_verify(user, form.cleaned_data["code"])
+        check = second_factor_verify(user, form.cleaned_data["code"])
+        device = check.device
         if device is None:
-            audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
-            form.add_error(
-                "code", "The security code is not correct or has already been used. Wait for a new code and try again."
-            )
+            code_refused(request, form, user, check)
         else:
             if isinstance(device, StaticDevice):
                 audit_record(action=AuditAction.OTP_BACKUP_CODE_USED, request=request, user=user)

@@ -265,7 +265,12 @@ AXES_VERBOSE = False
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 OTP_TOTP_ISSUER = "CP-IS"
+# django-otp's back-off (1, 2, 4… s after each wrong code) holds only for the break-glass admin's
+# sign-in; the service's pages allow OTP_FAILURE_LIMIT wrong codes in a row at once, then make
+# the device wait OTP_COOLOFF_MINUTES after each further one (accounts.passwords.second_factor_verify).
 OTP_TOTP_THROTTLE_FACTOR = 1
+SECOND_FACTOR_FAILURE_LIMIT = env.int("OTP_FAILURE_LIMIT", default=5)
+SECOND_FACTOR_COOLOFF = env.int("OTP_COOLOFF_MINUTES", default=15) * 60
 
 # Passkeys (WebAuthn, django-otp-webauthn; README "Passkeys"). A passkey belongs to one relying
 # party id, the public host name people type, and the browser signs the origin it saw: behind

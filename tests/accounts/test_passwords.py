@@ -160,7 +160,7 @@ def test_a_backup_code_does_not_make_the_authenticator_wait(role_user):
     user = role_user(Role.CLINICIAN)
     backup = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     StaticToken.objects.create(device=backup, token="backup42")
-    assert second_factor_verify(user, "backup42") == backup
-    assert second_factor_verify(user, "wrongcode") is None
+    assert second_factor_verify(user, "backup42").device == backup
+    assert second_factor_verify(user, "wrongcode").refusal == "wrong"
     # Straight after, the authenticator still answers (no throttle from the backup attempts).
-    assert second_factor_verify(user, current_code()) == TOTPDevice.objects.get(user=user)
+    assert second_factor_verify(user, current_code()).device == TOTPDevice.objects.get(user=user)
