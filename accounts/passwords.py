@@ -19,6 +19,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django_otp.models import Device
@@ -29,7 +30,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import User, UserSession
 from accounts.services import BACKUP_CODE_COUNT
 from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.services import audit_record, client_ip
+from cpis.rate_limits import window_count, window_number
+from cpis.resilience import broker_breaker
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +143,14 @@ def reset_link_user(token: str) -> User | None:
     return user
 
 
-def _reset_email_send(user: User, token: str) -> None:
-    link = settings.SITE_URL.rstrip("/") + reverse("accounts:password_reset_link", kwargs={"token": token})
+def password_reset_email_send(*, user_id: int) -> None:
+    """E-mails the user a fresh reset link (the worker's job, accounts.tasks), if still active."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "accounts:password_reset_link", kwargs={"token": reset_link_token(user)}
+    )
     body = render_to_string(
         "emails/password_reset.txt", {"link": link, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60}
     )
@@ -152,23 +161,67 @@ def _reset_email_send(user: User, token: str) -> None:
         logger.warning("Password reset e-mail for user %s could not be sent", user.pk, exc_info=True)
 
 
-def password_reset_request(*, email: str, request=None) -> None:
-    """E-mails a reset link if an active account has this address; says nothing either way.
+def _reset_email_queue(user_id: int | None) -> None:
+    """Hands the e-mail to the worker; None queues a task that sends nothing (see below).
 
-    The audit names the user when there is one, and never the address typed (it may be
-    anyone's, or a typo).
+    A broker that is down must not fail the page (nor hold it for a socket timeout twice): the
+    link is not sent, and the person asks again.
     """
+    from accounts.tasks import password_reset_email_send as task
+
+    if broker_breaker.is_open:
+        logger.warning("Broker recently unavailable; a password reset e-mail task was not queued")
+        return
+    try:
+        task.apply_async((user_id,), retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the page answers all the same
+        broker_breaker.failed(exc)
+        logger.warning("A password reset e-mail task could not be queued: %s", type(exc).__name__)
+
+
+def _reset_limit_reached(*, email: str, address: str | None) -> str | None:
+    """Counts one forgotten-password request; the limit it went over ("email", "client") or None.
+
+    Per address typed, so nobody floods one person's mailbox, and per client address, so
+    nobody sprays every address. The typed address is kept as a keyed hash: Redis holds no
+    e-mail address. Redis down: no limit (cpis/rate_limits.py fails open).
+    """
+    window = settings.PASSWORD_RESET_LIMIT_WINDOW
+    number = window_number(window)
+    typed = salted_hmac("cpis.password-reset-limit", email.strip().lower()).hexdigest()
+    per_email = window_count(f"password-reset:email:{typed}:{number}", timeout=2 * window)
+    per_client = window_count(f"password-reset:client:{address or 'unknown'}:{number}", timeout=2 * window)
+    if per_email is not None and per_email > settings.PASSWORD_RESET_EMAIL_LIMIT:
+        return "email"
+    if per_client is not None and per_client > settings.PASSWORD_RESET_CLIENT_LIMIT:
+        return "client"
+    return None
+
+
+def password_reset_request(*, email: str, request=None) -> None:
+    """Has a reset link e-mailed if an active account has this address; says nothing either way.
+
+    1. Counts the request against the limits (per address typed, per client address).
+    2. Looks the account up and audits the request: the user when there is one, never the
+       address typed (it may be anyone's, or a typo); a limited request as denied.
+    3. After commit, queues the worker's task: with the user's id, or with None (no account, or
+       a limit reached). The request does the same work either way, and sends no e-mail
+       itself, so its answer and its time say nothing about whether the account exists
+       (issue 24 items 4 and 5).
+    """
+    limited = _reset_limit_reached(email=email, address=client_ip(request))
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    detail: dict = {"subject_user_id": user.pk} if user else {"reason": "no_active_account"}
+    if limited:
+        outcome = AuditOutcome.DENIED
+        detail = {**detail, "reason": "rate_limited", "limit": limited}
+    else:
+        outcome = AuditOutcome.SUCCESS if user else AuditOutcome.FAILURE
     audit_record(
-        action=AuditAction.PASSWORD_RESET_REQUESTED,
-        request=request,
-        user=user,
-        outcome=AuditOutcome.SUCCESS if user else AuditOutcome.FAILURE,
-        detail={"subject_user_id": user.pk} if user else {"reason": "no_active_account"},
+        action=AuditAction.PASSWORD_RESET_REQUESTED, request=request, user=user, outcome=outcome, detail=detail
     )
-    if user is not None:
-        token = reset_link_token(user)
-        transaction.on_commit(lambda: _reset_email_send(user, token))
+    recipient = user.pk if user is not None and not limited else None
+    transaction.on_commit(lambda: _reset_email_queue(recipient), robust=True)
 
 
 def password_reset_by_admin(*, user: User, by: User, organisation, request=None) -> None:
@@ -180,8 +233,8 @@ def password_reset_by_admin(*, user: User, by: User, organisation, request=None)
         organisation=organisation,
         detail={"subject_user_id": user.pk},
     )
-    token = reset_link_token(user)
-    transaction.on_commit(lambda: _reset_email_send(user, token))
+    user_id = user.pk
+    transaction.on_commit(lambda: _reset_email_queue(user_id), robust=True)
 
 
 def _password_set(*, user: User, password: str, keep_session_key: str | None) -> int:

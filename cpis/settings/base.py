@@ -160,6 +160,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # A forgotten-password link works once (Django's token hashes the password) and for this long.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_MINUTES", default=30) * 60
+# Forgotten-password requests answered with an e-mail, per address typed and per client address,
+# in each window; over either, the page answers the same and nothing is sent (docs/administration.md).
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_CLIENT_LIMIT = env.int("PASSWORD_RESET_CLIENT_LIMIT", default=20)
+PASSWORD_RESET_LIMIT_WINDOW = env.int("PASSWORD_RESET_LIMIT_WINDOW_MINUTES", default=60) * 60
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 

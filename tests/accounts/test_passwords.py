@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
@@ -18,6 +19,12 @@ from tests.factories import TEST_PASSWORD
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "a-brand-new-passphrase-77"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    # The forgotten-password limits count in Redis, which outlives each test's database.
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
