@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import NewPasswordForm, PasswordChangeForm, PasswordForgottenForm, SecondFactorForm, post_data
+from accounts.passkeys import passkeys_removable_all
 from accounts.passwords import (
     backup_codes_regenerate,
     code_refused,
@@ -35,13 +36,18 @@ def account(request):
 @sensitive_post_parameters("current_password", "new_password", "new_password_again", "code")
 def password_change_view(request):
     user = request.user
-    form = PasswordChangeForm(post_data(request), user=user)
+    form = PasswordChangeForm(post_data(request), user=user, removable_passkeys=passkeys_removable_all(user))
     if request.method == "POST" and form.is_valid():
         check = second_factor_verify(user, form.cleaned_data["code"])
         if check.device is None:
             code_refused(request, form, user, check)
         else:
-            password_change(user=user, password=form.cleaned_data["new_password"], request=request)
+            password_change(
+                user=user,
+                password=form.cleaned_data["new_password"],
+                request=request,
+                remove_passkeys=form.cleaned_data.get("remove_passkeys", False),
+            )
             # The session's hash of the password changed; keep this sign-in, end the others.
             update_session_auth_hash(request, user)
             messages.success(request, "Your password has been changed.")
@@ -103,13 +109,23 @@ def password_reset(request):
         return _link_refused(request)
     # Whoever has a second factor proves it here too, a passkey's owner included: the link alone
     # (the mailbox) must not set a password (docs/adr/ADR-008-passkeys.md).
-    form = NewPasswordForm(post_data(request), user=user, needs_code=has_second_factor(user))
+    form = NewPasswordForm(
+        post_data(request),
+        user=user,
+        needs_code=has_second_factor(user),
+        removable_passkeys=passkeys_removable_all(user),
+    )
     if request.method == "POST" and form.is_valid():
         check = second_factor_verify(user, form.cleaned_data["code"]) if "code" in form.fields else None
         if check is not None and check.device is None:
             code_refused(request, form, user, check)
         else:
-            password_reset_complete(user=user, password=form.cleaned_data["new_password"], request=request)
+            password_reset_complete(
+                user=user,
+                password=form.cleaned_data["new_password"],
+                request=request,
+                remove_passkeys=form.cleaned_data.get("remove_passkeys", False),
+            )
             request.session.pop(_RESET_TOKEN, None)
             messages.success(request, "Your password has been changed. Sign in with your new password.")
             return redirect("accounts:login")

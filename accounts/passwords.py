@@ -27,12 +27,13 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.account_emails import task_queue
 from accounts.models import User, UserSession
+from accounts.passkeys import passkeys_remove_all
 from accounts.services import BACKUP_CODE_COUNT
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, client_ip
 from cpis.rate_limits import window_count, window_number
-from cpis.resilience import broker_breaker
 
 logger = logging.getLogger(__name__)
 
@@ -164,19 +165,12 @@ def password_reset_email_send(*, user_id: int) -> None:
 def _reset_email_queue(user_id: int | None) -> None:
     """Hands the e-mail to the worker; None queues a task that sends nothing (see below).
 
-    A broker that is down must not fail the page (nor hold it for a socket timeout twice): the
-    link is not sent, and the person asks again.
+    With the broker down the link is not sent, and the page answers all the same: the person
+    asks again.
     """
     from accounts.tasks import password_reset_email_send as task
 
-    if broker_breaker.is_open:
-        logger.warning("Broker recently unavailable; a password reset e-mail task was not queued")
-        return
-    try:
-        task.apply_async((user_id,), retry=False)
-    except Exception as exc:  # noqa: BLE001 - any broker failure: the page answers all the same
-        broker_breaker.failed(exc)
-        logger.warning("A password reset e-mail task could not be queued: %s", type(exc).__name__)
+    task_queue(task, user_id)
 
 
 def _reset_limit_reached(*, email: str, address: str | None) -> str | None:
@@ -249,19 +243,27 @@ def _password_set(*, user: User, password: str, keep_session_key: str | None) ->
 
 
 @transaction.atomic
-def password_change(*, user: User, password: str, request) -> None:
+def password_change(*, user: User, password: str, request, remove_passkeys: bool = False) -> None:
+    """Sets the password, ends the user's other sessions and, if asked, removes their passkeys."""
     ended = _password_set(user=user, password=password, keep_session_key=request.session.session_key)
-    audit_record(action=AuditAction.PASSWORD_CHANGED, request=request, user=user, detail={"sessions_ended": ended})
+    removed = passkeys_remove_all(user=user, reason="password_changed", request=request) if remove_passkeys else 0
+    audit_record(
+        action=AuditAction.PASSWORD_CHANGED,
+        request=request,
+        user=user,
+        detail={"sessions_ended": ended, "passkeys_removed": removed},
+    )
 
 
 @transaction.atomic
-def password_reset_complete(*, user: User, password: str, request=None) -> None:
+def password_reset_complete(*, user: User, password: str, request=None, remove_passkeys: bool = False) -> None:
     ended = _password_set(user=user, password=password, keep_session_key=None)
+    removed = passkeys_remove_all(user=user, reason="password_reset", request=request) if remove_passkeys else 0
     audit_record(
         action=AuditAction.PASSWORD_RESET_COMPLETED,
         request=request,
         user=user,
-        detail={"subject_user_id": user.pk, "sessions_ended": ended},
+        detail={"subject_user_id": user.pk, "sessions_ended": ended, "passkeys_removed": removed},
     )
 
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from accounts import passwords
+from accounts import account_emails, passwords
 
 
 @shared_task(ignore_result=True, name="accounts.tasks.password_reset_email_send")
@@ -10,3 +10,9 @@ def password_reset_email_send(user_id: int | None) -> None:
     """E-mails a reset link; None (queued for an address with no account) sends nothing."""
     if user_id is not None:
         passwords.password_reset_email_send(user_id=user_id)
+
+
+@shared_task(ignore_result=True, name="accounts.tasks.passkey_change_email_send")
+def passkey_change_email_send(user_id: int, change: str, count: int, at: str) -> None:
+    """Tells the person their passkeys changed (`change`, accounts/account_emails.py), at `at`."""
+    account_emails.passkey_change_email_send(user_id=user_id, change=change, count=count, at=at)

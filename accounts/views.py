@@ -28,6 +28,7 @@ from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
 from accounts.passwords import code_refused, second_factor_verify
+from accounts.reauthentication import reauthentication_mark
 from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
@@ -83,6 +84,8 @@ def _complete_login(request, user: User, device) -> None:
     request.session["login_time"] = now
     request.session["last_activity"] = now
     request.session[_PENDING_NEXT] = next_url
+    # Both of our factors, just now: a passkey may be added in the next few minutes.
+    reauthentication_mark(request)
     audit_record(action=AuditAction.LOGIN, request=request, user=user, detail={"device": device.persistent_id})
 
 

@@ -173,6 +173,9 @@ SESSION_ENGINE = "accounts.sessions"
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
 SESSION_WARNING_BEFORE = env.int("SESSION_WARNING_BEFORE", default=2 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
+# Adding a passkey needs the password and a code, or a passkey, used within this many minutes
+# (the sign-in itself counts): a stolen session alone cannot add one (docs/adr/ADR-008-passkeys.md).
+REAUTHENTICATION_WINDOW = env.int("REAUTHENTICATION_MINUTES", default=5) * 60
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 # A browser-session cookie: closing the browser ends the sign-in (a shared ward PC); the
 # middleware still ends it after SESSION_ABSOLUTE_TIMEOUT and SESSION_IDLE_TIMEOUT.
