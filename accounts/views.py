@@ -128,8 +128,14 @@ def login_view(request):
 
 
 def axes_username(request, credentials=None) -> str:
-    """The login name axes counts failures against: the e-mail address, however it arrived."""
-    name = (credentials or {}).get("username") or request.POST.get("email", "")
+    """The login name axes counts failures against: the e-mail address, however it arrived.
+
+    Django's failure signal names it `username`; axes's own backend passes it under the user
+    model's USERNAME_FIELD (`email`). Only the sign-in form posts an `email` field, so without
+    the second the backend's lockout check saw no name on any other page that authenticates.
+    """
+    credentials = credentials or {}
+    name = credentials.get("username") or credentials.get("email") or request.POST.get("email", "")
     return name.strip().lower()
 
 

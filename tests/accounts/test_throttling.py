@@ -145,3 +145,18 @@ def test_seconds_are_said_as_seconds():
     assert "Wait 45 seconds" in CodeCheck(refusal="wait", wait_seconds=45).message
     assert "Wait 1 second," in CodeCheck(refusal="wait", wait_seconds=1).message
     assert "Wait 2 minutes" in CodeCheck(refusal="wait", wait_seconds=61).message
+
+
+def test_the_lockout_holds_wherever_a_password_is_checked(role_user):
+    # Not only the sign-in form (whose field is `email`): any page that authenticates.
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    from tests.factories import TEST_PASSWORD
+
+    user = role_user("clinician")
+    fail(Client(), user, settings.AXES_FAILURE_LIMIT, "203.0.113.9")
+    request = RequestFactory().post("/account/confirm/", {"password": TEST_PASSWORD}, REMOTE_ADDR="203.0.113.9")
+    assert authenticate(request=request, username=user.email, password=TEST_PASSWORD) is None
+    elsewhere = RequestFactory().post("/account/confirm/", {"password": TEST_PASSWORD}, REMOTE_ADDR="192.0.2.1")
+    assert authenticate(request=elsewhere, username=user.email, password=TEST_PASSWORD) == user
