@@ -43,7 +43,8 @@ class CodeCheck:
     """What a security code proved: the device that accepted it, or why it was refused."""
 
     device: Device | None = None
-    # "wrong", "used" (the authenticator's code of a moment ago, typed again) or "wait".
+    # "wrong" ("wrong_at_enrolment" on the set-up page), "used" (the authenticator's code of a
+    # moment ago, typed again) or "wait".
     refusal: str = ""
     wait_seconds: int = 0
 
@@ -56,6 +57,8 @@ class CodeCheck:
                 "You have entered a wrong security code too many times. "
                 f"Wait {_duration(self.wait_seconds)}, then try again."
             )
+        if self.refusal == "wrong_at_enrolment":
+            return "The security code is not correct. Check the time on your phone and try the newest code."
         return "The security code is not correct. Enter the code your authenticator app shows now."
 
 
@@ -97,21 +100,28 @@ def code_refused(request, form, user: User, check: CodeCheck) -> None:
 def second_factor_verify(user: User, code: str) -> CodeCheck:
     """Checks `code` against the authenticator for six digits, else against the backup codes.
 
-    1. Only the device the code's shape belongs to is asked: a backup code must not use up the
-       authenticator's attempts (nor the other way round).
-    2. The devices are locked until commit, so guesses sent at once are counted one by one.
-    3. A device that refused SECOND_FACTOR_FAILURE_LIMIT codes in a row checks none until
-       SECOND_FACTOR_COOLOFF has passed since the last; the page says how long. Below that
-       limit a code is checked at once: django-otp's own back-off (1, 2, 4… seconds after each
-       wrong code) refused the right code typed straight after a typo (issue 24 item 15). The
-       break-glass admin's sign-in (django-otp's form) keeps that back-off.
-    4. A refusal says why: not correct, already used (an authenticator code is good once), or wait.
+    Only the device the code's shape belongs to is asked: a backup code must not use up the
+    authenticator's attempts (nor the other way round). The devices are locked until commit, so
+    guesses sent at once are counted one by one (`code_check` has the rest).
     """
     if len(code) == 6 and code.isdigit():
         devices: list[Device] = list(TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
     else:
         # verify_token deletes the matched backup code, so each one works once.
         devices = list(StaticDevice.objects.select_for_update().filter(user=user, confirmed=True))
+    return code_check(devices, code)
+
+
+def code_check(devices: list[Device], code: str) -> CodeCheck:
+    """The first of `devices` that accepts `code`, or why none did.
+
+    1. A device that refused SECOND_FACTOR_FAILURE_LIMIT codes in a row checks none until
+       SECOND_FACTOR_COOLOFF has passed since the last; the page says how long. Below that
+       limit a code is checked at once: django-otp's own back-off (1, 2, 4… seconds after each
+       wrong code) refused the right code typed straight after a typo (issue 24 item 15). The
+       break-glass admin's sign-in (django-otp's form) keeps that back-off.
+    2. A refusal says why: not correct, already used (an authenticator code is good once), or wait.
+    """
     now = time.time()
     waits = [_wait_seconds(device, now) for device in devices]
     usable = [device for device, wait in zip(devices, waits, strict=True) if wait == 0]

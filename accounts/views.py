@@ -27,7 +27,7 @@ from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
-from accounts.passwords import code_refused, second_factor_verify
+from accounts.passwords import CodeCheck, code_check, code_refused, second_factor_verify
 from accounts.reauthentication import reauthentication_mark
 from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
@@ -200,15 +200,16 @@ def login_enrol(request):
     device = totp_device_for_enrolment(user=user)
     form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        # The same rule as every other code: a typo does not make the right code wait.
+        check = code_check([device], form.cleaned_data["code"])
+        if check.device is not None:
             codes = totp_enrolment_confirm(device=device, request=request)
             _complete_login(request, user, device)
             request.session[_BACKUP_CODES] = codes
             return redirect("accounts:backup_codes")
-        audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
-        form.add_error(
-            "code", "The security code is not correct. Check the time on your phone and try the newest code."
-        )
+        if check.refusal == "wrong":
+            check = CodeCheck(refusal="wrong_at_enrolment")
+        code_refused(request, form, user, check)
     return render(
         request,
         "accounts/login_enrol.jinja",

@@ -160,3 +160,17 @@ def test_the_lockout_holds_wherever_a_password_is_checked(role_user):
     assert authenticate(request=request, username=user.email, password=TEST_PASSWORD) is None
     elsewhere = RequestFactory().post("/account/confirm/", {"password": TEST_PASSWORD}, REMOTE_ADDR="192.0.2.1")
     assert authenticate(request=elsewhere, username=user.email, password=TEST_PASSWORD) == user
+
+
+def test_the_right_code_straight_after_a_typo_sets_up_the_authenticator(client, role_user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice as Device
+
+    user = role_user("clinician", enrolled=False)
+    password_step(client, user)
+    client.get(reverse("accounts:login_enrol"))
+    device = Device.objects.get(user=user, confirmed=False)
+    typo = f"{(int(current_code(device.key)) + 500_000) % 1_000_000:06d}"
+    refused = client.post(reverse("accounts:login_enrol"), {"code": typo})
+    assert refused.status_code == 400 and "Check the time on your phone" in refused.content.decode()
+    response = client.post(reverse("accounts:login_enrol"), {"code": current_code(device.key)})
+    assert response.status_code == 302 and response.url == reverse("accounts:backup_codes")
