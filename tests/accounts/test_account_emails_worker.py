@@ -1,6 +1,6 @@
 """The e-mails about a person's own account leave from a real worker on real Redis, never from
 the request (issue 24 items 1 and 5): the web process sends nothing, the worker sends the reset
-link to an address with an account and nothing for one without."""
+link to an address with an account and nothing for one without, and tells a passkey's owner."""
 
 import email
 import re
@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
+from tests.accounts.test_passkeys import make_passkey
 from tests.factories import user_with_role
 from tests.notifications.worker import RedisServer, Worker, broker, wait_until
 
@@ -28,7 +29,7 @@ def _mails(mail_dir) -> list[email.message.Message]:
     return found
 
 
-def test_the_worker_sends_the_reset_link_and_the_request_sends_nothing(tmp_path, care_setting):
+def test_the_worker_sends_the_reset_link_and_the_request_sends_nothing(tmp_path, care_setting, client_for):
     user = user_with_role(Role.CLINICIAN, care_setting)
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
@@ -47,9 +48,16 @@ def test_the_worker_sends_the_reset_link_and_the_request_sends_nothing(tmp_path,
             wait_until(lambda: _mails(mail_dir), timeout=60, what="the worker's reset e-mail")
             # Both tasks ran (the one for nobody sends nothing): only then count the e-mails.
             wait_until(lambda: len(SUCCEEDED.findall(worker.log())) == 2, timeout=60, what="both reset tasks done")
-        (message,) = _mails(mail_dir)
-        assert message["To"] == user.email and message["Subject"] == "Reset your CP-IS password"
-        assert "/password/reset/" in message.get_payload(decode=True).decode()
+            (message,) = _mails(mail_dir)
+            assert message["To"] == user.email and message["Subject"] == "Reset your CP-IS password"
+            assert "/password/reset/" in message.get_payload(decode=True).decode()
+            # A passkey removed: its owner hears of it, from the worker too.
+            passkey = make_passkey(user)
+            removed = client_for(user).post(reverse("accounts:passkey_remove", kwargs={"passkey_id": passkey.pk}))
+            assert removed.status_code == 302 and mail.outbox == []
+            wait_until(lambda: len(_mails(mail_dir)) == 2, timeout=60, what="the worker's passkey e-mail")
+            told = [m for m in _mails(mail_dir) if m["Subject"] == "A passkey was removed from your CP-IS account"]
+            assert [m["To"] for m in told] == [user.email]
     finally:
         worker.stop()
         server.stop()
