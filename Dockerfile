@@ -1,12 +1,15 @@
 # One image for web, worker and beat (docker-compose.yml picks the command and, for the worker
 # and beat, its own health check).
 # Node only fetches the NHS.UK assets; 24 is the LTS line with the longest support left.
+# --omit=dev: the demo's OpenID Connect provider (oidc-provider) stays out of the image.
 FROM node:24-bookworm-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM python:3.11-slim-bookworm
+# 3.13: supported until October 2029 (3.11 ends in October 2027); `.python-version` makes the
+# tests run on the same minor version wherever pyenv is installed.
+FROM python:3.13-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=cpis.settings.base
 WORKDIR /app
 RUN useradd --create-home --uid 1000 cpis
@@ -14,7 +17,8 @@ COPY requirements.txt ./
 # Exactly the lock: every package pinned, each download checked against its hash.
 RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY --from=assets /app/node_modules ./node_modules
-# .dockerignore keeps tests, benchmarks, CI files and local state out.
+# .dockerignore keeps tests, benchmarks, CI files, local state and the demo's fakes out
+# (tests/test_image_contents.py checks what this copies).
 COPY . .
 # collectstatic needs a key to import settings; the real one comes from the environment at run time.
 RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --no-input

@@ -25,7 +25,7 @@ run: install
 	DEBUG=true $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
-	node single_sign_on/demo_provider.mjs single_sign_on/demo_provider.json & \
+	node demo/single_sign_on/provider.mjs demo/single_sign_on/provider.json & \
 	if [ -n "$$CELERY_BROKER_URL" ]; then \
 		DEBUG=true $(VENV)/bin/celery -A cpis worker --beat --loglevel=INFO & \
 	fi; \
@@ -34,7 +34,8 @@ run: install
 # The whole suite against PostgreSQL and Redis (defaults: the local servers, see cpis/settings/test.py).
 test: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) manage.py makemigrations --check --dry-run
-	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest --cov --cov-report=
+	@echo "Coverage: $$($(VENV)/bin/coverage report --format=total)% of the project's lines ran (tests/, bench/ and migrations not counted)"
 
 # The suite without the browser tests (Chromium) and the tests that start real Celery workers:
 # for the edit-test loop. `make test` before pushing still runs them all.
@@ -46,6 +47,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
 	$(VENV)/bin/lint-imports
+	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -q tests/test_architecture.py
 	$(VENV)/bin/mypy .
 
 # Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.
@@ -77,4 +79,4 @@ restore: install
 	DATABASE_URL="$(RESTORE_DATABASE_URL)" $(PY) manage.py migrate --check
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles var
+	rm -rf $(VENV) node_modules staticfiles var .coverage

@@ -9,7 +9,9 @@ from administration import safeguards
 _NAME = "accounts.administration.tasks."
 
 
-@shared_task(name=_NAME + "training_expiry_reminders_send")
+# An e-mail per reminder (each SMTP step times out after EMAIL_TIMEOUT); training records not
+# reached when the time is up are reminded by the next day's run.
+@shared_task(name=_NAME + "training_expiry_reminders_send", soft_time_limit=600, time_limit=660)
 def training_expiry_reminders_send() -> int:
     return safeguards.training_expiry_reminders_send()
 

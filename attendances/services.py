@@ -29,6 +29,7 @@ from audit.models import AuditAction, AuditEvent, AuditOutcome
 from audit.services import audit_record
 from core.compiled_queries import CompiledQuerySet
 from core.nhs_numbers import nhs_number_normalise
+from cpis.resilience import broker_publish
 from identity.selectors import verified_date_of_birth
 from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
 from plans.models import Plan, PlanType
@@ -374,8 +375,9 @@ def _visits_trim_on_commit(visit: Visit) -> None:
     from attendances.tasks import visits_trim
 
     visit_id = visit.pk
-    # retry=False: fail fast rather than hold the clinician's page while the broker is retried.
-    transaction.on_commit(lambda: visits_trim.apply_async((visit_id,), retry=False), robust=True)
+    # Through the broker's breaker: a frozen Redis costs one check one socket timeout, and the
+    # checks after it nothing, rather than every check of a child with 25 visits its timeout.
+    transaction.on_commit(lambda: broker_publish(visits_trim, (visit_id,)), robust=True)
 
 
 def visit_history_trim(*, nhs_number: str) -> int:

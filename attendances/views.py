@@ -18,6 +18,8 @@ from accounts.models import Role
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
 from attendances.services import (
+    CHECKING_ROLES,
+    SILENT_READ_ROLES,
     CheckFormExpired,
     CheckRateLimited,
     checking_role,
@@ -83,19 +85,19 @@ def _child_check_from_form(request, form: ChildCheckForm, *, notify: bool):
 
 
 @never_cache
-@role_required(Role.CLINICIAN, Role.SAFEGUARDING_LEAD)
+@role_required(*CHECKING_ROLES)
 def child_check_view(request):
     return _check(request, notify=True)
 
 
 @never_cache
-@role_required(Role.SAFEGUARDING_LEAD)
+@role_required(*SILENT_READ_ROLES)
 def child_view_silently(request):
     return _check(request, notify=False)
 
 
 @never_cache
-@role_required(Role.CLINICIAN, Role.SAFEGUARDING_LEAD)
+@role_required(*CHECKING_ROLES)
 def checks_today_view(request):
     """The home page's "checks you made today", listed: only the user's own, at this setting.
 

@@ -54,6 +54,8 @@ def _loadavg() -> str:
 
 
 def _start_workers(count: int, db: dict, broker_url: str) -> list[subprocess.Popen]:
+    from tests.tls import RECEIVER_HOST, local_certificates
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cpis.settings.base",
@@ -65,6 +67,9 @@ def _start_workers(count: int, db: dict, broker_url: str) -> list[subprocess.Pop
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key-not-for-production-0123456789"),
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "LOG_LEVEL": "WARNING",
+        # The receiver (tests/tls.py): its loopback address let through, its test CA trusted.
+        "OUTBOUND_ALLOWED_NETWORKS": f"{RECEIVER_HOST}/32",
+        "OUTBOUND_CA_BUNDLE": str(local_certificates().ca_path),
     }
     queues = ",".join(q.name for q in settings.CELERY_TASK_QUEUES)
     workers = []

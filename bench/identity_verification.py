@@ -1,5 +1,5 @@
 """Identity verification's throughput: a 100,000-row upload verified against the local PDS
-server (identity/pds_server.py, a real process) with a fixed per-request latency, beside the
+server (demo/pds/server.py, a real process) with a fixed per-request latency, beside the
 same upload without verification, measured in the same run (issue 17).
 
 Run: DATABASE_URL=postgres://root@127.0.0.1:5432/cpis_identity_bench python -m bench identity_verification
@@ -35,7 +35,7 @@ def _server(directory: Path, patients: Path) -> tuple[subprocess.Popen, str]:
 
     _, public = generate_key_pair(directory, key_size=2048)
     process = subprocess.Popen(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "identity.pds_server", "--port", "0", "--public-key", str(public),
+        [sys.executable, "-m", "demo.pds.server", "--port", "0", "--public-key", str(public),
          "--api-key", "bench-api-key", "--patients", str(patients)],
         stdout=subprocess.PIPE, text=True, cwd=settings.BASE_DIR,
     )  # fmt: skip

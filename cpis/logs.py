@@ -19,8 +19,11 @@ from django.core.signals import request_finished
 
 # A query string: from "?" to the end of the URL (whitespace, a quote or the end).
 _QUERY = re.compile(r"\?[^\s\"'<>]*")
-# Ten digits, optionally spaced 3-3-4 as people write them; not part of a longer number.
-_NHS_NUMBER = re.compile(r"(?<![\d.])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d.])")
+# Ten digits, optionally spaced 3-3-4 as people write them, standing as a number: not part of a
+# longer number or decimal, and not inside a run of letters and digits, which is how the ids we
+# generate look (a request id is 32 hex digits, and 3.6% of them hold ten digits in a row; a
+# redacted id no longer matches its Sentry event). "_" and punctuation still bound a number.
+_NHS_NUMBER = re.compile(r"(?<![^\W_])(?<!\d\.)\d{3}[ -]?\d{3}[ -]?\d{4}(?![^\W_])(?!\.\d)")
 # Invitation and password-reset links carry their single-use token in the path (they must be
 # clickable in an e-mail), so the token is cut from any path a log line names.
 _SECRET_PATH = re.compile(r"(/(?:invitation|password/reset)/)[^/?\s\"']+")
@@ -83,6 +86,10 @@ def log_context() -> dict:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def request_id_new() -> str:
+    return uuid.uuid4().hex
+
+
 def request_id_from(request) -> str:
     """The proxy's request id when we are told to trust its header (REQUEST_ID_HEADER), so one id
     follows a request through the proxy's logs and ours; else a new one."""
@@ -93,7 +100,7 @@ def request_id_from(request) -> str:
         given = request.headers.get(header, "")
         if _ID.match(given):
             return given
-    return uuid.uuid4().hex
+    return request_id_new()
 
 
 class RequestContextMiddleware:

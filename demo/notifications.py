@@ -91,7 +91,8 @@ def seed_notifications_demo() -> int:
                 ),
             )
         elif state == "overdue":
-            changes.update(due_at=arrived + timedelta(days=1), overdue_since=arrived + timedelta(days=1, minutes=5))
+            overdue = arrived + timedelta(days=1, minutes=5)
+            changes.update(due_at=arrived + timedelta(days=1), overdue_since=overdue, overdue_reminded_at=overdue)
         Notification.objects.filter(pk=notification_id).update(**changes)
         made += 1
     return made

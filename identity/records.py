@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-# meta.security codes (https://www.hl7.org/fhir/valueset-security-labels.html): PDS marks an
+# meta.security codes (http://terminology.hl7.org/CodeSystem/v3-Confidentiality): PDS marks an
 # S-flagged record R (restricted) or V (very restricted); U is unrestricted.
 _SENSITIVE_SECURITY_CODES = {"R", "V", "REDACTED"}
 

@@ -7,9 +7,10 @@ notifications (SPEC 2 "Identity verification").
 2. looks each batch up on PDS (concurrently, within the rate limit) and records what it says
    (VerifiedIdentity: verified, superseded, invalidated, not found, deceased, sensitive);
 3. for a number that is now inactive (superseded, invalidated, not found or deceased) and whose
-   LAs have not been told, raises an Inactive NHS Number notification in the inbox of each LA
-   holding an open plan for it, with the replacement number if there is one, audited, in the
-   same transaction as step 2 (so a crash never tells an LA twice or not at all);
+   LAs have not been told, sends `identity.signals.nhs_number_inactive`, on which notifications
+   raises an Inactive NHS Number notification for each LA holding an open plan for it, with the
+   replacement number if there is one, audited, in the same transaction as step 2 (so a crash
+   never tells an LA twice or not at all);
 4. stops at the first batch PDS cannot answer: what was done stays, and the rest, checked
    longest ago, comes first the next night.
 A number that becomes valid again is verified and may be notified again if it lapses again.
@@ -17,20 +18,16 @@ A number that becomes valid again is verified and may be notified again if it la
 
 import logging
 from datetime import datetime
-from functools import partial
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import AuditAction
-from audit.services import audit_record
 from identity.models import INACTIVE_STATUSES, IdentityStatus, VerifiedIdentity
 from identity.records import LookupStatus, PdsRecord
 from identity.service import PdsUnavailable, identity_service
-from notifications.models import Channel, Delivery, Notification, NotificationKind
-from notifications.services import deliveries_hand_over
-from notifications.working_days import one_working_day_after
+from identity.signals import nhs_number_inactive
 from plans.models import Plan
 
 logger = logging.getLogger(__name__)
@@ -91,7 +88,6 @@ def identities_reverify(*, batch_size: int | None = None) -> dict:
 
 
 def _record_batch(records: list[PdsRecord], *, now: datetime, result: dict) -> None:
-    delivery_ids: list[int] = []
     with transaction.atomic():
         held = {v.nhs_number: v for v in VerifiedIdentity.objects.select_for_update().filter(
             nhs_number__in=[r.nhs_number for r in records]
@@ -111,53 +107,19 @@ def _record_batch(records: list[PdsRecord], *, now: datetime, result: dict) -> N
             if status in INACTIVE_STATUSES:
                 result["inactive"] += 1
                 if identity.inactive_notified_at is None:
-                    delivery_ids += _notify_inactive(identity, now=now, result=result)
+                    result["notified"] += _notify_inactive(identity, now=now)
                     identity.inactive_notified_at = now
             identity.save()
-        if delivery_ids:
-            transaction.on_commit(partial(deliveries_hand_over, delivery_ids=delivery_ids), robust=True)
 
 
-def _notify_inactive(identity: VerifiedIdentity, *, now: datetime, result: dict) -> list[int]:
-    """One Inactive NHS Number notification per LA holding an open plan for the number, with
-    the LA's own copy of the child's details; delivered through the outbox like any other."""
-    plans = list(
-        Plan.objects.filter(nhs_number=identity.nhs_number, end_date__isnull=True, withdrawn=False)
-        .select_related("organisation")
-        .order_by("organisation_id", "start_date")
+def _notify_inactive(identity: VerifiedIdentity, *, now: datetime) -> int:
+    """Tells the LAs holding an open plan for the number (notifications raises and delivers an
+    Inactive NHS Number notification to each); returns how many were raised."""
+    answers = nhs_number_inactive.send(
+        sender=VerifiedIdentity,
+        nhs_number=identity.nhs_number,
+        reason=identity.status,
+        replacement=identity.replacement,
+        now=now,
     )
-    by_la: dict[int, list[Plan]] = {}
-    for plan in plans:
-        by_la.setdefault(plan.organisation_id, []).append(plan)
-    delivery_ids = []
-    for la_plans in by_la.values():
-        first = la_plans[0]
-        notification = Notification.objects.create(
-            kind=NotificationKind.INACTIVE_NHS_NUMBER,
-            local_authority=first.organisation,
-            care_setting=None,
-            nhs_number=identity.nhs_number,
-            family_name=first.family_name,
-            given_names=first.given_names,
-            date_of_birth=first.date_of_birth,
-            plan_types=",".join(sorted({p.plan_type for p in la_plans})),
-            first_attended_at=now,
-            last_attended_at=now,
-            checked_by_name="",
-            checked_by_role="",
-            created_at=now,
-            due_at=one_working_day_after(now),
-            inactive_reason=identity.status,
-            replacement_nhs_number=identity.replacement,
-        )
-        channels = [Channel.INBOX] + ([Channel.EMAIL] if first.organisation.team_mailbox else [])
-        deliveries = Delivery.objects.bulk_create(
-            [Delivery(notification=notification, channel=c, next_attempt_at=now) for c in channels]
-        )
-        delivery_ids += [d.pk for d in deliveries]
-        audit_record(
-            action=AuditAction.NHS_NUMBER_INACTIVE, organisation=first.organisation, nhs_number=identity.nhs_number,
-            detail={"notification_id": notification.pk, "reason": identity.status, "plan_ids": [p.pk for p in la_plans]},
-        )  # fmt: skip
-        result["notified"] += 1
-    return delivery_ids
+    return sum(cast(int, count) for _, count in answers)

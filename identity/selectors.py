@@ -1,42 +1,8 @@
-"""Reads for pages and the check: match rates and the verified data held (never PDS itself)."""
+"""Reads for the check: the verified data held (never PDS itself)."""
 
 from datetime import date
 
 from identity.models import VerifiedIdentity
-from plans.models import PlanUpload, UploadStatus
-
-ROW_CODE_LABELS = {
-    "CPR01": "no PDS record for the NHS number",
-    "CPR02": "sensitive PDS record",
-    "CPR03": "details do not match PDS",
-    "CPR04": "old-style NHS number",
-    "CPR05": "NHS number superseded",
-}
-GO_LIVE_MATCH_RATE = 0.95
-_RECENT_UPLOADS = 10
-
-
-def upload_match_rate(*, organisation) -> dict:
-    """The LA's match rate over its last applied uploads that PDS verified: children verified
-    as a share of those checked (the 95% go-live rule is measured on this)."""
-    checked = matched = uploads = 0
-    recent = (
-        PlanUpload.objects.filter(organisation=organisation, status=UploadStatus.APPLIED, counts__has_key="identity")
-        .order_by("-uploaded_at", "-id")
-        .values_list("counts", flat=True)[:_RECENT_UPLOADS]
-    )
-    for counts in recent:
-        identity = counts["identity"]
-        if identity.get("checked"):
-            uploads += 1
-            checked += identity["checked"]
-            matched += identity.get("matched", 0)
-    return {
-        "match_rate": matched / checked if checked else None,
-        "match_rate_uploads": uploads,
-        "match_rate_checked": checked,
-        "match_rate_matched": matched,
-    }
 
 
 def verified_date_of_birth(nhs_number: str) -> date | None:

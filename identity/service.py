@@ -1,7 +1,7 @@
 """The identity service behind one interface, chosen by IDENTITY_SERVICE:
 
 - `none` (the default): no national check; uploads keep today's rules (CPR06/CPR07 only);
-- `pds`: NHS England's PDS FHIR API (or the local PDS server, identity/pds_server.py, which
+- `pds`: NHS England's PDS FHIR API (or the local PDS server, demo/pds/server.py, which
   speaks the same API), configured by the PDS_* settings.
 """
 

@@ -31,9 +31,10 @@ from core.nhs_numbers import nhs_number_format, nhs_number_normalise
 from identity.matching import mismatches
 from identity.models import IdentityStatus, PdsLookup, VerifiedIdentity
 from identity.records import LookupStatus, PdsRecord
-from identity.service import PdsUnavailable, identity_service
+from identity.service import PdsUnavailable, identity_service, identity_verification_enabled
 from plans.models import FileCode, PlanUpload, RejectReason, UploadStatus, row_code
 from plans.upload_rows import FileUnreadable, PlanFileReader, Rejection
+from plans.uploads.verification import RowVerifier, VerificationUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -308,3 +309,33 @@ def identities_record_verified(*, records: dict[str, PdsRecord], now: datetime |
 
 def upload_lookups_forget(*, upload_id: int) -> None:
     PdsLookup.objects.filter(upload_id=upload_id).delete()
+
+
+class PdsUploadVerification:
+    """What plans' upload pipeline asks of identity verification (plans/uploads/verification.py),
+    registered there by `IdentityConfig.ready`: the steps of this module behind plans' hook."""
+
+    def enabled(self) -> bool:
+        return identity_verification_enabled()
+
+    def lookups(
+        self, *, upload_id: int, content: bytes, limit: int | None, progress: Callable[[int, int], None]
+    ) -> bool:
+        try:
+            return upload_identity_lookups(upload_id=upload_id, content=content, limit=limit, progress=progress)
+        except PdsUnavailable:
+            raise VerificationUnavailable from None
+
+    def hold(self, *, upload_id: int, content: bytes | None = None) -> bool:
+        return upload_hold(upload_id=upload_id, content=content)
+
+    def row_verifier(self, *, upload_id: int) -> UploadVerifier:
+        return UploadVerifier(upload_id=upload_id)
+
+    def record_verified(self, *, upload_id: int, verifier: RowVerifier) -> None:
+        assert isinstance(verifier, UploadVerifier), "a verifier this class made"
+        identities_record_verified(records=verifier.verified)
+        upload_lookups_forget(upload_id=upload_id)
+
+    def forget(self, *, upload_id: int) -> None:
+        upload_lookups_forget(upload_id=upload_id)

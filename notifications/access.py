@@ -6,7 +6,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Role
-from notifications.models import Delivery, Notification
+from notifications.models import Delivery, Notification, NotificationQuerySet
+
+
+def notifications_in_inbox(request) -> NotificationQuerySet:
+    """Every notification in the inbox of the user's current organisation (the inbox's list)."""
+    return Notification.objects.in_inbox_of(request.organisation)
 
 
 def access_notification_by_social_worker(request, notification_id: int) -> Notification:

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from notifications.models import Delivery, WebhookEndpoint
+from notifications.webhooks import WEBHOOK_URL_REFUSALS, webhook_url_refusal
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -17,6 +18,10 @@ class WebhookEndpointForm(forms.ModelForm):
         # Child data goes in the body: never over plain HTTP, whatever DEBUG says.
         if not url.startswith("https://"):
             raise forms.ValidationError("The webhook address must start with https://")
+        # The same check as the LA admins' form: no address inside our own network (ADR-011).
+        refusal = webhook_url_refusal(url)
+        if refusal:
+            raise forms.ValidationError(WEBHOOK_URL_REFUSALS[refusal])
         return url
 
     def clean_secret(self) -> str:

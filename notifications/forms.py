@@ -1,6 +1,8 @@
 from django import forms
 
 from core.forms import DatePartsField
+from core.outbound import Refusal
+from notifications.webhooks import WEBHOOK_URL_REFUSALS, webhook_url_refusal
 from plans.models import PlanType
 
 
@@ -73,10 +75,16 @@ class WebhookSettingsForm(forms.Form):
         },
     )
     is_active = forms.BooleanField(label="Send notifications to this endpoint", required=False, initial=True)
+    # Why the address check refused the address, if it did: the view audits one inside the network.
+    refusal: Refusal | None = None
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
-        # The payload holds children's details: never over plain http.
+        # The payload holds children's details: never over plain http. And never to an address
+        # inside our own network, which would make this form a way to probe it (ADR-011).
         if not url.lower().startswith("https://"):
             raise forms.ValidationError("The address must start with https://")
+        self.refusal = webhook_url_refusal(url)
+        if self.refusal:
+            raise forms.ValidationError(WEBHOOK_URL_REFUSALS[self.refusal])
         return url

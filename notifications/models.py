@@ -74,6 +74,10 @@ class Notification(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     # Set by the overdue beat task, once, which also reminds the LA's admins.
     overdue_since = models.DateTimeField(null=True, blank=True)
+    # When that reminder was sent. It is sent after the marking commits (no row locked while a
+    # mail server takes its time), so an overdue notification not yet reminded is the
+    # reminder's outbox: a send that fails is tried again at the next run.
+    overdue_reminded_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.NEW)
     assigned_to = models.ForeignKey(
@@ -226,6 +230,13 @@ class WebhookEndpoint(models.Model):
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The last test delivery an admin asked for: queued by the settings page, sent by the worker
+    # (never the web process, ADR-011), its answer shown with the recent deliveries.
+    test_delivery_id = models.CharField(max_length=50, blank=True)
+    test_requested_at = models.DateTimeField(null=True, blank=True)
+    test_finished_at = models.DateTimeField(null=True, blank=True)
+    test_accepted = models.BooleanField(null=True, blank=True)
+    test_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

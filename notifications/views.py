@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -9,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.models import Organisation, Role, SettingType
+from accounts.models import Role, SettingType
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.dates import day_start
@@ -17,9 +18,11 @@ from notifications.access import (
     access_delivery_by_admin,
     access_notification_by_social_worker,
     deliveries_visible_to_admin,
+    notifications_in_inbox,
 )
 from notifications.forms import AcknowledgeForm, AssignForm, InboxFilterForm
-from notifications.models import DeliveryStatus, Notification, NotificationStatus
+from notifications.models import DeliveryStatus, NotificationStatus
+from notifications.selectors import inbox_care_settings
 from notifications.services import (
     delivery_retry,
     notification_acknowledge,
@@ -28,10 +31,13 @@ from notifications.services import (
 )
 from plans.models import PlanType
 
+if TYPE_CHECKING:
+    from notifications.models import Notification
+
 PAGE_SIZE = 50
 
 
-def child_view_url(notification: Notification) -> str:
+def child_view_url(notification: "Notification") -> str:
     """The attendances app's child view for this notification."""
     return reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
 
@@ -39,12 +45,8 @@ def child_view_url(notification: Notification) -> str:
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
 def inbox(request):
-    received = Notification.objects.in_inbox_of(request.organisation)
-    # The care settings this LA has heard from: first their ids, from the LA's own notifications
-    # (the inbox index, about a thousand rows), then their names. As one query PostgreSQL probes
-    # the notifications once for every organisation in the country.
-    setting_ids = set(received.order_by().values_list("care_setting_id", flat=True).distinct())
-    settings_choices = list(Organisation.objects.filter(pk__in=setting_ids).order_by("name").values_list("pk", "name"))
+    received = notifications_in_inbox(request)
+    settings_choices = inbox_care_settings(received=received)
     form = InboxFilterForm(request.GET or None, settings_choices=settings_choices)
     notifications = received.none()
     status = "new"
@@ -102,7 +104,7 @@ def inbox(request):
     )
 
 
-def _detail(request, notification: Notification, form: AcknowledgeForm, *, status: int = 200):
+def _detail(request, notification: "Notification", form: AcknowledgeForm, *, status: int = 200):
     return render(
         request,
         "notifications/detail.jinja",

@@ -1,10 +1,13 @@
-"""An LA admin's own webhook settings: the endpoint (https only), the secret's rotation with an
-overlap in which both secrets sign, and a signed test delivery. Each change is audited; the
-secret is shown once, when made, and never logged or audited."""
+"""An LA admin's own webhook settings: the endpoint (https only, public addresses only), the
+secret's rotation with an overlap in which both secrets sign, and a signed test delivery, which
+the worker sends. Each change is audited; the secret is shown once, when made, and never logged
+or audited."""
 
 import secrets
 import uuid
 from datetime import timedelta
+from functools import partial
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +16,8 @@ from django.utils import timezone
 from accounts.models import Organisation
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from core.background import run_in_background
+from cpis.resilience import broker_breaker
 from notifications.models import WebhookEndpoint
 from notifications.webhooks import WebhookError, webhook_body, webhook_post
 
@@ -45,6 +50,18 @@ def webhook_endpoint_save(
     return endpoint, new_secret
 
 
+def webhook_address_refuse(*, url: str, request) -> None:
+    """Audits an address refused because it is inside the network: one such attempt may be a
+    mistake, several look like someone mapping our network through the form (ADR-011)."""
+    audit_record(
+        action=AuditAction.WEBHOOK_CHANGED,
+        request=request,
+        outcome=AuditOutcome.DENIED,
+        # The host only: an address can carry a user name and password.
+        detail={"host": (urlsplit(url).hostname or "")[:255], "refused": "not_public"},
+    )
+
+
 def webhook_secret_rotate(*, endpoint: WebhookEndpoint, request) -> str:
     """A new secret signs from now; the old one signs too for NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS."""
     until = timezone.now() + timedelta(hours=settings.NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS)
@@ -62,10 +79,53 @@ def webhook_secret_rotate(*, endpoint: WebhookEndpoint, request) -> str:
     return new_secret
 
 
-def webhook_test_send(*, endpoint: WebhookEndpoint, request) -> tuple[bool, str]:
-    """POSTs a signed test payload, as a real delivery is signed (no child data); returns
-    (accepted, what happened)."""
+def webhook_test_queue(*, endpoint: WebhookEndpoint, request) -> str:
+    """Asks the worker to send a signed test delivery; returns its delivery id.
+
+    The web process never connects to the endpoint: an address the admin typed is reached only
+    from the worker's webhook pool, so a slow or hostile endpoint holds no web worker, and what
+    the admin sees is the delivery's status (docs/adr/ADR-011-guarded-outbound-requests.md).
+    A newer test replaces one still queued.
+    """
     delivery_id = f"test-{uuid.uuid4()}"
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            test_delivery_id=delivery_id,
+            test_requested_at=timezone.now(),
+            test_finished_at=None,
+            test_accepted=None,
+            test_response_status=None,
+        )
+        audit_record(action=AuditAction.WEBHOOK_TEST_SENT, request=request, detail={"delivery_id": delivery_id})
+        transaction.on_commit(partial(_test_hand_over, endpoint_id=endpoint.pk, delivery_id=delivery_id), robust=True)
+    return delivery_id
+
+
+def _test_hand_over(*, endpoint_id: int, delivery_id: str) -> None:
+    from notifications.tasks import webhook_test_send as task
+
+    try:
+        if broker_breaker.is_open:
+            raise ConnectionError("broker recently unavailable")
+        run_in_background(task, endpoint_id, delivery_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the test is shown as failed
+        broker_breaker.failed(exc)
+        # Nothing sweeps tests up later: say it failed, and the admin can ask again.
+        WebhookEndpoint.objects.filter(pk=endpoint_id, test_delivery_id=delivery_id).update(
+            test_finished_at=timezone.now(), test_accepted=False
+        )
+
+
+def webhook_test_send(*, endpoint_id: int, delivery_id: str) -> None:
+    """The worker's half: POSTs the signed test payload (no child data), as a real delivery is
+    signed, and records the answer, unless a newer test replaced this one or it was sent."""
+    endpoint = (
+        WebhookEndpoint.objects.select_related("local_authority")
+        .filter(pk=endpoint_id, test_delivery_id=delivery_id, test_finished_at__isnull=True)
+        .first()
+    )
+    if endpoint is None:
+        return
     body = webhook_body(
         {"test": True, "delivery_id": delivery_id, "local_authority_ods_code": endpoint.local_authority.ods_code}
     )
@@ -79,14 +139,9 @@ def webhook_test_send(*, endpoint: WebhookEndpoint, request) -> tuple[bool, str]
             delivery_id=delivery_id,
             body=body,
         )
-        accepted, outcome = True, f"Your endpoint answered HTTP {status}."
+        accepted = True
     except WebhookError as exc:
-        status = exc.status
-        accepted, outcome = False, f"The test delivery failed: {exc}."
-    audit_record(
-        action=AuditAction.WEBHOOK_TEST_SENT,
-        request=request,
-        outcome=AuditOutcome.SUCCESS if accepted else AuditOutcome.FAILURE,
-        detail={"delivery_id": delivery_id, "status": status},
+        status, accepted = exc.status, False
+    WebhookEndpoint.objects.filter(pk=endpoint_id, test_delivery_id=delivery_id).update(
+        test_finished_at=timezone.now(), test_accepted=accepted, test_response_status=status
     )
-    return accepted, outcome

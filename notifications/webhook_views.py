@@ -9,9 +9,15 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role
+from core.outbound import Refusal
 from notifications.forms import WebhookSettingsForm
-from notifications.models import Channel, Delivery, WebhookEndpoint
-from notifications.webhook_settings import webhook_endpoint_save, webhook_secret_rotate, webhook_test_send
+from notifications.selectors import webhook_deliveries_recent, webhook_endpoint_of
+from notifications.webhook_settings import (
+    webhook_address_refuse,
+    webhook_endpoint_save,
+    webhook_secret_rotate,
+    webhook_test_queue,
+)
 
 RECENT = 20
 
@@ -22,21 +28,16 @@ def _local_authority(request):
     return request.organisation
 
 
-def _page(request, *, form=None, new_secret=None, test_result=None, status=200):
+def _page(request, *, form=None, new_secret=None, status=200):
     la = _local_authority(request)
-    endpoint = WebhookEndpoint.objects.filter(local_authority=la).first()
+    endpoint = webhook_endpoint_of(local_authority=la)
     if form is None:
         form = WebhookSettingsForm(initial={"url": endpoint.url, "is_active": endpoint.is_active} if endpoint else None)
-    recent = (
-        Delivery.objects.filter(channel=Channel.WEBHOOK, notification__local_authority=la)
-        .only("pk", "notification_id", "status", "attempts", "created_at", "sent_at", "response_status", "last_error")
-        .order_by("-created_at", "-id")[:RECENT]
-    )
+    recent = webhook_deliveries_recent(local_authority=la, limit=RECENT)
     context = {
         "form": form,
         "endpoint": endpoint,
         "new_secret": new_secret,
-        "test_result": test_result,
         "recent": recent,
         "overlap_hours": settings.NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS,
     }
@@ -52,6 +53,8 @@ def webhook_settings(request):
         return _page(request)
     form = WebhookSettingsForm(request.POST)
     if not form.is_valid():
+        if form.refusal == Refusal.NOT_PUBLIC:
+            webhook_address_refuse(url=request.POST.get("url", ""), request=request)
         return _page(request, form=form, status=400)
     endpoint, new_secret = webhook_endpoint_save(
         local_authority=la, url=form.cleaned_data["url"], is_active=form.cleaned_data["is_active"], request=request
@@ -66,7 +69,7 @@ def webhook_settings(request):
 @role_required(Role.ORG_ADMIN)
 @require_POST
 def webhook_secret_rotate_view(request):
-    endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
+    endpoint = webhook_endpoint_of(local_authority=_local_authority(request))
     if endpoint is None:
         return redirect("notifications:webhook_settings")
     return _page(request, new_secret=webhook_secret_rotate(endpoint=endpoint, request=request))
@@ -76,8 +79,13 @@ def webhook_secret_rotate_view(request):
 @role_required(Role.ORG_ADMIN)
 @require_POST
 def webhook_test_view(request):
-    endpoint = WebhookEndpoint.objects.filter(local_authority=_local_authority(request)).first()
+    endpoint = webhook_endpoint_of(local_authority=_local_authority(request))
     if endpoint is None:
         return redirect("notifications:webhook_settings")
-    accepted, outcome = webhook_test_send(endpoint=endpoint, request=request)
-    return _page(request, test_result={"accepted": accepted, "text": outcome})
+    webhook_test_queue(endpoint=endpoint, request=request)
+    messages.info(
+        request,
+        "Test delivery queued. Its result shows under Recent deliveries once it has been sent: "
+        "refresh this page in a few seconds.",
+    )
+    return redirect("notifications:webhook_settings")

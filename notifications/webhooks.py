@@ -7,18 +7,21 @@ A request carries:
   `<timestamp>.<raw body bytes>`.
 Signing the timestamp with the body stops a captured request being replayed later: the receiver
 refuses timestamps outside its window (docs/notifications.md "Verifying a webhook").
+
+The request goes through the guarded outbound client (core/outbound.py): https to a checked
+public address only, no redirects, and no detail of a failure beyond "could not deliver" and the
+HTTP status (docs/adr/ADR-011-guarded-outbound-requests.md).
 """
 
 import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 from django.conf import settings
+
+from core.outbound import OutboundError, OutboundRefused, Refusal, outbound_post, outbound_target
 
 SIGNATURE_PREFIX = "sha256="
 
@@ -51,13 +54,25 @@ def webhook_body(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-def webhook_url_allowed(url: str) -> bool:
-    """The payload carries child data: https only. Plain http is allowed to this machine alone
-    (a developer's or a test's receiver), where nothing crosses a network."""
-    if url.startswith("https://"):
-        return True
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return url.startswith("http://") and host in ("127.0.0.1", "localhost", "::1")
+WEBHOOK_URL_REFUSALS = {
+    Refusal.NOT_HTTPS: "The address must start with https://",
+    Refusal.UNRESOLVED: "No system could be found at this address. Check the part after https:// (the host name)",
+    Refusal.NOT_PUBLIC: (
+        "This address is on a private or local network, which CP-IS does not send to. "
+        "Enter your case-management system's public https:// address"
+    ),
+}
+
+
+def webhook_url_refusal(url: str) -> Refusal | None:
+    """Why an endpoint address cannot be saved (its message: WEBHOOK_URL_REFUSALS), or None:
+    the check every delivery makes again (core/outbound.py), since a name's addresses can
+    change after it was saved."""
+    try:
+        outbound_target(url)
+    except OutboundRefused as refused:
+        return refused.refusal
+    return None
 
 
 @dataclass
@@ -72,34 +87,18 @@ class WebhookError(Exception):
 def webhook_post(*, url: str, secret: str, delivery_id: int | str, body: bytes, previous_secret: str = "") -> int:
     """POSTs one signed attempt (signed with both secrets during a rotation's overlap); returns
     the HTTP status, or raises WebhookError unless the receiver answers 2xx."""
-    if not webhook_url_allowed(url):
-        raise WebhookError("webhook URL is not https")
     timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "CP-IS notifications",
-            "X-CPIS-Delivery": str(delivery_id),
-            "X-CPIS-Timestamp": str(timestamp),
-            "X-CPIS-Signature": ",".join(
-                webhook_signature(secret=key, timestamp=timestamp, body=body)
-                for key in (secret, previous_secret)
-                if key
-            ),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "CP-IS notifications",
+        "X-CPIS-Delivery": str(delivery_id),
+        "X-CPIS-Timestamp": str(timestamp),
+        "X-CPIS-Signature": ",".join(
+            webhook_signature(secret=key, timestamp=timestamp, body=body) for key in (secret, previous_secret) if key
+        ),
+    }
     try:
-        # urllib refuses to follow a redirect of a POST, so the body never goes elsewhere.
-        with urllib.request.urlopen(request, timeout=settings.NOTIFICATION_WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"HTTP {exc.code} from the webhook endpoint", status=exc.code) from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WebhookError(f"webhook endpoint unreachable: {type(exc).__name__}: {reason}"[:300]) from exc
-    if not 200 <= status < 300:
-        raise WebhookError(f"HTTP {status} from the webhook endpoint", status=status)
-    return status
+        return outbound_post(url=url, body=body, headers=headers, timeout=settings.NOTIFICATION_WEBHOOK_TIMEOUT)
+    except OutboundError as exc:
+        # Its text is "could not deliver" and the status: what the delivery records and shows.
+        raise WebhookError(str(exc), status=exc.status) from None

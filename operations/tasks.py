@@ -8,7 +8,8 @@ from django.core.cache import cache
 POOL_HEARTBEAT_KEY = "cpis:pool-heartbeat:{}"
 
 
-@shared_task(ignore_result=True, acks_late=False)
+# One Redis write; beat sends the next in 30 s.
+@shared_task(ignore_result=True, acks_late=False, soft_time_limit=20, time_limit=30)
 def pool_heartbeat(queue: str) -> None:
     # Beat sends one to each delivery queue: the pool consuming it proves itself alive, as the
     # main heartbeat proves the default queue's worker (cpis.health.worker_heartbeat).

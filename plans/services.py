@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from audit.models import AuditAction
 from audit.services import audit_record
-from core.formatting import date_format
+from plans import rules
 from plans.models import (
     Plan,
     PlanChange,
@@ -111,44 +111,35 @@ def _open_plan_exists(
 
 
 def plan_rules_check(*, plan: Plan, today: date | None = None) -> None:
-    """The rules a plan must meet whichever way it arrives; raises ValidationError by field.
+    """The plan rules (plans/rules.py) for one plan from a form; raises ValidationError by field.
 
-    The upload applies the same rules in plans/upload_rows.py and in set-based SQL.
+    1. the rules of the plan itself, each field's first broken rule on that field;
+    2. then, once those pass, the rules against the plans held: a different date of birth for
+       the NHS number, another open plan of the type, a plan with the same key.
+    The upload applies the same table in plans/upload_rows.py and its staging SQL.
     """
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
-    if plan.date_of_birth and plan.date_of_birth > today:
-        errors["date_of_birth"] = "Date of birth must be today or in the past"
-    if plan.start_date and plan.start_date > today:
-        errors["start_date"] = "Start date must be today or in the past"
-    if plan.date_of_birth and plan.start_date and plan.start_date < plan.date_of_birth:
-        errors["start_date"] = "Start date must be on or after the date of birth"
-    if plan.end_date:
-        if plan.end_date > today:
-            errors["end_date"] = "End date must be today or in the past"
-        elif plan.start_date and plan.end_date < plan.start_date:
-            errors["end_date"] = "End date must be the same as or after the start date"
-    if plan.plan_type == PlanType.UCPP and not plan.expected_due_date:
-        errors["expected_due_date"] = "Enter the expected due date"
-    if plan.plan_type != PlanType.UCPP and plan.expected_due_date:
-        errors["expected_due_date"] = "Only an unborn child protection plan has an expected due date"
-    if plan.plan_type in (PlanType.CPP, PlanType.LAC) and plan.date_of_birth and plan.start_date:
-        adult_on = eighteenth_birthday(plan.date_of_birth)
-        if plan.start_date >= adult_on:
-            errors["start_date"] = "The child was 18 or over on this start date"
-        elif plan.end_date is None and today >= adult_on:
-            errors["end_date"] = "The child is 18 or over: enter the end date (the 18th birthday at the latest)"
-        elif plan.end_date and plan.end_date > adult_on:
-            errors["end_date"] = f"End date must be on or before the 18th birthday ({date_format(adult_on)})"
+    for broken in rules.row_rules_broken(
+        date_of_birth=plan.date_of_birth,
+        plan_type=plan.plan_type,
+        start_date=plan.start_date,
+        end_date=plan.end_date,
+        expected_due_date=plan.expected_due_date,
+        withdrawn=plan.withdrawn,
+        today=today,
+    ):
+        errors.setdefault(str(broken.rule.field), broken.message)
     if errors:
         raise ValidationError(errors)
+    held = _held_rule_broken(plan)
+    if held is not None:
+        raise ValidationError({str(held.field): held.message})
+
+
+def _held_rule_broken(plan: Plan) -> rules.PlanRule | None:
     if demographics_conflict(nhs_number=plan.nhs_number, date_of_birth=plan.date_of_birth, exclude_plan_id=plan.pk):
-        raise ValidationError(
-            {
-                "date_of_birth": "CP-IS already holds a different date of birth for this NHS number. "
-                "Check the NHS number and date of birth with the NHS Spine before you continue"
-            }
-        )
+        return rules.BIRTH_DATE_CONFLICT
     if (
         plan.end_date is None
         and not plan.withdrawn
@@ -159,22 +150,16 @@ def plan_rules_check(*, plan: Plan, today: date | None = None) -> None:
             exclude_plan_id=plan.pk,
         )
     ):
-        raise ValidationError(
-            {"plan_type": "This child already has an open plan of this type. End that plan before you add another"}
-        )
-    if (
-        Plan.objects.filter(
-            organisation_id=plan.organisation_id,
-            nhs_number=plan.nhs_number,
-            plan_type=plan.plan_type,
-            start_date=plan.start_date,
-        )
-        .exclude(pk=plan.pk)
-        .exists()
-    ):
-        raise ValidationError(
-            {"start_date": "There is already a plan of this type for this child with this start date"}
-        )
+        return rules.OPEN_PLAN_HELD
+    same_key = Plan.objects.filter(
+        organisation_id=plan.organisation_id,
+        nhs_number=plan.nhs_number,
+        plan_type=plan.plan_type,
+        start_date=plan.start_date,
+    )
+    if same_key.exclude(pk=plan.pk).exists():
+        return rules.KEY_HELD
+    return None
 
 
 @transaction.atomic

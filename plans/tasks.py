@@ -9,12 +9,15 @@ from celery import shared_task
 from plans import services, uploads
 
 
-@shared_task(ignore_result=True, name="plans.tasks.plan_upload_analyse_task")
+# With identity verification these ask PDS (IDENTITY_LOOKUPS_PER_TASK numbers, about eight
+# minutes, then the task queues itself again): well inside the limits, which stop a task whose
+# PDS calls hang before the broker's visibility timeout would hand it to a second worker.
+@shared_task(ignore_result=True, name="plans.tasks.plan_upload_analyse_task", soft_time_limit=3000, time_limit=3300)
 def plan_upload_analyse(upload_id: int) -> None:
     uploads.plan_upload_analyse(upload_id=upload_id)
 
 
-@shared_task(ignore_result=True, name="plans.tasks.plan_upload_apply_task")
+@shared_task(ignore_result=True, name="plans.tasks.plan_upload_apply_task", soft_time_limit=3000, time_limit=3300)
 def plan_upload_apply(upload_id: int) -> None:
     # Safe to run twice: only a queued upload is applied, under a row lock.
     uploads.plan_upload_apply(upload_id=upload_id)

@@ -15,7 +15,8 @@ from datetime import date
 from django.core.exceptions import ValidationError
 
 from core.nhs_numbers import nhs_number_is_valid, nhs_number_normalise
-from plans.models import PlanType, RejectReason, eighteenth_birthday
+from plans.models import PlanType, RejectReason
+from plans.rules import row_rules_broken
 
 REQUIRED_COLUMNS = ("nhs_number", "family_name", "given_names", "date_of_birth", "plan_type", "start_date")
 OPTIONAL_COLUMNS = ("end_date", "expected_due_date", "la_reference", "withdrawn")
@@ -43,7 +44,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_LENGTHS = {"family_name": 100, "given_names": 200, "la_reference": 50}
 _WITHDRAWN_VALUES = {"": False, "N": False, "Y": True}
 _PLAN_TYPES = {t.value for t in PlanType}
-_UCPP = PlanType.UCPP.value
 
 _LABELS = {
     "nhs_number": "NHS number",
@@ -252,8 +252,6 @@ class PlanFileReader:
             self._name(given_names, "given_names")
         raw = values["date_of_birth"]
         date_of_birth = dates.get(raw) or self._date(raw, "date_of_birth", required=True)
-        if date_of_birth > self.today:
-            raise _RowError(RejectReason.FUTURE_DATE, "The date of birth is in the future.")
         plan_type = values["plan_type"].upper()
         if not plan_type:
             raise _RowError(RejectReason.MISSING_FIELD, "The plan type is missing.")
@@ -261,26 +259,10 @@ class PlanFileReader:
             raise _RowError(RejectReason.INVALID_PLAN_TYPE, "The plan type must be CPP, LAC or UCPP.")
         raw = values["start_date"]
         start_date = dates.get(raw) or self._date(raw, "start_date", required=True)
-        if start_date > self.today:
-            raise _RowError(RejectReason.FUTURE_DATE, "The start date is in the future.")
-        if start_date < date_of_birth:
-            raise _RowError(RejectReason.INVALID_DATE, "The start date is before the date of birth.")
         raw = values.get("end_date", "")
         end_date = (dates.get(raw) or self._date(raw, "end_date", required=False)) if raw else None
-        if end_date is not None:
-            # An upload records what has happened; a plan's end is sent once it has ended.
-            if end_date > self.today:
-                raise _RowError(RejectReason.FUTURE_DATE, "The end date is in the future.")
-            if end_date < start_date:
-                raise _RowError(RejectReason.END_BEFORE_START, "The end date is before the start date.")
         raw = values.get("expected_due_date", "")
         due_date = (dates.get(raw) or self._date(raw, "expected_due_date", required=False)) if raw else None
-        if plan_type == _UCPP and due_date is None:
-            raise _RowError(
-                RejectReason.DUE_DATE_REQUIRED, "An unborn child protection plan needs its expected due date."
-            )
-        if plan_type != _UCPP and due_date is not None:
-            raise _RowError(RejectReason.DUE_DATE_NOT_ALLOWED, "Only an unborn child protection plan has a due date.")
         la_reference = values.get("la_reference", "")
         if len(la_reference) > _MAX_LENGTHS["la_reference"]:
             raise _RowError(RejectReason.TOO_LONG, "The LA reference is longer than 50 characters.")
@@ -289,9 +271,22 @@ class PlanFileReader:
         withdrawn = _WITHDRAWN_VALUES.get(values.get("withdrawn", "").upper())
         if withdrawn is None:
             raise _RowError(RejectReason.INVALID_WITHDRAWN, "Withdrawn must be Y, N or empty.")
-        # A withdrawal must always get through: it removes a plan recorded in error.
-        if plan_type != _UCPP and not withdrawn:
-            self._check_age(date_of_birth, start_date, end_date)
+        # The plan rules, as the form applies them (plans/rules.py): the first broken one rejects.
+        # An upload records what has happened, so a plan's end is sent once it has ended.
+        broken = next(
+            row_rules_broken(
+                date_of_birth=date_of_birth,
+                plan_type=plan_type,
+                start_date=start_date,
+                end_date=end_date,
+                expected_due_date=due_date,
+                withdrawn=withdrawn,
+                today=self.today,
+            ),
+            None,
+        )
+        if broken is not None:
+            raise _RowError(str(broken.rule.reason), broken.message)
         self._check_against_earlier_rows(line, nhs_number, plan_type, start_date, end_date, date_of_birth, withdrawn)
         return (
             line,
@@ -306,16 +301,6 @@ class PlanFileReader:
             la_reference,
             withdrawn,
         )
-
-    def _check_age(self, date_of_birth: date, start_date: date, end_date: date | None) -> None:
-        """CPP and LAC are for children: they end on the 18th birthday (SPEC 2 "Plans")."""
-        adult_on = eighteenth_birthday(date_of_birth)
-        if start_date >= adult_on:
-            raise _RowError(RejectReason.OVER_18, "The child was 18 or over on the start date.")
-        if end_date is None and self.today >= adult_on:
-            raise _RowError(RejectReason.OVER_18, "The child is 18 or over, so the plan has ended: send its end date.")
-        if end_date is not None and end_date > adult_on:
-            raise _RowError(RejectReason.OVER_18, "The end date is after the child's 18th birthday.")
 
     def _check_against_earlier_rows(
         self, line, nhs_number, plan_type, start_date, end_date, date_of_birth, withdrawn

@@ -19,7 +19,6 @@ from audit.services import audit_record
 from core.csv_cells import csv_response
 from core.dates import years_before
 from core.formatting import date_format
-from identity.selectors import ROW_CODE_LABELS, upload_match_rate
 from plans.access import access_plan_by_local_authority, access_upload_by_local_authority
 from plans.forms import (
     ContactsForm,
@@ -30,7 +29,15 @@ from plans.forms import (
     PlanUploadForm,
     errors_to_form,
 )
-from plans.models import Plan, PlanChangeSource, PlanType, PlanUpload, RejectReason, UploadStatus, row_code
+from plans.models import PlanChangeSource, PlanType, RejectReason, UploadStatus, row_code
+from plans.selectors import (
+    ROW_CODE_LABELS,
+    plan_ids_shown,
+    plan_is_shown,
+    plans_of_local_authority,
+    upload_match_rate,
+    uploads_recent,
+)
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (
@@ -122,11 +129,11 @@ def plan_list(request):
         if form.is_valid():
             request.session[_SEARCH_KEY] = form.cleaned_data
             return redirect("plans:list")
-    plans = _search_filter(Plan.objects.for_local_authority(request.organisation), search)
+    plans = _search_filter(plans_of_local_authority(organisation=request.organisation), search)
     page = Paginator(plans.order_by("family_name", "given_names", "start_date", "id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    shown_ids = set(Plan.objects.filter(pk__in=[p.pk for p in page]).visible().values_list("pk", flat=True))
+    shown_ids = plan_ids_shown(plans=page)
     query = search.get("q", "")
     searched_nhs = query if query.isdigit() and len(query) == 10 else ""
     audit_record(
@@ -157,7 +164,7 @@ def plan_list(request):
 @role_required(*READERS)
 def plan_detail(request, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
-    shown = Plan.objects.filter(pk=plan.pk).visible().exists()
+    shown = plan_is_shown(plan=plan)
     history = list(plan.changes.select_related("upload"))
     audit_record(
         action=AuditAction.PLAN_VIEWED, request=request, nhs_number=plan.nhs_number, detail={"plan_id": plan.pk}
@@ -286,9 +293,7 @@ def upload(request):
             organisation=request.organisation, by=request.user, filename=file.name, file=file, request=request
         )
         return redirect("plans:upload_detail", upload_id=new_upload.pk)
-    recent = (
-        PlanUpload.objects.filter(organisation=request.organisation).defer("content").select_related("uploaded_by")[:20]
-    )
+    recent = uploads_recent(organisation=request.organisation)
     match = upload_match_rate(organisation=request.organisation)
     return render(
         request,

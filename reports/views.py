@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.access import role_required
 from accounts.forms import organisations_in_region, region_choices, region_filter
-from accounts.models import Organisation, OrganisationKind, Role
+from accounts.models import OrganisationKind, Role
 from core.csv_cells import csv_response
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
@@ -19,12 +19,13 @@ from reports.metrics import (
     local_authority_reports,
 )
 from reports.progress import go_live_states, progress_counts
+from reports.selectors import organisations_active
 
 
 def _reports(request, start, end) -> dict:
     organisation = request.organisation
     if Role.NATIONAL_ADMIN in request.roles:
-        active = Organisation.objects.filter(is_active=True).order_by("name")
+        active = organisations_active()
         las = local_authority_reports(active.filter(kind=OrganisationKind.LOCAL_AUTHORITY), start, end)
         settings = care_setting_reports(active.filter(kind=OrganisationKind.CARE_SETTING), start, end)
         return {"scope": "national", "las": las, "settings": settings}
@@ -154,7 +155,7 @@ def progress_organisations(request):
     the national dashboard's figure opening the live ones."""
     region = region_filter(request)
     state = request.GET.get("state", "")
-    organisations = Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL)
+    organisations = organisations_active().exclude(kind=OrganisationKind.NATIONAL)
     states = go_live_states(organisations_in_region(organisations, region).order_by("kind", "name"))
     if state in ("live", "not_live"):
         states = [s for s in states if s.live == (state == "live")]

@@ -18,6 +18,7 @@ import jwt
 from django.conf import settings
 from django.core.cache import cache
 
+from single_sign_on import throttles
 from single_sign_on.models import ClientAuthMethod, IdentityProvider
 
 # Asymmetric only: never "none", never HS* (which would make the client secret a signing key).
@@ -88,8 +89,11 @@ def _jwks(provider: IdentityProvider, *, refresh: bool = False) -> list[dict]:
 
 def _signing_key(provider: IdentityProvider, kid: str | None, alg: str) -> jwt.PyJWK:
     """The provider's key for `kid`; a kid we have not seen makes us fetch the keys again once,
-    because that is how a provider's key rotation shows."""
+    because that is how a provider's key rotation shows. Anyone can name a kid (the logout
+    endpoint is public), so that happens at most once per SSO_KEY_REFETCH_SECONDS per provider."""
     for refresh in (False, True):
+        if refresh and not throttles.key_refetch_allowed(provider):
+            break
         candidates = [
             k
             for k in _jwks(provider, refresh=refresh)

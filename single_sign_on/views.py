@@ -28,7 +28,8 @@ from accounts.second_factors import has_second_factor
 from accounts.views import after_sign_out_register
 from administration.services import InvitationUnusable, invitation_usable
 from administration.views.invitations import invitation_refusal
-from single_sign_on import protocol, services
+from audit.services import client_ip
+from single_sign_on import protocol, services, throttles
 from single_sign_on.forms import IdentityProviderForm, LinkDecisionForm
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest
 
@@ -220,9 +221,23 @@ def provider_sign_out_page(request) -> str | None:
 
 
 def _logout_refused(request, provider: IdentityProvider | None, reason: str):
+    limited = throttles.logout_refusal_count(address=client_ip(request), provider=provider)
+    if limited is not None:
+        return _logout_limited(request, provider, limited)
     services.refusal_record(request=request, provider=provider, reason=reason)
     # Back-Channel Logout 1.0, 2.8: 400 with an OAuth error body; never cached.
     response = JsonResponse({"error": "invalid_request"}, status=400)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _logout_limited(request, provider: IdentityProvider | None, limited: throttles.Limited):
+    """Over a limit (single_sign_on/throttles.py): 429 with Retry-After, which 2.8 allows beside
+    its 400 and which tells a provider that retries when to; audited once a minute."""
+    if throttles.logout_limited_first(provider):
+        services.refusal_record(request=request, provider=provider, reason="logout_rate_limited")
+    response = JsonResponse({"error": "temporarily_unavailable"}, status=429)
+    response["Retry-After"] = str(limited.retry_after)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -235,7 +250,10 @@ def back_channel_logout(request):
     provider, or their account was disabled): our sessions from it end before their next request.
 
     No cookie or CSRF token comes with it (the provider calls us, not the browser); the signed
-    logout token is the whole proof."""
+    logout token is the whole proof. An address that sent too many bad ones is not heard out."""
+    limited = throttles.logout_address_limited(client_ip(request))
+    if limited is not None:
+        return _logout_limited(request, None, limited)
     logout_token = request.POST.get("logout_token", "")
     try:
         issuer, audiences = protocol.logout_token_audiences(logout_token)
@@ -258,7 +276,11 @@ def back_channel_logout(request):
     except protocol.TokenRefused as refused:
         return _logout_refused(request, provider, refused.reason)
     except protocol.ProviderUnavailable:
-        # Without its keys the token cannot be checked; the provider may send it again.
+        # Without its keys the token cannot be checked; the provider may send it again. Counted
+        # as a refusal (not audited, as before): each such token costs a call to the provider.
+        limited = throttles.logout_refusal_count(address=client_ip(request), provider=provider)
+        if limited is not None:
+            return _logout_limited(request, provider, limited)
         response = JsonResponse({"error": "temporarily_unavailable"}, status=503)
         response["Cache-Control"] = "no-store"
         return response

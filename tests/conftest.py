@@ -1,5 +1,7 @@
+import ipaddress
 import os
 import time
+from dataclasses import dataclass, field
 
 import pytest
 from django.test import Client
@@ -7,6 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Role
 from tests.factories import OrganisationFactory, user_with_role
+from tests.tls import local_certificates
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls tests make
 # around it are still synchronous and safe.
@@ -78,6 +81,42 @@ def client_for(db):
         return signed_in(Client(), user, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _outbound_trusts_the_tests_certificates():
+    """Outbound requests (core/outbound.py) trust the authority the tests' HTTPS servers use
+    (tests/tls.py): in this process, and in the workers tests start, which read the environment."""
+    from django.conf import settings
+
+    bundle = str(local_certificates().ca_path)
+    os.environ["OUTBOUND_CA_BUNDLE"] = settings.OUTBOUND_CA_BUNDLE = bundle
+
+
+@dataclass
+class OutboundNames:
+    addresses: dict[str, list[str]] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def outbound_names(monkeypatch) -> OutboundNames:
+    """`outbound_names.addresses["cms.example.test"] = ["10.0.0.7"]`: what a name resolves to
+    for outbound requests (core/outbound.py), standing in for the network's DNS; other names
+    resolve as usual. `lookups` lists the names looked up."""
+    from core import outbound
+
+    names = OutboundNames()
+    resolve = outbound.host_addresses
+
+    def host_addresses(host, port):
+        names.lookups.append(host)
+        if host in names.addresses:
+            return [ipaddress.ip_address(address) for address in names.addresses[host]]
+        return resolve(host, port)
+
+    monkeypatch.setattr(outbound, "host_addresses", host_addresses)
+    return names
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The access log of gunicorn, run with our config, never holds a query string (NHS numbers)."""
+"""The access log of gunicorn, run with our config, never holds a query string (NHS numbers), and
+a request cannot write a line of its own into it."""
 
 import contextlib
 import os
@@ -27,10 +28,9 @@ def _free_port() -> int:
 QUERY = "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"
 
 
-def _serve_once(tmp_path, app: str, *, extra_env=None) -> tuple[str, str]:
-    """Runs gunicorn with our config, makes one FHIR check with an NHS number in its query
-    string, and returns (access log, error log)."""
-    port, access, errors = _free_port(), tmp_path / "access.log", tmp_path / "error.log"
+def _gunicorn(tmp_path, app: str, *, port: int, extra_env=None, extra_args=()) -> subprocess.Popen:
+    """Gunicorn with our config, logging to access.log and error.log in tmp_path."""
+    access, errors = tmp_path / "access.log", tmp_path / "error.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cpis.settings.test",
@@ -41,13 +41,30 @@ def _serve_once(tmp_path, app: str, *, extra_env=None) -> tuple[str, str]:
         "DATABASE_URL": subprocess_database_url(),
         **(extra_env or {}),
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:cpis.gunicorn", "--error-logfile", str(errors), app],
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:cpis.gunicorn",
+            "--error-logfile",
+            str(errors),
+            *extra_args,
+            app,
+        ],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _serve_once(tmp_path, app: str, *, extra_env=None) -> tuple[str, str]:
+    """Runs gunicorn with our config, makes one FHIR check with an NHS number in its query
+    string, and returns (access log, error log)."""
+    port, access, errors = _free_port(), tmp_path / "access.log", tmp_path / "error.log"
+    server = _gunicorn(tmp_path, app, port=port, extra_env=extra_env)
     url = f"http://127.0.0.1:{port}/fhir/R4/CareTeam?{QUERY}"
     invitation = f"http://127.0.0.1:{port}/invitation/SecretInvitationToken123/"
     try:
@@ -85,3 +102,66 @@ def test_a_crash_below_django_logs_no_query_string_or_nhs_number(tmp_path):
     assert "Error handling request" in errors and "RuntimeError" in errors and "/fhir/R4/CareTeam" in errors
     for written in (access, errors):
         assert "9434765919" not in written and "patient:identifier" not in written
+
+
+def _raw_request(port: int, request: bytes) -> bytes:
+    """Sends `request` as it is (no client library would send these bytes) and returns the
+    status line; waits for the server to come up."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    with connection:
+        connection.sendall(request)
+        return connection.makefile("rb").readline()
+
+
+_FORGED = "203.0.113.66 via 203.0.113.66 [07/Dec/2026:14:00:00 +0000]"
+# Each: the request target, then extra header lines; the log must hold one line for each.
+_HOSTILE_REQUESTS = [
+    (b"/livez%0d%0a" + _FORGED.replace(" ", "%20").encode() + b"%20%22GET%20/admin/%20HTTP/1.1%22%20200", b""),
+    (b"/livez%00nul%1b[2J%07%7f%c2%85%e2%80%a8end", b""),
+    (b"/livez?a=%0d%0a" + _FORGED.replace(" ", "%20").encode(), b""),
+    (b"/livez", b"User-Agent: agent\x85" + _FORGED.encode() + b"\r\nReferer: http://r.example/\xe2\x80\xa8x\r\n"),
+    (b"/livez\\x0d\\x0a", b""),
+    # Raw control bytes: gunicorn refuses these itself (400) and writes no access line for them.
+    (b"/livez\x00\x1b[2J", b""),
+    (b"/livez?a=\r" + _FORGED.encode(), b""),
+    (b"/livez", b"User-Agent: agent\x1b[2J\x07\r\nReferer: http://r.example/\x0b\x00\r\n"),
+]
+
+
+def test_hostile_paths_and_headers_cannot_forge_or_break_access_log_lines(tmp_path):
+    from cpis.gunicorn import access_log_format
+
+    port = _free_port()
+    # Our format, and the attacker-chosen atoms it leaves out, to show each atom is escaped.
+    log_format = access_log_format + ' q="%(q)s" r="%(r)s" agent="%(a)s" referer="%(f)s"'
+    server = _gunicorn(tmp_path, "cpis.wsgi", port=port, extra_args=("--access-logformat", log_format))
+    try:
+        statuses = [
+            _raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n")
+            for target, headers in _HOSTILE_REQUESTS
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert [status.split()[1] for status in statuses] == [b"404", b"404", b"200", b"200", b"404"] + [b"400"] * 3
+    written = (tmp_path / "access.log").read_bytes().decode()
+    lines = written.split("\n")
+    assert lines[-1] == "" and len(lines[:-1]) == 5, written
+    for line in lines[:-1]:
+        # Every line is one of ours, and nothing in it a terminal or a log reader acts on.
+        assert line.startswith("127.0.0.1 via 127.0.0.1 ["), line
+        assert not [c for c in line if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029"], line
+    assert "/livez\\x0d\\x0a" + _FORGED + ' \\"GET /admin/' in written
+    # The path as gunicorn decodes it (UTF-8), the headers as they came (Latin-1).
+    assert "/livez\\x00nul\\x1b[2J\\x07\\x7f\\x85\\u2028end" in written
+    assert 'agent="agent\\x85' + _FORGED in written and 'referer="http://r.example/\u00e2\\x80\u00a8x"' in written
+    # An escape in a line is always ours: a path spelling one out has its backslashes doubled.
+    assert "/livez\\\\x0d\\\\x0a " in written

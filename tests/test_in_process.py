@@ -72,3 +72,18 @@ def test_with_a_broker_a_task_is_queued(settings):
 
     background.run_in_background(FakeTask(), 3)
     assert queued == [(3,)]
+
+
+def test_with_a_broker_a_request_publishes_through_the_publish_it_gives(settings):
+    settings.IN_PROCESS_TASKS = False
+    published = []
+
+    class FakeTask:
+        name = "fake"
+
+        def delay(self, *args):  # pragma: no cover - must not be called
+            raise AssertionError("a request's publish goes through the breaker, not delay")
+
+    task = FakeTask()
+    background.run_in_background(task, 3, publish=lambda t, args: published.append((t, args)))
+    assert published == [(task, (3,))]

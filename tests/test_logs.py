@@ -1,9 +1,12 @@
 """The redaction every log handler applies (cpis/logs.py)."""
 
 import logging
+import re
 import sys
 
-from cpis.logs import RedactFilter, redact
+import pytest
+
+from cpis.logs import RedactFilter, redact, request_id_new
 
 
 def test_query_strings_and_nhs_numbers_are_removed():
@@ -15,6 +18,48 @@ def test_query_strings_and_nhs_numbers_are_removed():
     )
     # Ids, timings and longer numbers are kept.
     assert redact("delivery 12345 took 0.25 s; 12345678901") == "delivery 12345 took 0.25 s; 12345678901"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nhs_number=9434765919",
+        "Key (nhs_number)=(943 476 5919) already exists",
+        "943-476-5919",
+        "row for 9434765919.",
+        "x|9434765919",
+        "/patients/9434765919/",
+        "plan_9434765919_upload",
+        "9434765919,9434765920",
+    ],
+)
+def test_nhs_numbers_standing_as_numbers_are_redacted(text):
+    assert not re.search(r"\d{3}[ -]?\d{3}[ -]?\d{4}", redact(text)), redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "request_id=0f3a9434765919c2d41b7e6a8f0c3d21",
+        "9434765919abc",
+        "abc943 476 5919",
+        "took 0.9434765919 s",
+        "9434765919.25",
+        "12345678901",
+    ],
+)
+def test_digits_inside_an_id_or_a_longer_number_are_kept(text):
+    assert redact(text) == text
+
+
+def test_no_generated_request_id_is_redacted():
+    # A million ids, one per line, redacted at once: a line break bounds an NHS number as a
+    # space would, so this is each id redacted on its own, without a million calls.
+    ids = [request_id_new() for _ in range(1_000_000)]
+    joined = "\n".join(ids)
+    # Ten digits in a row inside an id are common enough to have broken ids before (3.6%).
+    assert len(re.findall(r"\d{10}", joined)) > 10_000
+    assert redact(joined) == joined
 
 
 def test_the_filter_redacts_arguments_and_tracebacks():

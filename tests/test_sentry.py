@@ -44,3 +44,14 @@ def test_a_crash_reaches_sentry_without_query_string_or_child_data(sentry_events
         assert secret not in sent, secret
     tags = events[0]["tags"]
     assert tags["trace_id"] == "t-1" and tags["request_id"] == response["X-Request-ID"]
+
+
+@override_settings(ROOT_URLCONF="tests.crashing_urls", REQUEST_ID_HEADER="X-Request-ID")
+def test_a_request_id_holding_ten_digits_reaches_sentry_whole(sentry_events):
+    # About one generated id in 28 holds ten digits in a row; this one always does.
+    request_id = "0f3a9434765919c2d41b7e6a8f0c3d21"
+    response = Client(raise_request_exception=False).get("/crash/", HTTP_X_REQUEST_ID=request_id)
+    assert response["X-Request-ID"] == request_id
+    sentry_sdk.flush()
+    (event,) = [item.payload.json for e in sentry_events.envelopes for item in e.items if item.type == "event"]
+    assert event["tags"]["request_id"] == request_id

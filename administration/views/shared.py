@@ -1,10 +1,15 @@
 """What every administration page shares: the admin roles, and auditing refused actions."""
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 
-from accounts.models import Role, User
+from accounts.models import Role
 from audit.models import AuditOutcome
 from audit.services import audit_record
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 ADMINS = (Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
 EMAIL_FAILED_TEXT = "We could not send the invitation email, so it has been cancelled. Try again in a few minutes."
@@ -14,7 +19,7 @@ def form_status(form) -> int:
     return 400 if form.errors else 200
 
 
-def refusal_record(request, *, action: str, reason: str, organisation=None, subject: User | None = None, **detail):
+def refusal_record(request, *, action: str, reason: str, organisation=None, subject: "User | None" = None, **detail):
     """Audits an admin action the rules refused (a denied attempt is as telling as a success).
 
     The reason is a code, never the message, which may hold a person's name.

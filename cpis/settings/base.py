@@ -5,6 +5,7 @@ cache and Celery tasks run in-process. Setting DATABASE_URL, REDIS_URL and CELER
 switches to PostgreSQL, Redis and a separate worker.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,6 +35,14 @@ SSO_CLOCK_LEEWAY = env.int("SSO_CLOCK_LEEWAY", default=30)
 # works there, and how long an unreachable provider is tolerated before the session ends.
 SSO_REVALIDATE_SECONDS = env.int("SSO_REVALIDATE_SECONDS", default=300)
 SSO_REVALIDATE_GRACE = env.int("SSO_REVALIDATE_GRACE", default=900)
+# The public back-channel logout endpoint: refused logout tokens per minute from one client
+# address, and naming one provider (from any address; tokens naming none share one count), before
+# its refusals answer 429 and are audited once a minute. Valid tokens are never limited by the
+# provider's count. A provider's keys are fetched again for an unknown key id at most once in
+# SSO_KEY_REFETCH_SECONDS (docs/single-sign-on.md).
+SSO_LOGOUT_ADDRESS_LIMIT = env.int("SSO_LOGOUT_ADDRESS_LIMIT", default=20)
+SSO_LOGOUT_PROVIDER_LIMIT = env.int("SSO_LOGOUT_PROVIDER_LIMIT", default=60)
+SSO_KEY_REFETCH_SECONDS = env.int("SSO_KEY_REFETCH_SECONDS", default=60)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -209,7 +218,7 @@ PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
 AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=96)
 AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=2)
 # Identity assurance (docs/plans.md "Identity verification"): `none` keeps today's rules; `pds`
-# verifies every uploaded child against PDS (NHS England's, or identity/pds_server.py's).
+# verifies every uploaded child against PDS (NHS England's, or demo/pds/server.py's).
 IDENTITY_SERVICE = env.str("IDENTITY_SERVICE", default="none")
 if IDENTITY_SERVICE not in ("none", "pds"):
     raise ValueError("IDENTITY_SERVICE must be none or pds")
@@ -247,7 +256,7 @@ NOTIFICATION_SWEEP_MAX_PER_RUN = env.int("NOTIFICATION_SWEEP_MAX_PER_RUN", defau
 # A worker holds a claimed delivery this long; past it, the worker is presumed dead and the sweeper
 # hands the delivery out again. Must exceed the webhook timeout by a wide margin.
 NOTIFICATION_CLAIM_LEASE = env.int("NOTIFICATION_CLAIM_LEASE", default=120)
-NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=10)
+NOTIFICATION_WEBHOOK_TIMEOUT = env.int("NOTIFICATION_WEBHOOK_TIMEOUT", default=5)
 # How old a signed webhook timestamp a receiver accepts (our verification helper's default).
 NOTIFICATION_WEBHOOK_TOLERANCE = env.int("NOTIFICATION_WEBHOOK_TOLERANCE", default=300)
 # After an LA admin rotates the webhook secret, the old one also signs for this many hours.
@@ -329,6 +338,9 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Seconds each SMTP operation may wait: a mail server that accepts the connection and never
+# answers must fail the send, not hold a worker (or a request) for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="cpis@localhost")
 # Where EPR suppliers write about the FHIR API (its CapabilityStatement's contact).
 FHIR_CONTACT_EMAIL = env("FHIR_CONTACT_EMAIL", default="") or DEFAULT_FROM_EMAIL
@@ -388,6 +400,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task stops at a time limit: first the soft one (SoftTimeLimitExceeded, which the task
+# may catch to leave things tidy), then the hard one (the worker kills it). These are the
+# defaults, under the broker's one-hour visibility timeout (a task still running past it would
+# be handed to a second worker); each task that talks to the outside world (SMTP, webhooks,
+# PDS, the broker) sets its own, much tighter, in its tasks.py.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3000)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3300)
 # Socket timeouts: a Redis that stops answering (rather than refusing) must fail a publish in
 # a second or two, so a clinician's check is never held up by it (the outbox sweeper sends
 # later, and cpis/resilience.py spares the next checks even that wait).
@@ -408,7 +427,11 @@ CELERY_TASK_QUEUES = [
     for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
 ]
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
-CELERY_TASK_ROUTES = {"notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"}}
+# An admin's test of their webhook goes where webhooks go: to the pool a hanging endpoint may hold.
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"},
+    "notifications.tasks.webhook_test_send": {"queue": "deliveries-webhook"},
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
@@ -475,6 +498,22 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 WORKER_HEARTBEAT_MAX_AGE = 120
+
+# Requests to addresses an organisation's admin types (webhooks) go through core/outbound.py:
+# https only, public addresses only, no redirects (docs/adr/ADR-011-guarded-outbound-requests.md).
+# Seconds to resolve the name and to connect; the caller's own timeout covers each read and write.
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
+# Networks let through although not public (e.g. 10.20.0.0/16,fd00:1::/64): for tests and for a
+# closed network whose receivers are inside it. Empty in production on the internet.
+# A value that is not a network stops the service starting, rather than the first delivery.
+OUTBOUND_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(network.strip(), strict=False))
+    for network in env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+    if network.strip()
+]
+# A PEM file of the certificate authorities outbound requests trust, instead of certifi's bundle
+# (a closed network's own CA). Empty: certifi's.
+OUTBOUND_CA_BUNDLE = env("OUTBOUND_CA_BUNDLE", default="")
 
 # The header our reverse proxy puts its request id in (e.g. X-Request-ID), trusted only when
 # set here; otherwise each request gets a new id. Either way it is answered as X-Request-ID.

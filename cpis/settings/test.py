@@ -22,7 +22,13 @@ CELERY_TASK_ALWAYS_EAGER = True
 IN_PROCESS_TASKS = False
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "cpis.in_process.PeriodicTasksMiddleware"]  # noqa: F405
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
+# The tests' webhook receiver's one loopback address (tests/tls.py RECEIVER_HOST); the rest of
+# loopback, and every private range, stays refused to outbound requests, as in production.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.2/32"]
 # Plain static storage: the live server of the browser tests serves files from the finders,
 # which know no hashed names. The production storage, collectstatic and whitenoise are tested
 # as deployed by tests/browser/test_production_parity.py.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# The URL matrix and the fuzz send refused logout tokens from one address, test after test, into
+# counters Redis keeps for a minute; the tests of these limits set their own.
+SSO_LOGOUT_ADDRESS_LIMIT = SSO_LOGOUT_PROVIDER_LIMIT = 10_000

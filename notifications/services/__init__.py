@@ -7,7 +7,8 @@ finished only by the claim that holds it, retried with back-off, and re-dispatch
 sweeper if a message was never published (Redis down) or its worker died.
 
 The package, by step:
-- `outbox.py`: a check's notifications and their outbox rows;
+- `outbox.py`: a check's notifications and their outbox rows (the one choice of channels);
+- `inactive.py`: Inactive NHS Number notifications, raised for identity's re-verification;
 - `fan_out.py`: publishing the rows to the worker, a task per delivery on its channel's queue;
 - `delivery.py`: one attempt at one delivery (claim, send, finish), and an admin's re-drive;
 - `channels.py`: one class per delivery channel (inbox, e-mail, webhook), found by a registry;
@@ -21,6 +22,7 @@ from notifications.services.acknowledgement import notification_acknowledge, not
 from notifications.services.channels import DeliveryChannel, delivery_channel, webhook_payload
 from notifications.services.delivery import delivery_attempt, delivery_retry
 from notifications.services.fan_out import deliveries_hand_over, delivery_dispatch, delivery_queue
+from notifications.services.inactive import notification_record_inactive_nhs_number
 from notifications.services.outbox import notification_record_attendance, notifications_flag_birth_date_mismatch
 from notifications.services.overdue import notifications_mark_overdue
 from notifications.services.sweeper import delivery_sweep
@@ -36,6 +38,7 @@ __all__ = [
     "delivery_sweep",
     "notification_acknowledge",
     "notification_assign",
+    "notification_record_inactive_nhs_number",
     "notification_record_attendance",
     "notifications_flag_birth_date_mismatch",
     "notifications_mark_overdue",

@@ -100,19 +100,21 @@ def _send_email(*, local_authority: Organisation, count: int, delivery_ids: list
         body=body,
         to=[local_authority.team_mailbox],
         # Ids only (no personal data): lets support trace a message back to its outbox rows.
-        headers={"X-CPIS-Deliveries": ",".join(str(i) for i in delivery_ids)},
+        # Comma and space, so the header folds into lines of 78: a batch of 200 ids joined by
+        # commas alone is one line past SMTP's 998-character limit, which servers refuse.
+        headers={"X-CPIS-Deliveries": ", ".join(str(i) for i in delivery_ids)},
     )
     message.send(fail_silently=False)
 
 
 def webhook_payload(*, notification: Notification, delivery_id: int) -> dict[str, Any]:
-    """The webhook's JSON: the LA's own case-management system gets the full content."""
+    """The webhook's JSON: the LA's own case-management system gets the full content. An
+    Inactive NHS Number notification has no care setting or checker: `inactive` says why."""
     setting = notification.care_setting
-    # Only an inactive NHS number notification has no care setting, and it is never sent by webhook.
-    assert setting is not None, "an attendance notification names its care setting"
-    return {
+    payload: dict[str, Any] = {
         "delivery_id": delivery_id,
         "notification_id": notification.pk,
+        "kind": notification.kind,
         "local_authority_ods_code": notification.local_authority.ods_code,
         "child": {
             "nhs_number": notification.nhs_number,
@@ -124,11 +126,20 @@ def webhook_payload(*, notification: Notification, delivery_id: int) -> dict[str
         "first_attended_at": notification.first_attended_at.isoformat(),
         "last_attended_at": notification.last_attended_at.isoformat(),
         "attendance_count": notification.attendance_count,
-        "care_setting": {
-            "name": setting.name,
-            "ods_code": setting.ods_code,
-            "type": setting.setting_type,
-            "phone": setting.phone,
-        },
-        "checked_by": {"name": notification.checked_by_name, "role": notification.checked_by_role},
+        "care_setting": None,
+        "checked_by": None,
     }
+    if setting is None:
+        payload["inactive"] = {
+            "reason": notification.inactive_reason,
+            "replacement_nhs_number": notification.replacement_nhs_number,
+        }
+        return payload
+    payload["care_setting"] = {
+        "name": setting.name,
+        "ods_code": setting.ods_code,
+        "type": setting.setting_type,
+        "phone": setting.phone,
+    }
+    payload["checked_by"] = {"name": notification.checked_by_name, "role": notification.checked_by_role}
+    return payload

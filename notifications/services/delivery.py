@@ -20,7 +20,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from notifications.models import Delivery, DeliveryStatus
 from notifications.services.channels import DeliveryChannel, delivery_channel
-from notifications.services.fan_out import delivery_dispatch
+from notifications.services.fan_out import deliveries_hand_over
 
 logger = logging.getLogger(__name__)
 
@@ -156,5 +156,6 @@ def delivery_retry(*, delivery: Delivery, request: HttpRequest) -> bool:
                 request=request,
                 detail={"delivery_id": delivery.pk, "notification_id": delivery.notification_id},
             )
-            transaction.on_commit(partial(delivery_dispatch, delivery_ids=[delivery.pk]), robust=True)
+            # An admin's request: published through the broker's breaker, like a check's.
+            transaction.on_commit(partial(deliveries_hand_over, delivery_ids=[delivery.pk]), robust=True)
     return bool(retried)

@@ -4,7 +4,7 @@ committed and the sweeper sends it."""
 
 import logging
 
-from cpis.resilience import broker_breaker
+from cpis.resilience import broker_publish
 from notifications.models import Channel, Delivery
 
 logger = logging.getLogger(__name__)
@@ -26,21 +26,9 @@ def deliveries_hand_over(*, delivery_ids: list[int]) -> None:
     """
     from notifications.tasks import deliveries_fan_out
 
-    if broker_breaker.is_open:
-        # The broker failed a moment ago: another try would cost this check a socket timeout.
-        logger.info("Broker recently unavailable; the sweeper will send %d delivery task(s)", len(delivery_ids))
-        return
-    try:
-        # One try: in a clinician's request, a second would double the wait on a frozen broker.
-        deliveries_fan_out.apply_async((delivery_ids,), retry=True, retry_policy={"max_retries": 0})
-    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rows to the sweeper
-        broker_breaker.failed(exc)
-        logger.warning(
-            "Could not publish %d delivery task(s), the sweeper will send them: %s: %s",
-            len(delivery_ids),
-            type(exc).__name__,
-            exc,
-        )
+    # Through the breaker: one try, never longer than the broker's socket timeout.
+    if not broker_publish(deliveries_fan_out, (delivery_ids,)):
+        logger.info("The sweeper will send %d delivery task(s)", len(delivery_ids))
 
 
 def delivery_queue(channel: str) -> str:

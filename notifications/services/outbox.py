@@ -140,7 +140,8 @@ def _episode_window(visit: AttendedVisit) -> tuple[datetime, datetime]:
     return visit.arrived_at - window, visit.arrived_at + window
 
 
-def _plan_types(plans: Iterable[Plan]) -> str:
+def plan_types_joined(plans: Iterable[Plan]) -> str:
+    """A notification's plan types: each type among the LA's plans once, in order."""
     return ",".join(sorted({p.plan_type for p in plans}))
 
 
@@ -163,7 +164,7 @@ def _record_in_one_statement(
                 "family_names": [p.family_name for p in subjects],
                 "given_names": [p.given_names for p in subjects],
                 "dates_of_birth": [p.date_of_birth for p in subjects],
-                "plan_types": [_plan_types(by_la[la_id]) for la_id in la_ids],
+                "plan_types": [plan_types_joined(by_la[la_id]) for la_id in la_ids],
                 "checked_by_name": visit.checked_by_name,
                 "checked_by_role": visit.checked_by_role,
                 "now": now,
@@ -212,7 +213,7 @@ def _record_with_orm(
             family_name=plans[0].family_name,
             given_names=plans[0].given_names,
             date_of_birth=plans[0].date_of_birth,
-            plan_types=_plan_types(plans),
+            plan_types=plan_types_joined(plans),
             first_attended_at=visit.arrived_at,
             last_attended_at=visit.arrived_at,
             checked_by_name=visit.checked_by_name,
@@ -224,20 +225,36 @@ def _record_with_orm(
         if la_id not in joined
     }
     Notification.objects.bulk_create(created.values())
+    delivery_ids = outbox_rows_write(
+        notification_by_la=created,
+        with_mailbox={la_id for la_id, plans in by_la.items() if plans[0].organisation.team_mailbox},
+        now=now,
+    )
+    notification_by_la = {la_id: n.pk for la_id, n in (joined | created).items()}
+    return notification_by_la, delivery_ids
+
+
+def outbox_rows_write(
+    *, notification_by_la: dict[int, Notification], with_mailbox: set[int], now: datetime
+) -> list[int]:
+    """Writes a PENDING delivery per channel for each new notification, keyed by its LA, and
+    returns their ids. The one choice of channels for every kind of notification: the inbox
+    always, e-mail if the LA has a team mailbox (`with_mailbox`), the webhook if it has an
+    active endpoint. `_RECORD_ATTENDANCE_SQL` makes the same choice in SQL; the outbox tests
+    hold the two to it."""
     with_webhook = set(
-        WebhookEndpoint.objects.filter(local_authority_id__in=created, is_active=True).values_list(
+        WebhookEndpoint.objects.filter(local_authority_id__in=notification_by_la, is_active=True).values_list(
             "local_authority_id", flat=True
         )
     )
     deliveries = [
         Delivery(notification=notification, channel=channel, next_attempt_at=now)
-        for la_id, notification in created.items()
+        for la_id, notification in notification_by_la.items()
         for channel in (
             Channel.INBOX,
-            *([Channel.EMAIL] if by_la[la_id][0].organisation.team_mailbox else []),
+            *([Channel.EMAIL] if la_id in with_mailbox else []),
             *([Channel.WEBHOOK] if la_id in with_webhook else []),
         )
     ]
     Delivery.objects.bulk_create(deliveries)
-    notification_by_la = {la_id: n.pk for la_id, n in (joined | created).items()}
-    return notification_by_la, [d.pk for d in deliveries]
+    return [d.pk for d in deliveries]

@@ -11,28 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from identity.uploads import UploadVerifier
-from plans.models import (
-    PlanUpload,
-    RejectReason,
-)
+from plans.models import PlanUpload
+from plans.rules import HELD_RULE_MESSAGES
 from plans.upload_rows import PlanFileReader, Rejection, ValidRow, cells_for_lines
 from plans.uploads.progress import _progress_set
 from plans.uploads.staging import _STAGE, _apply, _classify, _preview_changes_read, _stage_create, _stage_fill
-
-# Messages for the rejections found against the plans already held (the others carry their own).
-_HELD_MESSAGES = {
-    RejectReason.NO_PLAN_TO_WITHDRAW: "There is no plan with this NHS number, plan type and start date to withdraw.",
-    RejectReason.DEMOGRAPHICS_CONFLICT: (
-        "CP-IS already holds a different date of birth for this NHS number. "
-        "Check the NHS number and date of birth with the NHS Spine."
-    ),
-    RejectReason.OPEN_PLAN_EXISTS: (
-        "An open plan of this type with a different start date is already held for this child. "
-        "Send that plan's end date first."
-    ),
-}
-
+from plans.uploads.verification import RowVerifier
 
 _ANALYZE_AFTER_CREATED = 10_000
 
@@ -50,11 +34,11 @@ class _Outcome:
 
 
 def _run(
-    *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: UploadVerifier | None = None
+    *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: RowVerifier | None = None
 ) -> _Outcome:
     """Reads, stages and classifies the file; with `apply`, writes the plans. Call inside the
-    transaction that decides whether any of it stays. A `verifier` (identity/uploads.py) answers
-    each valid row from PDS first; the rows it refuses never reach the staging table."""
+    transaction that decides whether any of it stays. A `verifier` (the registered identity
+    verification's, plans/uploads/verification.py) answers each valid row first; the rows it refuses never reach the staging table."""
     today = timezone.localdate()
     estimated_rows = max(content.count(b"\n"), 1)
     phase = "Applying the file" if apply else "Checking the file"
@@ -104,7 +88,7 @@ def _run(
             content=content, lines={line for line, _ in held_rejections} | {r.line for r in identity_rejections}
         )
         rejections += [
-            Rejection(line, reason, _HELD_MESSAGES[reason], cells.get(line, [])) for line, reason in held_rejections
+            Rejection(line, reason, HELD_RULE_MESSAGES[reason], cells.get(line, [])) for line, reason in held_rejections
         ]
         rejections += [Rejection(r.line, r.reason, r.message, cells.get(r.line, [])) for r in identity_rejections]
     rejections.sort(key=lambda r: r.line)

@@ -99,6 +99,8 @@ _KEY_MATCH = (
 
 def _classify(cursor: CursorWrapper, *, organisation_id: int) -> None:
     """Marks each staged row with its plan (if the key is known), a rejection or an action.
+    Steps 2 to 4 are plans/rules.py's rules against the plans held, as the form applies them
+    (`plan_rules_check`); a rejected row gets the rule's message from `HELD_RULE_MESSAGES`.
 
     1. match the upload key (LA, NHS number, type, start date) to a plan held;
     2. reject withdrawals of plans never held;

@@ -5,7 +5,6 @@ import logging
 from typing import IO
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -14,12 +13,7 @@ from accounts.models import Organisation, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.background import run_in_background
-from identity.service import identity_verification_enabled
-from identity.uploads import (
-    UploadVerifier,
-    identities_record_verified,
-    upload_lookups_forget,
-)
+from cpis.resilience import broker_publish
 from plans.models import (
     FileCode,
     PlanUpload,
@@ -29,9 +23,9 @@ from plans.models import (
 from plans.services import plans_lock_for_local_authority
 from plans.upload_rows import FileUnreadable
 from plans.uploads.pipeline import _run
-from plans.uploads.progress import _PROGRESS_KEY, _progress_set
+from plans.uploads.progress import _progress_forget, _progress_set
 from plans.uploads.results import _content, _file_code, _preview_changes_store, _refuse, _rejections_store
-from plans.uploads.verification import _identity_lookups
+from plans.uploads.verification import _identity_lookups, upload_verification
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +62,9 @@ def plan_upload_receive(
         if upload.status == UploadStatus.ANALYSING:
             from plans import tasks
 
-            transaction.on_commit(lambda: run_in_background(tasks.plan_upload_analyse, upload.pk))
+            transaction.on_commit(
+                lambda: run_in_background(tasks.plan_upload_analyse, upload.pk, publish=broker_publish)
+            )
     return upload
 
 
@@ -81,15 +77,20 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
     if content is None:
         content = _content(upload_id)
     verifier = None
-    if identity_verification_enabled():
+    verification = upload_verification()
+    if verification is not None:
         from plans import tasks
 
         # PDS first, outside any transaction: its answers are kept even if it fails part-way.
         if not _identity_lookups(
-            upload_id=upload_id, content=content, task=tasks.plan_upload_analyse, in_worker=in_worker
+            verification=verification,
+            upload_id=upload_id,
+            content=content,
+            task=tasks.plan_upload_analyse,
+            in_worker=in_worker,
         ):
             return
-        verifier = UploadVerifier(upload_id=upload_id)
+        verifier = verification.row_verifier(upload_id=upload_id)
     try:
         with transaction.atomic():
             outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by, verifier=verifier)
@@ -116,7 +117,8 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
             # Nothing to confirm; the rejected rows stay downloadable.
             upload.status = UploadStatus.REFUSED
             upload.content = b""
-            upload_lookups_forget(upload_id=upload.pk)
+            if verification is not None:
+                verification.forget(upload_id=upload.pk)
         else:
             upload.status = UploadStatus.PREVIEW
         upload.save()
@@ -134,10 +136,16 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | 
             action=AuditAction.PLAN_UPLOAD_CONFIRMED, request=request, user=by, organisation=upload.organisation,
             detail={"upload_id": upload.pk},
         )  # fmt: skip
-        _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
         from plans import tasks
 
-        transaction.on_commit(lambda: run_in_background(tasks.plan_upload_apply, upload.pk))
+        def queue() -> None:
+            # After commit, both: this transaction holds the upload's row, and Redis may be slow.
+            _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
+            # Through the broker's breaker: a frozen Redis must not hold the request. An upload
+            # whose message was not published waits, and is failed as stale (plan_uploads_stale_fail).
+            run_in_background(tasks.plan_upload_apply, upload.pk, publish=broker_publish)
+
+        transaction.on_commit(queue)
     return True
 
 
@@ -163,11 +171,13 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     3. store the acknowledgement and forget the file, in the same transaction.
     A worker killed part-way leaves the upload queued and the plans untouched; the message
     comes back (late acknowledgement) and the apply runs again from the start.
-    With identity verification, any number not yet looked up on PDS is looked up first,
-    outside the transaction; if PDS cannot answer, the upload is held (CPF05), untouched.
+    With identity verification (plans/uploads/verification.py), any number not yet looked up on
+    PDS is looked up first, outside the transaction; if PDS cannot answer, the upload is held
+    (CPF05), untouched.
     """
     verifier = None
-    if identity_verification_enabled():
+    verification = upload_verification()
+    if verification is not None:
         if not PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).exists():
             return
         from plans import tasks
@@ -175,9 +185,15 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
         stored = content is None
         if content is None:
             content = _content(upload_id)
-        if not _identity_lookups(upload_id=upload_id, content=content, task=tasks.plan_upload_apply, in_worker=stored):
+        if not _identity_lookups(
+            verification=verification,
+            upload_id=upload_id,
+            content=content,
+            task=tasks.plan_upload_apply,
+            in_worker=stored,
+        ):
             return
-        verifier = UploadVerifier(upload_id=upload_id)
+        verifier = verification.row_verifier(upload_id=upload_id)
     try:
         with transaction.atomic():
             upload = (
@@ -192,9 +208,8 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             if content is None:
                 content = _content(upload_id)
             outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by, verifier=verifier)
-            if verifier is not None:
-                identities_record_verified(records=verifier.verified)
-                upload_lookups_forget(upload_id=upload.pk)
+            if verification is not None and verifier is not None:
+                verification.record_verified(upload_id=upload.pk, verifier=verifier)
             _rejections_store(upload=upload, rejections=outcome.rejections)
             upload.counts = outcome.counts
             upload.columns = outcome.columns
@@ -225,4 +240,4 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             outcome=AuditOutcome.FAILURE, detail={"upload_id": upload_id, "error": type(error).__name__},
         )  # fmt: skip
     finally:
-        cache.delete(_PROGRESS_KEY.format(upload_id))
+        _progress_forget(upload_id)

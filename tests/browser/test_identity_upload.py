@@ -34,7 +34,7 @@ def test_plan_manager_sees_a_superseded_and_a_mistyped_number_explained(
 ):
     good = row(1)
     mistyped = row(2)  # a valid check digit, but nobody's number: PDS has no record
-    superseded = row(3, nhs_number="9000000033", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22")
+    superseded = row(3, nhs_number="9000001013", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22")
     pds.add(patient_for(good))
     path = tmp_path / "northshire-plans.csv"
     path.write_bytes(csv_bytes([good, mistyped, superseded]))
@@ -50,7 +50,7 @@ def test_plan_manager_sees_a_superseded_and_a_mistyped_number_explained(
     expect(summary).to_contain_text("33.3%")
     rejected = page.get_by_test_id("rejected-rows")
     expect(rejected.get_by_role("row").filter(has_text="CPR05")).to_contain_text(
-        "This NHS number has been replaced by 900 000 0009. Send the plan under the new number."
+        "This NHS number has been replaced by 900 000 1005. Send the plan under the new number."
     )
     expect(rejected.get_by_role("row").filter(has_text="CPR01")).to_contain_text(
         "PDS has no record of this NHS number. Check it against the child's records: a digit may be mistyped."
@@ -63,7 +63,7 @@ def test_plan_manager_sees_a_superseded_and_a_mistyped_number_explained(
     expect(page.get_by_role("heading", level=1)).to_have_text("Upload acknowledgement", timeout=30_000)
     expect(page.get_by_test_id("acknowledgement")).to_contain_text("CPF03")
     expect(page.get_by_test_id("acknowledgement")).to_contain_text("below the 95% needed to go live")
-    expect(page.get_by_test_id("rejected-rows")).to_contain_text("replaced by 900 000 0009")
+    expect(page.get_by_test_id("rejected-rows")).to_contain_text("replaced by 900 000 1005")
     assert_accessible(page)
     screenshot(page, "identity-upload-acknowledgement")
     assert list(Plan.objects.values_list("nhs_number", flat=True)) == [good["nhs_number"]]
@@ -84,9 +84,9 @@ def test_social_worker_reads_an_inactive_nhs_number_notification(
     now = timezone.now()
     notification = Notification.objects.create(
         kind=NotificationKind.INACTIVE_NHS_NUMBER, local_authority=local_authority, care_setting=None,
-        nhs_number="9000000033", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22",
+        nhs_number="9000001013", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22",
         plan_types="CPP", first_attended_at=now, last_attended_at=now, checked_by_name="", checked_by_role="",
-        delivered_to_inbox_at=now, inactive_reason="superseded", replacement_nhs_number="9000000009",
+        delivered_to_inbox_at=now, inactive_reason="superseded", replacement_nhs_number="9000001005",
     )  # fmt: skip
     page = signed_in_page(role_user("social_worker"))
     page.goto(live_server.url + "/inbox/")
@@ -94,7 +94,7 @@ def test_social_worker_reads_an_inactive_nhs_number_notification(
     assert_accessible(page)
     page.get_by_role("link", name="Jane Smith").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Jane Smith")
-    expect(page.get_by_test_id("inactive-reason")).to_contain_text("900 000 0009")
+    expect(page.get_by_test_id("inactive-reason")).to_contain_text("900 000 1005")
     assert_accessible(page)
     screenshot(page, "identity-inactive-notification")
     assert notification.pk and not csp_violations

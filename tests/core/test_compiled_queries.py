@@ -104,11 +104,23 @@ def test_the_form_visit_sorts_first_in_the_compiled_history():
 
 def test_a_placeholder_the_sql_changes_falls_back_to_the_orm(django_assert_num_queries):
     # In a LIKE pattern the value reaches the SQL wrapped in %...%: it cannot be swapped in.
-    smiths = CompiledQuerySet(
-        lambda name: Plan.objects.filter(family_name__contains=name).order_by("pk"),
-        placeholders={"name": str},
-    )
+    built = []
+
+    def build(name):
+        built.append(name)
+        return Plan.objects.filter(family_name__contains=name).order_by("pk")
+
+    smiths = CompiledQuerySet(build, placeholders={"name": str})
     smith = PlanFactory(family_name="Smithson")
-    PlanFactory(family_name="Jones")
-    assert [p.pk for p in smiths(name="Smith")] == [smith.pk]
-    assert [p.pk for p in smiths(name="Jone")] != [smith.pk]
+    jones = PlanFactory(family_name="Jones")
+
+    with django_assert_num_queries(1):
+        assert [p.pk for p in smiths(name="Smith")] == [smith.pk]
+    with django_assert_num_queries(1):
+        assert [p.pk for p in smiths(name="Jone")] == [jones.pk]
+    assert [p.pk for p in smiths(name="o")] == [smith.pk, jones.pk]
+    assert smiths(name="Brown") == []
+    # Tried once with the sentinel, found not compilable, remembered as such: every call since
+    # built the QuerySet again with its own value, and nothing compiled was kept.
+    assert smiths._compiled == {(): None}
+    assert built[1:] == ["Smith", "Jone", "o", "Brown"]

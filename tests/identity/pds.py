@@ -1,4 +1,4 @@
-"""The local PDS server (identity/pds_server.py) as a real process, for the identity tests."""
+"""The local PDS server (demo/pds/server.py) as a real process, for the identity tests."""
 
 import json
 import subprocess
@@ -18,7 +18,7 @@ class LocalPds:
         self.private_key, self.public_key = generate_key_pair(directory, key_size=2048)
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "identity.pds_server", "--port", "0", "--public-key", str(self.public_key),
+                sys.executable, "-m", "demo.pds.server", "--port", "0", "--public-key", str(self.public_key),
                 "--api-key", API_KEY, "--key-id", KEY_ID,
             ],
             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
@@ -45,8 +45,19 @@ class LocalPds:
         httpx.post(f"{self.url}/_control/patients", json={"patients": list(patients)}, timeout=5).raise_for_status()
 
     def reset(self) -> None:
-        self.control(outage=False, latency_ms=0, fail_after=None, reset_stats=True)
+        self.control(outage=False, latency_ms=0, fail_after=None, auth="platform", reset_stats=True)
         httpx.delete(f"{self.url}/_control/patients", timeout=5).raise_for_status()
+
+    def bearer(self) -> str:
+        """An Authorization header's value carrying a token this server issued, got as the client gets one."""
+        from identity.pds_client import PdsClient
+
+        client = PdsClient(base_url=self.base_url, token_url=self.token_url, api_key=API_KEY,
+                           private_key=self.private_key.read_text(), key_id=KEY_ID)  # fmt: skip
+        try:
+            return f"Bearer {client._access_token()}"
+        finally:
+            client.close()
 
     def configure(self, settings) -> None:
         """Points the Django settings at this server (pytest-django's `settings` fixture)."""

@@ -40,7 +40,7 @@ def test_every_record_code_is_answered(local_authority, pds, tmp_path):
         row(4, nhs_number="9000000025", family_name="Smythe", given_names="Janet", date_of_birth="2010-10-22"),  # CPR02
         mistyped_name,  # line 5: PDS says Smyth: CPR03
         row(6, nhs_number="RBAX 1234"),  # line 6: old style: CPR04
-        row(7, nhs_number="9000000033", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22"),  # CPR05
+        row(7, nhs_number="9000001013", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22"),  # CPR05
     ]
     ack, error = _import(tmp_path, rows)
     assert error is None
@@ -48,7 +48,7 @@ def test_every_record_code_is_answered(local_authority, pds, tmp_path):
     assert ack["accepted"] == {"code": "CPR06", "count": 1}
     assert _codes(ack) == {3: "CPR01", 4: "CPR02", 5: "CPR03", 6: "CPR04", 7: "CPR05"}
     messages = {r["line"]: r["message"] for r in ack["rejected"]}
-    assert "replaced by 900 000 0009" in messages[7]
+    assert "replaced by 900 000 1005" in messages[7]
     assert "family name does not match" in messages[5]
     assert "Smyth" not in messages[5]  # PDS's value is never shown
     assert ack["identity"] == {
@@ -119,6 +119,28 @@ def test_a_deceased_child_is_verified_and_recorded_as_deceased(local_authority, 
     ack, _ = _import(tmp_path, [sent])
     assert ack["file_code"] == "CPF02"
     assert VerifiedIdentity.objects.get().status == IdentityStatus.DECEASED
+
+
+def test_the_sandbox_patients_are_verified_by_the_rules_for_the_deceased_restricted_and_bare(
+    local_authority, pds, tmp_path
+):
+    """On the PDS sandbox 9000000009 (Jane Smith) is deceased: a row that matches is verified and
+    recorded as deceased (docs/plans.md "Deceased"). 9000000025 is restricted, and deceased:
+    refused as sensitive. 9000000033 has no name or date of birth: nothing can match it."""
+    rows = [
+        row(1, nhs_number="9000000009", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22"),
+        row(2, nhs_number="9000000025", family_name="Smythe", given_names="Janet", date_of_birth="2010-10-22"),
+        row(3, nhs_number="9000000033", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22"),
+    ]
+    ack, error = _import(tmp_path, rows)
+    assert (ack["file_code"], error) == ("CPF03", None)
+    assert ack["accepted"] == {"code": "CPR06", "count": 1}
+    assert _codes(ack) == {3: "CPR02", 4: "CPR03"}
+    messages = {r["line"]: r["message"] for r in ack["rejected"]}
+    assert "date of birth, family name and given name do not match" in messages[4]
+    identity = VerifiedIdentity.objects.get()
+    assert (identity.nhs_number, identity.status) == ("9000000009", IdentityStatus.DECEASED)
+    assert list(Plan.objects.values_list("nhs_number", flat=True)) == ["9000000009"]
 
 
 def test_without_identity_service_the_old_rules_apply(local_authority, settings, tmp_path):

@@ -8,8 +8,10 @@ from accounts.models import Role
 from audit.models import AuditAction, AuditEvent
 from identity.models import IdentityStatus, VerifiedIdentity
 from identity.reverification import identities_reverify
-from notifications.models import Notification, NotificationKind
-from tests.factories import PlanFactory, nhs_number_for
+from notifications.models import Channel, Delivery, Notification, NotificationKind, WebhookEndpoint
+from notifications.services import webhook_payload
+from tests.factories import OrganisationFactory, PlanFactory, nhs_number_for
+from tests.notifications.checks import record_check
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +87,20 @@ def test_numbers_that_became_inactive_raise_a_notification_in_each_la_inbox(
     assert Notification.objects.filter(kind=NotificationKind.INACTIVE_NHS_NUMBER).count() == 5
 
 
+def test_the_sandbox_deceased_patient_with_an_open_plan_is_reported_inactive(
+    local_authority, pds, django_capture_on_commit_callbacks
+):
+    """9000000009 is deceased on the PDS sandbox: an open plan for her tells the LA once."""
+    PlanFactory(organisation=local_authority, nhs_number="9000000009", family_name="Smith", given_names="Jane",
+                date_of_birth=dt.date(2010, 10, 22), end_date=None)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        result = identities_reverify()
+    assert result == {"checked": 1, "inactive": 1, "notified": 1}
+    assert VerifiedIdentity.objects.get(nhs_number="9000000009").status == IdentityStatus.DECEASED
+    notification = Notification.objects.get(kind=NotificationKind.INACTIVE_NHS_NUMBER)
+    assert (notification.nhs_number, notification.inactive_reason) == ("9000000009", "deceased")
+
+
 def test_a_pds_outage_stops_the_run_and_keeps_what_was_done(local_authority, pds):
     plans = [_plan(n, local_authority) for n in range(1, 7)]
     pds.add(*(_patient(p) for p in plans))
@@ -103,3 +119,41 @@ def test_without_identity_service_nothing_is_reverified(local_authority, setting
     settings.IDENTITY_SERVICE = "none"
     _plan(1, local_authority)
     assert identities_reverify() == {"checked": 0, "inactive": 0, "notified": 0}
+
+
+@pytest.mark.parametrize("mailbox, webhook", [(True, True), (True, False), (False, False)])
+def test_an_inactive_number_notification_goes_by_the_channels_of_an_attendance_notification(
+    care_setting, pds, mailbox, webhook
+):
+    la = OrganisationFactory(local_authority=True, team_mailbox="team@la.example" if mailbox else "")
+    if webhook:
+        WebhookEndpoint.objects.create(local_authority=la, url="https://la.example/hook", secret="s" * 32)
+    checked = _plan(11, la)
+    pds.add(_patient(checked))
+    record_check(plans=[checked], care_setting=care_setting)
+    lapsed = _plan(12, la)  # not on PDS: not found, so inactive
+
+    assert identities_reverify()["notified"] == 1
+
+    def channels(kind):
+        return set(Delivery.objects.filter(notification__kind=kind).values_list("channel", flat=True))
+
+    expected = {Channel.INBOX} | ({Channel.EMAIL} if mailbox else set()) | ({Channel.WEBHOOK} if webhook else set())
+    assert channels(NotificationKind.ATTENDANCE) == expected
+    assert channels(NotificationKind.INACTIVE_NHS_NUMBER) == expected
+    inactive = Notification.objects.get(kind=NotificationKind.INACTIVE_NHS_NUMBER)
+    assert (inactive.nhs_number, inactive.plan_types) == (lapsed.nhs_number, lapsed.plan_type)
+
+
+def test_the_webhook_says_which_number_became_inactive_and_why(local_authority, pds):
+    _plan(1, local_authority, looked_after=True)
+    identities_reverify()
+    notification = Notification.objects.get(kind=NotificationKind.INACTIVE_NHS_NUMBER)
+
+    payload = webhook_payload(notification=notification, delivery_id=1)
+
+    assert payload["kind"] == "inactive_nhs_number"
+    assert payload["child"]["nhs_number"] == nhs_number_for(1)
+    assert payload["plan_types"] == ["LAC"]
+    assert payload["inactive"] == {"reason": IdentityStatus.NOT_FOUND, "replacement_nhs_number": ""}
+    assert payload["care_setting"] is None and payload["checked_by"] is None

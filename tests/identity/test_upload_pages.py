@@ -35,14 +35,14 @@ def test_preview_and_acknowledgement_explain_each_code(
 ):
     good, mistyped = row(1), row(2)
     pds.add(patient_for(good))
-    superseded = row(3, nhs_number="9000000033", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22")
+    superseded = row(3, nhs_number="9000001013", family_name="Smith", given_names="Jane", date_of_birth="2010-10-22")
     upload = _upload(manager, csv_bytes([good, mistyped, superseded]), django_capture_on_commit_callbacks)
     assert upload.status == UploadStatus.PREVIEW
     preview = manager.get(f"/plans/uploads/{upload.pk}/").content.decode()
     assert "Children verified" in preview and "1 of 3" in preview and "33.3%" in preview
     assert "CPR01" in preview and "CPR05" in preview
     assert "PDS has no record of this NHS number" in preview
-    assert "replaced by 900 000 0009" in preview
+    assert "replaced by 900 000 1005" in preview
     assert not Plan.objects.exists()
 
     requests_before = pds.stats()["patient_requests"]
@@ -142,7 +142,7 @@ def test_a_slow_pds_answer_times_out_and_holds_the_file(local_authority, pds, se
     service._pds_client.cache_clear()
     upload = import_bytes(
         local_authority,
-        csv_bytes([row(1, nhs_number="9000000076", family_name="O'Neill-Davies", given_names="Zoë",
+        csv_bytes([row(1, nhs_number="9000001048", family_name="O'Neill-Davies", given_names="Zoë",
                        date_of_birth="2016-07-14")]),
     )  # fmt: skip
     assert (upload.status, upload.file_code) == (UploadStatus.HELD, FileCode.CPF05)

@@ -6,6 +6,7 @@ import re
 import threading
 from datetime import timedelta
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -17,6 +18,7 @@ from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 from notifications.services import delivery_attempt, delivery_sweep
 from tests.factories import PlanFactory
 from tests.notifications.checks import child_on_plan, record_check
+from tests.tls import RecordingServer
 
 pytestmark = pytest.mark.django_db
 
@@ -86,8 +88,37 @@ def test_failed_webhook_is_retried_with_exponential_back_off_then_recorded_faile
     webhook.refresh_from_db()
     assert webhook.status == DeliveryStatus.FAILED
     assert webhook.attempts == 4
-    assert webhook.last_error == "WebhookError: HTTP 503 from the webhook endpoint"
+    assert webhook.last_error == "WebhookError: could not deliver (HTTP 503)"
+    assert webhook.response_status == 503
     assert webhook.failed_at is not None
+
+
+def test_a_webhook_that_fails_below_http_records_only_could_not_deliver(plan, setting, webhook_endpoint):
+    # The receiver's address with nobody listening there: the connection is refused.
+    webhook_endpoint.url = webhook_endpoint.url.replace(f":{urlsplit(webhook_endpoint.url).port}/", ":1/")
+    webhook_endpoint.save()
+    record_check(plans=[plan], care_setting=setting)
+    webhook = _delivery(Channel.WEBHOOK)
+    delivery_attempt(delivery_id=webhook.pk)
+    webhook.refresh_from_db()
+    assert webhook.status == DeliveryStatus.PENDING
+    assert (webhook.last_error, webhook.response_status) == ("WebhookError: could not deliver", None)
+
+
+def test_a_webhook_to_an_address_inside_the_network_is_never_connected_to(plan, setting, webhook_endpoint):
+    # Saved before addresses were checked, or a name whose answers changed: each attempt checks.
+    inside = RecordingServer(host="127.0.0.1").start()
+    try:
+        webhook_endpoint.url = inside.url()
+        webhook_endpoint.save()
+        record_check(plans=[plan], care_setting=setting)
+        webhook = _delivery(Channel.WEBHOOK)
+        delivery_attempt(delivery_id=webhook.pk)
+        webhook.refresh_from_db()
+        assert webhook.last_error == "WebhookError: could not deliver"
+        assert inside.seen == []
+    finally:
+        inside.stop()
 
 
 def test_a_retry_that_arrives_early_does_nothing(plan, setting, webhook_endpoint, webhook_receiver):
@@ -127,7 +158,7 @@ def test_email_batches_pending_notifications_of_one_la_into_one_message(la, sett
     assert message.to == [la.team_mailbox]
     assert message.subject == "CP-IS: 3 new notifications for Northshire County Council"
     assert set(Delivery.objects.filter(channel=Channel.EMAIL).values_list("status", flat=True)) == {DeliveryStatus.SENT}
-    assert sorted(message.extra_headers["X-CPIS-Deliveries"].split(",")) == sorted(
+    assert sorted(message.extra_headers["X-CPIS-Deliveries"].split(", ")) == sorted(
         str(i) for i in Delivery.objects.filter(channel=Channel.EMAIL).values_list("pk", flat=True)
     )
 

@@ -1,11 +1,15 @@
-"""A local HTTP server standing in for an LA's case-management system, for webhook tests."""
+"""A local HTTPS server standing in for an LA's case-management system, for webhook tests.
+
+It listens on RECEIVER_HOST, the one loopback address the test settings let outbound requests
+reach, with a certificate from the run's own authority (tests/tls.py)."""
 
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from notifications.webhooks import webhook_verify
+from tests.tls import RECEIVER_HOST, https_server
 
 
 @dataclass
@@ -58,9 +62,8 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cpis"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = https_server(RECEIVER_HOST, Handler)
+        self.url = f"https://{RECEIVER_HOST}:{self.server.server_address[1]}/cpis"
         return self
 
     def stop(self) -> None:

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from plans import rules
 from plans.models import FileCode, Plan, PlanUpload, UploadStatus
 from tests.factories import PlanFactory, nhs_number_for
 from tests.plans.helpers import csv_bytes, days_ago, row
@@ -170,7 +171,7 @@ def test_edit_end_and_withdraw_on_the_forms(manager, local_authority):
     })  # fmt: skip
     assert response.status_code == 302
     response = manager.post(f"/plans/{plan.pk}/end/", {"end_date": (plan.start_date - timedelta(1)).isoformat()})
-    assert "End date must be the same as or after the start date" in response.content.decode()
+    assert rules.END_BEFORE_START.message in response.content.decode()
     manager.post(f"/plans/{plan.pk}/end/", {"end_date": timezone.localdate().strftime("%d/%m/%Y")})
     assert manager.get(f"/plans/{plan.pk}/withdraw/").status_code == 200
     assert manager.post(f"/plans/{plan.pk}/withdraw/").status_code == 302

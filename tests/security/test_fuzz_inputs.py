@@ -7,7 +7,9 @@ after each POST the same page is read again, because a bad value kept in the ses
 audit search) used to break the page until sign-out.
 """
 
+import base64
 import importlib
+import json
 import pkgutil
 import time
 
@@ -17,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fhir.services import api_token_issue
+from single_sign_on.models import ClientAuthMethod, IdentityProvider
 from tests.conftest import signed_in
 from tests.test_url_permissions import EXPECTATIONS, URL_NAMES, world  # noqa: F401 - world is a fixture
 
@@ -25,6 +28,8 @@ PROJECT_APPS = ("accounts", "administration", "audit", "plans", "attendances", "
 # Query parameters views read directly rather than through a form. (Not the audit page's "clear"
 # button: sent with everything else it would skip the search form it is there to exercise.)
 QUERY_PARAMETERS = {"page", "before", "after", "timeout", "next", "patient:identifier", "_include", "_count", "reason"}
+# Fields views read from the body themselves: the back-channel logout's token.
+QUERY_PARAMETERS |= {"logout_token"}
 
 HOSTILE_VALUES = [
     "31/12/9999",
@@ -99,6 +104,50 @@ def test_the_fuzz_covers_the_project_forms():
     assert len(URL_NAMES) >= 50
 
 
+# Addresses an LA admin could type to make the webhook settings probe our own network, or to
+# trip the address check itself (ADR-011): each is refused with a message, never a 5xx, and
+# nothing is saved.
+HOSTILE_WEBHOOK_ADDRESSES = [
+    "https://127.0.0.1:5432/",
+    "https://[::1]:6379/",
+    "https://0.0.0.0/",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[::ffff:127.0.0.1]/",
+    "https://[::ffff:a9fe:a9fe]/",
+    "https://[fe80::1%25eth0]/",
+    "https://[64:ff9b::7f00:1]/",
+    "https://0x7f000001/",
+    "https://2130706433/",
+    "https://017700000001/",
+    "https://127.1/",
+    "https://localhost./",
+    "https://xn--/",
+    "https://a..b/",
+    f"https://{'a' * 64}.example/",
+    f"https://{'a.' * 130}example/",
+    "https://例え.テスト/",
+    "https://user:pass@127.0.0.1/",
+    "https://127.0.0.1:99999/",
+    "https://127.0.0.1:0/",
+    "https:///path",
+    "http://example.org/",
+    "ftp://example.org/",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/_FLUSHALL",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_WEBHOOK_ADDRESSES)
+def test_a_hostile_webhook_address_is_refused_without_a_server_error(world, url):  # noqa: F811 - the fixture
+    from notifications.models import WebhookEndpoint
+
+    client = signed_in(Client(raise_request_exception=False), world.users["la_admin"])
+    response = client.post(reverse("notifications:webhook_settings"), {"url": url, "is_active": "on"})
+    assert response.status_code == 400
+    assert 'class="nhsuk-error-summary"' in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
 def _personas_for(name: str) -> list[str]:
     expect = EXPECTATIONS[name]
     allowed = [p for p in expect.statuses if expect.statuses[p] < 400] or []
@@ -139,3 +188,50 @@ def test_no_hostile_input_gives_a_server_error(world, name):  # noqa: F811 - the
                 if response.status_code >= 500:
                     failures.append(f"{persona} {method.upper()} {name} with {label}: {response.status_code}")
     assert not failures, "\n".join(failures[:20])
+
+
+def _unsigned(header: dict, claims) -> str:
+    def part(value) -> str:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2ln"
+
+
+# Logout tokens shaped to reach each step of the check: the header, the claims naming (or not)
+# a provider, the provider of the URL matrix's world (its keys cannot be fetched), the key id.
+HOSTILE_LOGOUT_TOKENS = [
+    _unsigned({"alg": "none"}, {"iss": "http://127.0.0.1:9", "aud": "cpis"}),
+    _unsigned({"alg": "RS256", "kid": "../" * 200}, {"iss": "http://127.0.0.1:9", "aud": ["cpis"] * 1000}),
+    _unsigned({"alg": "HS256"}, {"iss": "http://127.0.0.1:9", "aud": "cpis", "iat": "yesterday"}),
+    _unsigned({"alg": "RS256"}, {"iss": ["http://127.0.0.1:9"], "aud": {"a": 1}}),
+    _unsigned({"alg": "RS256"}, {"iss": "\x00", "aud": None}),
+    _unsigned({"alg": "RS256"}, [1, 2, 3]),
+    _unsigned({"alg": "RS256"}, b"\xff\xfe not json"),
+    _unsigned({"alg": "RS256", "kid": 7}, {"iss": "http://127.0.0.1:9/", "aud": "cpis", "iat": 1e309}),
+    "a.b",
+    "." * 5000,
+    "eyJ" * 2000,
+]
+
+
+def test_hostile_logout_tokens_get_a_clear_answer(world):  # noqa: F811 - the fixture
+    # The tokens' issuer and client: a provider of ours, down.
+    IdentityProvider.objects.create(
+        organisation=world.care_setting,
+        name="Fuzzed provider",
+        issuer="http://127.0.0.1:9",
+        client_id="cpis",
+        client_auth_method=ClientAuthMethod.CLIENT_SECRET_BASIC,
+        client_secret="secret",
+        is_enabled=True,
+    )
+    url = reverse("single_sign_on:back_channel_logout")
+    failures = []
+    for token in HOSTILE_LOGOUT_TOKENS + HOSTILE_VALUES:
+        response = Client(raise_request_exception=False).post(url, {"logout_token": token})
+        # 503 only where the token names a provider whose keys cannot be fetched: the provider
+        # is asked to send it again (docs/single-sign-on.md).
+        if response.status_code not in (400, 429, 503) or "error" not in response.json():
+            failures.append(f"{token[:60]!r}: {response.status_code}")
+    assert not failures, "\n".join(failures)

@@ -4,9 +4,18 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import Role
+from single_sign_on import throttles
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkMethod, ProviderIdentity
 from tests.factories import user_with_role
 from tests.single_sign_on.provider_process import CLIENT_SECRET, ProviderProcess
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    # The logout limits' counters live in Redis, which outlives each test's database, and the
+    # key refetch times in this process.
+    cache.clear()
+    throttles.reset()
 
 
 @pytest.fixture(scope="session")

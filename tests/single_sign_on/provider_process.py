@@ -1,4 +1,4 @@
-"""The real OpenID Connect provider (single_sign_on/demo_provider.mjs, npm `oidc-provider`) as a
+"""The real OpenID Connect provider (demo/single_sign_on/provider.mjs, npm `oidc-provider`) as a
 separate process on a free port, and a person signing in at it (its own login form)."""
 
 import json
@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "single_sign_on" / "demo_provider.mjs"
+SCRIPT = ROOT / "demo" / "single_sign_on" / "provider.mjs"
 CLIENT_SECRET = "test-client-secret-0123456789"
 
 # People at the provider: `sub` is their id. acr/amr are what their ID token asserts.
@@ -137,6 +137,10 @@ class ProviderProcess:
     def logout_token(self, *, client: str = "cpis-test", **claims) -> str:
         """A logout token signed with the provider's key (`omit`/`nonce` make bad ones)."""
         return self.control("logout-token", client=client, **claims)
+
+    def requests_for(self, path: str) -> int:
+        """How often the provider was asked for `path` since it started."""
+        return int(self.control("requests", path=path))
 
     def sign_in(self, authorization_url: str, *, username: str, password: str, redirect_uri: str) -> str:
         """Signs in at the provider's own form; returns the URL it sends the browser back to."""

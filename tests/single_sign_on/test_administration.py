@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from audit.models import AuditAction, AuditEvent
-from single_sign_on.demo import DEMO_PROVIDERS
+from demo.single_sign_on import DEMO_PROVIDERS
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest, ProviderIdentity
 from tests.conftest import signed_in
 from tests.factories import user_with_role
@@ -101,7 +101,7 @@ def test_declining_a_link_request_links_nothing(client, care_setting):
 def test_demo_providers_match_the_local_providers_configuration(settings):
     settings.DEBUG = True
     call_command("seed_demo")
-    config = json.loads((Path(settings.BASE_DIR) / "single_sign_on" / "demo_provider.json").read_text())
+    config = json.loads((Path(settings.BASE_DIR) / "demo" / "single_sign_on" / "provider.json").read_text())
     issuers = {f"http://127.0.0.1:{i['port']}": i for i in config["issuers"]}
     assert IdentityProvider.objects.filter(is_enabled=True).count() == len(DEMO_PROVIDERS) == len(issuers)
     for provider in IdentityProvider.objects.all():

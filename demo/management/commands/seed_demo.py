@@ -2,6 +2,7 @@
 authenticator secret (documented in the README). Running it again changes nothing."""
 
 import base64
+import importlib.util
 from datetime import timedelta
 
 from django.conf import settings
@@ -134,9 +135,13 @@ class Command(BaseCommand):
         plans = seed_plans_demo(organisations)
         notifications = seed_notifications_demo()
         visits = seed_attendances_demo()
-        from single_sign_on.demo import seed_single_sign_on_demo
+        providers = 0
+        # The image leaves the local OpenID Connect provider out (.dockerignore), and with it the
+        # providers that would point at it: a demo deployed from the image has no single sign-on.
+        if importlib.util.find_spec("demo.single_sign_on") is not None:
+            from demo.single_sign_on import seed_single_sign_on_demo
 
-        providers = seed_single_sign_on_demo()
+            providers = seed_single_sign_on_demo()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users, {plans} new plans, "

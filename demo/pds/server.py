@@ -1,24 +1,32 @@
 """A local PDS FHIR R4 server for the demo, the tests and the benchmark: a real HTTP process.
 
-    python -m identity.pds_server --port 9100 --public-key var/pds/public.pem --api-key local-api-key
+    python -m demo.pds.server --port 9100 --public-key var/pds/public.pem --api-key local-api-key
 
-It speaks the part of NHS England's API that CP-IS uses, as the platform does:
+It plays NHS England's PDS sandbox for `GET /Patient/{nhs-number}` (the sandbox's own test
+patients and answers, below) behind the platform's signed-JWT authentication:
 - `POST /oauth2/token`: a client-credentials grant whose `client_assertion` is a JWT signed
   RS512 with the key whose public half is `--public-key`; `iss` = `sub` = `--api-key`, `aud` =
   this endpoint's URL, a `jti` never used before, `exp` at most five minutes ahead. Answers
   `{"access_token", "expires_in", "token_type": "Bearer", "issued_at"}`.
-- `GET /personal-demographics/FHIR/R4/Patient/{nhs-number}` with `Authorization: Bearer` and
-  `X-Request-ID` (a UUID): the Patient (modelled on the sandbox's `sandbox/mocks/`), a
-  superseded number answered with its replacement's record, 404 `RESOURCE_NOT_FOUND` or
-  `INVALIDATED_RESOURCE`, 400 `INVALID_RESOURCE_ID`, 401 `ACCESS_DENIED`, 412
-  `PRECONDITION_FAILED`, as OperationOutcomes.
+- `GET /personal-demographics/FHIR/R4/Patient/{nhs-number}`, checked in the sandbox's order
+  (NHSDigital/personal-demographics-service-api, karate-tests/src/test/java/mocks/sandbox/):
+  no `X-Request-ID` is 400 `MISSING_VALUE`, one that is not a UUID 400 `INVALID_VALUE`; then the
+  `Authorization` header, 401 `ACCESS_DENIED`; then the number, 400 `INVALID_RESOURCE_ID`; then
+  the patient, 404 `RESOURCE_NOT_FOUND` or 200 with the Patient and `ETag: W/"<versionId>"`.
+  Every answer is `application/fhir+json` and mirrors `X-Request-ID` and `X-Correlation-ID`.
+  `--auth platform` (the default) wants a token this server issued, as the platform does;
+  `--auth sandbox` wants none, as the sandbox does (a header, if sent, must look like a token).
 
-Patients come from identity/pds_fixtures/patients.json and `--patients FILE` (same format),
-and can be added while it runs. Control endpoints (not part of PDS; for tests and demos):
+Patients: the sandbox's, verbatim (demo/pds/fixtures/sandbox/, among them 9000000009 Jane Smith
+and 9000000025 Janet Smythe, restricted, both deceased, and 9000000033 with almost no data);
+then the project's own cases on numbers the sandbox does not use (demo/pds/fixtures/patients.json:
+a superseded number answered with its replacement's record, 404 `INVALIDATED_RESOURCE`, a slow
+answer, a 503, a body that is not a Patient), `--patients FILE` (same format), and any added
+while it runs. Control endpoints (not part of PDS; for tests and demos):
 - `GET /_control`: the switches and request counts;
-- `POST /_control` with JSON `{"outage": bool, "latency_ms": n, "fail_after": n,
-  "reset_stats": true}`: an outage answers every Patient read with 503; `fail_after` lets n
-  more reads through, then starts an outage; `latency_ms` delays every read;
+- `POST /_control` with JSON `{"outage": bool, "latency_ms": n, "fail_after": n, "auth":
+  "platform" | "sandbox", "reset_stats": true}`: an outage answers every Patient read with 503;
+  `fail_after` lets n more reads through, then starts an outage; `latency_ms` delays every read;
 - `POST /_control/patients` with `{"patients": [...]}` adds or replaces patients;
   `DELETE /_control/patients` goes back to the files.
 """
@@ -40,17 +48,24 @@ import jwt
 
 from core.nhs_numbers import nhs_number_is_valid
 
-FIXTURES = Path(__file__).resolve().parent / "pds_fixtures" / "patients.json"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SANDBOX_PATIENTS = FIXTURES / "sandbox"
 PATIENT_PATH = re.compile(r"^/personal-demographics/FHIR/R4/Patient/([^/?]+)$")
 TOKEN_PATH = "/oauth2/token"
 TOKEN_LIFETIME = 599
 _SPINE_CODES = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
-_SECURITY = "https://www.hl7.org/fhir/valueset-security-labels.html"
+_SECURITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# What the sandbox takes for an access token (`isValidAuthToken`): letters and digits, both.
+_TOKEN_SHAPE = re.compile(r"^(?=.*[a-zA-Z])(?=.*\d)[a-zA-Z0-9]+(_[a-zA-Z0-9]+)?$")
+AUTH_MODES = ("platform", "sandbox")
 
 
 def patient_resource(patient: dict) -> dict:
-    """A Patient shaped like the sandbox's (`sandbox/mocks/Patient.json`, `Sensitive_Patient.json`)."""
+    """A project patient as a Patient shaped like the sandbox's (patient_9000000009.json,
+    patient_9000000025.json); a sandbox patient is its own resource, as the sandbox serves it."""
+    if "resource" in patient:
+        return patient["resource"]
     number = patient["nhs_number"]
     sensitive = bool(patient.get("sensitive"))
     resource = {
@@ -122,9 +137,12 @@ def patient_resource(patient: dict) -> dict:
     return resource
 
 
-def operation_outcome(code: str, display: str, issue_code: str, diagnostics: str = "") -> dict:
+def operation_outcome(
+    code: str, display: str, issue_code: str, diagnostics: str = "", *, severity: str = "error"
+) -> dict:
+    """An OperationOutcome as the sandbox's errorResponses/ stubs write one."""
     issue = {
-        "severity": "error",
+        "severity": severity,
         "code": issue_code,
         "details": {"coding": [{"system": _SPINE_CODES, "version": "1", "code": code, "display": display}]},
     }
@@ -133,8 +151,22 @@ def operation_outcome(code: str, display: str, issue_code: str, diagnostics: str
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+def sandbox_patients() -> dict[str, dict]:
+    """The sandbox's retrieve patients (its stubs.js `session.patients`), served verbatim."""
+    patients = {}
+    for path in sorted(SANDBOX_PATIENTS.glob("patient_*.json")):
+        resource = json.loads(path.read_text())
+        patients[resource["id"]] = {"nhs_number": resource["id"], "resource": resource}
+    return patients
+
+
 class PdsState:
-    def __init__(self, *, api_key: str, public_key: str, key_id: str, patient_files: Sequence[Path]):
+    def __init__(
+        self, *, api_key: str, public_key: str, key_id: str, patient_files: Sequence[Path], auth: str = "platform"
+    ):
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {AUTH_MODES}")
+        self.auth = auth
         self.api_key = api_key
         self.public_key = public_key
         self.key_id = key_id
@@ -150,8 +182,8 @@ class PdsState:
         self.reload()
 
     def reload(self) -> None:
-        patients = {}
-        for path in [FIXTURES, *self.patient_files]:
+        patients = sandbox_patients()
+        for path in [FIXTURES / "patients.json", *self.patient_files]:
             for patient in json.loads(path.read_text())["patients"]:
                 patients[patient["nhs_number"]] = patient
         with self.lock:
@@ -162,6 +194,7 @@ class PdsState:
             "outage": self.outage,
             "latency_ms": self.latency_ms,
             "fail_after": self.fail_after,
+            "auth": self.auth,
             "patients": len(self.patients),
             **self.stats,
         }
@@ -231,6 +264,8 @@ class Handler(BaseHTTPRequestHandler):
                 state.latency_ms = int(changes["latency_ms"])
             if "fail_after" in changes:
                 state.fail_after = None if changes["fail_after"] is None else int(changes["fail_after"])
+            if changes.get("auth") in AUTH_MODES:
+                state.auth = changes["auth"]
             if changes.get("reset_stats"):
                 state.stats.update(patient_requests=0, token_requests=0, max_in_flight=0)
         self._send(200, state.control(), content_type="application/json")
@@ -303,9 +338,12 @@ class Handler(BaseHTTPRequestHandler):
                 state.stats["in_flight"] -= 1
 
     def _patient_answer(self, nhs_number: str, patient: dict | None, *, outage: bool, latency: int) -> None:
+        """The sandbox's checks in its order (get-patient-retrieve.js), after the project's
+        outage and latency switches; then the project's cases, then the patient."""
         state = self.state
-        echo = {}
         request_id = self.headers.get("X-Request-ID")
+        # As the sandbox's basicResponseHeaders: on every answer, errors included.
+        echo = {}
         if request_id:
             echo["X-Request-ID"] = request_id
         if self.headers.get("X-Correlation-ID"):
@@ -316,23 +354,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(
                 503, operation_outcome("SERVICE_UNAVAILABLE", "Service unavailable", "exception"), headers=echo
             )
-        authorization = self.headers.get("Authorization", "")
-        token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
-        with state.lock:
-            expires = state.tokens.get(token, 0)
-        if expires < time.time():
-            return self._send(
-                401, operation_outcome("ACCESS_DENIED", "Access Denied - Unauthorised", "forbidden"), headers=echo
-            )
         if not request_id:
             return self._send(
-                412,
+                400,
                 operation_outcome(
-                    "PRECONDITION_FAILED",
-                    "Required condition was not fulfilled",
-                    "structure",
+                    "MISSING_VALUE",
+                    "Required value is missing",
+                    "required",
                     "Invalid request with error - X-Request-ID header must be supplied to access this resource",
                 ),
+                headers=echo,
             )
         if not _UUID.match(request_id):
             return self._send(
@@ -341,8 +372,16 @@ class Handler(BaseHTTPRequestHandler):
                     "INVALID_VALUE",
                     "Provided value is invalid",
                     "value",
-                    f"Invalid value - {request_id[:40]} in header 'X-Request-ID'",
+                    f"Invalid value - '{request_id}' in header 'X-Request-ID'",
                 ),
+                headers=echo,
+            )
+        refusal = self._authorization_refusal()
+        if refusal:
+            return self._send(
+                401,
+                operation_outcome("ACCESS_DENIED", "Access Denied - Unauthorised", "forbidden", refusal),
+                headers=echo,
             )
         if not nhs_number_is_valid(nhs_number):
             return self._send(
@@ -365,25 +404,52 @@ class Handler(BaseHTTPRequestHandler):
                 status, operation_outcome("SERVICE_UNAVAILABLE", "Service unavailable", "exception"), headers=echo
             )
         if patient and patient.get("invalidated"):
+            # The sandbox has no such patient; the body is its errorResponses/INVALIDATED_RESOURCE.json.
             return self._send(
-                404, operation_outcome("INVALIDATED_RESOURCE", "Resource that has been marked as invalid was requested", "not-found"),
+                404, operation_outcome("INVALIDATED_RESOURCE", "Resource that has been marked as invalid was requested - invalid resources cannot be retrieved", "processing"),
                 headers=echo,
             )  # fmt: skip
         if patient and patient.get("superseded_by"):
             with state.lock:
                 patient = state.patients.get(patient["superseded_by"])
-        if patient is None or "family" not in patient:
+        if patient is None or not ("resource" in patient or "family" in patient):
             return self._send(
-                404, operation_outcome("RESOURCE_NOT_FOUND", "Resource not found", "not-found"), headers=echo
+                404,
+                operation_outcome("RESOURCE_NOT_FOUND", "Resource not found", "not-found", severity="information"),
+                headers=echo,
             )
         resource = patient_resource(patient)
         self._send(200, resource, headers={**echo, "ETag": f'W/"{resource["meta"]["versionId"]}"'})
 
+    def _authorization_refusal(self) -> str:
+        """Why the Authorization header is refused (the 401's diagnostics), or "" if it is not.
+        The sandbox's wording (validateAuthHeader) in both modes."""
+        authorization = self.headers.get("Authorization")
+        if authorization is None and self.state.auth == "sandbox":
+            return ""  # the sandbox needs no token
+        parts = (authorization or "").split(" ")
+        if len(parts) != 2 or parts[0] != "Bearer":
+            return "Missing access token"
+        if self.state.auth == "sandbox":
+            return "" if _TOKEN_SHAPE.match(parts[1]) else "Invalid Access Token"
+        with self.state.lock:
+            expires = self.state.tokens.get(parts[1], 0)
+        return "" if expires >= time.time() else "Invalid Access Token"
+
 
 def make_server(
-    *, host: str, port: int, api_key: str, public_key: str, key_id: str = "", patient_files: Sequence[Path] = ()
+    *,
+    host: str,
+    port: int,
+    api_key: str,
+    public_key: str,
+    key_id: str = "",
+    patient_files: Sequence[Path] = (),
+    auth: str = "platform",
 ) -> ThreadingHTTPServer:
-    state = PdsState(api_key=api_key, public_key=public_key, key_id=key_id, patient_files=list(patient_files))
+    state = PdsState(
+        api_key=api_key, public_key=public_key, key_id=key_id, patient_files=list(patient_files), auth=auth
+    )
     handler = type("BoundHandler", (Handler,), {"state": state})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -398,6 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-key", required=True, help="PEM file: the public half of the client's signing key.")
     parser.add_argument("--key-id", default="", help="The `kid` the client's JWTs must carry (any, if empty).")
     parser.add_argument("--patients", action="append", default=[], help="More patients (JSON, as the fixtures).")
+    parser.add_argument(
+        "--auth", choices=AUTH_MODES, default="platform", help="platform: a token from /oauth2/token; sandbox: none."
+    )
     args = parser.parse_args(argv)
     server = make_server(
         host=args.host,
@@ -406,6 +475,7 @@ def main(argv: list[str] | None = None) -> None:
         public_key=Path(args.public_key).read_text(),
         key_id=args.key_id,
         patient_files=[Path(p) for p in args.patients],
+        auth=args.auth,
     )
     print(f"Local PDS listening on http://{args.host}:{server.server_address[1]} ({datetime.now(UTC):%H:%M:%S})")
     sys.stdout.flush()

@@ -1,5 +1,5 @@
 """The demo's single sign-on: two organisations signing in through the local OpenID Connect
-provider that `make run` starts (single_sign_on/demo_provider.mjs with demo_provider.json)."""
+provider that `make run` starts (provider.mjs with provider.json, beside this module)."""
 
 from accounts.models import Organisation, User
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkMethod, ProviderIdentity

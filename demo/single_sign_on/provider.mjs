@@ -2,14 +2,15 @@
 // (a certified implementation), not a stub of our client. One process serves every issuer in the
 // configuration file, each on its own port, with its own users and registered clients.
 //
-//   node single_sign_on/demo_provider.mjs single_sign_on/demo_provider.json
+//   node demo/single_sign_on/provider.mjs demo/single_sign_on/provider.json
 //
 // The configuration (JSON): {"issuers": [{"name", "port", "clients": [...], "users": [...]}],
 // "controls": false}. A user is {"id", "username", "password", "email", "name", "acr", "amr"};
 // `acr`/`amr` are what the ID token asserts about how they signed in. A client with a
 // `backchannel_logout_uri` is told (OpenID Connect Back-Channel Logout) when someone signs out
 // here or is deactivated. With "controls": true the tests may change the ID token lifetime,
-// deactivate a user and have a logout token made over HTTP (never in the demo).
+// deactivate a user, have a logout token made and ask how often a path was requested, over
+// HTTP (never in the demo).
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -146,10 +147,15 @@ function start(issuerConfig) {
     return token.issue({ use: "logout" });
   }
 
+  // How often each path was asked for, so a test can see how often the relying party came for
+  // the keys.
+  const requests = new Map();
+
   const callback = provider.callback();
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url, issuer);
+      requests.set(url.pathname, (requests.get(url.pathname) ?? 0) + 1);
       const interaction = url.pathname.match(/^\/interaction\/([\w-]+)(\/login)?$/);
       if (interaction) {
         const details = await provider.interactionDetails(req, res);
@@ -178,6 +184,11 @@ function start(issuerConfig) {
       if (config.controls && url.pathname.startsWith("/__control/") && req.method === "POST") {
         const form = await readForm(req);
         if (url.pathname === "/__control/id-token-ttl") idTokenTtl = Number(form.get("seconds"));
+        if (url.pathname === "/__control/requests") {
+          res.writeHead(200, { "content-type": "text/plain" });
+          res.end(String(requests.get(form.get("path")) ?? 0));
+          return;
+        }
         if (url.pathname === "/__control/logout-token") {
           res.writeHead(200, { "content-type": "text/plain" });
           res.end(await logoutToken(form));
