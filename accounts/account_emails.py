@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.formatting import datetime_format
-from cpis.resilience import broker_breaker
+from cpis.resilience import broker_publish
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +32,12 @@ PASSKEY_CHANGES = {
 
 
 def task_queue(task: Any, *args: Any) -> None:
-    """Publishes `task` with `args` (ids only) now; call it from `transaction.on_commit`.
+    """Publishes `task` with `args` (ids only); call it from `transaction.on_commit`.
 
-    A broker that is down must not fail the page, nor hold it for a socket timeout on every
-    request: the breaker skips the publish for a while, and the e-mail is not sent (logged).
+    Through the broker's breaker (cpis/resilience.py): a broker that is down never fails the
+    page nor holds it past one socket timeout, and the e-mail is then not sent (logged there).
     """
-    if broker_breaker.is_open:
-        logger.warning("Broker recently unavailable; task %s was not queued", task.name)
-        return
-    try:
-        task.apply_async(args, retry=False)
-    except Exception as exc:  # noqa: BLE001 - any broker failure: the page answers all the same
-        broker_breaker.failed(exc)
-        logger.warning("Task %s could not be queued: %s", task.name, type(exc).__name__)
+    broker_publish(task, args)
 
 
 def passkey_change_notify(*, user: User, change: str, count: int = 1) -> None:
