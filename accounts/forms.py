@@ -100,13 +100,22 @@ class NewPasswordForm(forms.Form):
 
     new_password, new_password_again = _new_password_fields()
     code = _second_factor_field()
+    remove_passkeys = forms.BooleanField(required=False, label="Also remove all my passkeys")
 
-    def __init__(self, *args, user, needs_code: bool = True, **kwargs):
+    def __init__(self, *args, user, needs_code: bool = True, removable_passkeys: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         if not needs_code:
             # Never enrolled (a reset before the first sign-in): enrolment comes at sign-in.
             del self.fields["code"]
+        if removable_passkeys:
+            # A passkey signs in without the password: changing the password alone leaves
+            # whoever added one signed in for good (issue 24 item 1).
+            self.fields[
+                "remove_passkeys"
+            ].label = f"Also remove your {removable_passkeys} passkey{'s' if removable_passkeys != 1 else ''}"
+        else:
+            del self.fields["remove_passkeys"]
 
     def clean_code(self) -> str:
         return "".join(self.cleaned_data["code"].split()).lower()
@@ -132,13 +141,29 @@ class PasswordChangeForm(NewPasswordForm):
         widget=forms.PasswordInput,
         error_messages={"required": "Enter your current password"},
     )
-    field_order = ["current_password", "new_password", "new_password_again", "code"]
+    field_order = ["current_password", "new_password", "new_password_again", "code", "remove_passkeys"]
 
     def clean_current_password(self) -> str:
         password = self.cleaned_data["current_password"]
         if not self.user.check_password(password):
             raise ValidationError("Your current password is not correct")
         return password
+
+
+class ReauthenticationForm(forms.Form):
+    """The password and a code again, before a passkey is added (accounts/reauthentication.py)."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=200,
+        widget=forms.PasswordInput,
+        error_messages={"required": "Enter your password"},
+    )
+    code = _second_factor_field()
+
+    def clean_code(self) -> str:
+        return "".join(self.cleaned_data["code"].split()).lower()
 
 
 class PasswordForgottenForm(forms.Form):

@@ -7,14 +7,18 @@ refusal is audited, and its message is ours.
 """
 
 import json
+from urllib.parse import urlencode
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.views import (
@@ -24,9 +28,10 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from accounts.forms import PasskeyNameForm, post_data
+from accounts.forms import PasskeyNameForm, ReauthenticationForm, post_data
 from accounts.passkeys import (
     SESSION_PASSKEY_NAME,
+    has_passkey,
     passkey_failed,
     passkey_registered,
     passkey_removal_refusal,
@@ -34,7 +39,10 @@ from accounts.passkeys import (
     passkey_used,
     passkeys_of,
 )
-from accounts.views import _PENDING_NEXT, _complete_login, _pending_user, _safe_next
+from accounts.passwords import code_refused, second_factor_verify
+from accounts.reauthentication import reauthentication_fresh, reauthentication_record, reauthentication_refused
+from accounts.second_factors import has_second_factor
+from accounts.views import _PENDING_NEXT, _complete_login, _pending_user, _safe_next, login_locked_out
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
@@ -51,6 +59,7 @@ _MESSAGES = {
     "name_missing": "Give the passkey a name first.",
     "already_signed_in": "You are already signed in.",
     "locked_out": "Too many failed attempts to sign in to this account. Wait 15 minutes, then try again.",
+    "reauthentication_required": "Confirm it is you again before you add a passkey. Reload the page to start again.",
 }
 _DEFAULT_MESSAGE = "The passkey could not be checked. Try again, or use your security code."
 
@@ -58,6 +67,11 @@ _DEFAULT_MESSAGE = "The passkey could not be checked. Try again, or use your sec
 class _PasskeyNameMissing(exceptions.OTPWebAuthnApiError):
     status_code = 400
     default_code = "name_missing"
+
+
+class _ReauthenticationRequired(exceptions.OTPWebAuthnApiError):
+    status_code = 403
+    default_code = "reauthentication_required"
 
 
 class _AlreadySignedIn(exceptions.OTPWebAuthnApiError):
@@ -96,7 +110,14 @@ class _AuditedCeremony:
 class _Registration(_AuditedCeremony):
     stage = "register"
 
+    def user_is_mfa_enrolled(self, user) -> bool:
+        # The library's own answer counts backup codes alone; ours is the service's one rule.
+        return has_second_factor(user, provider_assurance=True)
+
     def check_can_register(self):
+        # Both steps of the ceremony: the window may close between them.
+        if not reauthentication_fresh(self.request):
+            raise _ReauthenticationRequired()
         if not self.request.session.get(SESSION_PASSKEY_NAME):
             raise _PasskeyNameMissing()
 
@@ -166,6 +187,78 @@ class PasskeyAuthenticationComplete(_Authentication, CompleteCredentialAuthentic
         return _safe_next(self.request, self.request.session.pop(_PENDING_NEXT, None))
 
 
+class _Reauthentication(_AuditedCeremony):
+    """A passkey the signed-in user already has, to confirm it is them before adding another."""
+
+    stage = "reauthenticate"
+
+    def get_user(self):
+        return self.request.user
+
+    def complete_auth(self, device):
+        # Already signed in: nothing about the sign-in changes, the session is only fresh again.
+        reauthentication_record(request=self.request, device=device)
+
+    def get_success_url(self):
+        return _reauthentication_next(self.request)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ReauthenticationPasskeyBegin(_Reauthentication, BeginCredentialAuthenticationView):
+    pass
+
+
+@method_decorator(never_cache, name="dispatch")
+class ReauthenticationPasskeyComplete(_Reauthentication, CompleteCredentialAuthenticationView):
+    pass
+
+
+def _reauthentication_next(request) -> str:
+    return _safe_next(request, request.GET.get("next") or reverse("accounts:passkey_add"))
+
+
+def _reauthentication_required(request):
+    """The page to confirm it is you, coming back to this one; None when that is fresh."""
+    if reauthentication_fresh(request):
+        return None
+    return redirect(reverse("accounts:reauthenticate") + "?" + urlencode({"next": request.path}))
+
+
+@never_cache
+@sensitive_post_parameters("password", "code")
+def reauthenticate(request):
+    """The password and a code again (or a passkey, through the ceremony above)."""
+    user = request.user
+    form = ReauthenticationForm(post_data(request))
+    if request.method == "POST" and form.is_valid():
+        # The sign-in's lockout holds here (a stolen session cannot guess the password either),
+        # asked first as the passwordless sign-in does; a wrong password counts towards it
+        # through the authentication backends, exactly as at sign-in.
+        credentials = {"username": user.email}
+        if AxesProxyHandler.is_locked(request, credentials):
+            return login_locked_out(request, credentials)
+        proved = authenticate(request=request, username=user.email, password=form.cleaned_data["password"])
+        if getattr(request, "axes_locked_out", False):
+            # AxesMiddleware replaces this response with the lockout page.
+            return HttpResponse(status=429)
+        if proved is None or proved.pk != user.pk:
+            reauthentication_refused(request=request, reason="wrong_password")
+            form.add_error("password", "Your password is not correct")
+        else:
+            check = second_factor_verify(user, form.cleaned_data["code"])
+            if check.device is None:
+                code_refused(request, form, user, check)
+            else:
+                reauthentication_record(request=request, device=check.device)
+                return redirect(_reauthentication_next(request))
+    return render(
+        request,
+        "accounts/reauthenticate.jinja",
+        {"form": form, "passkey": has_passkey(user), "next_url": _reauthentication_next(request)},
+        status=400 if form.errors else 200,
+    )
+
+
 def _own_passkey(request, passkey_id: int) -> WebAuthnCredential:
     """One of the signed-in user's passkeys; anyone else's is "not found" (and audited as such)."""
     passkey = passkeys_of(request.user).filter(pk=passkey_id).first()
@@ -181,6 +274,8 @@ def passkey_list(request):
 
 @never_cache
 def passkey_add(request):
+    if (confirm := _reauthentication_required(request)) is not None:
+        return confirm
     form = PasskeyNameForm(post_data(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         request.session[SESSION_PASSKEY_NAME] = form.cleaned_data["name"]
@@ -190,6 +285,8 @@ def passkey_add(request):
 
 @never_cache
 def passkey_create(request):
+    if (confirm := _reauthentication_required(request)) is not None:
+        return confirm
     name = request.session.get(SESSION_PASSKEY_NAME)
     if not name:
         return redirect("accounts:passkey_add")

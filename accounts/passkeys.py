@@ -16,7 +16,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.account_emails import passkey_change_notify
 from accounts.models import User
+from accounts.second_factors import has_second_factor
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 
@@ -34,10 +36,15 @@ def has_passkey(user: User) -> bool:
     return passkeys_of(user).exists()
 
 
+def passkeys_removable_all(user: User) -> int:
+    """How many passkeys a password change may remove with it: all, if another factor stays."""
+    return passkeys_of(user).count() if has_second_factor(user, passkeys=False) else 0
+
+
 def passkey_removal_refusal(passkey: WebAuthnCredential) -> str | None:
     """Why this passkey cannot be removed now, in words its owner can act on; None if it can."""
-    others = passkeys_of(passkey.user).exclude(pk=passkey.pk).exists()
-    if others or TOTPDevice.objects.filter(user=passkey.user, confirmed=True).exists():
+    # A provider's assurance does not count: it does not stop the password sign-in's enrolment.
+    if has_second_factor(passkey.user, besides=passkey):
         return None
     return (
         "This passkey is your only way to prove it is you after your password. "
@@ -66,16 +73,41 @@ def passkey_remove(*, passkey: WebAuthnCredential, request=None) -> str | None:
         action=AuditAction.PASSKEY_REMOVED, request=request, user=passkey.user, detail={"passkey_id": passkey.pk}
     )
     passkey.delete()
+    passkey_change_notify(user=passkey.user, change="removed")
     return None
 
 
+@transaction.atomic
+def passkeys_remove_all(*, user: User, reason: str, request=None) -> int:
+    """Removes every passkey of `user` (their password changed, and they asked), each audited.
+
+    Only for a user who keeps another second factor: the removal rule holds here too.
+    """
+    passkeys = list(passkeys_of(user).select_for_update())
+    list(TOTPDevice.objects.select_for_update().filter(user=user).values_list("pk", flat=True))
+    if not passkeys or not has_second_factor(user, passkeys=False):
+        return 0
+    for passkey in passkeys:
+        audit_record(
+            action=AuditAction.PASSKEY_REMOVED,
+            request=request,
+            user=user,
+            detail={"passkey_id": passkey.pk, "reason": reason},
+        )
+    WebAuthnCredential.objects.filter(pk__in=[p.pk for p in passkeys]).delete()
+    passkey_change_notify(user=user, change="removed_with_password_change", count=len(passkeys))
+    return len(passkeys)
+
+
 def passkey_registered(*, passkey: WebAuthnCredential, request=None) -> None:
+    """Audits the new passkey and tells its owner by e-mail: if it was not them, they know."""
     audit_record(
         action=AuditAction.PASSKEY_REGISTERED,
         request=request,
         user=passkey.user,
         detail={"passkey_id": passkey.pk, "discoverable": passkey.discoverable},
     )
+    passkey_change_notify(user=passkey.user, change="added")
 
 
 def passkey_used(*, passkey: WebAuthnCredential, passwordless: bool, request=None) -> None:

@@ -9,26 +9,22 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import NewPasswordForm, PasswordChangeForm, PasswordForgottenForm, SecondFactorForm, post_data
+from accounts.passkeys import passkeys_removable_all
 from accounts.passwords import (
     backup_codes_regenerate,
-    has_second_factor,
+    code_refused,
     password_change,
     password_reset_complete,
     password_reset_request,
     reset_link_user,
     second_factor_verify,
 )
+from accounts.second_factors import has_second_factor
 from accounts.views import _BACKUP_CODES
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
 _RESET_TOKEN = "password_reset_token"
-_CODE_REFUSED = "The security code is not correct or has already been used. Wait for a new code and try again."
-
-
-def _code_refused(request, form, user) -> None:
-    audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
-    form.add_error("code", _CODE_REFUSED)
 
 
 @never_cache
@@ -40,12 +36,18 @@ def account(request):
 @sensitive_post_parameters("current_password", "new_password", "new_password_again", "code")
 def password_change_view(request):
     user = request.user
-    form = PasswordChangeForm(post_data(request), user=user)
+    form = PasswordChangeForm(post_data(request), user=user, removable_passkeys=passkeys_removable_all(user))
     if request.method == "POST" and form.is_valid():
-        if second_factor_verify(user, form.cleaned_data["code"]) is None:
-            _code_refused(request, form, user)
+        check = second_factor_verify(user, form.cleaned_data["code"])
+        if check.device is None:
+            code_refused(request, form, user, check)
         else:
-            password_change(user=user, password=form.cleaned_data["new_password"], request=request)
+            password_change(
+                user=user,
+                password=form.cleaned_data["new_password"],
+                request=request,
+                remove_passkeys=form.cleaned_data.get("remove_passkeys", False),
+            )
             # The session's hash of the password changed; keep this sign-in, end the others.
             update_session_auth_hash(request, user)
             messages.success(request, "Your password has been changed.")
@@ -105,12 +107,25 @@ def password_reset(request):
     user = reset_link_user(token) if token else None
     if user is None:
         return _link_refused(request)
-    form = NewPasswordForm(post_data(request), user=user, needs_code=has_second_factor(user))
+    # Whoever has a second factor proves it here too, a passkey's owner included: the link alone
+    # (the mailbox) must not set a password (docs/adr/ADR-008-passkeys.md).
+    form = NewPasswordForm(
+        post_data(request),
+        user=user,
+        needs_code=has_second_factor(user),
+        removable_passkeys=passkeys_removable_all(user),
+    )
     if request.method == "POST" and form.is_valid():
-        if "code" in form.fields and second_factor_verify(user, form.cleaned_data["code"]) is None:
-            _code_refused(request, form, user)
+        check = second_factor_verify(user, form.cleaned_data["code"]) if "code" in form.fields else None
+        if check is not None and check.device is None:
+            code_refused(request, form, user, check)
         else:
-            password_reset_complete(user=user, password=form.cleaned_data["new_password"], request=request)
+            password_reset_complete(
+                user=user,
+                password=form.cleaned_data["new_password"],
+                request=request,
+                remove_passkeys=form.cleaned_data.get("remove_passkeys", False),
+            )
             request.session.pop(_RESET_TOKEN, None)
             messages.success(request, "Your password has been changed. Sign in with your new password.")
             return redirect("accounts:login")
@@ -123,8 +138,9 @@ def backup_codes_new(request):
     user = request.user
     form = SecondFactorForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        if second_factor_verify(user, form.cleaned_data["code"]) is None:
-            _code_refused(request, form, user)
+        check = second_factor_verify(user, form.cleaned_data["code"])
+        if check.device is None:
+            code_refused(request, form, user, check)
         else:
             request.session[_BACKUP_CODES] = backup_codes_regenerate(user=user, request=request)
             return redirect("accounts:backup_codes")

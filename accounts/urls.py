@@ -18,6 +18,18 @@ urlpatterns = [
     # The token is in the path because e-mail links must be clickable; logs redact it.
     path("password/reset/<str:token>/", password_views.password_reset_link, name="password_reset_link"),
     path("account/passkeys/", passkey_views.passkey_list, name="passkeys"),
+    # Confirm it is you (password and code, or a passkey) before adding a passkey.
+    path("account/confirm/", passkey_views.reauthenticate, name="reauthenticate"),
+    path(
+        "account/confirm/passkey/begin/",
+        passkey_views.ReauthenticationPasskeyBegin.as_view(),
+        name="reauthenticate_passkey_begin",
+    ),
+    path(
+        "account/confirm/passkey/complete/",
+        passkey_views.ReauthenticationPasskeyComplete.as_view(),
+        name="reauthenticate_passkey_complete",
+    ),
     path("account/passkeys/add/", passkey_views.passkey_add, name="passkey_add"),
     path("account/passkeys/add/create/", passkey_views.passkey_create, name="passkey_create"),
     path("account/passkeys/<int:passkey_id>/remove/", passkey_views.passkey_remove_view, name="passkey_remove"),

@@ -27,7 +27,9 @@ from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
 from accounts.models import CHILD_DATA_ROLES, Role, User
 from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
-from accounts.passwords import second_factor_verify
+from accounts.passwords import CodeCheck, code_check, code_refused, second_factor_verify
+from accounts.reauthentication import reauthentication_mark
+from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
@@ -82,6 +84,8 @@ def _complete_login(request, user: User, device) -> None:
     request.session["login_time"] = now
     request.session["last_activity"] = now
     request.session[_PENDING_NEXT] = next_url
+    # Both of our factors, just now: a passkey may be added in the next few minutes.
+    reauthentication_mark(request)
     audit_record(action=AuditAction.LOGIN, request=request, user=user, detail={"device": device.persistent_id})
 
 
@@ -111,7 +115,8 @@ def login_view(request):
             form.add_error(None, "Enter a correct email address and password. Both are case-sensitive.")
         else:
             pending_sign_in_start(request, user, next_url=request.GET.get("next"))
-            if _has_second_factor(user):
+            # The verify page checks an authenticator code or a passkey: either sends it there.
+            if has_second_factor(user):
                 return redirect("accounts:login_verify")
             return redirect("accounts:login_enrol")
     return render(
@@ -122,13 +127,15 @@ def login_view(request):
     )
 
 
-def _has_second_factor(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists() or has_passkey(user)
-
-
 def axes_username(request, credentials=None) -> str:
-    """The login name axes counts failures against: the e-mail address, however it arrived."""
-    name = (credentials or {}).get("username") or request.POST.get("email", "")
+    """The login name axes counts failures against: the e-mail address, however it arrived.
+
+    Django's failure signal names it `username`; axes's own backend passes it under the user
+    model's USERNAME_FIELD (`email`). Only the sign-in form posts an `email` field, so without
+    the second the backend's lockout check saw no name on any other page that authenticates.
+    """
+    credentials = credentials or {}
+    name = credentials.get("username") or credentials.get("email") or request.POST.get("email", "")
     return name.strip().lower()
 
 
@@ -147,12 +154,10 @@ def login_verify(request):
         return redirect("accounts:login")
     form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        device = second_factor_verify(user, form.cleaned_data["code"])
+        check = second_factor_verify(user, form.cleaned_data["code"])
+        device = check.device
         if device is None:
-            audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
-            form.add_error(
-                "code", "The security code is not correct or has already been used. Wait for a new code and try again."
-            )
+            code_refused(request, form, user, check)
         else:
             if isinstance(device, StaticDevice):
                 audit_record(action=AuditAction.OTP_BACKUP_CODE_USED, request=request, user=user)
@@ -190,20 +195,21 @@ def login_enrol(request):
     if user is None:
         messages.info(request, "Sign in again to continue.")
         return redirect("accounts:login")
-    if _has_second_factor(user):
+    if has_second_factor(user):
         return redirect("accounts:login_verify")
     device = totp_device_for_enrolment(user=user)
     form = OTPForm(post_data(request))
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        # The same rule as every other code: a typo does not make the right code wait.
+        check = code_check([device], form.cleaned_data["code"])
+        if check.device is not None:
             codes = totp_enrolment_confirm(device=device, request=request)
             _complete_login(request, user, device)
             request.session[_BACKUP_CODES] = codes
             return redirect("accounts:backup_codes")
-        audit_record(action=AuditAction.OTP_FAILED, request=request, user=user, outcome=AuditOutcome.FAILURE)
-        form.add_error(
-            "code", "The security code is not correct. Check the time on your phone and try the newest code."
-        )
+        if check.refusal == "wrong":
+            check = CodeCheck(refusal="wrong_at_enrolment")
+        code_refused(request, form, user, check)
     return render(
         request,
         "accounts/login_enrol.jinja",

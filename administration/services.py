@@ -24,6 +24,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.account_emails import passkey_change_notify
 from accounts.models import (
     ROLES_BY_KIND,
     AccessReview,
@@ -322,8 +323,15 @@ def two_factor_reset(*, user: User, organisation: Organisation, by: User, reques
         request=request,
         user=by,
         organisation=organisation,
-        detail={"subject_user_id": user.pk, "devices_removed": totp_deleted + static_deleted + passkeys_deleted},
+        detail={
+            "subject_user_id": user.pk,
+            "devices_removed": totp_deleted + static_deleted + passkeys_deleted,
+            "passkeys_removed": passkeys_deleted,
+        },
     )
+    if passkeys_deleted:
+        # As for any passkey removed: the owner hears of it (a reset they did not ask for).
+        passkey_change_notify(user=user, change="removed_by_reset", count=passkeys_deleted)
 
 
 # ---------------------------------------------------------------------------------------------

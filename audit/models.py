@@ -84,6 +84,8 @@ class AuditAction(models.TextChoices):
     PASSKEY_USED = "passkey_used", "Passkey used to sign in"
     PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
     PASSKEY_FAILED = "passkey_failed", "Passkey refused"
+    # A fresh second factor before adding a passkey (accounts/reauthentication.py).
+    REAUTHENTICATED = "reauthenticated", "Identity confirmed again"
     # Single sign-on through an organisation's OpenID Connect provider (single_sign_on/).
     SSO_LOGIN = "sso_login", "Identity provider sign-in accepted"
     SSO_REFUSED = "sso_refused", "Single sign-on refused"

@@ -153,19 +153,24 @@ def _report(probes: Iterable[tuple[str, Callable[[], Any]]]) -> tuple[dict, bool
     return report, healthy
 
 
-def _pools() -> dict[str, str]:
-    """Each delivery channel's worker pool: its heartbeat key (operations/tasks.py)."""
-    from operations.services import pool_heartbeat_keys
+# What only the apps above know (each delivery channel's pool and its heartbeat key, the age of
+# each channel's oldest undelivered delivery): operations registers it when the app starts
+# (operations/apps.py), so this module imports no app (ADR-010). Unregistered: no pools to report.
+_pool_heartbeat_keys: Callable[[], dict[str, str]] = dict
+_oldest_undelivered_ages: Callable[[], dict[str, float | None]] | None = None
 
-    return pool_heartbeat_keys()
+
+def healthz_sources_register(
+    *, pool_heartbeat_keys: Callable[[], dict[str, str]], oldest_undelivered_ages: Callable[[], dict[str, float | None]]
+) -> None:
+    global _pool_heartbeat_keys, _oldest_undelivered_ages
+    _pool_heartbeat_keys, _oldest_undelivered_ages = pool_heartbeat_keys, oldest_undelivered_ages
 
 
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    from operations.services import oldest_undelivered_ages
-
-    pools = _pools()
+    pools = _pool_heartbeat_keys()
     heartbeats = _Heartbeats([HEARTBEAT_KEY, *pools.values()])
     report, healthy = _report(
         (("database", _database), ("redis", heartbeats.redis), ("worker", _fresh(heartbeats, HEARTBEAT_KEY, "worker")))
@@ -174,9 +179,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         (channel, _fresh(heartbeats, key, f"{channel} pool")) for channel, key in pools.items()
     )
     body: dict[str, Any] = {**report, "pools": pool_report}
-    if report["database"] == "ok":
+    if report["database"] == "ok" and _oldest_undelivered_ages is not None:
         # Seconds, 0 when none waits: as /metrics's cpis_deliveries_oldest_pending_age_seconds.
-        ages, ages_healthy = _report([("oldest_undelivered_seconds", oldest_undelivered_ages)])
+        ages, ages_healthy = _report([("oldest_undelivered_seconds", _oldest_undelivered_ages)])
         found = ages["oldest_undelivered_seconds"]
         body["oldest_undelivered_seconds"] = (
             {channel: int(age or 0) for channel, age in found.items()} if ages_healthy else found

@@ -23,10 +23,10 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import TWO_FACTOR_NOT_SET_UP, child_data_gate, user_memberships
-from accounts.passkeys import has_passkey
+from accounts.models import User
+from accounts.second_factors import second_factor_q
 from attendances.models import Visit
 from attendances.services import (
     CHECKING_ROLES,
@@ -110,8 +110,10 @@ _usable_tokens = CompiledQuerySet(
     lambda hashed, now: ApiToken.objects.usable(now=now).select_related("user", "organisation").filter(hashed=hashed),
     placeholders={"hashed": str, "now": datetime},
 )
-_confirmed_devices = CompiledQuerySet(
-    lambda user_id: TOTPDevice.objects.filter(user_id=user_id, confirmed=True).only("id")[:1],
+# A token cannot present a code: its owner's enrolment stands for it, an authenticator app or a
+# passkey (accounts/second_factors.py); a provider's assurance proves nothing outside its sign-in.
+_enrolled_users = CompiledQuerySet(
+    lambda user_id: User.objects.filter(pk=user_id).filter(second_factor_q(passkeys=True)).only("id")[:1],
     placeholders={"user_id": int},
 )
 
@@ -153,7 +155,7 @@ def _current_roles(token: ApiToken) -> frozenset[str]:
     roles = frozenset(m.role for m in memberships)
     if not roles & CHECKING_ROLES:
         raise _access_denied("The token's owner no longer holds a role that may check a child")
-    enrolled = bool(_confirmed_devices(user_id=token.user_id)) or has_passkey(token.user)
+    enrolled = bool(_enrolled_users(user_id=token.user_id))
     gate = child_data_gate(
         token.user, two_factor_missing=None if enrolled else TWO_FACTOR_NOT_SET_UP, trained=memberships[0].user_trained
     )

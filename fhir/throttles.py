@@ -11,51 +11,24 @@ the invalid-token counters stop counting. Logs name no user, no address and no t
 """
 
 import hashlib
-import logging
 
 from django.conf import settings
-from django.core.cache import cache
-from django.utils import timezone
 
-from cpis.resilience import cache_breaker
+from cpis.resilience import window_count, window_number, window_seconds_left
 from fhir.models import TOKEN_PREFIX
 
-logger = logging.getLogger(__name__)
-
 _WINDOW_SECONDS = 60
-
-
-def _window(seconds: int) -> tuple[int, int]:
-    """The current fixed window of `seconds`: its number, and the seconds until it ends (Retry-After)."""
-    now = timezone.now().timestamp()
-    return int(now // seconds), max(1, int(seconds - now % seconds))
-
-
-def _count(key: str, *, timeout: int) -> int | None:
-    """Adds one to `key` and returns the new count; None when the cache cannot be reached."""
-    # A frozen Redis costs a socket timeout per call; the breaker pays it once per process.
-    if cache_breaker.is_open:
-        return None
-    try:
-        cache.add(key, 0, timeout=timeout)
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=timeout)
-            return 1
-    except Exception as exc:  # noqa: BLE001 - any cache failure (connection, timeout, protocol) fails open
-        cache_breaker.failed(exc)
-        return None
 
 
 def user_rate_exceeded(user) -> int | None:
     """Counts one request by `user` (any of their tokens); once over the per-minute limit, the
     seconds until the limit lifts (for Retry-After), else None."""
-    window, retry_after = _window(_WINDOW_SECONDS)
     # The join date makes the key unique for ever, unlike a row id a test database may reuse.
-    key = f"fhir-rate:user:{user.pk}:{int(user.date_joined.timestamp())}:{window}"
-    count = _count(key, timeout=2 * _WINDOW_SECONDS)
-    return retry_after if count is not None and count > settings.FHIR_RATE_LIMIT_PER_MINUTE else None
+    key = f"fhir-rate:user:{user.pk}:{int(user.date_joined.timestamp())}:{window_number(_WINDOW_SECONDS)}"
+    count = window_count(key, timeout=2 * _WINDOW_SECONDS)
+    if count is not None and count > settings.FHIR_RATE_LIMIT_PER_MINUTE:
+        return window_seconds_left(_WINDOW_SECONDS)
+    return None
 
 
 # What names a presented token: the prefix and the characters shown as its hint in the token
@@ -69,15 +42,14 @@ def bad_token_refused(*, address: str | None, presented: str) -> int | None:
 
     Called only for a token the lookup did not find: a valid token never reaches it.
     """
-    window_seconds = settings.FHIR_BAD_TOKEN_WINDOW_MINUTES * 60
-    window, retry_after = _window(window_seconds)
+    seconds = settings.FHIR_BAD_TOKEN_WINDOW_MINUTES * 60
+    window = window_number(seconds)
     # Hashed: the key holds no part of anything a client sent as a secret.
     digest = hashlib.sha256(presented[:_TOKEN_PREFIX_LENGTH].encode()).hexdigest()[:32]
-    timeout = 2 * window_seconds
-    per_token = _count(f"fhir-bad-token:token:{digest}:{window}", timeout=timeout)
-    per_address = _count(f"fhir-bad-token:address:{address or 'unknown'}:{window}", timeout=timeout)
+    per_token = window_count(f"fhir-bad-token:token:{digest}:{window}", timeout=2 * seconds)
+    per_address = window_count(f"fhir-bad-token:address:{address or 'unknown'}:{window}", timeout=2 * seconds)
     if (per_token is not None and per_token > settings.FHIR_BAD_TOKEN_LIMIT) or (
         per_address is not None and per_address > settings.FHIR_BAD_TOKEN_ADDRESS_LIMIT
     ):
-        return retry_after
+        return window_seconds_left(seconds)
     return None

@@ -5,4 +5,13 @@ class OperationsConfig(AppConfig):
     name = "operations"
 
     def ready(self):
-        from operations import signals  # noqa: F401 - connects the beat-task recorder
+        from cpis import health
+        from operations import (
+            services,
+            signals,  # noqa: F401 - connects the beat-task recorder
+        )
+
+        health.healthz_sources_register(
+            pool_heartbeat_keys=services.pool_heartbeat_keys,
+            oldest_undelivered_ages=services.oldest_undelivered_ages,
+        )

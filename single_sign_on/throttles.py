@@ -4,7 +4,7 @@ Anyone may POST a logout token, and a refused one is audited; a token naming an 
 makes us fetch the provider's keys again. So:
 
 - refused tokens are counted per client address and per provider the token names (tokens that
-  name none share one count), in one-minute windows in the shared cache (cpis/rate_limits.py).
+  name none share one count), in one-minute windows in the shared cache (cpis/resilience.py).
   An address over its limit is answered 429 before its token is read; a provider over its limit
   has its refusals answered 429 too, but its tokens are still checked, so the provider's own
   logouts go through while junk naming it arrives from elsewhere. Either way the limited
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from cpis.rate_limits import window_count, window_number, window_read
+from cpis.resilience import window_count, window_number, window_read
 from single_sign_on.models import IdentityProvider
 
 _WINDOW_SECONDS = 60

@@ -20,11 +20,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.models import Organisation, Role
+from accounts.second_factors import has_second_factor
 from accounts.views import after_sign_out_register
 from administration.services import InvitationUnusable, invitation_usable
 from administration.views.invitations import invitation_refusal
@@ -189,7 +189,8 @@ def callback(request):
     )
     if two_factor:
         return redirect("accounts:home")
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    # As after the password (accounts.views.login_view): the verify page takes a code or a passkey.
+    if has_second_factor(user):
         return redirect("accounts:login_verify")
     return redirect("accounts:login_enrol")
 

@@ -14,6 +14,8 @@ NETWORKED = {
     "notifications.tasks.deliveries_sweep": "the broker",
     "notifications.tasks.notifications_mark_overdue": "SMTP",
     "accounts.administration.tasks.training_expiry_reminders_send": "SMTP",
+    "accounts.tasks.password_reset_email_send": "SMTP",
+    "accounts.tasks.passkey_change_email_send": "SMTP",
     "identity.tasks.held_uploads_retry_task": "the broker",
     "identity.tasks.identities_reverify_task": "PDS",
     "plans.tasks.plan_upload_analyse_task": "PDS",

@@ -9,10 +9,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
 from accounts.models import AccessReview, Organisation, Role, User
+from accounts.second_factors import users_with_second_factor
 from administration.access import (
     access_organisation_by_admin,
     users_of,
@@ -29,7 +29,10 @@ def review_rows(organisation: Organisation) -> list[dict]:
     """One row per user of `organisation`, in three queries whatever the number of users."""
     users = list(users_of(organisation))
     ids = [u.pk for u in users]
-    enrolled = set(TOTPDevice.objects.filter(user_id__in=ids, confirmed=True).values_list("user_id", flat=True))
+    # Enrolment as an administrator sees it: a passkey or a provider's assurance counts.
+    enrolled = set(
+        users_with_second_factor(User.objects.filter(pk__in=ids), provider_assurance=True).values_list("pk", flat=True)
+    )
     expiry = dict(
         User.objects.filter(pk__in=ids)
         .annotate(expires=Max("training_records__expires_on"))

@@ -6,12 +6,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.models import Invitation, Membership, Role, User
 from accounts.passwords import password_reset_by_admin
+from accounts.second_factors import has_second_factor
 from accounts.services import training_record
 from administration.access import (
     access_invitation_by_org_admin,
@@ -147,7 +147,8 @@ def _user_page(request, subject: User, *, grant_form=None, error: str = "", stat
             "grant_form": grant_form or RoleGrantForm(organisation=organisation, held=held),
             "training_records": subject.training_records.order_by("-completed_on"),
             "current_training": subject.current_training(),
-            "two_factor": TOTPDevice.objects.filter(user=subject, confirmed=True).exists(),
+            # Enrolment as the administrator sees it: a provider's assurance counts.
+            "two_factor": has_second_factor(subject, provider_assurance=True),
             "works_elsewhere": user_works_elsewhere(user=subject, organisation=organisation),
             "error": error,
         },

@@ -181,6 +181,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # A forgotten-password link works once (Django's token hashes the password) and for this long.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_MINUTES", default=30) * 60
+# Forgotten-password requests answered with an e-mail, per address typed and per client address,
+# in each window; over either, the page answers the same and nothing is sent (docs/administration.md).
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_CLIENT_LIMIT = env.int("PASSWORD_RESET_CLIENT_LIMIT", default=20)
+PASSWORD_RESET_LIMIT_WINDOW = env.int("PASSWORD_RESET_LIMIT_WINDOW_MINUTES", default=60) * 60
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 
@@ -189,6 +194,9 @@ SESSION_ENGINE = "accounts.sessions"
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
 SESSION_WARNING_BEFORE = env.int("SESSION_WARNING_BEFORE", default=2 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
+# Adding a passkey needs the password and a code, or a passkey, used within this many minutes
+# (the sign-in itself counts): a stolen session alone cannot add one (docs/adr/ADR-008-passkeys.md).
+REAUTHENTICATION_WINDOW = env.int("REAUTHENTICATION_MINUTES", default=5) * 60
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 # A browser-session cookie: closing the browser ends the sign-in (a shared ward PC); the
 # middleware still ends it after SESSION_ABSOLUTE_TIMEOUT and SESSION_IDLE_TIMEOUT.
@@ -292,7 +300,12 @@ AXES_VERBOSE = False
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 OTP_TOTP_ISSUER = "CP-IS"
+# django-otp's back-off (1, 2, 4… s after each wrong code) holds only for the break-glass admin's
+# sign-in; the service's pages allow OTP_FAILURE_LIMIT wrong codes in a row at once, then make
+# the device wait OTP_COOLOFF_MINUTES after each further one (accounts.passwords.second_factor_verify).
 OTP_TOTP_THROTTLE_FACTOR = 1
+SECOND_FACTOR_FAILURE_LIMIT = env.int("OTP_FAILURE_LIMIT", default=5)
+SECOND_FACTOR_COOLOFF = env.int("OTP_COOLOFF_MINUTES", default=15) * 60
 
 # Passkeys (WebAuthn, django-otp-webauthn; README "Passkeys"). A passkey belongs to one relying
 # party id, the public host name people type, and the browser signs the origin it saw: behind

@@ -103,3 +103,17 @@ def test_operator_cannot_certify_themself_in_the_django_admin(operator, care_set
         {"email": operator.email, "full_name": "x", "is_active": "on"},
     )
     assert User.objects.get(pk=operator.pk).full_name == operator.full_name
+
+
+def test_admin_sign_in_is_locked_out_after_repeated_wrong_passwords(operator, settings):
+    # The admin's form posts `username`, not the sign-in page's `email`: the lockout holds all the same.
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("admin:login"), {"username": operator.email, "password": "wrong-password"})
+    response = client.post(
+        reverse("admin:login"),
+        {"username": operator.email, "password": TEST_PASSWORD, "otp_token": current_code(),
+         "otp_device": TOTPDevice.objects.get(user=operator).persistent_id},
+    )  # fmt: skip
+    assert response.status_code == 429
+    assert not client.get(reverse("admin:index")).wsgi_request.user.is_authenticated

@@ -15,6 +15,7 @@ from accounts.models import Role
 from administration.services import two_factor_reset
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from tests.accounts.authenticator import SoftAuthenticator, b64url
+from tests.accounts.test_login import current_code
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +28,17 @@ def _post_json(client, name: str, body=None, **query):
     return client.post(url, json.dumps(body) if body is not None else "", content_type=JSON)
 
 
+def confirm_it_is_you(client) -> None:
+    """The password and a code again, as the page before adding a passkey asks (once per session)."""
+    if client.session.get("reauthenticated_at"):
+        return
+    response = client.post(reverse("accounts:reauthenticate"), {"password": TEST_PASSWORD, "code": current_code()})
+    assert response.status_code == 302, response.content
+
+
 def register_passkey(client, name: str = "Work laptop", authenticator: SoftAuthenticator | None = None):
     authenticator = authenticator or SoftAuthenticator()
+    confirm_it_is_you(client)
     assert client.post(reverse("accounts:passkey_add"), {"name": name}).status_code == 302
     begin = _post_json(client, "accounts:passkey_register_begin")
     assert begin.status_code == 200, begin.content
@@ -88,6 +98,7 @@ def test_clinician_adds_a_named_passkey_and_sees_it_listed(clinician, client_for
 
 def test_registration_asks_for_a_resident_key(clinician, client_for):
     client = client_for(clinician)
+    confirm_it_is_you(client)
     client.post(reverse("accounts:passkey_add"), {"name": "Laptop"})
     options = _post_json(client, "accounts:passkey_register_begin").json()
     assert options["rp"] == {"name": "CP-IS", "id": "localhost"}
@@ -98,6 +109,7 @@ def test_registration_asks_for_a_resident_key(clinician, client_for):
 
 def test_passkey_names_are_required_and_distinct(clinician, client_for):
     client = client_for(clinician)
+    confirm_it_is_you(client)
     response = client.post(reverse("accounts:passkey_add"), {"name": " "})
     assert response.status_code == 400 and "Enter a name for the passkey" in response.content.decode()
     make_passkey(clinician, name="Phone")
@@ -108,12 +120,16 @@ def test_passkey_names_are_required_and_distinct(clinician, client_for):
 
 
 def test_create_page_without_a_name_goes_back_to_the_name(clinician, client_for):
-    response = client_for(clinician).get(reverse("accounts:passkey_create"))
+    client = client_for(clinician)
+    confirm_it_is_you(client)
+    response = client.get(reverse("accounts:passkey_create"))
     assert response.status_code == 302 and response.url == reverse("accounts:passkey_add")
 
 
 def test_registration_without_a_name_is_refused_and_audited(clinician, client_for):
-    response = _post_json(client_for(clinician), "accounts:passkey_register_begin")
+    client = client_for(clinician)
+    confirm_it_is_you(client)
+    response = _post_json(client, "accounts:passkey_register_begin")
     assert response.status_code == 400
     assert response.json() == {"detail": "Give the passkey a name first.", "code": "name_missing"}
     event = AuditEvent.objects.get(action=AuditAction.PASSKEY_FAILED)
@@ -133,6 +149,7 @@ def test_a_session_without_its_second_factor_cannot_add_a_passkey(clinician, cli
 
 def test_registration_from_another_origin_is_refused(clinician, client_for):
     client = client_for(clinician)
+    confirm_it_is_you(client)
     client.post(reverse("accounts:passkey_add"), {"name": "Laptop"})
     begin = _post_json(client, "accounts:passkey_register_begin").json()
     evil = SoftAuthenticator(origin="https://cpis.evil.example")

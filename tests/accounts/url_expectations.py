@@ -46,13 +46,18 @@ def _passkey(world, persona: str, own: bool) -> dict:
 
 EXPECTATIONS += [
     Expect("accounts:passkeys", statuses=everyone(200)),
-    Expect("accounts:passkey_add", statuses=everyone(200)),
-    # No name chosen in this session: back to the name.
+    # Adding one needs a fresh second factor (the password and a code, or a passkey, within
+    # REAUTHENTICATION_WINDOW): a session alone is sent to confirm it is them first.
+    Expect("accounts:passkey_add", statuses=everyone(302)),
     Expect("accounts:passkey_create", statuses=everyone(302)),
+    Expect("accounts:reauthenticate", statuses=everyone(200)),
     Expect("accounts:passkey_remove", statuses=everyone(200), kwargs=_passkey, other_default=404),
-    # The ceremonies answer JSON: a registration needs a name first, a sign-in nobody signed in.
-    Expect("accounts:passkey_register_begin", method="post", statuses=everyone(400)),
-    Expect("accounts:passkey_register_complete", method="post", statuses=everyone(400)),
+    # The ceremonies answer JSON: a registration needs a fresh second factor first, a sign-in
+    # nobody signed in; the confirmation's passkey is the signed-in user's own.
+    Expect("accounts:passkey_register_begin", method="post", statuses=everyone(403)),
+    Expect("accounts:passkey_register_complete", method="post", statuses=everyone(403)),
+    Expect("accounts:reauthenticate_passkey_begin", method="post", statuses=everyone(200)),
+    Expect("accounts:reauthenticate_passkey_complete", method="post", statuses=everyone(400)),
     Expect("accounts:passkey_authenticate_begin", method="post", anonymous=200, statuses=everyone(403)),
     Expect("accounts:passkey_authenticate_complete", method="post", anonymous=400, statuses=everyone(403)),
 ]

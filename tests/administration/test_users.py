@@ -224,7 +224,8 @@ def test_two_factor_reset_sends_the_next_sign_in_to_enrolment(client_for, admin,
     response = password_step(Client(), clinician)
     assert response.status_code == 302 and response.url == reverse("accounts:login_enrol")
     event = AuditEvent.objects.get(action=AuditAction.OTP_RESET)
-    assert event.user == admin and event.detail == {"subject_user_id": clinician.pk, "devices_removed": 2}
+    assert event.user == admin
+    assert event.detail == {"subject_user_id": clinician.pk, "devices_removed": 2, "passkeys_removed": 0}
 
 
 def test_old_authenticator_code_no_longer_signs_in_after_reset(client_for, admin, clinician):

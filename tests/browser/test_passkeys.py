@@ -3,9 +3,13 @@ desktop and 390 px: add a passkey, sign out, sign in with it alone and reach the
 as the second factor after the password, then remove it. axe on every page; no CSP violation
 (django-otp-webauthn's scripts come from our static files)."""
 
+import time
+
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
+from tests.accounts.test_login import current_code
 from tests.browser.conftest import assert_accessible, screenshot, virtual_authenticator
 from tests.factories import TEST_PASSWORD
 
@@ -22,6 +26,16 @@ def passkey_origin(settings, live_server):
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [live_server.url]
     assert live_server.url.startswith("http://localhost:")
     return live_server.url
+
+
+def _sign_in_ages(page, *, seconds: int) -> None:
+    """Moves this browser's last confirmation `seconds` into the past, as time passing would."""
+    from accounts.sessions import SessionStore
+
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session["reauthenticated_at"] = time.time() - seconds
+    session.save()
 
 
 def _visit(page, name: str, width: str) -> None:
@@ -43,6 +57,13 @@ def test_passkey_journey(page, passkey_origin, signed_in_page, role_user, csp_vi
     expect(page.get_by_text("You have no passkeys.")).to_be_visible()
     _visit(page, "list-empty", width)
     page.get_by_role("button", name="Add a passkey").click()
+    # A session alone cannot add one: the password and a code again first.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    _visit(page, "confirm", width)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_label("Security code").fill(current_code())
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a passkey")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("alert")).to_contain_text("Enter a name for the passkey")
     _visit(page, "name-error", width)
@@ -79,6 +100,15 @@ def test_passkey_journey(page, passkey_origin, signed_in_page, role_user, csp_vi
     _visit(page, "verify", width)
     page.get_by_role("button", name="Use a passkey").click()
     expect(page.get_by_label("NHS number")).to_be_visible()
+
+    # Minutes later, adding another asks again, and the passkey confirms it is them.
+    _sign_in_ages(page, seconds=settings.REAUTHENTICATION_WINDOW + 1)
+    page.goto(passkey_origin + "/account/passkeys/add/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()
+    _visit(page, "confirm-with-passkey", width)
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a passkey")
 
     # Remove it: the authenticator app stays, so it may go.
     page.goto(passkey_origin + "/account/passkeys/")
