@@ -1,4 +1,4 @@
-"""The client's TraceID as the check's idempotency key (fhir.api._idempotency_key)."""
+"""The client's TraceID as the check's idempotency key (fhir.api.checks.idempotency_key)."""
 
 import json
 from datetime import timedelta
