@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import pytest
 from django.db.models import Case, When
 
-from attendances import services as check
 from attendances.models import Visit
+from attendances.services import check, history
 from core.compiled_queries import CompiledQuerySet
 from plans.models import Plan
 from tests.factories import OrganisationFactory, PlanFactory, VisitFactory
@@ -93,10 +93,10 @@ def test_the_form_visit_sorts_first_in_the_compiled_history():
         .select_related("care_setting")
         .order_by(Case(When(check_token=token, then=0), default=1), "-arrived_at", "-id")
     )
-    rows = check._form_visit_and_history(nhs_number=number, idempotency_key=token)
+    rows = history._form_visit_and_history(nhs_number=number, idempotency_key=token)
     assert [v.pk for v in rows] == [v.pk for v in expected] == [older.pk, newer.pk]
     assert rows[0].care_setting.name == older.care_setting.name
-    assert [v.pk for v in check._form_visit_and_history(nhs_number=number, idempotency_key=uuid.uuid4())] == [
+    assert [v.pk for v in history._form_visit_and_history(nhs_number=number, idempotency_key=uuid.uuid4())] == [
         newer.pk,
         older.pk,
     ]
