@@ -30,6 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.account_emails import task_queue
 from accounts.models import User, UserSession
 from accounts.passkeys import passkeys_remove_all
+from accounts.requests import CpisRequest
 from accounts.services import BACKUP_CODE_COUNT
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, client_ip
@@ -84,7 +85,7 @@ def _used_before(device: TOTPDevice, code: str) -> bool:
     return bool(totp.verify(int(code), device.tolerance))
 
 
-def code_refused(request, form, user: User, check: CodeCheck) -> None:
+def code_refused(request: CpisRequest, form, user: User, check: CodeCheck) -> None:
     """A refused code: audited with the reason, and the form says it in words to act on."""
     audit_record(
         action=AuditAction.OTP_FAILED,
