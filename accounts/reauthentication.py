@@ -31,7 +31,7 @@ def reauthentication_mark(request: CpisRequest) -> None:
     request.session[SESSION_REAUTHENTICATED] = time.time()
 
 
-def reauthentication_record(*, request, device: Device) -> None:
+def reauthentication_record(*, request: CpisRequest, device: Device) -> None:
     """The confirmation page (password and code) or a passkey proved it is the person: audited."""
     reauthentication_mark(request)
     audit_record(
@@ -42,7 +42,7 @@ def reauthentication_record(*, request, device: Device) -> None:
     )
 
 
-def reauthentication_refused(*, request, reason: str) -> None:
+def reauthentication_refused(*, request: CpisRequest, reason: str) -> None:
     audit_record(
         action=AuditAction.REAUTHENTICATED,
         request=request,
