@@ -7,6 +7,7 @@ which filter by `request.organisation` and answer 404 for anything else.
 
 from dataclasses import dataclass, field
 from functools import wraps
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
@@ -14,10 +15,22 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
+from accounts.requests import CpisRequest
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 from core.compiled_queries import CompiledQuerySet
 from core.formatting import date_format
+
+
+class _Trained(TypedDict):
+    user_trained: bool
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    # A membership read by `user_memberships`: annotated with whether its user's training is current.
+    TrainedMembership = WithAnnotations[Membership, _Trained]
 
 SESSION_ORGANISATION_KEY = "organisation_id"
 
@@ -36,14 +49,14 @@ def _memberships(user_id: int, today):
 _memberships_compiled = CompiledQuerySet(_memberships, placeholders={"user_id": int}, vary_on=("today",))
 
 
-def user_memberships(*, user_id: int, today=None) -> list[Membership]:
+def user_memberships(*, user_id: int, today=None) -> "list[TrainedMembership]":
     """The user's memberships at active organisations, each with its organisation and with
     `user_trained` (whether the user's CP-IS training is current `today`): what the web's
     pages and the FHIR API's calls both read before anything else."""
     return _memberships_compiled(user_id=user_id, today=today or timezone.localdate())
 
 
-def current_organisation_load(request) -> None:
+def current_organisation_load(request: CpisRequest) -> None:
     """Sets request.organisation (or None) and request.roles (a frozenset of role values).
 
     A user with one organisation works for it; a user with several picks one after login.
@@ -103,12 +116,18 @@ def child_data_gate(user: User, *, two_factor_missing: str | None, trained: bool
     return result
 
 
-def trained_user_gate(request) -> GateResult:
+class _OTPVerifiable(Protocol):
+    def is_verified(self) -> bool: ...
+
+
+def trained_user_gate(request: CpisRequest) -> GateResult:
     """The gate for a signed-in person: the second factor must have been used at this sign-in."""
-    user: User = request.user
+    # Asked only of a request holding roles, so signed in. django-otp's OTPMiddleware adds
+    # `is_verified` to the user at run time, and django-otp ships no types.
+    user = cast(User, request.user)
     return child_data_gate(
         user,
-        two_factor_missing=None if user.is_verified() else TWO_FACTOR_NOT_USED,
+        two_factor_missing=None if cast(_OTPVerifiable, user).is_verified() else TWO_FACTOR_NOT_USED,
         trained=getattr(request, "user_trained", None),
     )
 
@@ -123,7 +142,7 @@ def organisation_admins(organisation: Organisation | None) -> list[User]:
     )
 
 
-def gate_response(request, gate: GateResult) -> TemplateResponse:
+def gate_response(request: CpisRequest, gate: GateResult) -> TemplateResponse:
     audit_record(
         action=AuditAction.GATE_REFUSED,
         request=request,
@@ -143,18 +162,27 @@ def needs_gate(held: frozenset[str]) -> bool:
     return bool(held & CHILD_DATA_ROLES)
 
 
-def _organisation_allowed(request, *, local_authority_only: bool) -> bool:
+def _organisation_allowed(request: CpisRequest, *, local_authority_only: bool) -> bool:
     organisation = getattr(request, "organisation", None)
     return not local_authority_only or (organisation is not None and organisation.is_local_authority)
 
 
-def may_use(request, allowed: frozenset[str], *, local_authority_only: bool = False) -> bool:
+def may_use(request: CpisRequest, allowed: frozenset[str], *, local_authority_only: bool = False) -> bool:
     """The answer `role_required(*allowed)` would give this request, without refusing or
     auditing: the navigation asks it, so no link leads to a refusal or the gate."""
     held = request.roles & allowed
     if not held or not _organisation_allowed(request, local_authority_only=local_authority_only):
         return False
     return not needs_gate(held) or trained_user_gate(request).passed
+
+
+class RoleGuardedView(Protocol):
+    """A view `role_required` wraps: the navigation reads who may use it from these."""
+
+    allowed_roles: frozenset[str]
+    local_authority_only: bool
+
+    def __call__(self, request: CpisRequest, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def role_required(*roles: str, local_authority_only: bool = False):
@@ -178,8 +206,9 @@ def role_required(*roles: str, local_authority_only: bool = False):
                     return gate_response(request, gate)
             return view(request, *args, **kwargs)
 
-        wrapper.allowed_roles = allowed
-        wrapper.local_authority_only = local_authority_only
-        return wrapper
+        guarded = cast(RoleGuardedView, wrapper)
+        guarded.allowed_roles = allowed
+        guarded.local_authority_only = local_authority_only
+        return guarded
 
     return decorator

@@ -9,7 +9,7 @@ import contextlib
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.sites import NotRegistered
+from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import ValidationError
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -81,7 +81,8 @@ class MembershipForm(_RequestForm):
         fields = ["user", "organisation", "role"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("role") in CHILD_DATA_ROLES:
             self._four_eyes("user", "give a role that shows child data to")
         return data
@@ -152,8 +153,11 @@ class TrainingRecordAdmin(_RequestFormAdmin):
         obj.expires_on = record.expires_on
 
 
-class _OwnDeviceGuard:
-    """Operators cannot change or delete their own second factor here (a colleague resets it)."""
+class _OwnDeviceGuard(admin.ModelAdmin):
+    """Operators cannot change or delete their own second factor here (a colleague resets it).
+
+    Mixed in before a device's own admin, whose methods `super()` reaches; a ModelAdmin itself so
+    those methods are known to exist (the order the classes resolve in is the same)."""
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.user_id == request.user.pk:

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ACCESS_REVIEW_DUE_DAYS, AccessReview, Invitation, Membership, Role, User
+from accounts.requests import CpisRequest, OrganisationRequest
 from accounts.second_factors import users_with_second_factor
 from core.formatting import date_format
 
@@ -62,7 +63,7 @@ def home_context_register(function: Callable[..., dict]) -> Callable[..., dict]:
     return function
 
 
-def home_context(request) -> dict:
+def home_context(request: CpisRequest) -> dict:
     context: dict = {}
     for function in _HOME_CONTEXT:
         context.update(function(request))
@@ -70,7 +71,7 @@ def home_context(request) -> dict:
 
 
 @panel_register(order=30, roles={Role.ORG_ADMIN})
-def org_admin_panel(request) -> Panel:
+def org_admin_panel(request: OrganisationRequest) -> Panel:
     organisation = request.organisation
     users = reverse("administration:users")
     review = reverse("administration:access_review", kwargs={"organisation_id": organisation.pk})
@@ -107,7 +108,7 @@ def org_admin_panel(request) -> Panel:
     )
 
 
-def panels_for(request) -> list[Panel]:
+def panels_for(request: CpisRequest) -> list[Panel]:
     from accounts.access import may_use
 
     if request.organisation is None:

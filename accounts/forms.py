@@ -1,9 +1,12 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from accounts.models import Organisation, Region, User
 from accounts.passkeys import passkeys_of
+from accounts.requests import CpisRequest
 
 
 def _email_field() -> forms.EmailField:
@@ -54,10 +57,12 @@ class OrganisationSelectForm(forms.Form):
 
     def __init__(self, *args, organisations, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].queryset = Organisation.objects.filter(pk__in=[o.pk for o in organisations])
+        cast(forms.ModelChoiceField, self.fields["organisation"]).queryset = Organisation.objects.filter(
+            pk__in=[o.pk for o in organisations]
+        )
 
 
-def post_data(request):
+def post_data(request: CpisRequest):
     """The submitted data for a form, or None when nothing was submitted.
 
     Not `request.POST or None`: an empty POST (every field left out) is falsy, and would
@@ -121,7 +126,8 @@ class NewPasswordForm(forms.Form):
         return "".join(self.cleaned_data["code"].split()).lower()
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         password, again = data.get("new_password"), data.get("new_password_again")
         if password and again and password != again:
             self.add_error("new_password_again", "The passwords do not match")
@@ -180,7 +186,7 @@ class SecondFactorForm(forms.Form):
 # The national lists' region filter (organisations, implementation progress).
 
 
-def region_filter(request) -> str:
+def region_filter(request: CpisRequest) -> str:
     """The `region` filter of the national lists: a region's value, "none" (not set), or ""."""
     region = request.GET.get("region", "")
     return region if region in Region.values or region == "none" else ""

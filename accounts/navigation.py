@@ -7,10 +7,12 @@ that guards the view, so a link is shown exactly when following it would not be 
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from django.urls import resolve, reverse
 
 from accounts.access import may_use
+from accounts.requests import CpisRequest
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ def allowed_roles(url_name: str) -> tuple[str, frozenset[str], bool]:
     return path, roles, getattr(view, "local_authority_only", False)
 
 
-def links_for(request, *, header_only: bool = False) -> list[dict]:
-    result = []
+def links_for(request: CpisRequest, *, header_only: bool = False) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
     for link in LINKS:
         if header_only and not link.in_header:
             continue

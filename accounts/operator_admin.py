@@ -7,20 +7,23 @@ request to it (sign-in, page read, change) leaves a row in the same append-only 
 
 import json
 from functools import update_wrapper
+from typing import Any, cast
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django_otp.admin import OTPAdminSite
 
+from accounts.requests import CpisRequest
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
 _LOG_ACTIONS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
 
 
-def _is_admin_request(request) -> bool:
+def _is_admin_request(request: CpisRequest) -> bool:
     match = getattr(request, "resolver_match", None)
     if match is not None:
         return match.namespace == "admin"
@@ -86,8 +89,10 @@ def _audit_admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> 
     """
     if not created:
         return
-    detail = {
-        "model": f"{instance.content_type.app_label}.{instance.content_type.model}" if instance.content_type else "",
+    # The stubs declare LogEntry.content_type as a bare ForeignKey, which reads as no model at all.
+    content_type = cast(ContentType | None, instance.content_type)
+    detail: dict[str, Any] = {
+        "model": f"{content_type.app_label}.{content_type.model}" if content_type else "",
         "object_id": str(instance.object_id or "")[:64],
         "change": _LOG_ACTIONS.get(instance.action_flag, str(instance.action_flag)),
     }

@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.views import (
+    BaseWebAuthnView,
     BeginCredentialAuthenticationView,
     BeginCredentialRegistrationView,
     CompleteCredentialAuthenticationView,
@@ -41,6 +42,7 @@ from accounts.passkeys import (
 )
 from accounts.passwords import code_refused, second_factor_verify
 from accounts.reauthentication import reauthentication_fresh, reauthentication_record, reauthentication_refused
+from accounts.requests import CpisRequest, SignedInRequest
 from accounts.second_factors import has_second_factor
 from accounts.views import _PENDING_NEXT, _complete_login, _pending_user, _safe_next, login_locked_out
 from audit.models import AuditAction, AuditOutcome
@@ -84,9 +86,14 @@ class _LockedOut(exceptions.OTPWebAuthnApiError):
     default_code = "locked_out"
 
 
-class _AuditedCeremony:
-    """Audits each refused request with the library's error code, and answers in our words."""
+class _AuditedCeremony(BaseWebAuthnView):
+    """Audits each refused request with the library's error code, and answers in our words.
 
+    Mixed in before one of the library's ceremony views, all of them BaseWebAuthnView's: named
+    as the base so `super()` is known to reach its methods (the classes resolve in the same order).
+    """
+
+    request: CpisRequest
     stage = ""
 
     def audited_user(self):
@@ -213,11 +220,11 @@ class ReauthenticationPasskeyComplete(_Reauthentication, CompleteCredentialAuthe
     pass
 
 
-def _reauthentication_next(request) -> str:
+def _reauthentication_next(request: CpisRequest) -> str:
     return _safe_next(request, request.GET.get("next") or reverse("accounts:passkey_add"))
 
 
-def _reauthentication_required(request):
+def _reauthentication_required(request: CpisRequest):
     """The page to confirm it is you, coming back to this one; None when that is fresh."""
     if reauthentication_fresh(request):
         return None
@@ -226,7 +233,7 @@ def _reauthentication_required(request):
 
 @never_cache
 @sensitive_post_parameters("password", "code")
-def reauthenticate(request):
+def reauthenticate(request: SignedInRequest):
     """The password and a code again (or a passkey, through the ceremony above)."""
     user = request.user
     form = ReauthenticationForm(post_data(request))
@@ -259,7 +266,7 @@ def reauthenticate(request):
     )
 
 
-def _own_passkey(request, passkey_id: int) -> WebAuthnCredential:
+def _own_passkey(request: SignedInRequest, passkey_id: int) -> WebAuthnCredential:
     """One of the signed-in user's passkeys; anyone else's is "not found" (and audited as such)."""
     passkey = passkeys_of(request.user).filter(pk=passkey_id).first()
     if passkey is None:
@@ -268,12 +275,12 @@ def _own_passkey(request, passkey_id: int) -> WebAuthnCredential:
 
 
 @never_cache
-def passkey_list(request):
+def passkey_list(request: SignedInRequest):
     return render(request, "accounts/passkeys.jinja", {"passkeys": list(passkeys_of(request.user))})
 
 
 @never_cache
-def passkey_add(request):
+def passkey_add(request: SignedInRequest):
     if (confirm := _reauthentication_required(request)) is not None:
         return confirm
     form = PasskeyNameForm(post_data(request), user=request.user)
@@ -284,7 +291,7 @@ def passkey_add(request):
 
 
 @never_cache
-def passkey_create(request):
+def passkey_create(request: SignedInRequest):
     if (confirm := _reauthentication_required(request)) is not None:
         return confirm
     name = request.session.get(SESSION_PASSKEY_NAME)
@@ -294,7 +301,7 @@ def passkey_create(request):
 
 
 @never_cache
-def passkey_remove_view(request, passkey_id: int):
+def passkey_remove_view(request: SignedInRequest, passkey_id: int):
     passkey = _own_passkey(request, passkey_id)
     refusal = passkey_removal_refusal(passkey)
     if request.method == "POST":

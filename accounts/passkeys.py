@@ -12,6 +12,7 @@ child-data role today: a role can be granted tomorrow, and the gate would not as
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
@@ -53,7 +54,7 @@ def passkey_removal_refusal(passkey: WebAuthnCredential) -> str | None:
 
 
 @transaction.atomic
-def passkey_remove(*, passkey: WebAuthnCredential, request=None) -> str | None:
+def passkey_remove(*, passkey: WebAuthnCredential, request: HttpRequest | None = None) -> str | None:
     """Removes the passkey, or returns why it may not be (the refusal audited, nothing removed)."""
     # Two removals at once (two tabs) must not both see "one more left": lock the owner's
     # second factors until commit.
@@ -78,7 +79,7 @@ def passkey_remove(*, passkey: WebAuthnCredential, request=None) -> str | None:
 
 
 @transaction.atomic
-def passkeys_remove_all(*, user: User, reason: str, request=None) -> int:
+def passkeys_remove_all(*, user: User, reason: str, request: HttpRequest | None = None) -> int:
     """Removes every passkey of `user` (their password changed, and they asked), each audited.
 
     Only for a user who keeps another second factor: the removal rule holds here too.
@@ -99,7 +100,7 @@ def passkeys_remove_all(*, user: User, reason: str, request=None) -> int:
     return len(passkeys)
 
 
-def passkey_registered(*, passkey: WebAuthnCredential, request=None) -> None:
+def passkey_registered(*, passkey: WebAuthnCredential, request: HttpRequest | None = None) -> None:
     """Audits the new passkey and tells its owner by e-mail: if it was not them, they know."""
     audit_record(
         action=AuditAction.PASSKEY_REGISTERED,
@@ -110,7 +111,7 @@ def passkey_registered(*, passkey: WebAuthnCredential, request=None) -> None:
     passkey_change_notify(user=passkey.user, change="added")
 
 
-def passkey_used(*, passkey: WebAuthnCredential, passwordless: bool, request=None) -> None:
+def passkey_used(*, passkey: WebAuthnCredential, passwordless: bool, request: HttpRequest | None = None) -> None:
     audit_record(
         action=AuditAction.PASSKEY_USED,
         request=request,
@@ -119,7 +120,9 @@ def passkey_used(*, passkey: WebAuthnCredential, passwordless: bool, request=Non
     )
 
 
-def passkey_failed(*, stage: str, code: str, denied: bool, user: User | None = None, request=None) -> None:
+def passkey_failed(
+    *, stage: str, code: str, denied: bool, user: User | None = None, request: HttpRequest | None = None
+) -> None:
     """A ceremony the server refused: the library's error code only, never the browser's
     response (it carries the credential id and signatures). `denied`: refused for who is
     asking (a 403), rather than for what was sent."""

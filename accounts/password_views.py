@@ -19,6 +19,7 @@ from accounts.passwords import (
     reset_link_user,
     second_factor_verify,
 )
+from accounts.requests import CpisRequest, SignedInRequest
 from accounts.second_factors import has_second_factor
 from accounts.views import _BACKUP_CODES
 from audit.models import AuditAction, AuditOutcome
@@ -28,13 +29,13 @@ _RESET_TOKEN = "password_reset_token"
 
 
 @never_cache
-def account(request):
+def account(request: SignedInRequest):
     return render(request, "accounts/account.jinja")
 
 
 @never_cache
 @sensitive_post_parameters("current_password", "new_password", "new_password_again", "code")
-def password_change_view(request):
+def password_change_view(request: SignedInRequest):
     user = request.user
     form = PasswordChangeForm(post_data(request), user=user, removable_passkeys=passkeys_removable_all(user))
     if request.method == "POST" and form.is_valid():
@@ -65,7 +66,7 @@ def password_change_view(request):
 
 @login_not_required
 @never_cache
-def password_forgotten(request):
+def password_forgotten(request: CpisRequest):
     form = PasswordForgottenForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         password_reset_request(email=form.cleaned_data["email"], request=request)
@@ -78,7 +79,7 @@ def password_forgotten(request):
     return render(request, "accounts/password_forgotten.jinja", {"form": form}, status=400 if form.errors else 200)
 
 
-def _link_refused(request):
+def _link_refused(request: CpisRequest):
     audit_record(
         action=AuditAction.PASSWORD_RESET_COMPLETED,
         request=request,
@@ -90,7 +91,7 @@ def _link_refused(request):
 
 @login_not_required
 @never_cache
-def password_reset_link(request, token: str):
+def password_reset_link(request: CpisRequest, token: str):
     """The e-mailed link: swaps the token in the URL for the session, so it never sits in the
     address bar, the history or a Referer header while the user types."""
     if reset_link_user(token) is None:
@@ -102,7 +103,7 @@ def password_reset_link(request, token: str):
 @login_not_required
 @never_cache
 @sensitive_post_parameters("new_password", "new_password_again", "code")
-def password_reset(request):
+def password_reset(request: CpisRequest):
     token = request.session.get(_RESET_TOKEN, "")
     user = reset_link_user(token) if token else None
     if user is None:
@@ -134,7 +135,7 @@ def password_reset(request):
 
 @never_cache
 @sensitive_post_parameters("code")
-def backup_codes_new(request):
+def backup_codes_new(request: SignedInRequest):
     user = request.user
     form = SecondFactorForm(post_data(request))
     if request.method == "POST" and form.is_valid():

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
@@ -30,6 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.account_emails import task_queue
 from accounts.models import User, UserSession
 from accounts.passkeys import passkeys_remove_all
+from accounts.requests import CpisRequest
 from accounts.services import BACKUP_CODE_COUNT
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, client_ip
@@ -84,7 +86,7 @@ def _used_before(device: TOTPDevice, code: str) -> bool:
     return bool(totp.verify(int(code), device.tolerance))
 
 
-def code_refused(request, form, user: User, check: CodeCheck) -> None:
+def code_refused(request: CpisRequest, form, user: User, check: CodeCheck) -> None:
     """A refused code: audited with the reason, and the form says it in words to act on."""
     audit_record(
         action=AuditAction.OTP_FAILED,
@@ -202,7 +204,7 @@ def _reset_limit_reached(*, email: str, address: str | None) -> str | None:
     return None
 
 
-def password_reset_request(*, email: str, request=None) -> None:
+def password_reset_request(*, email: str, request: HttpRequest | None = None) -> None:
     """Has a reset link e-mailed if an active account has this address; says nothing either way.
 
     1. Counts the request against the limits (per address typed, per client address).
@@ -228,7 +230,7 @@ def password_reset_request(*, email: str, request=None) -> None:
     transaction.on_commit(lambda: _reset_email_queue(recipient), robust=True)
 
 
-def password_reset_by_admin(*, user: User, by: User, organisation, request=None) -> None:
+def password_reset_by_admin(*, user: User, by: User, organisation, request: HttpRequest | None = None) -> None:
     """An admin sends the user a reset link (they still need their second factor to use it)."""
     audit_record(
         action=AuditAction.PASSWORD_RESET_SENT_BY_ADMIN,
@@ -253,7 +255,7 @@ def _password_set(*, user: User, password: str, keep_session_key: str | None) ->
 
 
 @transaction.atomic
-def password_change(*, user: User, password: str, request, remove_passkeys: bool = False) -> None:
+def password_change(*, user: User, password: str, request: HttpRequest, remove_passkeys: bool = False) -> None:
     """Sets the password, ends the user's other sessions and, if asked, removes their passkeys."""
     ended = _password_set(user=user, password=password, keep_session_key=request.session.session_key)
     removed = passkeys_remove_all(user=user, reason="password_changed", request=request) if remove_passkeys else 0
@@ -266,7 +268,9 @@ def password_change(*, user: User, password: str, request, remove_passkeys: bool
 
 
 @transaction.atomic
-def password_reset_complete(*, user: User, password: str, request=None, remove_passkeys: bool = False) -> None:
+def password_reset_complete(
+    *, user: User, password: str, request: HttpRequest | None = None, remove_passkeys: bool = False
+) -> None:
     ended = _password_set(user=user, password=password, keep_session_key=None)
     removed = passkeys_remove_all(user=user, reason="password_reset", request=request) if remove_passkeys else 0
     audit_record(
@@ -278,7 +282,7 @@ def password_reset_complete(*, user: User, password: str, request=None, remove_p
 
 
 @transaction.atomic
-def backup_codes_regenerate(*, user: User, request=None) -> list[str]:
+def backup_codes_regenerate(*, user: User, request: HttpRequest | None = None) -> list[str]:
     """Replaces every backup code with ten new ones (returned once); the old ones stop working."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)

@@ -13,24 +13,25 @@ import time
 from django.conf import settings
 from django_otp.models import Device
 
+from accounts.requests import CpisRequest
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
 SESSION_REAUTHENTICATED = "reauthenticated_at"
 
 
-def reauthentication_fresh(request) -> bool:
+def reauthentication_fresh(request: CpisRequest) -> bool:
     """Whether this session proved both factors within REAUTHENTICATION_WINDOW."""
     at = request.session.get(SESSION_REAUTHENTICATED)
     return isinstance(at, int | float) and 0 <= time.time() - at <= settings.REAUTHENTICATION_WINDOW
 
 
-def reauthentication_mark(request) -> None:
+def reauthentication_mark(request: CpisRequest) -> None:
     """Both factors were proved just now (a sign-in, or the confirmation page)."""
     request.session[SESSION_REAUTHENTICATED] = time.time()
 
 
-def reauthentication_record(*, request, device: Device) -> None:
+def reauthentication_record(*, request: CpisRequest, device: Device) -> None:
     """The confirmation page (password and code) or a passkey proved it is the person: audited."""
     reauthentication_mark(request)
     audit_record(
@@ -41,7 +42,7 @@ def reauthentication_record(*, request, device: Device) -> None:
     )
 
 
-def reauthentication_refused(*, request, reason: str) -> None:
+def reauthentication_refused(*, request: CpisRequest, reason: str) -> None:
     audit_record(
         action=AuditAction.REAUTHENTICATED,
         request=request,

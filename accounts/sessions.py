@@ -1,12 +1,16 @@
 """Database sessions linked to their user (Django's documented way to extend the DB engine)."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.utils import timezone
 
 from core.compiled_queries import CompiledQuerySet
+
+if TYPE_CHECKING:
+    from accounts.models import UserSession
 
 
 def _live_session(session_key, now):
@@ -38,7 +42,7 @@ class SessionStore(DBStore):
     def _get_session_from_db(self):
         # Django's own lookup (same filter), without building the QuerySet on every request.
         if self.session_key is None:
-            return super()._get_session_from_db()
+            return super()._get_session_from_db()  # type: ignore[misc]  # in Django, not in its stubs
         found = _live_sessions(session_key=self.session_key, now=timezone.now())
         if not found:
             self._session_key = None
@@ -46,7 +50,8 @@ class SessionStore(DBStore):
         return found[0]
 
     def create_model_instance(self, data):
-        obj = super().create_model_instance(data)
+        # An instance of get_model_class(), which the stubs know only as AbstractBaseSession.
+        obj = cast("UserSession", super().create_model_instance(data))
         try:
             obj.user_id = int(data.get(SESSION_KEY))
         except (TypeError, ValueError):

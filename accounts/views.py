@@ -29,6 +29,7 @@ from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
 from accounts.passwords import CodeCheck, code_check, code_refused, second_factor_verify
 from accounts.reauthentication import reauthentication_mark
+from accounts.requests import CpisRequest, SignedInRequest
 from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
@@ -52,7 +53,7 @@ def after_sign_out_register(page_for):
     return page_for
 
 
-def pending_sign_in_start(request, user: User, *, next_url: str | None = None) -> None:
+def pending_sign_in_start(request: CpisRequest, user: User, *, next_url: str | None = None) -> None:
     """The password (or an accepted invitation) is done: the second factor comes next."""
     request.session.cycle_key()
     request.session[_PENDING_USER] = user.pk
@@ -60,7 +61,7 @@ def pending_sign_in_start(request, user: User, *, next_url: str | None = None) -
     request.session[_PENDING_NEXT] = next_url
 
 
-def _pending_user(request) -> User | None:
+def _pending_user(request: CpisRequest) -> User | None:
     user_id = request.session.get(_PENDING_USER)
     since = request.session.get(_PENDING_SINCE, 0)
     if user_id is None or time.time() - since > _PENDING_MAX_AGE:
@@ -68,7 +69,7 @@ def _pending_user(request) -> User | None:
     return User.objects.filter(pk=user_id, is_active=True).first()
 
 
-def _safe_next(request, candidate: str | None) -> str:
+def _safe_next(request: CpisRequest, candidate: str | None) -> str:
     if candidate and url_has_allowed_host_and_scheme(
         candidate, {request.get_host()}, require_https=request.is_secure()
     ):
@@ -76,7 +77,7 @@ def _safe_next(request, candidate: str | None) -> str:
     return reverse("accounts:home")
 
 
-def _complete_login(request, user: User, device) -> None:
+def _complete_login(request: CpisRequest, user: User, device) -> None:
     next_url = request.session.get(_PENDING_NEXT)
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, device)
@@ -89,14 +90,14 @@ def _complete_login(request, user: User, device) -> None:
     audit_record(action=AuditAction.LOGIN, request=request, user=user, detail={"device": device.persistent_id})
 
 
-def _after_login_redirect(request):
+def _after_login_redirect(request: CpisRequest):
     next_url = _safe_next(request, request.session.pop(_PENDING_NEXT, None))
     return redirect(next_url)
 
 
 @login_not_required
 @never_cache
-def login_view(request):
+def login_view(request: CpisRequest):
     timed_out = request.GET.get("timeout") == "1"
     if request.user.is_authenticated:
         # Never sign out on a GET: any site could link here (issue 12). The page's timer posts
@@ -127,7 +128,7 @@ def login_view(request):
     )
 
 
-def axes_username(request, credentials=None) -> str:
+def axes_username(request: CpisRequest, credentials=None) -> str:
     """The login name axes counts failures against: the e-mail address, however it arrived.
 
     Django's failure signal names it `username`; axes's own backend passes it under the user
@@ -139,7 +140,7 @@ def axes_username(request, credentials=None) -> str:
     return name.strip().lower()
 
 
-def login_locked_out(request, credentials=None, *args, **kwargs):
+def login_locked_out(request: CpisRequest, credentials=None, *args, **kwargs):
     known = User.objects.filter(email=axes_username(request, credentials)).first()
     audit_record(action=AuditAction.LOGIN_LOCKED_OUT, request=request, user=known, outcome=AuditOutcome.DENIED)
     return render(request, "accounts/locked_out.jinja", status=429)
@@ -147,7 +148,7 @@ def login_locked_out(request, credentials=None, *args, **kwargs):
 
 @login_not_required
 @never_cache
-def login_verify(request):
+def login_verify(request: CpisRequest):
     user = _pending_user(request)
     if user is None:
         messages.info(request, "Sign in again to continue.")
@@ -190,7 +191,7 @@ def _secret_base32(device: TOTPDevice) -> str:
 
 @login_not_required
 @never_cache
-def login_enrol(request):
+def login_enrol(request: CpisRequest):
     user = _pending_user(request)
     if user is None:
         messages.info(request, "Sign in again to continue.")
@@ -219,7 +220,7 @@ def login_enrol(request):
 
 
 @never_cache
-def backup_codes(request):
+def backup_codes(request: SignedInRequest):
     codes = request.session.pop(_BACKUP_CODES, None)
     if not codes:
         return redirect("accounts:home")
@@ -231,7 +232,7 @@ def backup_codes(request):
 
 
 @require_POST
-def logout_view(request):
+def logout_view(request: CpisRequest):
     if request.POST.get("reason") == "timeout":
         # The page's timer, after session_status said the time was up.
         audit_record(action=AuditAction.SESSION_EXPIRED, request=request)
@@ -246,13 +247,13 @@ def logout_view(request):
 
 
 @require_POST
-def session_extend(request):
+def session_extend(request: CpisRequest):
     request.session["last_activity"] = int(time.time())
     return JsonResponse({"expires_in": settings.SESSION_IDLE_TIMEOUT})
 
 
 @never_cache
-def session_status(request):
+def session_status(request: SignedInRequest):
     """Seconds left before the idle or absolute timeout. Reading it is not activity (the
     middleware leaves the clock alone for this URL), so a page left open cannot keep itself
     signed in by asking."""
@@ -263,7 +264,7 @@ def session_status(request):
 
 
 @never_cache
-def organisation_select(request):
+def organisation_select(request: SignedInRequest):
     organisations = request.user_organisations
     form = OrganisationSelectForm(
         post_data(request),
@@ -285,7 +286,7 @@ def organisation_select(request):
 
 
 @never_cache
-def home(request):
+def home(request: SignedInRequest):
     if request.organisation is None and len(request.user_organisations) > 1:
         return redirect("accounts:organisation_select")
     shows_child_data = bool(request.roles & CHILD_DATA_ROLES)

@@ -1,6 +1,7 @@
 """Forms of access administration: they validate and clean; services do the writes."""
 
 import datetime as dt
+from typing import cast
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
@@ -33,7 +34,9 @@ class InvitationForm(forms.Form):
 
     def __init__(self, *args, organisation: Organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["roles"].choices = [(r, Role(r).label) for r in grantable_roles(organisation)]
+        cast(forms.ChoiceField, self.fields["roles"]).choices = [
+            (r, Role(r).label) for r in grantable_roles(organisation)
+        ]
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -67,7 +70,8 @@ class InvitationAcceptForm(forms.Form):
         self.email = email
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         password, again = data.get("password"), data.get("password_again")
         if password and again and password != again:
             self.add_error("password_again", "The passwords do not match")
@@ -88,7 +92,9 @@ class RoleGrantForm(forms.Form):
 
     def __init__(self, *args, organisation: Organisation, held: frozenset[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r, Role(r).label) for r in grantable_roles(organisation) if r not in held]
+        cast(forms.ChoiceField, self.fields["role"]).choices = [
+            (r, Role(r).label) for r in grantable_roles(organisation) if r not in held
+        ]
 
 
 class TrainingForm(forms.Form):
@@ -127,14 +133,19 @@ class OrganisationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["setting_type"].choices = [("", "Not a care setting"), *self.fields["setting_type"].choices[1:]]
-        self.fields["region"].choices = [("", "Not set"), *self.fields["region"].choices[1:]]
+        # The model's choices with a blank first; each blank says what it means here. The getter
+        # returns the list ChoiceField normalised its choices into; the stubs give it the setter's
+        # wider type.
+        for name, blank in (("setting_type", "Not a care setting"), ("region", "Not set")):
+            field = cast(forms.ChoiceField, self.fields[name])
+            field.choices = [("", blank), *cast(list[tuple[str, str]], field.choices)[1:]]
 
     def clean_ods_code(self) -> str:
         return self.cleaned_data["ods_code"].strip().upper()
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         if kind == OrganisationKind.CARE_SETTING and not data.get("setting_type"):
             self.add_error("setting_type", "Select the setting type of a care setting")

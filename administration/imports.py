@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from accounts.models import Organisation, OrganisationKind, Region, SettingType, User
 from administration.forms import OrganisationForm
@@ -156,7 +157,9 @@ def _first_error(form: OrganisationForm) -> str:
     return "invalid row"
 
 
-def organisations_import(*, text: str, apply: bool, by: User | None = None, request=None) -> ImportReport:
+def organisations_import(
+    *, text: str, apply: bool, by: User | None = None, request: HttpRequest | None = None
+) -> ImportReport:
     """Checks (apply=False) or applies (apply=True, one transaction) an organisations file."""
     # Only the check runs without an administrator: what is applied is audited as theirs.
     if apply and by is None:

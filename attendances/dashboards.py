@@ -7,12 +7,13 @@ from django.urls import reverse
 from accounts.access import may_use
 from accounts.dashboards import Figure, Panel, home_context_register, panel_register
 from accounts.models import Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from attendances.forms import ChildCheckForm
 from attendances.services import CHECKING_ROLES, checks_today_events
 
 
 @panel_register(order=50, roles={Role.CLINICIAN, Role.SAFEGUARDING_LEAD})
-def checker_panel(request) -> Panel:
+def checker_panel(request: OrganisationRequest) -> Panel:
     checks = reverse("attendances:checks_today")
     # Counts only: the children checked are listed behind the link, not on the home page.
     details = list(
@@ -29,7 +30,7 @@ def checker_panel(request) -> Panel:
 
 
 @home_context_register
-def home_check_form(request) -> dict:
+def home_check_form(request: CpisRequest) -> dict:
     """The check form itself, for whoever may check: at triage the home page is the check."""
 
     if not may_use(request, CHECKING_ROLES):

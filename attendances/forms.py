@@ -54,7 +54,8 @@ class ChildCheckForm(forms.Form):
             return None
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         cleaned["date_of_birth"] = self._date_of_birth()
         cleaned["arrived_at"] = self._arrived_at()
         return cleaned

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.models import Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from attendances import display
 from attendances.forms import ChildCheckForm, ChildFindForm
 from attendances.services import (
@@ -43,7 +44,7 @@ def _form_token(form: ChildCheckForm) -> str:
     return str(uuid.uuid4())
 
 
-def _check(request, *, notify: bool):
+def _check(request: OrganisationRequest, *, notify: bool):
     form = ChildCheckForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -70,7 +71,7 @@ def _check(request, *, notify: bool):
     )
 
 
-def _child_check_from_form(request, form: ChildCheckForm, *, notify: bool):
+def _child_check_from_form(request: OrganisationRequest, form: ChildCheckForm, *, notify: bool):
     return child_check(
         nhs_number=form.cleaned_data["nhs_number"],
         date_of_birth=form.cleaned_data["date_of_birth"],
@@ -86,19 +87,19 @@ def _child_check_from_form(request, form: ChildCheckForm, *, notify: bool):
 
 @never_cache
 @role_required(*CHECKING_ROLES)
-def child_check_view(request):
+def child_check_view(request: OrganisationRequest):
     return _check(request, notify=True)
 
 
 @never_cache
 @role_required(*SILENT_READ_ROLES)
-def child_view_silently(request):
+def child_view_silently(request: OrganisationRequest):
     return _check(request, notify=False)
 
 
 @never_cache
 @role_required(*CHECKING_ROLES)
-def checks_today_view(request):
+def checks_today_view(request: OrganisationRequest):
     """The home page's "checks you made today", listed: only the user's own, at this setting.
 
     It shows the NHS numbers and names the user looked up, so it is a view of child data and
@@ -118,7 +119,7 @@ def checks_today_view(request):
     )
 
 
-def _access_audited(request, access, object_id: int, what: str):
+def _access_audited(request: CpisRequest, access, object_id: int, what: str):
     """The LA's own object through its app's access helper; a refusal (another LA's id, or none)
     is a 404 like any other, and recorded as a denied look at a child, without saying whose."""
     try:
@@ -133,13 +134,13 @@ def _access_audited(request, access, object_id: int, what: str):
         raise
 
 
-def _child_page(request, record, *, back: dict | None = None):
+def _child_page(request: CpisRequest, record, *, back: dict | None = None):
     return render(request, "attendances/child.jinja", {"record": record, "back": back, **display.helpers()})
 
 
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
-def child_find(request):
+def child_find(request: OrganisationRequest):
     form = ChildFindForm(post_data(request))
     not_found = None
     if request.method == "POST" and form.is_valid():
@@ -162,7 +163,7 @@ def child_find(request):
 
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
-def child_for_plan(request, plan_id: int):
+def child_for_plan(request: OrganisationRequest, plan_id: int):
     plan = _access_audited(request, access_plan_by_local_authority, plan_id, "plan")
     record = child_view_by_local_authority(
         nhs_number=plan.nhs_number, organisation=request.organisation, user=request.user, request=request
@@ -176,7 +177,7 @@ def child_for_plan(request, plan_id: int):
 
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
-def child_for_notification(request, notification_id: int):
+def child_for_notification(request: OrganisationRequest, notification_id: int):
     """From the LA's inbox to the child: only while the LA still holds a visible plan."""
     notification = _access_audited(request, access_notification_by_social_worker, notification_id, "notification")
     record = child_view_by_local_authority(

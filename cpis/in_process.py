@@ -6,6 +6,7 @@ set, beat runs the periodic jobs and the worker the background ones; none of thi
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,7 +14,7 @@ from django.core.cache import cache
 logger = logging.getLogger(__name__)
 
 
-def _periodic_jobs() -> list[tuple[str, float, object]]:
+def _periodic_jobs() -> list[tuple[str, float, Callable[[], object]]]:
     from notifications.services import notifications_mark_overdue
 
     # (cache key, seconds between runs, job): beat's jobs that a demo shows on screen.

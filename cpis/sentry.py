@@ -7,7 +7,12 @@ and breadcrumb passes `scrub` before it leaves, which drops the query string, co
 and all headers but a few harmless ones, and redacts every remaining string (cpis/logs.py).
 """
 
+from typing import TYPE_CHECKING
+
 from cpis.logs import log_context, redact
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
 
 _KEPT_HEADERS = {"user-agent", "x-request-id", "traceid", "content-type", "accept"}
 
@@ -22,17 +27,19 @@ def _redact_all(value):
     return value
 
 
-def scrub(event: dict, hint=None) -> dict:
+def scrub(event: "Event", hint: "Hint | None" = None) -> "Event":
     request = event.get("request")
     if isinstance(request, dict):
         request.pop("query_string", None)
         request.pop("cookies", None)
         request.pop("data", None)
         request.pop("env", None)
-        if isinstance(request.get("url"), str):
-            request["url"] = request["url"].split("?", 1)[0]
-        headers = request.get("headers") or {}
-        request["headers"] = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
+        url = request.get("url")
+        if isinstance(url, str):
+            request["url"] = url.split("?", 1)[0]
+        headers = request.get("headers")
+        kept = headers.items() if isinstance(headers, dict) else ()
+        request["headers"] = {k: v for k, v in kept if k.lower() in _KEPT_HEADERS}
     # Ids only about the user (Sentry's Django integration may add more).
     if isinstance(event.get("user"), dict):
         event["user"] = {k: v for k, v in event["user"].items() if k == "id"}
@@ -41,7 +48,7 @@ def scrub(event: dict, hint=None) -> dict:
     return _redact_all(event)
 
 
-def scrub_breadcrumb(crumb: dict, hint=None) -> dict:
+def scrub_breadcrumb(crumb: "Breadcrumb", hint: "BreadcrumbHint | None" = None) -> "Breadcrumb":
     return _redact_all(crumb)
 
 

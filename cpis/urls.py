@@ -1,4 +1,6 @@
 import sys
+from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.contrib import admin
@@ -36,13 +38,15 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
+    # STATICFILES_DIRS mixes a path and a (prefix, path) pair, which the plugin reads as objects.
+    _NHSUK_ASSETS = cast(tuple[str, Path], settings.STATICFILES_DIRS[1])[1] / "assets"
     # nhsuk-frontend's CSS asks for its icons under /assets/; collectstatic rewrites those URLs
     # to hashed static ones in production (cpis/staticfiles.py), the development server cannot.
     urlpatterns.append(
         re_path(
             r"^assets/(?P<path>.*)$",
             login_not_required(serve),
-            {"document_root": settings.STATICFILES_DIRS[1][1] / "assets"},
+            {"document_root": _NHSUK_ASSETS},
         )
     )
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.forms import post_data
+from accounts.requests import OrganisationRequest, SignedInRequest
 from attendances.services import CHECKING_ROLES
 from fhir.forms import ApiTokenForm
 from fhir.models import ApiToken
@@ -16,7 +17,7 @@ from fhir.services import api_token_issue, api_token_revoke
 _NEW_TOKEN = "new_api_token"
 
 
-def _get_token_for_user(request, token_id: int) -> ApiToken:
+def _get_token_for_user(request: SignedInRequest, token_id: int) -> ApiToken:
     # A token is its owner's alone: nobody else, admin or not, sees or revokes it here.
     token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
     if token is None:
@@ -26,7 +27,7 @@ def _get_token_for_user(request, token_id: int) -> ApiToken:
 
 @never_cache
 @role_required(*CHECKING_ROLES)
-def token_list(request):
+def token_list(request: OrganisationRequest):
     form = ApiTokenForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         token, raw = api_token_issue(
@@ -51,7 +52,7 @@ def token_list(request):
 
 # Owners may revoke their tokens even after losing the role (the tokens stopped working anyway).
 @require_POST
-def token_revoke(request, token_id: int):
+def token_revoke(request: SignedInRequest, token_id: int):
     token = _get_token_for_user(request, token_id)
     api_token_revoke(token=token, request=request)
     messages.success(request, f"The token “{token.name}” no longer works.")

@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404
 from django.shortcuts import render
 
+from accounts.requests import CpisRequest
+
 # slug → (title, template). The footer links to each; nothing here reads the database.
 PAGES = {
     "help": ("Help and contact", "guidance/help.jinja"),
@@ -15,7 +17,7 @@ PAGES = {
 
 
 @login_not_required
-def page(request, slug: str):
+def page(request: CpisRequest, slug: str):
     if slug not in PAGES:
         raise Http404
     title, template = PAGES[slug]

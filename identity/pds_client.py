@@ -157,8 +157,9 @@ class PdsClient:
         renewed = False
         while True:
             token = self._access_token()
-            response = self._send(
-                lambda token=token: self.http.get(
+
+            def get(token: str = token) -> httpx.Response:
+                return self.http.get(
                     url,
                     headers={
                         "Authorization": f"Bearer {token}",
@@ -166,7 +167,8 @@ class PdsClient:
                         "Accept": "application/fhir+json",
                     },
                 )
-            )
+
+            response = self._send(get)
             if response.status_code == 401 and not renewed:
                 # Revoked or expired early: one fresh token, then give up.
                 self._access_token(renew=True)

@@ -14,11 +14,13 @@
    the lookups.
 """
 
+import functools
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -140,7 +142,7 @@ def upload_identity_lookups(
 
 def upload_hold(*, upload_id: int, content: bytes | None = None) -> bool:
     """CPF05: the upload waits for PDS, its file kept (nothing of it applied)."""
-    fields = {"status": UploadStatus.HELD, "file_code": FileCode.CPF05, "file_message": HELD_MESSAGE}
+    fields: dict[str, Any] = {"status": UploadStatus.HELD, "file_code": FileCode.CPF05, "file_message": HELD_MESSAGE}
     if content is not None:
         # An unattended import never stored its file; a retry needs it.
         fields["content"] = content
@@ -189,7 +191,7 @@ def held_uploads_retry(*, now: datetime | None = None) -> list[int]:
             step = UploadStatus.QUEUED if upload.confirmed_at else UploadStatus.ANALYSING
             if PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.HELD).update(status=step):
                 task = tasks.plan_upload_apply if step == UploadStatus.QUEUED else tasks.plan_upload_analyse
-                transaction.on_commit(lambda task=task, pk=upload.pk: task.delay(pk))
+                transaction.on_commit(functools.partial(task.delay, upload.pk))
                 resumed.append(upload.pk)
     pds_lookups_forget_finished()
     return resumed

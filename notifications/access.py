@@ -6,15 +6,16 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Role
+from accounts.requests import OrganisationRequest
 from notifications.models import Delivery, Notification, NotificationQuerySet
 
 
-def notifications_in_inbox(request) -> NotificationQuerySet:
+def notifications_in_inbox(request: OrganisationRequest) -> NotificationQuerySet:
     """Every notification in the inbox of the user's current organisation (the inbox's list)."""
     return Notification.objects.in_inbox_of(request.organisation)
 
 
-def access_notification_by_social_worker(request, notification_id: int) -> Notification:
+def access_notification_by_social_worker(request: OrganisationRequest, notification_id: int) -> Notification:
     notification = (
         Notification.objects.in_inbox_of(request.organisation)
         .select_related("care_setting", "local_authority", "assigned_to", "acknowledged_by")
@@ -26,7 +27,7 @@ def access_notification_by_social_worker(request, notification_id: int) -> Notif
     return notification
 
 
-def deliveries_visible_to_admin(request) -> QuerySet[Delivery]:
+def deliveries_visible_to_admin(request: OrganisationRequest) -> QuerySet[Delivery]:
     """National admins see every LA's deliveries; an LA's admins see their own LA's.
     Neither sees child data: the failures page shows ids, channels and errors only."""
     if Role.NATIONAL_ADMIN in request.roles:
@@ -37,7 +38,7 @@ def deliveries_visible_to_admin(request) -> QuerySet[Delivery]:
     raise PermissionDenied
 
 
-def access_delivery_by_admin(request, delivery_id: int) -> Delivery:
+def access_delivery_by_admin(request: OrganisationRequest, delivery_id: int) -> Delivery:
     delivery = deliveries_visible_to_admin(request).filter(pk=delivery_id).first()
     if delivery is None:
         raise Http404("No such delivery")

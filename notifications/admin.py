@@ -43,9 +43,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     """Read-only: the outbox's state for operators. No child data is shown (ids only)."""
 
-    list_display = ["id", "notification_id", "channel", "status", "attempts", "next_attempt_at", "last_error"]
+    list_display = ("id", "notification_id", "channel", "status", "attempts", "next_attempt_at", "last_error")
     list_filter = ["status", "channel"]
-    fields = list_display + ["claimed_at", "sent_at", "failed_at", "created_at"]
+    # Tuples: the stubs type each option as a union that a list of names does not fit.
+    fields = (*list_display, "claimed_at", "sent_at", "failed_at", "created_at")
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -6,12 +6,13 @@ from django.utils import timezone
 
 from accounts.dashboards import Figure, Panel, panel_register
 from accounts.models import Role
+from accounts.requests import OrganisationRequest
 from core.dates import day_start
 from notifications.models import Notification, NotificationStatus
 
 
 @panel_register(order=10, roles={Role.SOCIAL_WORKER})
-def social_worker_panel(request) -> Panel:
+def social_worker_panel(request: OrganisationRequest) -> Panel:
     inbox = reverse("notifications:inbox")
     received = Notification.objects.in_inbox_of(request.organisation)
     new = received.filter(status=NotificationStatus.NEW)

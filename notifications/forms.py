@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 
 from core.forms import DatePartsField
@@ -22,10 +24,11 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args, settings_choices: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["setting"].choices = [("", "Any care setting"), *settings_choices]
+        cast(forms.ChoiceField, self.fields["setting"]).choices = [("", "Any care setting"), *settings_choices]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", "The 'to' date must be the same as or after the 'from' date")
@@ -60,7 +63,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, colleagues: list, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [(u.pk, u.full_name) for u in colleagues]
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [(u.pk, u.full_name) for u in colleagues]
 
 
 class WebhookSettingsForm(forms.Form):

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role, SettingType
+from accounts.requests import OrganisationRequest
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.dates import day_start
@@ -44,7 +45,7 @@ def child_view_url(notification: "Notification") -> str:
 
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
-def inbox(request):
+def inbox(request: OrganisationRequest):
     received = notifications_in_inbox(request)
     settings_choices = inbox_care_settings(received=received)
     form = InboxFilterForm(request.GET or None, settings_choices=settings_choices)
@@ -104,7 +105,7 @@ def inbox(request):
     )
 
 
-def _detail(request, notification: "Notification", form: AcknowledgeForm, *, status: int = 200):
+def _detail(request: OrganisationRequest, notification: "Notification", form: AcknowledgeForm, *, status: int = 200):
     return render(
         request,
         "notifications/detail.jinja",
@@ -123,7 +124,7 @@ def _detail(request, notification: "Notification", form: AcknowledgeForm, *, sta
 
 @never_cache
 @role_required(Role.SOCIAL_WORKER)
-def notification_detail(request, notification_id: int):
+def notification_detail(request: OrganisationRequest, notification_id: int):
     notification = access_notification_by_social_worker(request, notification_id)
     audit_record(
         action=AuditAction.NOTIFICATION_OPENED,
@@ -136,7 +137,7 @@ def notification_detail(request, notification_id: int):
 
 @role_required(Role.SOCIAL_WORKER)
 @require_POST
-def notification_assign_view(request, notification_id: int):
+def notification_assign_view(request: OrganisationRequest, notification_id: int):
     notification = access_notification_by_social_worker(request, notification_id)
     colleagues = social_workers_of(request.organisation)
     form = AssignForm(request.POST, colleagues=colleagues)
@@ -155,7 +156,7 @@ def notification_assign_view(request, notification_id: int):
 
 @role_required(Role.SOCIAL_WORKER)
 @require_POST
-def notification_acknowledge_view(request, notification_id: int):
+def notification_acknowledge_view(request: OrganisationRequest, notification_id: int):
     notification = access_notification_by_social_worker(request, notification_id)
     form = AcknowledgeForm(request.POST)
     if notification.status != NotificationStatus.NEW:
@@ -174,7 +175,7 @@ def notification_acknowledge_view(request, notification_id: int):
 
 @never_cache
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
-def deliveries_failed(request):
+def deliveries_failed(request: OrganisationRequest):
     failed = (
         deliveries_visible_to_admin(request)
         .filter(status=DeliveryStatus.FAILED)
@@ -187,7 +188,7 @@ def deliveries_failed(request):
 
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
 @require_POST
-def delivery_retry_view(request, delivery_id: int):
+def delivery_retry_view(request: OrganisationRequest, delivery_id: int):
     delivery = access_delivery_by_admin(request, delivery_id)
     if delivery_retry(delivery=delivery, request=request):
         messages.success(request, f"Delivery {delivery.pk} will be tried again now.")

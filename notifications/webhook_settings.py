@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -27,7 +28,7 @@ def webhook_secret_new() -> str:
 
 
 def webhook_endpoint_save(
-    *, local_authority: Organisation, url: str, is_active: bool, request
+    *, local_authority: Organisation, url: str, is_active: bool, request: HttpRequest
 ) -> tuple[WebhookEndpoint, str | None]:
     """Creates or changes the LA's endpoint; returns it and, if it was created, its new secret
     (to show once)."""
@@ -50,7 +51,7 @@ def webhook_endpoint_save(
     return endpoint, new_secret
 
 
-def webhook_address_refuse(*, url: str, request) -> None:
+def webhook_address_refuse(*, url: str, request: HttpRequest) -> None:
     """Audits an address refused because it is inside the network: one such attempt may be a
     mistake, several look like someone mapping our network through the form (ADR-011)."""
     audit_record(
@@ -62,7 +63,7 @@ def webhook_address_refuse(*, url: str, request) -> None:
     )
 
 
-def webhook_secret_rotate(*, endpoint: WebhookEndpoint, request) -> str:
+def webhook_secret_rotate(*, endpoint: WebhookEndpoint, request: HttpRequest) -> str:
     """A new secret signs from now; the old one signs too for NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS."""
     until = timezone.now() + timedelta(hours=settings.NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS)
     new_secret = webhook_secret_new()
@@ -79,7 +80,7 @@ def webhook_secret_rotate(*, endpoint: WebhookEndpoint, request) -> str:
     return new_secret
 
 
-def webhook_test_queue(*, endpoint: WebhookEndpoint, request) -> str:
+def webhook_test_queue(*, endpoint: WebhookEndpoint, request: HttpRequest) -> str:
     """Asks the worker to send a signed test delivery; returns its delivery id.
 
     The web process never connects to the endpoint: an address the admin typed is reached only

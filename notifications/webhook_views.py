@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import Role
+from accounts.requests import OrganisationRequest
 from core.outbound import Refusal
 from notifications.forms import WebhookSettingsForm
 from notifications.selectors import webhook_deliveries_recent, webhook_endpoint_of
@@ -22,13 +23,13 @@ from notifications.webhook_settings import (
 RECENT = 20
 
 
-def _local_authority(request):
+def _local_authority(request: OrganisationRequest):
     if not request.organisation.is_local_authority:
         raise PermissionDenied
     return request.organisation
 
 
-def _page(request, *, form=None, new_secret=None, status=200):
+def _page(request: OrganisationRequest, *, form=None, new_secret=None, status=200):
     la = _local_authority(request)
     endpoint = webhook_endpoint_of(local_authority=la)
     if form is None:
@@ -47,7 +48,7 @@ def _page(request, *, form=None, new_secret=None, status=200):
 
 @never_cache
 @role_required(Role.ORG_ADMIN, local_authority_only=True)
-def webhook_settings(request):
+def webhook_settings(request: OrganisationRequest):
     la = _local_authority(request)
     if request.method != "POST":
         return _page(request)
@@ -68,7 +69,7 @@ def webhook_settings(request):
 @never_cache
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def webhook_secret_rotate_view(request):
+def webhook_secret_rotate_view(request: OrganisationRequest):
     endpoint = webhook_endpoint_of(local_authority=_local_authority(request))
     if endpoint is None:
         return redirect("notifications:webhook_settings")
@@ -78,7 +79,7 @@ def webhook_secret_rotate_view(request):
 @never_cache
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def webhook_test_view(request):
+def webhook_test_view(request: OrganisationRequest):
     endpoint = webhook_endpoint_of(local_authority=_local_authority(request))
     if endpoint is None:
         return redirect("notifications:webhook_settings")

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from accounts.requests import CpisRequest
 from audit.services import client_ip
 from operations.services import service_health
 
@@ -88,7 +89,7 @@ class ServiceCollector:
         yield audit
 
 
-def _allowed(request) -> bool:
+def _allowed(request: CpisRequest) -> bool:
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -120,7 +121,7 @@ def _registry():
 
 @login_not_required
 @never_cache
-def metrics(request):
+def metrics(request: CpisRequest):
     if not _allowed(request):
         response = HttpResponse("Forbidden\n", status=403, content_type="text/plain")
         if settings.METRICS_TOKEN:

@@ -8,13 +8,14 @@ from django.utils import timezone
 
 from accounts.dashboards import Figure, Panel, panel_register
 from accounts.models import Role
+from accounts.requests import OrganisationRequest
 from core.dates import years_before
 from core.formatting import datetime_format
 from plans.models import Plan, PlanType, PlanUpload
 
 
 @panel_register(order=20, roles={Role.PLAN_MANAGER})
-def plan_manager_panel(request) -> Panel:
+def plan_manager_panel(request: OrganisationRequest) -> Panel:
     organisation = request.organisation
     plans = reverse("plans:list")
     today = timezone.localdate()

@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.models import Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.csv_cells import csv_response
@@ -46,6 +48,20 @@ from plans.uploads import (
     plan_upload_receive,
     upload_progress,
 )
+
+
+class _SentChild(TypedDict):
+    sent_nhs_number: str
+    sent_name: str
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from plans.models import PlanUploadRejection
+
+    # A rejection as the upload page shows it: with the child the row named, as sent.
+    RejectionShown = WithAnnotations[PlanUploadRejection, _SentChild]
 
 PAGE_SIZE = 25
 # The search lives in the session, not the URL: request logs carry URLs, and URLs must never
@@ -111,7 +127,7 @@ def change_value(value) -> str:
 
 @never_cache
 @role_required(*READERS)
-def plan_list(request):
+def plan_list(request: OrganisationRequest):
     if request.method == "GET" and ("status" in request.GET or "plan_type" in request.GET):
         # A link from the home page's figures: types and states only, never a name or number.
         linked = PlanSearchForm(
@@ -162,7 +178,7 @@ def plan_list(request):
 
 @never_cache
 @role_required(*READERS)
-def plan_detail(request, plan_id: int):
+def plan_detail(request: OrganisationRequest, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
     shown = plan_is_shown(plan=plan)
     history = list(plan.changes.select_related("upload"))
@@ -190,7 +206,7 @@ def plan_detail(request, plan_id: int):
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def plan_new(request):
+def plan_new(request: OrganisationRequest):
     form = PlanCreateForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -203,7 +219,7 @@ def plan_new(request):
     return render(request, "plans/new.jinja", {"form": form}, status=400 if form.errors else 200)
 
 
-def _audit_plan_shown(request, plan, page: str) -> None:
+def _audit_plan_shown(request: CpisRequest, plan, page: str) -> None:
     # The forms show the child's name and NHS number too: each showing is a view of the plan.
     if request.method == "GET":
         audit_record(
@@ -212,14 +228,14 @@ def _audit_plan_shown(request, plan, page: str) -> None:
         )  # fmt: skip
 
 
-def _refuse_withdrawn(request, plan):
+def _refuse_withdrawn(request: CpisRequest, plan):
     messages.info(request, "This plan was withdrawn (recorded in error), so it cannot be changed.")
     return redirect("plans:detail", plan_id=plan.pk)
 
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def plan_edit(request, plan_id: int):
+def plan_edit(request: OrganisationRequest, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
     _audit_plan_shown(request, plan, "edit")
     if plan.withdrawn:
@@ -243,7 +259,7 @@ def plan_edit(request, plan_id: int):
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def plan_end_view(request, plan_id: int):
+def plan_end_view(request: OrganisationRequest, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
     _audit_plan_shown(request, plan, "end")
     if plan.withdrawn:
@@ -270,7 +286,7 @@ def plan_end_view(request, plan_id: int):
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def plan_withdraw_view(request, plan_id: int):
+def plan_withdraw_view(request: OrganisationRequest, plan_id: int):
     plan = access_plan_by_local_authority(request, plan_id)
     _audit_plan_shown(request, plan, "withdraw")
     if plan.withdrawn:
@@ -284,7 +300,7 @@ def plan_withdraw_view(request, plan_id: int):
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def upload(request):
+def upload(request: OrganisationRequest):
     posted = request.method == "POST"
     form = PlanUploadForm(request.POST if posted else None, request.FILES if posted else None)
     if posted and form.is_valid():
@@ -311,10 +327,10 @@ def upload(request):
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def upload_detail(request, upload_id: int):
+def upload_detail(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     audit_record(action=AuditAction.PLAN_UPLOAD_VIEWED, request=request, detail={"upload_id": the_upload.pk})
-    rejections = list(the_upload.rejections.all()[:100])
+    rejections = cast("list[RejectionShown]", list(the_upload.rejections.all()[:100]))
     changes = None
     if the_upload.status == UploadStatus.PREVIEW:
         # Which children each change affects, grouped by kind of change, 50 to a page.
@@ -351,7 +367,7 @@ def upload_detail(request, upload_id: int):
 
 @role_required(Role.PLAN_MANAGER)
 @require_POST
-def upload_confirm(request, upload_id: int):
+def upload_confirm(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     if not plan_upload_confirm(upload=the_upload, by=request.user, request=request):
         messages.info(request, "This file has already been confirmed or cancelled.")
@@ -360,7 +376,7 @@ def upload_confirm(request, upload_id: int):
 
 @role_required(Role.PLAN_MANAGER)
 @require_POST
-def upload_cancel(request, upload_id: int):
+def upload_cancel(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     if plan_upload_cancel(upload=the_upload, by=request.user, request=request):
         messages.success(request, "Upload cancelled. No plans were changed.")
@@ -369,14 +385,14 @@ def upload_cancel(request, upload_id: int):
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def upload_progress_view(request, upload_id: int):
+def upload_progress_view(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     return JsonResponse(upload_progress(upload=the_upload))
 
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def upload_rejections(request, upload_id: int):
+def upload_rejections(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
     audit_record(
         action=AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED, request=request, detail={"upload_id": the_upload.pk}
@@ -398,14 +414,14 @@ def upload_rejections(request, upload_id: int):
 
 
 @role_required(Role.PLAN_MANAGER)
-def upload_template(request):
+def upload_template(request: OrganisationRequest):
     """An empty plan file with every column, in the order the service documents them."""
     return csv_response("cpis-plans-template.csv", list(COLUMNS), [])
 
 
 @never_cache
 @role_required(Role.PLAN_MANAGER)
-def contacts(request):
+def contacts(request: OrganisationRequest):
     organisation = request.organisation
     form = ContactsForm(
         post_data(request),

@@ -6,12 +6,13 @@ from django.urls import reverse
 
 from accounts.dashboards import Figure, Panel, panel_register
 from accounts.models import Organisation, OrganisationKind, Role
+from accounts.requests import OrganisationRequest
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 from reports.progress import go_live_states
 
 
 @panel_register(order=40, roles={Role.NATIONAL_ADMIN})
-def national_admin_panel(request) -> Panel:
+def national_admin_panel(request: OrganisationRequest) -> Panel:
     failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
     overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
     organisations = Organisation.objects.filter(is_active=True).count()

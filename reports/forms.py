@@ -16,7 +16,8 @@ class ReportRangeForm(forms.Form):
     date_to = DatePartsField(label="To", required=False)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         today = timezone.localdate()
         end = data.get("date_to") or today
         start = data.get("date_from") or end - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)

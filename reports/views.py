@@ -1,6 +1,9 @@
 """Reports for admins: their own organisation's, or every organisation's side by side for a
 national admin. Counts and durations only; no child is named."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -8,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from accounts.access import role_required
 from accounts.forms import organisations_in_region, region_choices, region_filter
 from accounts.models import OrganisationKind, Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from core.csv_cells import csv_response
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
@@ -22,7 +26,7 @@ from reports.progress import go_live_states, progress_counts
 from reports.selectors import organisations_active
 
 
-def _reports(request, start, end) -> dict:
+def _reports(request: OrganisationRequest, start, end) -> dict:
     organisation = request.organisation
     if Role.NATIONAL_ADMIN in request.roles:
         active = organisations_active()
@@ -87,7 +91,7 @@ def _charts(data: dict) -> list:
 
 @never_cache
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
-def report(request):
+def report(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
     data = _reports(request, start, end)
@@ -112,11 +116,12 @@ def _hours(value) -> str:
 
 
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
-def report_csv(request):
+def report_csv(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
     data = _reports(request, start, end)
     filename = f"cpis-report-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    rows: Iterable[list[Any]]
     if data["scope"] == "la":
         rows = ([f"{monday:%Y-%m-%d}", count] for monday, count in data["las"][0].weeks)
         return csv_response(filename, ["week_starting", "notifications"], rows)
@@ -143,14 +148,14 @@ def report_csv(request):
 
 @login_not_required
 @never_cache
-def progress_public(request):
+def progress_public(request: CpisRequest):
     """Published without sign-in: counts by kind of organisation, nothing about a person."""
     return render(request, "reports/progress_public.jinja", progress_counts())
 
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def progress_organisations(request):
+def progress_organisations(request: OrganisationRequest):
     """Every organisation's go-live state; filtered by region and by state (`live`, `not_live`),
     the national dashboard's figure opening the live ones."""
     region = region_filter(request)
@@ -179,6 +184,6 @@ def progress_organisations(request):
 
 @never_cache
 @role_required(Role.ORG_ADMIN)
-def go_live_checklist(request):
+def go_live_checklist(request: OrganisationRequest):
     states = go_live_states([request.organisation])
     return render(request, "reports/go_live.jinja", {"state": states[0] if states else None})

@@ -74,7 +74,8 @@ class IdentityProviderForm(forms.ModelForm):
         return " ".join(scopes)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         method = data.get("client_auth_method")
         if (
             method == ClientAuthMethod.CLIENT_SECRET_BASIC

@@ -4,7 +4,7 @@ users. Accounts, roles and training stay ours: a provider only says who someone 
 import base64
 import hashlib
 import json
-from typing import cast
+from typing import ClassVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -164,6 +164,10 @@ class ProviderAssuranceDevice(Device):
     provider: models.ForeignKey[IdentityProvider, IdentityProvider] = models.ForeignKey(
         IdentityProvider, on_delete=models.CASCADE, related_name="+"
     )
+    # django-otp ships no types, so the plugin cannot see the manager its Device gives this
+    # model, and without one it cannot type User's reverse accessor to it. An annotation only:
+    # Django's model class ignores it and keeps django-otp's manager.
+    _default_manager: ClassVar[models.Manager["ProviderAssuranceDevice"]]
 
     class Meta:
         constraints = [

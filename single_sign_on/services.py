@@ -12,10 +12,12 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 
 from accounts.models import Organisation, User, UserSession
+from accounts.requests import CpisRequest
 from accounts.services import four_eyes_check, membership_grant
 from accounts.sessions import SESSION_PROVIDER
 from administration.services import InvitationUnusable, invitation_usable
@@ -44,7 +46,9 @@ class SignInRefused(Exception):
         self.text = text
 
 
-def refusal_record(*, request, provider: IdentityProvider | None, reason: str, user: User | None = None) -> None:
+def refusal_record(
+    *, request: HttpRequest, provider: IdentityProvider | None, reason: str, user: User | None = None
+) -> None:
     audit_record(
         action=AuditAction.SSO_REFUSED,
         request=request,
@@ -61,7 +65,9 @@ def _claim(claims: dict, name: str) -> str | None:
 
 
 @transaction.atomic
-def _link_through_invitation(*, provider: IdentityProvider, issuer: str, subject: str, token: str, request) -> User:
+def _link_through_invitation(
+    *, provider: IdentityProvider, issuer: str, subject: str, token: str, request: HttpRequest
+) -> User:
     """Creates the invitee's account from their invitation and links this identity to it."""
     try:
         invitation = invitation_usable(token=token, for_update=True)
@@ -104,7 +110,7 @@ def _link_through_invitation(*, provider: IdentityProvider, issuer: str, subject
     return user
 
 
-def _link_request(*, provider: IdentityProvider, issuer: str, subject: str, claims: dict, request) -> None:
+def _link_request(*, provider: IdentityProvider, issuer: str, subject: str, claims: dict, request: HttpRequest) -> None:
     """A verified e-mail address matching one of the organisation's active users asks an
     administrator to confirm the link; anything else is refused."""
     email = _claim(claims, provider.email_claim)
@@ -133,7 +139,7 @@ def _link_request(*, provider: IdentityProvider, issuer: str, subject: str, clai
 
 
 def identity_user(
-    *, provider: IdentityProvider, claims: dict, invitation_token: str | None, request
+    *, provider: IdentityProvider, claims: dict, invitation_token: str | None, request: HttpRequest
 ) -> tuple[User | None, str]:
     """The user this provider identity is, linking it first through an invitation. Returns
     (user, "") or (None, "link_requested"); raises SignInRefused for anyone else."""
@@ -159,7 +165,7 @@ def identity_user(
 
 
 def sign_in_complete(
-    *, request, provider: IdentityProvider, user: User, two_factor: bool, tokens: dict, claims: dict
+    *, request: CpisRequest, provider: IdentityProvider, user: User, two_factor: bool, tokens: dict, claims: dict
 ) -> None:
     """Signs the user in (two_factor: the provider's assurance is the second factor) or leaves
     them pending for our own second factor. Either way the session remembers the provider."""
@@ -199,7 +205,9 @@ def sign_in_complete(
     audit_record(action=AuditAction.LOGIN, request=request, user=user, detail={"device": device.persistent_id})
 
 
-def provider_sessions_end(*, provider: IdentityProvider, subject: str | None, sid: str | None, request) -> int:
+def provider_sessions_end(
+    *, provider: IdentityProvider, subject: str | None, sid: str | None, request: HttpRequest
+) -> int:
     """Ends our sessions that the provider's back-channel logout names: one provider session
     (`sid`, of `subject` if given) or all of a person's (`subject` alone). Deleting the rows is
     enough: the next request finds no session. Returns how many ended."""
@@ -236,7 +244,7 @@ def link_requests_visible_to(*, user: User, organisation: Organisation | None, n
 
 
 @transaction.atomic
-def link_request_decide(*, link: LinkRequest, confirm: bool, by: User, request=None) -> None:
+def link_request_decide(*, link: LinkRequest, confirm: bool, by: User, request: HttpRequest | None = None) -> None:
     four_eyes_check(user=link.user, by=by, what="confirm a sign-in identity for")
     link = LinkRequest.objects.select_for_update().get(pk=link.pk)
     if link.decided_at is not None:
@@ -271,7 +279,9 @@ def link_request_decide(*, link: LinkRequest, confirm: bool, by: User, request=N
 
 
 @transaction.atomic
-def provider_save(*, provider: IdentityProvider, by: User, changed: list[str], request=None) -> IdentityProvider:
+def provider_save(
+    *, provider: IdentityProvider, by: User, changed: list[str], request: HttpRequest | None = None
+) -> IdentityProvider:
     provider.updated_by = by
     provider.updated_at = timezone.now()
     provider.save()

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.models import Organisation, Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from accounts.second_factors import has_second_factor
 from accounts.views import after_sign_out_register
 from administration.services import InvitationUnusable, invitation_usable
@@ -54,12 +55,14 @@ def _enabled_provider(provider_id: int) -> IdentityProvider:
     return get_object_or_404(IdentityProvider.objects.select_related("organisation"), pk=provider_id, is_enabled=True)
 
 
-def _unavailable(request, provider: IdentityProvider, reason: str):
+def _unavailable(request: CpisRequest, provider: IdentityProvider, reason: str):
     services.refusal_record(request=request, provider=provider, reason=f"provider_unavailable:{reason}")
     return render(request, "single_sign_on/unavailable.jinja", {"provider": provider}, status=503)
 
 
-def _refused(request, provider: IdentityProvider | None, reason: str, *, text: str = "", status: int = 403):
+def _refused(
+    request: CpisRequest, provider: IdentityProvider | None, reason: str, *, text: str = "", status: int = 403
+):
     services.refusal_record(request=request, provider=provider, reason=reason)
     return render(
         request,
@@ -69,7 +72,7 @@ def _refused(request, provider: IdentityProvider | None, reason: str, *, text: s
     )
 
 
-def _flow_start(request, provider: IdentityProvider, *, invitation_token: str | None = None):
+def _flow_start(request: CpisRequest, provider: IdentityProvider, *, invitation_token: str | None = None):
     try:
         auth = protocol.authorization_request(provider, redirect_uri=_redirect_uri())
     except protocol.ProviderUnavailable as error:
@@ -87,7 +90,7 @@ def _flow_start(request, provider: IdentityProvider, *, invitation_token: str | 
 
 @login_not_required
 @never_cache
-def provider_choose(request):
+def provider_choose(request: CpisRequest):
     if request.user.is_authenticated:
         return redirect("accounts:home")
     providers = IdentityProvider.objects.filter(is_enabled=True, organisation__is_active=True).select_related(
@@ -102,7 +105,7 @@ def provider_choose(request):
 
 @login_not_required
 @never_cache
-def start(request, provider_id: int):
+def start(request: CpisRequest, provider_id: int):
     if request.user.is_authenticated:
         return redirect("accounts:home")
     return _flow_start(request, _enabled_provider(provider_id))
@@ -110,7 +113,7 @@ def start(request, provider_id: int):
 
 @login_not_required
 @never_cache
-def invitation_start(request, token: str):
+def invitation_start(request: CpisRequest, token: str):
     """Accepting an invitation by signing in at the organisation's provider: the identity that
     comes back is linked to the new account, which has no password of ours."""
     if request.user.is_authenticated:
@@ -131,7 +134,7 @@ def _safe_error_code(value: str) -> str:
 
 @login_not_required
 @never_cache
-def callback(request):
+def callback(request: CpisRequest):
     flow = request.session.pop(_FLOW, None)
     if request.user.is_authenticated:
         return redirect("accounts:home")
@@ -197,7 +200,7 @@ def callback(request):
 
 @login_not_required
 @never_cache
-def signed_out(request, provider_id: int):
+def signed_out(request: CpisRequest, provider_id: int):
     """After our sign-out: the provider's own sign-out, for those on a shared computer."""
     provider = get_object_or_404(IdentityProvider, pk=provider_id)
     logout_url = protocol.end_session_url(
@@ -209,7 +212,7 @@ def signed_out(request, provider_id: int):
 
 
 @after_sign_out_register
-def provider_sign_out_page(request) -> str | None:
+def provider_sign_out_page(request: CpisRequest) -> str | None:
     """After our sign-out, the page offering the provider's own sign-out (RP-initiated logout),
     for a session that signed in through one."""
     sso = request.session.get(services.SESSION_SSO) or {}
@@ -220,7 +223,7 @@ def provider_sign_out_page(request) -> str | None:
     return reverse("single_sign_on:signed_out", kwargs={"provider_id": provider.pk}) if provider else None
 
 
-def _logout_refused(request, provider: IdentityProvider | None, reason: str):
+def _logout_refused(request: CpisRequest, provider: IdentityProvider | None, reason: str):
     limited = throttles.logout_refusal_count(address=client_ip(request), provider=provider)
     if limited is not None:
         return _logout_limited(request, provider, limited)
@@ -231,7 +234,7 @@ def _logout_refused(request, provider: IdentityProvider | None, reason: str):
     return response
 
 
-def _logout_limited(request, provider: IdentityProvider | None, limited: throttles.Limited):
+def _logout_limited(request: CpisRequest, provider: IdentityProvider | None, limited: throttles.Limited):
     """Over a limit (single_sign_on/throttles.py): 429 with Retry-After, which 2.8 allows beside
     its 400 and which tells a provider that retries when to; audited once a minute."""
     if throttles.logout_limited_first(provider):
@@ -245,7 +248,7 @@ def _logout_limited(request, provider: IdentityProvider | None, limited: throttl
 @login_not_required
 @csrf_exempt
 @require_POST
-def back_channel_logout(request):
+def back_channel_logout(request: CpisRequest):
     """The provider's server tells us a person's session there has ended (they signed out at the
     provider, or their account was disabled): our sessions from it end before their next request.
 
@@ -296,7 +299,7 @@ def back_channel_logout(request):
 
 
 @login_not_required
-def jwks(request):
+def jwks(request: CpisRequest):
     keys = [
         p.public_jwk()
         for p in IdentityProvider.objects.filter(client_auth_method=ClientAuthMethod.PRIVATE_KEY_JWT).exclude(
@@ -308,7 +311,7 @@ def jwks(request):
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def provider_edit(request, organisation_id: int):
+def provider_edit(request: OrganisationRequest, organisation_id: int):
     organisation = get_object_or_404(Organisation, pk=organisation_id)
     provider = IdentityProvider.objects.filter(organisation=organisation).first() or IdentityProvider(
         organisation=organisation
@@ -340,7 +343,7 @@ def provider_edit(request, organisation_id: int):
     )
 
 
-def _visible_link_requests(request):
+def _visible_link_requests(request: OrganisationRequest):
     return services.link_requests_visible_to(
         user=request.user, organisation=request.organisation, national=Role.NATIONAL_ADMIN in request.roles
     )
@@ -348,13 +351,13 @@ def _visible_link_requests(request):
 
 @never_cache
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
-def link_requests(request):
+def link_requests(request: OrganisationRequest):
     return render(request, "single_sign_on/link_requests.jinja", {"links": list(_visible_link_requests(request))})
 
 
 @require_POST
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
-def link_decide(request, link_request_id: int):
+def link_decide(request: OrganisationRequest, link_request_id: int):
     link: LinkRequest = get_object_or_404(_visible_link_requests(request), pk=link_request_id)
     form = LinkDecisionForm(request.POST)
     if not form.is_valid():

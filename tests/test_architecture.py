@@ -191,3 +191,70 @@ def test_only_notifications_writes_notifications_and_their_deliveries():
                 if called in owned or called.split(".objects.")[0] in owned and called.endswith(("create", "update")):
                     writes.append(f"{path.relative_to(ROOT)}:{node.lineno} {called}")
     assert writes == []
+
+
+# mypy (make lint) checks the body of every function, typed or not, and no module is excused an
+# error code: a cause the stubs cannot follow is fixed where it is (a typed cast, a Protocol,
+# WithAnnotations), or at worst ignored on its line with the one code and why. The modules here
+# are being split into packages on another branch, whose new modules pass; removed when it lands.
+_UNCHECKED_UNTIL_SPLIT: set[str] = set()
+
+
+def _mypy() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+
+
+def test_mypy_checks_every_function_body_and_excuses_no_error_code():
+    config = _mypy()
+    assert config["check_untyped_defs"] is True
+    excused = [
+        f"{override['module']}: {key}"
+        for override in config["overrides"]
+        for key in ("disable_error_code", "ignore_errors")
+        if key in override
+    ]
+    unchecked = {
+        module
+        for override in config["overrides"]
+        if override.get("check_untyped_defs") is False
+        for module in ([override["module"]] if isinstance(override["module"], str) else override["module"])
+    }
+    assert excused == []
+    assert unchecked == _UNCHECKED_UNTIL_SPLIT
+
+
+# The request a view is given, as accounts/requests.py names it: what a view behind
+# role_required may rely on (an organisation, a signed-in user) is OrganisationRequest.
+_REQUEST_TYPES = {"CpisRequest", "SignedInRequest", "OrganisationRequest"}
+
+
+def untyped_view_requests(path: Path) -> list[str]:
+    """Each function of a view module whose `request` is not typed as one of ours, or is typed
+    more loosely than its role_required guarantees: `file:line function`."""
+    where = path.relative_to(ROOT)
+    found = []
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if not isinstance(node, ast.FunctionDef) or not node.args.args or node.args.args[0].arg != "request":
+            continue
+        annotation = node.args.args[0].annotation
+        named = ast.unparse(annotation).strip("\"'") if annotation is not None else ""
+        guarded = any("role_required" in ast.unparse(decorator) for decorator in node.decorator_list)
+        if named not in _REQUEST_TYPES or (guarded and named != "OrganisationRequest"):
+            found.append(f"{where}:{node.lineno} {node.name}")
+    return found
+
+
+def test_every_view_types_its_request():
+    assert [found for path in _view_modules() for found in untyped_view_requests(path)] == []
+
+
+def test_the_request_lint_finds_an_untyped_and_a_loosely_typed_request(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    view = tmp_path / "views.py"
+    view.write_text(
+        "@role_required(Role.PLAN_MANAGER)\n"
+        "def plan_list(request: CpisRequest): ...\n"
+        "def plan_help(request): ...\n"
+        "def plan_about(request: SignedInRequest): ...\n"
+    )
+    assert untyped_view_requests(view) == ["views.py:2 plan_list", "views.py:3 plan_help"]

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -20,7 +22,10 @@ class AuditSearchForm(forms.Form):
 
     def __init__(self, *args, national: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any action"), *action_choices_grouped(AuditAction)]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [
+            ("", "Any action"),
+            *action_choices_grouped(AuditAction),
+        ]
         if not national:
             # An org admin only ever sees their own organisation's events, and never searches by
             # child: their role shows no child identifiers (SPEC 1).
@@ -34,7 +39,8 @@ class AuditSearchForm(forms.Form):
         return ods
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", "The 'to' date must be the same as or after the 'from' date")

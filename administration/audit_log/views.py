@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.access import gate_response, role_required, trained_user_gate
 from accounts.models import Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from administration.audit_log.forms import AuditSearchForm
 from administration.audit_log.presentation import affected_by_event
 from administration.audit_log.selectors import Position, audit_events_page, audit_events_search, audit_events_visible_to
@@ -32,13 +33,13 @@ EXPORT_CHUNK = 2000
 _SESSION_KEY = "audit_search"
 
 
-def _cleared(request) -> bool:
+def _cleared(request: CpisRequest) -> bool:
     """Whether this viewer may see child identifiers: a national admin past the trained-user gate
     (investigations). Admin roles alone never are (SPEC 1)."""
     return Role.NATIONAL_ADMIN in request.roles and trained_user_gate(request).passed
 
 
-def _events(request, criteria: dict, *, cleared: bool):
+def _events(request: CpisRequest, criteria: dict, *, cleared: bool):
     if not cleared:
         # A search kept from before the clearance lapsed must not keep working.
         criteria = {**criteria, "nhs_number": ""}
@@ -67,7 +68,7 @@ def _initial(criteria: dict) -> dict:
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
-def events(request):
+def events(request: OrganisationRequest):
     national = Role.NATIONAL_ADMIN in request.roles
     if request.method == "POST":
         if "clear" in request.POST:
@@ -121,7 +122,7 @@ def events(request):
 
 
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
-def events_csv(request):
+def events_csv(request: OrganisationRequest):
     criteria = request.session.get(_SESSION_KEY, {})
     cleared = _cleared(request)
     found = _events(request, criteria, cleared=cleared)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.models import AccessReview, Organisation, Role, User
+from accounts.requests import CpisRequest, OrganisationRequest
 from accounts.second_factors import users_with_second_factor
 from administration.access import (
     access_organisation_by_admin,
@@ -72,17 +73,17 @@ SHOWN = {
 }
 
 
-def rows_shown(request, rows: list[dict]) -> tuple[list[dict], str]:
+def rows_shown(request: CpisRequest, rows: list[dict]) -> tuple[list[dict], str]:
     """The rows the `show` filter keeps, and its words ("" for everyone, or an unknown filter)."""
     label, keep = SHOWN.get(request.GET.get("show", ""), ("", None))
     return ([r for r in rows if keep(r)] if keep else rows), label
 
 
-def may_record_review(request, organisation: Organisation) -> bool:
+def may_record_review(request: CpisRequest, organisation: Organisation) -> bool:
     return Role.ORG_ADMIN in request.roles and organisation == request.organisation
 
 
-def _review_page(request, organisation: Organisation, *, form=None, status: int = 200):
+def _review_page(request: CpisRequest, organisation: Organisation, *, form=None, status: int = 200):
     rows, shown = rows_shown(request, review_rows(organisation))
     may_record = may_record_review(request, organisation)
     return render(
@@ -100,13 +101,13 @@ def _review_page(request, organisation: Organisation, *, form=None, status: int 
 
 
 @role_required(*ADMINS)
-def access_review(request, organisation_id: int):
+def access_review(request: OrganisationRequest, organisation_id: int):
     return _review_page(request, access_organisation_by_admin(request, organisation_id))
 
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def access_review_record_view(request, organisation_id: int):
+def access_review_record_view(request: OrganisationRequest, organisation_id: int):
     """Records "I have reviewed who has access", only for the organisation the admin works for."""
     organisation = access_organisation_by_admin(request, organisation_id)
     if not may_record_review(request, organisation):
@@ -132,7 +133,7 @@ def access_review_record_view(request, organisation_id: int):
 
 
 @role_required(*ADMINS)
-def access_review_csv(request, organisation_id: int):
+def access_review_csv(request: OrganisationRequest, organisation_id: int):
     organisation = access_organisation_by_admin(request, organisation_id)
     rows = review_rows(organisation)
     audit_record(

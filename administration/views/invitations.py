@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from accounts.forms import post_data
+from accounts.requests import CpisRequest
 from accounts.views import pending_sign_in_start
 from administration.forms import (
     InvitationAcceptForm,
@@ -27,7 +28,7 @@ _INVITATION_REFUSED_TEXT = {
 }
 
 
-def invitation_refusal(request, refused: InvitationUnusable) -> HttpResponse:
+def invitation_refusal(request: CpisRequest, refused: InvitationUnusable) -> HttpResponse:
     """The page for an invitation link that cannot be used (also when followed to sign in at the
     organisation's provider), the refusal audited."""
     invitation_refused_record(error=refused, request=request)
@@ -41,7 +42,7 @@ def invitation_refusal(request, refused: InvitationUnusable) -> HttpResponse:
 
 @login_not_required
 @never_cache
-def invitation_accept_view(request, token: str):
+def invitation_accept_view(request: CpisRequest, token: str):
     if request.user.is_authenticated:
         return render(request, "administration/invitation_signed_in.jinja")
     try:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from accounts.forms import organisations_in_region, post_data, region_choices, region_filter
 from accounts.models import Invitation, Membership, Organisation, Role
+from accounts.requests import CpisRequest, OrganisationRequest
 from administration import imports
 from administration.forms import (
     AppointAdminForm,
@@ -36,7 +37,7 @@ from core.csv_cells import csv_response
 
 
 @role_required(Role.NATIONAL_ADMIN)
-def organisations(request):
+def organisations(request: OrganisationRequest):
     query = search_query(request)
     region = region_filter(request)
     active_only = request.GET.get("status") == "active"
@@ -61,7 +62,7 @@ def organisations(request):
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def organisation_create_view(request):
+def organisation_create_view(request: OrganisationRequest):
     form = OrganisationForm(post_data(request))
     if request.method == "POST" and form.is_valid():
         organisation = organisation_create(fields=form.cleaned_data, by=request.user, request=request)
@@ -77,7 +78,7 @@ def organisation_create_view(request):
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def organisation_edit(request, organisation_id: int):
+def organisation_edit(request: OrganisationRequest, organisation_id: int):
     organisation = get_object_or_404(Organisation, pk=organisation_id)
     form = OrganisationForm(post_data(request), instance=Organisation.objects.get(pk=organisation.pk))
     if request.method == "POST" and form.is_valid():
@@ -94,7 +95,9 @@ def organisation_edit(request, organisation_id: int):
     )
 
 
-def _organisation_page(request, organisation: Organisation, *, form=None, error: str = "", status: int = 200):
+def _organisation_page(
+    request: CpisRequest, organisation: Organisation, *, form=None, error: str = "", status: int = 200
+):
     return render(
         request,
         "administration/organisation_detail.jinja",
@@ -115,13 +118,13 @@ def _organisation_page(request, organisation: Organisation, *, form=None, error:
 
 
 @role_required(Role.NATIONAL_ADMIN)
-def organisation_detail(request, organisation_id: int):
+def organisation_detail(request: OrganisationRequest, organisation_id: int):
     return _organisation_page(request, get_object_or_404(Organisation, pk=organisation_id))
 
 
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
-def org_admin_appoint_view(request, organisation_id: int):
+def org_admin_appoint_view(request: OrganisationRequest, organisation_id: int):
     organisation = get_object_or_404(Organisation, pk=organisation_id)
     form = AppointAdminForm(request.POST)
     if form.is_valid():
@@ -152,7 +155,7 @@ def org_admin_appoint_view(request, organisation_id: int):
 
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
-def org_admin_remove_view(request, organisation_id: int, user_id: int):
+def org_admin_remove_view(request: OrganisationRequest, organisation_id: int, user_id: int):
     organisation = get_object_or_404(Organisation, pk=organisation_id)
     membership = get_object_or_404(Membership, organisation=organisation, user_id=user_id, role=Role.ORG_ADMIN)
     try:
@@ -175,7 +178,7 @@ _IMPORT_SESSION_KEY = "organisation_import"
 _REJECTED_SESSION_KEY = "organisation_import_rejected"
 
 
-def _rejected_keep(request, report: imports.ImportReport) -> None:
+def _rejected_keep(request: CpisRequest, report: imports.ImportReport) -> None:
     """Keeps the last report's rejected rows for download (no child data; at most MAX_ROWS)."""
     rows = report.rejected_rows()
     if rows:
@@ -186,7 +189,7 @@ def _rejected_keep(request, report: imports.ImportReport) -> None:
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def organisation_import(request):
+def organisation_import(request: OrganisationRequest):
     """Upload → the per-row report of what would happen → confirm (organisation_import_confirm)."""
     form = OrganisationImportForm(post_data(request), request.FILES if request.method == "POST" else None)
     report = None
@@ -213,7 +216,7 @@ def organisation_import(request):
 
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
-def organisation_import_confirm(request):
+def organisation_import_confirm(request: OrganisationRequest):
     pending = request.session.get(_IMPORT_SESSION_KEY)
     # The digest ties the confirmation to the report the admin read; a second submit finds nothing.
     if not pending or pending["digest"] != request.POST.get("digest"):
@@ -230,7 +233,7 @@ def organisation_import_confirm(request):
 
 
 @role_required(Role.NATIONAL_ADMIN)
-def organisation_import_rejected_csv(request):
+def organisation_import_rejected_csv(request: OrganisationRequest):
     """The rejected rows of the last checked file, with the reason added, to fix and upload again."""
     rejected = request.session.get(_REJECTED_SESSION_KEY)
     if not rejected:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 
 from accounts.models import Role
+from accounts.requests import CpisRequest
 from audit.models import AuditOutcome
 from audit.services import audit_record
 
@@ -19,7 +20,9 @@ def form_status(form) -> int:
     return 400 if form.errors else 200
 
 
-def refusal_record(request, *, action: str, reason: str, organisation=None, subject: "User | None" = None, **detail):
+def refusal_record(
+    request: CpisRequest, *, action: str, reason: str, organisation=None, subject: "User | None" = None, **detail
+):
     """Audits an admin action the rules refused (a denied attempt is as telling as a success).
 
     The reason is a code, never the message, which may hold a person's name.
@@ -42,7 +45,7 @@ def role_refused(form, field: str) -> bool:
     return any(e.code == "invalid_choice" for e in form.errors.as_data().get(field, []))
 
 
-def search_query(request, *, limit: int = 100) -> str:
+def search_query(request: CpisRequest, *, limit: int = 100) -> str:
     """The list pages' `q`: trimmed, bounded, and with control characters (NUL among them, which
     PostgreSQL refuses in text) dropped, so no typed or pasted search can fail the page."""
     typed = request.GET.get("q", "")

@@ -1,5 +1,7 @@
 """Org admins: the users of their organisation (roles, training, deactivation, 2FA resets)."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -9,8 +11,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.forms import post_data
-from accounts.models import Invitation, Membership, Role, User
+from accounts.models import Invitation, Membership, Role
 from accounts.passwords import password_reset_by_admin
+from accounts.requests import OrganisationRequest
 from accounts.second_factors import has_second_factor
 from accounts.services import training_record
 from administration.access import (
@@ -45,9 +48,12 @@ from administration.views.shared import (
 from audit.models import AuditAction
 from core.formatting import date_format
 
+if TYPE_CHECKING:
+    from administration.access import UserWithRolesHere
+
 
 @role_required(Role.ORG_ADMIN)
-def users(request):
+def users(request: OrganisationRequest):
     query = search_query(request)
     rows, shown = rows_shown(request, review_rows(request.organisation))
     if query:
@@ -67,7 +73,7 @@ def users(request):
 
 @never_cache
 @role_required(Role.ORG_ADMIN)
-def invite(request):
+def invite(request: OrganisationRequest):
     organisation = request.organisation
     form = InvitationForm(post_data(request), organisation=organisation)
     if request.method == "POST" and form.is_valid():
@@ -111,7 +117,7 @@ def invite(request):
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def invitation_cancel_view(request, invitation_id: int):
+def invitation_cancel_view(request: OrganisationRequest, invitation_id: int):
     invitation = access_invitation_by_org_admin(request, invitation_id)
     invitation_cancel(invitation=invitation, by=request.user, request=request)
     messages.success(request, f"The invitation to {invitation.email} has been cancelled.")
@@ -120,7 +126,7 @@ def invitation_cancel_view(request, invitation_id: int):
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def invitation_resend_view(request, invitation_id: int):
+def invitation_resend_view(request: OrganisationRequest, invitation_id: int):
     invitation = access_invitation_by_org_admin(request, invitation_id)
     try:
         sent = invitation_resend(invitation=invitation, by=request.user, request=request)
@@ -135,7 +141,9 @@ def invitation_resend_view(request, invitation_id: int):
     return redirect("administration:users")
 
 
-def _user_page(request, subject: User, *, grant_form=None, error: str = "", status: int = 200):
+def _user_page(
+    request: OrganisationRequest, subject: "UserWithRolesHere", *, grant_form=None, error: str = "", status: int = 200
+):
     organisation = request.organisation
     held = frozenset(m.role for m in subject.roles_here)
     return render(
@@ -157,13 +165,13 @@ def _user_page(request, subject: User, *, grant_form=None, error: str = "", stat
 
 
 @role_required(Role.ORG_ADMIN)
-def user_detail(request, user_id: int):
+def user_detail(request: OrganisationRequest, user_id: int):
     return _user_page(request, access_user_by_org_admin(request, user_id))
 
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def role_grant_view(request, user_id: int):
+def role_grant_view(request: OrganisationRequest, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
     held = frozenset(m.role for m in subject.roles_here)
     form = RoleGrantForm(request.POST, organisation=request.organisation, held=held)
@@ -195,7 +203,7 @@ def role_grant_view(request, user_id: int):
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def role_remove_view(request, user_id: int, role: str):
+def role_remove_view(request: OrganisationRequest, user_id: int, role: str):
     subject = access_user_by_org_admin(request, user_id)
     membership = get_object_or_404(Membership, user=subject, organisation=request.organisation, role=role)
     try:
@@ -218,7 +226,7 @@ def role_remove_view(request, user_id: int, role: str):
 
 @never_cache
 @role_required(Role.ORG_ADMIN)
-def training_record_view(request, user_id: int):
+def training_record_view(request: OrganisationRequest, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
     form = TrainingForm(post_data(request))
     if request.method == "POST" and form.is_valid():
@@ -244,7 +252,7 @@ def training_record_view(request, user_id: int):
     )
 
 
-def _confirm_action(request, user_id: int, *, service, action: str, template: str, done: str):
+def _confirm_action(request: OrganisationRequest, user_id: int, *, service, action: str, template: str, done: str):
     """GET asks "are you sure?"; POST runs `service`, or shows why it was refused."""
     subject = access_user_by_org_admin(request, user_id)
     error = ""
@@ -262,7 +270,7 @@ def _confirm_action(request, user_id: int, *, service, action: str, template: st
 
 @never_cache
 @role_required(Role.ORG_ADMIN)
-def user_deactivate_view(request, user_id: int):
+def user_deactivate_view(request: OrganisationRequest, user_id: int):
     return _confirm_action(
         request,
         user_id,
@@ -275,7 +283,7 @@ def user_deactivate_view(request, user_id: int):
 
 @never_cache
 @role_required(Role.ORG_ADMIN)
-def two_factor_reset_view(request, user_id: int):
+def two_factor_reset_view(request: OrganisationRequest, user_id: int):
     return _confirm_action(
         request,
         user_id,
@@ -288,7 +296,7 @@ def two_factor_reset_view(request, user_id: int):
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def user_reactivate_view(request, user_id: int):
+def user_reactivate_view(request: OrganisationRequest, user_id: int):
     subject = access_user_by_org_admin(request, user_id)
     try:
         user_reactivate_at(user=subject, organisation=request.organisation, by=request.user, request=request)
@@ -301,7 +309,7 @@ def user_reactivate_view(request, user_id: int):
 
 @role_required(Role.ORG_ADMIN)
 @require_POST
-def password_reset_send_view(request, user_id: int):
+def password_reset_send_view(request: OrganisationRequest, user_id: int):
     """E-mails the user a reset link: they still need their second factor to use it, so the
     admin never learns or sets a password."""
     subject = access_user_by_org_admin(request, user_id)

@@ -6,9 +6,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.access import trained_user_gate
+from accounts.access import current_organisation_load, trained_user_gate
 from accounts.models import Membership, Role, TrainingRecord
-from audit.models import AuditAction, AuditEvent
+from accounts.requests import CpisRequest
+from audit.models import AuditAction, AuditEvent, AuditOutcome
+from audit.services import audit_record
 from tests.factories import OrganisationFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.accounts.gate_urls")]
@@ -141,3 +143,23 @@ def test_django_admin_cannot_remove_the_last_org_admin(role_user, care_setting):
     assert not membership_is_last_admin(only)
     membership_revoke(membership=only, by=None)
     assert not Membership.objects.filter(pk=only.pk).exists()
+
+
+def test_the_typed_request_names_what_the_middleware_and_the_audit_set(rf, role_user):
+    """accounts/requests.py tells mypy what a request carries; this holds it to what is set."""
+    user = role_user("clinician")
+    request = rf.get("/")
+    request.user = user
+    request.session = {}
+    current_organisation_load(request)
+    audit_record(action=AuditAction.ACCESS_REFUSED, request=request, outcome=AuditOutcome.DENIED)
+
+    declared = set(CpisRequest.__annotations__)
+    assert declared == {"user", "organisation", "roles", "user_organisations", "user_trained", "refusal_audited"}
+    assert declared <= set(vars(request))
+    membership = Membership.objects.get(user=user)
+    assert request.organisation == membership.organisation
+    assert request.roles == frozenset({Role.CLINICIAN})
+    assert request.user_organisations == [membership.organisation]
+    assert request.user_trained is True
+    assert request.refusal_audited is True
