@@ -94,7 +94,9 @@ MIDDLEWARE = [
     "accounts.middleware.CurrentOrganisationMiddleware",
     # Outside the login check and every view, so it sees each 403 and 404 they answer.
     "accounts.middleware.RefusalAuditMiddleware",
-    "accounts.middleware.LoginRequiredMiddleware",
+    # Every view needs a signed-in user unless marked `login_not_required`; the sign-in page
+    # gets `?next=` (a path of ours: accounts.views._safe_next refuses any other).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Ends a single sign-on session once the identity provider stops vouching for the person
     # (after the messages, so the sign-in page can say why).
