@@ -35,6 +35,8 @@ run: install
 test: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest --cov --cov-report=
+	# The check, the upload, the outbox and the inbox again on SQLite, as `make run` serves them.
+	DJANGO_SETTINGS_MODULE=cpis.settings.test_sqlite $(VENV)/bin/pytest -q -m "sqlite and not postgresql" --cov --cov-append --cov-report=
 	@echo "Coverage: $$($(VENV)/bin/coverage report --format=total)% of the project's lines ran (tests/, bench/ and migrations not counted)"
 
 # The suite without the browser tests (Chromium) and the tests that start real Celery workers:

@@ -143,6 +143,18 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+elif "sqlite" in DATABASES["default"]["ENGINE"]:
+    # The demo's SQLite (README): the page's requests and the upload's background thread write
+    # at once. A transaction that starts reading and then writes cannot wait for the lock (SQLite
+    # answers "database is locked" at once), so each takes the write lock when it begins and
+    # waits for it; WAL lets the pages read while a write is under way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("DATABASE_SQLITE_TIMEOUT", default=20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
 # tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
