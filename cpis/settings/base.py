@@ -374,6 +374,19 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # answers must fail the send, not hold a worker (or a request) for ever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="cpis@localhost")
+# GOV.UK Notify instead of SMTP: EMAIL_BACKEND=notifications.email_backends.NotifyEmailBackend
+# (docs/notifications.md "GOV.UK Notify"). The key comes from the environment only; the
+# template is a generic one whose subject is ((subject)) and whose body is ((body)).
+NOTIFY_API_KEY = env("NOTIFY_API_KEY", default="")
+NOTIFY_TEMPLATE_ID = env("NOTIFY_TEMPLATE_ID", default="")
+NOTIFY_BASE_URL = env("NOTIFY_BASE_URL", default="https://api.notifications.service.gov.uk")
+# Seconds a request to Notify may take, as EMAIL_TIMEOUT for SMTP.
+NOTIFY_TIMEOUT = env.int("NOTIFY_TIMEOUT", default=10)
+# The bearer token Notify sends with its delivery receipts (set in Notify's API integration
+# settings as the callback's token); empty: the callback refuses every request.
+NOTIFY_CALLBACK_TOKEN = env("NOTIFY_CALLBACK_TOKEN", default="")
+# Refused callbacks (a wrong token) one address may send in a minute before it gets 429 unheard.
+NOTIFY_CALLBACK_REFUSAL_LIMIT = env.int("NOTIFY_CALLBACK_REFUSAL_LIMIT", default=20)
 # Where EPR suppliers write about the FHIR API (its CapabilityStatement's contact).
 FHIR_CONTACT_EMAIL = env("FHIR_CONTACT_EMAIL", default="") or DEFAULT_FROM_EMAIL
 
