@@ -51,7 +51,11 @@ lint: install
 	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -q tests/test_architecture.py
 	$(VENV)/bin/mypy .
-	$(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline $$(git ls-files)
+	@# Every tracked file against the audited baseline; a new secret fails (status 1). Against a
+	@# copy: lines that only moved make the hook rewrite its baseline (status 3), not a failure.
+	@copy=$$(mktemp) && cp .secrets.baseline $$copy && \
+	$(VENV)/bin/detect-secrets-hook --baseline $$copy $$(git ls-files | grep -vx .secrets.baseline) > $$copy.out; \
+	status=$$?; [ $$status -eq 3 ] || cat $$copy.out; rm -f $$copy $$copy.out; [ $$status -eq 0 ] || [ $$status -eq 3 ]
 
 # After the secret scan flags a fake secret (a test's or the demo's): rescan into the baseline,
 # keeping what was audited, then `$(VENV)/bin/detect-secrets audit .secrets.baseline` to mark it.
