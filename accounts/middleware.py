@@ -71,23 +71,6 @@ class CurrentOrganisationMiddleware:
         return self.get_response(request)
 
 
-class LoginRequiredMiddleware:
-    """Every page needs a signed-in user unless its view is marked `login_not_required`."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if getattr(view_func, "login_required", True) is False or request.user.is_authenticated:
-            return None
-        if request.path.startswith(settings.STATIC_URL):
-            return None
-        return redirect(f"{reverse('accounts:login')}")
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-
 class RefusalAuditMiddleware:
     """Audits every 403 and 404 a signed-in user gets from a page of ours (issue 12 finding 5).
 

@@ -123,7 +123,9 @@ def login_view(request: CpisRequest):
     return render(
         request,
         "accounts/login.jinja",
-        {"form": form, "timed_out": timed_out},
+        # The passkey sign-in reads `next` from the page (the password form keeps the query
+        # string): both go where Django's LoginRequiredMiddleware was sent from, if it is ours.
+        {"form": form, "timed_out": timed_out, "next_url": _safe_next(request, request.GET.get("next"))},
         status=400 if form.errors else 200,
     )
 

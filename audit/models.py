@@ -34,6 +34,8 @@ class AuditAction(models.TextChoices):
     NOTIFICATION_ASSIGNED = "notification_assigned", "Notification assigned"
     NOTIFICATION_ACKNOWLEDGED = "notification_acknowledged", "Notification acknowledged"
     NOTIFICATION_DELIVERY_RETRIED = "notification_delivery_retried", "Failed notification delivery retried"
+    NOTIFICATION_EMAIL_RECEIPT = "notification_email_receipt", "E-mail delivery receipt from GOV.UK Notify"
+    NOTIFY_CALLBACK_REFUSED = "notify_callback_refused", "GOV.UK Notify callback refused"
     INVITATION_SENT = "invitation_sent", "Invitation sent"
     INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
     INVITATION_REFUSED = "invitation_refused", "Invitation link refused"

@@ -162,6 +162,15 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ReceiptStatus(models.TextChoices):
+    """GOV.UK Notify's final statuses of an e-mail, as its delivery receipts name them."""
+
+    DELIVERED = "delivered", "Delivered to the mailbox"
+    PERMANENT_FAILURE = "permanent-failure", "Mailbox does not exist"
+    TEMPORARY_FAILURE = "temporary-failure", "Mailbox full or refusing for now"
+    TECHNICAL_FAILURE = "technical-failure", "GOV.UK Notify could not send it"
+
+
 class Delivery(models.Model):
     """The outbox: one row per notification per channel, written in the check's transaction.
 
@@ -185,6 +194,13 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     # The webhook endpoint's HTTP status at the last attempt (None: no answer, or not a webhook).
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # E-mail only: the first delivery id of the batch the last e-mail carried this row in (the
+    # Notify reference), and GOV.UK Notify's delivery receipt for that e-mail, when it came.
+    email_batch = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    receipt_status = models.CharField(
+        max_length=20, choices=ReceiptStatus.choices, blank=True, default="", db_default=""
+    )
+    receipt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

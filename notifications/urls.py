@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications import views, webhook_views
+from notifications import receipt_views, views, webhook_views
 
 app_name = "notifications"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("webhook/", webhook_views.webhook_settings, name="webhook_settings"),
     path("webhook/rotate-secret/", webhook_views.webhook_secret_rotate_view, name="webhook_secret_rotate"),
     path("webhook/test/", webhook_views.webhook_test_view, name="webhook_test"),
+    # GOV.UK Notify's delivery receipts (its servers call it, with our bearer token).
+    path("notify/receipts/", receipt_views.notify_receipt, name="notify_receipt"),
 ]

@@ -12,7 +12,8 @@ from cpis import in_process
 from notifications.models import Notification
 from tests.notifications.checks import inbox_notification
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def test_requests_mark_overdue_notifications_once_per_interval(local_authority, care_setting):

@@ -94,7 +94,9 @@ MIDDLEWARE = [
     "accounts.middleware.CurrentOrganisationMiddleware",
     # Outside the login check and every view, so it sees each 403 and 404 they answer.
     "accounts.middleware.RefusalAuditMiddleware",
-    "accounts.middleware.LoginRequiredMiddleware",
+    # Every view needs a signed-in user unless marked `login_not_required`; the sign-in page
+    # gets `?next=` (a path of ours: accounts.views._safe_next refuses any other).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Ends a single sign-on session once the identity provider stops vouching for the person
     # (after the messages, so the sign-in page can say why).
@@ -140,6 +142,18 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     # not hold it past gunicorn's timeout: the error handlers then answer 503 (ADR-013).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
+elif "sqlite" in DATABASES["default"]["ENGINE"]:
+    # The demo's SQLite (README): the page's requests and the upload's background thread write
+    # at once. A transaction that starts reading and then writes cannot wait for the lock (SQLite
+    # answers "database is locked" at once), so each takes the write lock when it begins and
+    # waits for it; WAL lets the pages read while a write is under way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("DATABASE_SQLITE_TIMEOUT", default=20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
@@ -360,6 +374,19 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # answers must fail the send, not hold a worker (or a request) for ever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="cpis@localhost")
+# GOV.UK Notify instead of SMTP: EMAIL_BACKEND=notifications.email_backends.NotifyEmailBackend
+# (docs/notifications.md "GOV.UK Notify"). The key comes from the environment only; the
+# template is a generic one whose subject is ((subject)) and whose body is ((body)).
+NOTIFY_API_KEY = env("NOTIFY_API_KEY", default="")
+NOTIFY_TEMPLATE_ID = env("NOTIFY_TEMPLATE_ID", default="")
+NOTIFY_BASE_URL = env("NOTIFY_BASE_URL", default="https://api.notifications.service.gov.uk")
+# Seconds a request to Notify may take, as EMAIL_TIMEOUT for SMTP.
+NOTIFY_TIMEOUT = env.int("NOTIFY_TIMEOUT", default=10)
+# The bearer token Notify sends with its delivery receipts (set in Notify's API integration
+# settings as the callback's token); empty: the callback refuses every request.
+NOTIFY_CALLBACK_TOKEN = env("NOTIFY_CALLBACK_TOKEN", default="")
+# Refused callbacks (a wrong token) one address may send in a minute before it gets 429 unheard.
+NOTIFY_CALLBACK_REFUSAL_LIMIT = env.int("NOTIFY_CALLBACK_REFUSAL_LIMIT", default=20)
 # Where EPR suppliers write about the FHIR API (its CapabilityStatement's contact).
 FHIR_CONTACT_EMAIL = env("FHIR_CONTACT_EMAIL", default="") or DEFAULT_FROM_EMAIL
 

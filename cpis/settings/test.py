@@ -29,6 +29,6 @@ OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.2/32"]
 # which know no hashed names. The production storage, collectstatic and whitenoise are tested
 # as deployed by tests/browser/test_production_parity.py.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-# The URL matrix and the fuzz send refused logout tokens from one address, test after test, into
+# The URL matrix and the fuzz send refused logout tokens (and Notify callbacks) from one address, test after test, into
 # counters Redis keeps for a minute; the tests of these limits set their own.
-SSO_LOGOUT_ADDRESS_LIMIT = SSO_LOGOUT_PROVIDER_LIMIT = 10_000
+SSO_LOGOUT_ADDRESS_LIMIT = SSO_LOGOUT_PROVIDER_LIMIT = NOTIFY_CALLBACK_REFUSAL_LIMIT = 10_000

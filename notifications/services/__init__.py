@@ -14,7 +14,8 @@ The package, by step:
 - `channels.py`: one class per delivery channel (inbox, e-mail, webhook), found by a registry;
 - `sweeper.py`: re-dispatching what was never published or whose worker died;
 - `acknowledgement.py`: assigning and acknowledging a notification in the LA's inbox;
-- `overdue.py`: marking unacknowledged notifications overdue and reminding the LA's admins.
+- `overdue.py`: marking unacknowledged notifications overdue and reminding the LA's admins;
+- `receipts.py`: GOV.UK Notify's delivery receipts for the e-mail channel.
 Callers import from `notifications.services`, which re-exports each step's public names.
 """
 
@@ -25,10 +26,12 @@ from notifications.services.fan_out import deliveries_hand_over, delivery_dispat
 from notifications.services.inactive import notification_record_inactive_nhs_number
 from notifications.services.outbox import notification_record_attendance, notifications_flag_birth_date_mismatch
 from notifications.services.overdue import notifications_mark_overdue
+from notifications.services.receipts import ReceiptRefused, email_receipt_record
 from notifications.services.sweeper import delivery_sweep
 
 __all__ = [
     "DeliveryChannel",
+    "ReceiptRefused",
     "deliveries_hand_over",
     "delivery_attempt",
     "delivery_channel",
@@ -36,6 +39,7 @@ __all__ = [
     "delivery_queue",
     "delivery_retry",
     "delivery_sweep",
+    "email_receipt_record",
     "notification_acknowledge",
     "notification_assign",
     "notification_record_inactive_nhs_number",

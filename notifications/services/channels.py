@@ -54,6 +54,9 @@ class EmailChannel(DeliveryChannel):
     batches = True
 
     def send(self, *, delivery: Delivery, ids: list[int]) -> int | None:
+        # Before the send: Notify's receipt (its reference is the batch's first id) may come
+        # back before this claim finishes, and must find every delivery the e-mail carried.
+        Delivery.objects.filter(pk__in=ids).update(email_batch=ids[0], receipt_status="", receipt_at=None)
         _send_email(local_authority=delivery.notification.local_authority, count=len(ids), delivery_ids=ids)
         return None
 

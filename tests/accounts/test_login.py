@@ -133,6 +133,26 @@ def test_open_redirect_after_login_is_refused(client, role_user):
     assert response.url == reverse("accounts:home")
 
 
+def test_a_page_asked_for_signed_out_is_where_the_sign_in_ends(client, role_user):
+    """Django's LoginRequiredMiddleware sends the way back as `next`; it is our own path only."""
+    user = role_user("clinician")
+    account = reverse("accounts:account")
+    asked = client.get(account)
+    login = f"{reverse('accounts:login')}?next=/account/"
+    assert asked.status_code == 302 and asked.url == login
+    # The passkey sign-in on the page reads it from the page; the password form keeps the query.
+    assert '<input type="hidden" name="next" value="/account/">' in client.get(login).content.decode()
+    client.post(login, {"email": user.email, "password": TEST_PASSWORD})
+    response = client.post(reverse("accounts:login_verify"), {"code": current_code()})
+    assert response.status_code == 302 and response.url == account
+
+
+def test_the_sign_in_page_never_offers_another_sites_address_to_the_passkey(client, db):
+    page = client.get(reverse("accounts:login") + "?next=https://evil.example/").content.decode()
+    assert "evil.example" not in page
+    assert f'<input type="hidden" name="next" value="{reverse("accounts:home")}">' in page
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

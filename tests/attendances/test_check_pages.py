@@ -14,7 +14,8 @@ from audit.models import AuditAction, AuditEvent
 from notifications.models import Notification
 from tests.factories import PlanFactory, VisitFactory, nhs_number_for
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 CHECK = reverse("attendances:check")
 SILENT = reverse("attendances:view_silently")

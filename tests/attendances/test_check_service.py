@@ -14,7 +14,8 @@ from audit.models import AuditAction, AuditEvent
 from notifications.models import Notification
 from tests.factories import PlanFactory, VisitFactory, nhs_number_for
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 TODAY = dt.date(2026, 6, 15)
 NOW = timezone.make_aware(dt.datetime(2026, 6, 15, 14, 30))

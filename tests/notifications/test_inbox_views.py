@@ -12,7 +12,8 @@ from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 from tests.factories import OrganisationFactory, user_with_role
 from tests.notifications.checks import child_on_plan, inbox_notification, record_check
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 INBOX = reverse("notifications:inbox")
 

@@ -15,7 +15,8 @@ from plans.models import Plan
 from tests.factories import OrganisationFactory, PlanFactory
 from tests.notifications.checks import record_check
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture(autouse=True, params=["one statement", "orm"])

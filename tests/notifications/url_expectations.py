@@ -71,3 +71,6 @@ EXPECTATIONS += [
     Expect("notifications:webhook_secret_rotate", statuses={"la_admin": 302}, method="post"),
     Expect("notifications:webhook_test", statuses={"la_admin": 302}, method="post"),
 ]
+
+# For GOV.UK Notify's servers: without its bearer token, a refusal (audited) whoever asks.
+EXPECTATIONS += [Expect("notifications:notify_receipt", method="post", anonymous=401, default=401)]

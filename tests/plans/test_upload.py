@@ -31,7 +31,8 @@ from plans.uploads import (
 from tests.factories import PlanFactory, nhs_number_for
 from tests.plans.helpers import csv_bytes, days_ago, import_bytes, row
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def _receive(organisation, user, content: bytes) -> PlanUpload:
@@ -278,6 +279,7 @@ def test_a_failure_mid_apply_leaves_every_plan_as_it_was(
     assert "RuntimeError" in caplog.text
 
 
+@pytest.mark.postgresql  # a second process on the same database
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_apply_leaves_the_plans_and_the_apply_runs_again(local_authority):
     import_bytes(local_authority, csv_bytes([row(1), row(2)]))

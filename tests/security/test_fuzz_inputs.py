@@ -246,3 +246,42 @@ def test_hostile_logout_tokens_get_a_clear_answer(world):  # noqa: F811 - the fi
         if response.status_code not in (400, 429, 503) or "error" not in response.json():
             failures.append(f"{token[:60]!r}: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+# Receipt bodies shaped to reach each step of GOV.UK Notify's callback: not JSON, not an object,
+# each field the wrong type or size, references that are ours in form only.
+HOSTILE_RECEIPTS = [
+    b"\xff\xfe not json",
+    b"[1, 2, 3]",
+    b"null",
+    b'"delivered"',
+    json.dumps({"id": None, "status": "delivered"}).encode(),
+    json.dumps({"id": "x" * 5000, "status": "delivered"}).encode(),
+    json.dumps({"id": "n", "status": ["delivered"]}).encode(),
+    json.dumps({"id": "n", "status": "delivered", "reference": "delivery-" + "9" * 40}).encode(),
+    json.dumps({"id": "n", "status": "delivered", "reference": "delivery--1"}).encode(),
+    json.dumps({"id": "n", "status": "delivered", "reference": {"a": 1}}).encode(),
+    json.dumps({"id": "n", "status": "permanent-failure", "reference": "delivery-1", "completed_at": "1e309"}).encode(),
+    json.dumps({"id": "n", "status": "delivered", "reference": "delivery-1", "completed_at": ["x"]}).encode(),
+    b"{" * 5000,
+] + [json.dumps({"id": "n", "status": value, "reference": value}).encode() for value in HOSTILE_VALUES]
+
+
+def test_hostile_notify_receipts_get_a_clear_answer(world, settings):  # noqa: F811 - the fixture
+    settings.NOTIFY_CALLBACK_TOKEN = "fuzz-callback-token"  # pragma: allowlist secret
+    url = reverse("notifications:notify_receipt")
+    failures = []
+    for body in HOSTILE_RECEIPTS:
+        response = Client(raise_request_exception=False).post(
+            url, body, content_type="application/json", headers={"Authorization": "Bearer fuzz-callback-token"}
+        )
+        if response.status_code not in (200, 400) or not response.json():
+            failures.append(f"{body[:60]!r}: {response.status_code}")
+    for value in HOSTILE_VALUES:
+        authorization = f"Bearer {value}".replace("\x00", "")
+        response = Client(raise_request_exception=False).post(
+            url, b"{}", content_type="application/json", headers={"Authorization": authorization}
+        )
+        if response.status_code != 401:
+            failures.append(f"token {value[:60]!r}: {response.status_code}")
+    assert not failures, "\n".join(failures)
