@@ -12,11 +12,12 @@ import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.requests import CpisRequest
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, client_ip
 from cpis.resilience import window_count, window_number, window_read, window_seconds_left
@@ -27,18 +28,18 @@ _WINDOW_SECONDS = 60
 _MAX_BODY = 16 * 1024
 
 
-def _refusals_key(request: HttpRequest) -> str:
+def _refusals_key(request: CpisRequest) -> str:
     return f"notify-callback:refused:{client_ip(request) or 'unknown'}:{window_number(_WINDOW_SECONDS)}"
 
 
-def _token_matches(request: HttpRequest) -> bool:
+def _token_matches(request: CpisRequest) -> bool:
     expected = settings.NOTIFY_CALLBACK_TOKEN
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     # An unset token refuses everything: an empty bearer must not match an empty setting.
     return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
 
 
-def _refuse(request: HttpRequest, *, reason: str, status: int) -> JsonResponse:
+def _refuse(request: CpisRequest, *, reason: str, status: int) -> JsonResponse:
     window_count(_refusals_key(request), timeout=_WINDOW_SECONDS * 2)
     audit_record(
         action=AuditAction.NOTIFY_CALLBACK_REFUSED,
@@ -53,7 +54,7 @@ def _refuse(request: HttpRequest, *, reason: str, status: int) -> JsonResponse:
 @csrf_exempt
 @never_cache
 @require_POST
-def notify_receipt(request: HttpRequest) -> JsonResponse:
+def notify_receipt(request: CpisRequest) -> JsonResponse:
     if window_read(_refusals_key(request)) >= settings.NOTIFY_CALLBACK_REFUSAL_LIMIT:
         response = JsonResponse({"error": "rate_limited"}, status=429)
         response["Retry-After"] = str(window_seconds_left(_WINDOW_SECONDS))
