@@ -562,6 +562,9 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 WORKER_HEARTBEAT_MAX_AGE = 120
+# Each worker records itself this often (operations.WorkerPresence); the service-health page
+# shows one unheard of for two of these as gone.
+WORKER_PRESENCE_SECONDS = env.float("WORKER_PRESENCE_SECONDS", default=30.0)
 
 # Requests to addresses an organisation's admin types (webhooks) go through core/outbound.py:
 # https only, public addresses only, no redirects (docs/adr/ADR-011-guarded-outbound-requests.md).
