@@ -18,7 +18,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from celery import shared_task
 from celery.signals import after_task_publish, worker_ready
@@ -75,12 +75,16 @@ def _probe_cache(url: str) -> BaseCache:
 
     default = settings.CACHES["default"]
     params = {key: value for key, value in default.items() if key in ("KEY_PREFIX", "VERSION", "KEY_FUNCTION")}
+    options = cast(dict[str, Any], default.get("OPTIONS", {}))
     params["OPTIONS"] = {
+        # On Sentinel, the same pool class and group as the cache (cpis/redis_sentinel.py).
+        **{key: value for key, value in options.items() if key in ("pool_class", "service_name")},
         "socket_timeout": REDIS_PROBE_TIMEOUT,
         "socket_connect_timeout": REDIS_PROBE_TIMEOUT,
         "retry": Retry(NoBackoff(), 0),
     }
-    return import_string("django.core.cache.backends.redis.RedisCache")(url, params)
+    # A list, so Django does not split the sentinels' `;` into read replicas.
+    return import_string("django.core.cache.backends.redis.RedisCache")([url], params)
 
 
 class _Heartbeats:

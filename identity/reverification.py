@@ -3,7 +3,8 @@ notifications (SPEC 2 "Identity verification").
 
 `identities_reverify` (beat, 01:15):
 1. takes the NHS numbers of open plans (not ended, not withdrawn), those never verified or
-   checked longest ago first, IDENTITY_REVERIFY_BATCH at a time;
+   checked longest ago first, IDENTITY_REVERIFY_BATCH at a time, none checked within
+   IDENTITY_REVERIFY_MIN_AGE_HOURS (so a second run in the same night does nothing);
 2. looks each batch up on PDS (concurrently, within the rate limit) and records what it says
    (VerifiedIdentity: verified, superseded, invalidated, not found, deceased, sensitive);
 3. for a number that is now inactive (superseded, invalidated, not found or deceased) and whose
@@ -17,7 +18,7 @@ A number that becomes valid again is verified and may be notified again if it la
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from django.conf import settings
@@ -49,13 +50,15 @@ def _status(record: PdsRecord) -> str:
 
 def _batch(size: int, *, started: datetime) -> list[str]:
     """The next open-plan numbers to check: never verified first, then checked longest ago;
-    none checked since this run started."""
+    none checked since this run started, nor within IDENTITY_REVERIFY_MIN_AGE_HOURS before it
+    (a second run in the same night finds nothing to do)."""
     open_numbers = set(
         Plan.objects.filter(end_date__isnull=True, withdrawn=False).values_list("nhs_number", flat=True).distinct()
     )
     checked = dict(VerifiedIdentity.objects.filter(nhs_number__in=open_numbers).values_list("nhs_number", "checked_at"))
     never = sorted(n for n in open_numbers if n not in checked)
-    due = sorted((n for n in checked if checked[n] < started), key=lambda n: checked[n])
+    due_before = started - timedelta(hours=settings.IDENTITY_REVERIFY_MIN_AGE_HOURS)
+    due = sorted((n for n in checked if checked[n] < due_before), key=lambda n: checked[n])
     return (never + due)[:size]
 
 

@@ -21,7 +21,7 @@ from cpis.health import HEARTBEAT_KEY
 from cpis.resilience import cache_breaker
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus
 from notifications.services import delivery_queue
-from operations.models import PeriodicTaskRun
+from operations.models import PeriodicTaskRun, WorkerPresence
 from operations.tasks import POOL_HEARTBEAT_KEY
 from plans.models import PlanUpload
 
@@ -59,6 +59,25 @@ class PeriodicTaskFigures:
 
 
 @dataclass
+class WorkerFigures:
+    hostname: str
+    queues: str
+    last_seen_at: datetime
+
+    @property
+    def gone(self) -> bool:
+        # Two of its own heartbeats missed.
+        return (timezone.now() - self.last_seen_at).total_seconds() > 2 * float(settings.WORKER_PRESENCE_SECONDS)
+
+
+def workers_seen() -> list[WorkerFigures]:
+    """Every worker heard of in the last day, by node name, running ones first."""
+    rows = WorkerPresence.objects.order_by("hostname").values_list("hostname", "queues", "last_seen_at")
+    workers = [WorkerFigures(hostname=h, queues=q, last_seen_at=at) for h, q, at in rows]
+    return sorted(workers, key=lambda w: w.gone)
+
+
+@dataclass
 class ServiceHealth:
     local_authority: Organisation | None
     heartbeat_age: float | None  # seconds; None: no heartbeat (or Redis unreachable)
@@ -67,6 +86,7 @@ class ServiceHealth:
     last_uploads: list[PlanUpload]
     periodic_tasks: list[PeriodicTaskFigures]
     audit_per_day: list[tuple[object, int]]
+    workers: list[WorkerFigures] = field(default_factory=list)
     checked_at: datetime = field(default_factory=timezone.now)
 
     @property
@@ -205,4 +225,6 @@ def service_health(*, local_authority: Organisation | None = None) -> ServiceHea
         last_uploads=last_uploads,
         periodic_tasks=periodic_tasks(),
         audit_per_day=list(per_day),
+        # Host names are the operators' business, not an LA's.
+        workers=workers_seen() if local_authority is None else [],
     )

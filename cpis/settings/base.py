@@ -167,15 +167,26 @@ DATABASE_BACKUP_ROLE = env("DATABASE_BACKUP_ROLE", default="")
 DATABASE_BACKUP_URL = env("DATABASE_BACKUP_URL", default="")
 
 REDIS_URL = env("REDIS_URL", default="")
+# REDIS_URL and CELERY_BROKER_URL may name Redis Sentinels instead of one Redis, in kombu's form
+# `sentinel://host:26379/1;sentinel://host2:26379;sentinel://host3:26379` (the database from the
+# first), for the Redis group the sentinels call REDIS_SENTINEL_MASTER (cpis/redis_sentinel.py).
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="cpis")
 if REDIS_URL:
     # Short socket timeouts: a frozen Redis must cost a request a fraction of a second, not
     # the kernel's minutes (cpis/resilience.py then stops asking it for a while).
     REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+    _cache_options: dict[str, object] = {
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    }
+    if REDIS_URL.startswith("sentinel://"):
+        _cache_options |= {"pool_class": "cpis.redis_sentinel.SentinelPool", "service_name": REDIS_SENTINEL_MASTER}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
+            # A list, so Django does not split the sentinels' `;` into read replicas.
+            "LOCATION": [REDIS_URL],
+            "OPTIONS": _cache_options,
         }
     }
 else:
@@ -272,6 +283,9 @@ IDENTITY_HELD_RETRY_SECONDS = env.int("IDENTITY_HELD_RETRY_SECONDS", default=300
 IDENTITY_HELD_MAX_HOURS = env.int("IDENTITY_HELD_MAX_HOURS", default=24)
 # Numbers the nightly re-verification checks per batch.
 IDENTITY_REVERIFY_BATCH = env.int("IDENTITY_REVERIFY_BATCH", default=500)
+# A number checked (by a night's run or an upload's verification) within this many hours is not
+# asked again: a second run the same night (beat's lock failing open, a retry) asks PDS nothing.
+IDENTITY_REVERIFY_MIN_AGE_HOURS = env.int("IDENTITY_REVERIFY_MIN_AGE_HOURS", default=12)
 # Repeat checks of one child at one setting within this many hours join one notification.
 NOTIFICATION_EPISODE_HOURS = env.int("NOTIFICATION_EPISODE_HOURS", default=24)
 # Delivery of notifications (docs/notifications.md "Configuration"): attempts per channel before
@@ -461,7 +475,39 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
     "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
 }
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "master_name": REDIS_SENTINEL_MASTER,
+        "sentinel_kwargs": {"socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT},
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat runs on every host that runs it; a lock in the broker's Redis lets one publish at a time,
+# and the schedule's last runs are kept there, so a beat taking over repeats no slot
+# (cpis/beat.py, docs/adr/ADR-014-beat-on-every-host.md). A leader that dies is replaced within
+# REDBEAT_LOCK_TIMEOUT plus one loop interval.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    CELERY_BEAT_SCHEDULER = "cpis.beat.LockedScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("CELERY_BEAT_MAX_LOOP_INTERVAL", default=5.0)
+CELERY_REDBEAT_LOCK_TIMEOUT = env.int("REDBEAT_LOCK_TIMEOUT", default=25)
+CELERY_REDBEAT_KEY_PREFIX = env("REDBEAT_KEY_PREFIX", default="cpis:beat:")
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    from cpis.redis_sentinel import sentinel_addresses
+
+    _sentinels, _beat_db = sentinel_addresses(CELERY_BROKER_URL)
+    CELERY_REDBEAT_REDIS_URL = "redis-sentinel://"
+    CELERY_REDBEAT_REDIS_OPTIONS = {
+        "sentinels": _sentinels,
+        "service_name": REDIS_SENTINEL_MASTER,
+        "db": _beat_db,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "sentinel_kwargs": {"socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT},
+    }
+else:
+    CELERY_REDBEAT_REDIS_URL = CELERY_BROKER_URL
+    CELERY_REDBEAT_REDIS_OPTIONS = {
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    }
 # A queue per delivery channel beside the default one (beat's jobs, plan uploads), so each can
 # have its own workers: a webhook endpoint that hangs holds only webhook workers, never the
 # inbox's (notifications.services.delivery_queue; docker-compose.yml runs a pool per queue).
@@ -543,6 +589,9 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 WORKER_HEARTBEAT_MAX_AGE = 120
+# Each worker records itself this often (operations.WorkerPresence); the service-health page
+# shows one unheard of for two of these as gone.
+WORKER_PRESENCE_SECONDS = env.float("WORKER_PRESENCE_SECONDS", default=30.0)
 
 # Requests to addresses an organisation's admin types (webhooks) go through core/outbound.py:
 # https only, public addresses only, no redirects (docs/adr/ADR-011-guarded-outbound-requests.md).

@@ -41,6 +41,9 @@ FAST_DELIVERY_ENV = {
     "NOTIFICATION_RETRY_MAX_SECONDS": "2",
     "NOTIFICATION_DELIVERY_MAX_ATTEMPTS": "30",
     "NOTIFICATION_WEBHOOK_TIMEOUT": "5",
+    # A beat started again after a SIGKILL takes over its dead self's lock within seconds.
+    "REDBEAT_LOCK_TIMEOUT": "5",
+    "CELERY_BEAT_MAX_LOOP_INTERVAL": "1",
 }
 
 

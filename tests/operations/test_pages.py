@@ -75,3 +75,25 @@ def test_an_la_admin_sees_only_their_own_la(role_user, client_for, local_authori
     assert local_authority.name in text
     assert re.search(r"<td class=\"nhsuk-table__cell\">1</td>", _row(text, "In-app inbox"))
     assert "Not running" in text
+
+
+def test_each_worker_is_listed_by_name_and_one_unheard_of_for_two_heartbeats_is_gone(role_user, client_for, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from operations.models import WorkerPresence
+    from operations.tasks import worker_presence_record
+
+    settings.WORKER_PRESENCE_SECONDS = 30
+    worker_presence_record(hostname="inbox@host-b", queues="deliveries-inbox")
+    WorkerPresence.objects.create(
+        hostname="inbox@host-a", queues="deliveries-inbox", last_seen_at=timezone.now() - timedelta(seconds=61)
+    )
+    # Gone for over a day: a host replaced for good is forgotten at the next record.
+    WorkerPresence.objects.create(hostname="old@host-z", last_seen_at=timezone.now() - timedelta(days=2))
+    worker_presence_record(hostname="inbox@host-b", queues="deliveries-inbox")
+
+    page = client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health")).content.decode()
+    rows = dict(re.findall(r'data-worker="([^"]+)" data-gone="(\w+)"', page))
+    assert rows == {"inbox@host-b": "false", "inbox@host-a": "true"}

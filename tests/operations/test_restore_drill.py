@@ -90,7 +90,7 @@ def _compose_web_environment(roles: dict[str, str]) -> dict[str, str]:
         if found:
             value = _url(connection.settings_dict["NAME"], roles[found[1]])
         elif value.startswith("redis://"):
-            value = settings.CACHES["default"]["LOCATION"]
+            value = settings.REDIS_URL
         env[name] = value
     return env
 
