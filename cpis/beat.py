@@ -1,4 +1,4 @@
-"""Beat on every host, each schedule entry published once (docs/adr/ADR-014-beat-on-every-host.md).
+"""Beat on every host, each schedule entry published once (docs/adr/ADR-015-beat-on-every-host.md).
 
 celery-redbeat keeps the schedule in Redis, each entry with the time it last ran, and lets only
 the beat holding a lock in Redis publish. Its own start-up waits for the lock inside

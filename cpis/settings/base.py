@@ -483,7 +483,7 @@ if CELERY_BROKER_URL.startswith("sentinel://"):
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat runs on every host that runs it; a lock in the broker's Redis lets one publish at a time,
 # and the schedule's last runs are kept there, so a beat taking over repeats no slot
-# (cpis/beat.py, docs/adr/ADR-014-beat-on-every-host.md). A leader that dies is replaced within
+# (cpis/beat.py, docs/adr/ADR-015-beat-on-every-host.md). A leader that dies is replaced within
 # REDBEAT_LOCK_TIMEOUT plus one loop interval.
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
     CELERY_BEAT_SCHEDULER = "cpis.beat.LockedScheduler"
