@@ -126,3 +126,14 @@ def _redis_breakers_closed():
     from cpis import resilience
 
     resilience.reset()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of the test's own (tests/notifications/worker.py), to stop or freeze."""
+    from tests.notifications.worker import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -15,19 +15,9 @@ from attendances.models import VISITS_KEPT, Visit
 from cpis import resilience
 from tests.factories import PlanFactory, VisitFactory
 from tests.notifications.checks import record_check, unique_nhs_number
-from tests.notifications.worker import RedisServer, broker
+from tests.notifications.worker import broker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        os.kill(server.process.pid, signal.SIGCONT)
-    server.stop()
 
 
 def test_checks_of_a_child_with_25_visits_answer_within_the_first_broker_timeout_while_redis_is_frozen(

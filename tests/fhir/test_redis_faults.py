@@ -15,23 +15,13 @@ from audit.models import AuditAction, AuditEvent
 from fhir.services import api_token_issue
 from tests.factories import PlanFactory
 from tests.notifications.checks import unique_nhs_number
-from tests.notifications.worker import RedisServer, Worker, all_delivered, broker, wait_until
+from tests.notifications.worker import Worker, all_delivered, broker, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 # Well under the 5 s a frozen Redis used to cost each check (and far under gunicorn's timeout).
 PROMPT = 3.0
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        os.kill(server.process.pid, signal.SIGCONT)
-    server.stop()
 
 
 def _cache_settings(url: str) -> dict:

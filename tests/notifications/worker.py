@@ -87,6 +87,8 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
+            # A test may have frozen it (SIGSTOP): a stopped process acts on SIGTERM only once continued.
+            os.kill(self.process.pid, signal.SIGCONT)
             self.process.terminate()
             self.process.wait(timeout=10)
 
