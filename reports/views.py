@@ -9,6 +9,7 @@ from accounts.access import role_required
 from accounts.forms import organisations_in_region, region_choices, region_filter
 from accounts.models import OrganisationKind, Role
 from core.csv_cells import csv_response
+from cpis.replica import reads_may_lag
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
 from reports.metrics import (
@@ -87,6 +88,7 @@ def _charts(data: dict) -> list:
 
 @never_cache
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+@reads_may_lag
 def report(request):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
@@ -112,6 +114,7 @@ def _hours(value) -> str:
 
 
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+@reads_may_lag
 def report_csv(request):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
@@ -143,6 +146,7 @@ def report_csv(request):
 
 @login_not_required
 @never_cache
+@reads_may_lag
 def progress_public(request):
     """Published without sign-in: counts by kind of organisation, nothing about a person."""
     return render(request, "reports/progress_public.jinja", progress_counts())
@@ -150,6 +154,7 @@ def progress_public(request):
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
+@reads_may_lag
 def progress_organisations(request):
     """Every organisation's go-live state; filtered by region and by state (`live`, `not_live`),
     the national dashboard's figure opening the live ones."""

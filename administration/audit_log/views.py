@@ -25,6 +25,7 @@ from audit.masking import event_for_viewer
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.csv_cells import csv_response
+from cpis.replica import reads_may_lag
 
 PAGE_SIZE = 50
 # Rows per fetch from the export's server-side cursor: the export's memory, whatever its length.
@@ -67,6 +68,7 @@ def _initial(criteria: dict) -> dict:
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
+@reads_may_lag
 def events(request):
     national = Role.NATIONAL_ADMIN in request.roles
     if request.method == "POST":
@@ -121,6 +123,7 @@ def events(request):
 
 
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
+@reads_may_lag
 def events_csv(request):
     criteria = request.session.get(_SESSION_KEY, {})
     cleared = _cleared(request)
@@ -135,8 +138,10 @@ def events_csv(request):
 
     def rows():
         # In a transaction, the cursor is a plain server-side one, read as the response is sent;
-        # outside one (autocommit) PostgreSQL would first copy the whole result WITH HOLD.
-        with transaction.atomic():
+        # outside one (autocommit) PostgreSQL would first copy the whole result WITH HOLD, and a
+        # pooler in transaction mode could hand the next fetch another server. On the database
+        # the rows are read from: the replica when one serves this search (cpis/replica.py).
+        with transaction.atomic(using=found.db):
             for event in found.iterator(chunk_size=EXPORT_CHUNK):
                 yield _csv_row(event_for_viewer(event, cleared=cleared))
 
