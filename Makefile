@@ -49,6 +49,11 @@ lint: install
 	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -q tests/test_architecture.py
 	$(VENV)/bin/mypy .
+	@# The Kubernetes overlay rendered offline and every object checked against the API schema.
+	set -o pipefail; $(PY) deploy/kubernetes/render.py deploy/kubernetes/overlays/production \
+		deploy/kubernetes/secrets.example.yaml | node deploy/kubernetes/validate.mjs
+	@# Every migration backward-compatible with the release before it (docs/deployment.md).
+	DJANGO_SETTINGS_MODULE=cpis.settings.migration_lint $(PY) manage.py lintmigrations --quiet ok ignore warning
 
 # Known vulnerabilities in every locked package, runtime and development, from PyPI's advisories.
 # --strict: a package it could not look up fails the audit, rather than passing unchecked.
