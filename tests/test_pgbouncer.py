@@ -93,3 +93,16 @@ def test_the_audit_export_through_the_pooler(through_pgbouncer, role_user, clien
     rows = _csv(response)
     assert rows[0][0] == "occurred_at"
     assert sum(1 for r in rows[1:] if r[5] == AuditAction.LOGIN) >= 5
+
+
+def test_with_server_side_cursors_off_both_downloads_answer(transactional_db, role_user, client_for, local_authority):
+    # DATABASE_DISABLE_SERVER_SIDE_CURSORS=true, for a pooler stricter still: no cursor at all.
+    manager = client_for(role_user(Role.PLAN_MANAGER))
+    admin = client_for(role_user(Role.NATIONAL_ADMIN))
+    with pgbouncer() as port, default_database_at(port, DISABLE_SERVER_SIDE_CURSORS=True):
+        content = csv_bytes([row(1, start_date="tomorrow"), row(2)])
+        manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", content)})
+        upload = PlanUpload.objects.get()
+        assert [r[0] for r in _csv(manager.get(f"/plans/uploads/{upload.pk}/rejected-rows.csv"))[1:]] == ["2"]
+        rows = _csv(admin.get(reverse("audit:events_csv")))
+        assert AuditAction.PLAN_UPLOAD_RECEIVED in {r[5] for r in rows[1:]}

@@ -143,9 +143,9 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     )
 # Behind PgBouncer in transaction pooling mode the service keeps no session state between
 # transactions: every server-side cursor lives inside one transaction and psycopg never prepares
-# statements (Django leaves prepare_threshold unset). A pooler that also resets sessions between
-# transactions mid-cursor, or any doubt: true turns server-side cursors off (exports then
-# hold a chunk of rows more in memory). docs/deployment.md "PgBouncer".
+# statements (Django leaves prepare_threshold unset). For a pooler that may switch connections
+# within a transaction: true turns server-side cursors off, and each export then receives its whole
+# result into memory before the first row is sent. docs/deployment.md "PgBouncer".
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False)
 # A streaming replica for the reads that may lag (cpis/replica.py: reports, progress pages, the
 # audit search); never the check, the alert, the inbox or a write. Empty: everything on the primary.
