@@ -139,12 +139,8 @@ def _lint(**env) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-@pytest.mark.django_db
 def test_the_migration_lint_passes_and_a_flagged_migration_outside_the_baseline_fails(tmp_path):
-    from django.conf import settings
-
-    database_url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**settings.DATABASES["default"])
-    passed = _lint(DATABASE_URL=database_url)
+    passed = _lint()
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Erroneous migrations: 0/" in passed.stdout
     # The same lint with one baseline entry taken out: that migration is flagged again.
@@ -156,7 +152,6 @@ def test_the_migration_lint_passes_and_a_flagged_migration_outside_the_baseline_
         "    n for n in MIGRATION_LINTER_OPTIONS['ignore_name'] if n != '0008_webhook_test_delivery']}\n"
     )
     failed = _lint(
-        DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="without_one",
         PYTHONPATH=f"{settings_dir}{os.pathsep}{ROOT}",
     )

@@ -8,6 +8,7 @@ stands; any other flagged migration fails the lint.
 """
 
 import copy
+import os
 from typing import Any
 
 from cpis.settings.test import *  # noqa: F403
@@ -15,6 +16,9 @@ from cpis.settings.test import INSTALLED_APPS
 from cpis.settings.test import LOGGING as BASE_LOGGING
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django_migration_linter"]
+# sqlmigrate only writes SQL; the linter merely connects (to ask which migrations are applied).
+# The server's maintenance database, so the lint needs no database of the project's to exist.
+DATABASES["default"]["NAME"] = os.environ.get("MIGRATION_LINT_DATABASE", "postgres")  # noqa: F405
 
 # Migration name -> why it stands. Renaming or editing an applied migration changes no database.
 MIGRATION_LINT_BASELINE = {
