@@ -56,6 +56,11 @@ lint: install
 	@copy=$$(mktemp) && cp .secrets.baseline $$copy && \
 	$(VENV)/bin/detect-secrets-hook --baseline $$copy $$(git ls-files | grep -vx .secrets.baseline) > $$copy.out; \
 	status=$$?; [ $$status -eq 3 ] || cat $$copy.out; rm -f $$copy $$copy.out; [ $$status -eq 0 ] || [ $$status -eq 3 ]
+	@# The Kubernetes overlay rendered offline and every object checked against the API schema.
+	set -o pipefail; $(PY) deploy/kubernetes/render.py deploy/kubernetes/overlays/production \
+		deploy/kubernetes/secrets.example.yaml | node deploy/kubernetes/validate.mjs
+	@# Every migration backward-compatible with the release before it (docs/deployment.md).
+	DJANGO_SETTINGS_MODULE=cpis.settings.migration_lint $(PY) manage.py lintmigrations --quiet ok ignore warning
 
 # After the secret scan flags a fake secret (a test's or the demo's): rescan into the baseline,
 # keeping what was audited, then `$(VENV)/bin/detect-secrets audit .secrets.baseline` to mark it.

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Case, Count, Q, When
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -406,11 +407,16 @@ def upload_rejections(request: OrganisationRequest, upload_id: int):
         return [cells[i] for i in kept] if len(cells) == len(columns) else cells
 
     header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
-    rows = (
-        [r.line_number, row_code(r.reason), r.reason, r.message, *data_cells(r.cells)]
-        for r in the_upload.rejections.iterator()
-    )
-    return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
+
+    def rows():
+        # The server-side cursor inside one transaction: in autocommit it would be declared WITH
+        # HOLD and outlive it, and PgBouncer in transaction mode may give the next fetch another
+        # server connection, where the cursor does not exist.
+        with transaction.atomic():
+            for r in the_upload.rejections.iterator():
+                yield [r.line_number, row_code(r.reason), r.reason, r.message, *data_cells(r.cells)]
+
+    return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows())
 
 
 @role_required(Role.PLAN_MANAGER)

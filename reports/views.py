@@ -13,6 +13,7 @@ from accounts.forms import organisations_in_region, region_choices, region_filte
 from accounts.models import OrganisationKind, Role
 from accounts.requests import CpisRequest, OrganisationRequest
 from core.csv_cells import csv_response
+from cpis.replica import reads_may_lag
 from reports.charts import bar_chart
 from reports.forms import ReportRangeForm
 from reports.metrics import (
@@ -91,6 +92,7 @@ def _charts(data: dict) -> list:
 
 @never_cache
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+@reads_may_lag
 def report(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
@@ -116,6 +118,7 @@ def _hours(value) -> str:
 
 
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
+@reads_may_lag
 def report_csv(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
@@ -148,6 +151,7 @@ def report_csv(request: OrganisationRequest):
 
 @login_not_required
 @never_cache
+@reads_may_lag
 def progress_public(request: CpisRequest):
     """Published without sign-in: counts by kind of organisation, nothing about a person."""
     return render(request, "reports/progress_public.jinja", progress_counts())
@@ -155,6 +159,7 @@ def progress_public(request: CpisRequest):
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
+@reads_may_lag
 def progress_organisations(request: OrganisationRequest):
     """Every organisation's go-live state; filtered by region and by state (`live`, `not_live`),
     the national dashboard's figure opening the live ones."""

@@ -15,7 +15,7 @@ from accounts.models import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 # What ADR-010 lets an app import from the wiring: infrastructure that itself imports no app.
-CPIS_SHARED = {"cpis.resilience", "cpis.health"}
+CPIS_SHARED = {"cpis.resilience", "cpis.health", "cpis.replica"}
 
 
 def _contracts() -> dict[str, dict]:

@@ -26,6 +26,7 @@ from audit.masking import event_for_viewer
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.csv_cells import csv_response
+from cpis.replica import reads_may_lag
 
 PAGE_SIZE = 50
 # Rows per fetch from the export's server-side cursor: the export's memory, whatever its length.
@@ -68,6 +69,7 @@ def _initial(criteria: dict) -> dict:
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
+@reads_may_lag
 def events(request: OrganisationRequest):
     national = Role.NATIONAL_ADMIN in request.roles
     if request.method == "POST":
@@ -122,6 +124,7 @@ def events(request: OrganisationRequest):
 
 
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
+@reads_may_lag
 def events_csv(request: OrganisationRequest):
     criteria = request.session.get(_SESSION_KEY, {})
     cleared = _cleared(request)
@@ -136,8 +139,10 @@ def events_csv(request: OrganisationRequest):
 
     def rows():
         # In a transaction, the cursor is a plain server-side one, read as the response is sent;
-        # outside one (autocommit) PostgreSQL would first copy the whole result WITH HOLD.
-        with transaction.atomic():
+        # outside one (autocommit) PostgreSQL would first copy the whole result WITH HOLD, and a
+        # pooler in transaction mode could hand the next fetch another server. On the database
+        # the rows are read from: the replica when one serves this search (cpis/replica.py).
+        with transaction.atomic(using=found.db):
             for event in found.iterator(chunk_size=EXPORT_CHUNK):
                 yield _csv_row(event_for_viewer(event, cleared=cleared))
 

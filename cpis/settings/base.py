@@ -155,6 +155,32 @@ elif "sqlite" in DATABASES["default"]["ENGINE"]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# Behind PgBouncer in transaction pooling mode the service keeps no session state between
+# transactions: every server-side cursor lives inside one transaction and psycopg never prepares
+# statements (Django leaves prepare_threshold unset). For a pooler that may switch connections
+# within a transaction: true turns server-side cursors off, and each export then receives its whole
+# result into memory before the first row is sent. docs/deployment.md "PgBouncer".
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False)
+# A streaming replica for the reads that may lag (cpis/replica.py: reports, progress pages, the
+# audit search); never the check, the alert, the inbox or a write. Empty: everything on the primary.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+# Seconds behind beyond which a lag-tolerant read goes to the primary instead.
+DATABASE_REPLICA_MAX_LAG = env.float("DATABASE_REPLICA_MAX_LAG", default=60.0)
+# Seconds an unreachable replica is left alone before it is tried again (reads use the primary).
+DATABASE_REPLICA_RETRY_SECONDS = env.float("DATABASE_REPLICA_RETRY_SECONDS", default=30.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+        # A replica that does not answer costs the page two seconds once, then is skipped.
+        "OPTIONS": {"connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)},
+        # The test run has one database: the replica alias reads it.
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["cpis.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The role web, worker and beat connect as (README "Database roles"): `migrate`, run as the
 # tables' owner, grants it what it needs after every run. Empty: no grants (one-role setups).
