@@ -12,11 +12,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
+# mesh-sandbox (the local MESH server of the demo and the tests) in its own virtualenv, from its
+# own hashed lock: it pins an older gunicorn than the service.
+.venv-mesh/.installed: requirements-mesh-sandbox.txt
+	python3 -m venv .venv-mesh
+	.venv-mesh/bin/pip install --quiet --require-hashes -r requirements-mesh-sandbox.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed .venv-mesh/.installed node_modules/.installed
 
 # Without DATABASE_URL / CELERY_BROKER_URL this runs on SQLite with tasks in-process;
 # with them it runs on PostgreSQL and Redis with a separate worker (and beat). Beside it, a local
@@ -64,6 +71,7 @@ PIP_COMPILE := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_CO
 lock: install
 	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
 	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
+	$(PIP_COMPILE) --output-file=requirements-mesh-sandbox.txt requirements-mesh-sandbox.in
 
 bench: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) -m bench
@@ -80,4 +88,4 @@ restore: install
 	DATABASE_URL="$(RESTORE_DATABASE_URL)" $(PY) manage.py migrate --check
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles var .coverage
+	rm -rf $(VENV) .venv-mesh node_modules staticfiles var .coverage

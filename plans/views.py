@@ -39,11 +39,12 @@ from plans.selectors import (
     uploads_recent,
 )
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
-from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
+from plans.upload_rows import COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (
     plan_upload_cancel,
     plan_upload_confirm,
     plan_upload_receive,
+    rejected_rows_report,
     upload_progress,
 )
 
@@ -381,19 +382,7 @@ def upload_rejections(request, upload_id: int):
     audit_record(
         action=AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED, request=request, detail={"upload_id": the_upload.pk}
     )
-    columns = the_upload.columns or list(COLUMNS)
-    # A file that was itself a corrected report carries the report's columns: drop them, so
-    # each report has them once and the file uploads again as it is.
-    kept = [i for i, name in enumerate(columns) if name not in REPORT_COLUMNS]
-
-    def data_cells(cells: list[str]) -> list[str]:
-        return [cells[i] for i in kept] if len(cells) == len(columns) else cells
-
-    header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
-    rows = (
-        [r.line_number, row_code(r.reason), r.reason, r.message, *data_cells(r.cells)]
-        for r in the_upload.rejections.iterator()
-    )
+    header, rows = rejected_rows_report(upload=the_upload)
     return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
 
 
