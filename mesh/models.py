@@ -115,3 +115,20 @@ class MeshPollState(models.Model):
 
     def __str__(self) -> str:
         return "MESH poll state"
+
+
+class MeshNotificationSent(models.Model):
+    """The MESH message a notification's delivery became, written as soon as MESH accepted it.
+    A delivery retried after its worker died between MESH's answer and the delivery's SENT asks
+    MESH about this message (`track_message`) rather than sending a second copy."""
+
+    # The notifications' Delivery row (an app above this one, so not a foreign key).
+    delivery_id = models.BigIntegerField(unique=True)
+    local_authority = models.ForeignKey(Organisation, null=True, on_delete=models.SET_NULL)
+    message_id = models.CharField(max_length=100)
+    # MESH's tracking status when we last asked (accepted, acknowledged, …).
+    tracked_status = models.CharField(max_length=40, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"MESH notification for delivery {self.delivery_id}"

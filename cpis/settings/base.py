@@ -443,7 +443,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
+    for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook", "deliveries-mesh")
 ]
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
 # An admin's test of their webhook goes where webhooks go: to the pool a hanging endpoint may hold.
@@ -550,7 +550,7 @@ CELERY_BEAT_SCHEDULE.update(
             "args": (queue,),
             "options": {"queue": queue, "expires": 30.0},
         }
-        for queue in ("deliveries-inbox", "deliveries-email", "deliveries-webhook")
+        for queue in ("deliveries-inbox", "deliveries-email", "deliveries-webhook", "deliveries-mesh")
     }
 )
 WORKER_HEARTBEAT_MAX_AGE = 120
