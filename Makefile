@@ -27,11 +27,15 @@ install: $(VENV)/.installed .venv-mesh/.installed node_modules/.installed
 
 # Without DATABASE_URL / CELERY_BROKER_URL this runs on SQLite with tasks in-process;
 # with them it runs on PostgreSQL and Redis with a separate worker (and beat). Beside it, a local
-# OpenID Connect provider (ports 9400 and 9401) for the single sign-on demo.
+# OpenID Connect provider (ports 9400 and 9401) for the single sign-on demo, and a local MESH
+# (mesh-sandbox on 8791, store in var/mesh) with our mailbox and the demo LAs' (docs/la-interface.md).
+DEMO_MESH := MESH_URL=http://127.0.0.1:8791 MESH_MAILBOX_ID=X26CPIS01 MESH_PASSWORD=password MESH_SHARED_KEY=SandboxKey
 run: install
 	DEBUG=true $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
+	$(PY) -m demo.mesh.sandbox --port 8791 --dir var/mesh X26CPIS01 LA001MB01 LA002MB01 & \
+	export $(DEMO_MESH); \
 	node demo/single_sign_on/provider.mjs demo/single_sign_on/provider.json & \
 	if [ -n "$$CELERY_BROKER_URL" ]; then \
 		DEBUG=true $(VENV)/bin/celery -A cpis worker --beat --loglevel=INFO & \
