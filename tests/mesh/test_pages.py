@@ -74,3 +74,11 @@ def test_metrics_show_the_poll(mesh, client, settings, local_authority):
     settings.MESH_PASSWORD = "wrong"
     mesh_poll()
     assert scrape(client)[("cpis_mesh_poll_consecutive_failures", ())] == 1
+
+
+def test_healthz_counts_the_mesh_pool_only_once_mesh_is_configured(client, settings, mesh_sandbox):
+    body = client.get(reverse("healthz")).json()
+    assert "mesh" not in body["pools"] and "mesh" not in body["oldest_undelivered_seconds"]
+    settings.MESH_URL, settings.MESH_MAILBOX_ID = mesh_sandbox.url, "X26CPIS01"
+    body = client.get(reverse("healthz")).json()
+    assert body["pools"]["mesh"] == "in-process" and body["oldest_undelivered_seconds"]["mesh"] == 0
