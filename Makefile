@@ -12,19 +12,30 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
+# mesh-sandbox (the local MESH server of the demo and the tests) in its own virtualenv, from its
+# own hashed lock: it pins an older gunicorn than the service.
+.venv-mesh/.installed: requirements-mesh-sandbox.txt
+	python3 -m venv .venv-mesh
+	.venv-mesh/bin/pip install --quiet --require-hashes -r requirements-mesh-sandbox.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed .venv-mesh/.installed node_modules/.installed
 
 # Without DATABASE_URL / CELERY_BROKER_URL this runs on SQLite with tasks in-process;
 # with them it runs on PostgreSQL and Redis with a separate worker (and beat). Beside it, a local
-# OpenID Connect provider (ports 9400 and 9401) for the single sign-on demo.
+# OpenID Connect provider (ports 9400 and 9401) for the single sign-on demo, and a local MESH
+# (mesh-sandbox on 8791, store in var/mesh) with our mailbox and the demo LAs' (docs/la-interface.md).
+DEMO_MESH := MESH_URL=http://127.0.0.1:8791 MESH_MAILBOX_ID=X26CPIS01 MESH_PASSWORD=password MESH_SHARED_KEY=SandboxKey
 run: install
 	DEBUG=true $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
+	$(PY) -m demo.mesh.sandbox --port 8791 --dir var/mesh X26CPIS01 LA001MB01 LA002MB01 & \
+	export $(DEMO_MESH); \
 	node demo/single_sign_on/provider.mjs demo/single_sign_on/provider.json & \
 	if [ -n "$$CELERY_BROKER_URL" ]; then \
 		DEBUG=true $(VENV)/bin/celery -A cpis worker --beat --loglevel=INFO & \
@@ -81,6 +92,7 @@ PIP_COMPILE := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_CO
 lock: install
 	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
 	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
+	$(PIP_COMPILE) --output-file=requirements-mesh-sandbox.txt requirements-mesh-sandbox.in
 
 bench: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(PY) -m bench
@@ -97,4 +109,4 @@ restore: install
 	DATABASE_URL="$(RESTORE_DATABASE_URL)" $(PY) manage.py migrate --check
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles var .coverage
+	rm -rf $(VENV) .venv-mesh node_modules staticfiles var .coverage

@@ -96,6 +96,9 @@ class AuditAction(models.TextChoices):
     SSO_LINK_DECLINED = "sso_link_declined", "Single sign-on identity declined"
     SSO_SESSION_ENDED = "sso_session_ended", "Session ended by the identity provider"
     SSO_PROVIDER_CHANGED = "sso_provider_changed", "Single sign-on provider configured"
+    MESH_MAILBOX_CHANGED = "mesh_mailbox_changed", "MESH mailbox of a local authority set"
+    MESH_MESSAGE_RECEIVED = "mesh_message_received", "MESH message received"
+    MESH_MESSAGE_REFUSED = "mesh_message_refused", "MESH message refused"
 
 
 class AuditOutcome(models.TextChoices):

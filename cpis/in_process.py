@@ -15,10 +15,15 @@ logger = logging.getLogger(__name__)
 
 
 def _periodic_jobs() -> list[tuple[str, float, Callable[[], object]]]:
+    from mesh.services import mesh_poll
     from notifications.services import notifications_mark_overdue
 
     # (cache key, seconds between runs, job): beat's jobs that a demo shows on screen.
-    return [("in-process:overdue", float(settings.NOTIFICATION_OVERDUE_INTERVAL), notifications_mark_overdue)]
+    return [
+        ("in-process:overdue", float(settings.NOTIFICATION_OVERDUE_INTERVAL), notifications_mark_overdue),
+        # Files sent with `manage.py mesh_send` arrive at the next page view after the interval.
+        ("in-process:mesh-poll", float(settings.MESH_POLL_INTERVAL), mesh_poll),
+    ]
 
 
 class PeriodicTasksMiddleware:

@@ -153,6 +153,7 @@ class Channel(models.TextChoices):
     INBOX = "inbox", "In-app inbox"
     EMAIL = "email", "Team mailbox e-mail"
     WEBHOOK = "webhook", "Case-management webhook"
+    MESH = "mesh", "MESH mailbox"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -12,6 +12,6 @@ class OperationsConfig(AppConfig):
         )
 
         health.healthz_sources_register(
-            pool_heartbeat_keys=services.pool_heartbeat_keys,
-            oldest_undelivered_ages=services.oldest_undelivered_ages,
+            pool_heartbeat_keys=services.healthz_pool_heartbeat_keys,
+            oldest_undelivered_ages=services.healthz_oldest_undelivered_ages,
         )

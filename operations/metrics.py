@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from accounts.requests import CpisRequest
 from audit.services import client_ip
+from operations.mesh_state import mesh_state
 from operations.services import service_health
 
 
@@ -84,9 +85,33 @@ class ServiceCollector:
             expected.add_metric([t.name], t.expected_every)
         yield from (runs, expected)
 
+        yield from _mesh_metrics()
+
         audit = GaugeMetricFamily("cpis_audit_events_today", "Audit events recorded today (London).")
         audit.add_metric([], health.audit_per_day[0][1] if health.audit_per_day else 0)
         yield audit
+
+
+def _mesh_metrics():
+    state = mesh_state()
+    poll = state.poll
+    last = GaugeMetricFamily(
+        "cpis_mesh_poll_last_success_timestamp_seconds", "When our MESH inbox was last polled successfully (0: never)."
+    )
+    last.add_metric([], poll.last_success_at.timestamp() if poll and poll.last_success_at else 0.0)
+    failures = GaugeMetricFamily("cpis_mesh_poll_consecutive_failures", "MESH polls failed in a row (403, outage).")
+    failures.add_metric([], poll.consecutive_failures if poll else 0)
+    oldest = GaugeMetricFamily(
+        "cpis_mesh_oldest_unacknowledged_age_seconds",
+        "Age of the oldest MESH message not yet acknowledged or applied (0: none).",
+    )
+    oldest.add_metric([], state.oldest_unacknowledged_age or 0.0)
+    failed = GaugeMetricFamily(
+        "cpis_mesh_answers_failed", "Answers to LAs' files that failed after their last retry.", labels=["mailbox"]
+    )
+    for mailbox, count in state.answers_failed_by_mailbox:
+        failed.add_metric([mailbox], count)
+    yield from (last, failures, oldest, failed)
 
 
 def _allowed(request: CpisRequest) -> bool:

@@ -19,6 +19,7 @@ from accounts.models import Organisation
 from audit.models import AuditEvent
 from cpis.health import HEARTBEAT_KEY
 from cpis.resilience import cache_breaker
+from mesh.client import mesh_enabled
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus
 from notifications.services import delivery_queue
 from operations.models import PeriodicTaskRun, WorkerPresence
@@ -102,6 +103,21 @@ def pool_heartbeat_keys() -> dict[str, str]:
     """Each delivery channel's worker pool, by channel: the cache key its heartbeat writes
     (beat sends `pool_heartbeat` to each channel's queue; docker-compose.yml runs a pool per queue)."""
     return {channel: POOL_HEARTBEAT_KEY.format(delivery_queue(channel)) for channel in Channel.values}
+
+
+def _channel_in_use(channel: str) -> bool:
+    # MESH counts once it is configured: a service without MESH, and so without a MESH worker
+    # pool, is not reported unhealthy for lacking one.
+    return channel != Channel.MESH or mesh_enabled()
+
+
+def healthz_pool_heartbeat_keys() -> dict[str, str]:
+    """/healthz's pools: those of the channels this deployment delivers by."""
+    return {channel: key for channel, key in pool_heartbeat_keys().items() if _channel_in_use(channel)}
+
+
+def healthz_oldest_undelivered_ages() -> dict[str, float | None]:
+    return {channel: age for channel, age in oldest_undelivered_ages().items() if _channel_in_use(channel)}
 
 
 _WAITING = [DeliveryStatus.PENDING, DeliveryStatus.SENDING]

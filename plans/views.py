@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING, TypedDict, cast
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Case, Count, Q, When
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -42,11 +41,12 @@ from plans.selectors import (
     uploads_recent,
 )
 from plans.services import la_contacts_update, plan_create, plan_end, plan_update, plan_withdraw
-from plans.upload_rows import COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS
+from plans.upload_rows import COLUMNS, REQUIRED_COLUMNS
 from plans.uploads import (
     plan_upload_cancel,
     plan_upload_confirm,
     plan_upload_receive,
+    rejected_rows_report,
     upload_progress,
 )
 
@@ -398,25 +398,8 @@ def upload_rejections(request: OrganisationRequest, upload_id: int):
     audit_record(
         action=AuditAction.PLAN_UPLOAD_REJECTIONS_DOWNLOADED, request=request, detail={"upload_id": the_upload.pk}
     )
-    columns = the_upload.columns or list(COLUMNS)
-    # A file that was itself a corrected report carries the report's columns: drop them, so
-    # each report has them once and the file uploads again as it is.
-    kept = [i for i, name in enumerate(columns) if name not in REPORT_COLUMNS]
-
-    def data_cells(cells: list[str]) -> list[str]:
-        return [cells[i] for i in kept] if len(cells) == len(columns) else cells
-
-    header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
-
-    def rows():
-        # The server-side cursor inside one transaction: in autocommit it would be declared WITH
-        # HOLD and outlive it, and PgBouncer in transaction mode may give the next fetch another
-        # server connection, where the cursor does not exist.
-        with transaction.atomic():
-            for r in the_upload.rejections.iterator():
-                yield [r.line_number, row_code(r.reason), r.reason, r.message, *data_cells(r.cells)]
-
-    return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows())
+    header, rows = rejected_rows_report(upload=the_upload)
+    return csv_response(f"upload-{the_upload.pk}-rejected-rows.csv", header, rows)
 
 
 @role_required(Role.PLAN_MANAGER)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "identity",
     "single_sign_on",
     "administration",
+    "mesh",
 ]
 # The demo (seed_demo, totp_code) creates users with published passwords: its app is installed
 # only on a developer's machine or a deliberate demo deployment, never by production settings.
@@ -541,7 +542,7 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook")
+    for name in ("celery", "deliveries-inbox", "deliveries-email", "deliveries-webhook", "deliveries-mesh")
 ]
 # A check's one message fans out to inbox, e-mail and webhook tasks: quick, and on the inbox's path.
 # An admin's test of their webhook goes where webhooks go: to the pool a hanging endpoint may hold.
@@ -549,6 +550,37 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.deliveries_fan_out": {"queue": "deliveries-inbox"},
     "notifications.tasks.webhook_test_send": {"queue": "deliveries-webhook"},
 }
+# MESH (docs/la-interface.md): local authorities' case systems send uploads to our mailbox and
+# receive acknowledgements and notifications from it. Off while MESH_URL is empty. The password,
+# the shared key and the client certificate's key come from the environment or from files
+# (MESH_PASSWORD_FILE, MESH_SHARED_KEY_FILE: a mounted secret), never from the database.
+MESH_URL = env("MESH_URL", default="")
+MESH_MAILBOX_ID = env("MESH_MAILBOX_ID", default="")
+MESH_PASSWORD = env("MESH_PASSWORD", default="")
+MESH_PASSWORD_FILE = env("MESH_PASSWORD_FILE", default="")
+MESH_SHARED_KEY = env("MESH_SHARED_KEY", default="")
+MESH_SHARED_KEY_FILE = env("MESH_SHARED_KEY_FILE", default="")
+# Mutual TLS on a live MESH: our client certificate and key (PEM files), and the CA bundle its
+# server certificate is checked against (empty: mesh-client's own NHS bundle for a known host).
+MESH_CLIENT_CERT = env("MESH_CLIENT_CERT", default="")
+MESH_CLIENT_KEY = env("MESH_CLIENT_KEY", default="")
+MESH_CA_BUNDLE = env("MESH_CA_BUNDLE", default="")
+MESH_TIMEOUT = env.float("MESH_TIMEOUT", default=30.0)
+# NHS England gives CP-IS's workflow ids at onboarding (research file 7.3): configuration, never code.
+MESH_WORKFLOW_UPLOAD = env("MESH_WORKFLOW_UPLOAD", default="CPIS_UPLOAD")
+MESH_WORKFLOW_ACKNOWLEDGEMENT = env("MESH_WORKFLOW_ACKNOWLEDGEMENT", default="CPIS_UPLOAD_ACK")
+MESH_WORKFLOW_NOTIFICATION = env("MESH_WORKFLOW_NOTIFICATION", default="CPIS_NOTIFICATION")
+MESH_WORKFLOW_ERROR = env("MESH_WORKFLOW_ERROR", default="CPIS_ERROR")
+MESH_POLL_INTERVAL = env.int("MESH_POLL_INTERVAL", default=60)
+# Messages one poll takes at most; the rest wait for the next.
+MESH_POLL_MAX_MESSAGES = env.int("MESH_POLL_MAX_MESSAGES", default=100)
+# How long one poll may hold the lock that keeps a second host from polling at the same time.
+MESH_POLL_LOCK_SECONDS = env.int("MESH_POLL_LOCK_SECONDS", default=900)
+# Outbound MESH messages (acknowledgements, refusals): attempts and back-off, as deliveries'.
+MESH_SEND_MAX_ATTEMPTS = env.int("MESH_SEND_MAX_ATTEMPTS", default=10)
+# Chunks we send are at most this size (mesh-client's default is 75 MiB).
+MESH_MAX_CHUNK_SIZE = env.int("MESH_MAX_CHUNK_SIZE", default=20 * 1024 * 1024)
+
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "cpis.health.worker_heartbeat", "schedule": 30.0},
@@ -586,6 +618,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(IDENTITY_HELD_RETRY_SECONDS),
         "options": {"expires": float(IDENTITY_HELD_RETRY_SECONDS)},
     },
+    # One poll at a time across hosts (a lock in Redis); expiring at the next run.
+    "mesh-poll": {
+        "task": "mesh.tasks.mesh_poll",
+        "schedule": float(MESH_POLL_INTERVAL),
+        "options": {"expires": float(MESH_POLL_INTERVAL)},
+    },
     "identity-reverify": {"task": "identity.tasks.identities_reverify_task", "schedule": crontab(hour=1, minute=15)},
     # Next months' audit partitions, made daily though needed monthly: a missed day costs nothing.
     "audit-partitions-ensure": {
@@ -611,7 +649,7 @@ CELERY_BEAT_SCHEDULE.update(
             "args": (queue,),
             "options": {"queue": queue, "expires": 30.0},
         }
-        for queue in ("deliveries-inbox", "deliveries-email", "deliveries-webhook")
+        for queue in ("deliveries-inbox", "deliveries-email", "deliveries-webhook", "deliveries-mesh")
     }
 )
 WORKER_HEARTBEAT_MAX_AGE = 120

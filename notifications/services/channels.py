@@ -2,7 +2,8 @@
 
 Each channel is registered under its `Channel` value; `delivery.py` asks the registry for a
 delivery's channel, never tests the channel's name itself. A new channel is a class here (and a
-value in `Channel`, and a branch in the outbox's choice of channels per LA, `outbox.py`).
+value in `Channel`, a branch in the outbox's choice of channels per LA, `outbox.py`, and a
+queue `deliveries-<channel>` in the settings).
 """
 
 from datetime import datetime
@@ -14,6 +15,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.models import Organisation
+from mesh.formats import ANSWER_FORMAT
+from mesh.models import MeshMailbox
+from mesh.services import MeshSendFailed, mesh_notification_send
 from notifications.models import Channel, Delivery, Notification, WebhookEndpoint
 from notifications.webhooks import WebhookError, webhook_body, webhook_post
 
@@ -80,8 +84,28 @@ class WebhookChannel(DeliveryChannel):
         )
 
 
+class MeshChannel(DeliveryChannel):
+    """To the LA's MESH mailbox, as JSON (docs/la-interface.md): the webhook's content."""
+
+    channel = Channel.MESH
+
+    def send(self, *, delivery: Delivery, ids: list[int]) -> int | None:
+        notification = delivery.notification
+        mailbox = MeshMailbox.objects.filter(local_authority_id=notification.local_authority_id).first()
+        if mailbox is None:
+            raise MeshSendFailed("the LA has no MESH mailbox")
+        body = ANSWER_FORMAT.notification(webhook_payload(notification=notification, delivery_id=delivery.pk))
+        mesh_notification_send(
+            delivery_id=delivery.pk,
+            local_authority_id=notification.local_authority_id,
+            recipient=mailbox.mailbox_id,
+            body=body,
+        )
+        return None
+
+
 _REGISTRY: dict[str, DeliveryChannel] = {
-    channel.channel: channel for channel in (InboxChannel(), EmailChannel(), WebhookChannel())
+    channel.channel: channel for channel in (InboxChannel(), EmailChannel(), WebhookChannel(), MeshChannel())
 }
 
 

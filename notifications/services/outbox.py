@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mesh.client import mesh_enabled
+from mesh.models import MeshMailbox
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.services.fan_out import deliveries_hand_over
 from notifications.working_days import one_working_day_after
@@ -31,7 +33,7 @@ class AttendedVisit(Protocol):
 # episode (its latest notification from this setting within the window), create a notification
 # for each LA without one, and write the new notifications' outbox rows, a delivery per channel
 # (the inbox always, e-mail if the LA has a team mailbox, the webhook if it has an active
-# endpoint). It returns ("joined" | "created", notification id, LA id) and ("delivery",
+# endpoint, MESH if MESH is on and the LA has a mailbox). It returns ("joined" | "created", notification id, LA id) and ("delivery",
 # delivery id, notification id) rows. Only nullable columns are left out; the models' other
 # defaults (status, counts, empty text) are written out here.
 _RECORD_ATTENDANCE_SQL = """
@@ -80,6 +82,10 @@ deliveries AS (
         SELECT %(webhook)s WHERE EXISTS (
             SELECT 1 FROM notifications_webhookendpoint AS endpoint
             WHERE endpoint.local_authority_id = created.local_authority_id AND endpoint.is_active
+        )
+        UNION ALL
+        SELECT %(mesh)s WHERE %(mesh_enabled)s AND EXISTS (
+            SELECT 1 FROM mesh_meshmailbox AS mailbox WHERE mailbox.local_authority_id = created.local_authority_id
         )
     ) AS channel(name)
     RETURNING id, notification_id
@@ -174,6 +180,8 @@ def _record_in_one_statement(
                 "inbox": Channel.INBOX,
                 "email": Channel.EMAIL,
                 "webhook": Channel.WEBHOOK,
+                "mesh": Channel.MESH,
+                "mesh_enabled": mesh_enabled(),
                 "email_la_ids": [p.organisation_id for p in subjects if p.organisation.team_mailbox],
             },
         )
@@ -240,12 +248,21 @@ def outbox_rows_write(
     """Writes a PENDING delivery per channel for each new notification, keyed by its LA, and
     returns their ids. The one choice of channels for every kind of notification: the inbox
     always, e-mail if the LA has a team mailbox (`with_mailbox`), the webhook if it has an
-    active endpoint. `_RECORD_ATTENDANCE_SQL` makes the same choice in SQL; the outbox tests
+    active endpoint, MESH if it is on and the LA has a mailbox. `_RECORD_ATTENDANCE_SQL` makes the same choice in SQL; the outbox tests
     hold the two to it."""
     with_webhook = set(
         WebhookEndpoint.objects.filter(local_authority_id__in=notification_by_la, is_active=True).values_list(
             "local_authority_id", flat=True
         )
+    )
+    with_mesh = (
+        set(
+            MeshMailbox.objects.filter(local_authority_id__in=notification_by_la).values_list(
+                "local_authority_id", flat=True
+            )
+        )
+        if mesh_enabled()
+        else set()
     )
     deliveries = [
         Delivery(notification=notification, channel=channel, next_attempt_at=now)
@@ -254,6 +271,7 @@ def outbox_rows_write(
             Channel.INBOX,
             *([Channel.EMAIL] if la_id in with_mailbox else []),
             *([Channel.WEBHOOK] if la_id in with_webhook else []),
+            *([Channel.MESH] if la_id in with_mesh else []),
         )
     ]
     Delivery.objects.bulk_create(deliveries)

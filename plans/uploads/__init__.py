@@ -27,6 +27,7 @@ from plans.uploads.housekeeping import (
 )
 from plans.uploads.pipeline import COUNT_KEYS
 from plans.uploads.progress import upload_progress
+from plans.uploads.results import rejected_rows_report
 from plans.uploads.steps import (
     plan_upload_analyse,
     plan_upload_apply,
@@ -34,7 +35,7 @@ from plans.uploads.steps import (
     plan_upload_confirm,
     plan_upload_receive,
 )
-from plans.uploads.unattended import plan_upload_acknowledgement, plan_upload_import
+from plans.uploads.unattended import plan_upload_acknowledgement, plan_upload_import, plan_upload_store
 
 __all__ = [
     "COUNT_KEYS",
@@ -48,6 +49,8 @@ __all__ = [
     "plan_upload_receive",
     "plan_upload_reports_forget",
     "plan_uploads_expire",
+    "plan_upload_store",
     "plan_uploads_stale_fail",
+    "rejected_rows_report",
     "upload_progress",
 ]

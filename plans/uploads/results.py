@@ -1,7 +1,10 @@
 """What an upload keeps of its outcome: the file code, the rejected rows (downloadable until
 the retention period ends), the preview's changes; and a refusal of the whole file."""
 
+from collections.abc import Iterator
 from typing import Any
+
+from django.db import transaction
 
 from plans.models import (
     FileCode,
@@ -9,8 +12,9 @@ from plans.models import (
     PlanUploadChange,
     PlanUploadRejection,
     UploadStatus,
+    row_code,
 )
-from plans.upload_rows import Rejection
+from plans.upload_rows import COLUMNS, REPORT_COLUMNS, Rejection
 
 
 def _preview_changes_store(*, upload: PlanUpload, changes: list[tuple[Any, ...]]) -> None:
@@ -71,3 +75,27 @@ def _refuse(upload: PlanUpload, message: str) -> None:
     upload.content = b""
     upload.counts = {}
     upload.save()
+
+
+def rejected_rows_report(*, upload: PlanUpload) -> tuple[list[str], Iterator[list[Any]]]:
+    """The rejected-rows report (header, rows) as the web page downloads it and MESH sends it:
+    each row's line, code, reason and message, then the row as it was sent."""
+    columns = upload.columns or list(COLUMNS)
+    # A file that was itself a corrected report carries the report's columns: drop them, so
+    # each report has them once and the file uploads again as it is.
+    kept = [i for i, name in enumerate(columns) if name not in REPORT_COLUMNS]
+
+    def data_cells(cells: list[str]) -> list[str]:
+        return [cells[i] for i in kept] if len(cells) == len(columns) else cells
+
+    header = [*REPORT_COLUMNS, *(columns[i] for i in kept)]
+
+    def rows() -> Iterator[list[Any]]:
+        # The server-side cursor inside one transaction: in autocommit it would be declared WITH
+        # HOLD and outlive it, and PgBouncer in transaction mode may give the next fetch another
+        # server connection, where the cursor does not exist.
+        with transaction.atomic():
+            for r in upload.rejections.iterator():
+                yield [r.line_number, row_code(r.reason), r.reason, r.message, *data_cells(r.cells)]
+
+    return header, rows()

@@ -1,6 +1,7 @@
 """The unattended import (manage.py import_plans): the same steps, run here and now, and the
 acknowledgement as the command prints it."""
 
+import io
 from typing import IO, Any
 
 from django.db import transaction
@@ -44,6 +45,23 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file: IO[by
         PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.QUEUED, confirmed_at=timezone.now())
         plan_upload_apply(upload_id=upload.pk, content=content)
     upload.refresh_from_db()
+    return upload
+
+
+def plan_upload_store(*, organisation: Organisation, filename: str, content: bytes, source: str) -> PlanUpload:
+    """Stores a file that arrived unattended (MESH) as an upload queued to apply, in the
+    caller's transaction: the caller acknowledges the file to its sender only once this has
+    committed, then applies it (`plan_upload_apply`), reading the stored file, as the worker
+    applies a web upload. Too large a file is refused here, as `import_plans` refuses it."""
+    upload, _ = _receive(organisation=organisation, by=None, filename=filename, file=io.BytesIO(content))
+    audit_record(
+        action=AuditAction.PLAN_UPLOAD_RECEIVED, organisation=organisation,
+        detail={"upload_id": upload.pk, "bytes": upload.size_bytes, "source": source},
+    )  # fmt: skip
+    if upload.status == UploadStatus.ANALYSING:
+        # Unattended, nobody reads a preview: the apply checks every row itself, in one pass.
+        PlanUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.QUEUED, confirmed_at=timezone.now())
+        upload.status = UploadStatus.QUEUED
     return upload
 
 

@@ -23,7 +23,7 @@ from single_sign_on.models import ClientAuthMethod, IdentityProvider
 from tests.conftest import signed_in
 from tests.test_url_permissions import EXPECTATIONS, URL_NAMES, world  # noqa: F401 - world is a fixture
 
-PROJECT_APPS = ("accounts", "administration", "audit", "plans", "attendances", "notifications", "fhir")
+PROJECT_APPS = ("accounts", "administration", "audit", "plans", "attendances", "notifications", "fhir", "mesh")
 
 # Query parameters views read directly rather than through a form. (Not the audit page's "clear"
 # button: sent with everything else it would skip the search form it is there to exercise.)
@@ -103,7 +103,7 @@ def _cases():
 def test_the_fuzz_covers_the_project_forms():
     # A guard against the discovery silently finding nothing.
     assert {"nhs_number", "date_to_day", "date_to", "completed_on_year", "course", "role"} <= set(PARAMETERS)
-    assert {"password", "code", "remove_passkeys", "name"} <= set(PARAMETERS)
+    assert {"password", "code", "remove_passkeys", "name", "mailbox_id"} <= set(PARAMETERS)
     assert {"date_from", "date_to", "completed_on"} <= DATE_PARTS
     assert len(URL_NAMES) >= 50
 

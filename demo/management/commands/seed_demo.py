@@ -14,8 +14,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import Organisation, OrganisationKind, Region, Role, SettingType, TrainingRecord, User
 from accounts.services import membership_grant
 from demo.attendances import seed_attendances_demo
+from demo.mesh import LA_MAILBOXES
 from demo.notifications import seed_notifications_demo
 from demo.plans import seed_plans_demo
+from mesh.services import mesh_mailbox_set
 
 DEMO_PASSWORD = "demo-password-2026"
 # Base32, as an authenticator app takes it; every demo user shares it so the README can list one.
@@ -130,6 +132,9 @@ class Command(BaseCommand):
             TOTPDevice.objects.get_or_create(
                 user=user, name="Demo authenticator", defaults={"key": demo_totp_key_hex(), "confirmed": True}
             )
+        # Their MESH mailboxes, on the local mesh-sandbox `make run` starts (docs/la-interface.md).
+        for ods_code, mailbox_id in LA_MAILBOXES.items():
+            mesh_mailbox_set(local_authority=organisations[ods_code], mailbox_id=mailbox_id)
         # Plans first; then notifications in each inbox state (new, assigned, acknowledged,
         # overdue); then more visits recorded through the real check, which notifies the LAs.
         plans = seed_plans_demo(organisations)
