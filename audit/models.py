@@ -94,6 +94,13 @@ class AuditAction(models.TextChoices):
     SSO_LINK_DECLINED = "sso_link_declined", "Single sign-on identity declined"
     SSO_SESSION_ENDED = "sso_session_ended", "Session ended by the identity provider"
     SSO_PROVIDER_CHANGED = "sso_provider_changed", "Single sign-on provider configured"
+    # Access-pattern alerts and "who has looked at this child" (privacy/).
+    PRIVACY_ALERT_RAISED = "privacy_alert_raised", "Access-pattern alert raised"
+    PRIVACY_ALERT_VIEWED = "privacy_alert_viewed", "Access-pattern alert viewed"
+    PRIVACY_INVESTIGATION_OPENED = "privacy_investigation_opened", "Investigation of an alert opened"
+    PRIVACY_ALERT_CLOSED = "privacy_alert_closed", "Outcome of an alert recorded"
+    PRIVACY_ACCESS_REPORT = "privacy_access_report", "Who has looked at a child: report made"
+    PRIVACY_OPEN_ALERTS_SENT = "privacy_open_alerts_sent", "Open alerts count e-mailed"
 
 
 class AuditOutcome(models.TextChoices):
