@@ -27,10 +27,13 @@ _FIELDS = ("id", "occurred_at", "user_id", "organisation_id", "action", "nhs_num
 
 def _checks(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
     # A double-submitted form (repeated_form) is the same look at the child, counted once.
+    # With has_key: `detail__repeated_form=True` alone is NULL for the events without the key
+    # (the LA's views, the API's checks), and negated would drop them all. (Not `contains`,
+    # which SQLite, the README's first run, does not have.)
     return (
         queryset.filter(action__in=CHECK_ACTIONS, outcome=AuditOutcome.SUCCESS, user__isnull=False)
         .exclude(organisation__isnull=True)
-        .exclude(detail__repeated_form=True)
+        .exclude(Q(detail__has_key="repeated_form") & Q(detail__repeated_form=True))
     )
 
 

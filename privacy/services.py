@@ -14,12 +14,13 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.models import Membership, Role, User
+from accounts.models import Membership, Organisation, Role, User
 from audit.models import AuditAction
 from audit.services import audit_record
 from privacy.models import Alert, AlertOutcome, AlertScan, AlertStatus
 from privacy.rules import Check, Finding, findings_for
 from privacy.scan import history_load, new_checks
+from privacy.selectors import ChildRecordReport, child_record_report
 
 
 def _evidence(checks: list[Check]) -> list[dict[str, Any]]:
@@ -183,3 +184,26 @@ def open_alerts_email_send() -> int:
             )
         sent += 1
     return sent
+
+
+def child_access_report(
+    *,
+    nhs_number: str,
+    organisation: Organisation,
+    by: User,
+    include_names: bool,
+    as_csv: bool,
+    request: HttpRequest | None = None,
+) -> ChildRecordReport:
+    """A family's "who has looked at this child": the report, its request audited with the NHS
+    number (which is the point: the family's request is itself an access to the record)."""
+    report = child_record_report(nhs_number=nhs_number, organisation=organisation)
+    audit_record(
+        action=AuditAction.PRIVACY_ACCESS_REPORT,
+        request=request,
+        user=by,
+        organisation=organisation,
+        nhs_number=nhs_number,
+        detail={"include_names": include_names, "format": "csv" if as_csv else "page", "held": report.held},
+    )
+    return report

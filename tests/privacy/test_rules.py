@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from accounts.models import Membership, Role
-from audit.models import AuditAction
+from audit.models import AuditAction, AuditEvent
 from privacy.models import Alert, AlertRule
 from privacy.services import alerts_scan
 from tests.factories import PlanFactory, UserFactory, nhs_number_for
@@ -234,6 +234,24 @@ def test_silent_reads_do_not_fire_at_a_leads_usual_rate(care_setting):
 
 
 # The scan itself.
+
+
+def test_checks_without_a_repeated_form_flag_count_and_double_submissions_do_not(clinician, care_setting):
+    # The LA's views and the API's checks have no repeated_form key in their detail.
+    checks(clinician, care_setting, at(0, 9), 10)
+    for n in range(10):
+        AuditEvent.objects.create(
+            occurred_at=at(0, 11, n), user=clinician, organisation=care_setting, roles="clinician",
+            action=AuditAction.CHILD_CHECKED, nhs_number=nhs_number_for(9100 + n), detail={"plan_ids": []},
+        )  # fmt: skip
+    AuditEvent.objects.create(
+        occurred_at=at(0, 11, 30), user=clinician, organisation=care_setting, roles="clinician",
+        action=AuditAction.CHILD_CHECKED, nhs_number=nhs_number_for(9100),
+        detail={"plan_ids": [], "repeated_form": True},
+    )  # fmt: skip
+    alerts_scan(now=NOW)
+    [alert] = _alerts(AlertRule.NO_PLAN)
+    assert len(alert.evidence) == 20
 
 
 def test_a_rule_left_out_of_the_settings_does_not_run(settings, clinician, care_setting):
