@@ -99,7 +99,7 @@ def child_key(nhs_number: str) -> str:
     return salted_hmac("privacy.alert.child", nhs_number).hexdigest()[:24]
 
 
-def _median(values: Iterable[int]) -> float:
+def median_of(values: Iterable[int]) -> float:
     values = list(values)
     return float(statistics.median(values)) if values else 0.0
 
@@ -128,8 +128,8 @@ def _above_usual(
     touched = {(c.user_id, c.organisation_id) for c in new}
     for user_id, organisation_id in sorted(touched):
         checks = [c for c in history.shift.get(user_id, []) if c.organisation_id == organisation_id and counted(c)]
-        own_usual = _median(usual_of_day(d) for d in history.user_days.get(user_id, []))
-        organisation_usual = _median(history.organisation_days.get(organisation_id, [])) if with_organisation else 0.0
+        own_usual = median_of(usual_of_day(d) for d in history.user_days.get(user_id, []))
+        organisation_usual = median_of(history.organisation_days.get(organisation_id, [])) if with_organisation else 0.0
         threshold = max(float(minimum), factor * own_usual, factor * organisation_usual)
         if len(checks) < threshold:
             continue

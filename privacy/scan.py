@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import Membership, OrganisationKind, User
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from plans.models import Plan
-from privacy.rules import CARE_SETTING_ACTIONS, CHECK_ACTIONS, Check, DayCounts, History
+from privacy.rules import CARE_SETTING_ACTIONS, CHECK_ACTIONS, Check, DayCounts, History, median_of
 
 _FIELDS = ("id", "occurred_at", "user_id", "organisation_id", "action", "nhs_number", "roles", "detail")
 
@@ -58,12 +58,22 @@ def new_checks(*, after: datetime, until: datetime) -> list[Check]:
     return [_as_check(r) for r in rows.order_by("occurred_at", "id").values(*_FIELDS)]
 
 
+def _volume_candidates(history: History, organisation_ids: list[int]) -> list[int]:
+    found = set()
+    for user_id, checks in history.shift.items():
+        own = median_of(d.checks for d in history.user_days.get(user_id, []))
+        threshold = max(float(settings.PRIVACY_VOLUME_MIN), settings.PRIVACY_VOLUME_FACTOR * own)
+        per_organisation = Counter(c.organisation_id for c in checks)
+        found |= {o for o, n in per_organisation.items() if n >= threshold}
+    return sorted(found & set(organisation_ids))
+
+
 def history_load(new: list[Check], *, end: datetime) -> History:
     """What the rules need about the users, organisations, children and plans of `new`.
 
     1. the shift's checks of each user (rows: they are the evidence);
-    2. the baseline grouped per user and day, per organisation, user and day, per user and hour,
-       per user and care setting;
+    2. the baseline grouped per user and day, per user and hour, per user and care setting, and
+       per organisation, user and day for the organisations where the volume rule may fire;
     3. each (user, child) pair's checks since the baseline began;
     4. the plans named in the new checks, and the users' names and local authorities.
     """
@@ -98,9 +108,13 @@ def history_load(new: list[Check], *, end: datetime) -> History:
         user_days[row["user_id"]].append(DayCounts(row["checks"], row["no_plan"], row["silent"]))
     history.user_days = dict(user_days)
 
+    # The organisation's usual only matters where a user already reached the volume rule's
+    # threshold on their own usual: reading every check of every organisation in the baseline
+    # was most of the scan's time (docs/performance.md, bench.privacy).
+    candidates = _volume_candidates(history, organisation_ids)
     organisation_days: dict[int, list[int]] = defaultdict(list)
     per_user_day = (
-        baseline.filter(organisation_id__in=organisation_ids)
+        baseline.filter(organisation_id__in=candidates)
         .annotate(day=TruncDate("occurred_at", tzinfo=tz))
         .values("organisation_id", "user_id", "day")
         .annotate(checks=Count("id"))
