@@ -201,11 +201,14 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     (a re-check minutes later is someone correcting a typo, not looking again)."""
     findings = []
     gap = timedelta(hours=settings.PRIVACY_RECHECK_GAP_HOURS)
-    pairs = sorted({(c.user_id, c.nhs_number, c.organisation_id) for c in new if c.nhs_number})
-    for user_id, nhs_number, organisation_id in pairs:
+    # Grouped once: a day's new checks are thousands, and each pair's are a few.
+    latest_of: dict[tuple[int, str, int], list[Check]] = defaultdict(list)
+    for c in new:
+        if c.nhs_number:
+            latest_of[(c.user_id, c.nhs_number, c.organisation_id)].append(c)
+    for (user_id, nhs_number, organisation_id), latest in sorted(latest_of.items()):
         checks = history.child_checks.get((user_id, nhs_number), [])
         days = sorted({c.day for c in checks})
-        latest = [c for c in new if c.user_id == user_id and c.nhs_number == nhs_number]
         after_no_plan = [
             (earlier, later)
             for later in latest

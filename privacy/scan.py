@@ -93,20 +93,33 @@ def history_load(new: list[Check], *, end: datetime) -> History:
     history.shift = dict(by_user)
 
     baseline = _checks(AuditEvent.objects.filter(occurred_at__gte=baseline_start, occurred_at__lte=shift_start))
-    users_baseline = baseline.filter(user_id__in=user_ids)
-    days = (
-        users_baseline.annotate(day=TruncDate("occurred_at", tzinfo=tz))
-        .values("user_id", "day")
-        .annotate(
-            checks=Count("id"),
-            no_plan=Count("id", filter=Q(detail__plan_ids=[])),
-            silent=Count("id", filter=Q(action=AuditAction.CHILD_VIEWED_SILENTLY)),
-        )
+    # One pass over the users' baseline, grouped finely enough for the days, hours and places
+    # at once (three grouped reads of the same rows took twice as long).
+    grouped = (
+        baseline.filter(user_id__in=user_ids)
+        .annotate(day=TruncDate("occurred_at", tzinfo=tz), hour=ExtractHour("occurred_at", tzinfo=tz))
+        .values("user_id", "day", "hour", "organisation_id", "action")
+        .annotate(checks=Count("id"), no_plan=Count("id", filter=Q(detail__plan_ids=[])))
     )
+    per_day: dict[tuple[int, object], list[int]] = defaultdict(lambda: [0, 0, 0])
+    hours: dict[int, Counter[int]] = defaultdict(Counter)
+    places: dict[int, Counter[int]] = defaultdict(Counter)
+    for row in grouped:
+        user_id, n = row["user_id"], row["checks"]
+        counts = per_day[(user_id, row["day"])]
+        counts[0] += n
+        counts[1] += row["no_plan"]
+        if row["action"] == AuditAction.CHILD_VIEWED_SILENTLY:
+            counts[2] += n
+        hours[user_id][row["hour"]] += n
+        if row["action"] in CARE_SETTING_ACTIONS:
+            places[user_id][row["organisation_id"]] += n
     user_days: dict[int, list[DayCounts]] = defaultdict(list)
-    for row in days:
-        user_days[row["user_id"]].append(DayCounts(row["checks"], row["no_plan"], row["silent"]))
+    for (user_id, _), (checks, no_plan, silent) in per_day.items():
+        user_days[user_id].append(DayCounts(checks, no_plan, silent))
     history.user_days = dict(user_days)
+    history.hours = dict(hours)
+    history.places = dict(places)
 
     # The organisation's usual only matters where a user already reached the volume rule's
     # threshold on their own usual: reading every check of every organisation in the baseline
@@ -122,23 +135,6 @@ def history_load(new: list[Check], *, end: datetime) -> History:
     for row in per_user_day:
         organisation_days[row["organisation_id"]].append(row["checks"])
     history.organisation_days = dict(organisation_days)
-
-    hours: dict[int, Counter[int]] = defaultdict(Counter)
-    for row in (
-        users_baseline.annotate(hour=ExtractHour("occurred_at", tzinfo=tz))
-        .values("user_id", "hour")
-        .annotate(n=Count("id"))
-    ):
-        hours[row["user_id"]][row["hour"]] += row["n"]
-    history.hours = dict(hours)
-    places: dict[int, Counter[int]] = defaultdict(Counter)
-    for row in (
-        users_baseline.filter(action__in=CARE_SETTING_ACTIONS)
-        .values("user_id", "organisation_id")
-        .annotate(n=Count("id"))
-    ):
-        places[row["user_id"]][row["organisation_id"]] += row["n"]
-    history.places = dict(places)
 
     numbers = sorted({c.nhs_number for c in new if c.nhs_number})
     child_checks: dict[tuple[int, str], list[Check]] = defaultdict(list)

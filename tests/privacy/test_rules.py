@@ -288,7 +288,7 @@ def test_the_scan_reads_a_fixed_number_of_queries_however_many_users(django_asse
         user = UserFactory(full_name=f"Checker Number{n}")
         baseline(user, care_setting, per_day=1, days=3)
         checks(user, care_setting, at(0, 9), 3, first=8000 + 10 * n)
-    # The scan's row (read, insert, update), the new checks, six reads of history (none for the
-    # organisations' usual: nobody reached the volume rule's minimum), savepoints.
-    with django_assert_num_queries(15):
+    # The scan's row (read, insert, update), the new checks, four reads of history (none for
+    # the organisations' usual: nobody reached the volume rule's minimum), savepoints.
+    with django_assert_num_queries(13):
         alerts_scan(now=NOW)
