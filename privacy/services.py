@@ -54,7 +54,9 @@ def _alert_raise(finding: Finding) -> Alert | None:
         audit_record(
             action=AuditAction.PRIVACY_ALERT_RAISED,
             organisation=alert.organisation,
-            detail={"alert_id": alert.pk, "rule": alert.rule, "subject_user_id": alert.user_id},
+            # Not the user the alert is about: national admins read every organisation's audit
+            # log and must learn counts only (the alert, which they cannot open, names them).
+            detail={"alert_id": alert.pk, "rule": alert.rule},
         )
         return alert
     if alert.status == AlertStatus.OPEN:
@@ -116,7 +118,7 @@ def investigation_open(*, alert: Alert, by: User, reason: str, request: HttpRequ
         action=AuditAction.PRIVACY_INVESTIGATION_OPENED,
         request=request,
         user=by,
-        detail={"alert_id": alert.pk, "rule": alert.rule, "subject_user_id": alert.user_id},
+        detail={"alert_id": alert.pk, "rule": alert.rule},
     )
     return alert
 
@@ -141,7 +143,7 @@ def alert_close(*, alert: Alert, by: User, outcome: str, note: str, request: Htt
         action=AuditAction.PRIVACY_ALERT_CLOSED,
         request=request,
         user=by,
-        detail={"alert_id": alert.pk, "rule": alert.rule, "subject_user_id": alert.user_id, "outcome": outcome},
+        detail={"alert_id": alert.pk, "rule": alert.rule, "outcome": outcome},
     )
     return alert
 

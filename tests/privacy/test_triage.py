@@ -140,3 +140,19 @@ def test_national_admin_sees_counts_by_organisation_and_rule_never_identities(
     assert care_setting.name in page and AlertRule.REPEAT_CHILD.label in page
     assert clinician.full_name not in page and CHILD[-4:] not in page
     assert _alert_url(alert) not in page
+
+
+def test_the_audit_log_of_an_alert_does_not_say_whom_it_is_about(client_for, officer, alert, clinician):
+    # National admins read every organisation's audit log: the alert's events name the alert only.
+    client = client_for(officer)
+    client.post(_alert_url(alert, "investigation_open"), {"reason": "Routine review"})
+    client.post(_alert_url(alert, "alert_close"), {"outcome": "no_concern", "note": "Fine"})
+    actions = (
+        AuditAction.PRIVACY_ALERT_RAISED,
+        AuditAction.PRIVACY_INVESTIGATION_OPENED,
+        AuditAction.PRIVACY_ALERT_CLOSED,
+    )
+    events = AuditEvent.objects.filter(action__in=actions)
+    assert events.count() == 3
+    for event in events:
+        assert clinician.pk not in event.detail.values() and event.user != clinician
