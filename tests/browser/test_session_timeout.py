@@ -37,4 +37,5 @@ def test_doing_nothing_signs_the_user_out(short_sessions, signed_in_page, live_s
     expect(page).to_have_url(live_server.url + "/login/?timeout=1", timeout=15000)
     expect(page.get_by_text("We signed you out because you had not done anything")).to_be_visible()
     page.goto(live_server.url + "/")
-    expect(page).to_have_url(live_server.url + "/login/")
+    # Signed out for good: the home page sends the browser to sign in, and back here after it.
+    expect(page).to_have_url(live_server.url + "/login/?next=/")
