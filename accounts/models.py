@@ -36,14 +36,23 @@ class Role(models.TextChoices):
     PLAN_MANAGER = "plan_manager", "Plan manager"
     ORG_ADMIN = "org_admin", "Organisation administrator"
     NATIONAL_ADMIN = "national_admin", "National administrator"
+    # Reviews the organisation's access-pattern alerts and answers families' "who looked" requests
+    # (privacy/); sees NHS numbers and staff names, so it is a child-data role.
+    PRIVACY_OFFICER = "privacy_officer", "Privacy officer"
 
 
 # Roles that show child data, and so sit behind the trained-user gate. Admin roles never do.
-CHILD_DATA_ROLES = frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD, Role.SOCIAL_WORKER, Role.PLAN_MANAGER})
+CHILD_DATA_ROLES = frozenset(
+    {Role.CLINICIAN, Role.SAFEGUARDING_LEAD, Role.SOCIAL_WORKER, Role.PLAN_MANAGER, Role.PRIVACY_OFFICER}
+)
 
 ROLES_BY_KIND = {
-    OrganisationKind.CARE_SETTING: frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD, Role.ORG_ADMIN}),
-    OrganisationKind.LOCAL_AUTHORITY: frozenset({Role.SOCIAL_WORKER, Role.PLAN_MANAGER, Role.ORG_ADMIN}),
+    OrganisationKind.CARE_SETTING: frozenset(
+        {Role.CLINICIAN, Role.SAFEGUARDING_LEAD, Role.ORG_ADMIN, Role.PRIVACY_OFFICER}
+    ),
+    OrganisationKind.LOCAL_AUTHORITY: frozenset(
+        {Role.SOCIAL_WORKER, Role.PLAN_MANAGER, Role.ORG_ADMIN, Role.PRIVACY_OFFICER}
+    ),
     OrganisationKind.NATIONAL: frozenset({Role.NATIONAL_ADMIN, Role.ORG_ADMIN}),
 }
 

@@ -42,6 +42,9 @@ LINKS: list[Link] = [
     Link("operations:service_health", "Service health"),
     Link("operations:la_deliveries", "Notification delivery"),
     Link("notifications:webhook_settings", "Webhook to your case-management system"),
+    Link("privacy:home", "Access-pattern alerts", in_header=True),
+    Link("privacy:access_report", "Who has looked at a child"),
+    Link("privacy:national", "Access-pattern alerts by organisation"),
 ]
 
 

@@ -99,6 +99,13 @@ class AuditAction(models.TextChoices):
     MESH_MAILBOX_CHANGED = "mesh_mailbox_changed", "MESH mailbox of a local authority set"
     MESH_MESSAGE_RECEIVED = "mesh_message_received", "MESH message received"
     MESH_MESSAGE_REFUSED = "mesh_message_refused", "MESH message refused"
+    # Access-pattern alerts and "who has looked at this child" (privacy/).
+    PRIVACY_ALERT_RAISED = "privacy_alert_raised", "Access-pattern alert raised"
+    PRIVACY_ALERT_VIEWED = "privacy_alert_viewed", "Access-pattern alert viewed"
+    PRIVACY_INVESTIGATION_OPENED = "privacy_investigation_opened", "Investigation of an alert opened"
+    PRIVACY_ALERT_CLOSED = "privacy_alert_closed", "Outcome of an alert recorded"
+    PRIVACY_ACCESS_REPORT = "privacy_access_report", "Who has looked at a child: report made"
+    PRIVACY_OPEN_ALERTS_SENT = "privacy_open_alerts_sent", "Open alerts count e-mailed"
 
 
 class AuditOutcome(models.TextChoices):

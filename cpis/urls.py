@@ -35,6 +35,7 @@ urlpatterns = [
     path("plans/", include("plans.urls")),
     path("reports/", include("reports.urls")),
     path("guidance/", include("guidance.urls")),
+    path("privacy/", include("privacy.urls")),
 ]
 
 if settings.DEBUG:

@@ -65,6 +65,7 @@ def role_user(db, care_setting, local_authority, national):
         Role.PLAN_MANAGER: local_authority,
         Role.ORG_ADMIN: care_setting,
         Role.NATIONAL_ADMIN: national,
+        Role.PRIVACY_OFFICER: care_setting,
     }
 
     def make(role: str, organisation=None, **kwargs):

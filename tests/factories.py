@@ -81,6 +81,7 @@ def user_with_role(
             Role.PLAN_MANAGER: {"local_authority": True},
             Role.NATIONAL_ADMIN: {"national": True},
             Role.ORG_ADMIN: {},
+            Role.PRIVACY_OFFICER: {},
         }[role]
         organisation = OrganisationFactory(**kind)
     user = UserFactory(trained=trained, enrolled=enrolled)

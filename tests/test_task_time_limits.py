@@ -21,6 +21,7 @@ NETWORKED = {
     "plans.tasks.plan_upload_analyse_task": "PDS",
     "plans.tasks.plan_upload_apply_task": "PDS",
     "operations.tasks.pool_heartbeat": "Redis",
+    "privacy.tasks.open_alerts_email_send": "SMTP",
 }
 
 

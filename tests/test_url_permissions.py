@@ -77,6 +77,8 @@ def world(db):
         "la_admin": user_with_role(Role.ORG_ADMIN, w.la),
         "setting_admin": user_with_role(Role.ORG_ADMIN, w.care_setting),
         "national_admin": user_with_role(Role.NATIONAL_ADMIN, w.national),
+        "privacy_officer": user_with_role(Role.PRIVACY_OFFICER, w.care_setting),
+        "la_privacy_officer": user_with_role(Role.PRIVACY_OFFICER, w.la),
         "untrained_clinician": user_with_role(Role.CLINICIAN, w.care_setting, trained=False),
         "untrained_social_worker": user_with_role(Role.SOCIAL_WORKER, w.la, trained=False),
     }

@@ -19,6 +19,9 @@ PERSONAS = [
     "la_admin",
     "setting_admin",
     "national_admin",
+    # The privacy officers of the care setting and of the local authority (privacy/).
+    "privacy_officer",
+    "la_privacy_officer",
     # Child-data roles stopped at the trained-user gate (no current training record).
     "untrained_clinician",
     "untrained_social_worker",

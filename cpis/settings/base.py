@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "fhir",
     "reports",
     "guidance",
+    "privacy",
     "operations",
     "identity",
     "single_sign_on",
@@ -273,6 +274,36 @@ FHIR_READ_EPISODE_MINUTES = env.int("FHIR_READ_EPISODE_MINUTES", default=240)
 # Checks of children (web and API, silent reads included) one user may make in an hour; over it
 # further checks are refused and the organisation's admins are told. 0 switches the limit off.
 CHECK_RATE_LIMIT_PER_HOUR = env.int("CHECK_RATE_LIMIT_PER_HOUR", default=60)
+# Access-pattern alerts (privacy/rules.py, docs/privacy.md): which rules run, their thresholds
+# and windows. A "shift" is the hours before the newest check; "usual" is the median over the
+# days of the baseline on which the user (or their organisation's users) checked at all.
+PRIVACY_RULES = env.list(
+    "PRIVACY_RULES",
+    default=[
+        "volume", "repeat_child", "no_plan", "unusual_hours", "unusual_place",
+        "possible_relative", "own_local_authority", "silent_reads",
+    ],
+)  # fmt: skip
+PRIVACY_SHIFT_HOURS = env.int("PRIVACY_SHIFT_HOURS", default=12)
+PRIVACY_BASELINE_DAYS = env.int("PRIVACY_BASELINE_DAYS", default=30)
+PRIVACY_VOLUME_FACTOR = env.float("PRIVACY_VOLUME_FACTOR", default=3.0)
+PRIVACY_VOLUME_MIN = env.int("PRIVACY_VOLUME_MIN", default=30)
+# The same child on this many different days within the baseline, or again this many hours or
+# more after a check of them that found no plan.
+PRIVACY_REPEAT_DAYS = env.int("PRIVACY_REPEAT_DAYS", default=3)
+PRIVACY_RECHECK_GAP_HOURS = env.int("PRIVACY_RECHECK_GAP_HOURS", default=1)
+PRIVACY_NO_PLAN_FACTOR = env.float("PRIVACY_NO_PLAN_FACTOR", default=3.0)
+PRIVACY_NO_PLAN_MIN = env.int("PRIVACY_NO_PLAN_MIN", default=20)
+# Usual hours and places need this many earlier checks; an hour within the margin of one the
+# user has checked in before is usual.
+PRIVACY_UNUSUAL_MIN_HISTORY = env.int("PRIVACY_UNUSUAL_MIN_HISTORY", default=20)
+PRIVACY_UNUSUAL_HOUR_MARGIN = env.int("PRIVACY_UNUSUAL_HOUR_MARGIN", default=1)
+PRIVACY_SILENT_FACTOR = env.float("PRIVACY_SILENT_FACTOR", default=3.0)
+PRIVACY_SILENT_MIN = env.int("PRIVACY_SILENT_MIN", default=5)
+# How often beat scans the new audit events, and how far behind now it stays so that a check
+# whose transaction is still open when the scan runs is read by the next one.
+PRIVACY_SCAN_INTERVAL = env.int("PRIVACY_SCAN_INTERVAL", default=300)
+PRIVACY_SCAN_LAG_SECONDS = env.int("PRIVACY_SCAN_LAG_SECONDS", default=60)
 # Access administration (docs/administration.md): invitation links, unused accounts, reminders.
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
@@ -638,6 +669,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.report_days_roll_up",
         "schedule": crontab(minute=15),
         "options": {"expires": 3600.0},
+    },
+    "privacy-alerts-scan": {
+        "task": "privacy.tasks.alerts_scan",
+        "schedule": float(PRIVACY_SCAN_INTERVAL),
+        "options": {"expires": float(PRIVACY_SCAN_INTERVAL)},
+    },
+    # Mondays: each organisation's privacy officers are told how many alerts are open.
+    "privacy-open-alerts-email": {
+        "task": "privacy.tasks.open_alerts_email_send",
+        "schedule": crontab(day_of_week=1, hour=8, minute=0),
     },
 }
 # Each delivery channel's pool proves itself alive on its own queue (operations/tasks.py).

@@ -23,7 +23,17 @@ from single_sign_on.models import ClientAuthMethod, IdentityProvider
 from tests.conftest import signed_in
 from tests.test_url_permissions import EXPECTATIONS, URL_NAMES, world  # noqa: F401 - world is a fixture
 
-PROJECT_APPS = ("accounts", "administration", "audit", "plans", "attendances", "notifications", "fhir", "mesh")
+PROJECT_APPS = (
+    "accounts",
+    "administration",
+    "audit",
+    "plans",
+    "attendances",
+    "notifications",
+    "fhir",
+    "mesh",
+    "privacy",
+)
 
 # Query parameters views read directly rather than through a form. (Not the audit page's "clear"
 # button: sent with everything else it would skip the search form it is there to exercise.)

@@ -17,6 +17,7 @@ from demo.attendances import seed_attendances_demo
 from demo.mesh import LA_MAILBOXES
 from demo.notifications import seed_notifications_demo
 from demo.plans import seed_plans_demo
+from demo.privacy import seed_privacy_demo
 from mesh.services import mesh_mailbox_set
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -95,6 +96,8 @@ USERS = [
         True,
     ),
     ("national.admin@demo.example", "Ruth Evans", [("X26", Role.NATIONAL_ADMIN)], False),
+    ("privacy.officer@demo.example", "Olu Adeyemi", [("RDE01", Role.PRIVACY_OFFICER)], True),
+    ("la.privacy.officer@demo.example", "Fiona Grant", [("LA001", Role.PRIVACY_OFFICER)], True),
 ]
 
 
@@ -140,6 +143,8 @@ class Command(BaseCommand):
         plans = seed_plans_demo(organisations)
         notifications = seed_notifications_demo()
         visits = seed_attendances_demo()
+        # Last: the scan reads the checks above too.
+        alerts = seed_privacy_demo()
         providers = 0
         # The image leaves the local OpenID Connect provider out (.dockerignore), and with it the
         # providers that would point at it: a demo deployed from the image has no single sign-on.
@@ -150,7 +155,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users, {plans} new plans, "
-                f"{notifications} inbox notifications, {visits} more visits, {providers} single sign-on providers. "
+                f"{notifications} inbox notifications, {visits} more visits, {alerts} access-pattern alerts, "
+                f"{providers} single sign-on providers. "
                 f"Password {DEMO_PASSWORD!r}, authenticator secret {DEMO_TOTP_SECRET}."
             )
         )

@@ -1,0 +1,98 @@
+"""Access-pattern alerts about staff who look at children's records (issue 29, docs/privacy.md)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class AlertRule(models.TextChoices):
+    VOLUME = "volume", "Far more checks in a shift than usual"
+    REPEAT_CHILD = "repeat_child", "The same child checked again"
+    NO_PLAN = "no_plan", "Many checks that found no plan"
+    UNUSUAL_HOURS = "unusual_hours", "Checks outside the user's usual hours"
+    UNUSUAL_PLACE = "unusual_place", "Checks at a care setting the user does not usually work at"
+    POSSIBLE_RELATIVE = "possible_relative", "The child's family name is the user's own"
+    OWN_LOCAL_AUTHORITY = "own_local_authority", "The child's plan is held by a local authority the user belongs to"
+    SILENT_READS = "silent_reads", "Silent reads above the usual rate"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    INVESTIGATING = "investigating", "Being investigated"
+    CLOSED = "closed", "Closed"
+
+
+class AlertOutcome(models.TextChoices):
+    NO_CONCERN = "no_concern", "No concern"
+    CONCERN = "concern", "Concern"
+
+
+class Alert(models.Model):
+    """One rule tripped by one user's checks at one organisation.
+
+    `evidence` holds the audit events involved as ids, times, outcomes and the organisation
+    where each happened; the NHS numbers are read from the audit log when the alert is shown,
+    so they are masked in one place (`privacy.selectors.alert_evidence`).
+    """
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    rule = models.CharField(max_length=30, choices=AlertRule.choices)
+    # What makes a second firing the same alert (a day, a child's keyed hash, a care setting):
+    # the beat runs every few minutes and must not raise one alert per run.
+    dedupe_key = models.CharField(max_length=100)
+    raised_at = models.DateTimeField(default=timezone.now)
+    # The threshold and what was observed, in words without names or NHS numbers.
+    explanation = models.CharField(max_length=300)
+    evidence = models.JSONField(default=list)
+    status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    investigation_reason = models.TextField(blank=True)
+    investigated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    investigated_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=AlertOutcome.choices, blank=True)
+    outcome_note = models.TextField(blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "rule", "dedupe_key"], name="privacy_alert_once_per_key"),
+            # Nobody sees unmasked evidence without a recorded reason.
+            models.CheckConstraint(
+                name="privacy_alert_investigated_with_reason",
+                condition=Q(status=AlertStatus.OPEN) | (~Q(investigation_reason="") & Q(investigated_at__isnull=False)),
+            ),
+            models.CheckConstraint(
+                name="privacy_alert_closed_with_outcome",
+                condition=~Q(status=AlertStatus.CLOSED) | (~Q(outcome="") & Q(closed_at__isnull=False)),
+            ),
+        ]
+        indexes = [
+            # The privacy officer's home (open alerts of the organisation) and the weekly e-mail.
+            models.Index(fields=["organisation", "status", "-raised_at"], name="privacy_alert_org_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert {self.pk} ({self.rule}, {self.status})"
+
+    @property
+    def unmasked(self) -> bool:
+        return self.status != AlertStatus.OPEN
+
+
+class AlertScan(models.Model):
+    """Where the beat's scan of the audit log got to: one row."""
+
+    scanned_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="privacy_alert_scan_one_row", condition=Q(id=1))]
+
+    def __str__(self) -> str:
+        return f"Scanned until {self.scanned_until:%Y-%m-%d %H:%M}"

@@ -1,0 +1,377 @@
+"""The access-pattern rules (issue 29; docs/privacy.md "Rules"), each a pure function of the new
+checks and what the scan read about their users' past (`History`, privacy/scan.py).
+
+Every rule returns `Finding`s that name the rule, the checks involved and, in `explanation`, the
+threshold it applied and what it observed, in words without names or NHS numbers. Thresholds
+and windows are settings (cpis/settings/base.py, PRIVACY_*), read when the rule runs.
+"""
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from accounts.models import Role
+from audit.models import AuditAction
+from privacy.models import AlertRule
+
+# The audit actions that are a look at one child's record.
+CHECK_ACTIONS = (AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY, AuditAction.CHILD_VIEWED_BY_LA)
+# Those made at a care setting: where a user "usually works" is where they make these.
+CARE_SETTING_ACTIONS = (AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One look at a child's record, as the audit log holds it."""
+
+    id: int
+    at: datetime
+    user_id: int
+    organisation_id: int
+    action: str
+    nhs_number: str
+    roles: str
+    plan_ids: tuple[int, ...]
+
+    @property
+    def plan_found(self) -> bool:
+        return bool(self.plan_ids)
+
+    @property
+    def day(self) -> date:
+        return timezone.localtime(self.at).date()
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    checks: int
+    no_plan: int
+    silent: int
+
+
+@dataclass
+class History:
+    """What the rules know beyond the new checks; the scan fills it with a few grouped queries.
+
+    The baseline is the PRIVACY_BASELINE_DAYS before the shift; the shift the PRIVACY_SHIFT_HOURS
+    up to the end of the scan.
+    """
+
+    shift_start: datetime
+    end: datetime
+    # Each user's checks in the shift (the new ones among them), oldest first.
+    shift: dict[int, list[Check]] = field(default_factory=dict)
+    # Per user, their counts on each baseline day on which they checked at all.
+    user_days: dict[int, list[DayCounts]] = field(default_factory=dict)
+    # Per organisation, the count of each (user, day) with checks there in the baseline.
+    organisation_days: dict[int, list[int]] = field(default_factory=dict)
+    # Per user, their baseline checks by local hour, and by organisation (care settings only).
+    hours: dict[int, Counter[int]] = field(default_factory=dict)
+    places: dict[int, Counter[int]] = field(default_factory=dict)
+    # Per (user, NHS number) of a new check: that user's checks of that child since the
+    # baseline began, oldest first.
+    child_checks: dict[tuple[int, str], list[Check]] = field(default_factory=dict)
+    # Per plan id in a new check: (the child's family name, the plan's local authority).
+    plans: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # Per user: (full name, the local authorities they are a member of).
+    users: dict[int, tuple[str, frozenset[int]]] = field(default_factory=dict)
+
+
+@dataclass
+class Finding:
+    rule: str
+    user_id: int
+    organisation_id: int
+    dedupe_key: str
+    explanation: str
+    evidence: list[Check]
+
+
+def child_key(nhs_number: str) -> str:
+    """A stable stand-in for an NHS number in an alert's key: the key is not masked, the number
+    must not be readable from it."""
+    return salted_hmac("privacy.alert.child", nhs_number).hexdigest()[:24]
+
+
+def median_of(values: Iterable[int]) -> float:
+    values = list(values)
+    return float(statistics.median(values)) if values else 0.0
+
+
+def _day_key(history: History, *parts: object) -> str:
+    """At most one alert per rule, user, day (and child or place): the scan runs every few
+    minutes and adds later evidence of the same day to the alert already raised."""
+    return ":".join(str(p) for p in (timezone.localtime(history.end).date().isoformat(), *parts))
+
+
+def _above_usual(
+    *,
+    rule: str,
+    new: list[Check],
+    history: History,
+    counted: Callable[[Check], bool],
+    usual_of_day: Callable[[DayCounts], int],
+    factor: float,
+    minimum: int,
+    what: str,
+    with_organisation: bool = False,
+) -> list[Finding]:
+    """The shared shape of the volume rules: a user's `counted` checks at one organisation in the
+    shift reach `factor` × their usual (and their organisation's usual) and at least `minimum`."""
+    findings = []
+    touched = {(c.user_id, c.organisation_id) for c in new}
+    for user_id, organisation_id in sorted(touched):
+        checks = [c for c in history.shift.get(user_id, []) if c.organisation_id == organisation_id and counted(c)]
+        own_usual = median_of(usual_of_day(d) for d in history.user_days.get(user_id, []))
+        organisation_usual = median_of(history.organisation_days.get(organisation_id, [])) if with_organisation else 0.0
+        threshold = max(float(minimum), factor * own_usual, factor * organisation_usual)
+        if len(checks) < threshold:
+            continue
+        usual = f"their usual {own_usual:g}"
+        if with_organisation:
+            usual += f", their organisation's usual {organisation_usual:g}"
+        findings.append(
+            Finding(
+                rule=rule,
+                user_id=user_id,
+                organisation_id=organisation_id,
+                dedupe_key=_day_key(history),
+                explanation=(
+                    f"{len(checks)} {what} in {settings.PRIVACY_SHIFT_HOURS} hours; the threshold is "
+                    f"{threshold:g} ({factor:g} × the higher of {usual}, and at least {minimum})."
+                ),
+                evidence=checks,
+            )
+        )
+    return findings
+
+
+def volume(new: list[Check], history: History) -> list[Finding]:
+    return _above_usual(
+        rule=AlertRule.VOLUME,
+        new=new,
+        history=history,
+        counted=lambda c: True,
+        usual_of_day=lambda d: d.checks,
+        factor=settings.PRIVACY_VOLUME_FACTOR,
+        minimum=settings.PRIVACY_VOLUME_MIN,
+        what="checks",
+        with_organisation=True,
+    )
+
+
+def no_plan(new: list[Check], history: History) -> list[Finding]:
+    return _above_usual(
+        rule=AlertRule.NO_PLAN,
+        new=new,
+        history=history,
+        counted=lambda c: not c.plan_found,
+        usual_of_day=lambda d: d.no_plan,
+        factor=settings.PRIVACY_NO_PLAN_FACTOR,
+        minimum=settings.PRIVACY_NO_PLAN_MIN,
+        what="checks that found no plan",
+    )
+
+
+def silent_reads(new: list[Check], history: History) -> list[Finding]:
+    leads_silent = [
+        c for c in new if c.action == AuditAction.CHILD_VIEWED_SILENTLY and Role.SAFEGUARDING_LEAD in c.roles.split(",")
+    ]
+    return _above_usual(
+        rule=AlertRule.SILENT_READS,
+        new=leads_silent,
+        history=history,
+        counted=lambda c: c.action == AuditAction.CHILD_VIEWED_SILENTLY,
+        usual_of_day=lambda d: d.silent,
+        factor=settings.PRIVACY_SILENT_FACTOR,
+        minimum=settings.PRIVACY_SILENT_MIN,
+        what="silent reads",
+    )
+
+
+def repeat_child(new: list[Check], history: History) -> list[Finding]:
+    """The same user and child on PRIVACY_REPEAT_DAYS different days of the baseline and shift,
+    or again at least PRIVACY_RECHECK_GAP_HOURS after a check of the child that found no plan
+    (a re-check minutes later is someone correcting a typo, not looking again)."""
+    findings = []
+    gap = timedelta(hours=settings.PRIVACY_RECHECK_GAP_HOURS)
+    # Grouped once: a day's new checks are thousands, and each pair's are a few.
+    latest_of: dict[tuple[int, str, int], list[Check]] = defaultdict(list)
+    for c in new:
+        if c.nhs_number:
+            latest_of[(c.user_id, c.nhs_number, c.organisation_id)].append(c)
+    for (user_id, nhs_number, organisation_id), latest in sorted(latest_of.items()):
+        checks = history.child_checks.get((user_id, nhs_number), [])
+        days = sorted({c.day for c in checks})
+        after_no_plan = [
+            (earlier, later)
+            for later in latest
+            for earlier in checks
+            if not earlier.plan_found and earlier.at <= later.at - gap
+        ]
+        if len(days) >= settings.PRIVACY_REPEAT_DAYS:
+            explanation = (
+                f"The same child checked on {len(days)} different days in {settings.PRIVACY_BASELINE_DAYS} days; "
+                f"the threshold is {settings.PRIVACY_REPEAT_DAYS} days."
+            )
+        elif after_no_plan:
+            earlier, later = after_no_plan[0]
+            hours = (later.at - earlier.at).total_seconds() / 3600
+            explanation = (
+                f"The same child checked again {hours:.0f} hours after a check that found no plan; "
+                f"the threshold is {settings.PRIVACY_RECHECK_GAP_HOURS} hours."
+            )
+        else:
+            continue
+        findings.append(
+            Finding(
+                rule=AlertRule.REPEAT_CHILD,
+                user_id=user_id,
+                organisation_id=organisation_id,
+                dedupe_key=_day_key(history, child_key(nhs_number)),
+                explanation=explanation,
+                evidence=checks,
+            )
+        )
+    return findings
+
+
+def _usual_hour(hour: int, seen: Counter[int]) -> bool:
+    margin = settings.PRIVACY_UNUSUAL_HOUR_MARGIN
+    return any(seen[(hour + d) % 24] for d in range(-margin, margin + 1))
+
+
+def unusual_hours(new: list[Check], history: History) -> list[Finding]:
+    """Checks at an hour of the day at which the user has not checked in the baseline (with a
+    margin either side), once they have PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
+    findings = []
+    for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
+        seen = history.hours.get(user_id, Counter())
+        if sum(seen.values()) < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
+            continue
+        odd = [c for c in checks if not _usual_hour(timezone.localtime(c.at).hour, seen)]
+        if not odd:
+            continue
+        hours = sorted({f"{timezone.localtime(c.at):%H}:00" for c in odd})
+        findings.append(
+            Finding(
+                rule=AlertRule.UNUSUAL_HOURS,
+                user_id=user_id,
+                organisation_id=organisation_id,
+                dedupe_key=_day_key(history),
+                explanation=(
+                    f"{len(odd)} checks in hours ({', '.join(hours)}) in which this user made none of their "
+                    f"{sum(seen.values())} checks in {settings.PRIVACY_BASELINE_DAYS} days "
+                    f"(within {settings.PRIVACY_UNUSUAL_HOUR_MARGIN} hour either side)."
+                ),
+                evidence=odd,
+            )
+        )
+    return findings
+
+
+def unusual_place(new: list[Check], history: History) -> list[Finding]:
+    """Checks at a care setting where the user made none of their baseline checks, once they have
+    PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
+    findings = []
+    for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
+        checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
+        seen = history.places.get(user_id, Counter())
+        total = sum(seen.values())
+        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or seen[organisation_id]:
+            continue
+        findings.append(
+            Finding(
+                rule=AlertRule.UNUSUAL_PLACE,
+                user_id=user_id,
+                organisation_id=organisation_id,
+                dedupe_key=_day_key(history, organisation_id),
+                explanation=(
+                    f"{len(checks)} checks at a care setting where this user made none of their {total} checks "
+                    f"in {settings.PRIVACY_BASELINE_DAYS} days (at least {settings.PRIVACY_UNUSUAL_MIN_HISTORY} "
+                    "are needed to judge)."
+                ),
+                evidence=checks,
+            )
+        )
+    return findings
+
+
+def family_name(full_name: str) -> str:
+    """The user's family name as the rule compares it: the last word of their name."""
+    words = full_name.split()
+    return words[-1].casefold() if words else ""
+
+
+def possible_relative(new: list[Check], history: History) -> list[Finding]:
+    findings = []
+    for check in new:
+        name, _ = history.users.get(check.user_id, ("", frozenset()))
+        own = family_name(name)
+        if own and any(history.plans.get(p, ("", 0))[0].casefold() == own for p in check.plan_ids):
+            findings.append(
+                Finding(
+                    rule=AlertRule.POSSIBLE_RELATIVE,
+                    user_id=check.user_id,
+                    organisation_id=check.organisation_id,
+                    dedupe_key=_day_key(history, child_key(check.nhs_number)),
+                    explanation="The child's family name on their plan is the same as the user's own family name.",
+                    evidence=[check],
+                )
+            )
+    return findings
+
+
+def own_local_authority(new: list[Check], history: History) -> list[Finding]:
+    """A check, made elsewhere, of a child whose plan a local authority holds where the user is
+    also a member: their work there gives them no reason to check the child from a care setting."""
+    findings = []
+    for check in new:
+        _, authorities = history.users.get(check.user_id, ("", frozenset()))
+        holders = {history.plans[p][1] for p in check.plan_ids if p in history.plans}
+        if check.organisation_id not in holders and holders & authorities:
+            findings.append(
+                Finding(
+                    rule=AlertRule.OWN_LOCAL_AUTHORITY,
+                    user_id=check.user_id,
+                    organisation_id=check.organisation_id,
+                    dedupe_key=_day_key(history, child_key(check.nhs_number)),
+                    explanation="The child's plan is held by a local authority where the user is also a member.",
+                    evidence=[check],
+                )
+            )
+    return findings
+
+
+def _grouped(checks: Iterable[Check]) -> dict[tuple[int, int], list[Check]]:
+    grouped: dict[tuple[int, int], list[Check]] = defaultdict(list)
+    for check in checks:
+        grouped[(check.user_id, check.organisation_id)].append(check)
+    return grouped
+
+
+RULES: dict[str, Callable[[list[Check], History], list[Finding]]] = {
+    AlertRule.VOLUME: volume,
+    AlertRule.REPEAT_CHILD: repeat_child,
+    AlertRule.NO_PLAN: no_plan,
+    AlertRule.UNUSUAL_HOURS: unusual_hours,
+    AlertRule.UNUSUAL_PLACE: unusual_place,
+    AlertRule.POSSIBLE_RELATIVE: possible_relative,
+    AlertRule.OWN_LOCAL_AUTHORITY: own_local_authority,
+    AlertRule.SILENT_READS: silent_reads,
+}
+
+
+def findings_for(new: list[Check], history: History) -> list[Finding]:
+    """Every enabled rule's findings (PRIVACY_RULES; an unknown name is refused at start-up by
+    privacy/checks.py, never skipped silently)."""
+    findings = []
+    for name in settings.PRIVACY_RULES:
+        findings += RULES[name](new, history)
+    return findings

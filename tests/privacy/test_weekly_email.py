@@ -1,0 +1,39 @@
+"""The weekly e-mail to each organisation's privacy officers: how many alerts are open, nothing
+else (issue 29)."""
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts.models import Role
+from audit.models import AuditAction, AuditEvent
+from privacy.models import Alert, AlertOutcome, AlertRule, AlertStatus
+from privacy.services import open_alerts_email_send
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_privacy_officer_is_told_only_how_many_alerts_are_open(
+    role_user, care_setting, local_authority, django_capture_on_commit_callbacks
+):
+    officer = role_user(Role.PRIVACY_OFFICER, care_setting)
+    la_officer = role_user(Role.PRIVACY_OFFICER, local_authority)
+    subject = role_user(Role.CLINICIAN, care_setting)
+    for n in range(2):
+        Alert.objects.create(
+            organisation=care_setting, user=subject, rule=AlertRule.VOLUME, dedupe_key=str(n), explanation="x"
+        )
+    Alert.objects.create(
+        organisation=care_setting, user=subject, rule=AlertRule.NO_PLAN, dedupe_key="c", explanation="x",
+        status=AlertStatus.CLOSED, investigation_reason="r", investigated_at=timezone.now(),
+        outcome=AlertOutcome.NO_CONCERN, closed_at=timezone.now(),
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert open_alerts_email_send() == 2
+    by_recipient = {m.to[0]: m.body for m in mail.outbox}
+    assert "There are 2 access-pattern alerts open" in by_recipient[officer.email]
+    assert "There are 0 access-pattern alerts open" in by_recipient[la_officer.email]
+    body = by_recipient[officer.email]
+    assert subject.full_name not in body and "volume" not in body.lower()
+    sent = AuditEvent.objects.filter(action=AuditAction.PRIVACY_OPEN_ALERTS_SENT)
+    assert {e.detail["open_alerts"] for e in sent} == {0, 2}
