@@ -472,3 +472,19 @@ def test_date_of_birth_mismatch_is_an_error_style_warning_above_the_plans(clinic
     assert re.search(r"<h2[^>]*>\s*Check this is the right person\s*</h2>", warning.group(2))
     # What has already happened is said there, not only further down the page.
     assert f"told {plan.organisation.name}" in warning.group(2)
+
+
+def test_silent_read_asks_no_arrival_time_and_does_not_send_the_lead_to_themselves(lead_client):
+    form = _text(lead_client.get(SILENT))
+    assert "Arrival time" not in form
+    assert "Arrival time" in _text(lead_client.get(CHECK))
+
+    plan = PlanFactory()
+    result = _text(_post(lead_client, SILENT, nhs_number=plan.nhs_number))
+    assert "Tell your safeguarding lead" not in result
+    assert "record in the patient's notes" in result.lower()
+
+
+def test_a_clinician_is_still_told_to_tell_their_safeguarding_lead(clinician_client):
+    plan = PlanFactory()
+    assert "Tell your safeguarding lead" in _text(_post(clinician_client, nhs_number=plan.nhs_number))

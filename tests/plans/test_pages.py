@@ -539,3 +539,11 @@ def test_a_queued_upload_says_it_is_waiting_to_start_not_for_a_worker(manager, l
         organisation=local_authority, filename="plans.csv", status=UploadStatus.QUEUED, columns=["nhs_number"]
     )
     assert manager.get(f"/plans/uploads/{upload.pk}/progress/").json()["phase"] == "Waiting to start"
+
+
+def test_ending_a_looked_after_child_record_reads_as_ending_the_record(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority, looked_after=True)
+    page = manager.get(f"/plans/{plan.pk}/end/").content.decode()
+    assert "<h1>End the looked after child record</h1>" in page
+    cpp = PlanFactory(organisation=local_authority)
+    assert "<h1>End the child protection plan</h1>" in manager.get(f"/plans/{cpp.pk}/end/").content.decode()
