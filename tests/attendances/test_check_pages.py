@@ -488,3 +488,14 @@ def test_silent_read_asks_no_arrival_time_and_does_not_send_the_lead_to_themselv
 def test_a_clinician_is_still_told_to_tell_their_safeguarding_lead(clinician_client):
     plan = PlanFactory()
     assert "Tell your safeguarding lead" in _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+
+def test_the_local_authority_phone_numbers_never_wrap_mid_number(clinician_client):
+    plan = PlanFactory()
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+    links = re.findall(r'<a class="([^"]*)" href="tel:[^"]*">([^<]*)</a>', text)
+    assert {number for _, number in links} == {
+        plan.organisation.office_hours_phone,
+        plan.organisation.emergency_duty_phone,
+    }
+    assert all("cpis-nowrap" in classes.split() for classes, _ in links)
