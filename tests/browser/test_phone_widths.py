@@ -109,6 +109,12 @@ def test_a_new_api_token_and_its_revoke_button_fit_a_phone(signed_in_page, live_
     page.get_by_label("Name").fill("Ward PC system")
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_test_id("new-token")).to_be_visible()
+    # The copy button uses the browser's own clipboard, no library.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.get_by_role("button", name="Copy the token").click()
+    expect(page.get_by_role("status").filter(has_text="Copied")).to_be_visible()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == page.get_by_test_id("new-token").inner_text()
     scroll_width, client_width = _document_width(page)
     assert scroll_width <= client_width, f"{scroll_width} px wide at {client_width}"
     assert_accessible(page)
