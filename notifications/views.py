@@ -70,9 +70,9 @@ def inbox(request):
                 "-acknowledged_at", "-id"
             )
         elif status == "overdue":
-            notifications = notifications.filter(
-                status=NotificationStatus.NEW, overdue_since__isnull=False
-            ).order_by(*URGENT_FIRST)
+            notifications = notifications.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).order_by(
+                *URGENT_FIRST
+            )
         else:
             notifications = notifications.filter(status=NotificationStatus.NEW).order_by(*URGENT_FIRST)
         if filters.get("date_from"):
