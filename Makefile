@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast lint secrets-baseline audit lock bench install clean backup restore
+.PHONY: run test test-fast lint secrets-baseline audit lock bench install clean backup restore css
 
 # From the lock alone: every package pinned and checked against its hash (pip included), and
 # installed again whenever a lock changes.
@@ -54,6 +54,12 @@ test: install
 # for the edit-test loop. `make test` before pushing still runs them all.
 test-fast: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -m "not browser and not worker"
+
+# The NHS.UK CSS without @font-face (NHSUK_FONTS_FROM_NHS off), committed: the image's assets
+# stage installs no sass. tests/core/test_fonts.py fails when the committed file is stale.
+css:
+	node_modules/.bin/sass --no-source-map --style=compressed --quiet --load-path=node_modules \
+		static/cpis/nhsuk-frontend-system-fonts.scss static/cpis/nhsuk-frontend-system-fonts.min.css
 
 lint: install
 	$(VENV)/bin/ruff check .

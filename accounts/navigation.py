@@ -39,7 +39,7 @@ LINKS: list[Link] = [
     Link("reports:go_live", "Go-live checklist"),
     Link("reports:progress_organisations", "Implementation progress by organisation"),
     Link("audit:events", "Audit log", in_header=True),
-    Link("operations:service_health", "Service health"),
+    Link("operations:service_health", "Service health", in_header=True),
     Link("operations:la_deliveries", "Notification delivery"),
     Link("notifications:webhook_settings", "Webhook to your case-management system"),
     Link("privacy:home", "Access-pattern alerts", in_header=True),

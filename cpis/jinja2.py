@@ -150,4 +150,6 @@ def context(request) -> dict:
         "cspNonce": str(nonce) if nonce is not None else None,
         "session_idle_timeout": settings.SESSION_IDLE_TIMEOUT,
         "session_warning_before": settings.SESSION_WARNING_BEFORE,
+        "nhsuk_fonts_from_nhs": settings.NHSUK_FONTS_FROM_NHS,
+        "feedback_url": settings.FEEDBACK_URL,
     }

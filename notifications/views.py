@@ -3,6 +3,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +39,16 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 
 
+# Work waiting to be acknowledged, most urgent first: the overdue (longest overdue first), then
+# the rest oldest first, so the one that has waited longest is never eighth of eleven.
+URGENT_FIRST = (F("overdue_since").asc(nulls_last=True), "first_attended_at", "id")
+
+
+def _next_to_acknowledge(request, *, after: "Notification") -> "Notification | None":
+    waiting = notifications_in_inbox(request).filter(status=NotificationStatus.NEW).exclude(pk=after.pk)
+    return waiting.order_by(*URGENT_FIRST).first()
+
+
 def child_view_url(notification: "Notification") -> str:
     """The attendances app's child view for this notification."""
     return reverse("attendances:child_for_notification", kwargs={"notification_id": notification.pk})
@@ -60,9 +71,11 @@ def inbox(request: OrganisationRequest):
                 "-acknowledged_at", "-id"
             )
         elif status == "overdue":
-            notifications = notifications.filter(status=NotificationStatus.NEW, overdue_since__isnull=False)
+            notifications = notifications.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).order_by(
+                *URGENT_FIRST
+            )
         else:
-            notifications = notifications.filter(status=NotificationStatus.NEW)
+            notifications = notifications.filter(status=NotificationStatus.NEW).order_by(*URGENT_FIRST)
         if filters.get("date_from"):
             notifications = notifications.filter(last_attended_at__gte=day_start(filters["date_from"]))
         if filters.get("date_to"):
@@ -113,6 +126,9 @@ def _detail(request: OrganisationRequest, notification: "Notification", form: Ac
             "notification": notification,
             "form": form,
             "colleagues": social_workers_of(request.organisation),
+            "next_notification": _next_to_acknowledge(request, after=notification)
+            if notification.status == NotificationStatus.ACKNOWLEDGED
+            else None,
             "child_view_url": child_view_url(notification),
             "plan_labels": dict(PlanType.choices),
             "setting_labels": dict(SettingType.choices),

@@ -89,6 +89,9 @@ class ServiceHealth:
     audit_per_day: list[tuple[object, int]]
     workers: list[WorkerFigures] = field(default_factory=list)
     checked_at: datetime = field(default_factory=timezone.now)
+    # The demo (`make run`, no broker) runs tasks in the web process by design: no worker,
+    # pools or beat to report, so the page says so rather than showing them all as down.
+    in_process: bool = False
 
     @property
     def worker_ok(self) -> bool:
@@ -243,4 +246,5 @@ def service_health(*, local_authority: Organisation | None = None) -> ServiceHea
         audit_per_day=list(per_day),
         # Host names are the operators' business, not an LA's.
         workers=workers_seen() if local_authority is None else [],
+        in_process=settings.IN_PROCESS_TASKS,
     )

@@ -1,6 +1,7 @@
 """Bar charts drawn on the server as SVG: no script, no style attribute (the CSP forbids both),
 and each chart titled and described for screen readers, with its data table beside it."""
 
+import math
 from dataclasses import dataclass
 
 WIDTH = 640
@@ -19,6 +20,14 @@ class Bar:
     label: str
     value: float
     label_x: float
+    # What fits under a bar; the full label is the bar's tooltip and in the data table.
+    short_label: str = ""
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    label: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,9 @@ class BarChart:
     # A horizontal line across the chart (a target, like the 95% go-live rule), or None.
     rule_y: float | None
     rule_label: str
+    # Labelled values up the axis (0, a few steps, the top), so a bar or the rule reads as a number.
+    ticks: tuple[Tick, ...] = ()
+    rule_text: str = ""
     width: int = WIDTH
     height: int = HEIGHT
     axis_x: int = _LEFT
@@ -66,6 +78,7 @@ def bar_chart(
                 label=label,
                 value=value,
                 label_x=round(x + slot * 0.35, 1),
+                short_label=_shorten(label, slot),
             )
         )
     if points:
@@ -80,9 +93,32 @@ def bar_chart(
     rule_y = round(HEIGHT - _BOTTOM - plot_height * rule / maximum, 1) if rule is not None else None
     if rule is not None:
         description += f" The line marks {rule_label}."
-    return BarChart(
-        id=id, title=title, description=description, bars=bars, maximum=maximum, rule_y=rule_y, rule_label=rule_label
+    ticks = tuple(
+        Tick(y=round(HEIGHT - _BOTTOM - plot_height * value / maximum, 1), label=f"{_number(value)}{unit}")
+        for value in _tick_values(maximum)
     )
+    return BarChart(
+        id=id, title=title, description=description, bars=bars, maximum=maximum, rule_y=rule_y, rule_label=rule_label,
+        ticks=ticks, rule_text=f"{_number(rule)}{unit}" if rule is not None else "",
+    )  # fmt: skip
+
+
+def _tick_values(maximum: float) -> list[float]:
+    """0 to `maximum` in 4 or 5 round steps (1, 2, 2.5 or 5 times a power of ten)."""
+    raw = maximum / 4
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    values, value = [], 0.0
+    while value <= maximum + 1e-9:
+        values.append(int(value) if float(value).is_integer() else round(value, 2))
+        value += step
+    return values
+
+
+def _shorten(label: str, slot: float) -> str:
+    # About 6.5 px a character at the ticks' 12 px size.
+    room = max(int(slot / 6.5), 3)
+    return label if len(label) <= room else label[: room - 1].rstrip() + "…"
 
 
 def _number(value: float) -> str:

@@ -66,14 +66,14 @@ def _charts(data: dict) -> list:
             bar_chart(
                 id="notifications-by-la",
                 title="Notifications by local authority",
-                points=[(r.organisation.ods_code, r.notifications) for r in data["las"]],
+                points=[(r.organisation.name, r.notifications) for r in data["las"]],
             )
         )
         charts.append(
             bar_chart(
                 id="acceptance-by-la",
                 title="Upload rows accepted, by local authority (%)",
-                points=[(r.organisation.ods_code, r.acceptance_rate or 0) for r in data["las"]],
+                points=[(r.organisation.name, r.acceptance_rate or 0) for r in data["las"]],
                 unit="%",
                 maximum=100,
                 rule=ACCEPTANCE_TARGET,
@@ -84,7 +84,7 @@ def _charts(data: dict) -> list:
             bar_chart(
                 id="checks-by-setting",
                 title="Checks by care setting",
-                points=[(r.organisation.ods_code, r.checks) for r in data["settings"]],
+                points=[(r.organisation.name, r.checks) for r in data["settings"]],
             )
         )
     return charts

@@ -484,6 +484,15 @@ PERMISSIONS_POLICY = (
     "serial=(), usb=(), xr-spatial-tracking=()"
 )
 
+# The licensed Frutiger fonts come only from assets.nhs.uk (they are not in the npm package), as
+# every NHS service loads them. Off (the demo's default, and for a machine with no outside
+# network, where every page would wait on that host): the NHS.UK CSS built without @font-face
+# (static/cpis/nhsuk-frontend-system-fonts.min.css), the design system's Arial fallback, and a
+# CSP that names no font host.
+NHSUK_FONTS_FROM_NHS = env.bool("NHSUK_FONTS_FROM_NHS", default=not DEBUG)
+# Where the phase banner's "feedback" link goes.
+FEEDBACK_URL = env("FEEDBACK_URL", default="/guidance/help/")
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -491,7 +500,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
-        "font-src": [SELF, "https://assets.nhs.uk"],
+        "font-src": [SELF, "https://assets.nhs.uk"] if NHSUK_FONTS_FROM_NHS else [SELF],
         "connect-src": [SELF],
         "form-action": [SELF],
         "frame-ancestors": [NONE],

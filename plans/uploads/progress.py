@@ -48,6 +48,6 @@ def upload_progress(*, upload: PlanUpload) -> dict[str, Any]:
         "status": upload.status,
         "status_text": upload.get_status_display(),
         "finished": finished,
-        "phase": progress.get("phase", "Waiting for a worker"),
+        "phase": progress.get("phase", "Waiting to start"),
         "percent": 100 if finished else progress.get("percent", 0),
     }

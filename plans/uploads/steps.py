@@ -140,7 +140,7 @@ def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | 
 
         def queue() -> None:
             # After commit, both: this transaction holds the upload's row, and Redis may be slow.
-            _progress_set(upload.pk, phase="Waiting for a worker", percent=0)
+            _progress_set(upload.pk, phase="Waiting to start", percent=0)
             # Through the broker's breaker: a frozen Redis must not hold the request. An upload
             # whose message was not published waits, and is failed as stale (plan_uploads_stale_fail).
             run_in_background(tasks.plan_upload_apply, upload.pk, publish=broker_publish)

@@ -457,3 +457,46 @@ def test_age_is_said_as_a_clinician_says_it(born, said):
 def test_alert_gives_the_childs_age(clinician_client):
     plan = PlanFactory(date_of_birth=timezone.localdate() - dt.timedelta(days=365 * 8 + 5))
     assert "(age 8 years)" in _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+
+def test_date_of_birth_mismatch_is_an_error_style_warning_above_the_plans(clinician_client):
+    plan = PlanFactory(date_of_birth=dt.date(2017, 5, 4))
+
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number, dob_day="5", dob_month="4", dob_year="2017"))
+
+    warning = re.search(r'<div class="([^"]*)"[^>]*data-testid="dob-mismatch">(.*?)</div>\s*</div>', text, re.S)
+    assert warning, "no date-of-birth warning"
+    # Styled as an error, not as one more local authority's card, and before the first plan card.
+    assert "nhsuk-error-summary" in warning.group(1)
+    assert "nhsuk-warning-callout" not in warning.group(1)
+    assert text.index('data-testid="dob-mismatch"') < text.index('data-testid="alert"')
+    assert re.search(r"<h2[^>]*>\s*Check this is the right person\s*</h2>", warning.group(2))
+    # What has already happened is said there, not only further down the page.
+    assert f"told {plan.organisation.name}" in warning.group(2)
+
+
+def test_silent_read_asks_no_arrival_time_and_does_not_send_the_lead_to_themselves(lead_client):
+    form = _text(lead_client.get(SILENT))
+    assert "Arrival time" not in form
+    assert "Arrival time" in _text(lead_client.get(CHECK))
+
+    plan = PlanFactory()
+    result = _text(_post(lead_client, SILENT, nhs_number=plan.nhs_number))
+    assert "Tell your safeguarding lead" not in result
+    assert "record in the patient's notes" in result.lower()
+
+
+def test_a_clinician_is_still_told_to_tell_their_safeguarding_lead(clinician_client):
+    plan = PlanFactory()
+    assert "Tell your safeguarding lead" in _text(_post(clinician_client, nhs_number=plan.nhs_number))
+
+
+def test_the_local_authority_phone_numbers_never_wrap_mid_number(clinician_client):
+    plan = PlanFactory()
+    text = _text(_post(clinician_client, nhs_number=plan.nhs_number))
+    links = re.findall(r'<a class="([^"]*)" href="tel:[^"]*">([^<]*)</a>', text)
+    assert {number for _, number in links} == {
+        plan.organisation.office_hours_phone,
+        plan.organisation.emergency_duty_phone,
+    }
+    assert all("cpis-nowrap" in classes.split() for classes, _ in links)

@@ -97,3 +97,22 @@ def test_each_worker_is_listed_by_name_and_one_unheard_of_for_two_heartbeats_is_
     page = client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health")).content.decode()
     rows = dict(re.findall(r'data-worker="([^"]+)" data-gone="(\w+)"', page))
     assert rows == {"inbox@host-b": "false", "inbox@host-a": "true"}
+
+
+def test_the_demo_says_tasks_run_in_the_web_process_instead_of_all_red(role_user, client_for, settings):
+    # `make run` has no broker: tasks run in the web process by design (cpis/in_process.py).
+    settings.IN_PROCESS_TASKS = True
+    cache.delete(HEARTBEAT_KEY)
+    text = _text(client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health")))
+    assert "Tasks run in the web process (demo)" in text
+    assert "Not running" not in text
+    assert "Late" not in text
+    assert "In the web process" in _row(text, "In-app inbox")
+
+
+def test_without_the_demo_a_missing_worker_is_still_shown_down(role_user, client_for, settings):
+    settings.IN_PROCESS_TASKS = False
+    cache.delete(HEARTBEAT_KEY)
+    text = _text(client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health")))
+    assert "Not running" in text and "Late" in text
+    assert "web process" not in text

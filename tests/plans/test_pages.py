@@ -510,3 +510,40 @@ def test_each_row_links_to_its_own_plan_and_names_its_type(social_worker, local_
     for plan, html in zip(plans, rows, strict=True):
         assert f'href="/plans/{plan.pk}/"' in html and plan.family_name.upper() in html
         assert f'<abbr title="{plan.get_plan_type_display()}">{plan.plan_type}</abbr>' in html
+
+
+def test_acknowledgement_leads_with_plain_words_and_the_next_step(
+    manager, local_authority, django_capture_on_commit_callbacks
+):
+    content = csv_bytes([row(2), row(3), row(4, nhs_number="=1+1")])
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post("/plans/uploads/", {"file": SimpleUploadedFile("plans.csv", content)})
+    upload = PlanUpload.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post(f"/plans/uploads/{upload.pk}/confirm/")
+
+    ack = re.sub(r"\s+", " ", manager.get(f"/plans/uploads/{upload.pk}/").content.decode())
+
+    headline = re.search(r'<h2 data-testid="acknowledgement-headline">(.*?)</h2>', ack).group(1)
+    assert headline == "2 plans added, 1 row needs correcting"
+    # The codes stay, as secondary text after the words.
+    assert "Acknowledgement CPF03" in ack and "(CPR07)" in ack
+    assert ack.index("acknowledgement-headline") < ack.index("Acknowledgement CPF03")
+    steps = re.search(r'data-testid="next-steps">(.*?)</ol>', ack).group(1)
+    assert 'href="/plans/uploads/">Upload the corrected file</a>' in steps
+    assert "Rows accepted (CPR06)" not in ack
+
+
+def test_a_queued_upload_says_it_is_waiting_to_start_not_for_a_worker(manager, local_authority):
+    upload = PlanUpload.objects.create(
+        organisation=local_authority, filename="plans.csv", status=UploadStatus.QUEUED, columns=["nhs_number"]
+    )
+    assert manager.get(f"/plans/uploads/{upload.pk}/progress/").json()["phase"] == "Waiting to start"
+
+
+def test_ending_a_looked_after_child_record_reads_as_ending_the_record(manager, local_authority):
+    plan = PlanFactory(organisation=local_authority, looked_after=True)
+    page = manager.get(f"/plans/{plan.pk}/end/").content.decode()
+    assert "<h1>End the looked after child record</h1>" in page
+    cpp = PlanFactory(organisation=local_authority)
+    assert "<h1>End the child protection plan</h1>" in manager.get(f"/plans/{cpp.pk}/end/").content.decode()

@@ -175,3 +175,28 @@ def test_national_report_figures_match_each_organisations_own_report(
     assert (setting_report.checks, setting_report.alerts) == expected
     assert setting_report.days == care_setting_report(care_setting, start, end).days
     assert setting_report.days[-1] == (end, *expected)
+
+
+def test_a_chart_labels_its_axis_in_round_steps_and_the_rule_at_its_value():
+    from reports.charts import bar_chart
+
+    chart = bar_chart(
+        id="x", title="Accepted", points=[("Northshire County Council", 50)], unit="%", maximum=100, rule=95,
+        rule_label="95%",
+    )  # fmt: skip
+    assert [t.label for t in chart.ticks] == ["0%", "25%", "50%", "75%", "100%"]
+    # The 95% line sits between the 75% and 100% ticks, nearer 100, and says 95%.
+    by_label = {t.label: t.y for t in chart.ticks}
+    assert by_label["100%"] < chart.rule_y < by_label["75%"]
+    assert chart.rule_y == pytest.approx(by_label["100%"] + (by_label["75%"] - by_label["100%"]) / 5, abs=0.2)
+    assert chart.rule_text == "95%"
+    assert [t.label for t in bar_chart(id="y", title="Checks", points=[("a", 7)]).ticks] == ["0", "2", "4", "6"]
+
+
+def test_the_national_charts_name_the_organisations(client_for, national, local_authority, care_setting):
+    page = client_for(user_with_role(Role.NATIONAL_ADMIN, national)).get("/reports/").content.decode()
+    chart = re.search(r'data-testid="chart-notifications-by-la">(.*?)</figure>', page, re.S).group(1)
+    assert local_authority.name[:8] in chart and f"<title>{local_authority.name}: " in chart
+    assert local_authority.ods_code not in chart
+    ticks = re.findall(r"<text class=\"cpis-chart__tick\" data-tick[^>]*>([^<]*)</text>", chart)
+    assert len(ticks) >= 3 and ticks[0] == "0"
