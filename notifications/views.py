@@ -44,7 +44,7 @@ PAGE_SIZE = 50
 URGENT_FIRST = (F("overdue_since").asc(nulls_last=True), "first_attended_at", "id")
 
 
-def _next_to_acknowledge(request, *, after: "Notification") -> "Notification | None":
+def _next_to_acknowledge(request: OrganisationRequest, *, after: "Notification") -> "Notification | None":
     waiting = notifications_in_inbox(request).filter(status=NotificationStatus.NEW).exclude(pk=after.pk)
     return waiting.order_by(*URGENT_FIRST).first()
 
