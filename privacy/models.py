@@ -96,3 +96,23 @@ class AlertScan(models.Model):
 
     def __str__(self) -> str:
         return f"Scanned until {self.scanned_until:%Y-%m-%d %H:%M}"
+
+
+class OpenAlertsEmail(models.Model):
+    """A privacy officer's Monday e-mail, one per officer, organisation and week: a second run of
+    the weekly job (two beats across a failover, a retry) finds it and sends nothing."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="+")
+    week_starting = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation", "week_starting"], name="privacy_open_alerts_email_once_a_week"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Open alerts e-mail for the week of {self.week_starting}"

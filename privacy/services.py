@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organisation, Role, User
 from audit.models import AuditAction
 from audit.services import audit_record
-from privacy.models import Alert, AlertOutcome, AlertScan, AlertStatus
+from privacy.models import Alert, AlertOutcome, AlertScan, AlertStatus, OpenAlertsEmail
 from privacy.rules import Check, Finding, findings_for
 from privacy.scan import history_load, new_checks
 from privacy.selectors import ChildRecordReport, child_record_report
@@ -150,7 +150,10 @@ def alert_close(*, alert: Alert, by: User, outcome: str, note: str, request: Htt
 
 def open_alerts_email_send() -> int:
     """E-mails each organisation's privacy officers how many alerts are open there: a count
-    only, no user, child or rule, since e-mail leaves the service. Returns the e-mails sent."""
+    only, no user, child or rule, since e-mail leaves the service. Once a week per officer,
+    however often it runs. Returns the e-mails sent."""
+    today = timezone.localdate()
+    week_starting = today - timedelta(days=today.weekday())
     open_counts = dict(
         Alert.objects.exclude(status=AlertStatus.CLOSED)
         .values("organisation_id")
@@ -170,6 +173,11 @@ def open_alerts_email_send() -> int:
             {"count": count, "organisation": membership.organisation, "site_url": settings.SITE_URL},
         )
         with transaction.atomic():
+            _, first = OpenAlertsEmail.objects.get_or_create(
+                user_id=membership.user_id, organisation_id=membership.organisation_id, week_starting=week_starting
+            )
+            if not first:
+                continue
             audit_record(
                 action=AuditAction.PRIVACY_OPEN_ALERTS_SENT,
                 organisation=membership.organisation,

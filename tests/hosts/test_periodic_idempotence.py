@@ -22,15 +22,31 @@ from accounts.models import Role, TrainingRecord, User
 from cpis.celery import app
 from notifications.models import Delivery, DeliveryStatus, Notification
 from plans.models import PlanUpload, UploadStatus
+from privacy.models import Alert, AlertRule
 from tests.factories import PlanFactory
 from tests.identity.conftest import local_pds_server, pds  # noqa: F401 - fixtures for identity-reverify
+from tests.mesh.conftest import LA001, mesh, mesh_sandbox  # noqa: F401 - fixtures for mesh-poll
 from tests.notifications.checks import record_check, unique_nhs_number
+from tests.plans.helpers import csv_bytes, row
+from tests.privacy.history import checks
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = {"accounts", "administration", "attendances", "audit", "identity", "notifications", "plans", "reports"}
-# Written by every run, by design: when each job last succeeded (operations/signals.py).
-RUN_RECORDS = {"operations.periodictaskrun"}
+PROJECT_APPS = {
+    "accounts",
+    "administration",
+    "attendances",
+    "audit",
+    "identity",
+    "mesh",
+    "notifications",
+    "plans",
+    "privacy",
+    "reports",
+}
+# Written by every run, by design: when each job last succeeded (operations/signals.py), when
+# MESH was last polled, and up to when the audit log has been scanned.
+RUN_RECORDS = {"operations.periodictaskrun", "mesh.meshpollstate", "privacy.alertscan"}
 
 
 def _database() -> dict[str, list[dict]]:
@@ -117,6 +133,26 @@ def _checks_days_ago(fixtures):
         _checked_child(fixtures["care_setting"])
 
 
+def _plan_file_in_mesh(fixtures):
+    fixtures["mesh"].send(LA001, csv_bytes([row(1), row(2)]))
+
+
+def _checks_in_bulk(fixtures):
+    user = fixtures["role_user"](Role.CLINICIAN, fixtures["care_setting"])
+    checks(user, fixtures["care_setting"], timezone.now() - timedelta(hours=2), settings.PRIVACY_VOLUME_MIN)
+
+
+def _open_alert(fixtures):
+    fixtures["role_user"](Role.PRIVACY_OFFICER)
+    Alert.objects.create(
+        organisation=fixtures["care_setting"],
+        user=fixtures["role_user"](Role.CLINICIAN),
+        rule=AlertRule.VOLUME,
+        dedupe_key="1",
+        explanation="x",
+    )
+
+
 def _nothing(fixtures):
     pass
 
@@ -135,9 +171,13 @@ CASES = {
     "identity-reverify": (("pds",), _open_plan_to_reverify),
     "audit-partitions-ensure": ((), _nothing),
     "reports-days-roll-up": (("care_setting",), _checks_days_ago),
+    "mesh-poll": (("mesh",), _plan_file_in_mesh),
+    "privacy-alerts-scan": (("role_user", "care_setting"), _checks_in_bulk),
+    "privacy-open-alerts-email": (("role_user", "care_setting"), _open_alert),
     "pool-heartbeat-deliveries-inbox": ((), _nothing),
     "pool-heartbeat-deliveries-email": ((), _nothing),
     "pool-heartbeat-deliveries-webhook": ((), _nothing),
+    "pool-heartbeat-deliveries-mesh": ((), _nothing),
 }
 # Jobs whose only effect is a timestamp in Redis that says "alive": a second run writes it
 # again, which is what a heartbeat is for; they touch nothing else.

@@ -1,7 +1,10 @@
 """The weekly e-mail to each organisation's privacy officers: how many alerts are open, nothing
 else (issue 29)."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -37,3 +40,19 @@ def test_each_privacy_officer_is_told_only_how_many_alerts_are_open(
     assert subject.full_name not in body and "volume" not in body.lower()
     sent = AuditEvent.objects.filter(action=AuditAction.PRIVACY_OPEN_ALERTS_SENT)
     assert {e.detail["open_alerts"] for e in sent} == {0, 2}
+
+
+def test_a_second_run_in_the_same_week_sends_nothing_and_next_week_sends_again(
+    role_user, care_setting, django_capture_on_commit_callbacks
+):
+    officer = role_user(Role.PRIVACY_OFFICER, care_setting)
+
+    def send_at(when: dt.datetime) -> int:
+        with time_machine.travel(when, tick=False), django_capture_on_commit_callbacks(execute=True):
+            return open_alerts_email_send()
+
+    assert send_at(dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC)) == 1
+    assert send_at(dt.datetime(2026, 11, 16, 8, 5, tzinfo=dt.UTC)) == 0
+    assert send_at(dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)) == 1
+    assert [m.to for m in mail.outbox] == [[officer.email]] * 2
+    assert AuditEvent.objects.filter(action=AuditAction.PRIVACY_OPEN_ALERTS_SENT).count() == 2
