@@ -2,67 +2,42 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
-from tests.notifications.worker import ROOT, wait_until
+from tests.notifications.worker import ROOT, CeleryProcess
 
 # A standby takes a dead leader's lock within this plus a loop interval (cpis/beat.py).
 LOCK_TIMEOUT = 4
 LOOP_INTERVAL = 1
 
 
-class Beat:
-    """`celery -A cpis beat`, in its own process group so SIGKILL takes it down at once."""
+class Beat(CeleryProcess):
+    """`celery -A cpis beat` alone, as a host runs it beside its workers."""
+
+    kind = "beat"
+    started_marker = "beat: Starting..."
 
     def __init__(self, *, name: str, workdir: Path, env: dict[str, str]):
-        self.name = name
-        self.workdir = workdir
-        self.log_path = workdir / f"{name}.log"
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "DJANGO_SETTINGS_MODULE": "tests.hosts.beat_settings",
-            "REDBEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
-            "CELERY_BEAT_MAX_LOOP_INTERVAL": str(LOOP_INTERVAL),
-            **env,
-        }
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it open
-        command = [sys.executable, "-m", "celery", "-A", "cpis", "beat", "--loglevel=INFO"]
-        # Only the file scheduler (one per beat) reads it; the locked one keeps its state in Redis.
-        command.append(f"--schedule={self.workdir / (self.name + '-schedule')}")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        super().__init__(
+            name=name,
+            workdir=workdir,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "DJANGO_SETTINGS_MODULE": "tests.hosts.beat_settings",
+                "REDBEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+                "CELERY_BEAT_MAX_LOOP_INTERVAL": str(LOOP_INTERVAL),
+                **env,
+            },
         )
-        wait_until(self._started, timeout=60, what=f"beat {self.name} started")
 
-    def _started(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"beat {self.name} exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-        return "beat: Starting..." in self.log()
+    def command(self) -> list[str]:
+        # Only the file scheduler (one per beat) reads it; the locked one keeps its state in Redis.
+        return ["beat", "--loglevel=INFO", f"--schedule={self.workdir / (self.name + '-schedule')}"]
 
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
+    def start(self, *, timeout: float = 60) -> None:
+        super().start(timeout=timeout)
 
     def events(self, message_start: str) -> list[tuple[datetime, str]]:
         """(time, message) of each of this beat's log lines whose message starts so."""

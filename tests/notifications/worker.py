@@ -100,77 +100,46 @@ def _pings(client) -> bool:
         return False
 
 
-class Worker:
-    """`celery -A cpis worker` (optionally with beat) on the test database, in its own process
-    group so SIGKILL takes the whole worker down at once, as a crash or OOM kill would."""
+class CeleryProcess:
+    """A `celery -A cpis ...` process in its own process group, so SIGKILL takes the whole of it
+    down at once, as a crash or OOM kill would; its output goes to `<workdir>/<name>.log`."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        broker_url: str,
-        workdir: Path,
-        mail_dir: Path,
-        beat: bool = True,
-        env=None,
-        queues: str = "",
-        concurrency: int = 1,
-    ):
+    kind = "celery"
+    started_marker = ""
+
+    def __init__(self, *, name: str, workdir: Path, env: dict[str, str]):
         self.name = name
-        self.beat = beat
-        # Empty: every queue the settings declare (CELERY_TASK_QUEUES), as `make run` does.
-        self.queues = queues
-        self.concurrency = concurrency
         self.workdir = workdir
         self.log_path = workdir / f"{name}.log"
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
-            # pytest-django's test database, where the test's committed rows are.
-            "DATABASE_URL": subprocess_database_url(),
-            "CELERY_BROKER_URL": broker_url,
-            "REDIS_URL": SHARED_CACHE_URL,
-            "EMAIL_FILE_PATH": str(mail_dir),
-            **FAST_DELIVERY_ENV,
-            **(env or {}),
-        }
-        self.process = None
-        self.starts = 0
+        self.env = env
+        self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        self.starts += 1
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "cpis",
-            "worker",
-            "--pool=prefork",
-            f"--concurrency={self.concurrency}",
-            f"--hostname={self.name}-{self.starts}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ]
-        if self.queues:
-            command += ["--queues", self.queues]
-        if self.beat:
-            command += ["--beat", f"--schedule={self.workdir / (self.name + '-beat')}"]
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, *, timeout: float = 120) -> None:
         log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it open
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [sys.executable, "-m", "celery", "-A", "cpis", *self.command()],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        wait_until(self._ready, timeout=120, what=f"worker {self.name} ready")
+        wait_until(self._started, timeout=timeout, what=f"{self.kind} {self.name} started")
 
-    def _ready(self) -> bool:
+    def _started(self) -> bool:
+        assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-        return "ready." in self.log()
+            raise AssertionError(
+                f"{self.kind} {self.name} exited with {self.process.returncode}:\n{self.log()[-4000:]}"
+            )
+        return self.started_marker in self.log()
 
     def kill(self) -> None:
-        """SIGKILL to every process of the worker: no clean-up, no acknowledgement, no requeue."""
+        """SIGKILL to every process of it: no clean-up, no acknowledgement, no requeue."""
+        assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
@@ -184,6 +153,64 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+class Worker(CeleryProcess):
+    """`celery -A cpis worker` (optionally with beat) on the test database."""
+
+    kind = "worker"
+    started_marker = "ready."
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        broker_url: str,
+        workdir: Path,
+        mail_dir: Path,
+        beat: bool = True,
+        env=None,
+        queues: str = "",
+        concurrency: int = 1,
+    ):
+        super().__init__(
+            name=name,
+            workdir=workdir,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
+                # pytest-django's test database, where the test's committed rows are.
+                "DATABASE_URL": subprocess_database_url(),
+                "CELERY_BROKER_URL": broker_url,
+                "REDIS_URL": SHARED_CACHE_URL,
+                "EMAIL_FILE_PATH": str(mail_dir),
+                **FAST_DELIVERY_ENV,
+                **(env or {}),
+            },
+        )
+        self.beat = beat
+        # Empty: every queue the settings declare (CELERY_TASK_QUEUES), as `make run` does.
+        self.queues = queues
+        self.concurrency = concurrency
+        self.starts = 0
+
+    def command(self) -> list[str]:
+        self.starts += 1
+        command = [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={self.concurrency}",
+            f"--hostname={self.name}-{self.starts}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ]
+        if self.queues:
+            command += ["--queues", self.queues]
+        if self.beat:
+            command += ["--beat", f"--schedule={self.workdir / (self.name + '-beat')}"]
+        return command
 
     def tasks_succeeded(self) -> int:
         return len(re.findall(r"Task notifications\.tasks\.delivery_send\[[^\]]+\] succeeded", self.log()))
