@@ -11,7 +11,7 @@ from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -179,6 +179,10 @@ def periodic_tasks() -> list[PeriodicTaskFigures]:
     ]
 
 
+def _count_by_channel(deliveries: QuerySet[Delivery]) -> dict[str, int]:
+    return dict(deliveries.order_by().values("channel").annotate(n=Count("id")).values_list("channel", "n"))
+
+
 def service_health(*, local_authority: Organisation | None = None) -> ServiceHealth:
     """Everything at once (national admins), or one LA's share (its admins): the deliveries,
     overdue notifications, uploads and audit events of that LA only."""
@@ -192,23 +196,21 @@ def service_health(*, local_authority: Organisation | None = None) -> ServiceHea
         uploads = uploads.filter(organisation=local_authority)
         audit = audit.filter(organisation=local_authority)
 
-    rows = deliveries.values("channel").annotate(
-        pending=Count("id", filter=Q(status__in=_WAITING)),
-        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
-    )
-    by_channel = {row["channel"]: row for row in rows}
+    # Two counts, each within one of the table's partial indexes (waiting, failed), rather than
+    # one pass over every delivery ever made: /metrics asks this at every scrape.
+    pending = _count_by_channel(deliveries.filter(status__in=_WAITING))
+    failed = _count_by_channel(deliveries.filter(status=DeliveryStatus.FAILED))
     oldest = oldest_undelivered_ages(deliveries=deliveries)
     pools = pool_heartbeat_keys()
     channels = []
     for value, label in Channel.choices:
-        row = by_channel.get(value, {})
         channels.append(
             ChannelFigures(
                 channel=value,
                 label=label,
-                pending=row.get("pending", 0),
+                pending=pending.get(value, 0),
                 oldest_pending_age=oldest[value],
-                failed=row.get("failed", 0),
+                failed=failed.get(value, 0),
                 pool_heartbeat_age=heartbeat_age(pools[value]),
             )
         )
