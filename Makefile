@@ -55,11 +55,13 @@ test: install
 test-fast: install
 	DJANGO_SETTINGS_MODULE=cpis.settings.test $(VENV)/bin/pytest -m "not browser and not worker"
 
-# The NHS.UK CSS without @font-face (NHSUK_FONTS_FROM_NHS off), committed: the image's assets
-# stage installs no sass. tests/core/test_fonts.py fails when the committed file is stale.
+# The NHS.UK CSS with and without @font-face (NHSUK_FONTS_FROM_NHS), committed: the image's
+# assets stage installs no sass. tests/core/test_fonts.py fails when a committed file is stale.
 css:
-	node_modules/.bin/sass --no-source-map --style=compressed --quiet --load-path=node_modules \
-		static/cpis/nhsuk-frontend-system-fonts.scss static/cpis/nhsuk-frontend-system-fonts.min.css
+	for name in nhsuk-frontend-system-fonts nhsuk-frontend-nhs-fonts; do \
+		node_modules/.bin/sass --no-source-map --style=compressed --quiet --load-path=node_modules \
+			static/cpis/$$name.scss static/cpis/$$name.min.css || exit 1; \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check .

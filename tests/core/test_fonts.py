@@ -2,6 +2,8 @@
 built with no @font-face (committed, and current) and a CSP that names no font host."""
 
 import os
+import posixpath
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,21 +12,35 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-SOURCE = ROOT / "static" / "cpis" / "nhsuk-frontend-system-fonts.scss"
-BUILT = ROOT / "static" / "cpis" / "nhsuk-frontend-system-fonts.min.css"
+STYLES = ROOT / "static" / "cpis"
+BUILDS = ["nhsuk-frontend-system-fonts", "nhsuk-frontend-nhs-fonts"]
+BUILT = STYLES / "nhsuk-frontend-system-fonts.min.css"
 SASS = ROOT / "node_modules" / ".bin" / "sass"
 
 
-def test_the_committed_css_without_font_faces_is_what_the_sass_builds(tmp_path):
+@pytest.mark.parametrize("name", BUILDS)
+def test_each_committed_css_is_what_the_sass_builds(tmp_path, name):
     # sass is a development dependency (package.json); the image copies the committed file.
     assert SASS.exists(), "node_modules/.bin/sass missing: run `npm ci` (make install)"
     rebuilt = tmp_path / "rebuilt.css"
     subprocess.run(
         [str(SASS), "--no-source-map", "--style=compressed", "--quiet", f"--load-path={ROOT / 'node_modules'}",
-         str(SOURCE), str(rebuilt)],
+         str(STYLES / f"{name}.scss"), str(rebuilt)],
         check=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
-    assert rebuilt.read_bytes() == BUILT.read_bytes(), "stale: run `make css` and commit the result"
+    assert rebuilt.read_bytes() == (STYLES / f"{name}.min.css").read_bytes(), "stale: run `make css` and commit"
+
+
+@pytest.mark.parametrize("name", BUILDS)
+def test_every_image_the_css_names_is_a_static_file_we_serve(name):
+    """The package's own build points at /assets/images/, which nothing serves (icons 404ed)."""
+    from django.contrib.staticfiles import finders
+
+    css = (STYLES / f"{name}.min.css").read_text()
+    local = [url for url in re.findall(r'url\("?([^")]+)"?\)', css) if not url.startswith(("https:", "data:"))]
+    assert local, "the design system's icons are missing from the build"
+    missing = [url for url in local if not finders.find(posixpath.normpath(posixpath.join("cpis", url)))]
+    assert missing == []
 
 
 def test_the_css_without_font_faces_points_at_no_font_host():
@@ -70,5 +86,5 @@ def test_the_font_host_is_on_in_production_and_off_in_the_demo(env, fonts, font_
 def test_each_page_links_the_stylesheet_of_the_setting(client, settings, on):
     settings.NHSUK_FONTS_FROM_NHS = on
     page = client.get("/accounts/login/").content.decode()
-    assert ("nhsuk-frontend.min.css" in page) is on
+    assert ("nhsuk-frontend-nhs-fonts.min.css" in page) is on
     assert ("nhsuk-frontend-system-fonts.min.css" in page) is not on
