@@ -4,6 +4,8 @@ Nothing here is about a child: a run's children are synthetic (suppliers/conform
 its recorded requests keep the NHS numbers of those synthetic children only.
 """
 
+from urllib.parse import unquote_plus
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -153,3 +155,8 @@ class ConformanceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} ({self.status})"
+
+    @property
+    def query_text(self) -> str:
+        """The query string as a person reads it: `|` and `:` rather than %7C and %3A."""
+        return unquote_plus(self.query)
