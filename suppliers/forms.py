@@ -31,7 +31,9 @@ class SystemUseForm(forms.Form):
 
     def __init__(self, *args, systems=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["systems"].choices = [(str(s.pk), str(s)) for s in systems]
+        field = self.fields["systems"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(str(s.pk), str(s)) for s in systems]
 
 
 ANSWERS = [("yes", "Yes"), ("no", "No")]

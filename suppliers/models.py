@@ -36,9 +36,6 @@ class SupplierSystem(models.Model):
     accredited_on = models.DateField(null=True, blank=True)
     accredited_version = models.CharField(max_length=50, blank=True)
     withdrawn_reason = models.TextField(blank=True)
-    organisations = models.ManyToManyField(
-        "accounts.Organisation", through="SystemUse", related_name="supplier_systems", blank=True
-    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
