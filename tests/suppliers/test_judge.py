@@ -132,3 +132,24 @@ def test_a_scenario_passes_only_with_its_answer_and_the_testers_confirmation(ope
     assert result.status == "passed"
     assert {r.scenario.key: r.status for r in run_report(opened.run).scenarios}["silent_read"] == "not_offered"
     assert {r.scenario.key: r.status for r in run_report(opened.run).scenarios}["two_las"] == "not_run"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("CareTeam?patient:identifier=%00", {"TraceID": "a b"}),
+        ("CareTeam/not-an-id", {"Accept": "application/fhir+xml"}),
+        ("CareTeam/00000000-0000-0000-0000-000000000000", {"IsUnscheduledAccessEvent": "\u00e9"}),
+        ("Patient/%00%0a", {"TraceID": "x" * 400}),
+        ("AuditEvent?patient:identifier=" + "9" * 3000, {}),
+        ("CareTeam?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|%F0%9F%98%80", {}),
+    ],
+)
+def test_hostile_requests_under_a_run_token_are_answered_recorded_and_judged(opened, client, path, headers):
+    extra = {f"HTTP_{k.upper()}": v for k, v in headers.items()}
+    answer = client.get(f"/fhir/R4/{path}", HTTP_AUTHORIZATION=f"Bearer {opened.clinician_token}", **extra)
+    assert 400 <= answer.status_code < 500
+    assert opened.run.requests.count() == 1
+    report = run_report(opened.run)
+    assert not report.passed and report.unscripted[0].broken
+    assert opened.run.requests.get().status == answer.status_code
