@@ -8,7 +8,7 @@ import pytest
 from attendances.models import Visit
 from fhir.ids import Kind, fhir_id
 from fhir.services import api_token_issue
-from notifications.models import Notification
+from notifications.models import Channel, Delivery, Notification
 from plans.models import Plan
 from tests.factories import PlanFactory, VisitFactory, nhs_number_for
 
@@ -58,6 +58,10 @@ def test_the_run_sees_its_own_children_and_notifies_only_its_synthetic_la(opened
     notified = Notification.objects.filter(nhs_number=number)
     assert notified.count() == 1 and notified.get().local_authority.is_synthetic
     assert not notified.get().local_authority.team_mailbox
+    # Its synthetic LA has no mailbox, endpoint or MESH mailbox: the inbox nobody reads, only.
+    assert set(Delivery.objects.filter(notification=notified.get()).values_list("channel", flat=True)) == {
+        Channel.INBOX
+    }
     history = fhir_get(opened.clinician_token, "AuditEvent", opened.run.numbers["paging"], **_headers())
     assert history.status_code == 403  # the API's rule: a check first
     fhir_get(opened.clinician_token, "CareTeam", opened.run.numbers["paging"], **_headers())
