@@ -84,6 +84,11 @@ class Organisation(models.Model):
     emergency_duty_phone = models.CharField(max_length=20, blank=True, validators=[phone_validator])
     team_mailbox = models.EmailField(blank=True)
     is_active = models.BooleanField(default=True)
+    # Made for a supplier's conformance run (suppliers/): a synthetic care setting sees only
+    # synthetic local authorities' plans of test-range numbers, and nobody else sees those
+    # (plans.models.PlanQuerySet.seen_from; docs/adr/ADR-023-conformance-runs.md). A database
+    # default, so the release before this one can still insert organisations.
+    is_synthetic = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -106,6 +106,15 @@ class AuditAction(models.TextChoices):
     PRIVACY_ALERT_CLOSED = "privacy_alert_closed", "Outcome of an alert recorded"
     PRIVACY_ACCESS_REPORT = "privacy_access_report", "Who has looked at a child: report made"
     PRIVACY_OPEN_ALERTS_SENT = "privacy_open_alerts_sent", "Open alerts count e-mailed"
+    # The register of supplier systems and their conformance runs (suppliers/).
+    SUPPLIER_SYSTEM_ADDED = "supplier_system_added", "Supplier system added"
+    SUPPLIER_SYSTEM_CHANGED = "supplier_system_changed", "Supplier system changed"
+    SUPPLIER_SYSTEM_ACCREDITED = "supplier_system_accredited", "Supplier system accredited"
+    SUPPLIER_SYSTEM_WITHDRAWN = "supplier_system_withdrawn", "Supplier system's accreditation withdrawn"
+    SUPPLIER_SYSTEM_USE_CHANGED = "supplier_system_use_changed", "Systems an organisation uses changed"
+    CONFORMANCE_RUN_OPENED = "conformance_run_opened", "Conformance run opened"
+    CONFORMANCE_CONFIRMED = "conformance_confirmed", "Conformance run: tester's confirmations recorded"
+    CONFORMANCE_RUN_FINISHED = "conformance_run_finished", "Conformance run finished"
 
 
 class AuditOutcome(models.TextChoices):

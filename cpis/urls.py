@@ -31,6 +31,7 @@ urlpatterns = [
     path("inbox/", include("notifications.urls")),
     path("", include("administration.urls")),
     path("", include("single_sign_on.urls")),
+    path("", include("suppliers.urls")),
     path("audit/", include("administration.audit_urls")),
     path("plans/", include("plans.urls")),
     path("reports/", include("reports.urls")),

@@ -16,10 +16,16 @@ from fhir.models import TOKEN_PREFIX, ApiToken
 
 @transaction.atomic
 def api_token_issue(
-    *, user: User, organisation: Organisation, name: str, valid_days: int, request: HttpRequest | None = None
+    *,
+    user: User,
+    organisation: Organisation,
+    name: str,
+    valid_days: int,
+    request: HttpRequest | None = None,
+    marker: str = "",
 ) -> tuple[ApiToken, str]:
     """Creates a token and returns it with its value, which is never stored or shown again."""
-    raw = ApiToken.generate()
+    raw = ApiToken.generate(marker)
     token = ApiToken.objects.create(
         user=user,
         organisation=organisation,

@@ -10,6 +10,8 @@ from core.nhs_numbers import validate_nhs_number
 # How long an ended plan stays visible to clinicians (SPEC 2 "Plans").
 ENDED_VISIBLE_DAYS = 365
 UCPP_VISIBLE_AFTER_DAYS = 28
+# The NHS numbers a synthetic care setting may see (core.nhs_numbers.nhs_test_numbers' range).
+SYNTHETIC_NHS_PREFIX = "999"
 
 
 class PlanType(models.TextChoices):
@@ -54,6 +56,19 @@ class PlanQuerySet(models.QuerySet):
                 | Q(plan_type=PlanType.UCPP, ucpp_last_date__gte=today - timedelta(days=UCPP_VISIBLE_AFTER_DAYS))
             )
         )
+
+    def seen_from(self, organisation) -> "PlanQuerySet":
+        """What a care setting may be shown of these plans: a conformance run's synthetic setting
+        only synthetic local authorities' plans of numbers in the 999 test range, never issued to
+        a person; every other setting never those. Both halves are needed: a real LA may hold a
+        plan for a test number (the demo's do), and a synthetic LA is only as safe as its numbers.
+        """
+        return self.seen_synthetic(organisation.is_synthetic)
+
+    def seen_synthetic(self, synthetic: bool) -> "PlanQuerySet":
+        if synthetic:
+            return self.filter(organisation__is_synthetic=True, nhs_number__startswith=SYNTHETIC_NHS_PREFIX)
+        return self.filter(organisation__is_synthetic=False)
 
     def invisible(self, *, today: date | None = None) -> "PlanQuerySet":
         return self.exclude(pk__in=self.visible(today=today).values("pk"))

@@ -115,7 +115,10 @@ REGION_NOT_SET = "Region not set"
 def progress_counts() -> dict[str, list[dict]]:
     """For the public page: how many organisations are live, per kind (and setting type) and per
     NHS England region. Counts of organisations only, so nothing in it is about a person."""
-    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
+    # A conformance run's synthetic organisations (suppliers/) are nobody's progress.
+    states = go_live_states(
+        Organisation.objects.filter(is_active=True, is_synthetic=False).exclude(kind=OrganisationKind.NATIONAL)
+    )
     totals: Counter = Counter()
     live: Counter = Counter()
     regions: dict[str, Counter] = {}

@@ -19,6 +19,7 @@ from administration.forms import (
     OrganisationForm,
     OrganisationImportForm,
 )
+from administration.organisation_sections import organisation_sections
 from administration.services import (
     org_admin_appoint,
     organisation_create,
@@ -112,6 +113,8 @@ def _organisation_page(
             ],
             "form": form or AppointAdminForm(),
             "error": error,
+            # Added by apps above this one (administration/organisation_sections.py).
+            "sections": organisation_sections(request, organisation),
         },
         status=status,
     )

@@ -116,7 +116,7 @@ def child_check(
        read by a role without it, an organisation that is not a care setting, an invalid NHS
        number, a user over the hourly limit (`rate_limit.check_rate_guard`);
     2. in one transaction, find the visible plans (`_plans_find`: `Plan.objects.visible`, the
-       one rule);
+       one rule, seen from the organisation: synthetic only for a conformance run's setting);
     3. read the previous visits, newest 25 (`_visits_read`); if there are plans and this check
        notifies, first lock the child (see `_child_lock`) and find the visit this form's
        `idempotency_key` already recorded, refusing one older than the episode;
@@ -142,7 +142,7 @@ def child_check(
         trace_id=trace_id,
     )
     with transaction.atomic():
-        plans = _plans_find(nhs_number, today=today or timezone.localdate())
+        plans = _plans_find(nhs_number, today=today or timezone.localdate(), organisation=organisation)
         recording = bool(plans) and notify
         repeat, previous = _visits_read(nhs_number, plans=plans, recording=recording, idempotency_key=idempotency_key)
         visit, notification_ids = (
@@ -216,15 +216,21 @@ def _check_refuse(
 # building and compiling it cost more CPU than PostgreSQL spends running it. Its SQL is what
 # `Plan.objects.visible` (the one rule) compiles to, recompiled each day.
 _visible_plans = CompiledQuerySet(
-    lambda today, nhs_number: Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"),
+    lambda today, synthetic, nhs_number: (
+        Plan.objects.visible(today=today)
+        .seen_synthetic(synthetic)
+        .of_subject(nhs_number)
+        .select_related("organisation")
+    ),
     placeholders={"nhs_number": str},
-    vary_on=("today",),
+    vary_on=("today", "synthetic"),
 )
 
 
-def _plans_find(nhs_number: str, *, today: date) -> list[Plan]:
-    """Step 2: the child's visible plans, in the order they are shown."""
-    return plans_sorted(_visible_plans(today=today, nhs_number=nhs_number))
+def _plans_find(nhs_number: str, *, today: date, organisation: Organisation) -> list[Plan]:
+    """Step 2: the child's visible plans, in the order they are shown; a conformance run's
+    synthetic setting sees only synthetic ones, nobody else ever does (`PlanQuerySet.seen_from`)."""
+    return plans_sorted(_visible_plans(today=today, synthetic=organisation.is_synthetic, nhs_number=nhs_number))
 
 
 def _child_lock(nhs_number: str) -> None:

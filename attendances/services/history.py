@@ -5,6 +5,7 @@ import uuid
 from django.db import transaction
 from django.db.models import Case, When
 
+from accounts.models import Organisation
 from attendances.models import VISITS_KEPT, Visit
 from core.compiled_queries import CompiledQuerySet
 from cpis.resilience import broker_publish
@@ -35,13 +36,18 @@ def visits_recent(nhs_number: str) -> list[Visit]:
     return _history_visits(nhs_number=nhs_number)
 
 
-def child_history(nhs_number: str) -> list[Visit]:
-    """The child's last 25 visits, newest first, while any plan for the child is visible; none
-    otherwise (a history must not reveal a child that is no longer shared). Reads only: the
-    caller audits, and decides who may read (the FHIR API's history rule, docs/fhir.md)."""
-    if not Plan.objects.visible().of_subject(nhs_number).exists():
+def child_history(nhs_number: str, *, seen_from: Organisation) -> list[Visit]:
+    """The child's last 25 visits, newest first, while any plan for the child is visible from
+    `seen_from` (`PlanQuerySet.seen_from`); none otherwise (a history must not
+    reveal a child that is no longer shared). Reads only: the caller audits, and decides who
+    may read (the FHIR API's history rule, docs/fhir.md)."""
+    if not Plan.objects.visible().seen_from(seen_from).of_subject(nhs_number).exists():
         return []
-    return visits_recent(nhs_number)
+    visits = visits_recent(nhs_number)
+    if seen_from.is_synthetic:
+        # A conformance run is shown no real setting's visit, whatever number it was of.
+        visits = [v for v in visits if v.care_setting.is_synthetic]
+    return visits
 
 
 def repeat_and_history(nhs_number: str, idempotency_key: uuid.UUID | None) -> tuple[Visit | None, list[Visit]]:

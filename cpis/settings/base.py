@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "single_sign_on",
     "administration",
     "mesh",
+    "suppliers",
 ]
 # The demo (seed_demo, totp_code) creates users with published passwords: its app is installed
 # only on a developer's machine or a deliberate demo deployment, never by production settings.
@@ -83,6 +84,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # So every log line a request causes carries its id (cpis/logs.py).
     "cpis.logs.RequestContextMiddleware",
+    # Records the API calls of a supplier's conformance run (any other token passes by on a
+    # string comparison); outermost after the log context, so it sees every answer as sent.
+    "suppliers.middleware.ConformanceRecordingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "accounts.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -771,3 +775,7 @@ if SENTRY_DSN:
     from cpis.sentry import sentry_init
 
     sentry_init(SENTRY_DSN, environment=env("SENTRY_ENVIRONMENT", default=""))
+
+# The Retry-After of the one 503 a conformance run injects (suppliers/): the system under test
+# must wait that long before its retry.
+CONFORMANCE_RETRY_AFTER_SECONDS = env.int("CONFORMANCE_RETRY_AFTER_SECONDS", default=30)

@@ -42,7 +42,7 @@ def history_read(request, call: ApiCall, nhs_number: str, *, visit_id: int | Non
         )
         error.nhs_number = nhs_number
         raise error
-    visits = child_history(nhs_number)
+    visits = child_history(nhs_number, seen_from=call.token.organisation)
     audit_record(
         action=AuditAction.FHIR_ACCESS_HISTORY_READ,
         request=request,

@@ -79,11 +79,11 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     if decoded is None:
         raise not_found(f"No {resource} with that id")
     kind, pk = decoded
-    # Each id is looked up inside what the API may show (a visit of a child a plan still
-    # shares; a visible plan), so one outside it answers exactly as one that never existed:
+    # Each id is looked up inside what the API may show this token (a visit of a child a plan
+    # still shares; a visible plan; for a conformance run's synthetic setting, synthetic only), so one outside it answers exactly as one that never existed:
     # no check, no history read, no refusal that only an existing record could earn.
     if kind in (Kind.AUDIT_EVENT, Kind.PRACTITIONER_ROLE):
-        shared = Plan.objects.visible().values("nhs_number")
+        shared = Plan.objects.visible().seen_from(call.token.organisation).values("nhs_number")
         visit = Visit.objects.filter(pk=pk, nhs_number__in=shared).only("nhs_number").first()
         if visit is None:
             raise not_found(f"No {resource} with that id")
@@ -96,7 +96,7 @@ def resource_read(request, call: ApiCall, resource: str, resource_id: str) -> di
     silent = kind in _FLAG_KINDS or not call.unscheduled
     if kind in _FLAG_KINDS and not call.roles & SILENT_READ_ROLES:
         raise access_denied("The Patient Flag API views without notifying: it needs the safeguarding lead role")
-    plan = Plan.objects.visible().filter(pk=pk).only("nhs_number").first()
+    plan = Plan.objects.visible().seen_from(call.token.organisation).filter(pk=pk).only("nhs_number").first()
     if plan is None:
         raise not_found(f"No {resource} with that id")
     key = None if silent else _read_episode_key(request, call, plan.nhs_number)

@@ -18,6 +18,7 @@ from demo.mesh import LA_MAILBOXES
 from demo.notifications import seed_notifications_demo
 from demo.plans import seed_plans_demo
 from demo.privacy import seed_privacy_demo
+from demo.suppliers import seed_suppliers_demo
 from mesh.services import mesh_mailbox_set
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -145,6 +146,8 @@ class Command(BaseCommand):
         visits = seed_attendances_demo()
         # Last: the scan reads the checks above too.
         alerts = seed_privacy_demo()
+        # After the privacy scan: a conformance run's checks are synthetic, nobody's pattern.
+        systems = seed_suppliers_demo(organisations, User.objects.get(email="national.admin@demo.example"))
         providers = 0
         # The image leaves the local OpenID Connect provider out (.dockerignore), and with it the
         # providers that would point at it: a demo deployed from the image has no single sign-on.
@@ -155,7 +158,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(ORGANISATIONS)} organisations, {len(USERS)} users, {plans} new plans, "
-                f"{notifications} inbox notifications, {visits} more visits, {alerts} access-pattern alerts, "
+                f"{notifications} inbox notifications, {visits} more visits, {alerts} access-pattern alerts, {systems} supplier systems, "
                 f"{providers} single sign-on providers. "
                 f"Password {DEMO_PASSWORD!r}, authenticator secret {DEMO_TOTP_SECRET}."
             )

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from suppliers import views
+
+app_name = "suppliers"
+
+urlpatterns = [
+    path("supplier-systems/", views.public_list, name="public_list"),
+    path("admin/supplier-systems/", views.register, name="register"),
+    path("admin/supplier-systems/new/", views.system_create, name="system_create"),
+    path("admin/supplier-systems/<int:system_id>/", views.system_detail, name="system_detail"),
+    path("admin/supplier-systems/<int:system_id>/edit/", views.system_edit, name="system_edit"),
+    path("admin/supplier-systems/<int:system_id>/withdraw/", views.system_withdraw, name="system_withdraw"),
+    path("admin/supplier-systems/<int:system_id>/runs/", views.run_open, name="run_open"),
+    path("admin/conformance-runs/<int:run_id>/", views.run_report_view, name="run_report"),
+    path("admin/conformance-runs/<int:run_id>/print/", views.run_print, name="run_print"),
+    path("admin/conformance-runs/<int:run_id>/accredit/", views.run_accredit, name="run_accredit"),
+    path("admin/conformance-runs/<int:run_id>/finish/", views.run_finish, name="run_finish"),
+    path(
+        "admin/organisations/<int:organisation_id>/supplier-systems/",
+        views.organisation_systems,
+        name="organisation_systems",
+    ),
+    path("conformance/<str:key>/", views.supplier_run, name="supplier_run"),
+]
