@@ -43,6 +43,7 @@ PROJECT_APPS = {
     "plans",
     "privacy",
     "reports",
+    "suppliers",
 }
 # Written by every run, by design: when each job last succeeded (operations/signals.py), when
 # MESH was last polled, and up to when the audit log has been scanned.
