@@ -1,17 +1,17 @@
 """The poll: our MESH inbox into uploads, and the answers back.
 
-One poll at a time across hosts (a lock in Redis, taken with `cache.add`); beat runs it every
-MESH_POLL_INTERVAL seconds. A failed poll (MESH down, a 403 for a wrong password or key) backs
-off exponentially and is shown on the service-health page and in /metrics.
+One poll at a time across hosts: a short lease in Redis that the running poll renews while it
+works (mesh/lease.py), so a poller killed mid-poll holds the others up for at most
+MESH_POLL_LEASE_SECONDS. Beat runs it every MESH_POLL_INTERVAL seconds. A failed poll (MESH
+down, a 403 for a wrong password or key) backs off exponentially and is shown on the
+service-health page and in /metrics.
 """
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from mesh_client import MeshClient
@@ -20,6 +20,7 @@ from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from mesh.client import mesh_client, mesh_enabled, mesh_error_summary
 from mesh.formats import FileRefused, upload_format_for
+from mesh.lease import Lease
 from mesh.models import InboundStatus, MeshInboundMessage, MeshMailbox, MeshPollState
 from mesh.services.answers import mesh_answers_write
 from mesh.services.outbound import mesh_outbound_send_due
@@ -28,7 +29,7 @@ from plans.uploads import plan_upload_apply, plan_upload_store
 
 logger = logging.getLogger(__name__)
 
-POLL_LOCK_KEY = "mesh:poll-lock"
+POLL_LEASE_KEY = "mesh:poll-lease"
 # An upload in one of these has its final acknowledgement; QUEUED and HELD (PDS down) wait.
 _FINISHED = {UploadStatus.APPLIED, UploadStatus.REFUSED, UploadStatus.FAILED}
 
@@ -41,6 +42,7 @@ class PollResult:
     processed: int = 0
     sent: int = 0
     error: str = ""
+    lease_lost: bool = False
 
 
 def mesh_poll() -> PollResult:
@@ -55,10 +57,10 @@ def mesh_poll() -> PollResult:
     result = PollResult()
     if not mesh_enabled():
         return result
-    token = uuid.uuid4().hex
-    if not cache.add(POLL_LOCK_KEY, token, timeout=settings.MESH_POLL_LOCK_SECONDS):
+    lease = poll_lease()
+    if not lease.acquire():
         return result
-    try:
+    with lease:
         state, _ = MeshPollState.objects.get_or_create(pk=1)
         if state.next_poll_at and state.next_poll_at > timezone.now():
             return result
@@ -66,9 +68,14 @@ def mesh_poll() -> PollResult:
         try:
             with mesh_client() as client:
                 for message_id in client.list_messages(max_results=settings.MESH_POLL_MAX_MESSAGES):
+                    if not lease.held:
+                        # Another poller may have it now: what is left waits for its poll.
+                        result.lease_lost = True
+                        break
                     _take(client, message_id, result)
-                result.processed = mesh_inbound_process_stored()
-                result.sent = mesh_outbound_send_due(client=client)
+                if lease.held:
+                    result.processed = mesh_inbound_process_stored()
+                    result.sent = mesh_outbound_send_due(client=client)
         except Exception as error:
             result.error = mesh_error_summary(error)
             _record_failure(result.error)
@@ -79,10 +86,11 @@ def mesh_poll() -> PollResult:
             MeshPollState.objects.filter(pk=1).update(
                 last_success_at=timezone.now(), consecutive_failures=0, next_poll_at=None, last_error=""
             )
-    finally:
-        if cache.get(POLL_LOCK_KEY) == token:
-            cache.delete(POLL_LOCK_KEY)
     return result
+
+
+def poll_lease() -> Lease:
+    return Lease(POLL_LEASE_KEY, seconds=settings.MESH_POLL_LEASE_SECONDS)
 
 
 def _record_failure(summary: str) -> None:
