@@ -71,7 +71,10 @@ def mesh_state(*, local_authority: Organisation | None = None) -> MeshState:
         LaMeshState(
             local_authority=la,
             mailbox_id=mailboxes.get(la.pk, ""),
-            last_file=MeshInboundMessage.objects.filter(local_authority=la).order_by("-received_at").first(),
+            last_file=MeshInboundMessage.objects.filter(local_authority=la)
+            .exclude(status=InboundStatus.REPORT)
+            .order_by("-received_at")
+            .first(),
             last_acknowledgement=MeshOutboundMessage.objects.filter(
                 local_authority=la, kind=OutboundKind.ACKNOWLEDGEMENT
             )

@@ -24,6 +24,7 @@ from mesh.lease import Lease
 from mesh.models import InboundStatus, MeshInboundMessage, MeshMailbox, MeshPollState
 from mesh.services.answers import mesh_answers_write
 from mesh.services.outbound import mesh_outbound_send_due
+from mesh.services.reports import mesh_report_record
 from plans.models import FileCode, PlanUpload, UploadStatus
 from plans.uploads import plan_upload_apply, plan_upload_store
 
@@ -39,6 +40,8 @@ class PollResult:
     ran: bool = False
     received: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)
+    # Of `received`: MESH's reports on messages of ours (services/reports.py).
+    reports: list[str] = field(default_factory=list)
     processed: int = 0
     sent: int = 0
     error: str = ""
@@ -120,6 +123,8 @@ def _take(client: MeshClient, message_id: str, result: PollResult) -> None:
         content = message.read(limit + 1)
         seen = _store(message, message_id, content)
         result.received.append(message_id)
+        if seen.status == InboundStatus.REPORT:
+            result.reports.append(message_id)
     client.acknowledge_message(message_id)
     MeshInboundMessage.objects.filter(pk=seen.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
 
@@ -128,9 +133,24 @@ def _header(message: object, name: str) -> str:
     return str(getattr(message, name, None) or "")
 
 
+def _mex(message: object, name: str) -> str:
+    """A Mex- header mesh-client names no attribute for (`linkedmsgid`, `statuscode`, …)."""
+    read = getattr(message, "mex_header", None)
+    return str((read(name) if callable(read) else None) or "")
+
+
 def _store(message: object, message_id: str, content: bytes) -> MeshInboundMessage:
     sender = _header(message, "sender").strip().upper()
     workflow = _header(message, "workflow_id")
+    if _header(message, "message_type").upper() == "REPORT":
+        # MESH's own report on a message of ours (services/reports.py): whoever it names as
+        # sender and whatever its workflow, never a file, and never answered.
+        return mesh_report_record(
+            message_id=message_id, sender=sender, workflow_id=workflow, filename=_header(message, "filename"),
+            local_id=_header(message, "local_id"), linked_message_id=_mex(message, "linkedmsgid"),
+            code=_mex(message, "statuscode"), description=_mex(message, "statusdescription"),
+            size_bytes=len(content),
+        )  # fmt: skip
     filename = _header(message, "filename")[:255] or f"{message_id}.csv"
     mailbox = MeshMailbox.objects.select_related("local_authority").filter(mailbox_id=sender).first()
     la = mailbox.local_authority if mailbox and mailbox.local_authority.is_active else None
@@ -144,11 +164,7 @@ def _store(message: object, message_id: str, content: bytes) -> MeshInboundMessa
         local_authority=la,
     )
     refusal = ""
-    # A report is MESH's own (a message of ours undeliverable): recorded, never answered.
-    is_report = _header(message, "message_type").upper() == "REPORT"
-    if is_report:
-        refusal = "A MESH report, not a file."
-    elif la is None:
+    if la is None:
         refusal = "This mailbox belongs to no local authority known to CP-IS."
     elif workflow != settings.MESH_WORKFLOW_UPLOAD:
         refusal = "CP-IS does not take messages with this workflow id."
@@ -179,7 +195,7 @@ def _store(message: object, message_id: str, content: bytes) -> MeshInboundMessa
                 "bytes": len(content), "upload_id": inbound.upload_id, **({"reason": refusal} if refusal else {}),
             },
         )  # fmt: skip
-        if refusal and not is_report:
+        if refusal:
             mesh_answers_write(inbound=inbound)
     return inbound
 
