@@ -93,12 +93,15 @@ def test_a_poller_killed_mid_download_is_taken_over_within_its_lease_and_the_fil
 
     # Its last renewal was at most a third of the lease ago: the lease has not lapsed yet.
     assert mesh_poll().ran is False
-    while not (result := mesh_poll()).ran:
-        assert time.monotonic() - killed_at < LEASE + 2, "the dead poller's lease did not lapse"
+    while True:
+        # When the poll that takes over began: its own work (download, apply, answer) aside.
+        took = time.monotonic() - killed_at
+        if (result := mesh_poll()).ran:
+            break
+        assert took < LEASE + 2, "the dead poller's lease did not lapse"
         time.sleep(0.1)
-    took = time.monotonic() - killed_at
 
-    assert took <= LEASE + 1
+    assert LEASE * 2 / 3 - 0.5 <= took <= LEASE + 1
     assert result.error == "" and len(result.received) == 1 and not result.repeated
     upload = PlanUpload.objects.get()
     assert upload.size_bytes == len(content) and Plan.objects.count() == len(rows)
