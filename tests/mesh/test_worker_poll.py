@@ -8,9 +8,11 @@ import re
 import pytest
 
 from mesh.models import InboundStatus, MeshInboundMessage
+from notifications.models import Channel, Delivery, DeliveryStatus
 from plans.models import Plan, PlanUpload, UploadStatus
 from tests.mesh.conftest import LA001, SERVICE
-from tests.notifications.worker import Worker, wait_until
+from tests.notifications.checks import child_on_plan, record_check
+from tests.notifications.worker import Worker, broker, wait_until
 from tests.plans.helpers import csv_bytes, row
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -19,7 +21,7 @@ POLL_INTERVAL = 2
 
 
 def test_beat_polls_through_a_worker_and_a_file_sent_by_an_la_is_applied_and_acknowledged(
-    mesh, local_authority, redis_server, tmp_path
+    mesh, local_authority, care_setting, redis_server, tmp_path
 ):
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
@@ -38,6 +40,11 @@ def test_beat_polls_through_a_worker_and_a_file_sent_by_an_la_is_applied_and_ack
         # A second file, once the worker has been polling a while: beat keeps polling.
         mesh.send(LA001, csv_bytes([row(4)]), local_id="LA-SEQ-2")
         wait_until(lambda: len(mesh.inbox(LA001)) == 3, timeout=60, what="the second file's acknowledgement")
+        # And the other way: a check of a child on the LA's plan, sent by the same worker on its
+        # deliveries-mesh queue, reaches the LA's mailbox.
+        with broker(redis_server.url):
+            record_check(plans=[child_on_plan(local_authority)], care_setting=care_setting)
+        wait_until(lambda: len(mesh.inbox(LA001)) == 4, timeout=60, what="the notification")
     finally:
         worker.stop()
 
@@ -47,10 +54,13 @@ def test_beat_polls_through_a_worker_and_a_file_sent_by_an_la_is_applied_and_ack
         (UploadStatus.APPLIED, "CPF03"),
         (UploadStatus.APPLIED, "CPF02"),
     ]
-    assert Plan.objects.filter(organisation=local_authority).count() == 3
+    assert Plan.objects.filter(organisation=local_authority).count() == 3 + 1  # the files', the checked child's
     inbound = list(MeshInboundMessage.objects.all())
     assert len(inbound) == 2 and all(m.status == InboundStatus.PROCESSED and m.acknowledged_at for m in inbound)
     answers = mesh.inbox(LA001)  # each JSON one checked against its schema
+    [delivery] = Delivery.objects.filter(channel=Channel.MESH)
+    assert delivery.status == DeliveryStatus.SENT
+    assert [m["workflowid"] for m in answers if m["localid"] == str(delivery.pk)] == ["CPIS_NOTIFICATION"]
     acknowledgements = {
         m["localid"]: json.loads(m["body"]) for m in answers if m["localid"].endswith("acknowledgement")
     }
