@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 
 from mesh.lease import Lease
 from mesh.models import MeshInboundMessage, MeshPollState
@@ -181,3 +182,20 @@ def test_mesh_down_fails_the_poll_quietly(mesh, settings):
     result = mesh_poll()
     assert result.ran and result.error.startswith("ConnectionError")
     assert MeshPollState.objects.get().last_error == result.error
+
+
+def test_without_redis_the_lease_keeps_its_rules_on_the_local_cache(settings):
+    # The SQLite demo (`make run` without REDIS_URL): one process, Django's local-memory cache.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    first = Lease(POLL_LEASE_KEY, seconds=0.5)
+    assert first.acquire() and not Lease(POLL_LEASE_KEY, seconds=0.5).acquire()
+    assert caches["default"].get(POLL_LEASE_KEY)  # in the local cache, through its own API
+    assert first.renew() and first.held
+    time.sleep(0.7)
+    second = Lease(POLL_LEASE_KEY, seconds=5)
+    assert second.acquire()
+    first.release()
+    assert first.renew() is False and not first.held
+    assert not Lease(POLL_LEASE_KEY, seconds=5).acquire()
+    second.release()
+    assert Lease(POLL_LEASE_KEY, seconds=5).acquire()
