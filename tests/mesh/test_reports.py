@@ -104,6 +104,10 @@ def test_an_error_report_on_an_acknowledgement_fails_the_answer_and_operators_se
     answer.refresh_from_db()
     assert answer.status == OutboundStatus.FAILED and answer.last_error == "MESH report 06: Malformed control file"
     assert mesh_state().answers_failed_by_mailbox == [(LA001, 1)]
+    assert mesh_state().reports_recent == 1 and mesh_state(local_authority=local_authority).reports_recent == 1
+    national = signed_in(Client(), user_with_role("national_admin"))
+    page = national.get(reverse("operations:service_health")).content.decode()
+    assert 'data-testid="mesh-reports">1<' in page
     # The LA's last file is still its plan file, not MESH's report.
     [la_state] = mesh_state(local_authority=local_authority).local_authorities
     assert la_state.last_file is not None and la_state.last_file.status == InboundStatus.PROCESSED
