@@ -99,6 +99,7 @@ class AuditAction(models.TextChoices):
     MESH_MAILBOX_CHANGED = "mesh_mailbox_changed", "MESH mailbox of a local authority set"
     MESH_MESSAGE_RECEIVED = "mesh_message_received", "MESH message received"
     MESH_MESSAGE_REFUSED = "mesh_message_refused", "MESH message refused"
+    MESH_REPORT_RECEIVED = "mesh_report_received", "MESH report: a message of ours not delivered"
     # Access-pattern alerts and "who has looked at this child" (privacy/).
     PRIVACY_ALERT_RAISED = "privacy_alert_raised", "Access-pattern alert raised"
     PRIVACY_ALERT_VIEWED = "privacy_alert_viewed", "Access-pattern alert viewed"

@@ -22,6 +22,8 @@ class InboundStatus(models.TextChoices):
     STORED = "stored", "Stored, not yet processed"
     PROCESSED = "processed", "Processed"
     REFUSED = "refused", "Refused"
+    # MESH's own report on a message we sent (undeliverable, or an error): never a file.
+    REPORT = "report", "MESH report"
 
 
 class MeshInboundMessage(models.Model):
@@ -42,6 +44,11 @@ class MeshInboundMessage(models.Model):
     refusal = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # A report's: the MESH id of our message it is about (Mex-LinkedMsgID), and MESH's status
+    # code and description (Mex-StatusCode, Mex-StatusDescription).
+    linked_message_id = models.CharField(max_length=100, blank=True, default="", db_default="")
+    report_code = models.CharField(max_length=10, blank=True, default="", db_default="")
+    report_description = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [

@@ -2,7 +2,7 @@
 only (no file content, no child data)."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
@@ -19,6 +19,8 @@ from mesh.models import (
     OutboundStatus,
 )
 from notifications.models import Channel, Delivery, DeliveryStatus
+
+REPORTS_DAYS = 7
 
 
 @dataclass
@@ -37,6 +39,8 @@ class MeshState:
     oldest_unacknowledged_at: datetime | None
     answers_failed_by_mailbox: list[tuple[str, int]]
     answers_pending: int
+    # MESH's reports on messages of ours (mesh/services/reports.py) in the last REPORTS_DAYS.
+    reports_recent: int = 0
     local_authorities: list[LaMeshState] = field(default_factory=list)
 
     @property
@@ -71,7 +75,10 @@ def mesh_state(*, local_authority: Organisation | None = None) -> MeshState:
         LaMeshState(
             local_authority=la,
             mailbox_id=mailboxes.get(la.pk, ""),
-            last_file=MeshInboundMessage.objects.filter(local_authority=la).order_by("-received_at").first(),
+            last_file=MeshInboundMessage.objects.filter(local_authority=la)
+            .exclude(status=InboundStatus.REPORT)
+            .order_by("-received_at")
+            .first(),
             last_acknowledgement=MeshOutboundMessage.objects.filter(
                 local_authority=la, kind=OutboundKind.ACKNOWLEDGEMENT
             )
@@ -102,5 +109,8 @@ def mesh_state(*, local_authority: Organisation | None = None) -> MeshState:
         oldest_unacknowledged_at=oldest,
         answers_failed_by_mailbox=[(mailbox, count) for mailbox, count in failed],
         answers_pending=answers.filter(status=OutboundStatus.PENDING).count(),
+        reports_recent=inbound.filter(
+            status=InboundStatus.REPORT, received_at__gte=timezone.now() - timedelta(days=REPORTS_DAYS)
+        ).count(),
         local_authorities=rows,
     )

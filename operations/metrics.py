@@ -111,7 +111,11 @@ def _mesh_metrics():
     )
     for mailbox, count in state.answers_failed_by_mailbox:
         failed.add_metric([mailbox], count)
-    yield from (last, failures, oldest, failed)
+    reports = GaugeMetricFamily(
+        "cpis_mesh_reports_recent", "MESH's reports of messages of ours not delivered, in the last 7 days."
+    )
+    reports.add_metric([], state.reports_recent)
+    yield from (last, failures, oldest, failed, reports)
 
 
 def _allowed(request: CpisRequest) -> bool:

@@ -618,8 +618,9 @@ MESH_WORKFLOW_ERROR = env("MESH_WORKFLOW_ERROR", default="CPIS_ERROR")
 MESH_POLL_INTERVAL = env.int("MESH_POLL_INTERVAL", default=60)
 # Messages one poll takes at most; the rest wait for the next.
 MESH_POLL_MAX_MESSAGES = env.int("MESH_POLL_MAX_MESSAGES", default=100)
-# How long one poll may hold the lock that keeps a second host from polling at the same time.
-MESH_POLL_LOCK_SECONDS = env.int("MESH_POLL_LOCK_SECONDS", default=900)
+# The lease that keeps a second host from polling at the same time (mesh/lease.py): the running
+# poll renews it every third of this, so a poller killed mid-poll holds the others up this long.
+MESH_POLL_LEASE_SECONDS = env.float("MESH_POLL_LEASE_SECONDS", default=30.0)
 # Outbound MESH messages (acknowledgements, refusals): attempts and back-off, as deliveries'.
 MESH_SEND_MAX_ATTEMPTS = env.int("MESH_SEND_MAX_ATTEMPTS", default=10)
 # Chunks we send are at most this size (mesh-client's default is 75 MiB).

@@ -1,17 +1,17 @@
 """The poll: our MESH inbox into uploads, and the answers back.
 
-One poll at a time across hosts (a lock in Redis, taken with `cache.add`); beat runs it every
-MESH_POLL_INTERVAL seconds. A failed poll (MESH down, a 403 for a wrong password or key) backs
-off exponentially and is shown on the service-health page and in /metrics.
+One poll at a time across hosts: a short lease in Redis that the running poll renews while it
+works (mesh/lease.py), so a poller killed mid-poll holds the others up for at most
+MESH_POLL_LEASE_SECONDS. Beat runs it every MESH_POLL_INTERVAL seconds. A failed poll (MESH
+down, a 403 for a wrong password or key) backs off exponentially and is shown on the
+service-health page and in /metrics.
 """
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from mesh_client import MeshClient
@@ -20,15 +20,17 @@ from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from mesh.client import mesh_client, mesh_enabled, mesh_error_summary
 from mesh.formats import FileRefused, upload_format_for
+from mesh.lease import Lease
 from mesh.models import InboundStatus, MeshInboundMessage, MeshMailbox, MeshPollState
 from mesh.services.answers import mesh_answers_write
 from mesh.services.outbound import mesh_outbound_send_due
+from mesh.services.reports import mesh_report_record
 from plans.models import FileCode, PlanUpload, UploadStatus
 from plans.uploads import plan_upload_apply, plan_upload_store
 
 logger = logging.getLogger(__name__)
 
-POLL_LOCK_KEY = "mesh:poll-lock"
+POLL_LEASE_KEY = "mesh:poll-lease"
 # An upload in one of these has its final acknowledgement; QUEUED and HELD (PDS down) wait.
 _FINISHED = {UploadStatus.APPLIED, UploadStatus.REFUSED, UploadStatus.FAILED}
 
@@ -38,9 +40,12 @@ class PollResult:
     ran: bool = False
     received: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)
+    # Of `received`: MESH's reports on messages of ours (services/reports.py).
+    reports: list[str] = field(default_factory=list)
     processed: int = 0
     sent: int = 0
     error: str = ""
+    lease_lost: bool = False
 
 
 def mesh_poll() -> PollResult:
@@ -55,10 +60,10 @@ def mesh_poll() -> PollResult:
     result = PollResult()
     if not mesh_enabled():
         return result
-    token = uuid.uuid4().hex
-    if not cache.add(POLL_LOCK_KEY, token, timeout=settings.MESH_POLL_LOCK_SECONDS):
+    lease = poll_lease()
+    if not lease.acquire():
         return result
-    try:
+    with lease:
         state, _ = MeshPollState.objects.get_or_create(pk=1)
         if state.next_poll_at and state.next_poll_at > timezone.now():
             return result
@@ -66,9 +71,14 @@ def mesh_poll() -> PollResult:
         try:
             with mesh_client() as client:
                 for message_id in client.list_messages(max_results=settings.MESH_POLL_MAX_MESSAGES):
+                    if not lease.held:
+                        # Another poller may have it now: what is left waits for its poll.
+                        result.lease_lost = True
+                        break
                     _take(client, message_id, result)
-                result.processed = mesh_inbound_process_stored()
-                result.sent = mesh_outbound_send_due(client=client)
+                if lease.held:
+                    result.processed = mesh_inbound_process_stored()
+                    result.sent = mesh_outbound_send_due(client=client)
         except Exception as error:
             result.error = mesh_error_summary(error)
             _record_failure(result.error)
@@ -79,10 +89,11 @@ def mesh_poll() -> PollResult:
             MeshPollState.objects.filter(pk=1).update(
                 last_success_at=timezone.now(), consecutive_failures=0, next_poll_at=None, last_error=""
             )
-    finally:
-        if cache.get(POLL_LOCK_KEY) == token:
-            cache.delete(POLL_LOCK_KEY)
     return result
+
+
+def poll_lease() -> Lease:
+    return Lease(POLL_LEASE_KEY, seconds=settings.MESH_POLL_LEASE_SECONDS)
 
 
 def _record_failure(summary: str) -> None:
@@ -112,6 +123,8 @@ def _take(client: MeshClient, message_id: str, result: PollResult) -> None:
         content = message.read(limit + 1)
         seen = _store(message, message_id, content)
         result.received.append(message_id)
+        if seen.status == InboundStatus.REPORT:
+            result.reports.append(message_id)
     client.acknowledge_message(message_id)
     MeshInboundMessage.objects.filter(pk=seen.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
 
@@ -120,9 +133,24 @@ def _header(message: object, name: str) -> str:
     return str(getattr(message, name, None) or "")
 
 
+def _mex(message: object, name: str) -> str:
+    """A Mex- header mesh-client names no attribute for (`linkedmsgid`, `statuscode`, …)."""
+    read = getattr(message, "mex_header", None)
+    return str((read(name) if callable(read) else None) or "")
+
+
 def _store(message: object, message_id: str, content: bytes) -> MeshInboundMessage:
     sender = _header(message, "sender").strip().upper()
     workflow = _header(message, "workflow_id")
+    if _header(message, "message_type").upper() == "REPORT":
+        # MESH's own report on a message of ours (services/reports.py): whoever it names as
+        # sender and whatever its workflow, never a file, and never answered.
+        return mesh_report_record(
+            message_id=message_id, sender=sender, workflow_id=workflow, filename=_header(message, "filename"),
+            local_id=_header(message, "local_id"), linked_message_id=_mex(message, "linkedmsgid"),
+            code=_mex(message, "statuscode"), description=_mex(message, "statusdescription"),
+            size_bytes=len(content),
+        )  # fmt: skip
     filename = _header(message, "filename")[:255] or f"{message_id}.csv"
     mailbox = MeshMailbox.objects.select_related("local_authority").filter(mailbox_id=sender).first()
     la = mailbox.local_authority if mailbox and mailbox.local_authority.is_active else None
@@ -136,11 +164,7 @@ def _store(message: object, message_id: str, content: bytes) -> MeshInboundMessa
         local_authority=la,
     )
     refusal = ""
-    # A report is MESH's own (a message of ours undeliverable): recorded, never answered.
-    is_report = _header(message, "message_type").upper() == "REPORT"
-    if is_report:
-        refusal = "A MESH report, not a file."
-    elif la is None:
+    if la is None:
         refusal = "This mailbox belongs to no local authority known to CP-IS."
     elif workflow != settings.MESH_WORKFLOW_UPLOAD:
         refusal = "CP-IS does not take messages with this workflow id."
@@ -171,7 +195,7 @@ def _store(message: object, message_id: str, content: bytes) -> MeshInboundMessa
                 "bytes": len(content), "upload_id": inbound.upload_id, **({"reason": refusal} if refusal else {}),
             },
         )  # fmt: skip
-        if refusal and not is_report:
+        if refusal:
             mesh_answers_write(inbound=inbound)
     return inbound
 

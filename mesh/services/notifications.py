@@ -5,6 +5,7 @@ from django.conf import settings
 
 from mesh.client import mesh_client, mesh_error_summary
 from mesh.models import MeshNotificationSent
+from mesh.services.reports import UNDELIVERED
 
 # Tracking states that mean MESH holds (or has delivered) the message: no second copy.
 _HELD = {"accepted", "acknowledged", "delivered", "uploaded"}
@@ -18,14 +19,15 @@ def mesh_notification_send(*, delivery_id: int, local_authority_id: int, recipie
     """Sends one notification to the LA's mailbox, once; returns the MESH message id.
 
     1. a delivery already sent (a retry after its worker died) is tracked, not sent again,
-       unless MESH no longer holds it;
+       unless MESH no longer holds it or reported it undelivered;
     2. otherwise sent, with Mex-LocalID our delivery id, so the LA recognises a repeat;
     3. the message id is recorded at once (autocommit), then its tracking status.
     """
     try:
         with mesh_client() as client:
             sent = MeshNotificationSent.objects.filter(delivery_id=delivery_id).first()
-            if sent is not None:
+            # One MESH reported undelivered (reports.py) is sent anew, whatever its tracking says.
+            if sent is not None and sent.tracked_status != UNDELIVERED:
                 status = str(client.track_message(sent.message_id).get("status") or "").lower()
                 if status in _HELD:
                     MeshNotificationSent.objects.filter(pk=sent.pk).update(tracked_status=status)

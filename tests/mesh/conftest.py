@@ -1,6 +1,7 @@
 """A real mesh-sandbox per test session (its own port, store and mailboxes), and helpers that
 act as an LA's case system would: mesh-client, not our code path."""
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from mesh_client import MeshClient
 
 from demo.mesh.sandbox import PASSWORD, Sandbox
 from mesh.models import MeshMailbox
+from tests.mesh.schemas import assert_valid
 
 SERVICE = "X26CPIS01"
 LA001 = "LA001MB01"
@@ -46,12 +48,16 @@ class MeshWorld:
             return str(client.send_message(SERVICE, content, workflow_id=workflow_id, **headers))
 
     def inbox(self, mailbox: str) -> list[dict]:
-        """Every message waiting for `mailbox`: its MESH headers and body; left unacknowledged."""
+        """Every message waiting for `mailbox`: its MESH headers and body; left unacknowledged.
+        Each JSON one is checked against the published schema its `message_type` names."""
         found = []
         with self.client(mailbox) as client:
             for message_id in client.list_messages():
                 message = client.retrieve_message(message_id)
-                found.append({"id": message_id, **dict(message.mex_headers()), "body": message.read()})
+                received = {"id": message_id, **dict(message.mex_headers()), "body": message.read()}
+                if received.get("content-type") == "application/json":
+                    assert_valid(json.loads(received["body"]))
+                found.append(received)
         return found
 
     def drain(self) -> None:

@@ -10,6 +10,7 @@ from demo.mesh import LA_MAILBOXES
 from mesh.models import MeshMailbox
 from mesh.services import mesh_poll
 from plans.models import Plan
+from tests.mesh.conftest import LA001
 from tests.plans.helpers import csv_bytes, row
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,7 @@ def test_mesh_send_then_mesh_inbox_round_trip(mesh, local_authority, tmp_path):
     mesh_poll()
 
     assert Plan.objects.filter(organisation=local_authority).count() == 2
+    [answer] = mesh.inbox(LA001)  # left waiting; its JSON checked against its schema
     out = io.StringIO()
     call_command("mesh_inbox", "--as", "LA001", "--show", "--acknowledge", stdout=out)
     listing = out.getvalue()

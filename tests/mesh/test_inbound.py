@@ -6,7 +6,6 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from mesh_client import MeshClient
 
@@ -20,7 +19,7 @@ from mesh.models import (
     OutboundStatus,
 )
 from mesh.services import mesh_poll
-from mesh.services.inbound import POLL_LOCK_KEY
+from mesh.services.inbound import poll_lease
 from plans.models import Plan, PlanUpload, UploadStatus
 from tests.mesh.conftest import LA001, LA002, SERVICE, STRANGER
 from tests.plans.helpers import csv_bytes, row
@@ -125,12 +124,13 @@ def test_a_workflow_we_do_not_take_is_refused_and_answered(mesh):
 
 def test_a_second_host_does_not_poll_while_one_is_polling(mesh):
     mesh.send(LA001, csv_bytes([row(1)]))
-    cache.add(POLL_LOCK_KEY, "another host", timeout=60)
+    other_host = poll_lease()
+    assert other_host.acquire()
     try:
         assert mesh_poll().ran is False
         assert not MeshInboundMessage.objects.exists()
     finally:
-        cache.delete(POLL_LOCK_KEY)
+        other_host.release()
     assert mesh_poll().ran is True
 
 

@@ -71,6 +71,7 @@ def test_metrics_show_the_poll(mesh, client, settings, local_authority):
     assert before[("cpis_mesh_poll_last_success_timestamp_seconds", ())] > 0
     assert before[("cpis_mesh_poll_consecutive_failures", ())] == 0
     assert before[("cpis_mesh_oldest_unacknowledged_age_seconds", ())] == 0
+    assert before[("cpis_mesh_reports_recent", ())] == 0
     settings.MESH_PASSWORD = "wrong"
     mesh_poll()
     assert scrape(client)[("cpis_mesh_poll_consecutive_failures", ())] == 1
