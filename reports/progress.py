@@ -7,18 +7,27 @@ days. Nothing here is about a child: the public page shows counts only.
 """
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from django.db.models import Exists, OuterRef
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Membership, Organisation, OrganisationKind, Region, Role, SettingType, TrainingRecord
 from audit.models import AuditAction, AuditEvent
 from plans.models import PlanUpload, UploadStatus
 from reports.metrics import ACCEPTANCE_TARGET
+from reports.models import GoLiveRefresh, GoLiveState
 
 RECENT_DAYS = 30
+# Organisations a page of the national list shows: the page reads as many kept rows whatever
+# the number of organisations.
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,26 @@ def _recent_checks(organisation_ids) -> set[int]:
     )
 
 
+def _la_steps() -> list[str]:
+    return [
+        "Contact details for clinicians set (office hours, emergency duty, team mailbox)",
+        "At least one trained social worker",
+        f"Plans uploaded in the last {RECENT_DAYS} days with at least {ACCEPTANCE_TARGET:g}% of rows accepted",
+    ]
+
+
+def _setting_steps() -> list[str]:
+    return ["At least one trained clinician or safeguarding lead", f"Children checked in the last {RECENT_DAYS} days"]
+
+
+def _go_live(organisation: Organisation, done: Sequence[bool]) -> GoLive:
+    texts = _la_steps() if organisation.is_local_authority else _setting_steps()
+    return GoLive(organisation, [Step(text, bool(flag)) for text, flag in zip(texts, done, strict=True)])
+
+
 def go_live_states(organisations) -> list[GoLive]:
     """The go-live checklist of each local authority and care setting given, in a few queries
-    whatever their number."""
+    whatever their number: the one rule, which the kept states (go_live_refresh) are made by."""
     organisations = [o for o in organisations if o.kind != OrganisationKind.NATIONAL]
     la_ids = [o.pk for o in organisations if o.is_local_authority]
     setting_ids = [o.pk for o in organisations if o.is_care_setting]
@@ -89,45 +115,132 @@ def go_live_states(organisations) -> list[GoLive]:
     states = []
     for o in organisations:
         if o.is_local_authority:
-            steps = [
-                Step(
-                    "Contact details for clinicians set (office hours, emergency duty, team mailbox)",
-                    bool(o.office_hours_phone and o.emergency_duty_phone and o.team_mailbox),
-                ),
-                Step("At least one trained social worker", o.pk in trained_social_workers),
-                Step(
-                    f"Plans uploaded in the last {RECENT_DAYS} days with at least {ACCEPTANCE_TARGET:g}% of rows accepted",
-                    o.pk in uploads,
-                ),
+            done = [
+                bool(o.office_hours_phone and o.emergency_duty_phone and o.team_mailbox),
+                o.pk in trained_social_workers,
+                o.pk in uploads,
             ]
         else:
-            steps = [
-                Step("At least one trained clinician or safeguarding lead", o.pk in trained_clinicians),
-                Step(f"Children checked in the last {RECENT_DAYS} days", o.pk in checks),
-            ]
-        states.append(GoLive(o, steps))
+            done = [o.pk in trained_clinicians, o.pk in checks]
+        states.append(_go_live(o, done))
     return states
+
+
+# The kept states: each organisation's checklist as go_live_states made it at the last refresh.
+
+
+def _organisations_to_report():
+    return Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL)
+
+
+def go_live_refresh(organisation_ids: Iterable[int] | None = None) -> int:
+    """Works out and keeps the go-live state of the given active organisations (default: every
+    one, as beat does, which also marks the kept states fresh); returns how many.
+
+    Idempotent: a second run writes the same rows. Safe beside another run (an upsert per row).
+    """
+    organisations = _organisations_to_report()
+    if organisation_ids is not None:
+        organisations = organisations.filter(pk__in=list(organisation_ids))
+    started = timezone.now()
+    states = go_live_states(organisations)
+    with transaction.atomic():
+        GoLiveState.objects.bulk_create(
+            [
+                GoLiveState(organisation=s.organisation, live=s.live, steps=[step.done for step in s.steps])
+                for s in states
+            ],
+            update_conflicts=True,
+            unique_fields=["organisation"],
+            update_fields=["live", "steps"],
+        )
+        if organisation_ids is None:
+            GoLiveRefresh.objects.update_or_create(id=1, defaults={"refreshed_at": started})
+    return len(states)
+
+
+def _kept_states_usable(organisations) -> bool:
+    """Whether the kept states answer for `organisations`: refreshed together recently (beat is
+    running) and one kept for each. Otherwise a page works every state out live: slower, never
+    stale by more than the refresh interval."""
+    fresh_since = timezone.now() - timedelta(seconds=3 * settings.GO_LIVE_REFRESH_INTERVAL)
+    if not GoLiveRefresh.objects.filter(refreshed_at__gte=fresh_since).exists():
+        return False
+    return not organisations.filter(go_live_state__isnull=True).exists()
+
+
+def go_live_page(organisations, state: str, number) -> Page:
+    """One page of the organisations' go-live states (a paginator's page of GoLive), only the
+    live ones or the others if `state` is "live" or "not_live"; kept states where usable."""
+    wanted = {"live": True, "not_live": False}.get(state)
+    if _kept_states_usable(organisations):
+        kept = organisations.select_related("go_live_state")
+        if wanted is not None:
+            kept = kept.filter(go_live_state__live=wanted)
+        page = Paginator(kept, PAGE_SIZE).get_page(number)
+        page.object_list = [_kept(o) for o in page.object_list]
+        return page
+    states = go_live_states(organisations)
+    if wanted is not None:
+        states = [s for s in states if s.live == wanted]
+    return Paginator(states, PAGE_SIZE).get_page(number)
+
+
+def _kept(organisation: Organisation) -> GoLive:
+    try:
+        return _go_live(organisation, organisation.go_live_state.steps)
+    except ValueError:  # a checklist changed since the last refresh: this one worked out live
+        return go_live_states([organisation])[0]
+
+
+def go_live_totals() -> tuple[int, int]:
+    """(live, not live yet) among the active organisations, for the national admin's home."""
+    organisations = _organisations_to_report()
+    if _kept_states_usable(organisations):
+        counts = GoLiveState.objects.filter(organisation__in=organisations).aggregate(
+            live_ones=Count("pk", filter=Q(live=True)), others=Count("pk", filter=Q(live=False))
+        )
+        return counts["live_ones"], counts["others"]
+    states = go_live_states(organisations)
+    live = sum(s.live for s in states)
+    return live, len(states) - live
 
 
 REGION_NOT_SET = "Region not set"
 
 
+def _grouped_counts(organisations) -> list[tuple[str, str, str, int, int]]:
+    """(kind, setting type, region, organisations, live) per group of the active organisations."""
+    if _kept_states_usable(organisations):
+        return list(
+            organisations.values_list("kind", "setting_type", "region")
+            .annotate(total=Count("pk"), live=Count("pk", filter=Q(go_live_state__live=True)))
+            .order_by()
+        )
+    totals: Counter = Counter()
+    live: Counter = Counter()
+    for state in go_live_states(organisations):
+        group = (state.organisation.kind, state.organisation.setting_type, state.organisation.region)
+        totals[group] += 1
+        live[group] += state.live
+    return [(*group, count, live[group]) for group, count in totals.items()]
+
+
 def progress_counts() -> dict[str, list[dict]]:
     """For the public page: how many organisations are live, per kind (and setting type) and per
     NHS England region. Counts of organisations only, so nothing in it is about a person."""
-    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
     totals: Counter = Counter()
     live: Counter = Counter()
     regions: dict[str, Counter] = {}
-    for state in states:
-        o = state.organisation
-        key = "Local authority" if o.is_local_authority else SettingType(o.setting_type).label
-        totals[key] += 1
-        live[key] += state.live
-        region = regions.setdefault(Region(o.region).label if o.region else REGION_NOT_SET, Counter())
-        prefix = "las" if o.is_local_authority else "settings"
-        region[prefix] += 1
-        region[f"{prefix}_live"] += state.live
+    for kind, setting_type, region_code, organisations, live_ones in _grouped_counts(_organisations_to_report()):
+        is_la = kind == OrganisationKind.LOCAL_AUTHORITY
+        key = "Local authority" if is_la else SettingType(setting_type).label
+        totals[key] += organisations
+        live[key] += live_ones
+        region = regions.setdefault(Region(region_code).label if region_code else REGION_NOT_SET, Counter())
+        prefix = "las" if is_la else "settings"
+        region[prefix] += organisations
+        region[f"{prefix}_live"] += live_ones
     order = ["Local authority"] + [t.label for t in SettingType]
     region_order = [r.label for r in Region] + [REGION_NOT_SET]
     return {
@@ -138,3 +251,10 @@ def progress_counts() -> dict[str, list[dict]]:
             if r in regions
         ],
     }
+
+
+def upload_saved(sender, instance: PlanUpload, **kwargs) -> None:
+    """An applied upload can make its local authority live: its kept state is refreshed once the
+    upload commits, instead of at beat's next refresh (connected in reports.apps)."""
+    if instance.status == UploadStatus.APPLIED:
+        transaction.on_commit(partial(go_live_refresh, [instance.organisation_id]), robust=True)

@@ -1,0 +1,198 @@
+"""The national figures kept, not recomputed (issue 28): each organisation's go-live state kept by
+beat and by an applied upload, read by the progress pages and the national admin's home, equal to
+the live rule on the same data; and every national page reads as many rows, in as many queries,
+at 10 organisations as at 200."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import Organisation, OrganisationKind, Region, Role, SettingType
+from audit.models import AuditAction, AuditEvent
+from plans.models import PlanUpload, UploadStatus
+from reports import progress
+from reports.models import DayFigures, GoLiveRefresh, GoLiveState, RolledUpDay
+from reports.progress import go_live_page, go_live_refresh, go_live_totals, progress_counts
+from reports.tasks import go_live_refresh as go_live_refresh_task
+from tests.factories import OrganisationFactory, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(la, accepted: int, days_ago: int = 0) -> PlanUpload:
+    return PlanUpload.objects.create(
+        organisation=la, filename="a.csv", status=UploadStatus.APPLIED,
+        applied_at=timezone.now() - timedelta(days=days_ago), counts={"rows": 100, "accepted": accepted},
+    )  # fmt: skip
+
+
+def _country():
+    """Organisations in every go-live state: live, a low upload, an old upload, untrained,
+    without contact details; care settings with and without a trained clinician and checks."""
+    made = []
+    for i, region in enumerate([Region.LONDON, Region.NORTH_WEST, "", Region.LONDON, Region.SOUTH_WEST]):
+        la = OrganisationFactory(local_authority=True, region=region)
+        user_with_role(Role.SOCIAL_WORKER, la, trained=i != 3)
+        _upload(la, accepted=[96, 90, 99, 97, 100][i], days_ago=[1, 2, 40, 3, 5][i])
+        if i == 4:
+            Organisation.objects.filter(pk=la.pk).update(team_mailbox="")
+        made.append(la)
+    for i, setting_type in enumerate([SettingType.ED, SettingType.ED, SettingType.MATERNITY, SettingType.OOH]):
+        setting = OrganisationFactory(setting_type=setting_type, region=[Region.LONDON, "", Region.LONDON, ""][i])
+        if i != 1:
+            user_with_role(Role.CLINICIAN, setting)
+        if i != 2:
+            AuditEvent.objects.create(action=AuditAction.CHILD_CHECKED, organisation=setting, detail={"plan_ids": []})
+        made.append(setting)
+    OrganisationFactory(local_authority=True, is_active=False)  # never counted
+    return made
+
+
+def _states(page) -> list[tuple[int, bool, list[str]]]:
+    return [(s.organisation.pk, s.live, [step.text for step in s.left]) for s in page.object_list]
+
+
+def _everything():
+    organisations = Organisation.objects.exclude(kind=OrganisationKind.NATIONAL).filter(is_active=True)
+    return {
+        "counts": progress_counts(),
+        "totals": go_live_totals(),
+        "pages": {
+            state: _states(go_live_page(organisations.order_by("kind", "name", "pk"), state, 1))
+            for state in ("", "live", "not_live")
+        },
+    }
+
+
+def test_the_kept_states_answer_as_the_live_rule_does_on_the_same_data(national):
+    _country()
+    live = _everything()
+    assert live["totals"] == (3, 6)  # the live rule itself: LA 0 and the two settings with everything
+
+    assert go_live_refresh() == 9
+    assert GoLiveState.objects.count() == 9 and GoLiveRefresh.objects.get().refreshed_at
+    assert progress._kept_states_usable(Organisation.objects.filter(is_active=True).exclude(pk=national.pk))
+    assert _everything() == live
+
+
+def test_kept_states_are_not_trusted_once_beat_stops_refreshing_them(national):
+    la, *_ = _country()
+    go_live_refresh()
+    assert go_live_totals() == (3, 6)
+    PlanUpload.objects.filter(organisation=la).update(applied_at=timezone.now() - timedelta(days=31))
+    assert go_live_totals() == (3, 6)  # kept: until the next refresh
+
+    GoLiveRefresh.objects.update(
+        refreshed_at=timezone.now() - timedelta(seconds=3 * settings.GO_LIVE_REFRESH_INTERVAL + 1)
+    )
+    assert go_live_totals() == (2, 7)  # worked out live
+    go_live_refresh_task.apply().get()
+    assert go_live_totals() == (2, 7)
+    assert GoLiveState.objects.get(organisation=la).live is False
+
+
+def test_an_organisation_without_a_kept_state_makes_the_page_work_them_out_live(national):
+    _country()
+    go_live_refresh()
+    newcomer = OrganisationFactory(local_authority=True)
+    user_with_role(Role.SOCIAL_WORKER, newcomer)
+    _upload(newcomer, accepted=99)
+    assert go_live_totals() == (4, 6)
+
+
+def test_an_applied_upload_refreshes_its_local_authority_once_it_commits(national, django_capture_on_commit_callbacks):
+    la = OrganisationFactory(local_authority=True)
+    user_with_role(Role.SOCIAL_WORKER, la)
+    go_live_refresh()
+    assert GoLiveState.objects.get(organisation=la).live is False
+    with django_capture_on_commit_callbacks(execute=True):
+        PlanUpload.objects.create(organisation=la, filename="a.csv", status=UploadStatus.QUEUED)
+    assert GoLiveState.objects.get(organisation=la).live is False
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(la, accepted=100)
+    state = GoLiveState.objects.get(organisation=la)
+    assert state.live is True and state.steps == [True, True, True]
+
+
+def test_a_checklist_kept_under_other_steps_is_worked_out_live(national):
+    la = OrganisationFactory(local_authority=True)
+    go_live_refresh()
+    GoLiveState.objects.filter(organisation=la).update(steps=[True, True])  # as an older release kept it
+    page = go_live_page(Organisation.objects.filter(pk=la.pk), "", 1)
+    assert [step.done for step in page.object_list[0].steps] == [True, False, False]
+
+
+def test_the_refresh_is_idempotent(national):
+    _country()
+    go_live_refresh()
+    first = list(GoLiveState.objects.order_by("pk").values())
+    go_live_refresh()
+    assert list(GoLiveState.objects.order_by("pk").values()) == first
+
+
+# Query counts whatever the number of organisations: every national page with kept states fresh,
+# its past days rolled up, as beat keeps them.
+
+
+def _organisations(count: int) -> None:
+    """`count` active organisations, half local authorities, each with a year of rolled-up days."""
+    existing = Organisation.objects.count()
+    Organisation.objects.bulk_create(
+        [
+            Organisation(
+                ods_code=f"Q{existing + i:05d}", name=f"Organisation {existing + i:05d}",
+                kind=OrganisationKind.LOCAL_AUTHORITY if i % 2 else OrganisationKind.CARE_SETTING,
+                setting_type="" if i % 2 else SettingType.ED, region=Region.LONDON if i % 3 else "",
+                office_hours_phone="0113 496 0001", emergency_duty_phone="0113 496 0999", team_mailbox="t@la.example",
+            )
+            for i in range(count)
+        ]
+    )  # fmt: skip
+    today = timezone.localdate()
+    days = [today - timedelta(days=n) for n in range(1, 366, 30)]
+    RolledUpDay.objects.bulk_create([RolledUpDay(day=day) for day in days], ignore_conflicts=True)
+    DayFigures.objects.bulk_create(
+        [
+            DayFigures(organisation=o, day=day, checks=3, alerts=1, notifications=2, acknowledged={f"{day}": [5, 15]})
+            for o in Organisation.objects.exclude(kind=OrganisationKind.NATIONAL)
+            for day in days
+        ],
+        ignore_conflicts=True,
+    )
+    go_live_refresh()
+
+
+PAGES = {
+    "report: national": "/reports/",
+    "report: national, a year": "/reports/?date_from_day={a_year_ago.day}&date_from_month={a_year_ago.month}"
+    "&date_from_year={a_year_ago.year}",
+    "progress: public": "/reports/implementation-progress/",
+    "progress: national list": "/reports/implementation-progress/organisations/",
+    "progress: national list, live": "/reports/implementation-progress/organisations/?state=live",
+    "home: national admin": "/",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_a_national_page_runs_as_many_queries_at_200_organisations_as_at_10(
+    name, client_for, national, django_assert_max_num_queries
+):
+    path = PAGES[name].format(a_year_ago=timezone.localdate() - timedelta(days=365))
+    client = client_for(user_with_role(Role.NATIONAL_ADMIN, national))
+    _organisations(10)
+    client.get(path)  # the first request of a process reads what later ones have cached
+    with django_assert_max_num_queries(100) as at_ten:
+        assert client.get(path).status_code == 200
+    _organisations(190)
+    assert Organisation.objects.count() > 200
+    with django_assert_max_num_queries(len(at_ten.captured_queries)):
+        response = client.get(path)
+    assert response.status_code == 200
+    page = response.content.decode()
+    # A page shows 50 organisations of each kind whatever their number.
+    for heading in ("Organisation", "Local authority", "Care setting"):
+        assert page.count(f'aria-hidden="true">{heading} </span>') <= 50
+    if "list" in name or "report" in name:
+        assert 'class="nhsuk-pagination' in page
