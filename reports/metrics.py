@@ -291,24 +291,37 @@ def care_setting_report(organisation: Organisation, start: date, end: date) -> C
     return care_setting_reports([organisation], start, end)[0]
 
 
-def care_setting_reports(organisations, start: date, end: date) -> list[CareSettingReport]:
+def care_setting_reports(organisations, start: date, end: date, *, per_day: bool = True) -> list[CareSettingReport]:
     """One report per care setting, in at most three queries: the roll-up's days, then the
-    other days' checks counted live (at national scale, thousands a day)."""
+    other days' checks counted live (at national scale, thousands a day). Without `per_day`
+    (the national report's side-by-side totals) the roll-up's days are summed in the database,
+    a row per care setting whatever the range, and `days` is left empty."""
     reports = {o.pk: CareSettingReport(o) for o in organisations}
     ids = list(reports)
     rolled = _rolled_up(start, end)
     counted: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
-    for organisation_id, day, checks, alerts in DayFigures.objects.filter(
-        organisation_id__in=ids, day__gte=start, day__lte=end, checks__gt=0
-    ).values_list("organisation_id", "day", "checks", "alerts"):
-        if day in rolled:  # else rolled up after `rolled` was read, so counted live below
-            counted[organisation_id][day] = (checks, alerts)
+    summed: dict[int, tuple[int, int]] = {}
+    kept = DayFigures.objects.filter(organisation_id__in=ids, day__gte=start, day__lte=end, checks__gt=0)
+    if per_day:
+        for organisation_id, day, checks, alerts in kept.values_list("organisation_id", "day", "checks", "alerts"):
+            if day in rolled:  # else rolled up after `rolled` was read, so counted live below
+                counted[organisation_id][day] = (checks, alerts)
+    elif rolled:
+        # Only the days in `rolled`, as above: a day rolled up since is counted live below.
+        for organisation_id, checks, alerts in (
+            kept.filter(day__in=sorted(rolled))
+            .values_list("organisation_id")
+            .annotate(Sum("checks"), Sum("alerts"))
+            .order_by()
+        ):
+            summed[organisation_id] = (checks, alerts)
     if live := _runs(d for d in days_between(start, end) if d not in rolled):
         for (organisation_id, day), figures in checks_per_day(live, ids).items():
             counted[organisation_id][day] = figures
-    days = days_between(start, end)
+    days = days_between(start, end) if per_day else []
     for organisation_id, report in reports.items():
         report.days = [(day, *counted[organisation_id].get(day, (0, 0))) for day in days]
-        report.checks = sum(checks for checks, _ in counted[organisation_id].values())
-        report.alerts = sum(alerts for _, alerts in counted[organisation_id].values())
+        kept_checks, kept_alerts = summed.get(organisation_id, (0, 0))
+        report.checks = kept_checks + sum(checks for checks, _ in counted[organisation_id].values())
+        report.alerts = kept_alerts + sum(alerts for _, alerts in counted[organisation_id].values())
     return list(reports.values())

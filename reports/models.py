@@ -90,3 +90,24 @@ class GoLiveRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"go-live states refreshed at {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+
+class GoLiveCount(models.Model):
+    """How many active organisations of one kind, setting type and region there are, and how many
+    of them are live: rewritten from GoLiveState by every refresh, so the public page and the
+    national admin's home read a row per group (at most about a hundred) whatever the number
+    of organisations."""
+
+    kind = models.CharField(max_length=20)
+    setting_type = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=40, blank=True)
+    organisations = models.PositiveIntegerField()
+    live = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "setting_type", "region"], name="report_go_live_count_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.setting_type} {self.region}: {self.live} of {self.organisations} live"

@@ -15,14 +15,14 @@ from functools import partial
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Membership, Organisation, OrganisationKind, Region, Role, SettingType, TrainingRecord
 from audit.models import AuditAction, AuditEvent
 from plans.models import PlanUpload, UploadStatus
 from reports.metrics import ACCEPTANCE_TARGET
-from reports.models import GoLiveRefresh, GoLiveState
+from reports.models import GoLiveCount, GoLiveRefresh, GoLiveState
 
 RECENT_DAYS = 30
 # Organisations a page of the national list shows: the page reads as many kept rows whatever
@@ -135,9 +135,12 @@ def _organisations_to_report():
 
 def go_live_refresh(organisation_ids: Iterable[int] | None = None) -> int:
     """Works out and keeps the go-live state of the given active organisations (default: every
-    one, as beat does, which also marks the kept states fresh); returns how many.
+    one, as beat does, which also marks the kept states fresh), then the counts per group;
+    returns how many states it worked out.
 
-    Idempotent: a second run writes the same rows. Safe beside another run (an upsert per row).
+    Idempotent: a second run writes the same rows. Safe beside another run (upserts, and the
+    counts rewritten under a lock on the refresh's row). Refreshing some organisations only
+    leaves the others' states as they were, and does not make them fresh.
     """
     organisations = _organisations_to_report()
     if organisation_ids is not None:
@@ -145,6 +148,8 @@ def go_live_refresh(organisation_ids: Iterable[int] | None = None) -> int:
     started = timezone.now()
     states = go_live_states(organisations)
     with transaction.atomic():
+        # One refresh at a time rewrites the counts (none is read before the first full refresh).
+        list(GoLiveRefresh.objects.select_for_update().filter(id=1))
         GoLiveState.objects.bulk_create(
             [
                 GoLiveState(organisation=s.organisation, live=s.live, steps=[step.done for step in s.steps])
@@ -154,26 +159,51 @@ def go_live_refresh(organisation_ids: Iterable[int] | None = None) -> int:
             unique_fields=["organisation"],
             update_fields=["live", "steps"],
         )
+        _counts_rewrite()
         if organisation_ids is None:
             GoLiveRefresh.objects.update_or_create(id=1, defaults={"refreshed_at": started})
     return len(states)
 
 
-def _kept_states_usable(organisations) -> bool:
-    """Whether the kept states answer for `organisations`: refreshed together recently (beat is
-    running) and one kept for each. Otherwise a page works every state out live: slower, never
-    stale by more than the refresh interval."""
+def _counts_rewrite() -> None:
+    """GoLiveCount from the kept states of the active organisations: one grouped read of a row
+    per organisation, done by the refresh so that no page does it."""
+    groups = list(
+        _organisations_to_report()
+        .filter(go_live_state__isnull=False)
+        .values_list("kind", "setting_type", "region")
+        .annotate(total=Count("pk"), live_ones=Count("pk", filter=Q(go_live_state__live=True)))
+        .order_by()
+    )
+    GoLiveCount.objects.bulk_create(
+        [GoLiveCount(kind=k, setting_type=t, region=r, organisations=n, live=live) for k, t, r, n, live in groups],
+        update_conflicts=True,
+        unique_fields=["kind", "setting_type", "region"],
+        update_fields=["organisations", "live"],
+    )
+    kept = {(k, t, r) for k, t, r, _, _ in groups}
+    gone = [
+        pk
+        for pk, *group in GoLiveCount.objects.values_list("pk", "kind", "setting_type", "region")
+        if tuple(group) not in kept
+    ]
+    GoLiveCount.objects.filter(pk__in=gone).delete()
+
+
+def _kept_states_usable() -> bool:
+    """Whether the kept states and counts answer: every organisation's refreshed together
+    recently, so beat is running. Otherwise a page works every state out live (beat stopped, a
+    fresh install, the demo): slower, never staler than three refresh intervals. An organisation
+    added since is refreshed when it is saved (upload_saved, organisation_saved)."""
     fresh_since = timezone.now() - timedelta(seconds=3 * settings.GO_LIVE_REFRESH_INTERVAL)
-    if not GoLiveRefresh.objects.filter(refreshed_at__gte=fresh_since).exists():
-        return False
-    return not organisations.filter(go_live_state__isnull=True).exists()
+    return GoLiveRefresh.objects.filter(refreshed_at__gte=fresh_since).exists()
 
 
 def go_live_page(organisations, state: str, number) -> Page:
     """One page of the organisations' go-live states (a paginator's page of GoLive), only the
     live ones or the others if `state` is "live" or "not_live"; kept states where usable."""
     wanted = {"live": True, "not_live": False}.get(state)
-    if _kept_states_usable(organisations):
+    if _kept_states_usable():
         kept = organisations.select_related("go_live_state")
         if wanted is not None:
             kept = kept.filter(go_live_state__live=wanted)
@@ -189,19 +219,18 @@ def go_live_page(organisations, state: str, number) -> Page:
 def _kept(organisation: Organisation) -> GoLive:
     try:
         return _go_live(organisation, organisation.go_live_state.steps)
-    except ValueError:  # a checklist changed since the last refresh: this one worked out live
+    # Not kept yet (its save's refresh still to commit), or kept under a checklist changed since:
+    # this one worked out live.
+    except (GoLiveState.DoesNotExist, ValueError):
         return go_live_states([organisation])[0]
 
 
 def go_live_totals() -> tuple[int, int]:
     """(live, not live yet) among the active organisations, for the national admin's home."""
-    organisations = _organisations_to_report()
-    if _kept_states_usable(organisations):
-        counts = GoLiveState.objects.filter(organisation__in=organisations).aggregate(
-            live_ones=Count("pk", filter=Q(live=True)), others=Count("pk", filter=Q(live=False))
-        )
-        return counts["live_ones"], counts["others"]
-    states = go_live_states(organisations)
+    if _kept_states_usable():
+        counts = GoLiveCount.objects.aggregate(organisations=Sum("organisations"), live_ones=Sum("live"))
+        return counts["live_ones"] or 0, (counts["organisations"] or 0) - (counts["live_ones"] or 0)
+    states = go_live_states(_organisations_to_report())
     live = sum(s.live for s in states)
     return live, len(states) - live
 
@@ -211,12 +240,8 @@ REGION_NOT_SET = "Region not set"
 
 def _grouped_counts(organisations) -> list[tuple[str, str, str, int, int]]:
     """(kind, setting type, region, organisations, live) per group of the active organisations."""
-    if _kept_states_usable(organisations):
-        return list(
-            organisations.values_list("kind", "setting_type", "region")
-            .annotate(total=Count("pk"), live=Count("pk", filter=Q(go_live_state__live=True)))
-            .order_by()
-        )
+    if _kept_states_usable():
+        return list(GoLiveCount.objects.values_list("kind", "setting_type", "region", "organisations", "live"))
     totals: Counter = Counter()
     live: Counter = Counter()
     for state in go_live_states(organisations):
@@ -258,3 +283,10 @@ def upload_saved(sender, instance: PlanUpload, **kwargs) -> None:
     upload commits, instead of at beat's next refresh (connected in reports.apps)."""
     if instance.status == UploadStatus.APPLIED:
         transaction.on_commit(partial(go_live_refresh, [instance.organisation_id]), robust=True)
+
+
+def organisation_saved(sender, instance: Organisation, **kwargs) -> None:
+    """A new organisation, new contact details, or one made inactive: its kept state and the
+    counts are refreshed once the change commits (connected in reports.apps)."""
+    if instance.kind != OrganisationKind.NATIONAL:
+        transaction.on_commit(partial(go_live_refresh, [instance.pk]), robust=True)

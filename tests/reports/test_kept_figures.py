@@ -3,17 +3,20 @@ beat and by an applied upload, read by the progress pages and the national admin
 the live rule on the same data; and every national page reads as many rows, in as many queries,
 at 10 organisations as at 200."""
 
+import datetime as dt
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind, Region, Role, SettingType
 from audit.models import AuditAction, AuditEvent
+from core.dates import london_moment
 from plans.models import PlanUpload, UploadStatus
 from reports import progress
-from reports.models import DayFigures, GoLiveRefresh, GoLiveState, RolledUpDay
+from reports.models import DayFigures, GoLiveCount, GoLiveRefresh, GoLiveState, RolledUpDay
 from reports.progress import go_live_page, go_live_refresh, go_live_totals, progress_counts
 from reports.tasks import go_live_refresh as go_live_refresh_task
 from tests.factories import OrganisationFactory, user_with_role
@@ -73,7 +76,8 @@ def test_the_kept_states_answer_as_the_live_rule_does_on_the_same_data(national)
 
     assert go_live_refresh() == 9
     assert GoLiveState.objects.count() == 9 and GoLiveRefresh.objects.get().refreshed_at
-    assert progress._kept_states_usable(Organisation.objects.filter(is_active=True).exclude(pk=national.pk))
+    assert progress._kept_states_usable()
+    assert sum(GoLiveCount.objects.values_list("organisations", flat=True)) == 9
     assert _everything() == live
 
 
@@ -93,13 +97,32 @@ def test_kept_states_are_not_trusted_once_beat_stops_refreshing_them(national):
     assert GoLiveState.objects.get(organisation=la).live is False
 
 
-def test_an_organisation_without_a_kept_state_makes_the_page_work_them_out_live(national):
+def test_a_new_organisation_is_kept_once_it_commits_and_worked_out_live_until_then(
+    national, django_capture_on_commit_callbacks
+):
     _country()
     go_live_refresh()
-    newcomer = OrganisationFactory(local_authority=True)
+    newcomer = OrganisationFactory(local_authority=True, name="Aardvark Council")
     user_with_role(Role.SOCIAL_WORKER, newcomer)
     _upload(newcomer, accepted=99)
+    listed = go_live_page(Organisation.objects.filter(pk=newcomer.pk), "", 1).object_list
+    assert [(s.organisation, s.live) for s in listed] == [(newcomer, True)]  # not kept yet: worked out live
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Organisation.objects.get(pk=newcomer.pk).save()
+    assert GoLiveState.objects.get(organisation=newcomer).live is True
     assert go_live_totals() == (4, 6)
+    with django_capture_on_commit_callbacks(execute=True):
+        Organisation.objects.filter(pk=newcomer.pk).update(is_active=False)
+        Organisation.objects.get(pk=newcomer.pk).save()
+    assert go_live_totals() == (3, 6)
+
+
+def test_refreshing_one_organisation_does_not_make_the_others_fresh(national):
+    la, *_ = _country()
+    go_live_refresh([la.pk])
+    assert not GoLiveRefresh.objects.exists()
+    assert go_live_totals() == (3, 6)  # worked out live, all of them
 
 
 def test_an_applied_upload_refreshes_its_local_authority_once_it_commits(national, django_capture_on_commit_callbacks):
@@ -130,6 +153,26 @@ def test_the_refresh_is_idempotent(national):
     first = list(GoLiveState.objects.order_by("pk").values())
     go_live_refresh()
     assert list(GoLiveState.objects.order_by("pk").values()) == first
+
+
+def test_the_national_totals_of_a_care_setting_equal_its_days_added_up(national):
+    from reports.metrics import care_setting_reports
+    from reports.rollup import days_roll_up
+
+    settings_ = [OrganisationFactory(), OrganisationFactory()]
+    today = timezone.localdate()
+    for days_ago, setting, plan_ids in [(1, 0, [1]), (1, 1, []), (3, 0, []), (5, 1, [2]), (0, 0, [3]), (9, 1, [])]:
+        with time_machine.travel(london_moment(today - timedelta(days=days_ago), dt.time(12)), tick=False):
+            AuditEvent.objects.create(action=AuditAction.CHILD_CHECKED, organisation=settings_[setting],
+                                      detail={"plan_ids": plan_ids})  # fmt: skip
+    days_roll_up(today - timedelta(days=9), today - timedelta(days=4))  # days 1 to 3 and today live
+    figures = {}
+    for start in (today - timedelta(days=20), today - timedelta(days=4), today):
+        by_day = [(r.checks, r.alerts) for r in care_setting_reports(settings_, start, today)]
+        totals = care_setting_reports(settings_, start, today, per_day=False)
+        assert [(r.checks, r.alerts) for r in totals] == by_day and all(r.days == [] for r in totals)
+        figures[start] = by_day
+    assert list(figures.values()) == [[(3, 2), (3, 1)], [(3, 2), (1, 0)], [(1, 1), (0, 0)]]
 
 
 # Query counts whatever the number of organisations: every national page with kept states fresh,
