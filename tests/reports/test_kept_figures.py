@@ -21,7 +21,8 @@ from reports.progress import go_live_page, go_live_refresh, go_live_totals, prog
 from reports.tasks import go_live_refresh as go_live_refresh_task
 from tests.factories import OrganisationFactory, user_with_role
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs them (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def _upload(la, accepted: int, days_ago: int = 0) -> PlanUpload:
