@@ -57,14 +57,14 @@ def _reports(request: OrganisationRequest, start, end, *, paged: bool = True) ->
         if not paged:
             return {
                 "scope": "national",
-                "las": local_authority_reports(las_all, start, end),
+                "las": local_authority_reports(las_all, start, end, per_day=False),
                 "settings": care_setting_reports(settings_all, start, end, per_day=False),
             }
         la_page = Paginator(las_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("la_page"))
         setting_page = Paginator(settings_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("setting_page"))
         return {
             "scope": "national",
-            "las": local_authority_reports(la_page.object_list, start, end),
+            "las": local_authority_reports(la_page.object_list, start, end, per_day=False),
             "settings": care_setting_reports(setting_page.object_list, start, end, per_day=False),
             "la_page": la_page,
             "setting_page": setting_page,

@@ -268,3 +268,28 @@ def test_the_progress_list_pages_keeping_its_filters(client_for, national):
     assert second.count('aria-hidden="true">Organisation </span>') == 30
     for hostile in ("0", "abc", "99999", "<script>"):
         assert client.get(url, {"page": hostile}).status_code == 200
+
+
+def test_the_national_totals_of_a_local_authority_equal_its_days_added_up(
+    local_authority, other_local_authority, care_setting, other_care_setting
+):
+    from reports.metrics import local_authority_reports
+    from reports.rollup import days_roll_up
+    from tests.reports.test_rollup import _history
+
+    today = _history(local_authority, other_local_authority, care_setting, other_care_setting)
+    las = [local_authority, other_local_authority]
+
+    def figures(reports):
+        return [(r.notifications, r.acknowledged, r.median_hours, r.p90_hours, r.overdue) for r in reports]
+
+    ranges = [(today - timedelta(days=n), today - timedelta(days=m)) for n, m in ((12, 0), (11, 4), (10, 10), (3, 0))]
+    # Nothing rolled up, some days (a hole), then every past day.
+    for rolled in ([], [(today - timedelta(days=12), today - timedelta(days=6))], [(None, None)]):
+        for first, last in rolled:
+            days_roll_up(first, last)
+        for start, end in ranges:
+            by_day = figures(local_authority_reports(las, start, end))
+            totals = local_authority_reports(las, start, end, per_day=False)
+            assert figures(totals) == by_day and all(r.weeks == [] for r in totals)
+    assert figures(local_authority_reports(las, *ranges[0], per_day=False))[0][:2] == (3, 3)
