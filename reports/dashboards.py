@@ -5,10 +5,10 @@ apps whose records it counts."""
 from django.urls import reverse
 
 from accounts.dashboards import Figure, Panel, panel_register
-from accounts.models import Organisation, OrganisationKind, Role
+from accounts.models import Organisation, Role
 from accounts.requests import OrganisationRequest
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
-from reports.progress import go_live_states
+from reports.progress import go_live_totals
 
 
 @panel_register(order=40, roles={Role.NATIONAL_ADMIN})
@@ -16,7 +16,7 @@ def national_admin_panel(request: OrganisationRequest) -> Panel:
     failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
     overdue = Notification.objects.filter(status=NotificationStatus.NEW, overdue_since__isnull=False).count()
     organisations = Organisation.objects.filter(is_active=True).count()
-    states = go_live_states(Organisation.objects.filter(is_active=True).exclude(kind=OrganisationKind.NATIONAL))
+    live, not_live = go_live_totals()
     progress = reverse("reports:progress_organisations")
     return Panel(
         "Service health and implementation progress",
@@ -29,7 +29,7 @@ def national_admin_panel(request: OrganisationRequest) -> Panel:
                 "notifications overdue across all local authorities",
                 f"{reverse('operations:service_health')}#overdue",
             ),
-            Figure(sum(s.live for s in states), "organisations live", f"{progress}?state=live"),
-            Figure(sum(not s.live for s in states), "organisations not live yet", f"{progress}?state=not_live"),
+            Figure(live, "organisations live", f"{progress}?state=live"),
+            Figure(not_live, "organisations not live yet", f"{progress}?state=not_live"),
         ],
     )

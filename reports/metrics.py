@@ -206,13 +206,44 @@ def _rolled_up(start: date, end: date) -> set[date]:
     return set(RolledUpDay.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True))
 
 
+def _totals_from_roll_up(ids, start: date, end: date, last: date, rolled: set[date], summed, overdue, durations):
+    """The roll-up's part of local_authority_reports without days: its notifications and
+    overdue summed in the database, a row per LA (into `summed` and `overdue`), and the
+    acknowledgement times of notifications created in the range. Only the days in `rolled`,
+    said as the days left out: a day rolled up since `rolled` was read is counted live."""
+    left_out = [day for day in days_between(start, last) if day not in rolled]
+    kept = DayFigures.objects.filter(organisation_id__in=ids).exclude(day__in=left_out)
+    for la_id, notifications, late in (
+        kept.filter(day__gte=start, day__lte=end)
+        .values_list("organisation_id")
+        .annotate(Sum("notifications"), Sum("overdue"))
+        .order_by()
+    ):
+        summed[la_id] += notifications
+        overdue[la_id] += late
+    first, final = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+    rows = list(
+        kept.filter(day__gte=start, day__lte=last, acknowledged_from__lte=end).values_list(
+            "organisation_id", Cast("acknowledged", TextField())
+        )
+    )
+    for (la_id, _), by_day in zip(rows, json.loads(f"[{','.join(row[1] for row in rows)}]"), strict=True):
+        for created_on, tenths in by_day.items():
+            if first <= created_on <= final:  # ISO dates, in order as text
+                durations[la_id].extend(tenths)
+
+
 def local_authority_report(organisation: Organisation, start: date, end: date) -> LocalAuthorityReport:
     return local_authority_reports([organisation], start, end)[0]
 
 
-def local_authority_reports(organisations, start: date, end: date) -> list[LocalAuthorityReport]:
+def local_authority_reports(
+    organisations, start: date, end: date, *, per_day: bool = True
+) -> list[LocalAuthorityReport]:
     """One report per local authority, in at most six queries however many there are (the
-    national report has one per LA in England) and however long the range."""
+    national report has one per LA in England) and however long the range. Without `per_day`
+    (the national report's side-by-side totals) the counts of the roll-up's days are summed in
+    the database and only the acknowledgement times are read per day; `weeks` is left empty."""
     reports = {o.pk: LocalAuthorityReport(o) for o in organisations}
     ids = list(reports)
     # A notification of the range may be acknowledged on any later day, up to today.
@@ -222,12 +253,19 @@ def local_authority_reports(organisations, start: date, end: date) -> list[Local
     overdue: Counter = Counter()
     durations: dict[int, list[int]] = defaultdict(list)
     first, final = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
-    rolled_rows = list(
-        DayFigures.objects.filter(organisation_id__in=ids, day__gte=start, day__lte=last)
-        .filter(Q(day__lte=end) | Q(acknowledged_from__lte=end))
-        # As text, decoded below in one call: the national report reads a row per LA and day
-        # (12,600 for 12 weeks), and decoding each row's JSON on its own was most of its time.
-        .values_list("organisation_id", "day", "notifications", "overdue", Cast("acknowledged", TextField()))
+    summed: Counter = Counter()
+    if not per_day:
+        _totals_from_roll_up(ids, start, end, last, rolled, summed, overdue, durations)
+    rolled_rows = (
+        []
+        if not per_day
+        else list(
+            DayFigures.objects.filter(organisation_id__in=ids, day__gte=start, day__lte=last)
+            .filter(Q(day__lte=end) | Q(acknowledged_from__lte=end))
+            # As text, decoded below in one call: the national report reads a row per LA and day
+            # (12,600 for 12 weeks), and decoding each row's JSON on its own was most of its time.
+            .values_list("organisation_id", "day", "notifications", "overdue", Cast("acknowledged", TextField()))
+        )
     )
     for (la_id, day, notifications, late, _), by_day in zip(
         rolled_rows, json.loads(f"[{','.join(row[4] for row in rolled_rows)}]"), strict=True
@@ -272,13 +310,13 @@ def local_authority_reports(organisations, start: date, end: date) -> list[Local
     )
     for la_id, rows, accepted in uploads:
         reports[la_id].rows, reports[la_id].accepted = rows or 0, accepted or 0
-    weeks = weeks_between(start, end)
+    weeks = weeks_between(start, end) if per_day else []
     for la_id, report in reports.items():
         per_week: Counter = Counter()
         for day, count in created[la_id].items():
             per_week[day - timedelta(days=day.weekday())] += count
         report.weeks = [(monday, per_week.get(monday, 0)) for monday in weeks]
-        report.notifications = sum(per_week.values())
+        report.notifications = summed[la_id] + sum(created[la_id].values())
         report.acknowledged = len(durations[la_id])
         median, p90 = percentile(durations[la_id], 0.5), percentile(durations[la_id], 0.9)
         report.median_hours = median / 10 if median is not None else None
@@ -291,24 +329,39 @@ def care_setting_report(organisation: Organisation, start: date, end: date) -> C
     return care_setting_reports([organisation], start, end)[0]
 
 
-def care_setting_reports(organisations, start: date, end: date) -> list[CareSettingReport]:
+def care_setting_reports(organisations, start: date, end: date, *, per_day: bool = True) -> list[CareSettingReport]:
     """One report per care setting, in at most three queries: the roll-up's days, then the
-    other days' checks counted live (at national scale, thousands a day)."""
+    other days' checks counted live (at national scale, thousands a day). Without `per_day`
+    (the national report's side-by-side totals) the roll-up's days are summed in the database,
+    a row per care setting whatever the range, and `days` is left empty."""
     reports = {o.pk: CareSettingReport(o) for o in organisations}
     ids = list(reports)
     rolled = _rolled_up(start, end)
     counted: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
-    for organisation_id, day, checks, alerts in DayFigures.objects.filter(
-        organisation_id__in=ids, day__gte=start, day__lte=end, checks__gt=0
-    ).values_list("organisation_id", "day", "checks", "alerts"):
-        if day in rolled:  # else rolled up after `rolled` was read, so counted live below
-            counted[organisation_id][day] = (checks, alerts)
+    summed: dict[int, tuple[int, int]] = {}
+    kept = DayFigures.objects.filter(organisation_id__in=ids, day__gte=start, day__lte=end, checks__gt=0)
+    if per_day:
+        for organisation_id, day, checks, alerts in kept.values_list("organisation_id", "day", "checks", "alerts"):
+            if day in rolled:  # else rolled up after `rolled` was read, so counted live below
+                counted[organisation_id][day] = (checks, alerts)
+    elif rolled:
+        # Only the days in `rolled`, as above: a day rolled up since is counted live below. Said
+        # as the days left out (usually today alone): a list of a year's days made the planner
+        # probe the index once per day and care setting.
+        for organisation_id, checks, alerts in (
+            kept.exclude(day__in=[day for day in days_between(start, end) if day not in rolled])
+            .values_list("organisation_id")
+            .annotate(Sum("checks"), Sum("alerts"))
+            .order_by()
+        ):
+            summed[organisation_id] = (checks, alerts)
     if live := _runs(d for d in days_between(start, end) if d not in rolled):
         for (organisation_id, day), figures in checks_per_day(live, ids).items():
             counted[organisation_id][day] = figures
-    days = days_between(start, end)
+    days = days_between(start, end) if per_day else []
     for organisation_id, report in reports.items():
         report.days = [(day, *counted[organisation_id].get(day, (0, 0))) for day in days]
-        report.checks = sum(checks for checks, _ in counted[organisation_id].values())
-        report.alerts = sum(alerts for _, alerts in counted[organisation_id].values())
+        kept_checks, kept_alerts = summed.get(organisation_id, (0, 0))
+        report.checks = kept_checks + sum(checks for checks, _ in counted[organisation_id].values())
+        report.alerts = kept_alerts + sum(alerts for _, alerts in counted[organisation_id].values())
     return list(reports.values())

@@ -51,3 +51,63 @@ class DayFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation_id} on {self.day:%Y-%m-%d}"
+
+
+class GoLiveState(models.Model):
+    """One organisation's go-live checklist as reports.progress works it out, kept so the national
+    pages read a row per organisation instead of recomputing every organisation's state.
+
+    Written only by reports.progress.go_live_refresh, which runs the live rule: beat refreshes
+    every organisation each GO_LIVE_REFRESH_INTERVAL (the 30-day windows and training expiry
+    change with time alone), and an applied upload refreshes its local authority at once.
+    """
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation", primary_key=True, on_delete=models.CASCADE, related_name="go_live_state"
+    )
+    live = models.BooleanField()
+    # Each step of the checklist done or not, in the order reports.progress lists them: the
+    # steps' wording stays in the code, so a reworded step needs no migration.
+    steps = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [
+            # The progress list filtered by state, and the home page's counts of live and not.
+            models.Index(fields=["live", "organisation"], name="report_go_live_live_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {'live' if self.live else 'not live'}"
+
+
+class GoLiveRefresh(models.Model):
+    """When every organisation's GoLiveState was last refreshed together: one row. The pages
+    trust the kept states only while this is recent, and work every state out live otherwise
+    (beat stopped, a fresh install, the demo), as the reports count days not rolled up."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"go-live states refreshed at {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+
+class GoLiveCount(models.Model):
+    """How many active organisations of one kind, setting type and region there are, and how many
+    of them are live: rewritten from GoLiveState by every refresh, so the public page and the
+    national admin's home read a row per group (at most about a hundred) whatever the number
+    of organisations."""
+
+    kind = models.CharField(max_length=20)
+    setting_type = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=40, blank=True)
+    organisations = models.PositiveIntegerField()
+    live = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "setting_type", "region"], name="report_go_live_count_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.setting_type} {self.region}: {self.live} of {self.organisations} live"

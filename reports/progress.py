@@ -7,18 +7,27 @@ days. Nothing here is about a child: the public page shows counts only.
 """
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from django.db.models import Exists, OuterRef
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Membership, Organisation, OrganisationKind, Region, Role, SettingType, TrainingRecord
 from audit.models import AuditAction, AuditEvent
 from plans.models import PlanUpload, UploadStatus
 from reports.metrics import ACCEPTANCE_TARGET
+from reports.models import GoLiveCount, GoLiveRefresh, GoLiveState
 
 RECENT_DAYS = 30
+# Organisations a page of the national list shows: the page reads as many kept rows whatever
+# the number of organisations.
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,26 @@ def _recent_checks(organisation_ids) -> set[int]:
     )
 
 
+def _la_steps() -> list[str]:
+    return [
+        "Contact details for clinicians set (office hours, emergency duty, team mailbox)",
+        "At least one trained social worker",
+        f"Plans uploaded in the last {RECENT_DAYS} days with at least {ACCEPTANCE_TARGET:g}% of rows accepted",
+    ]
+
+
+def _setting_steps() -> list[str]:
+    return ["At least one trained clinician or safeguarding lead", f"Children checked in the last {RECENT_DAYS} days"]
+
+
+def _go_live(organisation: Organisation, done: Sequence[bool]) -> GoLive:
+    texts = _la_steps() if organisation.is_local_authority else _setting_steps()
+    return GoLive(organisation, [Step(text, bool(flag)) for text, flag in zip(texts, done, strict=True)])
+
+
 def go_live_states(organisations) -> list[GoLive]:
     """The go-live checklist of each local authority and care setting given, in a few queries
-    whatever their number."""
+    whatever their number: the one rule, which the kept states (go_live_refresh) are made by."""
     organisations = [o for o in organisations if o.kind != OrganisationKind.NATIONAL]
     la_ids = [o.pk for o in organisations if o.is_local_authority]
     setting_ids = [o.pk for o in organisations if o.is_care_setting]
@@ -89,48 +115,158 @@ def go_live_states(organisations) -> list[GoLive]:
     states = []
     for o in organisations:
         if o.is_local_authority:
-            steps = [
-                Step(
-                    "Contact details for clinicians set (office hours, emergency duty, team mailbox)",
-                    bool(o.office_hours_phone and o.emergency_duty_phone and o.team_mailbox),
-                ),
-                Step("At least one trained social worker", o.pk in trained_social_workers),
-                Step(
-                    f"Plans uploaded in the last {RECENT_DAYS} days with at least {ACCEPTANCE_TARGET:g}% of rows accepted",
-                    o.pk in uploads,
-                ),
+            done = [
+                bool(o.office_hours_phone and o.emergency_duty_phone and o.team_mailbox),
+                o.pk in trained_social_workers,
+                o.pk in uploads,
             ]
         else:
-            steps = [
-                Step("At least one trained clinician or safeguarding lead", o.pk in trained_clinicians),
-                Step(f"Children checked in the last {RECENT_DAYS} days", o.pk in checks),
-            ]
-        states.append(GoLive(o, steps))
+            done = [o.pk in trained_clinicians, o.pk in checks]
+        states.append(_go_live(o, done))
     return states
+
+
+# The kept states: each organisation's checklist as go_live_states made it at the last refresh.
+
+
+def _organisations_to_report():
+    # A conformance run's synthetic organisations (suppliers/) are nobody's progress.
+    return Organisation.objects.filter(is_active=True, is_synthetic=False).exclude(kind=OrganisationKind.NATIONAL)
+
+
+def go_live_refresh(organisation_ids: Iterable[int] | None = None) -> int:
+    """Works out and keeps the go-live state of the given active organisations (default: every
+    one, as beat does, which also marks the kept states fresh), then the counts per group;
+    returns how many states it worked out.
+
+    Idempotent: a second run writes the same rows. Safe beside another run (upserts, and the
+    counts rewritten under a lock on the refresh's row). Refreshing some organisations only
+    leaves the others' states as they were, and does not make them fresh.
+    """
+    organisations = _organisations_to_report()
+    if organisation_ids is not None:
+        organisations = organisations.filter(pk__in=list(organisation_ids))
+    started = timezone.now()
+    states = go_live_states(organisations)
+    with transaction.atomic():
+        # One refresh at a time rewrites the counts (none is read before the first full refresh).
+        list(GoLiveRefresh.objects.select_for_update().filter(id=1))
+        GoLiveState.objects.bulk_create(
+            [
+                GoLiveState(organisation=s.organisation, live=s.live, steps=[step.done for step in s.steps])
+                for s in states
+            ],
+            update_conflicts=True,
+            unique_fields=["organisation"],
+            update_fields=["live", "steps"],
+        )
+        _counts_rewrite()
+        if organisation_ids is None:
+            GoLiveRefresh.objects.update_or_create(id=1, defaults={"refreshed_at": started})
+    return len(states)
+
+
+def _counts_rewrite() -> None:
+    """GoLiveCount from the kept states of the active organisations: one grouped read of a row
+    per organisation, done by the refresh so that no page does it."""
+    groups = list(
+        _organisations_to_report()
+        .filter(go_live_state__isnull=False)
+        .values_list("kind", "setting_type", "region")
+        .annotate(total=Count("pk"), live_ones=Count("pk", filter=Q(go_live_state__live=True)))
+        .order_by()
+    )
+    GoLiveCount.objects.bulk_create(
+        [GoLiveCount(kind=k, setting_type=t, region=r, organisations=n, live=live) for k, t, r, n, live in groups],
+        update_conflicts=True,
+        unique_fields=["kind", "setting_type", "region"],
+        update_fields=["organisations", "live"],
+    )
+    kept = {(k, t, r) for k, t, r, _, _ in groups}
+    gone = [
+        pk
+        for pk, *group in GoLiveCount.objects.values_list("pk", "kind", "setting_type", "region")
+        if tuple(group) not in kept
+    ]
+    GoLiveCount.objects.filter(pk__in=gone).delete()
+
+
+def _kept_states_usable() -> bool:
+    """Whether the kept states and counts answer: every organisation's refreshed together
+    recently, so beat is running. Otherwise a page works every state out live (beat stopped, a
+    fresh install, the demo): slower, never staler than three refresh intervals. An organisation
+    added since is refreshed when it is saved (upload_saved, organisation_saved)."""
+    fresh_since = timezone.now() - timedelta(seconds=3 * settings.GO_LIVE_REFRESH_INTERVAL)
+    return GoLiveRefresh.objects.filter(refreshed_at__gte=fresh_since).exists()
+
+
+def go_live_page(organisations, state: str, number) -> Page:
+    """One page of the organisations' go-live states (a paginator's page of GoLive), only the
+    live ones or the others if `state` is "live" or "not_live"; kept states where usable."""
+    wanted = {"live": True, "not_live": False}.get(state)
+    if _kept_states_usable():
+        kept = organisations.select_related("go_live_state")
+        if wanted is not None:
+            kept = kept.filter(go_live_state__live=wanted)
+        page = Paginator(kept, PAGE_SIZE).get_page(number)
+        page.object_list = [_kept(o) for o in page.object_list]
+        return page
+    states = go_live_states(organisations)
+    if wanted is not None:
+        states = [s for s in states if s.live == wanted]
+    return Paginator(states, PAGE_SIZE).get_page(number)
+
+
+def _kept(organisation: Organisation) -> GoLive:
+    try:
+        return _go_live(organisation, organisation.go_live_state.steps)
+    # Not kept yet (its save's refresh still to commit), or kept under a checklist changed since:
+    # this one worked out live.
+    except (GoLiveState.DoesNotExist, ValueError):
+        return go_live_states([organisation])[0]
+
+
+def go_live_totals() -> tuple[int, int]:
+    """(live, not live yet) among the active organisations, for the national admin's home."""
+    if _kept_states_usable():
+        counts = GoLiveCount.objects.aggregate(organisations=Sum("organisations"), live_ones=Sum("live"))
+        return counts["live_ones"] or 0, (counts["organisations"] or 0) - (counts["live_ones"] or 0)
+    states = go_live_states(_organisations_to_report())
+    live = sum(s.live for s in states)
+    return live, len(states) - live
 
 
 REGION_NOT_SET = "Region not set"
 
 
+def _grouped_counts(organisations) -> list[tuple[str, str, str, int, int]]:
+    """(kind, setting type, region, organisations, live) per group of the active organisations."""
+    if _kept_states_usable():
+        return list(GoLiveCount.objects.values_list("kind", "setting_type", "region", "organisations", "live"))
+    totals: Counter = Counter()
+    live: Counter = Counter()
+    for state in go_live_states(organisations):
+        group = (state.organisation.kind, state.organisation.setting_type, state.organisation.region)
+        totals[group] += 1
+        live[group] += state.live
+    return [(*group, count, live[group]) for group, count in totals.items()]
+
+
 def progress_counts() -> dict[str, list[dict]]:
     """For the public page: how many organisations are live, per kind (and setting type) and per
     NHS England region. Counts of organisations only, so nothing in it is about a person."""
-    # A conformance run's synthetic organisations (suppliers/) are nobody's progress.
-    states = go_live_states(
-        Organisation.objects.filter(is_active=True, is_synthetic=False).exclude(kind=OrganisationKind.NATIONAL)
-    )
     totals: Counter = Counter()
     live: Counter = Counter()
     regions: dict[str, Counter] = {}
-    for state in states:
-        o = state.organisation
-        key = "Local authority" if o.is_local_authority else SettingType(o.setting_type).label
-        totals[key] += 1
-        live[key] += state.live
-        region = regions.setdefault(Region(o.region).label if o.region else REGION_NOT_SET, Counter())
-        prefix = "las" if o.is_local_authority else "settings"
-        region[prefix] += 1
-        region[f"{prefix}_live"] += state.live
+    for kind, setting_type, region_code, organisations, live_ones in _grouped_counts(_organisations_to_report()):
+        is_la = kind == OrganisationKind.LOCAL_AUTHORITY
+        key = "Local authority" if is_la else SettingType(setting_type).label
+        totals[key] += organisations
+        live[key] += live_ones
+        region = regions.setdefault(Region(region_code).label if region_code else REGION_NOT_SET, Counter())
+        prefix = "las" if is_la else "settings"
+        region[prefix] += organisations
+        region[f"{prefix}_live"] += live_ones
     order = ["Local authority"] + [t.label for t in SettingType]
     region_order = [r.label for r in Region] + [REGION_NOT_SET]
     return {
@@ -141,3 +277,17 @@ def progress_counts() -> dict[str, list[dict]]:
             if r in regions
         ],
     }
+
+
+def upload_saved(sender, instance: PlanUpload, **kwargs) -> None:
+    """An applied upload can make its local authority live: its kept state is refreshed once the
+    upload commits, instead of at beat's next refresh (connected in reports.apps)."""
+    if instance.status == UploadStatus.APPLIED:
+        transaction.on_commit(partial(go_live_refresh, [instance.organisation_id]), robust=True)
+
+
+def organisation_saved(sender, instance: Organisation, **kwargs) -> None:
+    """A new organisation, new contact details, or one made inactive: its kept state and the
+    counts are refreshed once the change commits (connected in reports.apps)."""
+    if instance.kind != OrganisationKind.NATIONAL:
+        transaction.on_commit(partial(go_live_refresh, [instance.pk]), robust=True)

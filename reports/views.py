@@ -3,8 +3,10 @@ national admin. Counts and durations only; no child is named."""
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Page, Paginator
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
@@ -23,17 +25,52 @@ from reports.metrics import (
     local_authority_report,
     local_authority_reports,
 )
-from reports.progress import go_live_states, progress_counts
+from reports.progress import go_live_page, go_live_states, progress_counts
 from reports.selectors import organisations_active
 
+# Organisations of each kind one page of the national report shows side by side: a page costs
+# the same whatever the number of organisations (the CSV export has them all).
+NATIONAL_PAGE_SIZE = 50
 
-def _reports(request: OrganisationRequest, start, end) -> dict:
+
+def _page_links(request: OrganisationRequest, name: str, page: Page) -> dict:
+    """The pagination macro's links for one of the national tables, keeping the range and the
+    other table's page."""
+
+    def link(number: int) -> dict:
+        query = request.GET.copy()
+        query[name] = str(number)
+        return {"href": f"?{query.urlencode()}"}
+
+    return {
+        "previous": link(page.previous_page_number()) if page.has_previous() else None,
+        "next": link(page.next_page_number()) if page.has_next() else None,
+    }
+
+
+def _reports(request: OrganisationRequest, start, end, *, paged: bool = True) -> dict:
     organisation = request.organisation
     if Role.NATIONAL_ADMIN in request.roles:
         active = organisations_active()
-        las = local_authority_reports(active.filter(kind=OrganisationKind.LOCAL_AUTHORITY), start, end)
-        settings = care_setting_reports(active.filter(kind=OrganisationKind.CARE_SETTING), start, end)
-        return {"scope": "national", "las": las, "settings": settings}
+        las_all = active.filter(kind=OrganisationKind.LOCAL_AUTHORITY)
+        settings_all = active.filter(kind=OrganisationKind.CARE_SETTING)
+        if not paged:
+            return {
+                "scope": "national",
+                "las": local_authority_reports(las_all, start, end, per_day=False),
+                "settings": care_setting_reports(settings_all, start, end, per_day=False),
+            }
+        la_page = Paginator(las_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("la_page"))
+        setting_page = Paginator(settings_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("setting_page"))
+        return {
+            "scope": "national",
+            "las": local_authority_reports(la_page.object_list, start, end, per_day=False),
+            "settings": care_setting_reports(setting_page.object_list, start, end, per_day=False),
+            "la_page": la_page,
+            "setting_page": setting_page,
+            "la_links": _page_links(request, "la_page", la_page),
+            "setting_links": _page_links(request, "setting_page", setting_page),
+        }
     if organisation.is_local_authority:
         return {"scope": "la", "las": [local_authority_report(organisation, start, end)], "settings": []}
     if organisation.is_care_setting:
@@ -122,7 +159,7 @@ def _hours(value) -> str:
 def report_csv(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
-    data = _reports(request, start, end)
+    data = _reports(request, start, end, paged=False)
     filename = f"cpis-report-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     rows: Iterable[list[Any]]
     if data["scope"] == "la":
@@ -165,17 +202,19 @@ def progress_organisations(request: OrganisationRequest):
     the national dashboard's figure opening the live ones."""
     region = region_filter(request)
     state = request.GET.get("state", "")
-    organisations = organisations_active().exclude(kind=OrganisationKind.NATIONAL)
-    states = go_live_states(organisations_in_region(organisations, region).order_by("kind", "name"))
-    if state in ("live", "not_live"):
-        states = [s for s in states if s.live == (state == "live")]
-    else:
+    if state not in ("live", "not_live"):
         state = ""
+    organisations = organisations_active().exclude(kind=OrganisationKind.NATIONAL)
+    page = go_live_page(
+        organisations_in_region(organisations, region).order_by("kind", "name", "pk"), state, request.GET.get("page")
+    )
+    filters = urlencode({k: v for k, v in (("region", region), ("state", state)) if v})
     return render(
         request,
         "reports/progress_organisations.jinja",
         {
-            "states": states,
+            "page": page,
+            "filters": filters,
             "region": region,
             "regions": region_choices(region),
             "state": state,

@@ -308,6 +308,9 @@ PRIVACY_SILENT_MIN = env.int("PRIVACY_SILENT_MIN", default=5)
 # whose transaction is still open when the scan runs is read by the next one.
 PRIVACY_SCAN_INTERVAL = env.int("PRIVACY_SCAN_INTERVAL", default=300)
 PRIVACY_SCAN_LAG_SECONDS = env.int("PRIVACY_SCAN_LAG_SECONDS", default=60)
+# How often beat works out every organisation's go-live state again for the national pages
+# (docs/reports.md); the pages work the states out live when the last refresh is three of these old.
+GO_LIVE_REFRESH_INTERVAL = env.int("GO_LIVE_REFRESH_INTERVAL", default=300)
 # Access administration (docs/administration.md): invitation links, unused accounts, reminders.
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
 ACCOUNT_UNUSED_LOCK_DAYS = env.int("ACCOUNT_UNUSED_LOCK_DAYS", default=90)
@@ -683,6 +686,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.report_days_roll_up",
         "schedule": crontab(minute=15),
         "options": {"expires": 3600.0},
+    },
+    # Each organisation's go-live state (reports/progress.py), which the passing of time changes too:
+    # an upload or a check older than 30 days, training that expires.
+    "reports-go-live-refresh": {
+        "task": "reports.tasks.go_live_refresh",
+        "schedule": float(GO_LIVE_REFRESH_INTERVAL),
+        "options": {"expires": float(GO_LIVE_REFRESH_INTERVAL)},
     },
     "privacy-alerts-scan": {
         "task": "privacy.tasks.alerts_scan",

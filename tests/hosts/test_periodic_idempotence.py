@@ -46,8 +46,9 @@ PROJECT_APPS = {
     "suppliers",
 }
 # Written by every run, by design: when each job last succeeded (operations/signals.py), when
-# MESH was last polled, and up to when the audit log has been scanned.
-RUN_RECORDS = {"operations.periodictaskrun", "mesh.meshpollstate", "privacy.alertscan"}
+# MESH was last polled, up to when the audit log has been scanned, and when the go-live states
+# were last refreshed together.
+RUN_RECORDS = {"operations.periodictaskrun", "mesh.meshpollstate", "privacy.alertscan", "reports.goliverefresh"}
 
 
 def _database() -> dict[str, list[dict]]:
@@ -172,6 +173,8 @@ CASES = {
     "identity-reverify": (("pds",), _open_plan_to_reverify),
     "audit-partitions-ensure": ((), _nothing),
     "reports-days-roll-up": (("care_setting",), _checks_days_ago),
+    # Its first run keeps the care setting's state; the second writes the same.
+    "reports-go-live-refresh": (("care_setting",), _nothing),
     "mesh-poll": (("mesh",), _plan_file_in_mesh),
     "privacy-alerts-scan": (("role_user", "care_setting"), _checks_in_bulk),
     "privacy-open-alerts-email": (("role_user", "care_setting"), _open_alert),
