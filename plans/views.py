@@ -20,6 +20,7 @@ from accounts.requests import CpisRequest, OrganisationRequest
 from audit.models import AuditAction
 from audit.services import audit_record
 from core import kept_searches
+from core.confirmations import confirmation_mark, confirmation_take
 from core.csv_cells import csv_response
 from core.dates import years_before
 from core.formatting import date_format
@@ -367,11 +368,16 @@ def upload_detail(request: OrganisationRequest, upload_id: int):
             part for part in (sent.get("given_names", "").strip(), sent.get("family_name", "").strip()) if part
         )
     reasons = the_upload.rejections.values("reason").annotate(rows=Count("id")).order_by("-rows", "reason")
+    # The confirmation panel, once, when the file this manager confirmed has been applied: the
+    # page the confirmation leads to (reloaded by its progress bar until the work is done).
+    # Never for an upload opened later from the list, nor one refused or failed.
+    applied_now = the_upload.is_finished and confirmation_take(request.session, "upload_confirmed", the_upload.pk)
     return render(
         request,
         "plans/upload_detail.jinja",
         {
             "upload": the_upload,
+            "applied_now": applied_now and the_upload.status == UploadStatus.APPLIED,
             "progress": upload_progress(upload=the_upload),
             "rejections": rejections,
             "changes": changes,
@@ -389,7 +395,9 @@ def upload_detail(request: OrganisationRequest, upload_id: int):
 @require_POST
 def upload_confirm(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
-    if not plan_upload_confirm(upload=the_upload, by=request.user, request=request):
+    if plan_upload_confirm(upload=the_upload, by=request.user, request=request):
+        confirmation_mark(request.session, "upload_confirmed", the_upload.pk)
+    else:
         messages.info(request, "This file has already been confirmed or cancelled.")
     return redirect("plans:upload_detail", upload_id=the_upload.pk)
 
