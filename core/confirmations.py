@@ -28,5 +28,6 @@ def confirmation_take(session: SessionBase, kind: str, value: int | str | bool =
     return True
 
 
-def confirmation_peek(session: SessionBase, kind: str) -> int | str | bool | None:
-    return session.get(_SESSION_KEY, {}).get(kind)
+def confirmation_peek(session: SessionBase, kind: str) -> bool:
+    """Whether `kind` is marked (for anything), leaving the mark."""
+    return kind in session.get(_SESSION_KEY, {})

@@ -610,3 +610,27 @@ def test_ending_a_looked_after_child_record_reads_as_ending_the_record(manager, 
     assert "<h1>End the looked after child record</h1>" in page
     cpp = PlanFactory(organisation=local_authority)
     assert "<h1>End the child protection plan</h1>" in manager.get(f"/plans/{cpp.pk}/end/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"q": "\x00"},
+        {"q": "x" * 5000},
+        {"q": "999 000 00"},
+        {"q": "9" * 40},
+        {"q": "<script>alert(1)</script>", "status": "ended"},
+        {"plan_type": "<b>", "status": "%00"},
+        {"q": "\u202eSmith", "plan_type": "CPP"},
+    ],
+)
+def test_a_hostile_search_is_refused_with_a_message_or_searched_never_a_500(social_worker, data):
+    response = social_worker.post("/plans/", {"q": "", "plan_type": "", "status": "", **data})
+    assert response.status_code in (302, 400)
+    if response.status_code == 302:
+        # Nothing typed in the box reaches the URL.
+        assert "q=" not in response["Location"] and "script" not in response["Location"]
+        assert social_worker.get(response["Location"]).status_code == 200
+    else:
+        page = response.content.decode()
+        assert "There is a problem" in page and "<script>alert" not in page
