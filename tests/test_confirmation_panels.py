@@ -17,7 +17,7 @@ from plans.uploads.steps import plan_upload_apply
 from tests.accounts.test_login import current_code, password_step
 from tests.plans.helpers import csv_bytes, row
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 PANEL = 'data-testid="confirmation-panel"'
 

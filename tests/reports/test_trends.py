@@ -20,7 +20,7 @@ from reports.trends import weekly_trend
 from tests.factories import user_with_role
 from tests.notifications.checks import inbox_notification
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def _weeks() -> list[dt.date]:
