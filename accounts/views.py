@@ -34,6 +34,7 @@ from accounts.second_factors import has_second_factor
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from core.confirmations import confirmation_mark, confirmation_peek, confirmation_take
 
 # Between the password and the second factor the user is "pending": known, not signed in.
 _PENDING_USER = "pending_user_id"
@@ -41,6 +42,7 @@ _PENDING_SINCE = "pending_since"
 _PENDING_NEXT = "pending_next"
 _PENDING_MAX_AGE = 5 * 60
 _BACKUP_CODES = "new_backup_codes"
+_SET_UP_NEXT = "set_up_next"
 # Apps that signed the person in another way name the page to show after our sign-out (the
 # single sign-on app offers its provider's own sign-out). They register from their ready():
 # accounts sits below them and must not import them (docs/adr/ADR-010-layout.md).
@@ -207,8 +209,12 @@ def login_enrol(request: CpisRequest):
         check = code_check([device], form.cleaned_data["code"])
         if check.device is not None:
             codes = totp_enrolment_confirm(device=device, request=request)
+            # The end of onboarding for a new user (never signed in before); for someone whose
+            # two-factor authentication an admin reset, the end of setting it up again.
+            first_time = user.last_login is None
             _complete_login(request, user, device)
             request.session[_BACKUP_CODES] = codes
+            confirmation_mark(request.session, "account_set_up", "new" if first_time else "again")
             return redirect("accounts:backup_codes")
         if check.refusal == "wrong":
             check = CodeCheck(refusal="wrong_at_enrolment")
@@ -226,11 +232,13 @@ def backup_codes(request: SignedInRequest):
     codes = request.session.pop(_BACKUP_CODES, None)
     if not codes:
         return redirect("accounts:home")
-    return render(
-        request,
-        "accounts/backup_codes.jinja",
-        {"codes": codes, "next_url": _safe_next(request, request.session.pop(_PENDING_NEXT, None))},
-    )
+    next_url = _safe_next(request, request.session.pop(_PENDING_NEXT, None))
+    if confirmation_peek(request.session, "account_set_up"):
+        # The last step of setting up: the home page says it is done (and leads on to the page
+        # that asked for sign-in, if one did).
+        request.session[_SET_UP_NEXT] = next_url
+        next_url = reverse("accounts:home")
+    return render(request, "accounts/backup_codes.jinja", {"codes": codes, "next_url": next_url})
 
 
 @require_POST
@@ -287,6 +295,15 @@ def organisation_select(request: SignedInRequest):
     )
 
 
+def _set_up_confirmation(request: SignedInRequest) -> dict:
+    """The confirmation panel, once, on the home page the end of onboarding leads to."""
+    for kind in ("new", "again"):
+        if confirmation_take(request.session, "account_set_up", kind):
+            after = request.session.pop(_SET_UP_NEXT, None)
+            return {"set_up": kind, "set_up_next": after if after and after != reverse("accounts:home") else None}
+    return {"set_up": None}
+
+
 @never_cache
 def home(request: SignedInRequest):
     if request.organisation is None and len(request.user_organisations) > 1:
@@ -302,6 +319,7 @@ def home(request: SignedInRequest):
             "role_names": [Role(r).label for r in sorted(request.roles)],
             "home_links": links_for(request),
             "panels": panels_for(request),
+            **_set_up_confirmation(request),
             **home_context(request),
         },
     )

@@ -276,12 +276,17 @@ def _month_range(rng) -> dict:
 
 def _export_peak(cookie_client: Client, criteria: dict) -> tuple[int, float, float]:
     """Rows, seconds and peak traced Python memory (MiB) of one export, consumed as it streams."""
-    session = cookie_client.session
-    session["audit_search"] = criteria
-    session.save()
+    # The export's search is its query string, with an NHS number kept in the session under a
+    # key (core.kept_searches), as the search form leaves them.
+    query = {k: v for k, v in criteria.items() if v and k != "nhs_number"}
+    if criteria.get("nhs_number"):
+        session = cookie_client.session
+        session["kept_child_searches"] = {"audit": {"bench": criteria["nhs_number"]}}
+        session.save()
+        query["child"] = "bench"
     tracemalloc.start()
     started = time.monotonic()
-    response = cookie_client.get("/audit/export.csv")
+    response = cookie_client.get("/audit/export.csv", query)
     lines = sum(chunk.count(b"\n") for chunk in response.streaming_content)
     elapsed = time.monotonic() - started
     peak = tracemalloc.get_traced_memory()[1] / 2**20

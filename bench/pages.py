@@ -352,8 +352,13 @@ def _journeys(national, las, care_settings) -> list[tuple[str, str, str | None]]
     clinician = _session(_member(setting, Role.CLINICIAN), setting)
     sample = Plan.objects.filter(organisation=la).order_by("id")[10]
 
-    def plan_search(q: str) -> str:
-        return _session(plan_manager, la, {"plans_search": {"q": q, "plan_type": "", "status": ""}})
+    def plan_search(q: str) -> tuple[str, str]:
+        """The list's URL and a session for a search by `q`, kept as the search form keeps it
+        (core.kept_searches): never in the URL itself."""
+        if not q:
+            return plans, _session(plan_manager, la)
+        key = "bench"
+        return f"{plans}?child={key}", _session(plan_manager, la, {"kept_child_searches": {"plans": {key: q}}})
 
     today = timezone.localdate()
     start = today - timedelta(days=180)
@@ -368,9 +373,9 @@ def _journeys(national, las, care_settings) -> list[tuple[str, str, str | None]]
         ("inbox: acknowledged", f"{inbox}?status=acknowledged", social_worker),
         ("inbox: acknowledged, page 5", f"{inbox}?status=acknowledged&page=5", social_worker),
         ("inbox: filtered", f"{inbox}?status=acknowledged&plan_type=CPP&{days}", social_worker),
-        ("plans: list", plans, plan_search("")),
-        ("plans: search by name", plans, plan_search(sample.family_name)),
-        ("plans: search by NHS number", plans, plan_search(sample.nhs_number)),
+        ("plans: list", *plan_search("")),
+        ("plans: search by name", *plan_search(sample.family_name)),
+        ("plans: search by NHS number", *plan_search(sample.nhs_number)),
         ("access review", reverse("administration:access_review", args=[la.pk]), la_admin),
         ("dashboard: social worker", "/", social_worker),
         ("dashboard: plan manager", "/", _session(plan_manager, la)),

@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, TypedDict, cast
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,6 +19,8 @@ from accounts.models import Role
 from accounts.requests import CpisRequest, OrganisationRequest
 from audit.models import AuditAction
 from audit.services import audit_record
+from core import kept_searches
+from core.confirmations import confirmation_mark, confirmation_take
 from core.csv_cells import csv_response
 from core.dates import years_before
 from core.formatting import date_format
@@ -65,9 +68,8 @@ if TYPE_CHECKING:
     RejectionShown = WithAnnotations[PlanUploadRejection, _SentChild]
 
 PAGE_SIZE = 25
-# The search lives in the session, not the URL: request logs carry URLs, and URLs must never
-# carry an NHS number or a child's name.
-_SEARCH_KEY = "plans_search"
+# The search's criteria that go in its URL; the name or NHS number never does (plan_list).
+_FILTERS = ("plan_type", "status")
 READERS = (Role.PLAN_MANAGER, Role.SOCIAL_WORKER)
 
 
@@ -126,26 +128,41 @@ def change_value(value) -> str:
     return str(value)
 
 
+def _list_query(search: dict, child_key: str = "") -> str:
+    """The list's query string for `search`: the type and status as they are, the child only
+    by the key its name or NHS number is kept under (core.kept_searches)."""
+    params = {name: search[name] for name in _FILTERS if search.get(name)}
+    if child_key:
+        params[kept_searches.URL_PARAMETER] = child_key
+    return urlencode(params)
+
+
 @never_cache
 @role_required(*READERS)
 def plan_list(request: OrganisationRequest):
-    if request.method == "GET" and ("status" in request.GET or "plan_type" in request.GET):
-        # A link from the home page's figures: types and states only, never a name or number.
-        linked = PlanSearchForm(
-            {"status": request.GET.get("status", ""), "plan_type": request.GET.get("plan_type", "")}
-        )
-        if linked.is_valid():
-            request.session[_SEARCH_KEY] = {**linked.cleaned_data, "q": ""}
-        return redirect("plans:list")
-    search = request.session.get(_SEARCH_KEY, {})
-    form = PlanSearchForm(post_data(request), initial=search)
+    # The search's query is in the URL, so results can be bookmarked and shared, except the
+    # name or NHS number: that is POSTed, never in a URL, because request logs, browser history
+    # and Referer headers carry URLs and must never carry a child's identity. The POST keeps it
+    # in the session and redirects to the URL of the rest of the search (core.kept_searches).
     if request.method == "POST":
         if "clear" in request.POST:
-            request.session.pop(_SEARCH_KEY, None)
             return redirect("plans:list")
+        form = PlanSearchForm(request.POST)
         if form.is_valid():
-            request.session[_SEARCH_KEY] = form.cleaned_data
-            return redirect("plans:list")
+            search = form.cleaned_data
+            child_key = kept_searches.term_keep(request.session, "plans", search["q"]) if search["q"] else ""
+            query = _list_query(search, child_key)
+            return redirect(reverse("plans:list") + (f"?{query}" if query else ""))
+        search, child_key, child_lost = {}, "", False
+    else:
+        child_key = request.GET.get(kept_searches.URL_PARAMETER, "")
+        term = kept_searches.term_kept(request.session, "plans", child_key)
+        # `q` in the URL itself is ignored, so no link or bookmark ever works with a name in it.
+        form = PlanSearchForm({**{name: request.GET.get(name, "") for name in _FILTERS}, "q": term or ""})
+        child_lost = bool(child_key) and term is None
+        search = form.cleaned_data if form.is_valid() else {}
+        if term is None:
+            child_key = ""
     plans = _search_filter(plans_of_local_authority(organisation=request.organisation), search)
     page = Paginator(plans.order_by("family_name", "given_names", "start_date", "id"), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -167,6 +184,9 @@ def plan_list(request: OrganisationRequest):
         {
             "form": form,
             "search": search,
+            "child_lost": child_lost,
+            # The pages' links keep the search: "?plan_type=CPP&child=…&page=2".
+            "page_query": _list_query(search, child_key),
             "page": page,
             "shown_ids": shown_ids,
             "can_edit": Role.PLAN_MANAGER in request.roles,
@@ -348,11 +368,16 @@ def upload_detail(request: OrganisationRequest, upload_id: int):
             part for part in (sent.get("given_names", "").strip(), sent.get("family_name", "").strip()) if part
         )
     reasons = the_upload.rejections.values("reason").annotate(rows=Count("id")).order_by("-rows", "reason")
+    # The confirmation panel, once, when the file this manager confirmed has been applied: the
+    # page the confirmation leads to (reloaded by its progress bar until the work is done).
+    # Never for an upload opened later from the list, nor one refused or failed.
+    applied_now = the_upload.is_finished and confirmation_take(request.session, "upload_confirmed", the_upload.pk)
     return render(
         request,
         "plans/upload_detail.jinja",
         {
             "upload": the_upload,
+            "applied_now": applied_now and the_upload.status == UploadStatus.APPLIED,
             "progress": upload_progress(upload=the_upload),
             "rejections": rejections,
             "changes": changes,
@@ -370,7 +395,9 @@ def upload_detail(request: OrganisationRequest, upload_id: int):
 @require_POST
 def upload_confirm(request: OrganisationRequest, upload_id: int):
     the_upload = access_upload_by_local_authority(request, upload_id)
-    if not plan_upload_confirm(upload=the_upload, by=request.user, request=request):
+    if plan_upload_confirm(upload=the_upload, by=request.user, request=request):
+        confirmation_mark(request.session, "upload_confirmed", the_upload.pk)
+    else:
         messages.info(request, "This file has already been confirmed or cancelled.")
     return redirect("plans:upload_detail", upload_id=the_upload.pk)
 

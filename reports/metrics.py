@@ -60,6 +60,9 @@ class LocalAuthorityReport:
     overdue: int = 0
     rows: int = 0
     accepted: int = 0
+    # Each acknowledged notification's time taken (tenths of an hour), by the Monday of the
+    # week it was created: the weekly trend's median (reports.trends).
+    week_tenths: dict[date, list[int]] = field(default_factory=dict)
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -81,6 +84,10 @@ class CareSettingReport:
     @property
     def alert_share(self) -> float | None:
         return round(100 * self.alerts / self.checks, 1) if self.checks else None
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
 
 
 def weeks_between(start: date, end: date) -> list[date]:
@@ -252,6 +259,7 @@ def local_authority_reports(
     created: dict[int, Counter] = defaultdict(Counter)
     overdue: Counter = Counter()
     durations: dict[int, list[int]] = defaultdict(list)
+    by_week: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(list))
     first, final = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
     summed: Counter = Counter()
     if not per_day:
@@ -278,6 +286,7 @@ def local_authority_reports(
         for created_on, tenths in by_day.items():
             if first <= created_on <= final:  # ISO dates, in order as text
                 durations[la_id].extend(tenths)
+                by_week[la_id][_monday(date.fromisoformat(created_on))].extend(tenths)
     if live := _runs(d for d in days_between(start, end) if d not in rolled):
         for (la_id, day), count in notifications_per_day(live, ids).items():
             created[la_id][day] = count
@@ -292,8 +301,9 @@ def local_authority_reports(
         acknowledged_live[-1] = (acknowledged_live[-1][0], None)
     if acknowledged_live:
         for (la_id, _), by_created_day in acknowledgements_per_day(acknowledged_live, ids, (start, end)).items():
-            for tenths in by_created_day.values():
+            for created_on, tenths in by_created_day.items():
                 durations[la_id].extend(tenths)
+                by_week[la_id][_monday(created_on)].extend(tenths)
     uploads = (
         PlanUpload.objects.filter(
             organisation_id__in=ids,
@@ -322,6 +332,8 @@ def local_authority_reports(
         report.median_hours = median / 10 if median is not None else None
         report.p90_hours = p90 / 10 if p90 is not None else None
         report.overdue = overdue[la_id]
+        # Sorted, so the figures read the same from the roll-up and from the raw rows.
+        report.week_tenths = {monday: sorted(taken) for monday, taken in sorted(by_week[la_id].items())}
     return list(reports.values())
 
 

@@ -27,6 +27,7 @@ from reports.metrics import (
 )
 from reports.progress import go_live_page, go_live_states, progress_counts
 from reports.selectors import organisations_active
+from reports.trends import Trend, weekly_trend
 
 # Organisations of each kind one page of the national report shows side by side: a page costs
 # the same whatever the number of organisations (the CSV export has them all).
@@ -78,18 +79,48 @@ def _reports(request: OrganisationRequest, start, end, *, paged: bool = True) ->
     return {"scope": "none", "las": [], "settings": []}
 
 
-def _charts(data: dict) -> list:
+def _trend_charts(trend: Trend) -> list:
+    """One small chart per figure of the weekly trend, each with its own numbers; the trend's
+    table beside them holds them all."""
+    labels = [f"{week.monday:%-d %b}" for week in trend.weeks]
     charts = []
-    if data["scope"] == "la":
-        report = data["las"][0]
+    if trend.shows_checks:
+        charts.append(
+            bar_chart(
+                id="checks-per-week",
+                title="Checks per week",
+                points=[(label, week.checks) for label, week in zip(labels, trend.weeks, strict=True)],
+            )
+        )
+        charts.append(
+            bar_chart(
+                id="alerts-per-week",
+                title="Alerts per week (checks that found a plan)",
+                points=[(label, week.alerts) for label, week in zip(labels, trend.weeks, strict=True)],
+            )
+        )
+    if trend.shows_notifications:
         charts.append(
             bar_chart(
                 id="notifications-per-week",
                 title="Notifications per week",
-                points=[(f"{monday:%-d %b}", count) for monday, count in report.weeks],
+                points=[(label, week.notifications) for label, week in zip(labels, trend.weeks, strict=True)],
             )
         )
-    elif data["scope"] == "setting":
+        charts.append(
+            bar_chart(
+                id="median-hours-per-week",
+                title="Median hours to acknowledge, by week notified",
+                # A week with nothing acknowledged has no bar (and "–" in the table).
+                points=[(label, week.median_hours or 0) for label, week in zip(labels, trend.weeks, strict=True)],
+            )
+        )
+    return charts
+
+
+def _charts(data: dict) -> list:
+    charts = []
+    if data["scope"] == "setting":
         report = data["settings"][0]
         charts.append(
             bar_chart(
@@ -134,6 +165,7 @@ def report(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
     data = _reports(request, start, end)
+    trend = weekly_trend(data["las"], data["settings"], start, end)
     return render(
         request,
         "reports/report.jinja",
@@ -142,6 +174,8 @@ def report(request: OrganisationRequest):
             "start": start,
             "end": end,
             "charts": _charts(data),
+            "trend": trend,
+            "trend_charts": _trend_charts(trend) if trend.weeks and data["scope"] != "none" else [],
             "target": ACCEPTANCE_TARGET,
             "query": request.GET.urlencode(),
             **data,

@@ -165,3 +165,99 @@ def test_hostile_paths_and_headers_cannot_forge_or_break_access_log_lines(tmp_pa
     assert 'agent="agent\\x85' + _FORGED in written and 'referer="http://r.example/\u00e2\\x80\u00a8x"' in written
     # An escape in a line is always ours: a path spelling one out has its backslashes doubled.
     assert "/livez\\\\x0d\\\\x0a " in written
+
+
+class _Browser:
+    """Just enough of a browser for our own gunicorn: the session and CSRF cookies, a form's
+    CSRF token, and redirects seen (not followed) so the test can read every URL it is sent to."""
+
+    def __init__(self, base: str, session_cookie: str):
+        self.base = base
+        self.cookies = {settings.SESSION_COOKIE_NAME: session_cookie}
+        self.urls: list[str] = []
+
+    def request(self, path: str, data: dict | None = None) -> tuple[int, str, str]:
+        import http.client
+        from urllib.parse import urlencode, urlsplit
+
+        self.urls.append(path)
+        connection = http.client.HTTPConnection(urlsplit(self.base).netloc, timeout=30)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if data is not None:
+            body = urlencode({**data, "csrfmiddlewaretoken": self.cookies.get("csrftoken", "")})
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request("POST" if data is not None else "GET", path, body=body, headers=headers)
+        response = connection.getresponse()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key.strip()] = rest.split(";", 1)[0]
+        return response.status, response.getheader("Location") or "", response.read().decode()
+
+    def submit(self, path: str, data: dict) -> tuple[str, str]:
+        """POSTs a form as a browser would and opens where it redirects; (URL, page)."""
+        status, location, _ = self.request(path, data)
+        assert status == 302, (path, status)
+        status, _, page = self.request(location)
+        assert status == 200, (location, status)
+        return location, page
+
+
+def test_searches_by_nhs_number_keep_it_out_of_every_url_and_the_access_log(tmp_path):
+    """The plan search and the audit search by NHS number, through gunicorn with our config: the
+    number (however written) is in no URL a browser is sent to, and no line of the access log;
+    the other criteria are in the URL, so the results can be bookmarked."""
+    from django.test import Client
+
+    from accounts.models import Role
+    from tests.conftest import signed_in
+    from tests.factories import OrganisationFactory, PlanFactory, user_with_role
+
+    la = OrganisationFactory(local_authority=True, name="Northshire Council", ods_code="LA901")
+    plan = PlanFactory(organisation=la, family_name="Logged")
+    number = plan.nhs_number
+    social_worker = user_with_role(Role.SOCIAL_WORKER, la)
+    national = OrganisationFactory(national=True, ods_code="X26")
+    admin = user_with_role(Role.NATIONAL_ADMIN, national)
+    cookies = {
+        user: signed_in(Client(), user).cookies[settings.SESSION_COOKIE_NAME].value for user in (social_worker, admin)
+    }
+    port = _free_port()
+    server = _gunicorn(tmp_path, "cpis.wsgi", port=port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/livez", timeout=5)  # noqa: S310 - our own local server
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        worker = _Browser(base, cookies[social_worker])
+        worker.request("/plans/")  # the CSRF cookie
+        plans_url, plans_page = worker.submit(
+            "/plans/", {"q": f"{number[:3]} {number[3:6]} {number[6:]}", "plan_type": "CPP", "status": ""}
+        )
+        auditor = _Browser(base, cookies[admin])
+        auditor.request("/audit/")
+        audit_url, audit_page = auditor.submit("/audit/", {"nhs_number": number, "action": "plan_list_viewed"})
+        csv_status, _, csv_body = auditor.request("/audit/export.csv?" + audit_url.split("?", 1)[1])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    written = (tmp_path / "access.log").read_text()
+
+    assert "LOGGED" in plans_page  # the search found the child
+    assert "plan_type=CPP" in plans_url and "child=" in plans_url
+    assert "action=plan_list_viewed" in audit_url and "child=" in audit_url
+    assert csv_status == 200 and number in csv_body  # the export of the same search, by NHS number
+    assert audit_page.count('data-event="') == 1
+    spellings = (number, f"{number[:3]} {number[3:6]} {number[6:]}", f"{number[:3]}+{number[3:6]}+{number[6:]}",
+                 f"{number[:3]}%20{number[3:6]}%20{number[6:]}")  # fmt: skip
+    for url in worker.urls + auditor.urls:
+        assert not any(s in url for s in spellings), url
+    assert '"POST /plans/ HTTP/1.1" 302' in written and '"GET /audit/ HTTP/1.1" 200' in written
+    assert not any(s in written for s in spellings)

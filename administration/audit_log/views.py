@@ -1,7 +1,10 @@
 """The audit viewer: national admins search everything, org admins their own organisation.
 
-Searches are POSTed and kept in the session, so an NHS number never appears in a URL (and so
-never in a proxy or access log); the results page and the CSV read the search from there.
+A search's query is in its URL (`?action=login&date_from=2026-12-01`), so results can be
+bookmarked and shared and the CSV link exports the same search. An NHS number never is: a URL
+ends up in proxy and access logs, browser history and Referer headers. The form is POSTed; the
+NHS number is kept in the session (core.kept_searches) and the POST redirects to the search's
+URL with the other criteria and a meaningless key for the child.
 
 At national scale (20,000,000 events) nothing here counts the matching events: pages go newer
 and older from an event's position (administration.audit_log.selectors.audit_events_page), and the CSV streams
@@ -10,9 +13,11 @@ from a server-side cursor, a chunk of rows at a time.
 
 import datetime as dt
 import json
+from urllib.parse import urlencode
 
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
@@ -25,13 +30,15 @@ from administration.audit_log.selectors import Position, audit_events_page, audi
 from audit.masking import event_for_viewer
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+from core import kept_searches
 from core.csv_cells import csv_response
 from cpis.replica import reads_may_lag
 
 PAGE_SIZE = 50
 # Rows per fetch from the export's server-side cursor: the export's memory, whatever its length.
 EXPORT_CHUNK = 2000
-_SESSION_KEY = "audit_search"
+# The criteria that go in a search's URL; the NHS number never does.
+_URL_CRITERIA = ("user", "organisation", "action", "date_from", "date_to")
 
 
 def _cleared(request: CpisRequest) -> bool:
@@ -49,22 +56,49 @@ def _events(request: CpisRequest, criteria: dict, *, cleared: bool):
 
 
 class _MaskedPage:
-    """A page of events, each masked for the viewer as it is read, with its newer and older links."""
+    """A page of events, each masked for the viewer as it is read, with its newer and older links
+    (which keep the search's query)."""
 
-    def __init__(self, page, *, cleared: bool):
+    def __init__(self, page, *, cleared: bool, query: str):
         self.object_list = [event_for_viewer(e, cleared=cleared) for e in page.object_list]
-        self.newer_url = f"?after={page.newer.token()}" if page.newer else None
-        self.older_url = f"?before={page.older.token()}" if page.older else None
+        search = f"{query}&" if query else ""
+        self.newer_url = f"?{search}after={page.newer.token()}" if page.newer else None
+        self.older_url = f"?{search}before={page.older.token()}" if page.older else None
 
 
-def _initial(criteria: dict) -> dict:
-    initial = dict(criteria)
-    for key in ("date_from", "date_to"):
-        try:
-            initial[key] = dt.date.fromisoformat(criteria[key]) if criteria.get(key) else None
-        except (TypeError, ValueError):
-            initial[key] = None
-    return initial
+def _search_query(criteria: dict, child_key: str) -> str:
+    params = {name: criteria[name] for name in _URL_CRITERIA if criteria.get(name)}
+    if child_key:
+        params[kept_searches.URL_PARAMETER] = child_key
+    return urlencode(params)
+
+
+class _Search:
+    """The search a GET asks for: its URL's criteria and the NHS number kept under its `child` key."""
+
+    def __init__(self, request: CpisRequest, *, national: bool):
+        data = {name: request.GET[name] for name in _URL_CRITERIA if name in request.GET}
+        for name in ("date_from", "date_to"):
+            # The URL's ISO date shown in the form's three boxes as a person types it ("9", not "09").
+            try:
+                day = dt.date.fromisoformat(data[name]) if data.get(name) else None
+            except ValueError:
+                continue  # left as it is, for the form to refuse
+            if day:
+                del data[name]
+                data.update(
+                    {f"{name}_day": str(day.day), f"{name}_month": str(day.month), f"{name}_year": str(day.year)}
+                )
+        key = request.GET.get(kept_searches.URL_PARAMETER, "")
+        nhs_number = kept_searches.term_kept(request.session, "audit", key) if national else None
+        # An `nhs_number` in the URL itself is ignored: no link ever searches by one.
+        if nhs_number:
+            data["nhs_number"] = nhs_number
+        self.child_lost = bool(key) and not nhs_number
+        self.child_key = key if nhs_number else ""
+        self.form = AuditSearchForm(data, national=national)
+        self.criteria = self.form.criteria() if self.form.is_valid() else {}
+        self.query = _search_query(self.criteria, self.child_key)
 
 
 @never_cache
@@ -74,30 +108,34 @@ def events(request: OrganisationRequest):
     national = Role.NATIONAL_ADMIN in request.roles
     if request.method == "POST":
         if "clear" in request.POST:
-            request.session.pop(_SESSION_KEY, None)
             return redirect("audit:events")
         form = AuditSearchForm(request.POST, national=national)
         if form.is_valid():
             criteria = form.criteria()
+            child_key = ""
             if criteria["nhs_number"]:
                 # Only national admins have the field; a search by child needs the same gate as
                 # any other look at child data, and a refusal is audited by the gate.
                 gate = trained_user_gate(request)
                 if not gate.passed:
                     return gate_response(request, gate)
-            request.session[_SESSION_KEY] = criteria
-            # Searching the log is itself an access worth recording, the more so by NHS number.
+                child_key = kept_searches.term_keep(request.session, "audit", criteria["nhs_number"])
+            query = _search_query(criteria, child_key)
+            return redirect(reverse("audit:events") + (f"?{query}" if query else ""))
+        criteria, query, child_lost = {}, "", False
+    else:
+        search = _Search(request, national=national)
+        form, criteria, query, child_lost = search.form, search.criteria, search.query, search.child_lost
+        paging = "before" in request.GET or "after" in request.GET
+        if any(criteria.values()) and not paging:
+            # Searching the log is itself an access worth recording, the more so by NHS number:
+            # each time a search is run, from the form or from a bookmark (not for each page).
             audit_record(
                 action=AuditAction.AUDIT_SEARCHED,
                 request=request,
-                nhs_number=criteria["nhs_number"],
+                nhs_number=criteria["nhs_number"] if _cleared(request) else "",
                 detail={"criteria": sorted(k for k, v in criteria.items() if v)},
             )
-            return redirect("audit:events")
-        criteria = {}
-    else:
-        criteria = request.session.get(_SESSION_KEY, {})
-        form = AuditSearchForm(initial=_initial(criteria), national=national)
     cleared = _cleared(request)
     page = audit_events_page(
         _events(request, criteria, cleared=cleared),
@@ -110,9 +148,11 @@ def events(request: OrganisationRequest):
         "audit/events.jinja",
         {
             "form": form,
-            "page": _MaskedPage(page, cleared=cleared),
+            "page": _MaskedPage(page, cleared=cleared, query=query),
             "affected": affected_by_event(page.object_list),
-            "searched": bool(criteria),
+            "searched": any(criteria.values()),
+            "child_lost": child_lost,
+            "query": query,
             "national": national,
             "role_labels": {r.value: r.label for r in Role},
             # get_FOO_display() flattens the ~75 choices on every call: 100 times a page.
@@ -126,7 +166,9 @@ def events(request: OrganisationRequest):
 @role_required(Role.NATIONAL_ADMIN, Role.ORG_ADMIN)
 @reads_may_lag
 def events_csv(request: OrganisationRequest):
-    criteria = request.session.get(_SESSION_KEY, {})
+    # The same search as the page it is linked from: its query string, and the NHS number kept
+    # under its key. A search that does not validate exports as no search, as the page shows it.
+    criteria = _Search(request, national=Role.NATIONAL_ADMIN in request.roles).criteria
     cleared = _cleared(request)
     found = _events(request, criteria, cleared=cleared)
     # No row count: counting an export of the whole log would read it twice.

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import Http404
@@ -11,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.models import AccessReview, Organisation, Role, User
+from accounts.models import ACCESS_REVIEW_DUE_DAYS, AccessReview, Organisation, Role, User
 from accounts.requests import CpisRequest, OrganisationRequest
 from accounts.second_factors import users_with_second_factor
 from administration.access import (
@@ -23,6 +22,7 @@ from administration.services import access_review_record
 from administration.views.shared import ADMINS, refusal_reason, refusal_record
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.confirmations import confirmation_mark, confirmation_take
 from core.csv_cells import csv_response
 
 
@@ -86,6 +86,7 @@ def may_record_review(request: CpisRequest, organisation: Organisation) -> bool:
 def _review_page(request: CpisRequest, organisation: Organisation, *, form=None, status: int = 200):
     rows, shown = rows_shown(request, review_rows(organisation))
     may_record = may_record_review(request, organisation)
+    last_review = AccessReview.objects.filter(organisation=organisation).first()
     return render(
         request,
         "administration/access_review.jinja",
@@ -93,7 +94,14 @@ def _review_page(request: CpisRequest, organisation: Organisation, *, form=None,
             "organisation": organisation,
             "rows": rows,
             "shown": shown,
-            "last_review": AccessReview.objects.filter(organisation=organisation).first(),
+            "last_review": last_review,
+            # Only on the page the recording leads to, and only for the review just recorded.
+            "just_recorded": request.method == "GET"
+            and last_review is not None
+            and confirmation_take(request.session, "access_review", last_review.pk),
+            "next_due": timezone.localdate(last_review.reviewed_at) + timedelta(days=ACCESS_REVIEW_DUE_DAYS)
+            if last_review
+            else None,
             "form": (form or AccessReviewForm()) if may_record else None,
         },
         status=status,
@@ -115,7 +123,7 @@ def access_review_record_view(request: OrganisationRequest, organisation_id: int
     form = AccessReviewForm(request.POST)
     if form.is_valid():
         try:
-            access_review_record(
+            review = access_review_record(
                 organisation=organisation, by=request.user, note=form.cleaned_data["note"], request=request
             )
         except ValidationError as error:
@@ -127,7 +135,7 @@ def access_review_record_view(request: OrganisationRequest, organisation_id: int
             )
             form.add_error(None, error)
         else:
-            messages.success(request, "Your access review has been recorded.")
+            confirmation_mark(request.session, "access_review", review.pk)
             return redirect("administration:access_review", organisation_id=organisation.pk)
     return _review_page(request, organisation, form=form, status=400)
 

@@ -2,8 +2,10 @@
 
 import csv
 import datetime as dt
+import html
 import io
 import re
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -50,7 +52,13 @@ def search(client, **criteria):
         "date_to_year": "",
     }
     data.update(criteria)
-    return client.post(reverse("audit:events"), data)
+    response = client.post(reverse("audit:events"), data)
+    if response.status_code == 302:
+        # The search is the URL the POST redirects to, run (and audited) when the browser opens
+        # it; export() exports the same search.
+        client.searched = response.url
+        client.get(response.url)
+    return response
 
 
 def not_about_the_search(rows: list[dict]) -> list[dict]:
@@ -59,7 +67,9 @@ def not_about_the_search(rows: list[dict]) -> list[dict]:
 
 
 def export(client) -> list[dict]:
-    response = client.get(reverse("audit:events_csv"))
+    """The CSV of the search last made (its link carries the search's query string)."""
+    query = urlsplit(getattr(client, "searched", "")).query
+    response = client.get(reverse("audit:events_csv") + (f"?{query}" if query else ""))
     assert response.status_code == 200
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
@@ -84,11 +94,14 @@ def test_search_by_nhs_number_never_puts_it_in_a_url(client_for, national_admin,
         AuditAction.AUDIT_SEARCHED,
         AuditAction.AUDIT_EXPORTED,
     }
-    page = client.get(reverse("audit:events")).content.decode()
+    page = client.get(client.searched).content.decode()
     assert CHILD in page and OTHER_CHILD not in page
-    searched = AuditEvent.objects.get(action=AuditAction.AUDIT_SEARCHED)
-    assert searched.user == national_admin and searched.nhs_number == CHILD
-    assert searched.detail == {"criteria": ["nhs_number"]}
+    # Recorded each time the search's page was opened (after the form, and once more above).
+    searched = AuditEvent.objects.filter(action=AuditAction.AUDIT_SEARCHED)
+    assert searched.count() == 2
+    for each in searched:
+        assert each.user == national_admin and each.nhs_number == CHILD
+        assert each.detail == {"criteria": ["nhs_number"]}
 
 
 def test_invalid_nhs_number_is_refused(client_for, national_admin):
@@ -146,7 +159,9 @@ def test_date_range_backwards_and_unknown_organisation_are_refused(client_for, n
 
 
 def _link(page: str, direction: str) -> str:
-    return reverse("audit:events") + re.search(rf'href="(\?{direction}=[0-9.]+)"', page)[1]
+    """The page's newer or older link, which keeps the search's query before its position."""
+    found = re.search(rf'href="(\?(?:[^"]*&amp;)?{direction}=[0-9.]+)"', page)[1]
+    return reverse("audit:events") + html.unescape(found)
 
 
 def test_results_are_paged_newest_first_without_counting(client_for, national_admin, care_setting):
@@ -155,7 +170,7 @@ def test_results_are_paged_newest_first_without_counting(client_for, national_ad
         event(organisation=care_setting, when=start + dt.timedelta(minutes=i))
     client = client_for(national_admin)
     search(client, organisation=care_setting.ods_code)
-    first = client.get(reverse("audit:events")).content.decode()
+    first = client.get(client.searched).content.decode()
     assert "Events found, newest first" in first
     assert "Older events" in first and "Newer events" not in first
     assert "9:59:00" in first and "9:10:00" in first and "9:09:00" not in first
@@ -171,7 +186,7 @@ def test_pages_split_events_of_the_same_moment_exactly_once(client_for, national
     same = [event(organisation=care_setting, action=AuditAction.LOGOUT) for _ in range(5)]
     client = client_for(national_admin)
     search(client, action=AuditAction.LOGOUT)
-    seen, page, url = [], "", reverse("audit:events")
+    seen, page, url = [], "", client.searched
     for _ in range(3):
         response = client.get(url)
         page = response.content.decode()
@@ -216,9 +231,9 @@ def test_the_results_page_costs_a_fixed_number_of_queries_and_never_counts(
         )
     client = client_for(national_admin)
     search(client, user=clinician.email, action=AuditAction.LOGIN)
-    client.get(reverse("audit:events"))
-    with django_assert_num_queries(RESULTS_PAGE_QUERIES) as queries:
-        first = client.get(reverse("audit:events")).content.decode()
+    # The search's first page records the search, too (one insert).
+    with django_assert_num_queries(RESULTS_PAGE_QUERIES + 1) as queries:
+        first = client.get(client.searched).content.decode()
     with django_assert_num_queries(RESULTS_PAGE_QUERIES):
         client.get(_link(first, "before"))
     assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
@@ -373,7 +388,9 @@ def test_action_list_is_grouped_and_ordered(client_for, national_admin):
 
     assert '<optgroup label="Sign-in and sessions">' in page
     assert '<optgroup label="Plans and uploads">' in page
-    assert page.index('<optgroup label="Sign-in and sessions">') < page.index('<optgroup label="Notifications">')
+    assert page.index('<optgroup label="Sign-in and sessions">') < page.index(
+        '<optgroup label="Notifications and webhooks">'
+    )
     plans_group = page.split('<optgroup label="Plans and uploads">')[1].split("</optgroup>")[0]
     labels = [line.split(">")[1].split("<")[0] for line in plans_group.splitlines() if "<option" in line]
     assert labels == sorted(labels) and "Plan created" in labels
@@ -407,7 +424,7 @@ def test_the_search_form_shows_a_search_only_while_it_is_kept(client_for, nation
         date_to_month="3",
         date_to_year="2026",
     )
-    searched = client.get(reverse("audit:events")).content.decode()
+    searched = client.get(client.searched).content.decode()
     client.post(reverse("audit:events"), {"clear": "1"})
     after = client.get(reverse("audit:events")).content.decode()
 
@@ -417,3 +434,99 @@ def test_the_search_form_shows_a_search_only_while_it_is_kept(client_for, nation
         assert 'value="2026"' not in page and 'value="9"' not in page and clinician.email not in page
         assert 'name="date_from_day" type="text" value=""' in page
     assert not [html for html in cpis_jinja2._rendered.values() if clinician.email in html]
+
+
+# Searches are GETs with their query in the URL (issue 32); the NHS number never is.
+
+
+def test_a_search_is_its_url_and_a_bookmark_of_it_runs_it_again(client_for, national_admin, role_user, care_setting):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    wanted = event(user=clinician, organisation=care_setting, action=AuditAction.LOGOUT)
+    event(user=clinician, organisation=care_setting, action=AuditAction.LOGIN)
+    response = search(
+        client_for(national_admin),
+        action=AuditAction.LOGOUT,
+        organisation=care_setting.ods_code,
+        date_from_day="9",
+        date_from_month="3",
+        date_from_year="2026",
+    )
+    assert response.status_code == 302
+    query = dict(parse_qsl(urlsplit(response.url).query))
+    assert query == {"action": "logout", "organisation": care_setting.ods_code, "date_from": "2026-03-09"}
+    # Another session (a colleague the link was sent to, or a bookmark next week) gets the same results.
+    page = client_for(national_admin).get(response.url).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-event="(\d+)"', page)] == [wanted.pk]
+    assert 'name="date_from_day" type="text" value="9"' in page
+    assert "Events found, newest first" in page
+    # The CSV link is the same search.
+    assert f"/audit/export.csv?{urlsplit(response.url).query}".replace("&", "&amp;") in page
+
+
+def test_an_nhs_number_search_keeps_the_number_out_of_the_url_and_a_shared_link_asks_for_it_again(
+    client_for, national_admin, role_user, care_setting
+):
+    clinician = role_user(Role.CLINICIAN, care_setting)
+    event(user=clinician, organisation=care_setting, action=AuditAction.GATE_REFUSED, nhs_number=CHILD)
+    event(user=clinician, organisation=care_setting, action=AuditAction.GATE_REFUSED, nhs_number=OTHER_CHILD)
+    client = client_for(national_admin)
+    response = search(client, nhs_number=CHILD, action=AuditAction.GATE_REFUSED)
+    assert CHILD not in response.url and "nhs_number" not in response.url
+    assert dict(parse_qsl(urlsplit(response.url).query)).keys() == {"action", "child"}
+    page = client.get(response.url).content.decode()
+    assert CHILD in page and OTHER_CHILD not in page
+    assert not re.search(r'href="[^"]*\d{10}', page), "an NHS number in a link"
+    # The same link in another session: the action is kept, the child is not, and it says so.
+    elsewhere = client_for(national_admin).get(response.url).content.decode()
+    assert 'data-testid="child-lost"' in elsewhere
+    assert len(re.findall(r'data-event="(\d+)"', elsewhere)) == 2
+    # A number put in the URL by hand is never searched by.
+    crafted = client_for(national_admin).get(reverse("audit:events") + f"?nhs_number={CHILD}").content.decode()
+    assert len(re.findall(r'data-event="(\d+)"', crafted)) >= 2
+    assert not AuditEvent.objects.filter(action=AuditAction.AUDIT_SEARCHED, nhs_number=OTHER_CHILD).exists()
+
+
+def test_an_org_admin_cannot_use_a_kept_nhs_number(client_for, role_user, care_setting):
+    """The key of a national admin's child search means nothing in an org admin's session, and
+    an org admin's own session never keeps one (the field does not exist for them)."""
+    admin = role_user(Role.ORG_ADMIN, care_setting)
+    event(user=admin, organisation=care_setting, action=AuditAction.GATE_REFUSED, nhs_number=CHILD)
+    client = client_for(admin)
+    assert search(client, nhs_number=CHILD).status_code == 302
+    assert "child=" not in client.searched
+    assert CHILD not in client.get(client.searched).content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date_from=2026-02-30",
+        "date_from=not-a-date&date_to=2026-13-01",
+        "date_from=0001-01-01",
+        "date_to=2026-03-01&date_from=2026-03-09",
+        "action=not_an_action",
+        "action=%00",
+        "organisation=" + "X" * 5000,
+        "user=" + "%F0%9F%92%A5" * 300,
+        "child=../../etc&before=1.2",
+        "user=a&user=b&action=login&action=logout",
+    ],
+)
+def test_a_hostile_search_url_is_refused_with_a_message_never_a_500(client_for, national_admin, query):
+    for url in (reverse("audit:events"), reverse("audit:events_csv")):
+        response = client_for(national_admin).get(f"{url}?{query}")
+        assert response.status_code in (200, 400), (url, query, response.status_code)
+        if url.endswith("/") and response.status_code == 400:
+            assert "There is a problem" in response.content.decode()
+
+
+def test_every_action_has_a_named_group():
+    from administration.audit_log.presentation import action_choices_grouped
+
+    grouped = action_choices_grouped(AuditAction)
+    names = [name for name, _ in grouped]
+    assert "Other" not in names, [choices for name, choices in grouped if name == "Other"]
+    values = [value for _, choices in grouped for value, _ in choices]
+    assert sorted(values) == sorted(AuditAction.values)
+    # Small enough groups to read: none of the ~100 actions in one long list.
+    assert len(names) >= 8 and max(len(choices) for _, choices in grouped) <= 20

@@ -32,13 +32,14 @@ PERSONA_EMAILS = {
     "national_admin": "national.admin@demo.example",
 }
 
-# Searches with their query in the URL, so the results page is walked with results on it.
+# Searches with their query in the URL (a child's name or NHS number never is), so the results
+# page is walked with results on it.
 SEARCHES = {
-    "la_admin": ["/audit/?action=&outcome="],
-    "setting_admin": ["/audit/?action=&outcome="],
-    "national_admin": ["/audit/?action=&outcome="],
-    "social_worker": ["/plans/?q=a"],
-    "plan_manager": ["/plans/?q=a"],
+    "la_admin": ["/audit/?action=login"],
+    "setting_admin": ["/audit/?action=login"],
+    "national_admin": ["/audit/?action=login&date_from=2020-01-01"],
+    "social_worker": ["/plans/?status=open"],
+    "plan_manager": ["/plans/?plan_type=CPP&status=open"],
 }
 
 

@@ -35,6 +35,13 @@ def test_admin_reads_the_report(
     page.goto(live_server.url + "/reports/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Reports")
     expect(page.locator("svg[role=img]").first).to_be_visible()
+    # The weekly trend: its table (13 weeks of the default 12-week range, cut at both ends) and
+    # a chart per figure.
+    expect(page.get_by_test_id("trend-table").locator("tbody tr")).to_have_count(13)
+    expect(page.get_by_test_id("chart-notifications-per-week")).to_be_visible()
+    expect(page.get_by_test_id("chart-median-hours-per-week")).to_be_visible()
+    if who == "national_admin":
+        expect(page.get_by_test_id("chart-checks-per-week")).to_be_visible()
     page.get_by_text("the numbers").first.click()
     assert_accessible(page)
     screenshot(page, f"reports-{who}-{width}")

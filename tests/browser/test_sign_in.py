@@ -84,6 +84,16 @@ def test_new_user_enrols_by_qr_code_and_sees_backup_codes_once(page, live_server
     screenshot(page, "backup-codes")
     page.get_by_role("button", name="I have saved my backup codes").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Child Protection – Information Sharing")
+    # The end of onboarding says so, once (issue 32), at a desktop's width and a phone's.
+    panel = page.get_by_test_id("confirmation-panel")
+    expect(panel.get_by_role("heading", level=2)).to_have_text("Your account is set up")
+    for name, size in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
+        page.set_viewport_size(size)
+        assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert_accessible(page)
+        screenshot(page, f"issue32-account-set-up-{name}")
+    page.reload()
+    expect(page.get_by_test_id("confirmation-panel")).to_have_count(0)
     page.goto(live_server.url + "/account/backup-codes/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Child Protection – Information Sharing")
     assert not csp_violations

@@ -5,11 +5,14 @@ import csv
 import io
 import re
 from datetime import timedelta
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from accounts.models import Role
 from audit.models import AuditAction, AuditEvent
 from plans import rules
 from plans.models import FileCode, Plan, PlanUpload, UploadStatus
@@ -72,22 +75,83 @@ def test_search_by_nhs_number_keeps_it_out_of_the_url_and_audits_it(social_worke
     assert _audits(AuditAction.PLAN_LIST_VIEWED)[-1].nhs_number == number
 
 
+def _searched(client, **data) -> str:
+    """The results page a search opens: the POST redirects to the search's URL."""
+    response = client.post("/plans/", {"q": "", "plan_type": "", "status": "", **data})
+    assert response.status_code == 302
+    return client.get(response["Location"]).content.decode()
+
+
 def test_search_by_name_type_and_status(social_worker, local_authority):
     PlanFactory(organisation=local_authority, family_name="Brown", given_names="Ella")
     PlanFactory(organisation=local_authority, family_name="Brown", given_names="Finn", looked_after=True, ended=True)
     PlanFactory(organisation=local_authority, family_name="Green", given_names="Ella")
-    social_worker.post("/plans/", {"q": "brown", "plan_type": "", "status": ""})
-    page = social_worker.get("/plans/").content.decode()
+    page = _searched(social_worker, q="brown")
     assert "Ella" in page and "Finn" in page and "GREEN" not in page
-    social_worker.post("/plans/", {"q": "ella brown", "plan_type": "", "status": ""})
-    page = social_worker.get("/plans/").content.decode()
+    page = _searched(social_worker, q="ella brown")
     assert "Ella" in page and "Finn" not in page
-    social_worker.post("/plans/", {"q": "", "plan_type": "LAC", "status": "ended"})
-    page = social_worker.get("/plans/").content.decode()
+    page = _searched(social_worker, plan_type="LAC", status="ended")
     assert "Finn" in page and "Ella" not in page
     assert _audits(AuditAction.PLAN_LIST_VIEWED)[-1].detail["search"] == ""
-    social_worker.post("/plans/", {"clear": "1"})
+    response = social_worker.post("/plans/", {"clear": "1"})
+    assert response["Location"] == "/plans/"
     assert "3 plans" in social_worker.get("/plans/").content.decode()
+
+
+def test_type_and_status_are_the_urls_query_and_a_bookmark_runs_the_search(social_worker, local_authority):
+    PlanFactory(organisation=local_authority, family_name="Brown", looked_after=True, ended=True)
+    PlanFactory(organisation=local_authority, family_name="Green", looked_after=True)
+    PlanFactory(organisation=local_authority, family_name="Black")
+    response = social_worker.post("/plans/", {"q": "", "plan_type": "LAC", "status": "ended"})
+    assert response["Location"] == "/plans/?plan_type=LAC&status=ended"
+    # Opened straight from the address bar or a bookmark, with no search in the session.
+    page = social_worker.get("/plans/?plan_type=LAC&status=ended").content.decode()
+    assert "BROWN" in page and "GREEN" not in page and "BLACK" not in page
+    assert (_selected(page, "plan_type"), _selected(page, "status")) == (["LAC"], ["ended"])
+
+
+def test_a_name_never_goes_in_the_url_and_a_shared_link_asks_for_it_again(
+    social_worker, local_authority, role_user, client_for
+):
+    PlanFactory(organisation=local_authority, family_name="Brown", looked_after=True)
+    PlanFactory(organisation=local_authority, family_name="Green", looked_after=True)
+    response = social_worker.post("/plans/", {"q": "brown", "plan_type": "LAC", "status": ""})
+    location = response["Location"]
+    assert "brown" not in location.lower() and "q=" not in location
+    assert set(parse_qs(urlsplit(location).query)) == {"plan_type", "child"}
+    page = social_worker.get(location).content.decode()
+    assert "BROWN" in page and "GREEN" not in page
+    # The same link in a colleague's session: the type is kept, the name is not, and it says so.
+    colleague = client_for(role_user(Role.SOCIAL_WORKER, local_authority))
+    shared = colleague.get(location).content.decode()
+    assert "BROWN" in shared and "GREEN" in shared and 'data-testid="child-lost"' in shared
+    # A name put in the URL by hand is never searched by.
+    crafted = colleague.get("/plans/?q=brown").content.decode()
+    assert "GREEN" in crafted and 'value="brown"' not in crafted
+
+
+def test_pages_of_a_search_keep_its_query(social_worker, local_authority):
+    for n in range(27):
+        PlanFactory(organisation=local_authority, family_name=f"Smith{n:02}", looked_after=True)
+    PlanFactory(organisation=local_authority, family_name="Jones")
+    response = social_worker.post("/plans/", {"q": "smith", "plan_type": "LAC", "status": "open"})
+    first = social_worker.get(response["Location"]).content.decode()
+    link = unescape(re.search(r'href="(\?[^"]*page=2)"', first)[1])
+    assert "plan_type=LAC" in link and "status=open" in link and "child=" in link and "smith" not in link
+    second = social_worker.get("/plans/" + link).content.decode()
+    assert "SMITH26" in second and "JONES" not in second
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=bogus", "plan_type=%00", "status=" + "x" * 5000, "child=%F0%9F%92%A5", "page=-1&status=open",
+     "plan_type=CPP&plan_type=LAC", "child=../../../etc/passwd"],
+)  # fmt: skip
+def test_a_hostile_search_url_is_refused_with_a_message_never_a_500(social_worker, query):
+    response = social_worker.get(f"/plans/?{query}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "There is a problem" in response.content.decode()
 
 
 def test_search_with_an_invalid_nhs_number_says_so(social_worker):
@@ -485,8 +549,7 @@ def test_the_search_form_shows_a_search_only_while_it_is_chosen(social_worker, l
 
     PlanFactory(organisation=local_authority, family_name="Zebedee", looked_after=True, ended=True)
     plain_before = social_worker.get("/plans/").content.decode()
-    social_worker.post("/plans/", {"q": "zebedee", "plan_type": "LAC", "status": "ended"})
-    searched = social_worker.get("/plans/").content.decode()
+    searched = _searched(social_worker, q="zebedee", plan_type="LAC", status="ended")
     social_worker.post("/plans/", {"clear": "1"})
     plain_after = social_worker.get("/plans/").content.decode()
 
@@ -547,3 +610,27 @@ def test_ending_a_looked_after_child_record_reads_as_ending_the_record(manager, 
     assert "<h1>End the looked after child record</h1>" in page
     cpp = PlanFactory(organisation=local_authority)
     assert "<h1>End the child protection plan</h1>" in manager.get(f"/plans/{cpp.pk}/end/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"q": "\x00"},
+        {"q": "x" * 5000},
+        {"q": "999 000 00"},
+        {"q": "9" * 40},
+        {"q": "<script>alert(1)</script>", "status": "ended"},
+        {"plan_type": "<b>", "status": "%00"},
+        {"q": "\u202eSmith", "plan_type": "CPP"},
+    ],
+)
+def test_a_hostile_search_is_refused_with_a_message_or_searched_never_a_500(social_worker, data):
+    response = social_worker.post("/plans/", {"q": "", "plan_type": "", "status": "", **data})
+    assert response.status_code in (302, 400)
+    if response.status_code == 302:
+        # Nothing typed in the box reaches the URL.
+        assert "q=" not in response["Location"] and "script" not in response["Location"]
+        assert social_worker.get(response["Location"]).status_code == 200
+    else:
+        page = response.content.decode()
+        assert "There is a problem" in page and "<script>alert" not in page
