@@ -49,7 +49,7 @@ def _page_links(request: OrganisationRequest, name: str, page: Page) -> dict:
     }
 
 
-def _reports(request: OrganisationRequest, start, end, *, paged: bool = True) -> dict:
+def _reports(request: OrganisationRequest, start, end, *, paged: bool = True, per_day: bool = False) -> dict:
     organisation = request.organisation
     if Role.NATIONAL_ADMIN in request.roles:
         active = organisations_active()
@@ -58,8 +58,8 @@ def _reports(request: OrganisationRequest, start, end, *, paged: bool = True) ->
         if not paged:
             return {
                 "scope": "national",
-                "las": local_authority_reports(las_all, start, end, per_day=False),
-                "settings": care_setting_reports(settings_all, start, end, per_day=False),
+                "las": local_authority_reports(las_all, start, end, per_day=per_day),
+                "settings": care_setting_reports(settings_all, start, end, per_day=per_day),
             }
         la_page = Paginator(las_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("la_page"))
         setting_page = Paginator(settings_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("setting_page"))
@@ -165,7 +165,14 @@ def report(request: OrganisationRequest):
     form = ReportRangeForm(request.GET or None)
     start, end = form.range()
     data = _reports(request, start, end)
-    trend = weekly_trend(data["las"], data["settings"], start, end)
+    if data["scope"] == "national":
+        # Every organisation's days, not one page's: the country's trend. This reads a row per
+        # organisation and day, the cost issue 28 leaves open (a national row per day in the
+        # roll-up would bound it).
+        everyone = _reports(request, start, end, paged=False, per_day=True)
+        trend = weekly_trend(everyone["las"], everyone["settings"], start, end)
+    else:
+        trend = weekly_trend(data["las"], data["settings"], start, end)
     return render(
         request,
         "reports/report.jinja",
