@@ -169,12 +169,18 @@ def open_alerts_email_send() -> int:
     however often it runs. Returns the e-mails sent."""
     today = timezone.localdate()
     week_starting = today - timedelta(days=today.weekday())
-    open_counts = dict(
+    # Per organisation and the user each alert is about: an officer's count leaves out the
+    # alerts about themself, which others review (an only officer's go to the national admins).
+    open_counts: dict[int, int] = {}
+    about: dict[tuple[int, int], int] = {}
+    for organisation_id, user_id, n in (
         Alert.objects.exclude(status=AlertStatus.CLOSED)
-        .values("organisation_id")
+        .values("organisation_id", "user_id")
         .annotate(n=Count("id"))
-        .values_list("organisation_id", "n")
-    )
+        .values_list("organisation_id", "user_id", "n")
+    ):
+        open_counts[organisation_id] = open_counts.get(organisation_id, 0) + n
+        about[(organisation_id, user_id)] = n
     officers = (
         Membership.objects.filter(role=Role.PRIVACY_OFFICER, user__is_active=True, organisation__is_active=True)
         .select_related("user", "organisation")
@@ -182,7 +188,9 @@ def open_alerts_email_send() -> int:
     )
     sent = 0
     for membership in officers:
-        count = open_counts.get(membership.organisation_id, 0)
+        count = open_counts.get(membership.organisation_id, 0) - about.get(
+            (membership.organisation_id, membership.user_id), 0
+        )
         body = render_to_string(
             "emails/privacy_open_alerts.txt",
             {"count": count, "organisation": membership.organisation, "site_url": settings.SITE_URL},
