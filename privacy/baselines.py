@@ -10,7 +10,7 @@ is summarised once it is over, and a missed night costs the scans speed, never a
 """
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -53,8 +53,10 @@ def _baselines(last: date) -> tuple[list[UserBaseline], list[OrganisationBaselin
                     checks=usual.checks,
                     no_plan=usual.no_plan,
                     silent=usual.silent,
-                    hours={str(h): n for h, n in sorted(hours.items())},
-                    places={str(o): n for o, n in sorted(places.items())},
+                    checks_total=hours.total,
+                    hours=hours.seen,
+                    places_total=places.total,
+                    places=",".join(str(o) for o in sorted(places.seen)),
                 )
             )
         organisations += [
@@ -65,7 +67,7 @@ def _baselines(last: date) -> tuple[list[UserBaseline], list[OrganisationBaselin
 
 
 def _children_seen(first: date, last: date) -> list[ChildSeen]:
-    first_no_plan: dict[tuple[int, str, date], datetime | None] = {}
+    first_no_plan: dict[tuple[int, str, date], int | None] = {}
     keys: dict[str, str] = {}
     for check in checks_read(_days(first, last)):
         if not check.nhs_number:
@@ -74,12 +76,12 @@ def _children_seen(first: date, last: date) -> list[ChildSeen]:
         seen = (check.user_id, key, check.day)
         earlier = first_no_plan.get(seen)
         if not check.plan_found and earlier is None:
-            first_no_plan[seen] = check.at  # rows come oldest first
+            first_no_plan[seen] = int(check.at.timestamp())  # rows come oldest first
         elif seen not in first_no_plan:
             first_no_plan[seen] = None
     return [
-        ChildSeen(user_id=user_id, child_key=key, day=day, first_no_plan_at=at)
-        for (user_id, key, day), at in first_no_plan.items()
+        ChildSeen(user_id=user_id, child_key=key, day=day, first_no_plan_epoch=epoch)
+        for (user_id, key, day), epoch in first_no_plan.items()
     ]
 
 

@@ -142,9 +142,13 @@ class UserBaseline(models.Model):
     checks = models.FloatField()
     no_plan = models.FloatField()
     silent = models.FloatField()
-    # Checks per local hour ({"10": 12}) and per care setting ({"<organisation id>": 30}).
-    hours = models.JSONField(default=dict)
-    places = models.JSONField(default=dict)
+    # All their checks, and the local hours they made them in (bit h for hour h); their checks
+    # at care settings, and which (organisation ids, comma-separated). Not JSON: decoding it for
+    # thousands of users was most of the scan's read of these rows.
+    checks_total = models.PositiveIntegerField()
+    hours = models.PositiveIntegerField()
+    places_total = models.PositiveIntegerField()
+    places = models.TextField(blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["last_day", "user"], name="privacy_user_baseline_once")]
@@ -177,8 +181,11 @@ class ChildSeen(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     child_key = models.CharField(max_length=24)
     day = models.DateField()
-    # The day's first check of the child that found no plan, if any.
-    first_no_plan_at = models.DateTimeField(null=True)
+    # When the day's first check of the child that found no plan was, if any: in whole seconds
+    # since 1970 (UTC), rounded down, as the scan compares it (parsing thousands of timestamps
+    # was a third of its read of these rows). Rounded down, it may make the scan read a pair's
+    # checks that then do not trip the rule, never miss one that does.
+    first_no_plan_epoch = models.BigIntegerField(null=True)
 
     class Meta:
         constraints = [

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,9 +29,9 @@ CHECK_ACTIONS = (AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY, A
 CARE_SETTING_ACTIONS = (AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY)
 
 
-@dataclass(frozen=True)
-class Check:
-    """One look at a child's record, as the audit log holds it."""
+class Check(NamedTuple):
+    """One look at a child's record, as the audit log holds it (a tuple: a day's scan makes
+    thousands)."""
 
     id: int
     at: datetime
@@ -40,22 +41,20 @@ class Check:
     nhs_number: str
     roles: str
     plan_ids: tuple[int, ...]
+    # `at` in local wall-clock time (naive), worked out once: the rules ask for its day and hour.
+    local: datetime
 
     @property
     def plan_found(self) -> bool:
         return bool(self.plan_ids)
 
     @property
-    def local(self) -> datetime:
-        return local_of(self.at)
-
-    @property
     def day(self) -> date:
-        return local_of(self.at).date()
+        return self.local.date()
 
     @property
     def hour(self) -> int:
-        return local_of(self.at).hour
+        return self.local.hour
 
 
 @functools.lru_cache(maxsize=4096)
@@ -97,6 +96,33 @@ class Usual:
 NO_USUAL = Usual(0.0, 0.0, 0.0)
 
 
+class Hours(NamedTuple):
+    """A user's baseline checks: how many, and the local hours they made them in (bit h set for
+    hour h)."""
+
+    total: int
+    seen: int
+
+    @classmethod
+    def of(cls, counts: Counter[int]) -> "Hours":
+        return cls(sum(counts.values()), sum(1 << h for h, n in counts.items() if n))
+
+
+class Places(NamedTuple):
+    """A user's baseline checks at care settings: how many, and where."""
+
+    total: int
+    seen: frozenset[int]
+
+    @classmethod
+    def of(cls, counts: Counter[int]) -> "Places":
+        return cls(sum(counts.values()), frozenset(o for o, n in counts.items() if n))
+
+
+NO_HOURS = Hours(0, 0)
+NO_PLACES = Places(0, frozenset())
+
+
 @dataclass
 class History:
     """What the rules know beyond the new checks; the scan fills it with a few grouped queries.
@@ -116,8 +142,8 @@ class History:
     # checks there in the baseline.
     organisation_usual: dict[int, float] = field(default_factory=dict)
     # Per user, their baseline checks by local hour, and by organisation (care settings only).
-    hours: dict[int, Counter[int]] = field(default_factory=dict)
-    places: dict[int, Counter[int]] = field(default_factory=dict)
+    hours: dict[int, Hours] = field(default_factory=dict)
+    places: dict[int, Places] = field(default_factory=dict)
     # Per (user, NHS number) of a new check: that user's checks of that child since the
     # baseline began, oldest first (from the summaries: only the pairs that may trip the rule).
     child_checks: dict[tuple[int, str], list[Check]] = field(default_factory=dict)
@@ -266,6 +292,8 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
             latest_of[(c.user_id, c.nhs_number, c.organisation_id)].append(c)
     for (user_id, nhs_number, organisation_id), latest in sorted(latest_of.items()):
         checks = history.child_checks.get((user_id, nhs_number), [])
+        if not checks:
+            continue  # from the summaries: a pair that cannot trip the rule
         days = sorted({c.day for c in checks})
         after_no_plan = [
             (earlier, later)
@@ -300,9 +328,9 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     return findings
 
 
-def _usual_hour(hour: int, seen: Counter[int]) -> bool:
+def _usual_hour(hour: int, seen: int) -> bool:
     margin = settings.PRIVACY_UNUSUAL_HOUR_MARGIN
-    return any(seen[(hour + d) % 24] for d in range(-margin, margin + 1))
+    return any(seen >> ((hour + d) % 24) & 1 for d in range(-margin, margin + 1))
 
 
 def unusual_hours(new: list[Check], history: History) -> list[Finding]:
@@ -310,10 +338,10 @@ def unusual_hours(new: list[Check], history: History) -> list[Finding]:
     margin either side), once they have PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
     for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
-        seen = history.hours.get(user_id, Counter())
-        if sum(seen.values()) < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
+        seen = history.hours.get(user_id, NO_HOURS)
+        if seen.total < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
             continue
-        odd = [c for c in checks if not _usual_hour(c.hour, seen)]
+        odd = [c for c in checks if not _usual_hour(c.hour, seen.seen)]
         if not odd:
             continue
         hours = sorted({f"{c.hour:02d}:00" for c in odd})
@@ -325,7 +353,7 @@ def unusual_hours(new: list[Check], history: History) -> list[Finding]:
                 dedupe_key=_day_key(history),
                 explanation=(
                     f"{len(odd)} checks in hours ({', '.join(hours)}) in which this user made none of their "
-                    f"{sum(seen.values())} checks in {settings.PRIVACY_BASELINE_DAYS} days "
+                    f"{seen.total} checks in {settings.PRIVACY_BASELINE_DAYS} days "
                     f"(within {settings.PRIVACY_UNUSUAL_HOUR_MARGIN} hour either side)."
                 ),
                 evidence=odd,
@@ -340,9 +368,9 @@ def unusual_place(new: list[Check], history: History) -> list[Finding]:
     findings = []
     for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
         checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
-        seen = history.places.get(user_id, Counter())
-        total = sum(seen.values())
-        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or seen[organisation_id]:
+        seen = history.places.get(user_id, NO_PLACES)
+        total = seen.total
+        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or organisation_id in seen.seen:
             continue
         findings.append(
             Finding(

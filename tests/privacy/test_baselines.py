@@ -143,18 +143,19 @@ def test_the_roll_up_summarises_each_day_once_and_keeps_what_the_scans_need(clin
     summary = UserBaseline.objects.get(user=user, last_day=TODAY - dt.timedelta(days=1))
     # Ten days of 5 and one of 1: the median of 11 days is 5.
     assert (summary.checks, summary.no_plan, summary.silent) == (5.0, 5.0, 0.0)
-    assert summary.hours == {"9": 1, "10": 50} and summary.places == {str(care_setting.pk): 51}
+    assert (summary.checks_total, summary.hours) == (51, 1 << 9 | 1 << 10)
+    assert (summary.places_total, summary.places) == (51, str(care_setting.pk))
     assert OrganisationBaseline.objects.get(organisation=care_setting, last_day=summary.last_day).usual == 5.0
     # The children by keyed hash, never the NHS number.
     seen = ChildSeen.objects.get(day=TODAY - dt.timedelta(days=1))
-    assert seen.child_key == child_key(nhs_number_for(5)) and seen.first_no_plan_at == at(1, 9)
+    assert seen.child_key == child_key(nhs_number_for(5)) and seen.first_no_plan_epoch == at(1, 9).timestamp()
 
     # The next night adds that day's children only, and the baselines ending on the last days.
     check(user, care_setting, at(0, 9), nhs_number=nhs_number_for(6), plan_ids=(1,))
     kept = ChildSeen.objects.count()
     assert baselines_roll_up(today=TODAY + dt.timedelta(days=1)) == TODAY
     assert ChildSeen.objects.count() == kept + 1
-    assert ChildSeen.objects.get(day=TODAY).first_no_plan_at is None
+    assert ChildSeen.objects.get(day=TODAY).first_no_plan_epoch is None
     assert min(UserBaseline.objects.values_list("last_day", flat=True)) == TODAY - dt.timedelta(days=2)
 
 
@@ -209,3 +210,17 @@ def test_local_time_is_timezones_across_a_clock_change(day):
     for minutes in range(0, 6 * 60, 7):
         moment = start + dt.timedelta(minutes=minutes)
         assert local_of(moment) == timezone.localtime(moment).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(("after", "fires"), [(dt.timedelta(milliseconds=-300), False), (dt.timedelta(0), True)])
+def test_a_recheck_just_under_the_gap_after_a_rolled_up_check_does_not_fire(clinician_with_baseline, after, fires):
+    # The summaries round the first check down to the second, so the scan reads this pair's
+    # checks; the rule, on the checks themselves, decides.
+    user, care_setting = clinician_with_baseline
+    child = nhs_number_for(92)
+    first = at(1, 23, 30) + dt.timedelta(milliseconds=500)
+    check(user, care_setting, first, nhs_number=child)
+    baselines_roll_up(today=TODAY)
+    check(user, care_setting, first + dt.timedelta(hours=1) + after, nhs_number=child)
+    alerts_scan(now=timezone.make_aware(dt.datetime.combine(TODAY, dt.time(1, 5))))
+    assert Alert.objects.filter(rule=AlertRule.REPEAT_CHILD).exists() is fires
