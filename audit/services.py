@@ -109,3 +109,15 @@ def audit_record(
         detail=_storable(detail or {}),
         trace_id=trace_id,
     )
+
+
+def audit_records_by_system(*, action: str, events: list[tuple[int, dict[str, Any]]]) -> None:
+    """Writes one audit event per (organisation id, detail), made by the service itself (no
+    request, user or roles), in one insert: a scan that raises many alerts at once."""
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(action=action, organisation_id=organisation_id, detail=_storable(detail))
+            for organisation_id, detail in events
+        ],
+        batch_size=500,
+    )

@@ -116,3 +116,83 @@ class OpenAlertsEmail(models.Model):
 
     def __str__(self) -> str:
         return f"Open alerts e-mail for the week of {self.week_starting}"
+
+
+class BaselineRollUp(models.Model):
+    """How far the nightly roll-up of the users' usual (privacy/baselines.py) got: one row."""
+
+    # The last whole local day whose checks are in the summaries below; null before the first.
+    rolled_until = models.DateField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="privacy_baseline_roll_up_one_row", condition=Q(id=1))]
+
+    def __str__(self) -> str:
+        return f"Baselines rolled up until {self.rolled_until}"
+
+
+class UserBaseline(models.Model):
+    """One user's usual over the PRIVACY_BASELINE_DAYS whole days up to and including
+    `last_day`: what the rules read instead of those days' audit events. Kept for the two
+    latest `last_day`s, which a shift of up to a day needs (docs/privacy.md "The scan")."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_day = models.DateField()
+    # Medians over the days on which the user checked at all.
+    checks = models.FloatField()
+    no_plan = models.FloatField()
+    silent = models.FloatField()
+    # All their checks, and the local hours they made them in (bit h for hour h); their checks
+    # at care settings, and which (organisation ids, comma-separated). Not JSON: decoding it for
+    # thousands of users was most of the scan's read of these rows.
+    checks_total = models.PositiveIntegerField()
+    hours = models.PositiveIntegerField()
+    places_total = models.PositiveIntegerField()
+    places = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["last_day", "user"], name="privacy_user_baseline_once")]
+
+    def __str__(self) -> str:
+        return f"Usual of user {self.user_id} up to {self.last_day}"
+
+
+class OrganisationBaseline(models.Model):
+    """An organisation's usual number of checks per user and day, over the same days."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="+")
+    last_day = models.DateField()
+    usual = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["last_day", "organisation"], name="privacy_organisation_baseline_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Usual of organisation {self.organisation_id} up to {self.last_day}"
+
+
+class ChildSeen(models.Model):
+    """A user's checks of one child on one local day, the child by its keyed hash
+    (`privacy.rules.child_key`), never the NHS number: what `repeat_child` reads of the days the
+    roll-up covers, instead of the audit log by NHS number."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    child_key = models.CharField(max_length=24)
+    day = models.DateField()
+    # When the day's first check of the child that found no plan was, if any: in whole seconds
+    # since 1970 (UTC), rounded down, as the scan compares it (parsing thousands of timestamps
+    # was a third of its read of these rows). Rounded down, it may make the scan read a pair's
+    # checks that then do not trip the rule, never miss one that does.
+    first_no_plan_epoch = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            # Led by the child: the scan asks for the children of the new checks.
+            models.UniqueConstraint(fields=["child_key", "user", "day"], name="privacy_child_seen_once")
+        ]
+        indexes = [models.Index(fields=["day"], name="privacy_child_seen_day_idx")]
+
+    def __str__(self) -> str:
+        return f"User {self.user_id} saw a child on {self.day}"

@@ -6,15 +6,18 @@ threshold it applied and what it observed, in words without names or NHS numbers
 and windows are settings (cpis/settings/base.py, PRIVACY_*), read when the rule runs.
 """
 
+import functools
+import hashlib
+import hmac
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from accounts.models import Role
 from audit.models import AuditAction
@@ -26,9 +29,9 @@ CHECK_ACTIONS = (AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY, A
 CARE_SETTING_ACTIONS = (AuditAction.CHILD_CHECKED, AuditAction.CHILD_VIEWED_SILENTLY)
 
 
-@dataclass(frozen=True)
-class Check:
-    """One look at a child's record, as the audit log holds it."""
+class Check(NamedTuple):
+    """One look at a child's record, as the audit log holds it (a tuple: a day's scan makes
+    thousands)."""
 
     id: int
     at: datetime
@@ -38,6 +41,8 @@ class Check:
     nhs_number: str
     roles: str
     plan_ids: tuple[int, ...]
+    # `at` in local wall-clock time (naive), worked out once: the rules ask for its day and hour.
+    local: datetime
 
     @property
     def plan_found(self) -> bool:
@@ -45,7 +50,25 @@ class Check:
 
     @property
     def day(self) -> date:
-        return timezone.localtime(self.at).date()
+        return self.local.date()
+
+    @property
+    def hour(self) -> int:
+        return self.local.hour
+
+
+@functools.lru_cache(maxsize=4096)
+def _offset_of_hour(hours_since_epoch: int) -> timedelta:
+    # London's offset from UTC changes on the hour, so it is the same for every moment of an hour.
+    moment = datetime.fromtimestamp(hours_since_epoch * 3600, tz=UTC)
+    return timezone.localtime(moment).utcoffset() or timedelta(0)
+
+
+def local_of(at: datetime) -> datetime:
+    """`at` as local wall-clock time (naive), as `timezone.localtime` gives it: a day's scan asks
+    for the local day or hour of thousands of checks, and localtime is most of the rules' time."""
+    utc = at.replace(tzinfo=None) - (at.utcoffset() or timedelta(0))
+    return utc + _offset_of_hour(int(at.timestamp()) // 3600)
 
 
 @dataclass(frozen=True)
@@ -55,27 +78,74 @@ class DayCounts:
     silent: int
 
 
+@dataclass(frozen=True)
+class Usual:
+    """A user's medians per day, over the baseline days on which they checked at all."""
+
+    checks: float
+    no_plan: float
+    silent: float
+
+    @classmethod
+    def of(cls, days: list[DayCounts]) -> "Usual":
+        return cls(
+            median_of(d.checks for d in days), median_of(d.no_plan for d in days), median_of(d.silent for d in days)
+        )
+
+
+NO_USUAL = Usual(0.0, 0.0, 0.0)
+
+
+class Hours(NamedTuple):
+    """A user's baseline checks: how many, and the local hours they made them in (bit h set for
+    hour h)."""
+
+    total: int
+    seen: int
+
+    @classmethod
+    def of(cls, counts: Counter[int]) -> "Hours":
+        return cls(sum(counts.values()), sum(1 << h for h, n in counts.items() if n))
+
+
+class Places(NamedTuple):
+    """A user's baseline checks at care settings: how many, and where."""
+
+    total: int
+    seen: frozenset[int]
+
+    @classmethod
+    def of(cls, counts: Counter[int]) -> "Places":
+        return cls(sum(counts.values()), frozenset(o for o, n in counts.items() if n))
+
+
+NO_HOURS = Hours(0, 0)
+NO_PLACES = Places(0, frozenset())
+
+
 @dataclass
 class History:
     """What the rules know beyond the new checks; the scan fills it with a few grouped queries.
 
-    The baseline is the PRIVACY_BASELINE_DAYS before the shift; the shift the PRIVACY_SHIFT_HOURS
-    up to the end of the scan.
+    The shift is the PRIVACY_SHIFT_HOURS up to the end of the scan; the baseline the
+    PRIVACY_BASELINE_DAYS whole local days before the day the shift starts on (whole days, so the
+    nightly roll-up's summaries, privacy/baselines.py, give the same history as the audit log).
     """
 
     shift_start: datetime
     end: datetime
     # Each user's checks in the shift (the new ones among them), oldest first.
     shift: dict[int, list[Check]] = field(default_factory=dict)
-    # Per user, their counts on each baseline day on which they checked at all.
-    user_days: dict[int, list[DayCounts]] = field(default_factory=dict)
-    # Per organisation, the count of each (user, day) with checks there in the baseline.
-    organisation_days: dict[int, list[int]] = field(default_factory=dict)
+    # Per user, their usual per day in the baseline.
+    usual: dict[int, Usual] = field(default_factory=dict)
+    # Per organisation (those where the volume rule may fire), the median of each (user, day)'s
+    # checks there in the baseline.
+    organisation_usual: dict[int, float] = field(default_factory=dict)
     # Per user, their baseline checks by local hour, and by organisation (care settings only).
-    hours: dict[int, Counter[int]] = field(default_factory=dict)
-    places: dict[int, Counter[int]] = field(default_factory=dict)
+    hours: dict[int, Hours] = field(default_factory=dict)
+    places: dict[int, Places] = field(default_factory=dict)
     # Per (user, NHS number) of a new check: that user's checks of that child since the
-    # baseline began, oldest first.
+    # baseline began, oldest first (from the summaries: only the pairs that may trip the rule).
     child_checks: dict[tuple[int, str], list[Check]] = field(default_factory=dict)
     # Per plan id in a new check: (the child's family name, the plan's local authority).
     plans: dict[int, tuple[str, int]] = field(default_factory=dict)
@@ -93,10 +163,24 @@ class Finding:
     evidence: list[Check]
 
 
+_CHILD_KEY_SALT = "privacy.alert.child"
+
+
+@functools.cache
+def _child_hmac(secret: str) -> "hmac.HMAC":
+    # salted_hmac's own key derivation, done once: a day's scan keys thousands of numbers. SHA-1
+    # in an HMAC, salted_hmac's default, which the alerts' keys were made with.
+    key = hashlib.sha1((_CHILD_KEY_SALT + secret).encode()).digest()  # noqa: S324
+    return hmac.new(key, digestmod=hashlib.sha1)
+
+
 def child_key(nhs_number: str) -> str:
-    """A stable stand-in for an NHS number in an alert's key: the key is not masked, the number
-    must not be readable from it."""
-    return salted_hmac("privacy.alert.child", nhs_number).hexdigest()[:24]
+    """A stable stand-in for an NHS number in an alert's key and the roll-up's children seen:
+    neither is masked, the number must not be readable from them. The same as
+    `salted_hmac(_CHILD_KEY_SALT, nhs_number)` (tests/privacy/test_baselines.py)."""
+    mac = _child_hmac(settings.SECRET_KEY).copy()
+    mac.update(nhs_number.encode())
+    return mac.hexdigest()[:24]
 
 
 def median_of(values: Iterable[int]) -> float:
@@ -116,7 +200,7 @@ def _above_usual(
     new: list[Check],
     history: History,
     counted: Callable[[Check], bool],
-    usual_of_day: Callable[[DayCounts], int],
+    usual_of: Callable[[Usual], float],
     factor: float,
     minimum: int,
     what: str,
@@ -128,8 +212,8 @@ def _above_usual(
     touched = {(c.user_id, c.organisation_id) for c in new}
     for user_id, organisation_id in sorted(touched):
         checks = [c for c in history.shift.get(user_id, []) if c.organisation_id == organisation_id and counted(c)]
-        own_usual = median_of(usual_of_day(d) for d in history.user_days.get(user_id, []))
-        organisation_usual = median_of(history.organisation_days.get(organisation_id, [])) if with_organisation else 0.0
+        own_usual = usual_of(history.usual.get(user_id, NO_USUAL))
+        organisation_usual = history.organisation_usual.get(organisation_id, 0.0) if with_organisation else 0.0
         threshold = max(float(minimum), factor * own_usual, factor * organisation_usual)
         if len(checks) < threshold:
             continue
@@ -158,7 +242,7 @@ def volume(new: list[Check], history: History) -> list[Finding]:
         new=new,
         history=history,
         counted=lambda c: True,
-        usual_of_day=lambda d: d.checks,
+        usual_of=lambda u: u.checks,
         factor=settings.PRIVACY_VOLUME_FACTOR,
         minimum=settings.PRIVACY_VOLUME_MIN,
         what="checks",
@@ -172,7 +256,7 @@ def no_plan(new: list[Check], history: History) -> list[Finding]:
         new=new,
         history=history,
         counted=lambda c: not c.plan_found,
-        usual_of_day=lambda d: d.no_plan,
+        usual_of=lambda u: u.no_plan,
         factor=settings.PRIVACY_NO_PLAN_FACTOR,
         minimum=settings.PRIVACY_NO_PLAN_MIN,
         what="checks that found no plan",
@@ -188,7 +272,7 @@ def silent_reads(new: list[Check], history: History) -> list[Finding]:
         new=leads_silent,
         history=history,
         counted=lambda c: c.action == AuditAction.CHILD_VIEWED_SILENTLY,
-        usual_of_day=lambda d: d.silent,
+        usual_of=lambda u: u.silent,
         factor=settings.PRIVACY_SILENT_FACTOR,
         minimum=settings.PRIVACY_SILENT_MIN,
         what="silent reads",
@@ -208,6 +292,8 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
             latest_of[(c.user_id, c.nhs_number, c.organisation_id)].append(c)
     for (user_id, nhs_number, organisation_id), latest in sorted(latest_of.items()):
         checks = history.child_checks.get((user_id, nhs_number), [])
+        if not checks:
+            continue  # from the summaries: a pair that cannot trip the rule
         days = sorted({c.day for c in checks})
         after_no_plan = [
             (earlier, later)
@@ -242,9 +328,9 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     return findings
 
 
-def _usual_hour(hour: int, seen: Counter[int]) -> bool:
+def _usual_hour(hour: int, seen: int) -> bool:
     margin = settings.PRIVACY_UNUSUAL_HOUR_MARGIN
-    return any(seen[(hour + d) % 24] for d in range(-margin, margin + 1))
+    return any(seen >> ((hour + d) % 24) & 1 for d in range(-margin, margin + 1))
 
 
 def unusual_hours(new: list[Check], history: History) -> list[Finding]:
@@ -252,13 +338,13 @@ def unusual_hours(new: list[Check], history: History) -> list[Finding]:
     margin either side), once they have PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
     for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
-        seen = history.hours.get(user_id, Counter())
-        if sum(seen.values()) < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
+        seen = history.hours.get(user_id, NO_HOURS)
+        if seen.total < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
             continue
-        odd = [c for c in checks if not _usual_hour(timezone.localtime(c.at).hour, seen)]
+        odd = [c for c in checks if not _usual_hour(c.hour, seen.seen)]
         if not odd:
             continue
-        hours = sorted({f"{timezone.localtime(c.at):%H}:00" for c in odd})
+        hours = sorted({f"{c.hour:02d}:00" for c in odd})
         findings.append(
             Finding(
                 rule=AlertRule.UNUSUAL_HOURS,
@@ -267,7 +353,7 @@ def unusual_hours(new: list[Check], history: History) -> list[Finding]:
                 dedupe_key=_day_key(history),
                 explanation=(
                     f"{len(odd)} checks in hours ({', '.join(hours)}) in which this user made none of their "
-                    f"{sum(seen.values())} checks in {settings.PRIVACY_BASELINE_DAYS} days "
+                    f"{seen.total} checks in {settings.PRIVACY_BASELINE_DAYS} days "
                     f"(within {settings.PRIVACY_UNUSUAL_HOUR_MARGIN} hour either side)."
                 ),
                 evidence=odd,
@@ -282,9 +368,9 @@ def unusual_place(new: list[Check], history: History) -> list[Finding]:
     findings = []
     for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
         checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
-        seen = history.places.get(user_id, Counter())
-        total = sum(seen.values())
-        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or seen[organisation_id]:
+        seen = history.places.get(user_id, NO_PLACES)
+        total = seen.total
+        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or organisation_id in seen.seen:
             continue
         findings.append(
             Finding(

@@ -4,28 +4,54 @@ the `History` of the users who made them.
 The audit log is partitioned by month and holds tens of millions of rows nationally, so every
 query here is a range on `occurred_at` (which prunes the partitions) led by an indexed column:
 the new checks by action and time (audit_action_time_idx), each user's past by user and time
-(audit_user_time_idx), a child's past by NHS number and time (audit_nhs_time_idx). The past is
-read grouped in the database (counts per day, per hour, per place), never row by row.
+(audit_user_time_idx), a child's past by NHS number and time (audit_nhs_time_idx).
+
+The baseline (whole days, `baseline_days`) is read from the nightly roll-up's summaries
+(privacy/baselines.py: one row per user, the children seen per user and day by keyed hash) when
+they cover it, so a scan reads one row per user instead of their 30 days of events; otherwise
+from the audit log, grouped in the database (per day, hour, place). Both give the same History
+(tests/privacy/test_baselines.py).
 """
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from accounts.models import Membership, OrganisationKind, User
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from plans.models import Plan
-from privacy.rules import CARE_SETTING_ACTIONS, CHECK_ACTIONS, Check, DayCounts, History, median_of
+from privacy.models import BaselineRollUp, ChildSeen, OrganisationBaseline, UserBaseline
+from privacy.rules import (
+    CARE_SETTING_ACTIONS,
+    CHECK_ACTIONS,
+    NO_USUAL,
+    Check,
+    DayCounts,
+    History,
+    Hours,
+    Places,
+    Usual,
+    child_key,
+    local_of,
+    median_of,
+)
+
+# The roll-up keeps the summaries of the baselines ending on its last day and the day before
+# (and one more): a shift of up to PRIVACY_SHIFT_HOURS=24 starts on one of them.
+WINDOWS_KEPT = 3
 
 _FIELDS = ("id", "occurred_at", "user_id", "organisation_id", "action", "nhs_number", "roles", "detail")
 
 
-def _checks(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+def checks_of(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
     # A double-submitted form (repeated_form) is the same look at the child, counted once.
     # With has_key: `detail__repeated_form=True` alone is NULL for the events without the key
     # (the LA's views, the API's checks), and negated would drop them all. (Not `contains`,
@@ -37,117 +63,152 @@ def _checks(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
     )
 
 
-def _as_check(row: dict[str, Any]) -> Check:
-    detail = row["detail"] if isinstance(row["detail"], dict) else {}
-    plan_ids = detail.get("plan_ids") or []
+def as_check(row: tuple[Any, ...]) -> Check:
+    """A row of `_FIELDS` as a Check."""
+    id_, at, user_id, organisation_id, action, nhs_number, roles, detail = row
+    plan_ids = (detail.get("plan_ids") or []) if isinstance(detail, dict) else []
     return Check(
-        id=row["id"],
-        at=row["occurred_at"],
-        user_id=row["user_id"],
-        organisation_id=row["organisation_id"],
-        action=row["action"],
-        nhs_number=row["nhs_number"],
-        roles=row["roles"],
+        id=id_,
+        at=at,
+        user_id=user_id,
+        organisation_id=organisation_id,
+        action=action,
+        nhs_number=nhs_number,
+        roles=roles,
         plan_ids=tuple(p for p in plan_ids if isinstance(p, int)),
+        local=local_of(at),
     )
+
+
+def checks_read(queryset: QuerySet[AuditEvent]) -> list[Check]:
+    return [as_check(r) for r in checks_of(queryset).order_by("occurred_at", "id").values_list(*_FIELDS)]
 
 
 def new_checks(*, after: datetime, until: datetime) -> list[Check]:
     """The checks recorded in (after, until], oldest first."""
-    rows = _checks(AuditEvent.objects.filter(occurred_at__gt=after, occurred_at__lte=until))
-    return [_as_check(r) for r in rows.order_by("occurred_at", "id").values(*_FIELDS)]
+    return checks_read(AuditEvent.objects.filter(occurred_at__gt=after, occurred_at__lte=until))
+
+
+def one_of(column: Literal["user_id", "child_key"], values: Sequence[object]) -> Q | RawSQL:
+    """`column IN values`; on PostgreSQL as one array parameter (= ANY): a day's scan asks for
+    thousands of users and children, and sending and planning that many placeholders took
+    longer than reading the rows."""
+    if connection.vendor == "postgresql":
+        # The column is one of two names written here; the values are a bound parameter.
+        return RawSQL(f'"{column}" = ANY(%s)', (list(values),), output_field=BooleanField())  # noqa: S611
+    return Q(**{f"{column}__in": values})
+
+
+def midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time()))
+
+
+def baseline_days(shift_start: datetime) -> tuple[date, date]:
+    """The first and last day of the baseline of a shift starting at `shift_start`."""
+    first_of_shift = timezone.localtime(shift_start).date()
+    return first_of_shift - timedelta(days=settings.PRIVACY_BASELINE_DAYS), first_of_shift - timedelta(days=1)
+
+
+class UserDay:
+    """One user's checks on one local day: counts, and counts by hour, care setting and
+    organisation."""
+
+    __slots__ = ("checks", "no_plan", "silent", "hours", "places", "organisations")
+
+    def __init__(self) -> None:
+        self.checks = self.no_plan = self.silent = 0
+        self.hours: Counter[int] = Counter()
+        self.places: Counter[int] = Counter()
+        self.organisations: Counter[int] = Counter()
+
+
+def user_days_read(queryset: QuerySet[AuditEvent]) -> dict[tuple[int, date], UserDay]:
+    """The checks of `queryset` grouped per (user, local day), in one grouped read."""
+    tz = timezone.get_current_timezone()
+    # One pass, grouped finely enough for the days, hours and places at once (three grouped
+    # reads of the same rows took twice as long).
+    grouped = (
+        checks_of(queryset)
+        .annotate(day=TruncDate("occurred_at", tzinfo=tz), hour=ExtractHour("occurred_at", tzinfo=tz))
+        .values("user_id", "day", "hour", "organisation_id", "action")
+        .annotate(checks=Count("id"), no_plan=Count("id", filter=Q(detail__plan_ids=[])))
+    )
+    days: dict[tuple[int, date], UserDay] = defaultdict(UserDay)
+    for row in grouped:
+        n = row["checks"]
+        day = days[(row["user_id"], row["day"])]
+        day.checks += n
+        day.no_plan += row["no_plan"]
+        if row["action"] == AuditAction.CHILD_VIEWED_SILENTLY:
+            day.silent += n
+        day.hours[row["hour"]] += n
+        day.organisations[row["organisation_id"]] += n
+        if row["action"] in CARE_SETTING_ACTIONS:
+            day.places[row["organisation_id"]] += n
+    return dict(days)
+
+
+def usual_of(days: list[UserDay]) -> tuple[Usual, Hours, Places]:
+    """A user's usual, hours and places over their `days`."""
+    hours: Counter[int] = Counter()
+    places: Counter[int] = Counter()
+    for day in days:
+        hours.update(day.hours)
+        places.update(day.places)
+    return Usual.of([DayCounts(d.checks, d.no_plan, d.silent) for d in days]), Hours.of(hours), Places.of(places)
 
 
 def _volume_candidates(history: History, organisation_ids: list[int]) -> list[int]:
     found = set()
     for user_id, checks in history.shift.items():
-        own = median_of(d.checks for d in history.user_days.get(user_id, []))
+        own = history.usual.get(user_id, NO_USUAL).checks
         threshold = max(float(settings.PRIVACY_VOLUME_MIN), settings.PRIVACY_VOLUME_FACTOR * own)
         per_organisation = Counter(c.organisation_id for c in checks)
         found |= {o for o, n in per_organisation.items() if n >= threshold}
     return sorted(found & set(organisation_ids))
 
 
-def history_load(new: list[Check], *, end: datetime) -> History:
-    """What the rules need about the users, organisations, children and plans of `new`.
+def _summaries_cover(last_day: date) -> date | None:
+    """The roll-up's last day when its summaries hold the baseline ending on `last_day`.
+
+    Locked until the scan commits: a roll-up that finished in the middle of the scan would
+    have replaced the summaries it is reading."""
+    rolled_until = (
+        BaselineRollUp.objects.select_for_update().filter(id=1).values_list("rolled_until", flat=True).first()
+    )
+    if rolled_until is not None and rolled_until - timedelta(days=WINDOWS_KEPT - 1) <= last_day <= rolled_until:
+        return rolled_until
+    return None
+
+
+def history_load(new: list[Check], *, after: datetime, end: datetime) -> History:
+    """What the rules need about the users, organisations, children and plans of `new`, the
+    checks in (after, end].
 
     1. the shift's checks of each user (rows: they are the evidence);
-    2. the baseline grouped per user and day, per user and hour, per user and care setting, and
-       per organisation, user and day for the organisations where the volume rule may fire;
-    3. each (user, child) pair's checks since the baseline began;
+    2. the users' usual, hours and places, and the organisations' usual where the volume rule
+       may fire: from the summaries, or the audit log grouped;
+    3. each (user, child) pair's checks since the baseline began (from the summaries, only for
+       the pairs that may trip `repeat_child`);
     4. the plans named in the new checks, and the users' names and local authorities.
     """
     shift_start = end - timedelta(hours=settings.PRIVACY_SHIFT_HOURS)
-    baseline_start = shift_start - timedelta(days=settings.PRIVACY_BASELINE_DAYS)
+    first_day, last_day = baseline_days(shift_start)
     history = History(shift_start=shift_start, end=end)
     if not new:
         return history
-    user_ids = sorted({c.user_id for c in new})
-    organisation_ids = sorted({c.organisation_id for c in new})
-    tz = timezone.get_current_timezone()
+    rolled_until = _summaries_cover(last_day)
+    if rolled_until is None:
+        _from_audit_log(history, new, first_day=first_day, last_day=last_day)
+    else:
+        _from_summaries(history, new, after=after, first_day=first_day, last_day=last_day, rolled_until=rolled_until)
 
-    shift = _checks(AuditEvent.objects.filter(user_id__in=user_ids, occurred_at__gt=shift_start, occurred_at__lte=end))
-    by_user: dict[int, list[Check]] = defaultdict(list)
-    for row in shift.order_by("occurred_at", "id").values(*_FIELDS):
-        by_user[row["user_id"]].append(_as_check(row))
-    history.shift = dict(by_user)
-
-    baseline = _checks(AuditEvent.objects.filter(occurred_at__gte=baseline_start, occurred_at__lte=shift_start))
-    # One pass over the users' baseline, grouped finely enough for the days, hours and places
-    # at once (three grouped reads of the same rows took twice as long).
-    grouped = (
-        baseline.filter(user_id__in=user_ids)
-        .annotate(day=TruncDate("occurred_at", tzinfo=tz), hour=ExtractHour("occurred_at", tzinfo=tz))
-        .values("user_id", "day", "hour", "organisation_id", "action")
-        .annotate(checks=Count("id"), no_plan=Count("id", filter=Q(detail__plan_ids=[])))
-    )
-    per_day: dict[tuple[int, object], list[int]] = defaultdict(lambda: [0, 0, 0])
-    hours: dict[int, Counter[int]] = defaultdict(Counter)
-    places: dict[int, Counter[int]] = defaultdict(Counter)
-    for row in grouped:
-        user_id, n = row["user_id"], row["checks"]
-        counts = per_day[(user_id, row["day"])]
-        counts[0] += n
-        counts[1] += row["no_plan"]
-        if row["action"] == AuditAction.CHILD_VIEWED_SILENTLY:
-            counts[2] += n
-        hours[user_id][row["hour"]] += n
-        if row["action"] in CARE_SETTING_ACTIONS:
-            places[user_id][row["organisation_id"]] += n
-    user_days: dict[int, list[DayCounts]] = defaultdict(list)
-    for (user_id, _), (checks, no_plan, silent) in per_day.items():
-        user_days[user_id].append(DayCounts(checks, no_plan, silent))
-    history.user_days = dict(user_days)
-    history.hours = dict(hours)
-    history.places = dict(places)
-
-    # The organisation's usual only matters where a user already reached the volume rule's
-    # threshold on their own usual: reading every check of every organisation in the baseline
-    # was most of the scan's time (docs/performance.md, bench.privacy).
-    candidates = _volume_candidates(history, organisation_ids)
-    organisation_days: dict[int, list[int]] = defaultdict(list)
-    per_user_day = (
-        baseline.filter(organisation_id__in=candidates)
-        .annotate(day=TruncDate("occurred_at", tzinfo=tz))
-        .values("organisation_id", "user_id", "day")
-        .annotate(checks=Count("id"))
-    )
-    for row in per_user_day:
-        organisation_days[row["organisation_id"]].append(row["checks"])
-    history.organisation_days = dict(organisation_days)
-
-    numbers = sorted({c.nhs_number for c in new if c.nhs_number})
-    child_checks: dict[tuple[int, str], list[Check]] = defaultdict(list)
-    children = _checks(
-        AuditEvent.objects.filter(
-            nhs_number__in=numbers, user_id__in=user_ids, occurred_at__gte=baseline_start, occurred_at__lte=end
-        )
-    )
-    for row in children.order_by("occurred_at", "id").values(*_FIELDS):
-        child_checks[(row["user_id"], row["nhs_number"])].append(_as_check(row))
-    history.child_checks = dict(child_checks)
-
+    # The plans, names and local authorities are for the checks that found a plan only (the
+    # rules that read them look at those): a few of a day's checks.
+    user_ids = sorted({c.user_id for c in new if c.plan_ids})
     plan_ids = sorted({p for c in new for p in c.plan_ids})
+    if not plan_ids:
+        return history
     history.plans = {
         pk: (name, organisation_id)
         for pk, name, organisation_id in Plan.objects.filter(pk__in=plan_ids).values_list(
@@ -164,3 +225,147 @@ def history_load(new: list[Check], *, end: datetime) -> History:
         for pk, name in User.objects.filter(pk__in=user_ids).values_list("pk", "full_name")
     }
     return history
+
+
+def _shift_of(history: History, checks: list[Check]) -> None:
+    by_user: dict[int, list[Check]] = defaultdict(list)
+    for check in checks:
+        by_user[check.user_id].append(check)
+    history.shift = dict(by_user)
+
+
+def _from_audit_log(history: History, new: list[Check], *, first_day: date, last_day: date) -> None:
+    user_ids = sorted({c.user_id for c in new})
+    organisation_ids = sorted({c.organisation_id for c in new})
+    end = history.end
+    _shift_of(
+        history,
+        checks_read(
+            AuditEvent.objects.filter(user_id__in=user_ids, occurred_at__gt=history.shift_start, occurred_at__lte=end)
+        ),
+    )
+
+    baseline = AuditEvent.objects.filter(
+        occurred_at__gte=midnight(first_day), occurred_at__lt=midnight(last_day + timedelta(days=1))
+    )
+    per_user: dict[int, list[UserDay]] = defaultdict(list)
+    for (user_id, _), day in user_days_read(baseline.filter(user_id__in=user_ids)).items():
+        per_user[user_id].append(day)
+    for user_id, days in per_user.items():
+        history.usual[user_id], history.hours[user_id], history.places[user_id] = usual_of(days)
+
+    # The organisation's usual only matters where a user already reached the volume rule's
+    # threshold on their own usual: reading every check of every organisation in the baseline
+    # was most of the scan's time (docs/performance.md, bench.privacy).
+    candidates = _volume_candidates(history, organisation_ids)
+    if candidates:
+        tz = timezone.get_current_timezone()
+        organisation_days: dict[int, list[int]] = defaultdict(list)
+        per_user_day = (
+            checks_of(baseline.filter(organisation_id__in=candidates))
+            .annotate(day=TruncDate("occurred_at", tzinfo=tz))
+            .values("organisation_id", "user_id", "day")
+            .annotate(checks=Count("id"))
+        )
+        for row in per_user_day:
+            organisation_days[row["organisation_id"]].append(row["checks"])
+        history.organisation_usual = {o: median_of(counts) for o, counts in organisation_days.items()}
+
+    numbers = sorted({c.nhs_number for c in new if c.nhs_number})
+    _child_checks_read(history, numbers=numbers, user_ids=user_ids, first_day=first_day)
+
+
+def _child_checks_read(history: History, *, numbers: list[str], user_ids: list[int], first_day: date) -> None:
+    child_checks: dict[tuple[int, str], list[Check]] = defaultdict(list)
+    if numbers:
+        for check in checks_read(
+            AuditEvent.objects.filter(
+                nhs_number__in=numbers,
+                user_id__in=user_ids,
+                occurred_at__gte=midnight(first_day),
+                occurred_at__lte=history.end,
+            )
+        ):
+            child_checks[(check.user_id, check.nhs_number)].append(check)
+    history.child_checks = dict(child_checks)
+
+
+def _from_summaries(
+    history: History, new: list[Check], *, after: datetime, first_day: date, last_day: date, rolled_until: date
+) -> None:
+    user_ids = sorted({c.user_id for c in new})
+    organisation_ids = sorted({c.organisation_id for c in new})
+
+    # The users' checks the summaries do not hold (the days after the roll-up's) and the shift's:
+    # the new checks, and, when those start later, the rows before them. A scan of the day's
+    # events reads nothing more; a five-minute scan reads its few users' day so far.
+    recent_start = min(history.shift_start, midnight(rolled_until + timedelta(days=1)))
+    recent: list[Check] = []
+    if recent_start <= after:
+        recent = checks_read(
+            AuditEvent.objects.filter(user_id__in=user_ids, occurred_at__gte=recent_start, occurred_at__lte=after)
+        )
+    recent += new
+    _shift_of(history, [c for c in recent if c.at > history.shift_start])
+
+    # No JSON: decoding it was most of this read's time.
+    for user_id, checks, no_plan, silent, total, hours, places_total, places in UserBaseline.objects.filter(
+        one_of("user_id", user_ids), last_day=last_day
+    ).values_list("user_id", "checks", "no_plan", "silent", "checks_total", "hours", "places_total", "places"):
+        history.usual[user_id] = Usual(checks, no_plan, silent)
+        history.hours[user_id] = Hours(total, hours)
+        history.places[user_id] = Places(places_total, frozenset(int(o) for o in places.split(",") if o))
+    candidates = _volume_candidates(history, organisation_ids)
+    if candidates:
+        history.organisation_usual = dict(
+            OrganisationBaseline.objects.filter(last_day=last_day, organisation_id__in=candidates).values_list(
+                "organisation_id", "usual"
+            )
+        )
+
+    # repeat_child: which (user, child) pairs may trip it, from the days each was seen and its
+    # first check that found no plan; only those pairs' checks are read, as its evidence.
+    latest: dict[tuple[int, str], datetime] = {}
+    for c in new:
+        if c.nhs_number:
+            latest[(c.user_id, c.nhs_number)] = max(c.at, latest.get((c.user_id, c.nhs_number), c.at))
+    keys = {number: child_key(number) for number in {n for _, n in latest}}
+    number_of = {key: number for number, key in keys.items()}
+    days: dict[tuple[int, str], set[date]] = defaultdict(set)
+    # In seconds since 1970, as the summaries hold it.
+    first_no_plan: dict[tuple[int, str], float] = {}
+
+    def seen(pair: tuple[int, str], day: date, no_plan_epoch: float | None) -> None:
+        days[pair].add(day)
+        if no_plan_epoch is not None and (pair not in first_no_plan or no_plan_epoch < first_no_plan[pair]):
+            first_no_plan[pair] = no_plan_epoch
+
+    if keys:
+        for user_id, key, day, no_plan_epoch in ChildSeen.objects.filter(
+            one_of("child_key", sorted(number_of)), day__gte=first_day, day__lte=rolled_until
+        ).values_list("user_id", "child_key", "day", "first_no_plan_epoch"):
+            pair = (user_id, number_of[key])
+            if pair in latest:
+                seen(pair, day, no_plan_epoch)
+    first = midnight(first_day)
+    for c in recent:
+        pair = (c.user_id, c.nhs_number)
+        if pair in latest and c.at >= first:
+            seen(pair, c.day, None if c.plan_found else c.at.timestamp())
+    gap = timedelta(hours=settings.PRIVACY_RECHECK_GAP_HOURS)
+    may_trip = [
+        pair
+        for pair, at in latest.items()
+        if len(days[pair]) >= settings.PRIVACY_REPEAT_DAYS
+        or (pair in first_no_plan and first_no_plan[pair] <= (at - gap).timestamp())
+    ]
+    history.child_checks = {}
+    if may_trip:
+        _child_checks_read(
+            history,
+            numbers=sorted({n for _, n in may_trip}),
+            user_ids=sorted({u for u, _ in may_trip}),
+            first_day=first_day,
+        )
+        wanted = set(may_trip)
+        history.child_checks = {pair: checks for pair, checks in history.child_checks.items() if pair in wanted}

@@ -4,9 +4,9 @@ everything the service holds about one child for a "who has looked" report."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from accounts.models import Organisation, User
+from accounts.models import Membership, Organisation, Role, User
 from attendances.models import Visit
 from audit.masking import nhs_number_masked
 from audit.models import AuditEvent
@@ -14,6 +14,28 @@ from identity.models import VerifiedIdentity
 from notifications.models import Notification
 from plans.models import Plan
 from privacy.models import Alert, AlertOutcome, AlertRule, AlertStatus
+
+
+def _privacy_officers(**where) -> QuerySet[Membership]:
+    return Membership.objects.filter(role=Role.PRIVACY_OFFICER, user__is_active=True, **where)
+
+
+def alerts_escalated() -> QuerySet[Alert]:
+    """The alerts nobody at their organisation may review: about a privacy officer there, when
+    no other privacy officer is (docs/privacy.md "Escalation"). The national admins review
+    them. Worked out when read, so appointing a second officer hands them back."""
+    subject_is_officer = Exists(_privacy_officers(organisation=OuterRef("organisation"), user=OuterRef("user")))
+    another_officer = Exists(_privacy_officers(organisation=OuterRef("organisation")).exclude(user=OuterRef("user")))
+    return Alert.objects.filter(subject_is_officer).exclude(another_officer)
+
+
+def alerts_escalated_not_closed(*, reviewer: User) -> list[Alert]:
+    return list(
+        alerts_escalated()
+        .exclude(user=reviewer)
+        .exclude(status=AlertStatus.CLOSED)
+        .select_related("user", "organisation")
+    )
 
 
 def alerts_for_officer(*, organisation: Organisation, officer: User) -> QuerySet[Alert]:

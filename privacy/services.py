@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organisation, Role, User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_records_by_system
 from privacy.models import Alert, AlertOutcome, AlertScan, AlertStatus, OpenAlertsEmail
 from privacy.rules import Check, Finding, findings_for
 from privacy.scan import history_load, new_checks
@@ -37,36 +37,53 @@ def _evidence(checks: list[Check]) -> list[dict[str, Any]]:
     ]
 
 
-def _alert_raise(finding: Finding) -> Alert | None:
-    """Raises the finding's alert, or adds its new evidence to the open one with the same key.
-    Returns the alert when it is new."""
-    alert, created = Alert.objects.select_for_update().get_or_create(
-        user_id=finding.user_id,
-        rule=finding.rule,
-        dedupe_key=finding.dedupe_key,
-        defaults={
-            "organisation_id": finding.organisation_id,
-            "explanation": finding.explanation,
-            "evidence": _evidence(finding.evidence),
-        },
-    )
-    if created:
-        audit_record(
-            action=AuditAction.PRIVACY_ALERT_RAISED,
-            organisation=alert.organisation,
-            # Not the user the alert is about: national admins read every organisation's audit
-            # log and must learn counts only (the alert, which they cannot open, names them).
-            detail={"alert_id": alert.pk, "rule": alert.rule},
+def _alerts_raise(findings: list[Finding]) -> int:
+    """Raises each finding's alert, or adds its new evidence to the open one with the same key;
+    returns the alerts raised. In a few queries however many findings: a scan of a busy day
+    raises dozens. Scans never run side by side (the scan's row is locked), so no other
+    transaction raises the same alert in between."""
+    if not findings:
+        return 0
+    existing = {
+        (a.user_id, a.rule, a.dedupe_key): a
+        for a in Alert.objects.select_for_update().filter(
+            user_id__in={f.user_id for f in findings},
+            rule__in={f.rule for f in findings},
+            dedupe_key__in={f.dedupe_key for f in findings},
         )
-        return alert
-    if alert.status == AlertStatus.OPEN:
-        known = {e["event_id"] for e in alert.evidence}
-        added = [e for e in _evidence(finding.evidence) if e["event_id"] not in known]
-        if added:
-            alert.evidence = alert.evidence + added
-            alert.explanation = finding.explanation
-            alert.save(update_fields=["evidence", "explanation"])
-    return None
+    }
+    new: dict[tuple[int, str, str], Alert] = {}
+    extended: dict[int, Alert] = {}
+    for finding in findings:
+        key = (finding.user_id, finding.rule, finding.dedupe_key)
+        alert = existing.get(key) or new.get(key)
+        if alert is None:
+            new[key] = Alert(
+                user_id=finding.user_id,
+                rule=finding.rule,
+                dedupe_key=finding.dedupe_key,
+                organisation_id=finding.organisation_id,
+                explanation=finding.explanation,
+                evidence=_evidence(finding.evidence),
+            )
+        elif alert.status == AlertStatus.OPEN:
+            known = {e["event_id"] for e in alert.evidence}
+            added = [e for e in _evidence(finding.evidence) if e["event_id"] not in known]
+            if added:
+                alert.evidence = alert.evidence + added
+                alert.explanation = finding.explanation
+                if alert.pk is not None:
+                    extended[alert.pk] = alert
+    if extended:
+        Alert.objects.bulk_update(list(extended.values()), ["evidence", "explanation"])
+    raised = Alert.objects.bulk_create(list(new.values()))
+    # Not the user the alert is about: national admins read every organisation's audit log and
+    # must learn counts only (the alert, which they cannot open, names them).
+    audit_records_by_system(
+        action=AuditAction.PRIVACY_ALERT_RAISED,
+        events=[(a.organisation_id, {"alert_id": a.pk, "rule": a.rule}) for a in raised],
+    )
+    return len(raised)
 
 
 def alerts_scan(*, now: datetime | None = None) -> int:
@@ -90,10 +107,8 @@ def alerts_scan(*, now: datetime | None = None) -> int:
         new = new_checks(after=scan.scanned_until, until=end)
         raised = 0
         if new:
-            history = history_load(new, end=end)
-            for finding in findings_for(new, history):
-                if _alert_raise(finding) is not None:
-                    raised += 1
+            history = history_load(new, after=scan.scanned_until, end=end)
+            raised = _alerts_raise(findings_for(new, history))
         scan.scanned_until = end
         scan.save(update_fields=["scanned_until"])
     return raised
@@ -154,12 +169,18 @@ def open_alerts_email_send() -> int:
     however often it runs. Returns the e-mails sent."""
     today = timezone.localdate()
     week_starting = today - timedelta(days=today.weekday())
-    open_counts = dict(
+    # Per organisation and the user each alert is about: an officer's count leaves out the
+    # alerts about themself, which others review (an only officer's go to the national admins).
+    open_counts: dict[int, int] = {}
+    about: dict[tuple[int, int], int] = {}
+    for organisation_id, user_id, n in (
         Alert.objects.exclude(status=AlertStatus.CLOSED)
-        .values("organisation_id")
+        .values("organisation_id", "user_id")
         .annotate(n=Count("id"))
-        .values_list("organisation_id", "n")
-    )
+        .values_list("organisation_id", "user_id", "n")
+    ):
+        open_counts[organisation_id] = open_counts.get(organisation_id, 0) + n
+        about[(organisation_id, user_id)] = n
     officers = (
         Membership.objects.filter(role=Role.PRIVACY_OFFICER, user__is_active=True, organisation__is_active=True)
         .select_related("user", "organisation")
@@ -167,7 +188,9 @@ def open_alerts_email_send() -> int:
     )
     sent = 0
     for membership in officers:
-        count = open_counts.get(membership.organisation_id, 0)
+        count = open_counts.get(membership.organisation_id, 0) - about.get(
+            (membership.organisation_id, membership.user_id), 0
+        )
         body = render_to_string(
             "emails/privacy_open_alerts.txt",
             {"count": count, "organisation": membership.organisation, "site_url": settings.SITE_URL},

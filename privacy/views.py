@@ -15,9 +15,17 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from core.csv_cells import csv_response
 from privacy import selectors
-from privacy.access import access_alert_by_privacy_officer
+from privacy.access import access_alert_by_reviewer
 from privacy.forms import AccessReportForm, AlertCloseForm, InvestigationOpenForm
 from privacy.services import alert_close, child_access_report, investigation_open
+
+# Who reviews alerts: an organisation's privacy officers, and the national admins those about an
+# organisation's only privacy officer (privacy/access.py).
+REVIEWERS = (Role.PRIVACY_OFFICER, Role.NATIONAL_ADMIN)
+
+
+def _alerts_home(request: OrganisationRequest) -> str:
+    return "privacy:home" if Role.PRIVACY_OFFICER in request.roles else "privacy:national"
 
 
 @never_cache
@@ -47,15 +55,16 @@ def _alert_page(request: OrganisationRequest, alert, *, investigation_form=None,
             "evidence": selectors.alert_evidence(alert),
             "investigation_form": investigation_form or InvestigationOpenForm(),
             "close_form": close_form or AlertCloseForm(),
+            "back": _alerts_home(request),
         },
         status=status,
     )
 
 
 @never_cache
-@role_required(Role.PRIVACY_OFFICER)
+@role_required(*REVIEWERS)
 def alert_detail(request: OrganisationRequest, alert_id: int):
-    return _alert_page(request, access_alert_by_privacy_officer(request, alert_id))
+    return _alert_page(request, access_alert_by_reviewer(request, alert_id))
 
 
 def _form_error(form, error: ValidationError) -> None:
@@ -63,10 +72,10 @@ def _form_error(form, error: ValidationError) -> None:
 
 
 @never_cache
-@role_required(Role.PRIVACY_OFFICER)
+@role_required(*REVIEWERS)
 @require_POST
 def investigation_open_view(request: OrganisationRequest, alert_id: int):
-    alert = access_alert_by_privacy_officer(request, alert_id)
+    alert = access_alert_by_reviewer(request, alert_id)
     form = InvestigationOpenForm(post_data(request))
     if form.is_valid():
         try:
@@ -80,10 +89,10 @@ def investigation_open_view(request: OrganisationRequest, alert_id: int):
 
 
 @never_cache
-@role_required(Role.PRIVACY_OFFICER)
+@role_required(*REVIEWERS)
 @require_POST
 def alert_close_view(request: OrganisationRequest, alert_id: int):
-    alert = access_alert_by_privacy_officer(request, alert_id)
+    alert = access_alert_by_reviewer(request, alert_id)
     form = AlertCloseForm(post_data(request))
     if form.is_valid():
         try:
@@ -98,14 +107,21 @@ def alert_close_view(request: OrganisationRequest, alert_id: int):
             _form_error(form, error)
         else:
             messages.success(request, "Outcome recorded")
-            return redirect("privacy:home")
+            return redirect(_alerts_home(request))
     return _alert_page(request, alert, close_form=form, status=400)
 
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
 def national(request: OrganisationRequest):
-    return render(request, "privacy/national.jinja", {"organisations": selectors.national_counts()})
+    return render(
+        request,
+        "privacy/national.jinja",
+        {
+            "organisations": selectors.national_counts(),
+            "escalated": selectors.alerts_escalated_not_closed(reviewer=request.user),
+        },
+    )
 
 
 ROLE_LABELS = dict(Role.choices)

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from accounts.models import User
-from privacy.models import Alert, AlertStatus
+from accounts.models import Organisation, User
+from privacy.models import Alert, AlertRule, AlertStatus
 from tests.browser.conftest import assert_accessible, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,4 +54,41 @@ def test_ed_privacy_officer_investigates_an_alert_and_records_an_outcome(
     assert_accessible(page)
     screenshot(page, f"privacy-home-after-{width}")
     assert Alert.objects.filter(status=AlertStatus.CLOSED, outcome="no_concern").count() == 1
+    assert not csp_violations
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_national_admin_reviews_an_alert_about_the_eds_only_privacy_officer(
+    settings, signed_in_page, live_server, csp_violations, width
+):
+    settings.DEBUG = False
+    call_command("seed_demo", "--force")
+    officer = User.objects.get(email="privacy.officer@demo.example")
+    ed = Organisation.objects.get(ods_code="RDE01")
+    alert = Alert.objects.create(
+        organisation=ed, user=officer, rule=AlertRule.UNUSUAL_HOURS, dedupe_key="browser",
+        explanation="1 checks in hours (03:00) in which this user made none of their 40 checks in 30 days.",
+    )  # fmt: skip
+    page = signed_in_page(User.objects.get(email="national.admin@demo.example"))
+    page.set_viewport_size(WIDTHS[width])
+
+    page.goto(live_server.url + "/privacy/national/")
+    escalated = page.get_by_test_id("escalated-alerts")
+    expect(escalated).to_contain_text(officer.full_name)
+    assert_accessible(page)
+    screenshot(page, f"privacy-national-escalated-{width}")
+
+    escalated.get_by_role("link").first.click()
+    page.get_by_label("Why are you opening an investigation?").fill("The ED has no other privacy officer")
+    page.get_by_role("button", name="Open investigation").click()
+    expect(page.get_by_test_id("investigation")).to_contain_text("no other privacy officer")
+    assert_accessible(page)
+    page.get_by_label("Concern", exact=True).check()
+    page.get_by_label("Note").fill("Referred to the ED's Caldicott Guardian.")
+    page.get_by_role("button", name="Record outcome").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Access-pattern alerts by organisation")
+    expect(page.get_by_test_id("no-escalated-alerts")).to_be_visible()
+    assert_accessible(page)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.CLOSED and alert.outcome == "concern"
     assert not csp_violations

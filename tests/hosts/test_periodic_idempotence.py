@@ -178,6 +178,7 @@ CASES = {
     "mesh-poll": (("mesh",), _plan_file_in_mesh),
     "privacy-alerts-scan": (("role_user", "care_setting"), _checks_in_bulk),
     "privacy-open-alerts-email": (("role_user", "care_setting"), _open_alert),
+    "privacy-baselines-roll-up": (("care_setting",), _checks_days_ago),
     "pool-heartbeat-deliveries-inbox": ((), _nothing),
     "pool-heartbeat-deliveries-email": ((), _nothing),
     "pool-heartbeat-deliveries-webhook": ((), _nothing),

@@ -56,3 +56,18 @@ def test_a_second_run_in_the_same_week_sends_nothing_and_next_week_sends_again(
     assert send_at(dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)) == 1
     assert [m.to for m in mail.outbox] == [[officer.email]] * 2
     assert AuditEvent.objects.filter(action=AuditAction.PRIVACY_OPEN_ALERTS_SENT).count() == 2
+
+
+def test_an_officers_count_leaves_out_the_alerts_about_themself(
+    role_user, care_setting, django_capture_on_commit_callbacks
+):
+    officer = role_user(Role.PRIVACY_OFFICER, care_setting)
+    colleague = role_user(Role.PRIVACY_OFFICER, care_setting)
+    Alert.objects.create(
+        organisation=care_setting, user=officer, rule=AlertRule.VOLUME, dedupe_key="o", explanation="x"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert open_alerts_email_send() == 2
+    by_recipient = {m.to[0]: m.body for m in mail.outbox}
+    assert "There are 0 access-pattern alerts open" in by_recipient[officer.email]
+    assert "There is 1 access-pattern alert open" in by_recipient[colleague.email]

@@ -1,6 +1,6 @@
 """Who may use the privacy pages (see tests/url_permissions.py): the privacy officers of the care
 setting and of the local authority, each for their own organisation's alerts; the national
-admin's counts."""
+admin's counts, and the alerts about an organisation's only privacy officer."""
 
 import itertools
 
@@ -15,7 +15,12 @@ _keys = itertools.count()
 
 def _alert(world: World, persona: str, own: bool, **fields) -> Alert:
     at_la = persona == "la_privacy_officer"
-    if at_la:
+    if persona == "national_admin":
+        # Theirs to review: an alert about the care setting's only privacy officer; another's,
+        # one its privacy officer reviews.
+        organisation = world.care_setting
+        subject = world.users["privacy_officer" if own else "clinician"]
+    elif at_la:
         organisation = world.la if own else world.other_la
         subject = world.users["social_worker"]
     else:
@@ -41,26 +46,31 @@ def _investigated_alert(world: World, persona: str, own: bool) -> dict:
 
 OFFICERS_200 = {"privacy_officer": 200, "la_privacy_officer": 200}
 OFFICERS_404 = {"privacy_officer": 404, "la_privacy_officer": 404}
+REVIEWERS_200 = {**OFFICERS_200, "national_admin": 200}
+REVIEWERS_302 = {"privacy_officer": 302, "la_privacy_officer": 302, "national_admin": 302}
+REVIEWERS_404 = {**OFFICERS_404, "national_admin": 404}
 
 EXPECTATIONS = [
     Expect("privacy:home", statuses=OFFICERS_200),
-    Expect("privacy:alert", statuses=OFFICERS_200, kwargs=_open_alert, other_statuses=OFFICERS_404, other_default=403),
+    Expect(
+        "privacy:alert", statuses=REVIEWERS_200, kwargs=_open_alert, other_statuses=REVIEWERS_404, other_default=403
+    ),
     Expect(
         "privacy:investigation_open",
         method="post",
         data={"reason": "The family asked who looked"},
-        statuses={"privacy_officer": 302, "la_privacy_officer": 302},
+        statuses=REVIEWERS_302,
         kwargs=_open_alert,
-        other_statuses=OFFICERS_404,
+        other_statuses=REVIEWERS_404,
         other_default=403,
     ),
     Expect(
         "privacy:alert_close",
         method="post",
         data={"outcome": "no_concern", "note": "Treating clinician"},
-        statuses={"privacy_officer": 302, "la_privacy_officer": 302},
+        statuses=REVIEWERS_302,
         kwargs=_investigated_alert,
-        other_statuses=OFFICERS_404,
+        other_statuses=REVIEWERS_404,
         other_default=403,
     ),
     Expect("privacy:national", statuses={"national_admin": 200}),
