@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts.models import Organisation, User, UserSession
+from accounts.models import User, UserSession
 from accounts.requests import CpisRequest
 from accounts.services import four_eyes_check, membership_grant
 from accounts.sessions import SESSION_PROVIDER
@@ -232,15 +232,6 @@ def provider_sessions_end(
                 detail={"provider_id": provider.pk, "reason": "back_channel_logout"},
             )
     return len(ended)
-
-
-def link_requests_visible_to(*, user: User, organisation: Organisation | None, national: bool):
-    requests = LinkRequest.objects.filter(decided_at__isnull=True).select_related("user", "provider__organisation")
-    if national:
-        return requests
-    if organisation is None:
-        return requests.none()
-    return requests.filter(provider__organisation=organisation)
 
 
 @transaction.atomic
