@@ -21,15 +21,21 @@ def _email_field() -> forms.EmailField:
     )
 
 
-class LoginForm(forms.Form):
-    email = _email_field()
-    password = forms.CharField(
-        label="Password",
+def _password_field(label: str = "Password", *, required: str = "Enter your password") -> forms.CharField:
+    """A password typed in, never stripped (spaces are part of it), bounded so that hashing an
+    enormous post costs nothing: every password field of every form is this one."""
+    return forms.CharField(
+        label=label,
         strip=False,
         max_length=200,
         widget=forms.PasswordInput,
-        error_messages={"required": "Enter your password"},
+        error_messages={"required": required},
     )
+
+
+class LoginForm(forms.Form):
+    email = _email_field()
+    password = _password_field()
 
 
 class OTPForm(forms.Form):
@@ -74,20 +80,8 @@ def post_data(request: CpisRequest):
 
 def _new_password_fields():
     return (
-        forms.CharField(
-            label="New password",
-            strip=False,
-            max_length=200,
-            widget=forms.PasswordInput,
-            error_messages={"required": "Enter a new password"},
-        ),
-        forms.CharField(
-            label="Type the new password again",
-            strip=False,
-            max_length=200,
-            widget=forms.PasswordInput,
-            error_messages={"required": "Type the new password again"},
-        ),
+        _password_field("New password", required="Enter a new password"),
+        _password_field("Type the new password again", required="Type the new password again"),
     )
 
 
@@ -140,13 +134,7 @@ class NewPasswordForm(forms.Form):
 
 
 class PasswordChangeForm(NewPasswordForm):
-    current_password = forms.CharField(
-        label="Current password",
-        strip=False,
-        max_length=200,
-        widget=forms.PasswordInput,
-        error_messages={"required": "Enter your current password"},
-    )
+    current_password = _password_field("Current password", required="Enter your current password")
     field_order = ["current_password", "new_password", "new_password_again", "code", "remove_passkeys"]
 
     def clean_current_password(self) -> str:
@@ -159,13 +147,7 @@ class PasswordChangeForm(NewPasswordForm):
 class ReauthenticationForm(forms.Form):
     """The password and a code again, before a passkey is added (accounts/reauthentication.py)."""
 
-    password = forms.CharField(
-        label="Password",
-        strip=False,
-        max_length=200,
-        widget=forms.PasswordInput,
-        error_messages={"required": "Enter your password"},
-    )
+    password = _password_field()
     code = _second_factor_field()
 
     def clean_code(self) -> str:
