@@ -1,6 +1,7 @@
 from typing import cast
 
 from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
@@ -137,9 +138,16 @@ class PasswordChangeForm(NewPasswordForm):
     current_password = _password_field("Current password", required="Enter your current password")
     field_order = ["current_password", "new_password", "new_password_again", "code", "remove_passkeys"]
 
+    def __init__(self, *args, request: CpisRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
     def clean_current_password(self) -> str:
         password = self.cleaned_data["current_password"]
-        if not self.user.check_password(password):
+        # Through the authentication backends, as at sign-in, so that a wrong password counts
+        # towards the sign-in's lockout (a stolen session cannot guess the password either).
+        proved = authenticate(request=self.request, username=self.user.email, password=password)
+        if proved is None or proved.pk != self.user.pk:
             raise ValidationError("Your current password is not correct")
         return password
 
