@@ -2,6 +2,7 @@ import base64
 import time
 from io import BytesIO
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -74,12 +75,24 @@ def _pending_user(request: CpisRequest) -> "User | None":
     return user_active(user_id=user_id)
 
 
-def _safe_next(request: CpisRequest, candidate: str | None) -> str:
+def next_url_allowed(request: CpisRequest, candidate: str | None) -> str | None:
+    """`candidate` if it is a page of ours (same host, and https when this request is), else
+    None: where a sign-in may go on to, whichever way it was made."""
     if candidate and url_has_allowed_host_and_scheme(
         candidate, {request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse("accounts:home")
+    return None
+
+
+def next_query(request: CpisRequest) -> str:
+    """The query string handing this request's allowed `next` on to another sign-in page ("" if none)."""
+    allowed = next_url_allowed(request, request.GET.get("next"))
+    return "?" + urlencode({"next": allowed}) if allowed else ""
+
+
+def _safe_next(request: CpisRequest, candidate: str | None) -> str:
+    return next_url_allowed(request, candidate) or reverse("accounts:home")
 
 
 def _complete_login(request: CpisRequest, user: "User", device) -> None:
@@ -130,7 +143,13 @@ def login_view(request: CpisRequest):
         "accounts/login.jinja",
         # The passkey sign-in reads `next` from the page (the password form keeps the query
         # string): both go where Django's LoginRequiredMiddleware was sent from, if it is ours.
-        {"form": form, "timed_out": timed_out, "next_url": _safe_next(request, request.GET.get("next"))},
+        # The single sign-on link carries `next` through the provider's round trip too.
+        {
+            "form": form,
+            "timed_out": timed_out,
+            "next_url": _safe_next(request, request.GET.get("next")),
+            "next_query": next_query(request),
+        },
         status=400 if form.errors else 200,
     )
 

@@ -165,10 +165,18 @@ def identity_user(
 
 
 def sign_in_complete(
-    *, request: CpisRequest, provider: IdentityProvider, user: User, two_factor: bool, tokens: dict, claims: dict
+    *,
+    request: CpisRequest,
+    provider: IdentityProvider,
+    user: User,
+    two_factor: bool,
+    tokens: dict,
+    claims: dict,
+    next_url: str | None = None,
 ) -> None:
     """Signs the user in (two_factor: the provider's assurance is the second factor) or leaves
-    them pending for our own second factor. Either way the session remembers the provider."""
+    them pending for our own second factor, which goes on to `next_url` (a page of ours).
+    Either way the session remembers the provider."""
     from accounts.views import pending_sign_in_start
 
     acr = _claim(claims, "acr")
@@ -189,7 +197,7 @@ def sign_in_complete(
         detail={"provider_id": provider.pk, "two_factor": two_factor, "acr": acr or ""},
     )
     if not two_factor:
-        pending_sign_in_start(request, user)
+        pending_sign_in_start(request, user, next_url=next_url)
         request.session[SESSION_SSO] = sso
         return
     device, _ = ProviderAssuranceDevice.objects.get_or_create(

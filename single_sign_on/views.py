@@ -27,7 +27,7 @@ from accounts.forms import post_data
 from accounts.models import Role
 from accounts.requests import CpisRequest, OrganisationRequest
 from accounts.second_factors import has_second_factor
-from accounts.views import after_sign_out_register
+from accounts.views import after_sign_out_register, next_query, next_url_allowed
 from administration.access import access_organisation_by_admin
 from administration.services import InvitationUnusable, invitation_usable
 from administration.views.invitations import invitation_refusal
@@ -79,7 +79,13 @@ def _refused(
     )
 
 
-def _flow_start(request: CpisRequest, provider: "IdentityProvider", *, invitation_token: str | None = None):
+def _flow_start(
+    request: CpisRequest,
+    provider: "IdentityProvider",
+    *,
+    invitation_token: str | None = None,
+    next_url: str | None = None,
+):
     try:
         auth = protocol.authorization_request(provider, redirect_uri=_redirect_uri())
     except protocol.ProviderUnavailable as error:
@@ -91,6 +97,8 @@ def _flow_start(request: CpisRequest, provider: "IdentityProvider", *, invitatio
         "code_verifier": auth.code_verifier,
         "started": time.time(),
         "invitation_token": invitation_token,
+        # Where the sign-in goes on to (a page of ours, checked before it was kept).
+        "next": next_url,
     }
     return redirect(auth.url)
 
@@ -100,7 +108,11 @@ def _flow_start(request: CpisRequest, provider: "IdentityProvider", *, invitatio
 def provider_choose(request: CpisRequest):
     if request.user.is_authenticated:
         return redirect("accounts:home")
-    return render(request, "single_sign_on/choose.jinja", {"providers": selectors.providers_to_choose()})
+    return render(
+        request,
+        "single_sign_on/choose.jinja",
+        {"providers": selectors.providers_to_choose(), "next_query": next_query(request)},
+    )
 
 
 @login_not_required
@@ -108,7 +120,11 @@ def provider_choose(request: CpisRequest):
 def start(request: CpisRequest, provider_id: int):
     if request.user.is_authenticated:
         return redirect("accounts:home")
-    return _flow_start(request, access_enabled_provider_by_visitor(request, provider_id))
+    return _flow_start(
+        request,
+        access_enabled_provider_by_visitor(request, provider_id),
+        next_url=next_url_allowed(request, request.GET.get("next")),
+    )
 
 
 @login_not_required
@@ -187,11 +203,19 @@ def callback(request: CpisRequest):
         return render(request, "single_sign_on/link_requested.jinja", {"provider": provider})
     acr = claims.get("acr") if isinstance(claims.get("acr"), str) else None
     two_factor = provider.assurance_is_two_factor(acr=acr, amr=claims.get("amr"))
+    # Checked again on the way out, as after the password (accounts.views._after_login_redirect).
+    next_url = next_url_allowed(request, flow.get("next"))
     services.sign_in_complete(
-        request=request, provider=provider, user=user, two_factor=two_factor, tokens=tokens, claims=claims
+        request=request,
+        provider=provider,
+        user=user,
+        two_factor=two_factor,
+        tokens=tokens,
+        claims=claims,
+        next_url=next_url,
     )
     if two_factor:
-        return redirect("accounts:home")
+        return redirect(next_url or "accounts:home")
     # As after the password (accounts.views.login_view): the verify page takes a code or a passkey.
     if has_second_factor(user):
         return redirect("accounts:login_verify")
