@@ -361,9 +361,7 @@ def test_sign_in_goes_on_to_the_page_it_was_asked_for(running_provider, sso_prov
 def test_our_own_second_factor_goes_on_to_the_page_asked_for_too(running_provider, sso_provider, password_only_user):
     client = Client()
     wanted = reverse("accounts:account")
-    response = client.get(
-        sign_in_at_provider(running_provider, _start(client, sso_provider, wanted), "password-only")
-    )
+    response = client.get(sign_in_at_provider(running_provider, _start(client, sso_provider, wanted), "password-only"))
     assert response["Location"] == reverse("accounts:login_verify")
     response = client.post(reverse("accounts:login_verify"), {"code": current_code()})
     assert response.status_code == 302
