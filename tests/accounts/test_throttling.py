@@ -9,6 +9,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from tests.accounts.test_login import current_code, password_step
+from tests.accounts.test_passwords import NEW_PASSWORD
+from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -178,12 +180,10 @@ def test_the_right_code_straight_after_a_typo_sets_up_the_authenticator(client, 
 
 def test_wrong_current_passwords_on_the_change_page_count_towards_the_lockout(client_for, role_user):
     """A stolen session cannot guess the password at the change page any more than at sign-in."""
-    from tests.factories import TEST_PASSWORD
-
     user = role_user("clinician")
     client = client_for(user)
     change = reverse("accounts:password_change")
-    new = {"new_password": "a-brand-new-passphrase-77", "new_password_again": "a-brand-new-passphrase-77"}
+    new = {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         response = client.post(
             change, {**new, "current_password": "wrong-guess-123", "code": "000000"}, REMOTE_ADDR="203.0.113.9"
@@ -217,14 +217,12 @@ def test_the_right_current_password_after_a_typo_still_changes_it(client_for, ro
     user = role_user("clinician")
     client = client_for(user)
     change = reverse("accounts:password_change")
-    new = {"new_password": "a-brand-new-passphrase-77", "new_password_again": "a-brand-new-passphrase-77"}
+    new = {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
     assert client.post(change, {**new, "current_password": "typo", "code": current_code()}).status_code == 400
-    from tests.factories import TEST_PASSWORD
-
     response = client.post(change, {**new, "current_password": TEST_PASSWORD, "code": current_code()})
     assert response.status_code == 302
     user.refresh_from_db()
-    assert user.check_password("a-brand-new-passphrase-77")
+    assert user.check_password(NEW_PASSWORD)
 
 
 @pytest.mark.parametrize("current", ["x" * 201, "x" * 100_000, "\x00" * 10, ""])
