@@ -1,5 +1,6 @@
 """Object access for the single sign-on pages: anything a visitor or admin may not open is a 404."""
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Role
@@ -18,7 +19,8 @@ def access_provider_by_visitor(request: CpisRequest, provider_id: int) -> Identi
     return get_object_or_404(IdentityProvider, pk=provider_id)
 
 
-def link_requests_visible_to_admin(request: OrganisationRequest):
+def link_requests_visible_to_admin(request: OrganisationRequest) -> QuerySet[LinkRequest]:
+    """The undecided link requests this admin may decide (the list, and what a decision opens)."""
     return link_requests_visible_to(
         user=request.user, organisation=request.organisation, national=Role.NATIONAL_ADMIN in request.roles
     )
