@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
-from accounts.requests import CpisRequest
+from accounts.passkeys import passkeys_of
+from accounts.requests import CpisRequest, SignedInRequest
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 from core.compiled_queries import CompiledQuerySet
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
     # A membership read by `user_memberships`: annotated with whether its user's training is current.
     TrainedMembership = WithAnnotations[Membership, _Trained]
+    from django_otp_webauthn.models import WebAuthnCredential
 
 SESSION_ORGANISATION_KEY = "organisation_id"
 
@@ -212,3 +215,11 @@ def role_required(*roles: str, local_authority_only: bool = False):
         return guarded
 
     return decorator
+
+
+def access_passkey_by_owner(request: SignedInRequest, passkey_id: int) -> "WebAuthnCredential":
+    """One of the signed-in user's passkeys; anyone else's is "not found" (and audited as such)."""
+    passkey = passkeys_of(request.user).filter(pk=passkey_id).first()
+    if passkey is None:
+        raise Http404
+    return passkey

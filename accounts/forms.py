@@ -1,6 +1,7 @@
 from typing import cast
 
 from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
@@ -21,15 +22,21 @@ def _email_field() -> forms.EmailField:
     )
 
 
-class LoginForm(forms.Form):
-    email = _email_field()
-    password = forms.CharField(
-        label="Password",
+def _password_field(label: str = "Password", *, required: str = "Enter your password") -> forms.CharField:
+    """A password typed in, never stripped (spaces are part of it), bounded so that hashing an
+    enormous post costs nothing: every password field of every form is this one."""
+    return forms.CharField(
+        label=label,
         strip=False,
         max_length=200,
         widget=forms.PasswordInput,
-        error_messages={"required": "Enter your password"},
+        error_messages={"required": required},
     )
+
+
+class LoginForm(forms.Form):
+    email = _email_field()
+    password = _password_field()
 
 
 class OTPForm(forms.Form):
@@ -74,20 +81,8 @@ def post_data(request: CpisRequest):
 
 def _new_password_fields():
     return (
-        forms.CharField(
-            label="New password",
-            strip=False,
-            max_length=200,
-            widget=forms.PasswordInput,
-            error_messages={"required": "Enter a new password"},
-        ),
-        forms.CharField(
-            label="Type the new password again",
-            strip=False,
-            max_length=200,
-            widget=forms.PasswordInput,
-            error_messages={"required": "Type the new password again"},
-        ),
+        _password_field("New password", required="Enter a new password"),
+        _password_field("Type the new password again", required="Type the new password again"),
     )
 
 
@@ -140,18 +135,19 @@ class NewPasswordForm(forms.Form):
 
 
 class PasswordChangeForm(NewPasswordForm):
-    current_password = forms.CharField(
-        label="Current password",
-        strip=False,
-        max_length=200,
-        widget=forms.PasswordInput,
-        error_messages={"required": "Enter your current password"},
-    )
+    current_password = _password_field("Current password", required="Enter your current password")
     field_order = ["current_password", "new_password", "new_password_again", "code", "remove_passkeys"]
+
+    def __init__(self, *args, request: CpisRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
 
     def clean_current_password(self) -> str:
         password = self.cleaned_data["current_password"]
-        if not self.user.check_password(password):
+        # Through the authentication backends, as at sign-in, so that a wrong password counts
+        # towards the sign-in's lockout (a stolen session cannot guess the password either).
+        proved = authenticate(request=self.request, username=self.user.email, password=password)
+        if proved is None or proved.pk != self.user.pk:
             raise ValidationError("Your current password is not correct")
         return password
 
@@ -159,13 +155,7 @@ class PasswordChangeForm(NewPasswordForm):
 class ReauthenticationForm(forms.Form):
     """The password and a code again, before a passkey is added (accounts/reauthentication.py)."""
 
-    password = forms.CharField(
-        label="Password",
-        strip=False,
-        max_length=200,
-        widget=forms.PasswordInput,
-        error_messages={"required": "Enter your password"},
-    )
+    password = _password_field()
     code = _second_factor_field()
 
     def clean_code(self) -> str:

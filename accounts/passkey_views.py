@@ -7,20 +7,20 @@ refusal is audited, and its message is ours.
 """
 
 import json
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlencode
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp_webauthn import exceptions
-from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.views import (
     BaseWebAuthnView,
     BeginCredentialAuthenticationView,
@@ -29,6 +29,7 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
+from accounts.access import access_passkey_by_owner
 from accounts.forms import PasskeyNameForm, ReauthenticationForm, post_data
 from accounts.passkeys import (
     SESSION_PASSKEY_NAME,
@@ -47,6 +48,9 @@ from accounts.second_factors import has_second_factor
 from accounts.views import _PENDING_NEXT, _complete_login, _pending_user, _safe_next, login_locked_out
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # The library's messages reach the page as they are (its script shows `detail`); these say
 # what happened and what to do, in the service's words.
@@ -138,7 +142,10 @@ class PasskeyRegistrationBegin(_Registration, BeginCredentialRegistrationView):
 class PasskeyRegistrationComplete(_Registration, CompleteCredentialRegistrationView):
     def post(self, *args, **kwargs):
         response = super().post(*args, **kwargs)
-        passkey = WebAuthnCredential.objects.get(pk=json.loads(response.content)["id"], user=self.request.user)
+        # Just made by the library for the signed-in user (registration asks for one): read back
+        # through that user's own passkeys.
+        user = cast("User", self.request.user)
+        passkey = passkeys_of(user).get(pk=json.loads(response.content)["id"])
         passkey_registered(passkey=passkey, request=self.request)
         self.request.session.pop(SESSION_PASSKEY_NAME, None)
         messages.success(self.request, f"Passkey added: {passkey.name}")
@@ -266,14 +273,6 @@ def reauthenticate(request: SignedInRequest):
     )
 
 
-def _own_passkey(request: SignedInRequest, passkey_id: int) -> WebAuthnCredential:
-    """One of the signed-in user's passkeys; anyone else's is "not found" (and audited as such)."""
-    passkey = passkeys_of(request.user).filter(pk=passkey_id).first()
-    if passkey is None:
-        raise Http404
-    return passkey
-
-
 @never_cache
 def passkey_list(request: SignedInRequest):
     return render(request, "accounts/passkeys.jinja", {"passkeys": list(passkeys_of(request.user))})
@@ -302,7 +301,7 @@ def passkey_create(request: SignedInRequest):
 
 @never_cache
 def passkey_remove_view(request: SignedInRequest, passkey_id: int):
-    passkey = _own_passkey(request, passkey_id)
+    passkey = access_passkey_by_owner(request, passkey_id)
     refusal = passkey_removal_refusal(passkey)
     if request.method == "POST":
         refusal = passkey_remove(passkey=passkey, request=request)

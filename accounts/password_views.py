@@ -1,9 +1,11 @@
 """Password self-service pages (accounts/passwords.py holds the rules and the audit)."""
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,7 +23,7 @@ from accounts.passwords import (
 )
 from accounts.requests import CpisRequest, SignedInRequest
 from accounts.second_factors import has_second_factor
-from accounts.views import _BACKUP_CODES
+from accounts.views import _BACKUP_CODES, login_locked_out
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 
@@ -37,8 +39,20 @@ def account(request: SignedInRequest):
 @sensitive_post_parameters("current_password", "new_password", "new_password_again", "code")
 def password_change_view(request: SignedInRequest):
     user = request.user
-    form = PasswordChangeForm(post_data(request), user=user, removable_passkeys=passkeys_removable_all(user))
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        # The sign-in's lockout holds here, asked first as on the confirmation page
+        # (accounts.passkey_views.reauthenticate); a wrong current password counts towards it.
+        credentials = {"username": user.email}
+        if AxesProxyHandler.is_locked(request, credentials):
+            return login_locked_out(request, credentials)
+    form = PasswordChangeForm(
+        post_data(request), user=user, request=request, removable_passkeys=passkeys_removable_all(user)
+    )
+    valid = request.method == "POST" and form.is_valid()
+    if getattr(request, "axes_locked_out", False):
+        # This guess reached the limit: AxesMiddleware replaces this response with the lockout page.
+        return HttpResponse(status=429)
+    if valid:
         check = second_factor_verify(user, form.cleaned_data["code"])
         if check.device is None:
             code_refused(request, form, user, check)

@@ -51,6 +51,11 @@ class CodeCheck:
     wait_seconds: int = 0
 
     @property
+    def backup_code(self) -> bool:
+        """Whether a backup code was accepted (each is good once, and its use is audited)."""
+        return isinstance(self.device, StaticDevice)
+
+    @property
     def message(self) -> str:
         if self.refusal == "used":
             return "You have already used this security code. Wait for your authenticator app to show a new code."

@@ -1,6 +1,8 @@
 import base64
 import time
 from io import BytesIO
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -17,24 +19,28 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from markupsafe import Markup
 
 from accounts.access import SESSION_ORGANISATION_KEY, organisation_admins, trained_user_gate
 from accounts.dashboards import home_context, panels_for
 from accounts.forms import LoginForm, OrganisationSelectForm, OTPForm, post_data
-from accounts.models import CHILD_DATA_ROLES, Role, User
+from accounts.models import CHILD_DATA_ROLES, Role
 from accounts.navigation import links_for
 from accounts.passkeys import has_passkey
 from accounts.passwords import CodeCheck, code_check, code_refused, second_factor_verify
 from accounts.reauthentication import reauthentication_mark
 from accounts.requests import CpisRequest, SignedInRequest
 from accounts.second_factors import has_second_factor
+from accounts.selectors import user_active, user_by_email
 from accounts.services import totp_device_for_enrolment, totp_enrolment_confirm
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.confirmations import confirmation_mark, confirmation_peek, confirmation_take
+
+if TYPE_CHECKING:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
 
 # Between the password and the second factor the user is "pending": known, not signed in.
 _PENDING_USER = "pending_user_id"
@@ -55,7 +61,7 @@ def after_sign_out_register(page_for):
     return page_for
 
 
-def pending_sign_in_start(request: CpisRequest, user: User, *, next_url: str | None = None) -> None:
+def pending_sign_in_start(request: CpisRequest, user: "User", *, next_url: str | None = None) -> None:
     """The password (or an accepted invitation) is done: the second factor comes next."""
     request.session.cycle_key()
     request.session[_PENDING_USER] = user.pk
@@ -63,23 +69,35 @@ def pending_sign_in_start(request: CpisRequest, user: User, *, next_url: str | N
     request.session[_PENDING_NEXT] = next_url
 
 
-def _pending_user(request: CpisRequest) -> User | None:
+def _pending_user(request: CpisRequest) -> "User | None":
     user_id = request.session.get(_PENDING_USER)
     since = request.session.get(_PENDING_SINCE, 0)
     if user_id is None or time.time() - since > _PENDING_MAX_AGE:
         return None
-    return User.objects.filter(pk=user_id, is_active=True).first()
+    return user_active(user_id=user_id)
 
 
-def _safe_next(request: CpisRequest, candidate: str | None) -> str:
+def next_url_allowed(request: CpisRequest, candidate: str | None) -> str | None:
+    """`candidate` if it is a page of ours (same host, and https when this request is), else
+    None: where a sign-in may go on to, whichever way it was made."""
     if candidate and url_has_allowed_host_and_scheme(
         candidate, {request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse("accounts:home")
+    return None
 
 
-def _complete_login(request: CpisRequest, user: User, device) -> None:
+def next_query(request: CpisRequest) -> str:
+    """The query string handing this request's allowed `next` on to another sign-in page ("" if none)."""
+    allowed = next_url_allowed(request, request.GET.get("next"))
+    return "?" + urlencode({"next": allowed}) if allowed else ""
+
+
+def _safe_next(request: CpisRequest, candidate: str | None) -> str:
+    return next_url_allowed(request, candidate) or reverse("accounts:home")
+
+
+def _complete_login(request: CpisRequest, user: "User", device) -> None:
     next_url = request.session.get(_PENDING_NEXT)
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, device)
@@ -113,7 +131,7 @@ def login_view(request: CpisRequest):
             # AxesMiddleware replaces this response with the lockout page.
             return HttpResponse(status=429)
         if user is None:
-            known = User.objects.filter(email=email).first()
+            known = user_by_email(email=email)
             audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=known, outcome=AuditOutcome.FAILURE)
             form.add_error(None, "Enter a correct email address and password. Both are case-sensitive.")
         else:
@@ -127,7 +145,13 @@ def login_view(request: CpisRequest):
         "accounts/login.jinja",
         # The passkey sign-in reads `next` from the page (the password form keeps the query
         # string): both go where Django's LoginRequiredMiddleware was sent from, if it is ours.
-        {"form": form, "timed_out": timed_out, "next_url": _safe_next(request, request.GET.get("next"))},
+        # The single sign-on link carries `next` through the provider's round trip too.
+        {
+            "form": form,
+            "timed_out": timed_out,
+            "next_url": _safe_next(request, request.GET.get("next")),
+            "next_query": next_query(request),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -145,7 +169,7 @@ def axes_username(request: CpisRequest, credentials=None) -> str:
 
 
 def login_locked_out(request: CpisRequest, credentials=None, *args, **kwargs):
-    known = User.objects.filter(email=axes_username(request, credentials)).first()
+    known = user_by_email(email=axes_username(request, credentials))
     audit_record(action=AuditAction.LOGIN_LOCKED_OUT, request=request, user=known, outcome=AuditOutcome.DENIED)
     return render(request, "accounts/locked_out.jinja", status=429)
 
@@ -164,7 +188,7 @@ def login_verify(request: CpisRequest):
         if device is None:
             code_refused(request, form, user, check)
         else:
-            if isinstance(device, StaticDevice):
+            if check.backup_code:
                 audit_record(action=AuditAction.OTP_BACKUP_CODE_USED, request=request, user=user)
             _complete_login(request, user, device)
             return _after_login_redirect(request)
@@ -188,7 +212,7 @@ def _qr_svg(url: str) -> Markup:
     return Markup(svg)  # noqa: S704 - generated by qrcode from our own otpauth URL
 
 
-def _secret_base32(device: TOTPDevice) -> str:
+def _secret_base32(device: "TOTPDevice") -> str:
     secret = base64.b32encode(device.bin_key).decode()
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 

@@ -55,3 +55,15 @@ def access_organisation_by_admin(request: OrganisationRequest, organisation_id: 
     if Role.NATIONAL_ADMIN in request.roles or organisation == request.organisation:
         return organisation
     raise Http404
+
+
+def access_admin_membership_by_national_admin(
+    request: OrganisationRequest, organisation: Organisation, user_id: int
+) -> Membership:
+    """The administrator role `user_id` holds at `organisation` (one the national admin opened)."""
+    return get_object_or_404(Membership, organisation=organisation, user_id=user_id, role=Role.ORG_ADMIN)
+
+
+def access_membership_by_org_admin(request: OrganisationRequest, subject: User, role: str) -> Membership:
+    """The role `subject` holds at the organisation the admin works for."""
+    return get_object_or_404(Membership, user=subject, organisation=request.organisation, role=role)

@@ -1,7 +1,6 @@
 """The web pages where a trained user manages their personal API tokens."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -10,19 +9,12 @@ from accounts.access import role_required
 from accounts.forms import post_data
 from accounts.requests import OrganisationRequest, SignedInRequest
 from attendances.services import CHECKING_ROLES
+from fhir.access import access_token_by_owner
 from fhir.forms import ApiTokenForm
-from fhir.models import ApiToken
+from fhir.selectors import api_tokens_of
 from fhir.services import api_token_issue, api_token_revoke
 
 _NEW_TOKEN = "new_api_token"
-
-
-def _get_token_for_user(request: SignedInRequest, token_id: int) -> ApiToken:
-    # A token is its owner's alone: nobody else, admin or not, sees or revokes it here.
-    token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
-    if token is None:
-        raise Http404
-    return token
 
 
 @never_cache
@@ -41,7 +33,7 @@ def token_list(request: OrganisationRequest):
         request.session[_NEW_TOKEN] = {"id": token.pk, "value": raw}
         return redirect("fhir:token_list")
     new_token = request.session.pop(_NEW_TOKEN, None)
-    tokens = ApiToken.objects.filter(user=request.user).select_related("organisation")
+    tokens = api_tokens_of(request.user)
     return render(
         request,
         "fhir/tokens.jinja",
@@ -53,7 +45,7 @@ def token_list(request: OrganisationRequest):
 # Owners may revoke their tokens even after losing the role (the tokens stopped working anyway).
 @require_POST
 def token_revoke(request: SignedInRequest, token_id: int):
-    token = _get_token_for_user(request, token_id)
+    token = access_token_by_owner(request, token_id)
     api_token_revoke(token=token, request=request)
     messages.success(request, f"The token “{token.name}” no longer works.")
     return redirect("fhir:token_list")

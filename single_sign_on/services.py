@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts.models import Organisation, User, UserSession
+from accounts.models import User, UserSession
 from accounts.requests import CpisRequest
 from accounts.services import four_eyes_check, membership_grant
 from accounts.sessions import SESSION_PROVIDER
@@ -165,10 +165,18 @@ def identity_user(
 
 
 def sign_in_complete(
-    *, request: CpisRequest, provider: IdentityProvider, user: User, two_factor: bool, tokens: dict, claims: dict
+    *,
+    request: CpisRequest,
+    provider: IdentityProvider,
+    user: User,
+    two_factor: bool,
+    tokens: dict,
+    claims: dict,
+    next_url: str | None = None,
 ) -> None:
     """Signs the user in (two_factor: the provider's assurance is the second factor) or leaves
-    them pending for our own second factor. Either way the session remembers the provider."""
+    them pending for our own second factor, which goes on to `next_url` (a page of ours).
+    Either way the session remembers the provider."""
     from accounts.views import pending_sign_in_start
 
     acr = _claim(claims, "acr")
@@ -189,7 +197,7 @@ def sign_in_complete(
         detail={"provider_id": provider.pk, "two_factor": two_factor, "acr": acr or ""},
     )
     if not two_factor:
-        pending_sign_in_start(request, user)
+        pending_sign_in_start(request, user, next_url=next_url)
         request.session[SESSION_SSO] = sso
         return
     device, _ = ProviderAssuranceDevice.objects.get_or_create(
@@ -232,15 +240,6 @@ def provider_sessions_end(
                 detail={"provider_id": provider.pk, "reason": "back_channel_logout"},
             )
     return len(ended)
-
-
-def link_requests_visible_to(*, user: User, organisation: Organisation | None, national: bool):
-    requests = LinkRequest.objects.filter(decided_at__isnull=True).select_related("user", "provider__organisation")
-    if national:
-        return requests
-    if organisation is None:
-        return requests.none()
-    return requests.filter(provider__organisation=organisation)
 
 
 @transaction.atomic

@@ -9,13 +9,14 @@ two-factor rule) or hands them to our own second-factor step.
 import hmac
 import re
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -23,16 +24,26 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.forms import post_data
-from accounts.models import Organisation, Role
+from accounts.models import Role
 from accounts.requests import CpisRequest, OrganisationRequest
 from accounts.second_factors import has_second_factor
-from accounts.views import after_sign_out_register
+from accounts.views import after_sign_out_register, next_query, next_url_allowed
+from administration.access import access_organisation_by_admin
 from administration.services import InvitationUnusable, invitation_usable
 from administration.views.invitations import invitation_refusal
 from audit.services import client_ip
-from single_sign_on import protocol, services, throttles
+from single_sign_on import protocol, selectors, services, throttles
+from single_sign_on.access import (
+    access_enabled_provider_by_visitor,
+    access_link_request_by_admin,
+    access_provider_by_visitor,
+    link_requests_visible_to_admin,
+)
 from single_sign_on.forms import IdentityProviderForm, LinkDecisionForm
-from single_sign_on.models import ClientAuthMethod, IdentityProvider, LinkRequest
+from single_sign_on.models import ClientAuthMethod
+
+if TYPE_CHECKING:
+    from single_sign_on.models import IdentityProvider
 
 _FLOW = "sso_flow"
 # Long enough to sign in at the provider (a smartcard PIN, an authenticator), no longer.
@@ -51,17 +62,13 @@ def _redirect_uri() -> str:
     return settings.SITE_URL.rstrip("/") + reverse("single_sign_on:callback")
 
 
-def _enabled_provider(provider_id: int) -> IdentityProvider:
-    return get_object_or_404(IdentityProvider.objects.select_related("organisation"), pk=provider_id, is_enabled=True)
-
-
-def _unavailable(request: CpisRequest, provider: IdentityProvider, reason: str):
+def _unavailable(request: CpisRequest, provider: "IdentityProvider", reason: str):
     services.refusal_record(request=request, provider=provider, reason=f"provider_unavailable:{reason}")
     return render(request, "single_sign_on/unavailable.jinja", {"provider": provider}, status=503)
 
 
 def _refused(
-    request: CpisRequest, provider: IdentityProvider | None, reason: str, *, text: str = "", status: int = 403
+    request: CpisRequest, provider: "IdentityProvider | None", reason: str, *, text: str = "", status: int = 403
 ):
     services.refusal_record(request=request, provider=provider, reason=reason)
     return render(
@@ -72,7 +79,13 @@ def _refused(
     )
 
 
-def _flow_start(request: CpisRequest, provider: IdentityProvider, *, invitation_token: str | None = None):
+def _flow_start(
+    request: CpisRequest,
+    provider: "IdentityProvider",
+    *,
+    invitation_token: str | None = None,
+    next_url: str | None = None,
+):
     try:
         auth = protocol.authorization_request(provider, redirect_uri=_redirect_uri())
     except protocol.ProviderUnavailable as error:
@@ -84,6 +97,8 @@ def _flow_start(request: CpisRequest, provider: IdentityProvider, *, invitation_
         "code_verifier": auth.code_verifier,
         "started": time.time(),
         "invitation_token": invitation_token,
+        # Where the sign-in goes on to (a page of ours, checked before it was kept).
+        "next": next_url,
     }
     return redirect(auth.url)
 
@@ -93,13 +108,10 @@ def _flow_start(request: CpisRequest, provider: IdentityProvider, *, invitation_
 def provider_choose(request: CpisRequest):
     if request.user.is_authenticated:
         return redirect("accounts:home")
-    providers = IdentityProvider.objects.filter(is_enabled=True, organisation__is_active=True).select_related(
-        "organisation"
-    )
     return render(
         request,
         "single_sign_on/choose.jinja",
-        {"providers": sorted(providers, key=lambda p: p.organisation.name)},
+        {"providers": selectors.providers_to_choose(), "next_query": next_query(request)},
     )
 
 
@@ -108,7 +120,11 @@ def provider_choose(request: CpisRequest):
 def start(request: CpisRequest, provider_id: int):
     if request.user.is_authenticated:
         return redirect("accounts:home")
-    return _flow_start(request, _enabled_provider(provider_id))
+    return _flow_start(
+        request,
+        access_enabled_provider_by_visitor(request, provider_id),
+        next_url=next_url_allowed(request, request.GET.get("next")),
+    )
 
 
 @login_not_required
@@ -122,7 +138,7 @@ def invitation_start(request: CpisRequest, token: str):
         invitation = invitation_usable(token=token)
     except InvitationUnusable as refused:
         return invitation_refusal(request, refused)
-    provider = IdentityProvider.objects.filter(organisation=invitation.organisation, is_enabled=True).first()
+    provider = selectors.provider_enabled_of(invitation.organisation)
     if provider is None:
         raise Http404
     return _flow_start(request, provider, invitation_token=token)
@@ -141,7 +157,7 @@ def callback(request: CpisRequest):
     if not flow or time.time() - flow.get("started", 0) > _FLOW_MAX_AGE:
         # Also a replayed callback: the flow is used up by the first one.
         return _refused(request, None, "no_sign_in_in_progress", status=400)
-    provider = IdentityProvider.objects.filter(pk=flow["provider_id"], is_enabled=True).first()
+    provider = selectors.provider_enabled(flow["provider_id"])
     if provider is None:
         return _refused(request, None, "provider_disabled", status=400)
     if not hmac.compare_digest(request.GET.get("state", ""), flow["state"]):
@@ -187,11 +203,19 @@ def callback(request: CpisRequest):
         return render(request, "single_sign_on/link_requested.jinja", {"provider": provider})
     acr = claims.get("acr") if isinstance(claims.get("acr"), str) else None
     two_factor = provider.assurance_is_two_factor(acr=acr, amr=claims.get("amr"))
+    # Checked again on the way out, as after the password (accounts.views._after_login_redirect).
+    next_url = next_url_allowed(request, flow.get("next"))
     services.sign_in_complete(
-        request=request, provider=provider, user=user, two_factor=two_factor, tokens=tokens, claims=claims
+        request=request,
+        provider=provider,
+        user=user,
+        two_factor=two_factor,
+        tokens=tokens,
+        claims=claims,
+        next_url=next_url,
     )
     if two_factor:
-        return redirect("accounts:home")
+        return redirect(next_url or "accounts:home")
     # As after the password (accounts.views.login_view): the verify page takes a code or a passkey.
     if has_second_factor(user):
         return redirect("accounts:login_verify")
@@ -202,7 +226,7 @@ def callback(request: CpisRequest):
 @never_cache
 def signed_out(request: CpisRequest, provider_id: int):
     """After our sign-out: the provider's own sign-out, for those on a shared computer."""
-    provider = get_object_or_404(IdentityProvider, pk=provider_id)
+    provider = access_provider_by_visitor(request, provider_id)
     logout_url = protocol.end_session_url(
         provider, post_logout_redirect_uri=settings.SITE_URL.rstrip("/") + reverse("accounts:login")
     )
@@ -219,11 +243,11 @@ def provider_sign_out_page(request: CpisRequest) -> str | None:
     if sso.get("user_id") != getattr(request.user, "pk", None):
         return None
     provider_id = sso.get("provider_id")
-    provider = IdentityProvider.objects.filter(pk=provider_id).first() if provider_id is not None else None
+    provider = selectors.provider_by_id(provider_id) if provider_id is not None else None
     return reverse("single_sign_on:signed_out", kwargs={"provider_id": provider.pk}) if provider else None
 
 
-def _logout_refused(request: CpisRequest, provider: IdentityProvider | None, reason: str):
+def _logout_refused(request: CpisRequest, provider: "IdentityProvider | None", reason: str):
     limited = throttles.logout_refusal_count(address=client_ip(request), provider=provider)
     if limited is not None:
         return _logout_limited(request, provider, limited)
@@ -234,7 +258,7 @@ def _logout_refused(request: CpisRequest, provider: IdentityProvider | None, rea
     return response
 
 
-def _logout_limited(request: CpisRequest, provider: IdentityProvider | None, limited: throttles.Limited):
+def _logout_limited(request: CpisRequest, provider: "IdentityProvider | None", limited: throttles.Limited):
     """Over a limit (single_sign_on/throttles.py): 429 with Retry-After, which 2.8 allows beside
     its 400 and which tells a provider that retries when to; audited once a minute."""
     if throttles.logout_limited_first(provider):
@@ -262,16 +286,7 @@ def back_channel_logout(request: CpisRequest):
         issuer, audiences = protocol.logout_token_audiences(logout_token)
     except protocol.TokenRefused as refused:
         return _logout_refused(request, None, refused.reason)
-    provider = next(
-        (
-            p
-            for p in IdentityProvider.objects.select_related("organisation")
-            .filter(is_enabled=True, client_id__in=audiences)
-            .order_by("pk")
-            if p.issuer_normalised == issuer
-        ),
-        None,
-    )
+    provider = selectors.provider_for_logout_token(issuer=issuer, audiences=audiences)
     if provider is None:
         return _logout_refused(request, None, "logout_token_unknown_client")
     try:
@@ -300,22 +315,14 @@ def back_channel_logout(request: CpisRequest):
 
 @login_not_required
 def jwks(request: CpisRequest):
-    keys = [
-        p.public_jwk()
-        for p in IdentityProvider.objects.filter(client_auth_method=ClientAuthMethod.PRIVATE_KEY_JWT).exclude(
-            private_key_pem=""
-        )
-    ]
-    return JsonResponse({"keys": keys})
+    return JsonResponse({"keys": selectors.provider_public_keys()})
 
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
 def provider_edit(request: OrganisationRequest, organisation_id: int):
-    organisation = get_object_or_404(Organisation, pk=organisation_id)
-    provider = IdentityProvider.objects.filter(organisation=organisation).first() or IdentityProvider(
-        organisation=organisation
-    )
+    organisation = access_organisation_by_admin(request, organisation_id)
+    provider = selectors.provider_of_organisation(organisation)
     form = IdentityProviderForm(post_data(request), instance=provider)
     if request.method == "POST" and form.is_valid():
         provider = form.save(commit=False)
@@ -343,22 +350,18 @@ def provider_edit(request: OrganisationRequest, organisation_id: int):
     )
 
 
-def _visible_link_requests(request: OrganisationRequest):
-    return services.link_requests_visible_to(
-        user=request.user, organisation=request.organisation, national=Role.NATIONAL_ADMIN in request.roles
-    )
-
-
 @never_cache
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
 def link_requests(request: OrganisationRequest):
-    return render(request, "single_sign_on/link_requests.jinja", {"links": list(_visible_link_requests(request))})
+    return render(
+        request, "single_sign_on/link_requests.jinja", {"links": list(link_requests_visible_to_admin(request))}
+    )
 
 
 @require_POST
 @role_required(Role.ORG_ADMIN, Role.NATIONAL_ADMIN)
 def link_decide(request: OrganisationRequest, link_request_id: int):
-    link: LinkRequest = get_object_or_404(_visible_link_requests(request), pk=link_request_id)
+    link = access_link_request_by_admin(request, link_request_id)
     form = LinkDecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose to confirm or decline.")

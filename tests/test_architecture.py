@@ -63,18 +63,7 @@ def test_every_app_is_in_a_layer():
 
 # Views reach models only through access helpers (`<app>/access.py`) and selectors
 # (`<app>/selectors.py`): a view module that names a model's manager, fetches by id itself or
-# imports a model class is refused (CONTRIBUTING.md "Access"). The modules below predate the
-# rule and are converted on the branches that own them; each entry must still be needed, so the
-# list only shrinks.
-_VIEWS_NOT_YET_CONVERTED = {
-    "accounts/passkey_views.py": "accounts: sign-in and passkeys, changed on their own branch",
-    "accounts/views.py": "accounts: sign-in and passkeys, changed on their own branch",
-    "administration/views/access_review.py": "administration: needs its own access helpers first",
-    "administration/views/organisations.py": "administration: needs its own access helpers first",
-    "administration/views/users.py": "administration: needs its own access helpers first",
-    "fhir/views.py": "fhir: API tokens, changed on their own branch",
-    "single_sign_on/views.py": "single_sign_on: identity providers, changed on their own branch",
-}
+# imports a model class is refused (CONTRIBUTING.md "Access"). No module is excused.
 _FETCHING_SHORTCUTS = {"get_object_or_404", "get_list_or_404"}
 
 
@@ -124,21 +113,8 @@ def model_usage_in_view_module(path: Path) -> list[str]:
 
 
 def test_views_reach_models_only_through_access_helpers_and_selectors():
-    offending = [
-        usage
-        for path in _view_modules()
-        if str(path.relative_to(ROOT)) not in _VIEWS_NOT_YET_CONVERTED
-        for usage in model_usage_in_view_module(path)
-    ]
+    offending = [usage for path in _view_modules() for usage in model_usage_in_view_module(path)]
     assert offending == []
-
-
-def test_every_view_module_still_waiting_for_conversion_needs_it():
-    modules = {str(path.relative_to(ROOT)) for path in _view_modules()}
-    stale = sorted(
-        name for name in _VIEWS_NOT_YET_CONVERTED if name not in modules or not model_usage_in_view_module(ROOT / name)
-    )
-    assert stale == []
 
 
 def test_the_views_lint_finds_a_manager_a_fetch_and_a_model_import(tmp_path, monkeypatch):

@@ -1,23 +1,20 @@
 """The access review: users, roles, last sign-in, 2FA and training, for one organisation."""
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.models import ACCESS_REVIEW_DUE_DAYS, AccessReview, Organisation, Role, User
+from accounts.models import ACCESS_REVIEW_DUE_DAYS, Role
 from accounts.requests import CpisRequest, OrganisationRequest
-from accounts.second_factors import users_with_second_factor
-from administration.access import (
-    access_organisation_by_admin,
-    users_of,
-)
+from administration.access import access_organisation_by_admin
 from administration.forms import AccessReviewForm
+from administration.selectors import access_review_last, review_rows
 from administration.services import access_review_record
 from administration.views.shared import ADMINS, refusal_reason, refusal_record
 from audit.models import AuditAction
@@ -25,32 +22,8 @@ from audit.services import audit_record
 from core.confirmations import confirmation_mark, confirmation_take
 from core.csv_cells import csv_response
 
-
-def review_rows(organisation: Organisation) -> list[dict]:
-    """One row per user of `organisation`, in three queries whatever the number of users."""
-    users = list(users_of(organisation))
-    ids = [u.pk for u in users]
-    # Enrolment as an administrator sees it: a passkey or a provider's assurance counts.
-    enrolled = set(
-        users_with_second_factor(User.objects.filter(pk__in=ids), provider_assurance=True).values_list("pk", flat=True)
-    )
-    expiry = dict(
-        User.objects.filter(pk__in=ids)
-        .annotate(expires=Max("training_records__expires_on"))
-        .values_list("pk", "expires")
-    )
-    today = timezone.localdate()
-    return [
-        {
-            "user": u,
-            "roles": [m.get_role_display() for m in u.roles_here],
-            "last_login": u.last_login,
-            "two_factor": u.pk in enrolled,
-            "training_expires": expiry.get(u.pk),
-            "training_current": bool(expiry.get(u.pk) and expiry[u.pk] >= today),
-        }
-        for u in users
-    ]
+if TYPE_CHECKING:
+    from accounts.models import Organisation
 
 
 def _training_expiring(row: dict) -> bool:
@@ -79,14 +52,14 @@ def rows_shown(request: CpisRequest, rows: list[dict]) -> tuple[list[dict], str]
     return ([r for r in rows if keep(r)] if keep else rows), label
 
 
-def may_record_review(request: CpisRequest, organisation: Organisation) -> bool:
+def may_record_review(request: CpisRequest, organisation: "Organisation") -> bool:
     return Role.ORG_ADMIN in request.roles and organisation == request.organisation
 
 
-def _review_page(request: CpisRequest, organisation: Organisation, *, form=None, status: int = 200):
+def _review_page(request: CpisRequest, organisation: "Organisation", *, form=None, status: int = 200):
     rows, shown = rows_shown(request, review_rows(organisation))
     may_record = may_record_review(request, organisation)
-    last_review = AccessReview.objects.filter(organisation=organisation).first()
+    last_review = access_review_last(organisation)
     return render(
         request,
         "administration/access_review.jinja",

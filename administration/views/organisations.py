@@ -1,25 +1,27 @@
 """National admins: organisations (also by CSV import) and their admins."""
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from accounts.forms import organisations_in_region, post_data, region_choices, region_filter
-from accounts.models import Invitation, Membership, Organisation, Role
+from accounts.forms import post_data, region_choices, region_filter
+from accounts.models import Role
 from accounts.requests import CpisRequest, OrganisationRequest
 from administration import imports
+from administration.access import access_admin_membership_by_national_admin, access_organisation_by_admin
 from administration.forms import (
     AppointAdminForm,
     OrganisationForm,
     OrganisationImportForm,
 )
 from administration.organisation_sections import organisation_sections
+from administration.selectors import admin_invitations_pending, organisation_admin_memberships, organisations_found
 from administration.services import (
     org_admin_appoint,
     organisation_create,
@@ -36,17 +38,16 @@ from administration.views.shared import (
 from audit.models import AuditAction
 from core.csv_cells import csv_response
 
+if TYPE_CHECKING:
+    from accounts.models import Organisation
+
 
 @role_required(Role.NATIONAL_ADMIN)
 def organisations(request: OrganisationRequest):
     query = search_query(request)
     region = region_filter(request)
     active_only = request.GET.get("status") == "active"
-    found = organisations_in_region(Organisation.objects.all(), region)
-    if query:
-        found = found.filter(Q(name__icontains=query) | Q(ods_code__iexact=query))
-    if active_only:
-        found = found.filter(is_active=True)
+    found = organisations_found(query=query, region=region, active_only=active_only)
     return render(
         request,
         "administration/organisations.jinja",
@@ -80,8 +81,9 @@ def organisation_create_view(request: OrganisationRequest):
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
 def organisation_edit(request: OrganisationRequest, organisation_id: int):
-    organisation = get_object_or_404(Organisation, pk=organisation_id)
-    form = OrganisationForm(post_data(request), instance=Organisation.objects.get(pk=organisation.pk))
+    organisation = access_organisation_by_admin(request, organisation_id)
+    # The form changes its instance as it validates; the service compares with the stored one.
+    form = OrganisationForm(post_data(request), instance=access_organisation_by_admin(request, organisation_id))
     if request.method == "POST" and form.is_valid():
         changed = organisation_update(
             organisation=organisation, fields=form.cleaned_data, by=request.user, request=request
@@ -97,20 +99,15 @@ def organisation_edit(request: OrganisationRequest, organisation_id: int):
 
 
 def _organisation_page(
-    request: CpisRequest, organisation: Organisation, *, form=None, error: str = "", status: int = 200
+    request: CpisRequest, organisation: "Organisation", *, form=None, error: str = "", status: int = 200
 ):
     return render(
         request,
         "administration/organisation_detail.jinja",
         {
             "organisation": organisation,
-            "admins": Membership.objects.filter(organisation=organisation, role=Role.ORG_ADMIN)
-            .select_related("user")
-            .order_by("user__full_name"),
-            # Filtered here, not in SQL: JSON containment is PostgreSQL-only and the demo runs on SQLite.
-            "invitations": [
-                i for i in Invitation.objects.pending().filter(organisation=organisation) if Role.ORG_ADMIN in i.roles
-            ],
+            "admins": organisation_admin_memberships(organisation),
+            "invitations": admin_invitations_pending(organisation),
             "form": form or AppointAdminForm(),
             "error": error,
             # Added by apps above this one (administration/organisation_sections.py).
@@ -122,13 +119,13 @@ def _organisation_page(
 
 @role_required(Role.NATIONAL_ADMIN)
 def organisation_detail(request: OrganisationRequest, organisation_id: int):
-    return _organisation_page(request, get_object_or_404(Organisation, pk=organisation_id))
+    return _organisation_page(request, access_organisation_by_admin(request, organisation_id))
 
 
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
 def org_admin_appoint_view(request: OrganisationRequest, organisation_id: int):
-    organisation = get_object_or_404(Organisation, pk=organisation_id)
+    organisation = access_organisation_by_admin(request, organisation_id)
     form = AppointAdminForm(request.POST)
     if form.is_valid():
         try:
@@ -159,8 +156,8 @@ def org_admin_appoint_view(request: OrganisationRequest, organisation_id: int):
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
 def org_admin_remove_view(request: OrganisationRequest, organisation_id: int, user_id: int):
-    organisation = get_object_or_404(Organisation, pk=organisation_id)
-    membership = get_object_or_404(Membership, organisation=organisation, user_id=user_id, role=Role.ORG_ADMIN)
+    organisation = access_organisation_by_admin(request, organisation_id)
+    membership = access_admin_membership_by_national_admin(request, organisation, user_id)
     try:
         role_remove(membership=membership, by=request.user, request=request)
     except ValidationError as error:

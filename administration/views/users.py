@@ -5,19 +5,20 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from accounts.forms import post_data
-from accounts.models import Invitation, Membership, Role
+from accounts.models import Role
 from accounts.passwords import password_reset_by_admin
 from accounts.requests import OrganisationRequest
 from accounts.second_factors import has_second_factor
 from accounts.services import training_record
 from administration.access import (
     access_invitation_by_org_admin,
+    access_membership_by_org_admin,
     access_user_by_org_admin,
 )
 from administration.forms import (
@@ -25,6 +26,7 @@ from administration.forms import (
     RoleGrantForm,
     TrainingForm,
 )
+from administration.selectors import invitations_pending, review_rows
 from administration.services import (
     invitation_cancel,
     invitation_create,
@@ -36,7 +38,7 @@ from administration.services import (
     user_reactivate_at,
     user_works_elsewhere,
 )
-from administration.views.access_review import review_rows, rows_shown
+from administration.views.access_review import rows_shown
 from administration.views.shared import (
     EMAIL_FAILED_TEXT,
     form_status,
@@ -66,7 +68,7 @@ def users(request: OrganisationRequest):
             "query": query,
             "rows": rows,
             "shown": shown,
-            "invitations": Invitation.objects.pending().filter(organisation=request.organisation),
+            "invitations": invitations_pending(request.organisation),
         },
     )
 
@@ -205,7 +207,7 @@ def role_grant_view(request: OrganisationRequest, user_id: int):
 @require_POST
 def role_remove_view(request: OrganisationRequest, user_id: int, role: str):
     subject = access_user_by_org_admin(request, user_id)
-    membership = get_object_or_404(Membership, user=subject, organisation=request.organisation, role=role)
+    membership = access_membership_by_org_admin(request, subject, role)
     try:
         role_remove(membership=membership, by=request.user, request=request)
     except ValidationError as error:

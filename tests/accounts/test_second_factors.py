@@ -19,7 +19,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from accounts.models import Role
 from accounts.passwords import reset_link_token
 from accounts.second_factors import has_second_factor
-from administration.views.access_review import review_rows
+from administration.selectors import review_rows
 from fhir.services import api_token_issue
 from single_sign_on.models import ClientAuthMethod, IdentityProvider, ProviderAssuranceDevice
 from tests.accounts.test_dashboards import _figures

@@ -9,6 +9,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditAction, AuditEvent, AuditOutcome
 from tests.accounts.test_login import current_code, password_step
+from tests.accounts.test_passwords import NEW_PASSWORD
+from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +176,64 @@ def test_the_right_code_straight_after_a_typo_sets_up_the_authenticator(client, 
     assert refused.status_code == 400 and "Check the time on your phone" in refused.content.decode()
     response = client.post(reverse("accounts:login_enrol"), {"code": current_code(device.key)})
     assert response.status_code == 302 and response.url == reverse("accounts:backup_codes")
+
+
+def test_wrong_current_passwords_on_the_change_page_count_towards_the_lockout(client_for, role_user):
+    """A stolen session cannot guess the password at the change page any more than at sign-in."""
+    user = role_user("clinician")
+    client = client_for(user)
+    change = reverse("accounts:password_change")
+    new = {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post(
+            change, {**new, "current_password": "wrong-guess-123", "code": "000000"}, REMOTE_ADDR="203.0.113.9"
+        )
+        assert response.status_code == 400
+    # The guess that reaches the limit is answered with the lockout page, and audited as one.
+    response = client.post(
+        change, {**new, "current_password": "wrong-guess-123", "code": "000000"}, REMOTE_ADDR="203.0.113.9"
+    )
+    assert response.status_code == 429
+    assert "Too many sign-in attempts" in response.content.decode()
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_LOCKED_OUT, user=user).exists()
+    # Now even the right password and code change nothing from that address.
+    response = client.post(
+        change, {**new, "current_password": TEST_PASSWORD, "code": current_code()}, REMOTE_ADDR="203.0.113.9"
+    )
+    assert response.status_code == 429
+    user.refresh_from_db()
+    assert user.check_password(TEST_PASSWORD)
+    # The same lockout as the sign-in's: that address cannot sign in either; the owner elsewhere can.
+    assert password_step(Client(), user, REMOTE_ADDR="203.0.113.9").status_code == 429
+    assert password_step(Client(), user, REMOTE_ADDR="192.0.2.44").status_code == 302
+    # Each wrong guess is still audited as a refused change.
+    refused = AuditEvent.objects.filter(
+        action=AuditAction.PASSWORD_CHANGED, outcome=AuditOutcome.FAILURE, detail__reason="wrong_current_password"
+    )
+    assert refused.count() == settings.AXES_FAILURE_LIMIT - 1
+
+
+def test_the_right_current_password_after_a_typo_still_changes_it(client_for, role_user):
+    user = role_user("clinician")
+    client = client_for(user)
+    change = reverse("accounts:password_change")
+    new = {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+    assert client.post(change, {**new, "current_password": "typo", "code": current_code()}).status_code == 400
+    response = client.post(change, {**new, "current_password": TEST_PASSWORD, "code": current_code()})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+@pytest.mark.parametrize("current", ["x" * 201, "x" * 100_000, "\x00" * 10, ""])
+def test_hostile_current_passwords_are_refused_not_crashed_and_not_counted(client_for, role_user, current):
+    user = role_user("clinician")
+    client = client_for(user)
+    change = reverse("accounts:password_change")
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        response = client.post(
+            change, {"current_password": current, "new_password": "n", "new_password_again": "n", "code": "1"}
+        )
+        # Refused before any password is checked, so not a guess that counts.
+        assert response.status_code == 400
+    assert password_step(Client(), user).status_code == 302

@@ -341,3 +341,90 @@ def test_provider_error_is_a_clear_page_with_a_safe_reason(running_provider, sso
     assert response.status_code == 400
     assert "Start again from the sign-in page" in response.content.decode()
     assert _refusals("provider_error_other").count() == 1
+
+
+def _start(client: Client, provider: IdentityProvider, next_url: str) -> str:
+    response = client.get(reverse("single_sign_on:start", kwargs={"provider_id": provider.pk}), {"next": next_url})
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def test_sign_in_goes_on_to_the_page_it_was_asked_for(running_provider, sso_provider, smartcard_user):
+    client = Client()
+    wanted = reverse("accounts:account") + "?from=test"
+    response = client.get(sign_in_at_provider(running_provider, _start(client, sso_provider, wanted), "smartcard"))
+    assert response.status_code == 302
+    assert response["Location"] == wanted
+    assert _is_signed_in_with_two_factor(client)
+
+
+def test_our_own_second_factor_goes_on_to_the_page_asked_for_too(running_provider, sso_provider, password_only_user):
+    client = Client()
+    wanted = reverse("accounts:account")
+    response = client.get(sign_in_at_provider(running_provider, _start(client, sso_provider, wanted), "password-only"))
+    assert response["Location"] == reverse("accounts:login_verify")
+    response = client.post(reverse("accounts:login_verify"), {"code": current_code()})
+    assert response.status_code == 302
+    assert response["Location"] == wanted
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "https:evil.example",
+        "/\\evil.example/",
+        "http://testserver/account/",  # ours, but not over https when the request is
+        "javascript:alert(1)",
+        "\x00/account/",
+    ],
+)
+def test_an_attackers_next_is_never_followed(running_provider, sso_provider, smartcard_user, next_url):
+    client = Client()
+    authorization = client.get(
+        reverse("single_sign_on:start", kwargs={"provider_id": sso_provider.pk}),
+        {"next": next_url},
+        secure=next_url.startswith("http://testserver"),
+    )["Location"]
+    assert client.session["sso_flow"]["next"] is None
+    response = client.get(sign_in_at_provider(running_provider, authorization, "smartcard"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:home")
+
+
+def test_an_attackers_next_is_not_followed_after_our_second_factor(running_provider, sso_provider, password_only_user):
+    client = Client()
+    back = sign_in_at_provider(running_provider, _start(client, sso_provider, "https://evil.example/"), "password-only")
+    assert client.get(back)["Location"] == reverse("accounts:login_verify")
+    response = client.post(reverse("accounts:login_verify"), {"code": current_code()})
+    assert response["Location"] == reverse("accounts:home")
+
+
+def _href(page: str, path: str) -> str:
+    (found,) = re.findall(r'href="(' + re.escape(path) + r'[^"]*)"', page)
+    return html.unescape(found)
+
+
+def test_next_is_carried_from_the_sign_in_page_through_the_provider_and_back(
+    running_provider, sso_provider, smartcard_user
+):
+    client = Client()
+    wanted = reverse("accounts:account")
+    login = client.get(wanted)
+    assert login.status_code == 302
+    page = client.get(login["Location"]).content.decode()
+    choose = client.get(_href(page, reverse("single_sign_on:choose"))).content.decode()
+    start = _href(choose, reverse("single_sign_on:start", kwargs={"provider_id": sso_provider.pk}))
+    assert parse_qs(urlparse(start).query) == {"next": [wanted]}
+    authorization = client.get(start)["Location"]
+    response = client.get(sign_in_at_provider(running_provider, authorization, "smartcard"))
+    assert response["Location"] == wanted
+
+
+def test_the_choose_page_does_not_pass_on_an_attackers_next(client, sso_provider):
+    page = client.get(reverse("single_sign_on:choose"), {"next": "https://evil.example/"}).content.decode()
+    start = _href(page, reverse("single_sign_on:start", kwargs={"provider_id": sso_provider.pk}))
+    assert "evil" not in start and "next" not in start
+    login = client.get(reverse("accounts:login"), {"next": "https://evil.example/"}).content.decode()
+    assert "evil.example" not in _href(login, reverse("single_sign_on:choose"))
