@@ -4,53 +4,18 @@ its acknowledgements and sends an incomplete rejected-rows file fails exactly th
 
 import pytest
 
-from demo.mesh.sandbox import PASSWORD, Sandbox
 from mesh.models import MeshMailbox
 from mesh.services import mesh_poll
-from notifications.models import Channel, Delivery
-from notifications.services import delivery_attempt
 from suppliers.la_conformance import la_conformance_run_open, la_run_track
 from suppliers.la_judge import la_run_report
 from suppliers.la_scenarios import LA_SCENARIOS
-from suppliers.models import AccreditationState, RunState, SupplierSystem, SystemKind
+from suppliers.models import AccreditationState, RunState
 from suppliers.services import la_conformance_confirm, la_system_accredit
 from tests.suppliers import mesh_la
-from tests.suppliers.mesh_la import SERVICE, SUPPLIER, LaSystem
+from tests.suppliers.conftest import deliver_notifications
+from tests.suppliers.mesh_la import SUPPLIER, LaSystem
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def la_sandbox(tmp_path_factory):
-    sandbox = Sandbox(directory=tmp_path_factory.mktemp("la-conformance-mesh"), mailboxes=mesh_la.MAILBOXES)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def la_mesh(la_sandbox, settings):
-    settings.MESH_URL = la_sandbox.url
-    settings.MESH_MAILBOX_ID = SERVICE
-    settings.MESH_PASSWORD = PASSWORD
-    settings.MESH_SHARED_KEY = la_sandbox.shared_key
-    settings.MESH_TIMEOUT = 5.0
-    mesh_la.drain(la_sandbox)
-    return la_sandbox
-
-
-@pytest.fixture
-def la_system(db):
-    return SupplierSystem.objects.create(
-        supplier="Borough Systems", product="CaseBook", version="9.1", kind=SystemKind.LA_CASE_MANAGEMENT,
-        offers_mesh=True,
-    )  # fmt: skip
-
-
-def _deliver_notifications(run) -> None:
-    # What the Celery worker does on commit; the test's transaction never commits.
-    for delivery in Delivery.objects.filter(notification__local_authority=run.local_authority, channel=Channel.MESH):
-        delivery_attempt(delivery_id=delivery.pk)
 
 
 def _confirm_all(run) -> None:
@@ -68,7 +33,7 @@ def test_a_system_that_does_everything_right_passes_and_is_accredited(la_mesh, l
     admin = role_user("national_admin")
     run = la_conformance_run_open(system=la_system, mailbox_id=SUPPLIER.lower(), by=admin).run
     assert run.mailbox_id == SUPPLIER and run.local_authority.is_synthetic and run.care_setting.is_synthetic
-    _deliver_notifications(run)
+    deliver_notifications(run)
     system = LaSystem(la_mesh)
     system.send(mesh_la.good_file(run.numbers), "GOOD-1")
     system.send(mesh_la.rejected_file(run.numbers), "REJECT-1")
@@ -100,7 +65,7 @@ def test_a_system_that_does_everything_right_passes_and_is_accredited(la_mesh, l
 
 def test_a_system_that_never_acknowledges_its_acknowledgements_fails_those(la_mesh, la_system, role_user):
     run = la_conformance_run_open(system=la_system, mailbox_id=SUPPLIER, by=role_user("national_admin")).run
-    _deliver_notifications(run)
+    deliver_notifications(run)
     # It fetches everything but acknowledges only the notification, and its rejected-rows file
     # has no row with a future date; it never sends an unreadable file.
     system = LaSystem(la_mesh, acknowledge={"CPIS_NOTIFICATION"})
