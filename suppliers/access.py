@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import Organisation
 from core.tokens import token_hash
-from suppliers.models import ConformanceRun, SupplierSystem
+from suppliers.models import ConformanceRun, LaConformanceRun, SupplierSystem
 
 
 def access_system(system_id: int) -> SupplierSystem:
@@ -27,3 +27,16 @@ def access_run_by_key(key: str) -> ConformanceRun:
 
 def access_organisation(organisation_id: int) -> Organisation:
     return get_object_or_404(Organisation, pk=organisation_id, is_synthetic=False)
+
+
+def access_la_run(run_id: int) -> LaConformanceRun:
+    return get_object_or_404(
+        LaConformanceRun.objects.select_related("system", "local_authority", "care_setting"), pk=run_id
+    )
+
+
+def access_la_run_by_key(key: str) -> LaConformanceRun:
+    """The LA run a supplier's link names; any other key is a 404, whatever it is."""
+    if not isinstance(key, str) or not 20 <= len(key) <= 64:
+        raise Http404
+    return get_object_or_404(LaConformanceRun.objects.select_related("system"), access_key_hash=token_hash(key))

@@ -1,5 +1,7 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
+from suppliers.la_conformance import la_run_mailbox_clean
 from suppliers.models import SupplierSystem, SystemKind
 from suppliers.scenarios import SCENARIOS
 
@@ -44,9 +46,11 @@ class ConfirmationForm(forms.Form):
 
     tester = forms.CharField(max_length=200, label="Your name", error_messages={"required": "Enter your name"})
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, scenarios=SCENARIOS, **kwargs):
         super().__init__(*args, **kwargs)
-        for scenario in SCENARIOS:
+        # The FHIR script's or the LA script's (suppliers/la_scenarios.py): both have key, title, confirm.
+        self.scenarios = scenarios
+        for scenario in scenarios:
             if scenario.confirm:
                 self.fields[f"answer_{scenario.key}"] = forms.ChoiceField(
                     choices=ANSWERS, required=False, widget=forms.RadioSelect, label=scenario.confirm
@@ -58,7 +62,7 @@ class ConfirmationForm(forms.Form):
     def scenario_fields(self):
         return [
             (scenario, self[f"answer_{scenario.key}"], self[f"note_{scenario.key}"])
-            for scenario in SCENARIOS
+            for scenario in self.scenarios
             if scenario.confirm
         ]
 
@@ -68,6 +72,21 @@ class ConfirmationForm(forms.Form):
                 "answer": self.cleaned_data[f"answer_{scenario.key}"],
                 "note": self.cleaned_data[f"note_{scenario.key}"],
             }
-            for scenario in SCENARIOS
+            for scenario in self.scenarios
             if scenario.confirm and self.cleaned_data.get(f"answer_{scenario.key}")
         }
+
+
+class LaRunOpenForm(forms.Form):
+    mailbox_id = forms.CharField(
+        max_length=20,
+        label="The supplier's MESH mailbox id for the run",
+        help_text="Their test mailbox: its files reach only the run's synthetic local authority.",
+        error_messages={"required": "Enter the supplier's MESH mailbox id"},
+    )
+
+    def clean_mailbox_id(self) -> str:
+        try:
+            return la_run_mailbox_clean(self.cleaned_data["mailbox_id"])
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages[0]) from error

@@ -157,3 +157,41 @@ class ConformanceRequest(models.Model):
     def query_text(self) -> str:
         """The query string as a person reads it: `|` and `:` rather than %7C and %3A."""
         return unquote_plus(self.query)
+
+
+class LaConformanceRun(models.Model):
+    """A supplier's conformance self-test of an LA case-management system over MESH: its own
+    synthetic local authority, whose MESH mailbox is the supplier's test mailbox for the run,
+    and a synthetic care setting whose check sends that LA a notification
+    (suppliers/la_conformance.py, judged in suppliers/la_judge.py)."""
+
+    system = models.ForeignKey(SupplierSystem, on_delete=models.PROTECT, related_name="la_runs")
+    version = models.CharField(max_length=50)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.OPEN)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    local_authority = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    care_setting = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    # Kept after the run, when the mailbox no longer maps to the run's LA: the evidence names it.
+    mailbox_id = models.CharField(max_length=20)
+    access_key_hash = models.CharField(max_length=64, unique=True)
+    # {"good": [...], "rejected": [...], "notification": "..."}: the NHS numbers the script names.
+    numbers = models.JSONField(default=dict)
+    # {MESH message id: tracking status} of what we sent the mailbox, as MESH last told us.
+    tracked = models.JSONField(default=dict, blank=True)
+    tracked_at = models.DateTimeField(null=True, blank=True)
+    confirmations = models.JSONField(default=dict, blank=True)
+    confirmed_by_name = models.CharField(max_length=200, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    accredited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"LA conformance run {self.pk} of {self.system}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == RunState.OPEN

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Organisation
 from reports.progress import go_live_states
-from suppliers.models import AccreditationState, ConformanceRun, SupplierSystem, SystemUse
+from suppliers.models import AccreditationState, ConformanceRun, LaConformanceRun, SupplierSystem, SystemUse
 
 
 def systems_all() -> QuerySet[SupplierSystem]:
@@ -32,6 +32,10 @@ def systems_accredited() -> list[dict]:
 
 def system_runs(system: SupplierSystem) -> QuerySet[ConformanceRun]:
     return system.runs.all()
+
+
+def system_la_runs(system: SupplierSystem) -> QuerySet[LaConformanceRun]:
+    return system.la_runs.all()
 
 
 def system_organisations(system: SupplierSystem) -> QuerySet[Organisation]:

@@ -11,8 +11,11 @@ from accounts.models import Organisation, User
 from audit.models import AuditAction
 from audit.services import audit_record
 from fhir.services import api_token_revoke
+from mesh.services import mesh_mailbox_set
 from suppliers.judge import run_report
-from suppliers.models import AccreditationState, ConformanceRun, RunState, SupplierSystem, SystemUse
+from suppliers.la_judge import la_run_report
+from suppliers.la_scenarios import LA_BY_KEY
+from suppliers.models import AccreditationState, ConformanceRun, LaConformanceRun, RunState, SupplierSystem, SystemUse
 from suppliers.scenarios import BY_KEY
 
 SYSTEM_FIELDS = ("supplier", "product", "version", "kind", "offers_fhir", "offers_mesh", "offers_upload")
@@ -141,4 +144,69 @@ def system_accredit(*, run: ConformanceRun, by: User, request: HttpRequest | Non
         action=AuditAction.SUPPLIER_SYSTEM_ACCREDITED,
         request=request,
         detail={"system_id": system.pk, "run_id": run.pk, "version": run.version},
+    )
+
+
+@transaction.atomic
+def la_conformance_confirm(
+    *, run: LaConformanceRun, answers: dict[str, dict[str, str]], tester: str, request: HttpRequest | None = None
+) -> None:
+    """The supplier's tester of an LA system says, per scenario, what the system showed."""
+    if not run.is_open:
+        raise ValidationError("This run has finished")
+    if set(answers) - set(LA_BY_KEY):
+        raise ValidationError("Unknown scenarios")
+    run.confirmations = {**run.confirmations, **answers}
+    run.confirmed_by_name = tester
+    run.confirmed_at = timezone.now()
+    run.save(update_fields=["confirmations", "confirmed_by_name", "confirmed_at"])
+    audit_record(
+        action=AuditAction.CONFORMANCE_CONFIRMED,
+        request=request,
+        user=None,
+        organisation=None,
+        detail={"la_run_id": run.pk, "scenarios": sorted(answers)},
+    )
+
+
+def _la_run_finish(run: LaConformanceRun, request: HttpRequest | None) -> None:
+    run.state = RunState.FINISHED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "finished_at", "accredited_at"])
+    # The mailbox maps to the run's LA no longer: a later file from it is refused as from no
+    # LA, and the supplier's mailbox is free for its next run.
+    mesh_mailbox_set(local_authority=run.local_authority, mailbox_id="", request=request)
+
+
+@transaction.atomic
+def la_conformance_run_finish(*, run: LaConformanceRun, request: HttpRequest | None = None) -> None:
+    if not run.is_open:
+        return
+    _la_run_finish(run, request)
+    audit_record(action=AuditAction.CONFORMANCE_RUN_FINISHED, request=request, detail={"la_run_id": run.pk})
+
+
+@transaction.atomic
+def la_system_accredit(*, run: LaConformanceRun, by: User, request: HttpRequest | None = None) -> None:
+    """Accredits the version an LA run tested, from its passing report; the run ends."""
+    run = LaConformanceRun.objects.select_for_update().select_related("system", "local_authority").get(pk=run.pk)
+    if not la_run_report(run).passed:
+        raise ValidationError("Only a run whose every scenario passed can accredit its version")
+    system = run.system
+    if system.version != run.version:
+        raise ValidationError(f"The run tested version {run.version}; the register now says {system.version}")
+    system.state = AccreditationState.ACCREDITED
+    system.accredited_on = timezone.localdate()
+    system.accredited_version = run.version
+    system.withdrawn_reason = ""
+    system.save(update_fields=["state", "accredited_on", "accredited_version", "withdrawn_reason"])
+    run.accredited_at = timezone.now()
+    if run.is_open:
+        _la_run_finish(run, request)
+    else:
+        run.save(update_fields=["accredited_at"])
+    audit_record(
+        action=AuditAction.SUPPLIER_SYSTEM_ACCREDITED,
+        request=request,
+        detail={"system_id": system.pk, "la_run_id": run.pk, "version": run.version},
     )

@@ -16,10 +16,16 @@ urlpatterns = [
     path("admin/conformance-runs/<int:run_id>/print/", views.run_print, name="run_print"),
     path("admin/conformance-runs/<int:run_id>/accredit/", views.run_accredit, name="run_accredit"),
     path("admin/conformance-runs/<int:run_id>/finish/", views.run_finish, name="run_finish"),
+    path("admin/supplier-systems/<int:system_id>/la-runs/", views.la_run_open, name="la_run_open"),
+    path("admin/la-conformance-runs/<int:run_id>/", views.la_run_report_view, name="la_run_report"),
+    path("admin/la-conformance-runs/<int:run_id>/print/", views.la_run_print, name="la_run_print"),
+    path("admin/la-conformance-runs/<int:run_id>/accredit/", views.la_run_accredit, name="la_run_accredit"),
+    path("admin/la-conformance-runs/<int:run_id>/finish/", views.la_run_finish, name="la_run_finish"),
     path(
         "admin/organisations/<int:organisation_id>/supplier-systems/",
         views.organisation_systems,
         name="organisation_systems",
     ),
+    path("conformance/la/<str:key>/", views.supplier_la_run, name="supplier_la_run"),
     path("conformance/<str:key>/", views.supplier_run, name="supplier_run"),
 ]

@@ -1,6 +1,7 @@
 """The register of supplier systems (national admins), its public list, and conformance runs:
 opened and accredited by national admins, run by the supplier through the run's own link."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
@@ -14,11 +15,16 @@ from accounts.models import Role
 from accounts.requests import CpisRequest, OrganisationRequest
 from suppliers import access, selectors, services
 from suppliers.conformance import conformance_run_open
-from suppliers.forms import ConfirmationForm, SystemForm, SystemUseForm, WithdrawForm
+from suppliers.forms import ConfirmationForm, LaRunOpenForm, SystemForm, SystemUseForm, WithdrawForm
 from suppliers.judge import RULES, run_report
+from suppliers.la_conformance import la_conformance_run_open, la_run_track
+from suppliers.la_judge import la_run_report
+from suppliers.la_scenarios import LA_SCENARIOS
+from suppliers.models import SystemKind
 from suppliers.scenarios import SCENARIOS
 
 _NEW_RUN = "suppliers_new_run"
+_NEW_LA_RUN = "suppliers_new_la_run"
 
 
 def _status(form) -> int:
@@ -60,7 +66,7 @@ def system_edit(request: OrganisationRequest, system_id: int):
     return render(request, "suppliers/system_form.jinja", {"form": form, "system": system}, status=_status(form))
 
 
-def _system_page(request: OrganisationRequest, system, *, withdraw_form=None, status: int = 200):
+def _system_page(request: OrganisationRequest, system, *, withdraw_form=None, la_run_form=None, status: int = 200):
     return render(
         request,
         "suppliers/system_detail.jinja",
@@ -69,6 +75,8 @@ def _system_page(request: OrganisationRequest, system, *, withdraw_form=None, st
             "runs": selectors.system_runs(system),
             "organisations": selectors.system_organisations(system),
             "withdraw_form": withdraw_form or WithdrawForm(),
+            "la_runs": selectors.system_la_runs(system),
+            "la_run_form": la_run_form or LaRunOpenForm(),
         },
         status=status,
     )
@@ -180,5 +188,91 @@ def supplier_run(request: CpisRequest, key: str):
         request,
         "suppliers/supplier_run.jinja",
         {**_report_context(run), "form": form, "key": key, "base_url": request.build_absolute_uri("/fhir/R4")},
+        status=_status(form),
+    )
+
+
+# LA case-management systems' runs, over MESH (suppliers/la_conformance.py, ADR-026).
+
+
+@role_required(Role.NATIONAL_ADMIN)
+@require_POST
+def la_run_open(request: OrganisationRequest, system_id: int):
+    system = access.access_system(system_id)
+    if system.kind != SystemKind.LA_CASE_MANAGEMENT or not system.offers_mesh:
+        messages.error(request, "Only an LA case-management system with MESH can run the LA conformance self-test.")
+        return redirect("suppliers:system_detail", system_id=system.pk)
+    form = LaRunOpenForm(request.POST)
+    if not form.is_valid():
+        return _system_page(request, system, la_run_form=form, status=400)
+    opened = la_conformance_run_open(
+        system=system, mailbox_id=form.cleaned_data["mailbox_id"], by=request.user, request=request
+    )
+    request.session[_NEW_LA_RUN] = {
+        "id": opened.run.pk,
+        "link": request.build_absolute_uri(f"/conformance/la/{opened.access_key}/"),
+    }
+    return redirect("suppliers:la_run_report", run_id=opened.run.pk)
+
+
+def _la_report_context(run) -> dict:
+    # MESH is asked how what we sent stands; if it cannot answer, the report shows what it last knew.
+    return {"run": run, "tracking_error": la_run_track(run), "report": la_run_report(run), "scenarios": LA_SCENARIOS}
+
+
+@never_cache
+@role_required(Role.NATIONAL_ADMIN)
+def la_run_report_view(request: OrganisationRequest, run_id: int):
+    run = access.access_la_run(run_id)
+    secrets = request.session.pop(_NEW_LA_RUN, None)
+    new_run = secrets if secrets and secrets.get("id") == run.pk else None
+    return render(request, "suppliers/la_run_report.jinja", {**_la_report_context(run), "new_run": new_run})
+
+
+@never_cache
+@role_required(Role.NATIONAL_ADMIN)
+def la_run_print(request: OrganisationRequest, run_id: int):
+    return render(request, "suppliers/la_run_print.jinja", _la_report_context(access.access_la_run(run_id)))
+
+
+@role_required(Role.NATIONAL_ADMIN)
+@require_POST
+def la_run_accredit(request: OrganisationRequest, run_id: int):
+    run = access.access_la_run(run_id)
+    try:
+        services.la_system_accredit(run=run, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+        return redirect("suppliers:la_run_report", run_id=run.pk)
+    messages.success(request, f"{run.system.supplier} {run.system.product} {run.version} is accredited.")
+    return redirect("suppliers:system_detail", system_id=run.system_id)
+
+
+@role_required(Role.NATIONAL_ADMIN)
+@require_POST
+def la_run_finish(request: OrganisationRequest, run_id: int):
+    run = access.access_la_run(run_id)
+    services.la_conformance_run_finish(run=run, request=request)
+    messages.success(request, "The run has finished: its mailbox no longer reaches the run's local authority.")
+    return redirect("suppliers:la_run_report", run_id=run.pk)
+
+
+@login_not_required
+@never_cache
+def supplier_la_run(request: CpisRequest, key: str):
+    """The LA system supplier's page: the script, and the tester's confirmations (no sign-in:
+    the link is the key, and it names only synthetic children)."""
+    run = access.access_la_run_by_key(key)
+    form = ConfirmationForm(post_data(request), scenarios=LA_SCENARIOS)
+    if request.method == "POST" and run.is_open and form.is_valid():
+        services.la_conformance_confirm(
+            run=run, answers=form.answers(), tester=form.cleaned_data["tester"], request=request
+        )
+        messages.success(request, "Your confirmations have been saved.")
+        return redirect("suppliers:supplier_la_run", key=key)
+    return render(
+        request,
+        "suppliers/supplier_la_run.jinja",
+        {**_la_report_context(run), "form": form, "key": key, "service_mailbox": settings.MESH_MAILBOX_ID},
         status=_status(form),
     )
