@@ -4,6 +4,7 @@ opened and accredited by national admins, run by the supplier through the run's 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -215,9 +216,16 @@ def la_run_open(request: OrganisationRequest, system_id: int):
     return redirect("suppliers:la_run_report", run_id=opened.run.pk)
 
 
+# The supplier's page needs no sign-in, so loading it again and again must not become a stream
+# of calls to MESH: each run asks at most once in this many seconds.
+LA_TRACK_EVERY_SECONDS = 5
+
+
 def _la_report_context(run) -> dict:
     # MESH is asked how what we sent stands; if it cannot answer, the report shows what it last knew.
-    return {"run": run, "tracking_error": la_run_track(run), "report": la_run_report(run), "scenarios": LA_SCENARIOS}
+    asks = cache.add(f"suppliers:la-run-track:{run.pk}", 1, timeout=LA_TRACK_EVERY_SECONDS)
+    error = la_run_track(run) if asks else ""
+    return {"run": run, "tracking_error": error, "report": la_run_report(run), "scenarios": LA_SCENARIOS}
 
 
 @never_cache

@@ -121,3 +121,18 @@ def test_the_report_says_so_when_mesh_cannot_be_asked(admin, opened, settings):
     settings.MESH_URL = ""
     response = admin.get(f"/admin/la-conformance-runs/{opened.run.pk}/")
     assert response.status_code == 200 and b'data-testid="tracking-error"' in response.content
+
+
+def test_loading_the_report_again_and_again_asks_mesh_once_in_a_while(admin, opened, settings):
+    from mesh.models import MeshNotificationSent
+    from notifications.models import Channel, Delivery, Notification
+
+    notification = Notification.objects.get(local_authority=opened.run.local_authority)
+    delivery = Delivery.objects.create(notification=notification, channel=Channel.MESH)
+    MeshNotificationSent.objects.create(
+        delivery_id=delivery.pk, local_authority=opened.run.local_authority, message_id="M1"
+    )
+    settings.MESH_URL = ""  # each ask fails, and says so on the page
+    pages = [admin.get(f"/admin/la-conformance-runs/{opened.run.pk}/") for _ in range(5)]
+    asked = [b'data-testid="tracking-error"' in page.content for page in pages]
+    assert asked == [True, False, False, False, False]
