@@ -40,6 +40,7 @@ _GROUPS = [
     ("Organisations", ("organisation",)),
     ("API", ("api_", "fhir_")),
     ("Privacy officers' alerts", ("privacy_",)),
+    ("Supplier systems and conformance runs", ("supplier_", "conformance_")),
     ("Refusals", ("access_refused", "gate_refused")),
     ("Audit log, access reviews and the Django admin", ("audit", "access_review", "django_admin")),
 ]
