@@ -17,8 +17,13 @@ pytestmark = pytest.mark.django_db
 DAY = date(2026, 3, 1)
 
 
-def _by_orm(nhs_number: str, today: date) -> list[Plan]:
-    return list(Plan.objects.visible(today=today).of_subject(nhs_number).select_related("organisation"))
+def _by_orm(nhs_number: str, today: date, synthetic: bool = False) -> list[Plan]:
+    return list(
+        Plan.objects.visible(today=today)
+        .seen_synthetic(synthetic)
+        .of_subject(nhs_number)
+        .select_related("organisation")
+    )
 
 
 @pytest.fixture
@@ -59,28 +64,31 @@ def test_the_checks_compiled_plan_query_is_the_visibility_rule(plans_at_every_bo
     today = DAY + timedelta(days=shift)
     for plan in plans_at_every_boundary:
         expected = _by_orm(plan.nhs_number, today)
-        compiled = check._visible_plans(today=today, nhs_number=plan.nhs_number)
+        compiled = check._visible_plans(today=today, synthetic=False, nhs_number=plan.nhs_number)
         assert [p.pk for p in compiled] == [p.pk for p in expected]
         assert [(p.organisation.name, p.ucpp_last_date) for p in compiled] == [
             (p.organisation.name, p.ucpp_last_date) for p in expected
         ]
     # Both a visible and a hidden case, so the comparison above compared something.
-    shown = [bool(check._visible_plans(today=today, nhs_number=p.nhs_number)) for p in plans_at_every_boundary]
+    shown = [
+        bool(check._visible_plans(today=today, synthetic=False, nhs_number=p.nhs_number))
+        for p in plans_at_every_boundary
+    ]
     assert any(shown) and not all(shown)
 
 
 def test_compiled_plans_come_with_their_local_authority_in_one_query(django_assert_num_queries):
     plan = PlanFactory()
-    check._visible_plans(today=DAY, nhs_number=plan.nhs_number)  # compiled for DAY
+    check._visible_plans(today=DAY, synthetic=False, nhs_number=plan.nhs_number)  # compiled for DAY
     with django_assert_num_queries(1):
-        (found,) = check._visible_plans(today=DAY, nhs_number=plan.nhs_number)
+        (found,) = check._visible_plans(today=DAY, synthetic=False, nhs_number=plan.nhs_number)
         assert found.organisation.name == plan.organisation.name
 
 
 def test_a_new_day_compiles_the_rule_again():
     plan = PlanFactory(plan_type="CPP", start_date=date(2024, 1, 1), end_date=DAY)
-    assert check._visible_plans(today=DAY + timedelta(days=365), nhs_number=plan.nhs_number)
-    assert not check._visible_plans(today=DAY + timedelta(days=366), nhs_number=plan.nhs_number)
+    assert check._visible_plans(today=DAY + timedelta(days=365), synthetic=False, nhs_number=plan.nhs_number)
+    assert not check._visible_plans(today=DAY + timedelta(days=366), synthetic=False, nhs_number=plan.nhs_number)
 
 
 def test_the_form_visit_sorts_first_in_the_compiled_history():
