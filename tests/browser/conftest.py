@@ -5,6 +5,7 @@ checked with `assert_accessible(page)` (axe-core, bundled with axe-playwright-py
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -45,6 +46,19 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+# Any address but the test's own servers on loopback.
+_OUTSIDE = re.compile(r"^https?://(?!(127\.0\.0\.\d+|localhost)[:/])")
+
+
+@pytest.fixture
+def context(context):
+    """This machine, like CI's, has no outside network: a request for another host (the NHS
+    fonts, on as in production) fails at once rather than holding every page's load event for a
+    connection timeout (5 s a page). tests/browser/test_font_host.py routes such requests itself."""
+    context.route(_OUTSIDE, lambda route: route.abort())
+    return context
 
 
 @pytest.fixture
