@@ -94,6 +94,9 @@ def signed_in_page(page, live_server, csp_violations):
 
 
 def assert_accessible(page) -> None:
+    # After a click that navigates, a journey's expectation (a title, say) can hold while the
+    # new document is still being parsed: axe would judge half a page.
+    page.wait_for_load_state("load")
     results = Axe().run(page, options=AXE_OPTIONS)
     violations = results.response["violations"]
     assert not violations, f"axe violations on {page.url}:\n{results.generate_report()}"

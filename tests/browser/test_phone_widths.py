@@ -56,6 +56,10 @@ def demo_world(settings):
         national=orgs["X26"],
     )
     world.users = {persona: User.objects.get(email=email) for persona, email in PERSONA_EMAILS.items()}
+    # Not walked (their pages are in tests/browser/test_privacy.py), but the subjects of the
+    # alerts other personas' pages show.
+    world.users["privacy_officer"] = User.objects.get(email="privacy.officer@demo.example")
+    world.users["la_privacy_officer"] = User.objects.get(email="la.privacy.officer@demo.example")
     return world
 
 
