@@ -121,20 +121,26 @@ def conformance_run_finish(*, run: ConformanceRun, request: HttpRequest | None =
     audit_record(action=AuditAction.CONFORMANCE_RUN_FINISHED, request=request, detail={"run_id": run.pk})
 
 
+def _version_accredit(system: SupplierSystem, version: str) -> SupplierSystem:
+    """The register's side of accrediting, for either kind of run: only the version still in
+    the register, and any earlier withdrawal forgotten."""
+    if system.version != version:
+        raise ValidationError(f"The run tested version {version}; the register now says {system.version}")
+    system.state = AccreditationState.ACCREDITED
+    system.accredited_on = timezone.localdate()
+    system.accredited_version = version
+    system.withdrawn_reason = ""
+    system.save(update_fields=["state", "accredited_on", "accredited_version", "withdrawn_reason"])
+    return system
+
+
 @transaction.atomic
 def system_accredit(*, run: ConformanceRun, by: User, request: HttpRequest | None = None) -> None:
     """Accredits the version a run tested, from its passing report; the run ends."""
     run = ConformanceRun.objects.select_for_update().select_related("system").get(pk=run.pk)
     if not run_report(run).passed:
         raise ValidationError("Only a run whose every scenario passed can accredit its version")
-    system = run.system
-    if system.version != run.version:
-        raise ValidationError(f"The run tested version {run.version}; the register now says {system.version}")
-    system.state = AccreditationState.ACCREDITED
-    system.accredited_on = timezone.localdate()
-    system.accredited_version = run.version
-    system.withdrawn_reason = ""
-    system.save(update_fields=["state", "accredited_on", "accredited_version", "withdrawn_reason"])
+    system = _version_accredit(run.system, run.version)
     run.accredited_at = timezone.now()
     if run.is_open:
         _run_finish(run, request)
@@ -192,14 +198,7 @@ def la_system_accredit(*, run: LaConformanceRun, by: User, request: HttpRequest 
     run = LaConformanceRun.objects.select_for_update().select_related("system", "local_authority").get(pk=run.pk)
     if not la_run_report(run).passed:
         raise ValidationError("Only a run whose every scenario passed can accredit its version")
-    system = run.system
-    if system.version != run.version:
-        raise ValidationError(f"The run tested version {run.version}; the register now says {system.version}")
-    system.state = AccreditationState.ACCREDITED
-    system.accredited_on = timezone.localdate()
-    system.accredited_version = run.version
-    system.withdrawn_reason = ""
-    system.save(update_fields=["state", "accredited_on", "accredited_version", "withdrawn_reason"])
+    system = _version_accredit(run.system, run.version)
     run.accredited_at = timezone.now()
     if run.is_open:
         _la_run_finish(run, request)
