@@ -88,26 +88,19 @@ class RunState(models.TextChoices):
     FINISHED = "finished", "Finished"
 
 
-class ConformanceRun(models.Model):
-    """A supplier's FHIR conformance self-test of one system version, with its own synthetic
-    care setting, users and tokens (suppliers/conformance.py)."""
+class RunBase(models.Model):
+    """What a FHIR run and an LA run have in common: who opened it, its state, the supplier's
+    access key (only its hash kept), its synthetic numbers and the tester's confirmations."""
 
-    system = models.ForeignKey(SupplierSystem, on_delete=models.PROTECT, related_name="runs")
     version = models.CharField(max_length=50)
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.OPEN)
     finished_at = models.DateTimeField(null=True, blank=True)
     care_setting = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
-    clinician_token = models.ForeignKey("fhir.ApiToken", on_delete=models.PROTECT, related_name="+")
-    lead_token = models.ForeignKey("fhir.ApiToken", on_delete=models.PROTECT, related_name="+")
     # The supplier's link to the script and the confirmation form: only its hash is kept.
     access_key_hash = models.CharField(max_length=64, unique=True)
-    # {scenario key: NHS number} of this run's synthetic children.
     numbers = models.JSONField(default=dict)
-    retry_after_seconds = models.PositiveIntegerField(default=30)
-    # The one 503 the run answers (the outage scenario), once.
-    injected_at = models.DateTimeField(null=True, blank=True)
     # {scenario key: {"answer": "yes" | "no", "note": str}} from the supplier's tester.
     confirmations = models.JSONField(default=dict, blank=True)
     confirmed_by_name = models.CharField(max_length=200, blank=True)
@@ -115,14 +108,28 @@ class ConformanceRun(models.Model):
     accredited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-opened_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"Conformance run {self.pk} of {self.system}"
 
     @property
     def is_open(self) -> bool:
         return self.state == RunState.OPEN
+
+
+class ConformanceRun(RunBase):
+    """A supplier's FHIR conformance self-test of one system version, with its own synthetic
+    care setting, users and tokens (suppliers/conformance.py). `numbers` is {scenario key: NHS
+    number} of this run's synthetic children."""
+
+    system = models.ForeignKey(SupplierSystem, on_delete=models.PROTECT, related_name="runs")
+    clinician_token = models.ForeignKey("fhir.ApiToken", on_delete=models.PROTECT, related_name="+")
+    lead_token = models.ForeignKey("fhir.ApiToken", on_delete=models.PROTECT, related_name="+")
+    retry_after_seconds = models.PositiveIntegerField(default=30)
+    # The one 503 the run answers (the outage scenario), once.
+    injected_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Conformance run {self.pk} of {self.system}"
 
 
 class ConformanceRequest(models.Model):
@@ -159,39 +166,20 @@ class ConformanceRequest(models.Model):
         return unquote_plus(self.query)
 
 
-class LaConformanceRun(models.Model):
+class LaConformanceRun(RunBase):
     """A supplier's conformance self-test of an LA case-management system over MESH: its own
     synthetic local authority, whose MESH mailbox is the supplier's test mailbox for the run,
     and a synthetic care setting whose check sends that LA a notification
-    (suppliers/la_conformance.py, judged in suppliers/la_judge.py)."""
+    (suppliers/la_conformance.py, judged in suppliers/la_judge.py). `numbers` is {"good": [...],
+    "rejected": [...], "notification": "..."}: the NHS numbers the script names."""
 
     system = models.ForeignKey(SupplierSystem, on_delete=models.PROTECT, related_name="la_runs")
-    version = models.CharField(max_length=50)
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    opened_at = models.DateTimeField(default=timezone.now)
-    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.OPEN)
-    finished_at = models.DateTimeField(null=True, blank=True)
     local_authority = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
-    care_setting = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
     # Kept after the run, when the mailbox no longer maps to the run's LA: the evidence names it.
     mailbox_id = models.CharField(max_length=20)
-    access_key_hash = models.CharField(max_length=64, unique=True)
-    # {"good": [...], "rejected": [...], "notification": "..."}: the NHS numbers the script names.
-    numbers = models.JSONField(default=dict)
     # {MESH message id: tracking status} of what we sent the mailbox, as MESH last told us.
     tracked = models.JSONField(default=dict, blank=True)
     tracked_at = models.DateTimeField(null=True, blank=True)
-    confirmations = models.JSONField(default=dict, blank=True)
-    confirmed_by_name = models.CharField(max_length=200, blank=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    accredited_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-opened_at", "-id"]
 
     def __str__(self) -> str:
         return f"LA conformance run {self.pk} of {self.system}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == RunState.OPEN

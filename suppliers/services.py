@@ -1,5 +1,7 @@
 """The register of supplier systems and its conformance runs: every change audited."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -81,15 +83,49 @@ def system_uses_set(
     return True
 
 
+@dataclass(frozen=True)
+class _RunKind:
+    """What differs between a FHIR run and an LA run for the services below."""
+
+    audit_key: str
+    scenario_keys: frozenset[str]
+    report: Callable[[Any], Any]
+    related: tuple[str, ...]
+    # What finishing a run stops, beyond its state.
+    end: Callable[[Any, HttpRequest | None], None]
+
+
+def _tokens_revoke(run: ConformanceRun, request: HttpRequest | None) -> None:
+    # Its tokens stop at once: nothing more is recorded or judged.
+    for token in (run.clinician_token, run.lead_token):
+        api_token_revoke(token=token, request=request)
+
+
+def _mailbox_release(run: LaConformanceRun, request: HttpRequest | None) -> None:
+    # The mailbox maps to the run's LA no longer: a later file from it is refused as from no
+    # LA, and the supplier's mailbox is free for its next run.
+    mesh_mailbox_set(local_authority=run.local_authority, mailbox_id="", request=request)
+
+
+_KINDS: dict[type, _RunKind] = {
+    ConformanceRun: _RunKind("run_id", frozenset(BY_KEY), run_report, ("system",), _tokens_revoke),
+    LaConformanceRun: _RunKind(
+        "la_run_id", frozenset(LA_BY_KEY), la_run_report, ("system", "local_authority"), _mailbox_release
+    ),
+}
+
+Run = ConformanceRun | LaConformanceRun
+
+
 @transaction.atomic
 def conformance_confirm(
-    *, run: ConformanceRun, answers: dict[str, dict[str, str]], tester: str, request: HttpRequest | None = None
+    *, run: Run, answers: dict[str, dict[str, str]], tester: str, request: HttpRequest | None = None
 ) -> None:
     """The supplier's tester says, per scenario, whether the system showed what it should."""
+    kind = _KINDS[type(run)]
     if not run.is_open:
         raise ValidationError("This run has finished")
-    unknown = set(answers) - set(BY_KEY)
-    if unknown:
+    if set(answers) - kind.scenario_keys:
         raise ValidationError("Unknown scenarios")
     run.confirmations = {**run.confirmations, **answers}
     run.confirmed_by_name = tester
@@ -100,30 +136,30 @@ def conformance_confirm(
         request=request,
         user=None,
         organisation=None,
-        detail={"run_id": run.pk, "scenarios": sorted(answers)},
+        detail={kind.audit_key: run.pk, "scenarios": sorted(answers)},
     )
 
 
-def _run_finish(run: ConformanceRun, request: HttpRequest | None) -> None:
+def _run_finish(run: Run, request: HttpRequest | None) -> None:
     run.state = RunState.FINISHED
     run.finished_at = timezone.now()
     run.save(update_fields=["state", "finished_at", "accredited_at"])
-    # Its tokens stop at once: nothing more is recorded or judged.
-    for token in (run.clinician_token, run.lead_token):
-        api_token_revoke(token=token, request=request)
+    _KINDS[type(run)].end(run, request)
 
 
 @transaction.atomic
-def conformance_run_finish(*, run: ConformanceRun, request: HttpRequest | None = None) -> None:
+def conformance_run_finish(*, run: Run, request: HttpRequest | None = None) -> None:
     if not run.is_open:
         return
     _run_finish(run, request)
-    audit_record(action=AuditAction.CONFORMANCE_RUN_FINISHED, request=request, detail={"run_id": run.pk})
+    audit_record(
+        action=AuditAction.CONFORMANCE_RUN_FINISHED, request=request, detail={_KINDS[type(run)].audit_key: run.pk}
+    )
 
 
 def _version_accredit(system: SupplierSystem, version: str) -> SupplierSystem:
-    """The register's side of accrediting, for either kind of run: only the version still in
-    the register, and any earlier withdrawal forgotten."""
+    """The register's side of accrediting: only the version still in the register, and any
+    earlier withdrawal forgotten."""
     if system.version != version:
         raise ValidationError(f"The run tested version {version}; the register now says {system.version}")
     system.state = AccreditationState.ACCREDITED
@@ -135,10 +171,11 @@ def _version_accredit(system: SupplierSystem, version: str) -> SupplierSystem:
 
 
 @transaction.atomic
-def system_accredit(*, run: ConformanceRun, by: User, request: HttpRequest | None = None) -> None:
+def system_accredit(*, run: Run, by: User, request: HttpRequest | None = None) -> None:
     """Accredits the version a run tested, from its passing report; the run ends."""
-    run = ConformanceRun.objects.select_for_update().select_related("system").get(pk=run.pk)
-    if not run_report(run).passed:
+    kind = _KINDS[type(run)]
+    run = type(run).objects.select_for_update().select_related(*kind.related).get(pk=run.pk)
+    if not kind.report(run).passed:
         raise ValidationError("Only a run whose every scenario passed can accredit its version")
     system = _version_accredit(run.system, run.version)
     run.accredited_at = timezone.now()
@@ -149,63 +186,5 @@ def system_accredit(*, run: ConformanceRun, by: User, request: HttpRequest | Non
     audit_record(
         action=AuditAction.SUPPLIER_SYSTEM_ACCREDITED,
         request=request,
-        detail={"system_id": system.pk, "run_id": run.pk, "version": run.version},
-    )
-
-
-@transaction.atomic
-def la_conformance_confirm(
-    *, run: LaConformanceRun, answers: dict[str, dict[str, str]], tester: str, request: HttpRequest | None = None
-) -> None:
-    """The supplier's tester of an LA system says, per scenario, what the system showed."""
-    if not run.is_open:
-        raise ValidationError("This run has finished")
-    if set(answers) - set(LA_BY_KEY):
-        raise ValidationError("Unknown scenarios")
-    run.confirmations = {**run.confirmations, **answers}
-    run.confirmed_by_name = tester
-    run.confirmed_at = timezone.now()
-    run.save(update_fields=["confirmations", "confirmed_by_name", "confirmed_at"])
-    audit_record(
-        action=AuditAction.CONFORMANCE_CONFIRMED,
-        request=request,
-        user=None,
-        organisation=None,
-        detail={"la_run_id": run.pk, "scenarios": sorted(answers)},
-    )
-
-
-def _la_run_finish(run: LaConformanceRun, request: HttpRequest | None) -> None:
-    run.state = RunState.FINISHED
-    run.finished_at = timezone.now()
-    run.save(update_fields=["state", "finished_at", "accredited_at"])
-    # The mailbox maps to the run's LA no longer: a later file from it is refused as from no
-    # LA, and the supplier's mailbox is free for its next run.
-    mesh_mailbox_set(local_authority=run.local_authority, mailbox_id="", request=request)
-
-
-@transaction.atomic
-def la_conformance_run_finish(*, run: LaConformanceRun, request: HttpRequest | None = None) -> None:
-    if not run.is_open:
-        return
-    _la_run_finish(run, request)
-    audit_record(action=AuditAction.CONFORMANCE_RUN_FINISHED, request=request, detail={"la_run_id": run.pk})
-
-
-@transaction.atomic
-def la_system_accredit(*, run: LaConformanceRun, by: User, request: HttpRequest | None = None) -> None:
-    """Accredits the version an LA run tested, from its passing report; the run ends."""
-    run = LaConformanceRun.objects.select_for_update().select_related("system", "local_authority").get(pk=run.pk)
-    if not la_run_report(run).passed:
-        raise ValidationError("Only a run whose every scenario passed can accredit its version")
-    system = _version_accredit(run.system, run.version)
-    run.accredited_at = timezone.now()
-    if run.is_open:
-        _la_run_finish(run, request)
-    else:
-        run.save(update_fields=["accredited_at"])
-    audit_record(
-        action=AuditAction.SUPPLIER_SYSTEM_ACCREDITED,
-        request=request,
-        detail={"system_id": system.pk, "la_run_id": run.pk, "version": run.version},
+        detail={"system_id": system.pk, kind.audit_key: run.pk, "version": run.version},
     )

@@ -12,15 +12,29 @@ urlpatterns = [
     path("admin/supplier-systems/<int:system_id>/edit/", views.system_edit, name="system_edit"),
     path("admin/supplier-systems/<int:system_id>/withdraw/", views.system_withdraw, name="system_withdraw"),
     path("admin/supplier-systems/<int:system_id>/runs/", views.run_open, name="run_open"),
-    path("admin/conformance-runs/<int:run_id>/", views.run_report_view, name="run_report"),
-    path("admin/conformance-runs/<int:run_id>/print/", views.run_print, name="run_print"),
-    path("admin/conformance-runs/<int:run_id>/accredit/", views.run_accredit, name="run_accredit"),
-    path("admin/conformance-runs/<int:run_id>/finish/", views.run_finish, name="run_finish"),
+    path("admin/conformance-runs/<int:run_id>/", views.run_report_view, {"kind": views.FHIR_RUN}, name="run_report"),
+    path("admin/conformance-runs/<int:run_id>/print/", views.run_print, {"kind": views.FHIR_RUN}, name="run_print"),
+    path(
+        "admin/conformance-runs/<int:run_id>/accredit/",
+        views.run_accredit,
+        {"kind": views.FHIR_RUN},
+        name="run_accredit",
+    ),
+    path("admin/conformance-runs/<int:run_id>/finish/", views.run_finish, {"kind": views.FHIR_RUN}, name="run_finish"),
     path("admin/supplier-systems/<int:system_id>/la-runs/", views.la_run_open, name="la_run_open"),
-    path("admin/la-conformance-runs/<int:run_id>/", views.la_run_report_view, name="la_run_report"),
-    path("admin/la-conformance-runs/<int:run_id>/print/", views.la_run_print, name="la_run_print"),
-    path("admin/la-conformance-runs/<int:run_id>/accredit/", views.la_run_accredit, name="la_run_accredit"),
-    path("admin/la-conformance-runs/<int:run_id>/finish/", views.la_run_finish, name="la_run_finish"),
+    path(
+        "admin/la-conformance-runs/<int:run_id>/", views.run_report_view, {"kind": views.LA_RUN}, name="la_run_report"
+    ),
+    path("admin/la-conformance-runs/<int:run_id>/print/", views.run_print, {"kind": views.LA_RUN}, name="la_run_print"),
+    path(
+        "admin/la-conformance-runs/<int:run_id>/accredit/",
+        views.run_accredit,
+        {"kind": views.LA_RUN},
+        name="la_run_accredit",
+    ),
+    path(
+        "admin/la-conformance-runs/<int:run_id>/finish/", views.run_finish, {"kind": views.LA_RUN}, name="la_run_finish"
+    ),
     path(
         "admin/organisations/<int:organisation_id>/supplier-systems/",
         views.organisation_systems,

@@ -1,6 +1,10 @@
 """The register of supplier systems (national admins), its public list, and conformance runs:
 opened and accredited by national admins, run by the supplier through the run's own link."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -117,47 +121,6 @@ def run_open(request: OrganisationRequest, system_id: int):
     return redirect("suppliers:run_report", run_id=opened.run.pk)
 
 
-def _report_context(run) -> dict:
-    return {"run": run, "report": run_report(run), "rules": RULES, "scenarios": SCENARIOS}
-
-
-@never_cache
-@role_required(Role.NATIONAL_ADMIN)
-def run_report_view(request: OrganisationRequest, run_id: int):
-    run = access.access_run(run_id)
-    secrets = request.session.pop(_NEW_RUN, None)
-    new_run = secrets if secrets and secrets.get("id") == run.pk else None
-    return render(request, "suppliers/run_report.jinja", {**_report_context(run), "new_run": new_run})
-
-
-@never_cache
-@role_required(Role.NATIONAL_ADMIN)
-def run_print(request: OrganisationRequest, run_id: int):
-    return render(request, "suppliers/run_print.jinja", _report_context(access.access_run(run_id)))
-
-
-@role_required(Role.NATIONAL_ADMIN)
-@require_POST
-def run_accredit(request: OrganisationRequest, run_id: int):
-    run = access.access_run(run_id)
-    try:
-        services.system_accredit(run=run, by=request.user, request=request)
-    except ValidationError as error:
-        messages.error(request, error.messages[0])
-        return redirect("suppliers:run_report", run_id=run.pk)
-    messages.success(request, f"{run.system.supplier} {run.system.product} {run.version} is accredited.")
-    return redirect("suppliers:system_detail", system_id=run.system_id)
-
-
-@role_required(Role.NATIONAL_ADMIN)
-@require_POST
-def run_finish(request: OrganisationRequest, run_id: int):
-    run = access.access_run(run_id)
-    services.conformance_run_finish(run=run, request=request)
-    messages.success(request, "The run has finished: its tokens no longer work.")
-    return redirect("suppliers:run_report", run_id=run.pk)
-
-
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
 def organisation_systems(request: OrganisationRequest, organisation_id: int):
@@ -221,6 +184,10 @@ def la_run_open(request: OrganisationRequest, system_id: int):
 LA_TRACK_EVERY_SECONDS = 5
 
 
+def _report_context(run) -> dict:
+    return {"run": run, "report": run_report(run), "rules": RULES, "scenarios": SCENARIOS}
+
+
 def _la_report_context(run) -> dict:
     # MESH is asked how what we sent stands; if it cannot answer, the report shows what it last knew.
     asks = cache.add(f"suppliers:la-run-track:{run.pk}", 1, timeout=LA_TRACK_EVERY_SECONDS)
@@ -228,41 +195,65 @@ def _la_report_context(run) -> dict:
     return {"run": run, "tracking_error": error, "report": la_run_report(run), "scenarios": LA_SCENARIOS}
 
 
+@dataclass(frozen=True)
+class RunKind:
+    """A kind of conformance run as the national admin's pages see it; the URLs name one."""
+
+    access: Callable[[int], Any]
+    report_context: Callable[[Any], dict]
+    # "run" or "la_run": the prefix of its URL names and templates.
+    name: str
+    new_run_key: str
+    finished_message: str
+
+
+FHIR_RUN = RunKind(
+    access.access_run, _report_context, "run", _NEW_RUN, "The run has finished: its tokens no longer work."
+)
+LA_RUN = RunKind(
+    access.access_la_run,
+    _la_report_context,
+    "la_run",
+    _NEW_LA_RUN,
+    "The run has finished: its mailbox no longer reaches the run's local authority.",
+)
+
+
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def la_run_report_view(request: OrganisationRequest, run_id: int):
-    run = access.access_la_run(run_id)
-    secrets = request.session.pop(_NEW_LA_RUN, None)
+def run_report_view(request: OrganisationRequest, run_id: int, kind: RunKind):
+    run = kind.access(run_id)
+    secrets = request.session.pop(kind.new_run_key, None)
     new_run = secrets if secrets and secrets.get("id") == run.pk else None
-    return render(request, "suppliers/la_run_report.jinja", {**_la_report_context(run), "new_run": new_run})
+    return render(request, f"suppliers/{kind.name}_report.jinja", {**kind.report_context(run), "new_run": new_run})
 
 
 @never_cache
 @role_required(Role.NATIONAL_ADMIN)
-def la_run_print(request: OrganisationRequest, run_id: int):
-    return render(request, "suppliers/la_run_print.jinja", _la_report_context(access.access_la_run(run_id)))
+def run_print(request: OrganisationRequest, run_id: int, kind: RunKind):
+    return render(request, f"suppliers/{kind.name}_print.jinja", kind.report_context(kind.access(run_id)))
 
 
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
-def la_run_accredit(request: OrganisationRequest, run_id: int):
-    run = access.access_la_run(run_id)
+def run_accredit(request: OrganisationRequest, run_id: int, kind: RunKind):
+    run = kind.access(run_id)
     try:
-        services.la_system_accredit(run=run, by=request.user, request=request)
+        services.system_accredit(run=run, by=request.user, request=request)
     except ValidationError as error:
         messages.error(request, error.messages[0])
-        return redirect("suppliers:la_run_report", run_id=run.pk)
+        return redirect(f"suppliers:{kind.name}_report", run_id=run.pk)
     messages.success(request, f"{run.system.supplier} {run.system.product} {run.version} is accredited.")
     return redirect("suppliers:system_detail", system_id=run.system_id)
 
 
 @role_required(Role.NATIONAL_ADMIN)
 @require_POST
-def la_run_finish(request: OrganisationRequest, run_id: int):
-    run = access.access_la_run(run_id)
-    services.la_conformance_run_finish(run=run, request=request)
-    messages.success(request, "The run has finished: its mailbox no longer reaches the run's local authority.")
-    return redirect("suppliers:la_run_report", run_id=run.pk)
+def run_finish(request: OrganisationRequest, run_id: int, kind: RunKind):
+    run = kind.access(run_id)
+    services.conformance_run_finish(run=run, request=request)
+    messages.success(request, kind.finished_message)
+    return redirect(f"suppliers:{kind.name}_report", run_id=run.pk)
 
 
 @login_not_required
@@ -273,7 +264,7 @@ def supplier_la_run(request: CpisRequest, key: str):
     run = access.access_la_run_by_key(key)
     form = ConfirmationForm(post_data(request), scenarios=LA_SCENARIOS)
     if request.method == "POST" and run.is_open and form.is_valid():
-        services.la_conformance_confirm(
+        services.conformance_confirm(
             run=run, answers=form.answers(), tester=form.cleaned_data["tester"], request=request
         )
         messages.success(request, "Your confirmations have been saved.")

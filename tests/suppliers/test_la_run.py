@@ -10,7 +10,7 @@ from suppliers.la_conformance import la_conformance_run_open, la_run_track
 from suppliers.la_judge import la_run_report
 from suppliers.la_scenarios import LA_SCENARIOS
 from suppliers.models import AccreditationState, RunState
-from suppliers.services import la_conformance_confirm, la_system_accredit
+from suppliers.services import conformance_confirm, system_accredit
 from tests.suppliers import mesh_la
 from tests.suppliers.conftest import deliver_notifications
 from tests.suppliers.mesh_la import SUPPLIER, LaSystem
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _confirm_all(run) -> None:
-    la_conformance_confirm(
+    conformance_confirm(
         run=run, answers={s.key: {"answer": "yes", "note": ""} for s in LA_SCENARIOS}, tester="Pat Tester"
     )
 
@@ -57,7 +57,7 @@ def test_a_system_that_does_everything_right_passes_and_is_accredited(
     assert report.passed and len(report.files) == 3
     assert set(run.tracked.values()) == {"acknowledged"} and len(run.tracked) == 5
 
-    la_system_accredit(run=run, by=admin)
+    system_accredit(run=run, by=admin)
 
     la_system.refresh_from_db()
     run.refresh_from_db()
@@ -94,4 +94,4 @@ def test_a_system_that_never_acknowledges_its_acknowledgements_fails_those(la_me
     assert report["answers_acknowledged"].problems == ["3 acknowledgement(s) not acknowledged in MESH by the system"]
     assert not la_run_report(run).passed
     with pytest.raises(Exception, match="every scenario passed"):
-        la_system_accredit(run=run, by=role_user("national_admin"))
+        system_accredit(run=run, by=role_user("national_admin"))

@@ -12,7 +12,7 @@ from mesh.services import mesh_poll
 from notifications.models import Notification
 from plans.models import Plan
 from suppliers.la_conformance import la_conformance_run_open, la_run_mailbox_clean
-from suppliers.services import la_conformance_run_finish
+from suppliers.services import conformance_run_finish
 from tests.factories import PlanFactory
 from tests.suppliers import mesh_la
 from tests.suppliers.conftest import deliver_notifications
@@ -96,7 +96,7 @@ def test_a_mailbox_id_that_is_not_one_is_refused(hostile):
 
 def test_after_the_run_a_file_from_the_suppliers_mailbox_reaches_no_la(la_mesh, la_system, role_user):
     run = la_conformance_run_open(system=la_system, mailbox_id=SUPPLIER, by=role_user("national_admin")).run
-    la_conformance_run_finish(run=run)
+    conformance_run_finish(run=run)
     LaSystem(la_mesh).send(mesh_la.good_file(run.numbers), "LATE-1")
 
     mesh_poll()

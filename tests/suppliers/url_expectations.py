@@ -57,98 +57,58 @@ def _organisation_of(world, persona, own):
     return {"organisation_id": (world.care_setting if own else world.other_la).pk}
 
 
+def _national(name, kwargs=None, *, post=False, data=None):
+    """A URL only national admins reach, for every system or run alike (no other organisation's)."""
+    statuses = NATIONAL_POST if post else NATIONAL
+    if kwargs is None:
+        return Expect(name, statuses=statuses)
+    return Expect(
+        name,
+        method="post" if post else "get",
+        data=data,
+        statuses=statuses,
+        kwargs=kwargs,
+        other_statuses=statuses,
+        other_default=403,
+    )
+
+
+def _run_pages(prefix, run_of):
+    return [
+        _national(f"suppliers:{prefix}_report", run_of),
+        _national(f"suppliers:{prefix}_print", run_of),
+        _national(f"suppliers:{prefix}_accredit", run_of, post=True),
+        _national(f"suppliers:{prefix}_finish", run_of, post=True),
+    ]
+
+
 EXPECTATIONS = [
     Expect("suppliers:public_list", anonymous=200, default=200),
-    Expect("suppliers:register", statuses=NATIONAL),
-    Expect("suppliers:system_create", statuses=NATIONAL),
-    Expect("suppliers:system_detail", statuses=NATIONAL, kwargs=_system_of, other_statuses=NATIONAL, other_default=403),
-    Expect("suppliers:system_edit", statuses=NATIONAL, kwargs=_system_of, other_statuses=NATIONAL, other_default=403),
-    Expect(
-        "suppliers:system_withdraw",
-        method="post",
-        data={"reason": "Broke the TraceID rule in live use"},
-        statuses=NATIONAL_POST,
-        kwargs=_system_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
+    _national("suppliers:register"),
+    _national("suppliers:system_create"),
+    _national("suppliers:system_detail", _system_of),
+    _national("suppliers:system_edit", _system_of),
+    _national(
+        "suppliers:system_withdraw", _system_of, post=True, data={"reason": "Broke the TraceID rule in live use"}
     ),
-    Expect(
-        "suppliers:run_open",
-        method="post",
-        statuses=NATIONAL_POST,
-        kwargs=_system_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect("suppliers:run_report", statuses=NATIONAL, kwargs=_run_of, other_statuses=NATIONAL, other_default=403),
-    Expect("suppliers:run_print", statuses=NATIONAL, kwargs=_run_of, other_statuses=NATIONAL, other_default=403),
-    Expect(
-        "suppliers:run_accredit",
-        method="post",
-        statuses=NATIONAL_POST,
-        kwargs=_run_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect(
-        "suppliers:run_finish",
-        method="post",
-        statuses=NATIONAL_POST,
-        kwargs=_run_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect(
-        "suppliers:organisation_systems",
-        method="post",
-        data={"systems": []},
-        statuses=NATIONAL_POST,
-        kwargs=_organisation_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect(
-        "suppliers:la_run_open",
-        method="post",
-        data={"mailbox_id": LA_MAILBOX},
-        statuses=NATIONAL_POST,
-        kwargs=_la_system_free,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect("suppliers:la_run_report", statuses=NATIONAL, kwargs=_la_run_of, other_statuses=NATIONAL, other_default=403),
-    Expect("suppliers:la_run_print", statuses=NATIONAL, kwargs=_la_run_of, other_statuses=NATIONAL, other_default=403),
-    Expect(
-        "suppliers:la_run_accredit",
-        method="post",
-        statuses=NATIONAL_POST,
-        kwargs=_la_run_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect(
-        "suppliers:la_run_finish",
-        method="post",
-        statuses=NATIONAL_POST,
-        kwargs=_la_run_of,
-        other_statuses=NATIONAL_POST,
-        other_default=403,
-    ),
-    Expect(
-        "suppliers:supplier_la_run",
-        anonymous=404,
-        default=404,
-        kwargs=lambda w, p, own: {"key": "not-a-key-of-any-la-run-0123456789"},
-        other_statuses=everyone(404),
-        other_default=404,
-    ),
-    # The supplier's page is reached by its key alone: any other key is a 404, signed in or not.
-    Expect(
-        "suppliers:supplier_run",
-        anonymous=404,
-        default=404,
-        kwargs=lambda w, p, own: {"key": "not-a-key-of-any-run-0123456789"},
-        other_statuses=everyone(404),
-        other_default=404,
+    _national("suppliers:run_open", _system_of, post=True),
+    *_run_pages("run", _run_of),
+    _national("suppliers:organisation_systems", _organisation_of, post=True, data={"systems": []}),
+    _national("suppliers:la_run_open", _la_system_free, post=True, data={"mailbox_id": LA_MAILBOX}),
+    *_run_pages("la_run", _la_run_of),
+    # The supplier's pages are reached by their key alone: any other key is a 404, signed in or not.
+    *(
+        Expect(
+            name,
+            anonymous=404,
+            default=404,
+            kwargs=lambda w, p, own, key=key: {"key": key},
+            other_statuses=everyone(404),
+            other_default=404,
+        )
+        for name, key in [
+            ("suppliers:supplier_la_run", "not-a-key-of-any-la-run-0123456789"),
+            ("suppliers:supplier_run", "not-a-key-of-any-run-0123456789"),
+        ]
     ),
 ]
