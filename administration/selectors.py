@@ -43,8 +43,10 @@ def access_review_last(organisation: Organisation) -> AccessReview | None:
 
 
 def organisations_found(*, query: str, region: str, active_only: bool) -> QuerySet[Organisation]:
-    """The national list of organisations, narrowed by the search, the region and the status."""
-    found = organisations_in_region(Organisation.objects.all(), region)
+    """The national list of organisations, narrowed by the search, the region and the status.
+    Not the conformance runs' synthetic organisations: each run's page names its own, and they
+    are nobody's to administer."""
+    found = organisations_in_region(Organisation.objects.filter(is_synthetic=False), region)
     if query:
         found = found.filter(Q(name__icontains=query) | Q(ods_code__iexact=query))
     if active_only:

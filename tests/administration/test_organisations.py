@@ -398,3 +398,13 @@ def test_organisations_list_shows_the_region_and_filters_by_it(client):
     assert "Capital Unit" in active and "Closed Unit" not in active
     # An unknown region is ignored rather than failing the page.
     assert "Northern Unit" in client.get("/admin/organisations/", {"region": "<b>"}).content.decode()
+
+
+def test_organisations_list_leaves_out_the_conformance_runs_synthetic_organisations(client):
+    from tests.factories import OrganisationFactory
+
+    OrganisationFactory(name="Real Unit")
+    OrganisationFactory(name="Conformance Unit", is_synthetic=True)
+    page = client.get("/admin/organisations/").content.decode()
+    assert "Real Unit" in page and "Conformance Unit" not in page
+    assert "Conformance Unit" not in client.get("/admin/organisations/", {"q": "Conformance"}).content.decode()
