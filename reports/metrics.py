@@ -30,6 +30,8 @@ from notifications.models import Notification
 from plans.models import PlanUpload, UploadStatus
 from reports.models import AcknowledgementTimes, DayFigures, NationalDayFigures, RolledUpDay
 
+Period = AcknowledgementTimes.Period
+
 # The national go-live rule for a local authority's uploads: at least 95% of rows accepted.
 ACCEPTANCE_TARGET = 95.0
 
@@ -224,40 +226,62 @@ def _rolled_up(start: date, end: date) -> set[date]:
     return set(RolledUpDay.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True))
 
 
-def _months_and_days(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
-    """The range's whole months (the first day of the first and of the last, or None) and the
-    runs of its other days (at most two: the ends of the months it starts and ends in)."""
-    months: list[date] = []
+def _periods(start: date, end: date, period: str) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The range's whole weeks (from Monday) or months, as the first day of the first and of the
+    last (or None), and the runs of its other days: at most two, at its ends."""
+    whole: list[date] = []
     days: list[date] = []
-    first = start.replace(day=1)
+    first = start - timedelta(days=start.weekday()) if period == Period.WEEK else start.replace(day=1)
     while first <= end:
-        following = (first + timedelta(days=32)).replace(day=1)
+        following = first + timedelta(days=7) if period == Period.WEEK else (first + timedelta(days=32)).replace(day=1)
         if start <= first and following - timedelta(days=1) <= end:
-            months.append(first)
+            whole.append(first)
         else:
             days.extend(days_between(max(first, start), min(following - timedelta(days=1), end)))
         first = following
-    return ((months[0], months[-1]) if months else None), _runs(days)
+    return ((whole[0], whole[-1]) if whole else None), _runs(days)
 
 
-def kept_times(ids: list[int] | None, start: date, end: date) -> dict[int | None, Counter]:
-    """The kept histograms of the times to acknowledge notifications created from `start` to
-    `end`, by local authority (`ids`), or for the country (None): every acknowledgement on a
-    rolled-up day, and no other. A range reads its whole months' rows and its other days'."""
-    months, day_runs = _months_and_days(start, end)
+def _kept_rows(period: str, start: date, end: date) -> Q:
+    """The kept histograms of notifications created from `start` to `end`: the whole periods'
+    rows and the other days'."""
+    whole, day_runs = _periods(start, end, period)
     which = Q(pk__in=[])
-    if months is not None:
-        which |= Q(month=True, created__gte=months[0], created__lte=months[1])
+    if whole is not None:
+        which |= Q(period=period, created__gte=whole[0], created__lte=whole[1])
     for first, last in day_runs:
-        which |= Q(month=False, created__gte=first, created__lte=last)
-    kept = AcknowledgementTimes.objects.filter(which)
-    kept = kept.filter(organisation_id__in=ids) if ids is not None else kept.filter(organisation__isnull=True)
-    rows = list(kept.values_list("organisation_id", Cast("counts", TextField())))
-    found: dict[int | None, Counter] = defaultdict(Counter)
-    # Decoded in one call, as the days' rows are below.
-    for (organisation_id, _), counts in zip(rows, json.loads(f"[{','.join(row[1] for row in rows)}]"), strict=True):
-        found[organisation_id].update({int(tenths): count for tenths, count in counts.items()})
-    return found
+        which |= Q(period=Period.DAY, created__gte=first, created__lte=last)
+    return which
+
+
+def _decoded(rows: list, counts_at: int) -> list[dict[str, int]]:
+    # In one call for every row: decoding each row's JSON on its own was most of the time.
+    return json.loads(f"[{','.join(row[counts_at] for row in rows)}]")
+
+
+def _add(into: dict[str, int], counts: dict[str, int], sign: int = 1) -> None:
+    # Keys left as text until the end: converting each of tens of thousands cost more than the rest.
+    for tenths, count in counts.items():
+        into[tenths] = into.get(tenths, 0) + sign * count
+
+
+def _counter(counts: dict[str, int]) -> Counter:
+    return Counter({int(tenths): count for tenths, count in counts.items()})
+
+
+def kept_times(ids: list[int], start: date, end: date) -> dict[int, Counter]:
+    """The kept histograms of the times to acknowledge notifications created from `start` to
+    `end`, by local authority: every acknowledgement on a rolled-up day, and no other. A range
+    reads its whole months' rows and its other days'."""
+    rows = list(
+        AcknowledgementTimes.objects.filter(_kept_rows(Period.MONTH, start, end), organisation_id__in=ids).values_list(
+            "organisation_id", Cast("counts", TextField())
+        )
+    )
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    for (organisation_id, _), counts in zip(rows, _decoded(rows, 1), strict=True):
+        _add(found[organisation_id], counts)
+    return {organisation_id: _counter(counts) for organisation_id, counts in found.items()}
 
 
 def _acknowledged_live(start: date, last: date, rolled: set[date]) -> list[tuple[date, date | None]]:
@@ -317,7 +341,8 @@ def _totals_from_roll_up(ids, start: date, end: date, last: date, rolled: set[da
 class NationalDays:
     """The country's figures for the national report's weekly trend: the active care settings'
     checks and alerts and the active local authorities' notifications by day, and the times
-    to acknowledge the notifications created each day, as {tenths of an hour: how many}."""
+    to acknowledge the notifications created each day, as {tenths of an hour: how many}: by
+    day, or under its Monday for a week whole inside the range (the trend wants no finer)."""
 
     checks: Counter = field(default_factory=Counter)
     alerts: Counter = field(default_factory=Counter)
@@ -353,19 +378,24 @@ def _national_kept(days: NationalDays, start: date, end: date, last: date, rolle
             days.alerts[day] -= alerts
         if kind == OrganisationKind.LOCAL_AUTHORITY:
             days.notifications[day] -= notifications
+    # The country's histograms by whole week of creation (and day at the ends); the LAs' no
+    # longer active by day, taken away.
     rows = list(
-        AcknowledgementTimes.objects.filter(month=False, created__gte=start, created__lte=end)
-        .filter(Q(organisation__isnull=True) | Q(organisation__in=inactive.filter(kind=OrganisationKind.LOCAL_AUTHORITY).values("pk")))
-        .values_list("organisation_id", "created", Cast("counts", TextField()))
+        AcknowledgementTimes.objects.filter(
+            (Q(organisation__isnull=True) & _kept_rows(Period.WEEK, start, end))
+            | Q(
+                organisation__in=inactive.filter(kind=OrganisationKind.LOCAL_AUTHORITY).values("pk"),
+                period=Period.DAY,
+                created__gte=start,
+                created__lte=end,
+            )
+        ).values_list("organisation_id", "created", Cast("counts", TextField()))
     )
-    for (organisation_id, created, _), counts in zip(
-        rows, json.loads(f"[{','.join(row[2] for row in rows)}]"), strict=True
-    ):
-        counted = Counter({int(tenths): count for tenths, count in counts.items()})
-        if organisation_id is None:
-            days.times[created].update(counted)
-        else:
-            days.times[created].subtract(counted)
+    found: dict[date, dict[str, int]] = defaultdict(dict)
+    for (organisation_id, created, _), counts in zip(rows, _decoded(rows, 2), strict=True):
+        _add(found[created], counts, 1 if organisation_id is None else -1)
+    for created, counts in found.items():
+        days.times[created].update(_counter(counts))
 
 
 def national_days(start: date, end: date) -> NationalDays:

@@ -56,14 +56,14 @@ class DayFigures(models.Model):
 class AcknowledgementTimes(models.Model):
     """How many notifications created in one period took each time to acknowledge: a histogram,
     {"tenths of an hour": count}, of every acknowledgement on a rolled-up day. Per local
-    authority and day of creation, per local authority and whole month of creation, and for the
-    country (no organisation) per day of creation.
+    authority and day or month of creation, and for the country (no organisation) per day or
+    week (from Monday) of creation, the weekly trend's periods.
 
     The percentiles need every time of a range, and a time can come any day after the
     notification: read from DayFigures that is a row per LA and day up to today. Bucketed as
     the page shows the times (tenths of an hour) the histogram gives the same percentiles, and
-    a range reads its whole months and the days of the months at its ends: at most about 75
-    rows per LA whatever its length. Added to only by reports.rollup as it rolls each day up,
+    a range reads its whole months (weeks) and the days at its ends: at most about 75 rows per
+    LA, and 65 for the country, whatever its length. Added to only by reports.rollup as it rolls each day up,
     from that day's DayFigures, in the same transaction, so it holds exactly the rolled-up
     days' acknowledgements.
     """
@@ -71,27 +71,33 @@ class AcknowledgementTimes(models.Model):
     organisation = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    # The day of creation, or the first of the month for a whole month.
+
+    class Period(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+
+    # The day of creation, or the first day of the week or month.
     created = models.DateField()
-    month = models.BooleanField(default=False)
+    period = models.CharField(max_length=5, choices=Period.choices)
     counts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "month", "created"],
+                fields=["organisation", "period", "created"],
                 condition=models.Q(organisation__isnull=False),
                 name="report_ack_times_unique",
             ),
             models.UniqueConstraint(
-                fields=["month", "created"],
+                fields=["period", "created"],
                 condition=models.Q(organisation__isnull=True),
                 name="report_ack_times_national_unique",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.organisation_id or 'England'} {'month' if self.month else 'day'} {self.created:%Y-%m-%d}"
+        return f"{self.organisation_id or 'England'} {self.period} {self.created:%Y-%m-%d}"
 
 
 class NationalDayFigures(models.Model):

@@ -23,10 +23,12 @@ from notifications.models import Notification
 from reports import metrics
 from reports.models import AcknowledgementTimes, DayFigures, NationalDayFigures, RolledUpDay
 
+Period = AcknowledgementTimes.Period
+
 # What the roll-up keeps beside the days' rows: the times to acknowledge by (local authority,
-# or None for the country; whole month or not; day or month of creation), and the country's
-# (checks, alerts, notifications, overdue) by day.
-Times = dict[tuple[int | None, bool, date], Counter]
+# or None for the country; period; its first day of creation), and the country's (checks,
+# alerts, notifications, overdue) by day.
+Times = dict[tuple[int | None, str, date], Counter]
 National = dict[date, list[int]]
 
 
@@ -80,10 +82,11 @@ def kept_fold(rows: Iterable, kinds: dict[int, str]) -> tuple[Times, National]:
             figures[3] += row.overdue
         for created, tenths in row.acknowledged.items():
             created_on, counted = date.fromisoformat(created), Counter(tenths)
-            times[row.organisation_id, False, created_on].update(counted)
-            times[row.organisation_id, True, created_on.replace(day=1)].update(counted)
+            times[row.organisation_id, Period.DAY, created_on].update(counted)
+            times[row.organisation_id, Period.MONTH, created_on.replace(day=1)].update(counted)
             if kind == OrganisationKind.LOCAL_AUTHORITY:
-                times[None, False, created_on].update(counted)
+                times[None, Period.DAY, created_on].update(counted)
+                times[None, Period.WEEK, created_on - timedelta(days=created_on.weekday())].update(counted)
     return times, national
 
 
@@ -98,7 +101,7 @@ def _kept_add(times: Times, national: National, times_model=AcknowledgementTimes
     if not times:
         return
     existing = {
-        (row.organisation_id, row.month, row.created): row
+        (row.organisation_id, row.period, row.created): row
         for row in times_model.objects.select_for_update().filter(created__in={key[2] for key in times})
     }
     changed, new = [], []
@@ -108,11 +111,11 @@ def _kept_add(times: Times, national: National, times_model=AcknowledgementTimes
             row.counts = {str(tenths): count for tenths, count in sorted(merged.items())}
             changed.append(row)
         else:
-            organisation_id, month, created = key
+            organisation_id, period, created = key
             new.append(
                 times_model(
                     organisation_id=organisation_id,
-                    month=month,
+                    period=period,
                     created=created,
                     counts={str(tenths): count for tenths, count in sorted(counted.items())},
                 )
