@@ -55,7 +55,9 @@ class DayFigures(models.Model):
 
 class AcknowledgementTimes(models.Model):
     """How many notifications created in one period took each time to acknowledge: a histogram,
-    {"tenths of an hour": count}, of every acknowledgement on a rolled-up day. Per local
+    [tenths of an hour, count, tenths, count, ...] by tenths, of every acknowledgement on a
+    rolled-up day (a flat list of numbers: a year of them decodes three times faster than as an
+    object keyed by text). Per local
     authority and day or month of creation, and for the country (no organisation) per day or
     week (from Monday) of creation, the weekly trend's periods.
 

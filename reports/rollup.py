@@ -90,6 +90,10 @@ def kept_fold(rows: Iterable, kinds: dict[int, str]) -> tuple[Times, National]:
     return times, national
 
 
+def _flat(counted: Counter) -> list[int]:
+    return [number for tenths, count in sorted(counted.items()) for number in (tenths, count)]
+
+
 def _kept_add(times: Times, national: National, times_model=AcknowledgementTimes, national_model=NationalDayFigures):
     """Adds to the kept histograms (rows locked first, so two roll-ups of different days do not
     lose each other's counts) and writes the national days, in the caller's transaction. Two
@@ -107,8 +111,8 @@ def _kept_add(times: Times, national: National, times_model=AcknowledgementTimes
     changed, new = [], []
     for key, counted in times.items():
         if (row := existing.get(key)) is not None:
-            merged = Counter({int(tenths): count for tenths, count in row.counts.items()}) + counted
-            row.counts = {str(tenths): count for tenths, count in sorted(merged.items())}
+            pairs = iter(row.counts)
+            row.counts = _flat(Counter(dict(zip(pairs, pairs, strict=True))) + counted)
             changed.append(row)
         else:
             organisation_id, period, created = key
@@ -117,7 +121,7 @@ def _kept_add(times: Times, national: National, times_model=AcknowledgementTimes
                     organisation_id=organisation_id,
                     period=period,
                     created=created,
-                    counts={str(tenths): count for tenths, count in sorted(counted.items())},
+                    counts=_flat(counted),
                 )
             )
     times_model.objects.bulk_update(changed, ["counts"], batch_size=500)
