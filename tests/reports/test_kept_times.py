@@ -23,7 +23,8 @@ from tests.factories import OrganisationFactory
 from tests.notifications.checks import inbox_notification
 from tests.reports.test_rollup import _acknowledge, _at, _check
 
-pytestmark = pytest.mark.django_db
+# Also on SQLite, as the demo runs them (`make test`, cpis/settings/test_sqlite.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def _months_of_history(local_authority, other_local_authority, care_setting, other_care_setting) -> dt.date:
