@@ -6,8 +6,9 @@ read from the daily roll-up (reports.models, filled by reports.rollup); the days
 hold (today, which is still going on, and any day beat has not rolled up yet, or a fresh
 install and the SQLite demo) are counted live from the raw rows by the grouped functions below,
 which are also what fills the roll-up: one rule per figure. Counting and grouping by day is done
-in SQL with Django's date functions, which the SQLite demo and PostgreSQL both run. Only the
-acknowledgement times are read row by row, for their percentiles.
+in SQL with Django's date functions, which the SQLite demo and PostgreSQL both run. The
+acknowledgement times are read as times, for their percentiles: live row by row, from the
+roll-up as histograms (reports.models.AcknowledgementTimes), which give the same percentiles.
 """
 
 import json
@@ -354,8 +355,9 @@ def _active(kind: str):
 
 def _national_kept(days: NationalDays, start: date, end: date, last: date, rolled: set[date]) -> None:
     """The rolled-up days' part of national_days: the kept country's rows (a row per day, and a
-    histogram per day of creation), less those of the organisations no longer active, which
-    the roll-up counted (few: an organisation is deactivated, not deleted)."""
+    histogram per week of creation, per day at the range's ends), less those of the
+    organisations no longer active, which the roll-up counted (few: an organisation is
+    deactivated, not deleted)."""
     left_out = [day for day in days_between(start, last) if day not in rolled]
     for day, checks, alerts, notifications in (
         NationalDayFigures.objects.filter(day__gte=start, day__lte=end)
