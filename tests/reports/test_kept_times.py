@@ -178,3 +178,28 @@ def test_the_percentile_of_counts_is_the_nearest_rank_of_the_values():
             assert percentile_of_counts(Counter(values), share) == ordered[int(rank)]
     assert percentile_of_counts(Counter(), 0.5) is None
     assert percentile_of_counts(Counter({3: 0, 4: 2}), 0.5) == 4  # a bucket emptied by a take-away
+
+
+@pytest.mark.parametrize("period", ["week", "month"])
+def test_a_range_reads_its_whole_periods_and_at_most_the_days_at_its_ends(period):
+    from reports.metrics import _periods, days_between
+
+    generator = random.Random(12)
+    for _ in range(300):
+        start = dt.date(2025, 1, 1) + dt.timedelta(days=generator.randint(0, 700))
+        end = start + dt.timedelta(days=generator.randint(0, 400))
+        whole, day_runs = _periods(start, end, period)
+        covered = [day for first, last in day_runs for day in days_between(first, last)]
+        if whole is not None:
+            first = whole[0]
+            while first <= whole[1]:
+                following = (
+                    first + dt.timedelta(days=7) if period == "week" else (first + dt.timedelta(days=32)).replace(day=1)
+                )
+                covered += days_between(first, following - dt.timedelta(days=1))
+                first = following
+        # Every day of the range once, and no other; the day rows bounded whatever its length.
+        assert sorted(covered) == days_between(start, end)
+        assert len(day_runs) <= 2 and sum((last - first).days + 1 for first, last in day_runs) <= (
+            12 if period == "week" else 60
+        )
