@@ -8,7 +8,8 @@ flat from 10 to 1,200 organisations and from 1 to 12 months of range.
    BENCH_NATIONAL_DATABASE as a prefix): 5 local authorities and 5 care settings, then 152 local
    authorities and 1,200 care settings, each with a year of daily figures rolled up as beat keeps
    them (reports.DayFigures: a care setting's checks and alerts, an LA's notifications, overdue
-   and acknowledgement times, about 200,000 notifications a year across England), 12 plan uploads
+   and acknowledgement times, about 200,000 notifications a year across England; and what the
+   roll-up keeps from them, reports.rollup.kept_rebuild), 12 plan uploads
    per LA, a trained social worker at most LAs and a trained clinician at most care settings,
    and every go-live state kept (reports.progress.go_live_refresh, as beat runs it); kept
    between runs while the counts match;
@@ -108,8 +109,9 @@ def _load(db: dict, database: str, size: tuple[int, int]):
     """The organisations, their people and a year of their days, unless already there."""
     from accounts.models import Membership, Organisation, OrganisationKind, Role, TrainingRecord, User
     from plans.models import PlanUpload, UploadStatus
-    from reports.models import DayFigures, RolledUpDay
+    from reports.models import DayFigures, NationalDayFigures, RolledUpDay
     from reports.progress import go_live_refresh
+    from reports.rollup import kept_rebuild
 
     national = _organisations(size)
     today = timezone.localdate()
@@ -121,6 +123,8 @@ def _load(db: dict, database: str, size: tuple[int, int]):
         and DayFigures.objects.count() == expected
         and PlanUpload.objects.count() == UPLOADS_PER_LA * size[0]
     ):
+        if NationalDayFigures.objects.count() != DAYS:
+            kept_rebuild()
         go_live_refresh()
         return national
     print(f"loading {database} ...", flush=True)
@@ -132,6 +136,8 @@ def _load(db: dict, database: str, size: tuple[int, int]):
         )
         conn.execute(_DAY_FIGURES_SQL, {"first": first, "last": last})
     RolledUpDay.objects.bulk_create([RolledUpDay(day=first + timedelta(days=n)) for n in range(DAYS)])
+    # What the roll-up keeps from each day's rows (histograms, the country's days), from them.
+    kept_rebuild()
     now = timezone.now()
     las = [o for o in organisations if o.is_local_authority]
     PlanUpload.objects.bulk_create(
@@ -162,7 +168,10 @@ def _load(db: dict, database: str, size: tuple[int, int]):
     admin = User.objects.create(email="bench.national.admin@bench.example", full_name="Bench Admin", password="!")
     Membership.objects.create(user=admin, organisation=national, role=Role.NATIONAL_ADMIN)
     with psycopg.connect(conninfo(db, database), autocommit=True) as conn:
-        for table in ("reports_dayfigures", "plans_planupload", "accounts_organisation", "accounts_membership"):
+        for table in (
+            "reports_dayfigures", "reports_acknowledgementtimes", "reports_nationaldayfigures", "plans_planupload",
+            "accounts_organisation", "accounts_membership",
+        ):  # fmt: skip
             conn.execute(f"VACUUM ANALYZE {table}")
     go_live_refresh()
     print(f"  loaded in {time.monotonic() - started:.0f} s", flush=True)

@@ -6,14 +6,15 @@ read from the daily roll-up (reports.models, filled by reports.rollup); the days
 hold (today, which is still going on, and any day beat has not rolled up yet, or a fresh
 install and the SQLite demo) are counted live from the raw rows by the grouped functions below,
 which are also what fills the roll-up: one rule per figure. Counting and grouping by day is done
-in SQL with Django's date functions, which the SQLite demo and PostgreSQL both run. Only the
-acknowledgement times are read row by row, for their percentiles.
+in SQL with Django's date functions, which the SQLite demo and PostgreSQL both run. The
+acknowledgement times are read as times, for their percentiles: live row by row, from the
+roll-up as histograms (reports.models.AcknowledgementTimes), which give the same percentiles.
 """
 
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -23,12 +24,14 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from accounts.models import Organisation
+from accounts.models import Organisation, OrganisationKind
 from audit.models import AuditAction, AuditEvent
 from core.dates import day_start
 from notifications.models import Notification
 from plans.models import PlanUpload, UploadStatus
-from reports.models import DayFigures, RolledUpDay
+from reports.models import AcknowledgementTimes, DayFigures, NationalDayFigures, RolledUpDay
+
+Period = AcknowledgementTimes.Period
 
 # The national go-live rule for a local authority's uploads: at least 95% of rows accepted.
 ACCEPTANCE_TARGET = 95.0
@@ -43,10 +46,21 @@ _Value = TypeVar("_Value", int, float)
 
 def percentile(values: list[_Value], share: float) -> _Value | None:
     """Nearest-rank percentile (share 0.5 is the median, 0.9 the 90th); None for no values."""
-    if not values:
+    return percentile_of_counts(Counter(values), share)
+
+
+def percentile_of_counts(counts: Mapping[_Value, int], share: float) -> _Value | None:
+    """The nearest-rank percentile of values given as {value: how many times}: a histogram kept
+    by the roll-up (reports.models.AcknowledgementTimes) gives what the list of its values does."""
+    total = sum(counts.values())
+    if not total:
         return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+    rank, seen = max(math.ceil(share * total) - 1, 0), 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen > rank:
+            return value
+    raise AssertionError("unreachable: the counts add up to more than the rank")
 
 
 @dataclass
@@ -213,11 +227,86 @@ def _rolled_up(start: date, end: date) -> set[date]:
     return set(RolledUpDay.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True))
 
 
+def _periods(start: date, end: date, period: str) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The range's whole weeks (from Monday) or months, as the first day of the first and of the
+    last (or None), and the runs of its other days: at most two, at its ends."""
+    whole: list[date] = []
+    days: list[date] = []
+    first = start - timedelta(days=start.weekday()) if period == Period.WEEK else start.replace(day=1)
+    while first <= end:
+        following = first + timedelta(days=7) if period == Period.WEEK else (first + timedelta(days=32)).replace(day=1)
+        if start <= first and following - timedelta(days=1) <= end:
+            whole.append(first)
+        else:
+            days.extend(days_between(max(first, start), min(following - timedelta(days=1), end)))
+        first = following
+    return ((whole[0], whole[-1]) if whole else None), _runs(days)
+
+
+def _kept_rows(period: str, start: date, end: date) -> Q:
+    """The kept histograms of notifications created from `start` to `end`: the whole periods'
+    rows and the other days'."""
+    whole, day_runs = _periods(start, end, period)
+    which = Q(pk__in=[])
+    if whole is not None:
+        which |= Q(period=period, created__gte=whole[0], created__lte=whole[1])
+    for first, last in day_runs:
+        which |= Q(period=Period.DAY, created__gte=first, created__lte=last)
+    return which
+
+
+def _decoded(rows: list, counts_at: int) -> list[list[int]]:
+    # In one call for every row: decoding each row's JSON on its own was most of the time.
+    return json.loads(f"[{','.join(row[counts_at] for row in rows)}]")
+
+
+def _add(into: Counter, counts: list[int], sign: int = 1) -> None:
+    """Adds a kept histogram ([tenths, count, ...]) to `into`: a year of 50 LAs' is tens of
+    thousands of pairs, so one plain loop, not a Counter made per row."""
+    pairs = iter(counts)
+    for tenths, count in zip(pairs, pairs, strict=True):
+        into[tenths] = into.get(tenths, 0) + sign * count
+
+
+def kept_times(ids: list[int], start: date, end: date) -> dict[int, Counter]:
+    """The kept histograms of the times to acknowledge notifications created from `start` to
+    `end`, by local authority: every acknowledgement on a rolled-up day, and no other. A range
+    reads its whole months' rows and its other days'."""
+    rows = list(
+        AcknowledgementTimes.objects.filter(_kept_rows(Period.MONTH, start, end), organisation_id__in=ids).values_list(
+            "organisation_id", Cast("counts", TextField())
+        )
+    )
+    found: dict[int, Counter] = defaultdict(Counter)
+    for (organisation_id, _), counts in zip(rows, _decoded(rows, 1), strict=True):
+        _add(found[organisation_id], counts)
+    return found
+
+
+def _acknowledged_live(start: date, last: date, rolled: set[date]) -> list[tuple[date, date | None]]:
+    """The runs of days whose acknowledgements are counted live: those not rolled up. After
+    the last rolled-up day they are read open-ended, as the raw rows always were: a time after
+    today (a clock put right) counts as it did before the roll-up."""
+    runs: list[tuple[date, date | None]] = [*_runs(d for d in days_between(start, last) if d not in rolled)]
+    if runs and runs[-1][1] == last:
+        runs[-1] = (runs[-1][0], None)
+    return runs
+
+
+def _still_rolled_up(start: date, last: date, rolled: set[date]) -> bool:
+    """Whether no day from `start` to `last` was rolled up since `rolled` was read: days are
+    only ever added, each with its kept rows in one transaction, so the same count means the
+    same days, and what was read between the two matches `rolled`."""
+    return RolledUpDay.objects.filter(day__gte=start, day__lte=last).count() == len(rolled)
+
+
 def _totals_from_roll_up(ids, start: date, end: date, last: date, rolled: set[date], summed, overdue, durations):
     """The roll-up's part of local_authority_reports without days: its notifications and
     overdue summed in the database, a row per LA (into `summed` and `overdue`), and the
-    acknowledgement times of notifications created in the range. Only the days in `rolled`,
-    said as the days left out: a day rolled up since `rolled` was read is counted live."""
+    acknowledgement times of notifications created in the range from the kept histograms.
+    Only the days in `rolled`, said as the days left out: a day rolled up since `rolled` was
+    read is counted live. Should one have been rolled up while the histograms were read, they
+    may hold it: the times are then read from the days' rows, as without histograms."""
     left_out = [day for day in days_between(start, last) if day not in rolled]
     kept = DayFigures.objects.filter(organisation_id__in=ids).exclude(day__in=left_out)
     for la_id, notifications, late in (
@@ -228,6 +317,13 @@ def _totals_from_roll_up(ids, start: date, end: date, last: date, rolled: set[da
     ):
         summed[la_id] += notifications
         overdue[la_id] += late
+    if not rolled:
+        return
+    times = kept_times(ids, start, end)
+    if _still_rolled_up(start, last, rolled):
+        for la_id, counted in times.items():
+            durations[la_id].update(counted)
+        return
     first, final = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
     rows = list(
         kept.filter(day__gte=start, day__lte=last, acknowledged_from__lte=end).values_list(
@@ -237,7 +333,97 @@ def _totals_from_roll_up(ids, start: date, end: date, last: date, rolled: set[da
     for (la_id, _), by_day in zip(rows, json.loads(f"[{','.join(row[1] for row in rows)}]"), strict=True):
         for created_on, tenths in by_day.items():
             if first <= created_on <= final:  # ISO dates, in order as text
-                durations[la_id].extend(tenths)
+                durations[la_id].update(tenths)
+
+
+@dataclass
+class NationalDays:
+    """The country's figures for the national report's weekly trend: the active care settings'
+    checks and alerts and the active local authorities' notifications by day, and the times
+    to acknowledge the notifications created each day, as {tenths of an hour: how many}: by
+    day, or under its Monday for a week whole inside the range (the trend wants no finer)."""
+
+    checks: Counter = field(default_factory=Counter)
+    alerts: Counter = field(default_factory=Counter)
+    notifications: Counter = field(default_factory=Counter)
+    times: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+
+def _active(kind: str):
+    return Organisation.objects.filter(is_active=True, kind=kind).values("pk")
+
+
+def _national_kept(days: NationalDays, start: date, end: date, last: date, rolled: set[date]) -> None:
+    """The rolled-up days' part of national_days: the kept country's rows (a row per day, and a
+    histogram per week of creation, per day at the range's ends), less those of the
+    organisations no longer active, which the roll-up counted (few: an organisation is
+    deactivated, not deleted)."""
+    left_out = [day for day in days_between(start, last) if day not in rolled]
+    for day, checks, alerts, notifications in (
+        NationalDayFigures.objects.filter(day__gte=start, day__lte=end)
+        .exclude(day__in=left_out)
+        .values_list("day", "checks", "alerts", "notifications")
+    ):
+        days.checks[day] += checks
+        days.alerts[day] += alerts
+        days.notifications[day] += notifications
+    inactive = Organisation.objects.filter(is_active=False)
+    for day, kind, checks, alerts, notifications in (
+        DayFigures.objects.filter(organisation__in=inactive.values("pk"), day__gte=start, day__lte=end)
+        .exclude(day__in=left_out)
+        .values_list("day", "organisation__kind", "checks", "alerts", "notifications")
+    ):
+        if kind == OrganisationKind.CARE_SETTING:
+            days.checks[day] -= checks
+            days.alerts[day] -= alerts
+        if kind == OrganisationKind.LOCAL_AUTHORITY:
+            days.notifications[day] -= notifications
+    # The country's histograms by whole week of creation (and day at the ends); the LAs' no
+    # longer active by day, taken away.
+    rows = list(
+        AcknowledgementTimes.objects.filter(
+            (Q(organisation__isnull=True) & _kept_rows(Period.WEEK, start, end))
+            | Q(
+                organisation__in=inactive.filter(kind=OrganisationKind.LOCAL_AUTHORITY).values("pk"),
+                period=Period.DAY,
+                created__gte=start,
+                created__lte=end,
+            )
+        ).values_list("organisation_id", "created", Cast("counts", TextField()))
+    )
+    for (organisation_id, created, _), counts in zip(rows, _decoded(rows, 2), strict=True):
+        _add(days.times[created], counts, 1 if organisation_id is None else -1)
+
+
+def national_days(start: date, end: date) -> NationalDays:
+    """The country's days from `start` to `end`, in a fixed number of queries whatever the
+    number of organisations: the kept national rows for the rolled-up days (reports.rollup
+    makes them from the days' rows), the grouped queries over every active organisation for the
+    others, as local_authority_reports and care_setting_reports count them."""
+    last = max(end, timezone.localdate())
+    for _ in range(3):
+        days = NationalDays()
+        rolled = _rolled_up(start, last)
+        if rolled:
+            _national_kept(days, start, end, last, rolled)
+        if not rolled or _still_rolled_up(start, last, rolled):
+            break
+    else:
+        # Beat or a backfill rolled a day up during each try: every day counted live.
+        days, rolled = NationalDays(), set()
+    if live := _runs(d for d in days_between(start, end) if d not in rolled):
+        for (_, day), (checks, alerts) in checks_per_day(live, _active(OrganisationKind.CARE_SETTING)).items():
+            days.checks[day] += checks
+            days.alerts[day] += alerts
+        for (_, day), count in notifications_per_day(live, _active(OrganisationKind.LOCAL_AUTHORITY)).items():
+            days.notifications[day] += count
+    if acknowledged_live := _acknowledged_live(start, last, rolled):
+        for _, by_created_day in acknowledgements_per_day(
+            acknowledged_live, _active(OrganisationKind.LOCAL_AUTHORITY), (start, end)
+        ).items():
+            for created_on, tenths in by_created_day.items():
+                days.times[created_on].update(tenths)
+    return days
 
 
 def local_authority_report(organisation: Organisation, start: date, end: date) -> LocalAuthorityReport:
@@ -258,7 +444,8 @@ def local_authority_reports(
     rolled = _rolled_up(start, last)
     created: dict[int, Counter] = defaultdict(Counter)
     overdue: Counter = Counter()
-    durations: dict[int, list[int]] = defaultdict(list)
+    # Each LA's times to acknowledge, as {tenths of an hour: how many}.
+    durations: dict[int, Counter] = defaultdict(Counter)
     by_week: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(list))
     first, final = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
     summed: Counter = Counter()
@@ -285,24 +472,17 @@ def local_authority_reports(
             overdue[la_id] += late
         for created_on, tenths in by_day.items():
             if first <= created_on <= final:  # ISO dates, in order as text
-                durations[la_id].extend(tenths)
+                durations[la_id].update(tenths)
                 by_week[la_id][_monday(date.fromisoformat(created_on))].extend(tenths)
     if live := _runs(d for d in days_between(start, end) if d not in rolled):
         for (la_id, day), count in notifications_per_day(live, ids).items():
             created[la_id][day] = count
         for (la_id, _), count in overdue_per_day(live, ids).items():
             overdue[la_id] += count
-    # After the last rolled-up day the acknowledgements are read open-ended, as the raw rows
-    # always were: a time after today (a clock put right) counts as it did before the roll-up.
-    acknowledged_live: list[tuple[date, date | None]] = [
-        *_runs(d for d in days_between(start, last) if d not in rolled)
-    ]
-    if acknowledged_live and acknowledged_live[-1][1] == last:
-        acknowledged_live[-1] = (acknowledged_live[-1][0], None)
-    if acknowledged_live:
+    if acknowledged_live := _acknowledged_live(start, last, rolled):
         for (la_id, _), by_created_day in acknowledgements_per_day(acknowledged_live, ids, (start, end)).items():
             for created_on, tenths in by_created_day.items():
-                durations[la_id].extend(tenths)
+                durations[la_id].update(tenths)
                 by_week[la_id][_monday(created_on)].extend(tenths)
     uploads = (
         PlanUpload.objects.filter(
@@ -327,8 +507,8 @@ def local_authority_reports(
             per_week[day - timedelta(days=day.weekday())] += count
         report.weeks = [(monday, per_week.get(monday, 0)) for monday in weeks]
         report.notifications = summed[la_id] + sum(created[la_id].values())
-        report.acknowledged = len(durations[la_id])
-        median, p90 = percentile(durations[la_id], 0.5), percentile(durations[la_id], 0.9)
+        report.acknowledged = durations[la_id].total()
+        median, p90 = percentile_of_counts(durations[la_id], 0.5), percentile_of_counts(durations[la_id], 0.9)
         report.median_hours = median / 10 if median is not None else None
         report.p90_hours = p90 / 10 if p90 is not None else None
         report.overdue = overdue[la_id]

@@ -53,6 +53,72 @@ class DayFigures(models.Model):
         return f"{self.organisation_id} on {self.day:%Y-%m-%d}"
 
 
+class AcknowledgementTimes(models.Model):
+    """How many notifications created in one period took each time to acknowledge: a histogram,
+    [tenths of an hour, count, tenths, count, ...] by tenths, of every acknowledgement on a
+    rolled-up day (a flat list of numbers: a year of them decodes three times faster than as an
+    object keyed by text). Per local
+    authority and day or month of creation, and for the country (no organisation) per day or
+    week (from Monday) of creation, the weekly trend's periods.
+
+    The percentiles need every time of a range, and a time can come any day after the
+    notification: read from DayFigures that is a row per LA and day up to today. Bucketed as
+    the page shows the times (tenths of an hour) the histogram gives the same percentiles, and
+    a range reads its whole months (weeks) and the days at its ends: at most about 75 rows per
+    LA, and 65 for the country, whatever its length. Added to only by reports.rollup as it rolls each day up,
+    from that day's DayFigures, in the same transaction, so it holds exactly the rolled-up
+    days' acknowledgements.
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Period(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+
+    # The day of creation, or the first day of the week or month.
+    created = models.DateField()
+    period = models.CharField(max_length=5, choices=Period.choices)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "period", "created"],
+                condition=models.Q(organisation__isnull=False),
+                name="report_ack_times_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "created"],
+                condition=models.Q(organisation__isnull=True),
+                name="report_ack_times_national_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id or 'England'} {self.period} {self.created:%Y-%m-%d}"
+
+
+class NationalDayFigures(models.Model):
+    """The country's figures on one rolled-up London day, for the national report's weekly trend:
+    the care settings' checks and alerts and the local authorities' notifications and overdue
+    summed, so a year's trend reads 365 rows instead of one per organisation and day. Written
+    by reports.rollup with the day's DayFigures; a report takes away those of organisations no
+    longer active (the trend counts the active ones, as the tables do)."""
+
+    day = models.DateField(primary_key=True)
+    checks = models.PositiveIntegerField(default=0)
+    alerts = models.PositiveIntegerField(default=0)
+    notifications = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"England on {self.day:%Y-%m-%d}"
+
+
 class GoLiveState(models.Model):
     """One organisation's go-live checklist as reports.progress works it out, kept so the national
     pages read a row per organisation instead of recomputing every organisation's state.

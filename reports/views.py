@@ -27,7 +27,7 @@ from reports.metrics import (
 )
 from reports.progress import go_live_page, go_live_states, progress_counts
 from reports.selectors import organisations_active
-from reports.trends import Trend, weekly_trend
+from reports.trends import Trend, national_trend, weekly_trend
 
 # Organisations of each kind one page of the national report shows side by side: a page costs
 # the same whatever the number of organisations (the CSV export has them all).
@@ -49,7 +49,7 @@ def _page_links(request: OrganisationRequest, name: str, page: Page) -> dict:
     }
 
 
-def _reports(request: OrganisationRequest, start, end, *, paged: bool = True, per_day: bool = False) -> dict:
+def _reports(request: OrganisationRequest, start, end, *, paged: bool = True) -> dict:
     organisation = request.organisation
     if Role.NATIONAL_ADMIN in request.roles:
         active = organisations_active()
@@ -58,8 +58,8 @@ def _reports(request: OrganisationRequest, start, end, *, paged: bool = True, pe
         if not paged:
             return {
                 "scope": "national",
-                "las": local_authority_reports(las_all, start, end, per_day=per_day),
-                "settings": care_setting_reports(settings_all, start, end, per_day=per_day),
+                "las": local_authority_reports(las_all, start, end, per_day=False),
+                "settings": care_setting_reports(settings_all, start, end, per_day=False),
             }
         la_page = Paginator(las_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("la_page"))
         setting_page = Paginator(settings_all, NATIONAL_PAGE_SIZE).get_page(request.GET.get("setting_page"))
@@ -166,11 +166,14 @@ def report(request: OrganisationRequest):
     start, end = form.range()
     data = _reports(request, start, end)
     if data["scope"] == "national":
-        # Every organisation's days, not one page's: the country's trend. This reads a row per
-        # organisation and day, the cost issue 28 leaves open (a national row per day in the
-        # roll-up would bound it).
-        everyone = _reports(request, start, end, paged=False, per_day=True)
-        trend = weekly_trend(everyone["las"], everyone["settings"], start, end)
+        # Every active organisation's days, not one page's: the country's trend, from the kept
+        # national row per day.
+        trend = national_trend(
+            start,
+            end,
+            shows_checks=data["setting_page"].paginator.count > 0,
+            shows_notifications=data["la_page"].paginator.count > 0,
+        )
     else:
         trend = weekly_trend(data["las"], data["settings"], start, end)
     return render(
