@@ -18,9 +18,11 @@ pytestmark = pytest.mark.django_db
 TRANSACTION = 2
 # The hourly limit of checks per user: one count of the user's checks in the audit log.
 RATE_LIMIT = 1
-# Service, child on plans, notifying: plans, lock, this form's visit with the history, visit
-# insert, the notifications with their outbox rows (one statement for every LA), audit insert.
-CHECK_QUERIES = TRANSACTION + RATE_LIMIT + 6
+# Service, child on plans, notifying: plans, lock, this form's visit with the history, and one
+# statement writing the visit, the notifications with their outbox rows for every LA, and the
+# audit event. The lock is a statement of its own: under READ COMMITTED the history read must
+# start after the lock is granted to see the visit of a check that held it.
+CHECK_QUERIES = TRANSACTION + RATE_LIMIT + 4
 SILENT_QUERIES = TRANSACTION + RATE_LIMIT + 3  # plans, history, audit
 NO_PLAN_QUERIES = TRANSACTION + RATE_LIMIT + 2  # plans, audit
 # Through HTTP: + session, user, OTP device, memberships (with whether training is current).
