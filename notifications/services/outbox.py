@@ -122,7 +122,8 @@ def notification_record_attendance(*, visit: AttendedVisit, plans: Iterable[Plan
 
     On PostgreSQL steps 1 and 2 are one statement (`_RECORD_ATTENDANCE_SQL`), a third of the
     time of the ORM's four. The ORM's version keeps the SQLite demo (`make run`) working; the
-    outbox tests run against both.
+    outbox tests run against both. The check itself runs the same parts inside its own one
+    statement, with the visit and the audit event (`notification_attendance_statement`).
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
     by_la = _plans_by_la(plans)
