@@ -349,32 +349,37 @@ def _attendance_record(
     *, visit: Visit, plans: list[Plan], audit: AuditEvent, date_of_birth_entered: date | None
 ) -> tuple[Visit, list[int]]:
     """Step 5, for a new visit: the visit, the notifications it raises (notifications' outbox),
-    flagged when the date of birth entered differed, and the audit event naming them.
+    flagged when `date_of_birth_entered` (set only when it differed), and the audit event
+    naming them.
 
     On PostgreSQL the visit, the notifications with their outbox rows and the audit event are
     one statement (`_record_in_one_statement`); the ORM's version keeps the SQLite demo. Tests
     hold the two to the same rows (tests/attendances/test_check_write.py).
     """
     record = _record_in_one_statement if connection.vendor == "postgresql" else _record_with_orm
-    notification_ids = record(visit=visit, plans=plans, audit=audit)
-    if date_of_birth_entered is not None and notification_ids:
-        # Rare (a mistyped or wrong date of birth): a statement of its own only then.
+    return visit, record(visit=visit, plans=plans, audit=audit, date_of_birth_entered=date_of_birth_entered)
+
+
+def _record_with_orm(
+    *, visit: Visit, plans: list[Plan], audit: AuditEvent, date_of_birth_entered: date | None
+) -> list[int]:
+    visit.save(force_insert=True)
+    notification_ids = notification_record_attendance(visit=visit, plans=plans)
+    if date_of_birth_entered is not None:
         notifications_flag_birth_date_mismatch(
             notification_ids=notification_ids, date_of_birth_entered=date_of_birth_entered
         )
-    return visit, notification_ids
-
-
-def _record_with_orm(*, visit: Visit, plans: list[Plan], audit: AuditEvent) -> list[int]:
-    visit.save(force_insert=True)
-    notification_ids = notification_record_attendance(visit=visit, plans=plans)
     audit.detail = {**audit.detail, _VISIT_ID: visit.pk, _NOTIFICATION_IDS: notification_ids}
     audit.save(force_insert=True)
     return notification_ids
 
 
-def _record_in_one_statement(*, visit: Visit, plans: list[Plan], audit: AuditEvent) -> list[int]:
-    notifications = notification_attendance_statement(visit=visit, plans=plans)
+def _record_in_one_statement(
+    *, visit: Visit, plans: list[Plan], audit: AuditEvent, date_of_birth_entered: date | None
+) -> list[int]:
+    notifications = notification_attendance_statement(
+        visit=visit, plans=plans, date_of_birth_entered=date_of_birth_entered
+    )
     visit_sql, visit_params = insert_statement(visit, name="visit")
     audit_sql, audit_params = insert_statement(audit, name="audit", expressions={"detail": _AUDIT_DETAIL_WITH_IDS})
     # Our own constants and Django's INSERTs; every value is a parameter.

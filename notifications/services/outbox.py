@@ -37,12 +37,16 @@ class AttendedVisit(Protocol):
 # endpoint, MESH if MESH is on and the LA has a mailbox). It returns ("joined" | "created", notification id, LA id) and ("delivery",
 # delivery id, notification id) rows. Only nullable columns are left out; the models' other
 # defaults (status, counts, empty text) are written out here. The check puts these parts into
-# its own one statement, beside the visit and the audit event (`AttendanceStatement`).
+# its own one statement, beside the visit and the audit event (`AttendanceStatement`), and
+# then flags a date of birth that differs here too, as `notifications_flag_birth_date_mismatch`
+# does (a NULL `date_of_birth_entered` flags nothing; tests/attendances/test_check_write.py).
 _ATTENDANCE_CTES = """
 joined AS (
     UPDATE notifications_notification AS n
     SET attendance_count = n.attendance_count + 1,
-        last_attended_at = GREATEST(n.last_attended_at, %(arrived_at)s)
+        last_attended_at = GREATEST(n.last_attended_at, %(arrived_at)s),
+        date_of_birth_entered = CASE WHEN n.date_of_birth <> %(date_of_birth_entered)s::date
+            THEN %(date_of_birth_entered)s::date ELSE n.date_of_birth_entered END
     WHERE n.id IN (
         SELECT DISTINCT ON (local_authority_id) id
         FROM notifications_notification
@@ -59,11 +63,12 @@ created AS (
     INSERT INTO notifications_notification (
         local_authority_id, care_setting_id, nhs_number, family_name, given_names, date_of_birth,
         plan_types, first_attended_at, last_attended_at, attendance_count, checked_by_name,
-        checked_by_role, created_at, due_at, status, acknowledgement_note
+        checked_by_role, created_at, due_at, status, acknowledgement_note, date_of_birth_entered
     )
     SELECT la.id, %(care_setting_id)s, %(nhs_number)s, la.family_name, la.given_names, la.date_of_birth,
            la.plan_types, %(arrived_at)s, %(arrived_at)s, 1, %(checked_by_name)s,
-           %(checked_by_role)s, %(now)s, %(due_at)s, %(status_new)s, ''
+           %(checked_by_role)s, %(now)s, %(due_at)s, %(status_new)s, '',
+           CASE WHEN la.date_of_birth <> %(date_of_birth_entered)s::date THEN %(date_of_birth_entered)s::date END
     FROM unnest(%(la_ids)s::bigint[], %(family_names)s::text[], %(given_names)s::text[],
                 %(dates_of_birth)s::date[], %(plan_types)s::text[])
          AS la(id, family_name, given_names, date_of_birth, plan_types)
@@ -151,16 +156,21 @@ class AttendanceStatement:
         return _recorded(la_ids=self.la_ids, notification_by_la=notification_by_la, delivery_ids=delivery_ids)
 
 
-def notification_attendance_statement(*, visit: AttendedVisit, plans: Iterable[Plan]) -> AttendanceStatement:
+def notification_attendance_statement(
+    *, visit: AttendedVisit, plans: Iterable[Plan], date_of_birth_entered: date | None = None
+) -> AttendanceStatement:
     """The parts of PostgreSQL's one statement for `notification_record_attendance`, for a
     caller that runs them with its own writes (`AttendanceStatement`). The visit need not be
-    saved yet: only its time, setting and checker are read."""
+    saved yet: only its time, setting and checker are read. With `date_of_birth_entered`,
+    also what `notifications_flag_birth_date_mismatch` would then do."""
     assert connection.vendor == "postgresql", "the ORM's way is notification_record_attendance"
     by_la = _plans_by_la(plans)
     return AttendanceStatement(
         ctes=_ATTENDANCE_CTES,
         rows=_ATTENDANCE_ROWS,
-        params=_statement_params(visit=visit, by_la=by_la, now=timezone.now()),
+        params=_statement_params(
+            visit=visit, by_la=by_la, now=timezone.now(), date_of_birth_entered=date_of_birth_entered
+        ),
         la_ids=sorted(by_la),
     )
 
@@ -207,7 +217,9 @@ def _record_in_one_statement(
         return _rows_read(cursor.fetchall())
 
 
-def _statement_params(*, visit: AttendedVisit, by_la: dict[int, list[Plan]], now: datetime) -> dict[str, Any]:
+def _statement_params(
+    *, visit: AttendedVisit, by_la: dict[int, list[Plan]], now: datetime, date_of_birth_entered: date | None = None
+) -> dict[str, Any]:
     la_ids = sorted(by_la)
     subjects = [by_la[la_id][0] for la_id in la_ids]
     window_start, window_end = _episode_window(visit)
@@ -234,6 +246,7 @@ def _statement_params(*, visit: AttendedVisit, by_la: dict[int, list[Plan]], now
         "mesh": Channel.MESH,
         "mesh_enabled": mesh_enabled(),
         "email_la_ids": [p.organisation_id for p in subjects if p.organisation.team_mailbox],
+        "date_of_birth_entered": date_of_birth_entered,
     }
 
 

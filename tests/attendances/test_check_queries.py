@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from attendances.services import child_check
+from notifications.models import Notification
 from tests.factories import PlanFactory, VisitFactory
 from tests.fhir.conftest import api  # noqa: F401 - the FHIR tests' fixture, used below
 
@@ -62,6 +63,33 @@ def test_check_query_count_is_fixed(
         )
     assert len(result.previous_visits) == min(length, 25)
     assert len(result.notification_ids) == local_authorities
+
+
+# A date of birth entered: + the verified one's read. When it differs, the notifications are
+# flagged inside the one statement, not by a statement of their own.
+VERIFIED_DOB_READ = 1
+
+
+@pytest.mark.parametrize("differs", [False, True])
+def test_a_date_of_birth_entered_costs_only_the_verified_read(
+    role_user, care_setting, django_assert_num_queries, differs
+):
+    user = role_user(Role.CLINICIAN)
+    plan = PlanFactory()
+    entered = plan.date_of_birth - dt.timedelta(days=3) if differs else plan.date_of_birth
+
+    with django_assert_num_queries(CHECK_QUERIES + VERIFIED_DOB_READ):
+        result = child_check(
+            nhs_number=plan.nhs_number,
+            date_of_birth=entered,
+            arrived_at=timezone.now(),
+            user=user,
+            organisation=care_setting,
+            role=Role.CLINICIAN,
+            idempotency_key=uuid.uuid4(),
+        )
+    assert result.dob_mismatch is differs
+    assert Notification.objects.get().date_of_birth_entered == (entered if differs else None)
 
 
 @pytest.mark.parametrize("length", [0, 25, 40])

@@ -210,7 +210,9 @@ def test_one_statement_is_one_query(scene, care_setting, django_assert_num_queri
     )
     audit = check.audit_event_build(action=AuditAction.CHILD_CHECKED, user=user, detail={"plan_ids": []})
     with transaction.atomic(), django_assert_num_queries(1):
-        notification_ids = check._record_in_one_statement(visit=visit, plans=plans, audit=audit)
+        notification_ids = check._record_in_one_statement(
+            visit=visit, plans=plans, audit=audit, date_of_birth_entered=None
+        )
     assert Visit.objects.filter(pk=visit.pk).exists()
     assert AuditEvent.objects.get(pk=audit.pk).detail["notification_ids"] == notification_ids
     assert len(notification_ids) == 3
