@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from markupsafe import Markup
 
 from accounts.models import Role, SettingType
 from plans.models import Plan, PlanType
@@ -113,8 +114,26 @@ def visit_episodes(visits: list) -> list[Episode]:
     return episodes
 
 
+# Where a remembered card's frame (`cpis.jinja2.rendered_once`: heading, classes, the
+# design system's markup, the same for every child of one LA) takes this request's body: the
+# child's details must never be part of a process-wide cache's key or value.
+CARD_BODY = Markup("<!--cpis:card-body-->")
+
+
+def card_filled(frame: Markup, body: Markup) -> Markup:
+    """The remembered `frame`, rendered with `"html": CARD_BODY`, with `body` in its place."""
+    before, slot, after = str(frame).partition(CARD_BODY)
+    if not slot:
+        # The design system changed how it renders a card's html: fail the page, never drop
+        # the child's details from it.
+        raise ValueError("The card's frame has no place for its body")
+    return Markup(before) + body + Markup(after)  # noqa: S704 - the macro's own escaped output and the template's
+
+
 def helpers() -> dict:
     return {
+        "CARD_BODY": CARD_BODY,
+        "card_filled": card_filled,
         "age": age,
         "role_label": role_label,
         "setting_type_label": setting_type_label,

@@ -75,6 +75,34 @@ def audit_record(
     *,
     action: str,
     request: HttpRequest | None = None,
+    user: Any = None,
+    organisation: Any = None,
+    roles: Iterable[str] | None = None,
+    nhs_number: str = "",
+    outcome: str = AuditOutcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+    trace_id: str = "",
+) -> AuditEvent:
+    """Writes one audit event, as `audit_event_build` makes it."""
+    event = audit_event_build(
+        action=action,
+        request=request,
+        user=user,
+        organisation=organisation,
+        roles=roles,
+        nhs_number=nhs_number,
+        outcome=outcome,
+        detail=detail,
+        trace_id=trace_id,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_event_build(
+    *,
+    action: str,
+    request: HttpRequest | None = None,
     # Typed loosely: the user and organisation models live in accounts, a layer above audit.
     user: Any = None,
     organisation: Any = None,
@@ -84,7 +112,9 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     trace_id: str = "",
 ) -> AuditEvent:
-    """Writes one audit event; who and where default to the request's user and organisation.
+    """One audit event, not yet saved: the one shape of an event for `audit_record` and for a
+    caller that inserts it as part of a larger statement (`core.model_inserts`, the check's
+    one statement). Who and where default to the request's user and organisation.
 
     A refusal (outcome `denied`) marks the request, so the refusal middleware does not record
     it a second time.
@@ -98,7 +128,7 @@ def audit_record(
             organisation = getattr(request, "organisation", None)
         if roles is None:
             roles = getattr(request, "roles", None)
-    return AuditEvent.objects.create(
+    return AuditEvent(
         action=action,
         user=user,
         organisation=organisation,

@@ -18,12 +18,17 @@ from attendances.models import VISITS_KEPT, Visit
 from attendances.services.history import repeat_and_history, visits_recent, visits_trim_on_commit
 from attendances.services.plans import plans_sorted
 from attendances.services.rate_limit import check_rate_guard
-from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.models import AuditAction, AuditEvent, AuditOutcome
+from audit.services import audit_event_build
 from core.compiled_queries import CompiledQuerySet
+from core.model_inserts import insert_statement
 from core.nhs_numbers import nhs_number_normalise
 from identity.selectors import verified_date_of_birth
-from notifications.services import notification_record_attendance, notifications_flag_birth_date_mismatch
+from notifications.services import (
+    notification_attendance_statement,
+    notification_record_attendance,
+    notifications_flag_birth_date_mismatch,
+)
 from plans.models import Plan
 
 CHECKING_ROLES = frozenset({Role.CLINICIAN, Role.SAFEGUARDING_LEAD})
@@ -120,16 +125,21 @@ def child_check(
     3. read the previous visits, newest 25 (`_visits_read`); if there are plans and this check
        notifies, first lock the child (see `_child_lock`) and find the visit this form's
        `idempotency_key` already recorded, refusing one older than the episode;
-    4. unless this form already recorded it, record the visit (time, setting, who and their
-       role) and create or join one notification per responsible LA (`_attendance_record`);
-    5. compare the date of birth entered with the verified one, else the plans'; flag the
-       notifications when it differs (`_birth_date_compare`);
-    6. audit the access, always: with or without plans, silent or not (`_check_audit`);
-    7. after commit, if this visit made the history longer than 25, ask the worker to trim it
+    4. compare the date of birth entered with the verified one, else the plans'
+       (`_birth_date_compare`);
+    5. audit the access, always: with or without plans, silent or not (`_check_audit`); and
+       unless this form already recorded it, with the audit event, record the visit (time,
+       setting, who and their role), create or join one notification per responsible LA with
+       its outbox rows, and flag them when the date of birth differed (`_attendance_record`:
+       on PostgreSQL one statement);
+    6. after commit, if this visit made the history longer than 25, ask the worker to trim it
        (`_history_trim_ask`).
 
     Raises PermissionDenied (1), django ValidationError (invalid NHS number), ValueError
     (naive arrival time) or CheckFormExpired (3).
+
+    Steps 4 and 5 are in this order so that everything the check writes is known before it
+    writes: the audit event names the visit and notifications written by the same statement.
     """
     nhs_number = _check_refuse(
         nhs_number=nhs_number,
@@ -145,23 +155,8 @@ def child_check(
         plans = _plans_find(nhs_number, today=today or timezone.localdate(), organisation=organisation)
         recording = bool(plans) and notify
         repeat, previous = _visits_read(nhs_number, plans=plans, recording=recording, idempotency_key=idempotency_key)
-        visit, notification_ids = (
-            _attendance_record(
-                nhs_number=nhs_number,
-                plans=plans,
-                arrived_at=arrived_at,
-                organisation=organisation,
-                user=user,
-                role=role,
-                idempotency_key=idempotency_key,
-            )
-            if recording and repeat is None
-            else (repeat, [])
-        )
-        verified_dob, dob_mismatch = _birth_date_compare(
-            nhs_number, date_of_birth=date_of_birth, plans=plans, notification_ids=notification_ids
-        )
-        _check_audit(
+        verified_dob, dob_mismatch = _birth_date_compare(nhs_number, date_of_birth=date_of_birth, plans=plans)
+        audit = _check_audit(
             nhs_number=nhs_number,
             notify=notify,
             request=request,
@@ -170,11 +165,30 @@ def child_check(
             role=role,
             trace_id=trace_id,
             plans=plans,
-            visit=visit,
-            notification_ids=notification_ids,
+            visit=repeat,
             dob_mismatch=dob_mismatch,
             repeated=repeat is not None,
         )
+        visit: Visit | None
+        notification_ids: list[int]
+        if recording and repeat is None:
+            visit, notification_ids = _attendance_record(
+                visit=Visit(
+                    nhs_number=nhs_number,
+                    arrived_at=arrived_at,
+                    care_setting=organisation,
+                    checked_by=user,
+                    checked_by_name=user.full_name,
+                    checked_by_role=role,
+                    check_token=idempotency_key,
+                ),
+                plans=plans,
+                audit=audit,
+                date_of_birth_entered=date_of_birth if dob_mismatch else None,
+            )
+        else:
+            visit, notification_ids = repeat, []
+            audit.save(force_insert=True)
         _history_trim_ask(visit=visit, previous=previous, recorded=recording and repeat is None)
     return CheckResult(
         nhs_number=nhs_number,
@@ -268,43 +282,14 @@ def _visits_read(
     return repeat, previous
 
 
-def _attendance_record(
-    *,
-    nhs_number: str,
-    plans: list[Plan],
-    arrived_at: datetime,
-    organisation: Organisation,
-    user: User,
-    role: str,
-    idempotency_key: uuid.UUID | None,
-) -> tuple[Visit, list[int]]:
-    """Step 4: the visit, and the notifications it raises (notifications' outbox)."""
-    visit = Visit.objects.create(
-        nhs_number=nhs_number,
-        arrived_at=arrived_at,
-        care_setting=organisation,
-        checked_by=user,
-        checked_by_name=user.full_name,
-        checked_by_role=role,
-        check_token=idempotency_key,
-    )
-    return visit, notification_record_attendance(visit=visit, plans=plans)
-
-
-def _birth_date_compare(
-    nhs_number: str, *, date_of_birth: date | None, plans: list[Plan], notification_ids: list[int]
-) -> tuple[date | None, bool]:
-    """Step 5: the date of birth PDS verified (if any), and whether the one entered differs."""
+def _birth_date_compare(nhs_number: str, *, date_of_birth: date | None, plans: list[Plan]) -> tuple[date | None, bool]:
+    """Step 4: the date of birth PDS verified (if any), and whether the one entered differs."""
     # The verified date of birth (what PDS said at the last upload or re-verification) wins
     # over the plans' own; it is read from CP-IS's tables: a check never waits for PDS.
     verified_dob = verified_date_of_birth(nhs_number) if plans and date_of_birth is not None else None
     if verified_dob is not None:
-        dob_mismatch = date_of_birth != verified_dob
-    else:
-        dob_mismatch = date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
-    if dob_mismatch and notification_ids:
-        notifications_flag_birth_date_mismatch(notification_ids=notification_ids, date_of_birth_entered=date_of_birth)
-    return verified_dob, dob_mismatch
+        return verified_dob, date_of_birth != verified_dob
+    return None, date_of_birth is not None and any(p.date_of_birth != date_of_birth for p in plans)
 
 
 def _check_audit(
@@ -318,12 +303,12 @@ def _check_audit(
     trace_id: str,
     plans: list[Plan],
     visit: Visit | None,
-    notification_ids: list[int],
     dob_mismatch: bool,
     repeated: bool,
-) -> None:
-    """Step 6: the access audited, in the check's transaction."""
-    audit_record(
+) -> AuditEvent:
+    """Step 5: the access audited, in the check's transaction: the event, saved by the caller
+    (with the visit it records, when it records one)."""
+    return audit_event_build(
         action=AuditAction.CHILD_CHECKED if notify else AuditAction.CHILD_VIEWED_SILENTLY,
         request=request,
         user=user,
@@ -335,15 +320,87 @@ def _check_audit(
         # Identifiers and flags only: never names or dates of birth.
         detail={
             "plan_ids": [p.pk for p in plans],
-            "visit_id": visit.pk if visit else None,
-            "notification_ids": notification_ids,
+            _VISIT_ID: visit.pk if visit else None,
+            _NOTIFICATION_IDS: [],
             "dob_mismatch": dob_mismatch,
             "repeated_form": repeated,
         },
     )
 
 
+# The audit event's ids of what the check recorded, set when they are known: in Python after
+# the ORM's inserts, in SQL from the one statement's own results on PostgreSQL.
+_VISIT_ID, _NOTIFICATION_IDS = "visit_id", "notification_ids"
+# One statement for everything a recording check writes: the visit, the notifications' and
+# their outbox rows' parts (`notification_attendance_statement`), then the audit event with
+# the ids of both. The visit's and the event's INSERTs are Django's own for those unsaved
+# instances (`core.model_inserts`); only the ids are put in here. Data-modifying CTEs all see
+# the same snapshot and run once each, whether or not the SELECT reads them.
+_AUDIT_DETAIL_WITH_IDS = f"""%(audit_detail)s::jsonb || jsonb_build_object(
+    '{_VISIT_ID}', (SELECT id FROM visit),
+    '{_NOTIFICATION_IDS}', (
+        SELECT COALESCE(jsonb_agg(n.id ORDER BY n.local_authority_id), '[]'::jsonb)
+        FROM (SELECT id, local_authority_id FROM joined UNION ALL SELECT id, local_authority_id FROM created) AS n
+    )
+)"""  # noqa: S608 - our own constants
+
+
+def _attendance_record(
+    *, visit: Visit, plans: list[Plan], audit: AuditEvent, date_of_birth_entered: date | None
+) -> tuple[Visit, list[int]]:
+    """Step 5, for a new visit: the visit, the notifications it raises (notifications' outbox),
+    flagged when `date_of_birth_entered` (set only when it differed), and the audit event
+    naming them.
+
+    On PostgreSQL the visit, the notifications with their outbox rows and the audit event are
+    one statement (`_record_in_one_statement`); the ORM's version keeps the SQLite demo. Tests
+    hold the two to the same rows (tests/attendances/test_check_write.py).
+    """
+    record = _record_in_one_statement if connection.vendor == "postgresql" else _record_with_orm
+    return visit, record(visit=visit, plans=plans, audit=audit, date_of_birth_entered=date_of_birth_entered)
+
+
+def _record_with_orm(
+    *, visit: Visit, plans: list[Plan], audit: AuditEvent, date_of_birth_entered: date | None
+) -> list[int]:
+    visit.save(force_insert=True)
+    notification_ids = notification_record_attendance(visit=visit, plans=plans)
+    if date_of_birth_entered is not None:
+        notifications_flag_birth_date_mismatch(
+            notification_ids=notification_ids, date_of_birth_entered=date_of_birth_entered
+        )
+    audit.detail = {**audit.detail, _VISIT_ID: visit.pk, _NOTIFICATION_IDS: notification_ids}
+    audit.save(force_insert=True)
+    return notification_ids
+
+
+def _record_in_one_statement(
+    *, visit: Visit, plans: list[Plan], audit: AuditEvent, date_of_birth_entered: date | None
+) -> list[int]:
+    notifications = notification_attendance_statement(
+        visit=visit, plans=plans, date_of_birth_entered=date_of_birth_entered
+    )
+    visit_sql, visit_params = insert_statement(visit, name="visit")
+    audit_sql, audit_params = insert_statement(audit, name="audit", expressions={"detail": _AUDIT_DETAIL_WITH_IDS})
+    # Our own constants and Django's INSERTs; every value is a parameter.
+    sql = (
+        f"WITH visit AS ({visit_sql} RETURNING id),{notifications.ctes}, audit AS ({audit_sql} RETURNING id)"  # noqa: S608
+        f"{notifications.rows} UNION ALL SELECT 'visit', id, NULL FROM visit"
+        " UNION ALL SELECT 'audit', id, NULL FROM audit"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**notifications.params, **visit_params, **audit_params})
+        rows = cursor.fetchall()
+    ids = {kind: row_id for kind, row_id, _ in rows if kind in ("visit", "audit")}
+    for instance, kind in ((visit, "visit"), (audit, "audit")):
+        instance.pk = ids[kind]
+        instance._state.adding, instance._state.db = False, connection.alias
+    notification_ids = notifications.recorded(rows)
+    audit.detail = {**audit.detail, _VISIT_ID: visit.pk, _NOTIFICATION_IDS: notification_ids}
+    return notification_ids
+
+
 def _history_trim_ask(*, visit: Visit | None, previous: list[Visit], recorded: bool) -> None:
-    """Step 7: a visit this check recorded past the 25 kept asks the worker to trim, after commit."""
+    """Step 6: a visit this check recorded past the 25 kept asks the worker to trim, after commit."""
     if recorded and visit is not None and len(previous) >= VISITS_KEPT:
         visits_trim_on_commit(visit)

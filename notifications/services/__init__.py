@@ -24,12 +24,18 @@ from notifications.services.channels import DeliveryChannel, delivery_channel, w
 from notifications.services.delivery import delivery_attempt, delivery_retry
 from notifications.services.fan_out import deliveries_hand_over, delivery_dispatch, delivery_queue
 from notifications.services.inactive import notification_record_inactive_nhs_number
-from notifications.services.outbox import notification_record_attendance, notifications_flag_birth_date_mismatch
+from notifications.services.outbox import (
+    AttendanceStatement,
+    notification_attendance_statement,
+    notification_record_attendance,
+    notifications_flag_birth_date_mismatch,
+)
 from notifications.services.overdue import notifications_mark_overdue
 from notifications.services.receipts import ReceiptRefused, email_receipt_record
 from notifications.services.sweeper import delivery_sweep
 
 __all__ = [
+    "AttendanceStatement",
     "DeliveryChannel",
     "ReceiptRefused",
     "deliveries_hand_over",
@@ -40,6 +46,7 @@ __all__ = [
     "delivery_retry",
     "delivery_sweep",
     "email_receipt_record",
+    "notification_attendance_statement",
     "notification_acknowledge",
     "notification_assign",
     "notification_record_inactive_nhs_number",

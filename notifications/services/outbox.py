@@ -2,9 +2,10 @@
 `Delivery` row per channel in the check's own transaction, handed to the worker on commit."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,12 +36,17 @@ class AttendedVisit(Protocol):
 # (the inbox always, e-mail if the LA has a team mailbox, the webhook if it has an active
 # endpoint, MESH if MESH is on and the LA has a mailbox). It returns ("joined" | "created", notification id, LA id) and ("delivery",
 # delivery id, notification id) rows. Only nullable columns are left out; the models' other
-# defaults (status, counts, empty text) are written out here.
-_RECORD_ATTENDANCE_SQL = """
-WITH joined AS (
+# defaults (status, counts, empty text) are written out here. The check puts these parts into
+# its own one statement, beside the visit and the audit event (`AttendanceStatement`), and
+# then flags a date of birth that differs here too, as `notifications_flag_birth_date_mismatch`
+# does (a NULL `date_of_birth_entered` flags nothing; tests/attendances/test_check_write.py).
+_ATTENDANCE_CTES = """
+joined AS (
     UPDATE notifications_notification AS n
     SET attendance_count = n.attendance_count + 1,
-        last_attended_at = GREATEST(n.last_attended_at, %(arrived_at)s)
+        last_attended_at = GREATEST(n.last_attended_at, %(arrived_at)s),
+        date_of_birth_entered = CASE WHEN n.date_of_birth <> %(date_of_birth_entered)s::date
+            THEN %(date_of_birth_entered)s::date ELSE n.date_of_birth_entered END
     WHERE n.id IN (
         SELECT DISTINCT ON (local_authority_id) id
         FROM notifications_notification
@@ -57,11 +63,12 @@ created AS (
     INSERT INTO notifications_notification (
         local_authority_id, care_setting_id, nhs_number, family_name, given_names, date_of_birth,
         plan_types, first_attended_at, last_attended_at, attendance_count, checked_by_name,
-        checked_by_role, created_at, due_at, status, acknowledgement_note
+        checked_by_role, created_at, due_at, status, acknowledgement_note, date_of_birth_entered
     )
     SELECT la.id, %(care_setting_id)s, %(nhs_number)s, la.family_name, la.given_names, la.date_of_birth,
            la.plan_types, %(arrived_at)s, %(arrived_at)s, 1, %(checked_by_name)s,
-           %(checked_by_role)s, %(now)s, %(due_at)s, %(status_new)s, ''
+           %(checked_by_role)s, %(now)s, %(due_at)s, %(status_new)s, '',
+           CASE WHEN la.date_of_birth <> %(date_of_birth_entered)s::date THEN %(date_of_birth_entered)s::date END
     FROM unnest(%(la_ids)s::bigint[], %(family_names)s::text[], %(given_names)s::text[],
                 %(dates_of_birth)s::date[], %(plan_types)s::text[])
          AS la(id, family_name, given_names, date_of_birth, plan_types)
@@ -90,10 +97,13 @@ deliveries AS (
     ) AS channel(name)
     RETURNING id, notification_id
 )
+"""
+_ATTENDANCE_ROWS = """
 SELECT 'joined', id, local_authority_id FROM joined
 UNION ALL SELECT 'created', id, local_authority_id FROM created
 UNION ALL SELECT 'delivery', id, notification_id FROM deliveries
 """
+_RECORD_ATTENDANCE_SQL = f"WITH {_ATTENDANCE_CTES}{_ATTENDANCE_ROWS}"
 
 
 def notification_record_attendance(*, visit: AttendedVisit, plans: Iterable[Plan]) -> list[int]:
@@ -117,17 +127,65 @@ def notification_record_attendance(*, visit: AttendedVisit, plans: Iterable[Plan
 
     On PostgreSQL steps 1 and 2 are one statement (`_RECORD_ATTENDANCE_SQL`), a third of the
     time of the ORM's four. The ORM's version keeps the SQLite demo (`make run`) working; the
-    outbox tests run against both.
+    outbox tests run against both. The check itself runs the same parts inside its own one
+    statement, with the visit and the audit event (`notification_attendance_statement`).
     """
     assert transaction.get_connection().in_atomic_block, "call inside the check's transaction"
+    by_la = _plans_by_la(plans)
+    record = _record_in_one_statement if connection.vendor == "postgresql" else _record_with_orm
+    notification_by_la, delivery_ids = record(visit=visit, by_la=by_la, now=timezone.now())
+    return _recorded(la_ids=sorted(by_la), notification_by_la=notification_by_la, delivery_ids=delivery_ids)
+
+
+@dataclass(frozen=True)
+class AttendanceStatement:
+    """`notification_record_attendance` on PostgreSQL as parts of a larger statement (the
+    check's one statement, with its visit and audit event): `ctes`, to follow a `WITH`, defines
+    `joined` and `created` (id, local_authority_id: each LA's notification) and `deliveries`
+    (id, notification_id); `rows` is the SELECT of their (kind, id, id) rows; `recorded` reads
+    those rows back, asks for the deliveries on commit and returns the notification ids in
+    LA order, as `notification_record_attendance` does. Same transaction rule and lock."""
+
+    ctes: str
+    rows: str
+    params: dict[str, Any]
+    la_ids: list[int]
+
+    def recorded(self, rows: Iterable[tuple[str, int, int | None]]) -> list[int]:
+        notification_by_la, delivery_ids = _rows_read(rows)
+        return _recorded(la_ids=self.la_ids, notification_by_la=notification_by_la, delivery_ids=delivery_ids)
+
+
+def notification_attendance_statement(
+    *, visit: AttendedVisit, plans: Iterable[Plan], date_of_birth_entered: date | None = None
+) -> AttendanceStatement:
+    """The parts of PostgreSQL's one statement for `notification_record_attendance`, for a
+    caller that runs them with its own writes (`AttendanceStatement`). The visit need not be
+    saved yet: only its time, setting and checker are read. With `date_of_birth_entered`,
+    also what `notifications_flag_birth_date_mismatch` would then do."""
+    assert connection.vendor == "postgresql", "the ORM's way is notification_record_attendance"
+    by_la = _plans_by_la(plans)
+    return AttendanceStatement(
+        ctes=_ATTENDANCE_CTES,
+        rows=_ATTENDANCE_ROWS,
+        params=_statement_params(
+            visit=visit, by_la=by_la, now=timezone.now(), date_of_birth_entered=date_of_birth_entered
+        ),
+        la_ids=sorted(by_la),
+    )
+
+
+def _plans_by_la(plans: Iterable[Plan]) -> dict[int, list[Plan]]:
     by_la: dict[int, list[Plan]] = {}
     for plan in plans:
         by_la.setdefault(plan.organisation_id, []).append(plan)
-    record = _record_in_one_statement if connection.vendor == "postgresql" else _record_with_orm
-    notification_by_la, delivery_ids = record(visit=visit, by_la=by_la, now=timezone.now())
+    return by_la
+
+
+def _recorded(*, la_ids: list[int], notification_by_la: dict[int, int], delivery_ids: list[int]) -> list[int]:
     if delivery_ids:
         transaction.on_commit(partial(deliveries_hand_over, delivery_ids=sorted(delivery_ids)), robust=True)
-    return [notification_by_la[la_id] for la_id in sorted(by_la)]
+    return [notification_by_la[la_id] for la_id in la_ids]
 
 
 def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_of_birth_entered: date | None) -> int:
@@ -154,40 +212,55 @@ def plan_types_joined(plans: Iterable[Plan]) -> str:
 def _record_in_one_statement(
     *, visit: AttendedVisit, by_la: dict[int, list[Plan]], now: datetime
 ) -> tuple[dict[int, int], list[int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_ATTENDANCE_SQL, _statement_params(visit=visit, by_la=by_la, now=now))
+        return _rows_read(cursor.fetchall())
+
+
+def _statement_params(
+    *, visit: AttendedVisit, by_la: dict[int, list[Plan]], now: datetime, date_of_birth_entered: date | None = None
+) -> dict[str, Any]:
     la_ids = sorted(by_la)
     subjects = [by_la[la_id][0] for la_id in la_ids]
     window_start, window_end = _episode_window(visit)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_ATTENDANCE_SQL,
-            {
-                "la_ids": la_ids,
-                "nhs_number": visit.nhs_number,
-                "care_setting_id": visit.care_setting_id,
-                "arrived_at": visit.arrived_at,
-                "window_start": window_start,
-                "window_end": window_end,
-                "family_names": [p.family_name for p in subjects],
-                "given_names": [p.given_names for p in subjects],
-                "dates_of_birth": [p.date_of_birth for p in subjects],
-                "plan_types": [plan_types_joined(by_la[la_id]) for la_id in la_ids],
-                "checked_by_name": visit.checked_by_name,
-                "checked_by_role": visit.checked_by_role,
-                "now": now,
-                "due_at": one_working_day_after(now),
-                "status_new": NotificationStatus.NEW,
-                "status_pending": DeliveryStatus.PENDING,
-                "inbox": Channel.INBOX,
-                "email": Channel.EMAIL,
-                "webhook": Channel.WEBHOOK,
-                "mesh": Channel.MESH,
-                "mesh_enabled": mesh_enabled(),
-                "email_la_ids": [p.organisation_id for p in subjects if p.organisation.team_mailbox],
-            },
-        )
-        rows = cursor.fetchall()
-    notification_by_la = {la_id: row_id for kind, row_id, la_id in rows if kind != "delivery"}
-    return notification_by_la, [row_id for kind, row_id, _ in rows if kind == "delivery"]
+    return {
+        "la_ids": la_ids,
+        "nhs_number": visit.nhs_number,
+        "care_setting_id": visit.care_setting_id,
+        "arrived_at": visit.arrived_at,
+        "window_start": window_start,
+        "window_end": window_end,
+        "family_names": [p.family_name for p in subjects],
+        "given_names": [p.given_names for p in subjects],
+        "dates_of_birth": [p.date_of_birth for p in subjects],
+        "plan_types": [plan_types_joined(by_la[la_id]) for la_id in la_ids],
+        "checked_by_name": visit.checked_by_name,
+        "checked_by_role": visit.checked_by_role,
+        "now": now,
+        "due_at": one_working_day_after(now),
+        "status_new": NotificationStatus.NEW,
+        "status_pending": DeliveryStatus.PENDING,
+        "inbox": Channel.INBOX,
+        "email": Channel.EMAIL,
+        "webhook": Channel.WEBHOOK,
+        "mesh": Channel.MESH,
+        "mesh_enabled": mesh_enabled(),
+        "email_la_ids": [p.organisation_id for p in subjects if p.organisation.team_mailbox],
+        "date_of_birth_entered": date_of_birth_entered,
+    }
+
+
+def _rows_read(rows: Iterable[tuple[str, int, int | None]]) -> tuple[dict[int, int], list[int]]:
+    """The statement's rows as (notification id by LA, delivery ids); rows of other kinds (a
+    larger statement's own) are not the outbox's."""
+    notification_by_la: dict[int, int] = {}
+    delivery_ids: list[int] = []
+    for kind, row_id, other_id in rows:
+        if kind in ("joined", "created") and other_id is not None:
+            notification_by_la[other_id] = row_id
+        elif kind == "delivery":
+            delivery_ids.append(row_id)
+    return notification_by_la, delivery_ids
 
 
 def _record_with_orm(

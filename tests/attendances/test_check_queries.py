@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from attendances.services import child_check
+from notifications.models import Notification
 from tests.factories import PlanFactory, VisitFactory
 from tests.fhir.conftest import api  # noqa: F401 - the FHIR tests' fixture, used below
 
@@ -18,9 +19,11 @@ pytestmark = pytest.mark.django_db
 TRANSACTION = 2
 # The hourly limit of checks per user: one count of the user's checks in the audit log.
 RATE_LIMIT = 1
-# Service, child on plans, notifying: plans, lock, this form's visit with the history, visit
-# insert, the notifications with their outbox rows (one statement for every LA), audit insert.
-CHECK_QUERIES = TRANSACTION + RATE_LIMIT + 6
+# Service, child on plans, notifying: plans, lock, this form's visit with the history, and one
+# statement writing the visit, the notifications with their outbox rows for every LA, and the
+# audit event. The lock is a statement of its own: under READ COMMITTED the history read must
+# start after the lock is granted to see the visit of a check that held it.
+CHECK_QUERIES = TRANSACTION + RATE_LIMIT + 4
 SILENT_QUERIES = TRANSACTION + RATE_LIMIT + 3  # plans, history, audit
 NO_PLAN_QUERIES = TRANSACTION + RATE_LIMIT + 2  # plans, audit
 # Through HTTP: + session, user, OTP device, memberships (with whether training is current).
@@ -60,6 +63,33 @@ def test_check_query_count_is_fixed(
         )
     assert len(result.previous_visits) == min(length, 25)
     assert len(result.notification_ids) == local_authorities
+
+
+# A date of birth entered: + the verified one's read. When it differs, the notifications are
+# flagged inside the one statement, not by a statement of their own.
+VERIFIED_DOB_READ = 1
+
+
+@pytest.mark.parametrize("differs", [False, True])
+def test_a_date_of_birth_entered_costs_only_the_verified_read(
+    role_user, care_setting, django_assert_num_queries, differs
+):
+    user = role_user(Role.CLINICIAN)
+    plan = PlanFactory()
+    entered = plan.date_of_birth - dt.timedelta(days=3) if differs else plan.date_of_birth
+
+    with django_assert_num_queries(CHECK_QUERIES + VERIFIED_DOB_READ):
+        result = child_check(
+            nhs_number=plan.nhs_number,
+            date_of_birth=entered,
+            arrived_at=timezone.now(),
+            user=user,
+            organisation=care_setting,
+            role=Role.CLINICIAN,
+            idempotency_key=uuid.uuid4(),
+        )
+    assert result.dob_mismatch is differs
+    assert Notification.objects.get().date_of_birth_entered == (entered if differs else None)
 
 
 @pytest.mark.parametrize("length", [0, 25, 40])

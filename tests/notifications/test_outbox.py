@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendances.models import Visit
+from attendances.services import check
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus, WebhookEndpoint
 from notifications.services import notification_record_attendance, outbox
 from plans.models import Plan
@@ -25,6 +26,8 @@ def recorder(request, monkeypatch):
     and the ORM's, which the SQLite demo uses."""
     if request.param == "orm":
         monkeypatch.setattr(outbox, "_record_in_one_statement", outbox._record_with_orm)
+        # A check's own one statement (the visit and audit event with these rows) too.
+        monkeypatch.setattr(check, "_record_in_one_statement", check._record_with_orm)
     return request.param
 
 
