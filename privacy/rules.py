@@ -58,7 +58,7 @@ class Check(NamedTuple):
 
 
 @functools.lru_cache(maxsize=4096)
-def _offset_of_hour(hours_since_epoch: int) -> timedelta:
+def offset_of_hour(hours_since_epoch: int) -> timedelta:
     # London's offset from UTC changes on the hour, so it is the same for every moment of an hour.
     moment = datetime.fromtimestamp(hours_since_epoch * 3600, tz=UTC)
     return timezone.localtime(moment).utcoffset() or timedelta(0)
@@ -68,7 +68,7 @@ def local_of(at: datetime) -> datetime:
     """`at` as local wall-clock time (naive), as `timezone.localtime` gives it: a day's scan asks
     for the local day or hour of thousands of checks, and localtime is most of the rules' time."""
     utc = at.replace(tzinfo=None) - (at.utcoffset() or timedelta(0))
-    return utc + _offset_of_hour(int(at.timestamp()) // 3600)
+    return utc + offset_of_hour(int(at.timestamp()) // 3600)
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,17 @@ from the audit log, grouped in the database (per day, hour, place). Both give th
 (tests/privacy/test_baselines.py).
 """
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
@@ -40,15 +42,18 @@ from privacy.rules import (
     Places,
     Usual,
     child_key,
-    local_of,
     median_of,
+    offset_of_hour,
 )
 
 # The roll-up keeps the summaries of the baselines ending on its last day and the day before
 # (and one more): a shift of up to PRIVACY_SHIFT_HOURS=24 starts on one of them.
 WINDOWS_KEPT = 3
 
-_FIELDS = ("id", "occurred_at", "user_id", "organisation_id", "action", "nhs_number", "roles", "detail")
+_FIELDS = ("id", "at_us", "user_id", "organisation_id", "action", "nhs_number", "roles", "plan_ids_json")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_HOUR_US = 3_600_000_000
 
 
 def checks_of(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
@@ -63,10 +68,26 @@ def checks_of(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
     )
 
 
+def _at_us() -> RawSQL | F:
+    """`occurred_at` in microseconds since 1970: on PostgreSQL as an integer, since Django's
+    loader of timestamps parses their text in Python and a day's scan reads thousands."""
+    if connection.vendor == "postgresql":
+        return RawSQL('(EXTRACT(EPOCH FROM "audit_auditevent"."occurred_at") * 1000000)::bigint', ())
+    return F("occurred_at")
+
+
 def as_check(row: tuple[Any, ...]) -> Check:
     """A row of `_FIELDS` as a Check."""
-    id_, at, user_id, organisation_id, action, nhs_number, roles, detail = row
-    plan_ids = (detail.get("plan_ids") or []) if isinstance(detail, dict) else []
+    id_, at_us, user_id, organisation_id, action, nhs_number, roles, plan_ids_json = row
+    if not isinstance(at_us, int):
+        at_us = (at_us - _EPOCH) // _MICROSECOND
+    at = _EPOCH + timedelta(microseconds=at_us)
+    plan_ids: tuple[int, ...] = ()
+    # Only the plan ids of the detail: decoding all of it was a third of this read's time.
+    if plan_ids_json and plan_ids_json != "[]":
+        found = json.loads(plan_ids_json)
+        if isinstance(found, list):
+            plan_ids = tuple(p for p in found if isinstance(p, int))
     return Check(
         id=id_,
         at=at,
@@ -75,13 +96,19 @@ def as_check(row: tuple[Any, ...]) -> Check:
         action=action,
         nhs_number=nhs_number,
         roles=roles,
-        plan_ids=tuple(p for p in plan_ids if isinstance(p, int)),
-        local=local_of(at),
+        plan_ids=plan_ids,
+        local=at.replace(tzinfo=None) + offset_of_hour(at_us // _HOUR_US),
     )
 
 
 def checks_read(queryset: QuerySet[AuditEvent]) -> list[Check]:
-    return [as_check(r) for r in checks_of(queryset).order_by("occurred_at", "id").values_list(*_FIELDS)]
+    rows = (
+        checks_of(queryset)
+        .annotate(at_us=_at_us(), plan_ids_json=KeyTextTransform("plan_ids", "detail"))
+        .order_by("occurred_at", "id")
+        .values_list(*_FIELDS)
+    )
+    return [as_check(r) for r in rows]
 
 
 def new_checks(*, after: datetime, until: datetime) -> list[Check]:
