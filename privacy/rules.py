@@ -71,16 +71,15 @@ def local_of(at: datetime) -> datetime:
     return utc + offset_of_hour(int(at.timestamp()) // 3600)
 
 
-@dataclass(frozen=True)
-class DayCounts:
+class DayCounts(NamedTuple):
     checks: int
     no_plan: int
     silent: int
 
 
-@dataclass(frozen=True)
-class Usual:
-    """A user's medians per day, over the baseline days on which they checked at all."""
+class Usual(NamedTuple):
+    """A user's medians per day, over the baseline days on which they checked at all (a tuple:
+    a day's scan makes one per user, thousands)."""
 
     checks: float
     no_plan: float
@@ -134,8 +133,9 @@ class History:
 
     shift_start: datetime
     end: datetime
-    # Each user's checks in the shift (the new ones among them), oldest first.
-    shift: dict[int, list[Check]] = field(default_factory=dict)
+    # Each user's checks in the shift at each organisation (the new ones among them), oldest
+    # first: grouped once for the volume rules, which each look at one (user, organisation).
+    shift: dict[tuple[int, int], list[Check]] = field(default_factory=dict)
     # Per user, their usual per day in the baseline.
     usual: dict[int, Usual] = field(default_factory=dict)
     # Per organisation (those where the volume rule may fire), the median of each (user, day)'s
@@ -209,10 +209,14 @@ def _above_usual(
     findings = []
     touched = {(c.user_id, c.organisation_id) for c in new}
     for user_id, organisation_id in sorted(touched):
-        checks = [c for c in history.shift.get(user_id, []) if c.organisation_id == organisation_id and counted(c)]
+        at_organisation = history.shift.get((user_id, organisation_id), [])
         own_usual = usual_of(history.usual.get(user_id, NO_USUAL))
         organisation_usual = history.organisation_usual.get(organisation_id, 0.0) if with_organisation else 0.0
         threshold = max(float(minimum), factor * own_usual, factor * organisation_usual)
+        # The counted checks are some of these: most of a day's users are ruled out unfiltered.
+        if len(at_organisation) < threshold:
+            continue
+        checks = [c for c in at_organisation if counted(c)]
         if len(checks) < threshold:
             continue
         usual = f"their usual {own_usual:g}"
@@ -284,14 +288,14 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     findings = []
     gap = timedelta(hours=settings.PRIVACY_RECHECK_GAP_HOURS)
     # Grouped once: a day's new checks are thousands, and each pair's are a few.
+    # From the summaries only the pairs that may trip the rule have checks: the others are
+    # left out before grouping.
     latest_of: dict[tuple[int, str, int], list[Check]] = defaultdict(list)
     for c in new:
-        if c.nhs_number:
+        if c.nhs_number and history.child_checks.get((c.user_id, c.nhs_number)):
             latest_of[(c.user_id, c.nhs_number, c.organisation_id)].append(c)
     for (user_id, nhs_number, organisation_id), latest in sorted(latest_of.items()):
-        checks = history.child_checks.get((user_id, nhs_number), [])
-        if not checks:
-            continue  # from the summaries: a pair that cannot trip the rule
+        checks = history.child_checks[(user_id, nhs_number)]
         days = sorted({c.day for c in checks})
         after_no_plan = [
             (earlier, later)
@@ -326,20 +330,28 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     return findings
 
 
-def _usual_hour(hour: int, seen: int) -> bool:
-    margin = settings.PRIVACY_UNUSUAL_HOUR_MARGIN
-    return any(seen >> ((hour + d) % 24) & 1 for d in range(-margin, margin + 1))
+@functools.lru_cache(maxsize=4096)
+def usual_hours(seen: int, margin: int) -> int:
+    """The hours (bit h for hour h) within `margin` of one in `seen`, round the clock: worked
+    out once per user, not once per check."""
+    usual = 0
+    for d in range(-margin, margin + 1):
+        shift = d % 24
+        usual |= ((seen >> shift) | (seen << (24 - shift))) & 0xFFFFFF
+    return usual
 
 
 def unusual_hours(new: list[Check], history: History) -> list[Finding]:
     """Checks at an hour of the day at which the user has not checked in the baseline (with a
     margin either side), once they have PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
+    minimum, margin = settings.PRIVACY_UNUSUAL_MIN_HISTORY, settings.PRIVACY_UNUSUAL_HOUR_MARGIN
     for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
         seen = history.hours.get(user_id, NO_HOURS)
-        if seen.total < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
+        if seen.total < minimum:
             continue
-        odd = [c for c in checks if not _usual_hour(c.hour, seen.seen)]
+        usual = usual_hours(seen.seen, margin)
+        odd = [c for c in checks if not usual >> c.hour & 1]
         if not odd:
             continue
         hours = sorted({f"{c.hour:02d}:00" for c in odd})
@@ -364,11 +376,14 @@ def unusual_place(new: list[Check], history: History) -> list[Finding]:
     """Checks at a care setting where the user made none of their baseline checks, once they have
     PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
+    minimum = settings.PRIVACY_UNUSUAL_MIN_HISTORY
     for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
-        checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
         seen = history.places.get(user_id, NO_PLACES)
         total = seen.total
-        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or organisation_id in seen.seen:
+        if total < minimum or organisation_id in seen.seen:
+            continue
+        checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
+        if not checks:
             continue
         findings.append(
             Finding(
@@ -396,6 +411,8 @@ def family_name(full_name: str) -> str:
 def possible_relative(new: list[Check], history: History) -> list[Finding]:
     findings = []
     for check in new:
+        if not check.plan_ids:
+            continue  # no plan, no family name to compare
         name, _ = history.users.get(check.user_id, ("", frozenset()))
         own = family_name(name)
         if own and any(history.plans.get(p, ("", 0))[0].casefold() == own for p in check.plan_ids):
@@ -417,6 +434,8 @@ def own_local_authority(new: list[Check], history: History) -> list[Finding]:
     also a member: their work there gives them no reason to check the child from a care setting."""
     findings = []
     for check in new:
+        if not check.plan_ids:
+            continue  # no plan, no local authority holding it
         _, authorities = history.users.get(check.user_id, ("", frozenset()))
         holders = {history.plans[p][1] for p in check.plan_ids if p in history.plans}
         if check.organisation_id not in holders and holders & authorities:

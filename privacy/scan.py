@@ -210,12 +210,12 @@ def usual_of(days: list[UserDay]) -> tuple[Usual, Hours, Places]:
 
 
 def _volume_candidates(history: History, organisation_ids: list[int]) -> list[int]:
-    found = set()
-    for user_id, checks in history.shift.items():
-        own = history.usual.get(user_id, NO_USUAL).checks
-        threshold = max(float(settings.PRIVACY_VOLUME_MIN), settings.PRIVACY_VOLUME_FACTOR * own)
-        per_organisation = Counter(c.organisation_id for c in checks)
-        found |= {o for o, n in per_organisation.items() if n >= threshold}
+    minimum, factor = float(settings.PRIVACY_VOLUME_MIN), settings.PRIVACY_VOLUME_FACTOR
+    found = {
+        organisation_id
+        for (user_id, organisation_id), checks in history.shift.items()
+        if len(checks) >= max(minimum, factor * history.usual.get(user_id, NO_USUAL).checks)
+    }
     return sorted(found & set(organisation_ids))
 
 
@@ -279,10 +279,10 @@ def history_load(new: list[Check], *, after: datetime, end: datetime) -> History
 
 
 def _shift_of(history: History, checks: list[Check]) -> None:
-    by_user: dict[int, list[Check]] = defaultdict(list)
+    at: dict[tuple[int, int], list[Check]] = defaultdict(list)
     for check in checks:
-        by_user[check.user_id].append(check)
-    history.shift = dict(by_user)
+        at[(check.user_id, check.organisation_id)].append(check)
+    history.shift = dict(at)
 
 
 def _from_audit_log(history: History, new: list[Check], *, first_day: date, last_day: date) -> None:
@@ -365,7 +365,9 @@ def _from_summaries(
     ).values_list("user_id", "checks", "no_plan", "silent", "checks_total", "hours", "places_total", "places"):
         history.usual[user_id] = Usual(checks, no_plan, silent)
         history.hours[user_id] = Hours(total, hours)
-        history.places[user_id] = Places(places_total, frozenset(int(o) for o in places.split(",") if o))
+        history.places[user_id] = Places(
+            places_total, frozenset(map(int, places.split(","))) if places else frozenset()
+        )
     candidates = _volume_candidates(history, organisation_ids)
     if candidates:
         history.organisation_usual = dict(
@@ -403,10 +405,11 @@ def _from_summaries(
             seen(pair, c.day, None if c.plan_found else c.at.timestamp())
     repeat_days = settings.PRIVACY_REPEAT_DAYS
     gap_seconds = settings.PRIVACY_RECHECK_GAP_HOURS * 3600
+    no_days: set[date] = set()
     may_trip = [
         pair
         for pair, at in latest.items()
-        if len(days[pair]) >= repeat_days
+        if len(days.get(pair, no_days)) >= repeat_days
         or (pair in first_no_plan and first_no_plan[pair] <= at.timestamp() - gap_seconds)
     ]
     history.child_checks = {}
