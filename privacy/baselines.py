@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from privacy.models import BaselineRollUp, ChildSeen, OrganisationBaseline, UserBaseline
-from privacy.rules import child_key, median_of
+from privacy.rules import child_keys, median_of
 from privacy.scan import WINDOWS_KEPT, checks_read, midnight, user_days_read, usual_of
 
 
@@ -68,11 +68,12 @@ def _baselines(last: date) -> tuple[list[UserBaseline], list[OrganisationBaselin
 
 def _children_seen(first: date, last: date) -> list[ChildSeen]:
     first_no_plan: dict[tuple[int, str, date], int | None] = {}
-    keys: dict[str, str] = {}
-    for check in checks_read(_days(first, last)):
+    checks = checks_read(_days(first, last))
+    keys = child_keys({c.nhs_number for c in checks if c.nhs_number})
+    for check in checks:
         if not check.nhs_number:
             continue
-        key = keys.get(check.nhs_number) or keys.setdefault(check.nhs_number, child_key(check.nhs_number))
+        key = keys[check.nhs_number]
         seen = (check.user_id, key, check.day)
         earlier = first_no_plan.get(seen)
         if not check.plan_found and earlier is None:

@@ -41,7 +41,7 @@ from privacy.rules import (
     Hours,
     Places,
     Usual,
-    child_key,
+    child_keys,
     median_of,
     offset_of_hour,
 )
@@ -380,29 +380,31 @@ def _from_summaries(
     # first check that found no plan; only those pairs' checks are read, as its evidence. The
     # new checks come oldest first: the last of a pair's is its latest.
     latest = {(c.user_id, c.nhs_number): c.at for c in new if c.nhs_number}
-    keys = {number: child_key(number) for number in {n for _, n in latest}}
+    keys = child_keys({n for _, n in latest})
     number_of = {key: number for number, key in keys.items()}
     days: dict[tuple[int, str], set[date]] = defaultdict(set)
     # In seconds since 1970, as the summaries hold it.
     first_no_plan: dict[tuple[int, str], float] = {}
-
-    def seen(pair: tuple[int, str], day: date, no_plan_epoch: float | None) -> None:
-        days[pair].add(day)
-        if no_plan_epoch is not None and (pair not in first_no_plan or no_plan_epoch < first_no_plan[pair]):
-            first_no_plan[pair] = no_plan_epoch
-
+    never = float("inf")
     if keys:
         for user_id, key, day, no_plan_epoch in ChildSeen.objects.filter(
-            pair_of(sorted((u, keys[n]) for u, n in latest)), day__gte=first_day, day__lte=rolled_until
+            pair_of([(u, keys[n]) for u, n in latest]), day__gte=first_day, day__lte=rolled_until
         ).values_list("user_id", "child_key", "day", "first_no_plan_epoch"):
             pair = (user_id, number_of[key])
             if pair in latest:
-                seen(pair, day, no_plan_epoch)
+                days[pair].add(day)
+                if no_plan_epoch is not None and no_plan_epoch < first_no_plan.get(pair, never):
+                    first_no_plan[pair] = no_plan_epoch
     first = midnight(first_day)
+    # Inline, not a helper per check: this loop sees every new check.
     for c in recent:
         pair = (c.user_id, c.nhs_number)
         if pair in latest and c.at >= first:
-            seen(pair, c.day, None if c.plan_found else c.at.timestamp())
+            days[pair].add(c.local.date())
+            if not c.plan_ids:
+                epoch = c.at.timestamp()
+                if epoch < first_no_plan.get(pair, never):
+                    first_no_plan[pair] = epoch
     repeat_days = settings.PRIVACY_REPEAT_DAYS
     gap_seconds = settings.PRIVACY_RECHECK_GAP_HOURS * 3600
     no_days: set[date] = set()
