@@ -15,7 +15,7 @@ from the audit log, grouped in the database (per day, hour, place). Both give th
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -157,9 +157,12 @@ _FILTER_BITS_PER_CHILD = 12
 _FILTER_PROBES = 4
 
 
-def _filter_bits(key: str, bits: int) -> list[int]:
-    # The key is an HMAC in hexadecimal (96 bits, uniform): four 24-bit slices of it.
-    return [int(key[i * 6 : i * 6 + 6], 16) % bits for i in range(_FILTER_PROBES)]
+def _filter_bits(key: str, bits: int) -> Iterator[int]:
+    # The key is an HMAC in hexadecimal (96 bits, uniform): its four 24-bit slices.
+    value = int(key, 16)
+    for _ in range(_FILTER_PROBES):
+        yield (value & 0xFFFFFF) % bits
+        value >>= 24
 
 
 def children_filter(keys: set[str]) -> bytes:
@@ -174,10 +177,10 @@ def children_filter(keys: set[str]) -> bytes:
     return value.to_bytes(bits // 8, "little")
 
 
-def may_have_seen(children: tuple[int, int], key: str) -> bool:
-    """Whether the child `key` may be in the filter `children` (as an integer, and its bits)."""
-    value, bits = children
-    return all(value >> bit & 1 for bit in _filter_bits(key, bits))
+def may_have_seen(children: bytes, key: str) -> bool:
+    """Whether the child `key` may be in the filter `children` (bit b: bit b % 8 of byte b // 8)."""
+    bits = len(children) * 8
+    return all(children[bit >> 3] >> (bit & 7) & 1 for bit in _filter_bits(key, bits))
 
 
 def midnight(day: date) -> datetime:
@@ -390,14 +393,14 @@ def _from_summaries(
     _shift_of(history, [c for c in recent if c.at > history.shift_start])
 
     # No JSON: decoding it was most of this read's time.
-    filters: dict[int, tuple[int, int]] = {}
+    filters: dict[int, bytes] = {}
     for user_id, checks, no_plan, silent, total, hours, places_total, places, children in UserBaseline.objects.filter(
         one_of("user_id", user_ids), last_day=last_day
     ).values_list(
         "user_id", "checks", "no_plan", "silent", "checks_total", "hours", "places_total", "places", "children"
     ):
         if children:
-            filters[user_id] = (int.from_bytes(children, "little"), len(children) * 8)
+            filters[user_id] = children
         history.usual[user_id] = Usual(checks, no_plan, silent)
         history.hours[user_id] = Hours(total, hours)
         history.places[user_id] = Places(
