@@ -150,6 +150,19 @@ class History:
     plans: dict[int, tuple[str, int]] = field(default_factory=dict)
     # Per user: (full name, the local authorities they are a member of).
     users: dict[int, tuple[str, frozenset[int]]] = field(default_factory=dict)
+    # `grouped`'s last answer, and the checks it was for.
+    _grouped_of: list["Check"] | None = field(default=None, repr=False, compare=False)
+    _grouped: dict[tuple[int, int], list["Check"]] = field(default_factory=dict, repr=False, compare=False)
+
+    def grouped(self, checks: list["Check"]) -> dict[tuple[int, int], list["Check"]]:
+        """`checks` per (user, organisation), in (user, organisation) order: worked out once for
+        the rules that each look at the new checks that way."""
+        if self._grouped_of is not checks:
+            grouped: dict[tuple[int, int], list[Check]] = defaultdict(list)
+            for check in checks:
+                grouped[(check.user_id, check.organisation_id)].append(check)
+            self._grouped_of, self._grouped = checks, dict(sorted(grouped.items()))
+        return self._grouped
 
 
 @dataclass
@@ -223,8 +236,7 @@ def _above_usual(
     """The shared shape of the volume rules: a user's `counted` checks at one organisation in the
     shift reach `factor` × their usual (and their organisation's usual) and at least `minimum`."""
     findings = []
-    touched = {(c.user_id, c.organisation_id) for c in new}
-    for user_id, organisation_id in sorted(touched):
+    for user_id, organisation_id in history.grouped(new):
         at_organisation = history.shift.get((user_id, organisation_id), [])
         own_usual = usual_of(history.usual.get(user_id, NO_USUAL))
         organisation_usual = history.organisation_usual.get(organisation_id, 0.0) if with_organisation else 0.0
@@ -362,7 +374,7 @@ def unusual_hours(new: list[Check], history: History) -> list[Finding]:
     margin either side), once they have PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
     minimum, margin = settings.PRIVACY_UNUSUAL_MIN_HISTORY, settings.PRIVACY_UNUSUAL_HOUR_MARGIN
-    for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
+    for (user_id, organisation_id), checks in history.grouped(new).items():
         seen = history.hours.get(user_id, NO_HOURS)
         if seen.total < minimum:
             continue
@@ -393,7 +405,7 @@ def unusual_place(new: list[Check], history: History) -> list[Finding]:
     PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
     minimum = settings.PRIVACY_UNUSUAL_MIN_HISTORY
-    for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
+    for (user_id, organisation_id), checks in history.grouped(new).items():
         seen = history.places.get(user_id, NO_PLACES)
         total = seen.total
         if total < minimum or organisation_id in seen.seen:
@@ -466,13 +478,6 @@ def own_local_authority(new: list[Check], history: History) -> list[Finding]:
                 )
             )
     return findings
-
-
-def _grouped(checks: Iterable[Check]) -> dict[tuple[int, int], list[Check]]:
-    grouped: dict[tuple[int, int], list[Check]] = defaultdict(list)
-    for check in checks:
-        grouped[(check.user_id, check.organisation_id)].append(check)
-    return grouped
 
 
 RULES: dict[str, Callable[[list[Check], History], list[Finding]]] = {
