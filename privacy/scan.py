@@ -88,17 +88,9 @@ def as_check(row: tuple[Any, ...]) -> Check:
         found = json.loads(plan_ids_json)
         if isinstance(found, list):
             plan_ids = tuple(p for p in found if isinstance(p, int))
-    return Check(
-        id=id_,
-        at=at,
-        user_id=user_id,
-        organisation_id=organisation_id,
-        action=action,
-        nhs_number=nhs_number,
-        roles=roles,
-        plan_ids=plan_ids,
-        local=at.replace(tzinfo=None) + offset_of_hour(at_us // _HOUR_US),
-    )
+    # By position: a tuple made by keyword takes twice as long, and a day has thousands.
+    local = at.replace(tzinfo=None) + offset_of_hour(at_us // _HOUR_US)
+    return Check(id_, at, user_id, organisation_id, action, nhs_number, roles, plan_ids, local)
 
 
 def checks_read(queryset: QuerySet[AuditEvent]) -> list[Check]:
@@ -179,8 +171,16 @@ def children_filter(keys: set[str]) -> bytes:
 
 def may_have_seen(children: bytes, key: str) -> bool:
     """Whether the child `key` may be in the filter `children` (bit b: bit b % 8 of byte b // 8)."""
+    # `_filter_bits` unrolled into the loop, which stops at the first bit not set: a scan asks
+    # this for each of its thousands of pairs, and most fail at once.
     bits = len(children) * 8
-    return all(children[bit >> 3] >> (bit & 7) & 1 for bit in _filter_bits(key, bits))
+    value = int(key, 16)
+    for _ in range(_FILTER_PROBES):
+        bit = (value & 0xFFFFFF) % bits
+        if not children[bit >> 3] >> (bit & 7) & 1:
+            return False
+        value >>= 24
+    return True
 
 
 def midnight(day: date) -> datetime:
