@@ -17,6 +17,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any, Literal
 
 from django.conf import settings
@@ -436,24 +437,30 @@ def _from_summaries(
                 days[pair].add(day)
                 if no_plan_epoch is not None and no_plan_epoch < first_no_plan.get(pair, never):
                     first_no_plan[pair] = no_plan_epoch
-    first = midnight(first_day)
-    # Inline, not a helper per check: this loop sees every new check.
+    repeat_days = settings.PRIVACY_REPEAT_DAYS
+    gap_seconds = settings.PRIVACY_RECHECK_GAP_HOURS * 3600
+    # The pairs whose days and first check that found no plan are worked out below.
+    unsettled = set(latest)
+    if repeat_days > 1 and gap_seconds > 0:
+        # A pair not seen before whose one check (counted in C) is its latest has one day and no
+        # check before it: it cannot trip the rule. Most of a day's pairs are such.
+        counts = Counter(zip(map(attrgetter("user_id"), recent), map(attrgetter("nhs_number"), recent), strict=True))
+        unsettled = {pair for pair in latest if pair in days or counts[pair] > 1}
+    # All of `recent` is after the baseline's first day (it starts at the shift's start or the
+    # day after the summaries' last, both later).
     for c in recent:
         pair = (c.user_id, c.nhs_number)
-        if pair in latest and c.at >= first:
+        if pair in unsettled:
             days[pair].add(c.local.date())
             if not c.plan_ids:
                 epoch = c.at.timestamp()
                 if epoch < first_no_plan.get(pair, never):
                     first_no_plan[pair] = epoch
-    repeat_days = settings.PRIVACY_REPEAT_DAYS
-    gap_seconds = settings.PRIVACY_RECHECK_GAP_HOURS * 3600
-    no_days: set[date] = set()
     may_trip = [
         pair
-        for pair, at in latest.items()
-        if len(days.get(pair, no_days)) >= repeat_days
-        or (pair in first_no_plan and first_no_plan[pair] <= at.timestamp() - gap_seconds)
+        for pair in unsettled
+        if len(days[pair]) >= repeat_days
+        or (pair in first_no_plan and first_no_plan[pair] <= latest[pair].timestamp() - gap_seconds)
     ]
     history.child_checks = {}
     if may_trip:
