@@ -11,7 +11,9 @@ plain scan of the same day's rows.
    checks, their users' history, the rules, the alerts; twice: with the history from the
    roll-up's summaries (as beat runs it), and from the audit log (as when the roll-up has not
    run). Rolled back after each run, so every run does the same work;
-5. prints the best of BENCH_PRIVACY_RUNS (3) for each, and the ratios.
+5. prints the best of BENCH_PRIVACY_RUNS (5) for each, and the ratios, with the load average.
+   Each round runs the plain scan and both scans one after the other, so a burst of load on a
+   shared machine weighs on all three alike rather than on whichever ran during it.
 
 Goal (issue 29): the scan within 3× the plain scan. Numbers are only comparable within one run.
 Run just this one with `python -m bench privacy`.
@@ -19,6 +21,7 @@ Run just this one with `python -m bench privacy`.
 
 import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,20 +33,22 @@ from django.utils import timezone
 from bench import audit, check
 from bench._database import bench_database, database_ensure
 
-RUNS = int(os.environ.get("BENCH_PRIVACY_RUNS", 3))
+RUNS = int(os.environ.get("BENCH_PRIVACY_RUNS", 5))
 
 
 class _RolledBack(Exception):
     pass
 
 
-def _best(work) -> tuple[float, object]:
-    best, result = float("inf"), None
+def _best_interleaved(*works: Callable[[], int]) -> list[tuple[float, int]]:
+    """The best time and the result of each of `works`, over RUNS rounds of all of them."""
+    best = [(float("inf"), 0) for _ in works]
     for _ in range(RUNS):
-        started = time.perf_counter()
-        result = work()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        for i, work in enumerate(works):
+            started = time.perf_counter()
+            result = work()
+            best[i] = min(best[i], (time.perf_counter() - started, result))
+    return best
 
 
 def run() -> None:
@@ -83,10 +88,11 @@ def run() -> None:
         started = time.perf_counter()
         rolled = baselines_roll_up(today=timezone.localdate(newest))
         roll_up_seconds = time.perf_counter() - started
-        plain_seconds, checks = _best(plain)
-        summary_seconds, raised = _best(lambda: scan(summaries=True))
-        raw_seconds, raised_raw = _best(lambda: scan(summaries=False))
-        print(f"{audit.EVENTS:,} audit events; one day's new checks: {checks:,}")
+        (plain_seconds, checks), (summary_seconds, raised), (raw_seconds, raised_raw) = _best_interleaved(
+            plain, lambda: scan(summaries=True), lambda: scan(summaries=False)
+        )
+        load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"{audit.EVENTS:,} audit events; one day's new checks: {checks:,}; best of {RUNS}; load {load}")
         if rolled:
             print(
                 f"nightly roll-up of the baselines (first: {settings.PRIVACY_BASELINE_DAYS + 3} days) {roll_up_seconds:6.1f} s"

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from privacy.models import BaselineRollUp, ChildSeen, OrganisationBaseline, UserBaseline
-from privacy.rules import child_key, median_of
-from privacy.scan import WINDOWS_KEPT, checks_read, midnight, user_days_read, usual_of
+from privacy.rules import child_keys, median_of
+from privacy.scan import WINDOWS_KEPT, checks_read, children_filter, midnight, user_days_read, usual_of
 
 
 def _days(first: date, last: date) -> QuerySet[AuditEvent]:
@@ -68,11 +68,12 @@ def _baselines(last: date) -> tuple[list[UserBaseline], list[OrganisationBaselin
 
 def _children_seen(first: date, last: date) -> list[ChildSeen]:
     first_no_plan: dict[tuple[int, str, date], int | None] = {}
-    keys: dict[str, str] = {}
-    for check in checks_read(_days(first, last)):
+    checks = checks_read(_days(first, last))
+    keys = child_keys({c.nhs_number for c in checks if c.nhs_number})
+    for check in checks:
         if not check.nhs_number:
             continue
-        key = keys.get(check.nhs_number) or keys.setdefault(check.nhs_number, child_key(check.nhs_number))
+        key = keys[check.nhs_number]
         seen = (check.user_id, key, check.day)
         earlier = first_no_plan.get(seen)
         if not check.plan_found and earlier is None:
@@ -83,6 +84,20 @@ def _children_seen(first: date, last: date) -> list[ChildSeen]:
         ChildSeen(user_id=user_id, child_key=key, day=day, first_no_plan_epoch=epoch)
         for (user_id, key, day), epoch in first_no_plan.items()
     ]
+
+
+def _children_filters_set(users: list[UserBaseline], *, first: date, last: date) -> None:
+    """Each baseline's filter of the children its user saw from its first day to `last`, the
+    days of `ChildSeen` a scan reading that baseline looks up."""
+    span = settings.PRIVACY_BASELINE_DAYS
+    seen: dict[int, list[tuple[date, str]]] = defaultdict(list)
+    for user_id, key, day in ChildSeen.objects.filter(day__gte=first, day__lte=last).values_list(
+        "user_id", "child_key", "day"
+    ):
+        seen[user_id].append((day, key))
+    for baseline in users:
+        since = baseline.last_day - timedelta(days=span - 1)
+        baseline.children = children_filter({key for day, key in seen.get(baseline.user_id, ()) if day >= since})
 
 
 def baselines_roll_up(*, today: date | None = None) -> date | None:
@@ -98,16 +113,17 @@ def baselines_roll_up(*, today: date | None = None) -> date | None:
         if state.rolled_until is not None and state.rolled_until >= last:
             return None
         users, organisations = _baselines(last)
-        UserBaseline.objects.all().delete()
-        OrganisationBaseline.objects.all().delete()
-        UserBaseline.objects.bulk_create(users, batch_size=2000)
-        OrganisationBaseline.objects.bulk_create(organisations, batch_size=2000)
         children_from = keep_from
         if state.rolled_until is not None and state.rolled_until >= keep_from:
             children_from = state.rolled_until + timedelta(days=1)
         ChildSeen.objects.filter(day__lt=keep_from).delete()
         ChildSeen.objects.filter(day__gte=children_from).delete()
         ChildSeen.objects.bulk_create(_children_seen(children_from, last), batch_size=5000)
+        _children_filters_set(users, first=keep_from, last=last)
+        UserBaseline.objects.all().delete()
+        OrganisationBaseline.objects.all().delete()
+        UserBaseline.objects.bulk_create(users, batch_size=2000)
+        OrganisationBaseline.objects.bulk_create(organisations, batch_size=2000)
         state.rolled_until = last
         state.save(update_fields=["rolled_until"])
         if connection.vendor == "postgresql":

@@ -149,6 +149,10 @@ class UserBaseline(models.Model):
     hours = models.PositiveIntegerField()
     places_total = models.PositiveIntegerField()
     places = models.TextField(blank=True)
+    # The children (keys) the user saw from the baseline's first day to the roll-up's last, as
+    # a Bloom filter (privacy.scan.children_filter): a scan looks up in `ChildSeen` only the
+    # pairs this may hold, a few of its thousands. Empty: look up every pair of the user.
+    children = models.BinaryField(default=b"")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["last_day", "user"], name="privacy_user_baseline_once")]

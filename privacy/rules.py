@@ -8,7 +8,6 @@ and windows are settings (cpis/settings/base.py, PRIVACY_*), read when the rule 
 
 import functools
 import hashlib
-import hmac
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -58,7 +57,7 @@ class Check(NamedTuple):
 
 
 @functools.lru_cache(maxsize=4096)
-def _offset_of_hour(hours_since_epoch: int) -> timedelta:
+def offset_of_hour(hours_since_epoch: int) -> timedelta:
     # London's offset from UTC changes on the hour, so it is the same for every moment of an hour.
     moment = datetime.fromtimestamp(hours_since_epoch * 3600, tz=UTC)
     return timezone.localtime(moment).utcoffset() or timedelta(0)
@@ -68,19 +67,18 @@ def local_of(at: datetime) -> datetime:
     """`at` as local wall-clock time (naive), as `timezone.localtime` gives it: a day's scan asks
     for the local day or hour of thousands of checks, and localtime is most of the rules' time."""
     utc = at.replace(tzinfo=None) - (at.utcoffset() or timedelta(0))
-    return utc + _offset_of_hour(int(at.timestamp()) // 3600)
+    return utc + offset_of_hour(int(at.timestamp()) // 3600)
 
 
-@dataclass(frozen=True)
-class DayCounts:
+class DayCounts(NamedTuple):
     checks: int
     no_plan: int
     silent: int
 
 
-@dataclass(frozen=True)
-class Usual:
-    """A user's medians per day, over the baseline days on which they checked at all."""
+class Usual(NamedTuple):
+    """A user's medians per day, over the baseline days on which they checked at all (a tuple:
+    a day's scan makes one per user, thousands)."""
 
     checks: float
     no_plan: float
@@ -134,8 +132,9 @@ class History:
 
     shift_start: datetime
     end: datetime
-    # Each user's checks in the shift (the new ones among them), oldest first.
-    shift: dict[int, list[Check]] = field(default_factory=dict)
+    # Each user's checks in the shift at each organisation (the new ones among them), oldest
+    # first: grouped once for the volume rules, which each look at one (user, organisation).
+    shift: dict[tuple[int, int], list[Check]] = field(default_factory=dict)
     # Per user, their usual per day in the baseline.
     usual: dict[int, Usual] = field(default_factory=dict)
     # Per organisation (those where the volume rule may fire), the median of each (user, day)'s
@@ -151,6 +150,19 @@ class History:
     plans: dict[int, tuple[str, int]] = field(default_factory=dict)
     # Per user: (full name, the local authorities they are a member of).
     users: dict[int, tuple[str, frozenset[int]]] = field(default_factory=dict)
+    # `grouped`'s last answer, and the checks it was for.
+    _grouped_of: list["Check"] | None = field(default=None, repr=False, compare=False)
+    _grouped: dict[tuple[int, int], list["Check"]] = field(default_factory=dict, repr=False, compare=False)
+
+    def grouped(self, checks: list["Check"]) -> dict[tuple[int, int], list["Check"]]:
+        """`checks` per (user, organisation), in (user, organisation) order: worked out once for
+        the rules that each look at the new checks that way."""
+        if self._grouped_of is not checks:
+            grouped: dict[tuple[int, int], list[Check]] = defaultdict(list)
+            for check in checks:
+                grouped[(check.user_id, check.organisation_id)].append(check)
+            self._grouped_of, self._grouped = checks, dict(sorted(grouped.items()))
+        return self._grouped
 
 
 @dataclass
@@ -167,20 +179,35 @@ _CHILD_KEY_SALT = "privacy.alert.child"
 
 
 @functools.cache
-def _child_hmac(secret: str) -> "hmac.HMAC":
-    # salted_hmac's own key derivation, done once: a day's scan keys thousands of numbers. SHA-1
-    # in an HMAC, salted_hmac's default, which the alerts' keys were made with.
+def _child_hmac_pads(secret: str) -> tuple["hashlib._Hash", "hashlib._Hash"]:
+    """SHA-1 begun on salted_hmac's key XOR the inner and the outer pad (RFC 2104), once per
+    secret: a day's scan keys thousands of numbers, and an HMAC set up for each was a fifth of
+    its history's time. SHA-1, salted_hmac's default, which the alerts' keys were made with."""
     key = hashlib.sha1((_CHILD_KEY_SALT + secret).encode()).digest()  # noqa: S324
-    return hmac.new(key, digestmod=hashlib.sha1)
+    block = key.ljust(64, b"\0")  # a SHA-1 key (20 bytes) is shorter than its block: padded
+    inner = hashlib.sha1(bytes(b ^ 0x36 for b in block))  # noqa: S324
+    outer = hashlib.sha1(bytes(b ^ 0x5C for b in block))  # noqa: S324
+    return inner, outer
+
+
+def child_keys(nhs_numbers: Iterable[str]) -> dict[str, str]:
+    """Each NHS number's `child_key`."""
+    inner, outer = _child_hmac_pads(settings.SECRET_KEY)
+    keys = {}
+    for number in nhs_numbers:
+        digest = inner.copy()
+        digest.update(number.encode())
+        mac = outer.copy()
+        mac.update(digest.digest())
+        keys[number] = mac.hexdigest()[:24]
+    return keys
 
 
 def child_key(nhs_number: str) -> str:
     """A stable stand-in for an NHS number in an alert's key and the roll-up's children seen:
     neither is masked, the number must not be readable from them. The same as
     `salted_hmac(_CHILD_KEY_SALT, nhs_number)` (tests/privacy/test_baselines.py)."""
-    mac = _child_hmac(settings.SECRET_KEY).copy()
-    mac.update(nhs_number.encode())
-    return mac.hexdigest()[:24]
+    return child_keys((nhs_number,))[nhs_number]
 
 
 def median_of(values: Iterable[int]) -> float:
@@ -209,12 +236,15 @@ def _above_usual(
     """The shared shape of the volume rules: a user's `counted` checks at one organisation in the
     shift reach `factor` × their usual (and their organisation's usual) and at least `minimum`."""
     findings = []
-    touched = {(c.user_id, c.organisation_id) for c in new}
-    for user_id, organisation_id in sorted(touched):
-        checks = [c for c in history.shift.get(user_id, []) if c.organisation_id == organisation_id and counted(c)]
+    for user_id, organisation_id in history.grouped(new):
+        at_organisation = history.shift.get((user_id, organisation_id), [])
         own_usual = usual_of(history.usual.get(user_id, NO_USUAL))
         organisation_usual = history.organisation_usual.get(organisation_id, 0.0) if with_organisation else 0.0
         threshold = max(float(minimum), factor * own_usual, factor * organisation_usual)
+        # The counted checks are some of these: most of a day's users are ruled out unfiltered.
+        if len(at_organisation) < threshold:
+            continue
+        checks = [c for c in at_organisation if counted(c)]
         if len(checks) < threshold:
             continue
         usual = f"their usual {own_usual:g}"
@@ -286,14 +316,14 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     findings = []
     gap = timedelta(hours=settings.PRIVACY_RECHECK_GAP_HOURS)
     # Grouped once: a day's new checks are thousands, and each pair's are a few.
+    # From the summaries only the pairs that may trip the rule have checks: the others are
+    # left out before grouping.
     latest_of: dict[tuple[int, str, int], list[Check]] = defaultdict(list)
     for c in new:
-        if c.nhs_number:
+        if c.nhs_number and history.child_checks.get((c.user_id, c.nhs_number)):
             latest_of[(c.user_id, c.nhs_number, c.organisation_id)].append(c)
     for (user_id, nhs_number, organisation_id), latest in sorted(latest_of.items()):
-        checks = history.child_checks.get((user_id, nhs_number), [])
-        if not checks:
-            continue  # from the summaries: a pair that cannot trip the rule
+        checks = history.child_checks[(user_id, nhs_number)]
         days = sorted({c.day for c in checks})
         after_no_plan = [
             (earlier, later)
@@ -328,20 +358,28 @@ def repeat_child(new: list[Check], history: History) -> list[Finding]:
     return findings
 
 
-def _usual_hour(hour: int, seen: int) -> bool:
-    margin = settings.PRIVACY_UNUSUAL_HOUR_MARGIN
-    return any(seen >> ((hour + d) % 24) & 1 for d in range(-margin, margin + 1))
+@functools.lru_cache(maxsize=4096)
+def usual_hours(seen: int, margin: int) -> int:
+    """The hours (bit h for hour h) within `margin` of one in `seen`, round the clock: worked
+    out once per user, not once per check."""
+    usual = 0
+    for d in range(-margin, margin + 1):
+        shift = d % 24
+        usual |= ((seen >> shift) | (seen << (24 - shift))) & 0xFFFFFF
+    return usual
 
 
 def unusual_hours(new: list[Check], history: History) -> list[Finding]:
     """Checks at an hour of the day at which the user has not checked in the baseline (with a
     margin either side), once they have PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
-    for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
+    minimum, margin = settings.PRIVACY_UNUSUAL_MIN_HISTORY, settings.PRIVACY_UNUSUAL_HOUR_MARGIN
+    for (user_id, organisation_id), checks in history.grouped(new).items():
         seen = history.hours.get(user_id, NO_HOURS)
-        if seen.total < settings.PRIVACY_UNUSUAL_MIN_HISTORY:
+        if seen.total < minimum:
             continue
-        odd = [c for c in checks if not _usual_hour(c.hour, seen.seen)]
+        usual = usual_hours(seen.seen, margin)
+        odd = [c for c in checks if not usual >> c.hour & 1]
         if not odd:
             continue
         hours = sorted({f"{c.hour:02d}:00" for c in odd})
@@ -366,11 +404,14 @@ def unusual_place(new: list[Check], history: History) -> list[Finding]:
     """Checks at a care setting where the user made none of their baseline checks, once they have
     PRIVACY_UNUSUAL_MIN_HISTORY checks to judge by."""
     findings = []
-    for (user_id, organisation_id), checks in sorted(_grouped(new).items()):
-        checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
+    minimum = settings.PRIVACY_UNUSUAL_MIN_HISTORY
+    for (user_id, organisation_id), checks in history.grouped(new).items():
         seen = history.places.get(user_id, NO_PLACES)
         total = seen.total
-        if not checks or total < settings.PRIVACY_UNUSUAL_MIN_HISTORY or organisation_id in seen.seen:
+        if total < minimum or organisation_id in seen.seen:
+            continue
+        checks = [c for c in checks if c.action in CARE_SETTING_ACTIONS]
+        if not checks:
             continue
         findings.append(
             Finding(
@@ -398,6 +439,8 @@ def family_name(full_name: str) -> str:
 def possible_relative(new: list[Check], history: History) -> list[Finding]:
     findings = []
     for check in new:
+        if not check.plan_ids:
+            continue  # no plan, no family name to compare
         name, _ = history.users.get(check.user_id, ("", frozenset()))
         own = family_name(name)
         if own and any(history.plans.get(p, ("", 0))[0].casefold() == own for p in check.plan_ids):
@@ -419,6 +462,8 @@ def own_local_authority(new: list[Check], history: History) -> list[Finding]:
     also a member: their work there gives them no reason to check the child from a care setting."""
     findings = []
     for check in new:
+        if not check.plan_ids:
+            continue  # no plan, no local authority holding it
         _, authorities = history.users.get(check.user_id, ("", frozenset()))
         holders = {history.plans[p][1] for p in check.plan_ids if p in history.plans}
         if check.organisation_id not in holders and holders & authorities:
@@ -433,13 +478,6 @@ def own_local_authority(new: list[Check], history: History) -> list[Finding]:
                 )
             )
     return findings
-
-
-def _grouped(checks: Iterable[Check]) -> dict[tuple[int, int], list[Check]]:
-    grouped: dict[tuple[int, int], list[Check]] = defaultdict(list)
-    for check in checks:
-        grouped[(check.user_id, check.organisation_id)].append(check)
-    return grouped
 
 
 RULES: dict[str, Callable[[list[Check], History], list[Finding]]] = {

@@ -13,6 +13,7 @@ from audit.models import AuditAction
 from privacy.baselines import baselines_roll_up
 from privacy.models import Alert, AlertRule, AlertScan, BaselineRollUp, ChildSeen, OrganisationBaseline, UserBaseline
 from privacy.rules import child_key, local_of
+from privacy.scan import children_filter, may_have_seen
 from privacy.services import alerts_scan
 from tests.factories import PlanFactory, UserFactory, nhs_number_for
 from tests.privacy.history import NOW, at, baseline, check, checks
@@ -167,6 +168,25 @@ def test_the_roll_up_drops_the_children_seen_before_the_oldest_baseline_it_keeps
     baselines_roll_up(today=TODAY)
     # The oldest baseline kept ends three days ago and starts five days before that.
     assert sorted(ChildSeen.objects.values_list("day", flat=True)) == [at(7).date(), at(1).date()]
+
+
+@pytest.mark.parametrize("children", [1, 40, 2000])
+def test_a_childrens_filter_holds_every_child_it_was_made_of_and_few_others(children):
+    seen = {child_key(nhs_number_for(n)) for n in range(children)}
+    others = [child_key(nhs_number_for(n)) for n in range(children, children + 3000)]
+    filtered = children_filter(seen)
+    assert all(may_have_seen(filtered, key) for key in seen)
+    # 12 bits and 4 per child: about 0.6 % of the children not seen pass it.
+    assert sum(may_have_seen(filtered, key) for key in others) < 0.02 * len(others)
+
+
+def test_the_roll_up_makes_each_users_filter_of_the_children_they_saw(clinician_with_baseline):
+    user, care_setting = clinician_with_baseline
+    baselines_roll_up(today=TODAY)
+    filtered = UserBaseline.objects.get(user=user, last_day=TODAY - dt.timedelta(days=1)).children
+    assert filtered, "the roll-up made the user's filter"
+    seen = set(ChildSeen.objects.filter(user=user).values_list("child_key", flat=True))
+    assert seen and all(may_have_seen(filtered, key) for key in seen)
 
 
 def test_a_child_key_is_the_salted_hmac_of_the_number(settings):
