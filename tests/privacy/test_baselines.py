@@ -18,7 +18,7 @@ from privacy.services import alerts_scan
 from tests.factories import PlanFactory, UserFactory, nhs_number_for
 from tests.privacy.history import NOW, at, baseline, check, checks
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 TODAY = NOW.date()
 
