@@ -58,7 +58,7 @@ def plans_lock_for_local_authority(*, organisation_id: int, write: bool = True) 
         if not write:
             cursor.execute("SELECT version FROM plans_plansversion WHERE organisation_id = %s", [organisation_id])
             found = cursor.fetchone()
-            return found[0] if found else 0
+            return int(found[0]) if found else 0
         # Every writer of the LA's plans comes through here: a version moved on by a writer
         # that then changed nothing only costs a later apply its second check of the file.
         cursor.execute(
@@ -67,7 +67,7 @@ def plans_lock_for_local_authority(*, organisation_id: int, write: bool = True) 
             RETURNING version""",
             [organisation_id],
         )
-        return cursor.fetchone()[0] - 1
+        return int(cursor.fetchone()[0]) - 1
 
 
 def plans_versions() -> dict[int, int]:

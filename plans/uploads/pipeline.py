@@ -107,7 +107,9 @@ def _run(
     return _Outcome(counts=counts, columns=reader.header, rejections=rejections)
 
 
-def _write(cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, today: date, actions: Mapping[str, int]) -> None:
+def _write(
+    cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, today: date, actions: Mapping[str, int]
+) -> None:
     """Writes the classified staging table to the plans (`actions`: its rows' count by action)."""
     if set(actions) - {"created", "unchanged"}:
         # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.

@@ -253,7 +253,7 @@ def _keep(cursor: CursorWrapper, *, upload_id: int) -> None:
     the rows that change nothing and the rejected ones are not needed to apply it."""
     cursor.execute(
         f"""INSERT INTO plans_planuploadchange (upload_id, {_KEPT_COLUMNS})
-        SELECT %s, {', '.join(_STAGE_COLUMNS)}, plan_id, COALESCE(action, 'created') FROM {_STAGE}
+        SELECT %s, {", ".join(_STAGE_COLUMNS)}, plan_id, COALESCE(action, 'created') FROM {_STAGE}
         WHERE reject IS NULL AND COALESCE(action, 'created') <> 'unchanged'""",  # noqa: S608
         [upload_id],
     )
@@ -263,7 +263,7 @@ def _stage_from_kept(cursor: CursorWrapper, *, upload_id: int) -> None:
     """The staging table as the preview classified it, from its kept rows, for _apply."""
     _stage_create(cursor)
     cursor.execute(
-        f"""INSERT INTO {_STAGE} ({', '.join(_STAGE_COLUMNS)}, plan_id, action)
+        f"""INSERT INTO {_STAGE} ({", ".join(_STAGE_COLUMNS)}, plan_id, action)
         SELECT {_KEPT_COLUMNS} FROM plans_planuploadchange WHERE upload_id = %s""",  # noqa: S608
         [upload_id],
     )

@@ -207,7 +207,9 @@ def test_an_apply_after_a_plan_was_edited_checks_the_file_again(
     counted and recorded as the reinstatement it is."""
     user = role_user("plan_manager")
     import_bytes(local_authority, csv_bytes([row(1)]))
-    upload = _preview(local_authority, user, csv_bytes([row(1, end_date=days_ago(1))]), django_capture_on_commit_callbacks)
+    upload = _preview(
+        local_authority, user, csv_bytes([row(1, end_date=days_ago(1))]), django_capture_on_commit_callbacks
+    )
     assert (upload.counts["ended"], upload.counts["reinstated"]) == (1, 0)
     plan_withdraw(plan=Plan.objects.get(), by=user)
     classifications.clear()
