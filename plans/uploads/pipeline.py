@@ -34,6 +34,7 @@ _ANALYZE_AFTER_CREATED = 10_000
 
 
 COUNT_KEYS = ("rows", "accepted", "rejected", "created", "updated", "ended", "withdrawn", "reinstated", "unchanged")
+_ACTIONS = COUNT_KEYS[3:]
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _write(
     cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, today: date, actions: Mapping[str, int]
 ) -> None:
     """Writes the classified staging table to the plans (`actions`: its rows' count by action)."""
-    if set(actions) - {"created", "unchanged"}:
+    if any(actions.get(action) for action in ("updated", "ended", "withdrawn", "reinstated")):
         # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.
         cursor.execute(f"ANALYZE {_STAGE}")
     _apply(cursor, upload=upload, by=by, now=timezone.now(), today=today)
@@ -130,7 +131,8 @@ def _run_kept(*, upload: PlanUpload, by: User | None) -> _Outcome:
     with connection.cursor() as cursor:
         _stage_from_kept(cursor, upload_id=upload.pk)
         _progress_set(upload.pk, phase="Applying the file", percent=40)
-        actions = {key: upload.counts.get(key, 0) for key in COUNT_KEYS[3:] if upload.counts.get(key)}
+        # The preview's count of each action, as `_run` counts the staged rows.
+        actions = {key: upload.counts.get(key, 0) for key in _ACTIONS}
         _write(cursor, upload=upload, by=by, today=timezone.localdate(), actions=actions)
         cursor.execute(f"DROP TABLE {_STAGE}")  # noqa: S608
     _progress_set(upload.pk, phase="Applying the file", percent=95)

@@ -203,7 +203,8 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     """Applies a confirmed upload, all or nothing, and records its acknowledgement.
 
     1. lock the upload row (so it is applied once) and the LA's plans (so uploads queue);
-    2. run the pipeline against the plans as they are now, and write them;
+    2. write the preview's kept classification if it still stands (`_classification_stands`),
+       else run the pipeline against the plans as they are now, and write them;
     3. store the acknowledgement and forget the file, in the same transaction.
     A worker killed part-way leaves the upload queued and the plans untouched; the message
     comes back (late acknowledgement) and the apply runs again from the start.
