@@ -290,6 +290,11 @@ class PlanUpload(models.Model):
     )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # What the preview's classification was worked out against: {"today": its date, "plans":
+    # every LA's PlansVersion by id}. While that still stands, the apply writes the kept rows
+    # (PlanUploadChange) as they are instead of reading and checking the file again
+    # (plans/uploads/steps.py `_classification_stands`). Null: nothing kept to apply as it is.
+    classified_against = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -320,26 +325,57 @@ class PlanUpload(models.Model):
 
 
 class PlanUploadChange(models.Model):
-    """One child a previewed upload would change, so the LA sees who before confirming. Kept
-    only while the preview stands: deleted with the file when it is applied or cancelled."""
+    """One row a previewed upload would change, with its classification: the LA sees who before
+    confirming, and the apply writes it as it is while the plans it was checked against stand
+    (`PlanUpload.classified_against`). Rows that change nothing and rejected rows are not kept.
+    Kept only while the preview stands: deleted with the file when it is applied or cancelled,
+    and by beat's expiry otherwise (plans/uploads/housekeeping.py)."""
 
-    upload = models.ForeignKey(PlanUpload, on_delete=models.CASCADE, related_name="changes_previewed")
+    # No index of its own: the list's index below starts with the upload.
+    upload = models.ForeignKey(PlanUpload, on_delete=models.CASCADE, related_name="changes_previewed", db_index=False)
     line_number = models.PositiveIntegerField()
     action = models.CharField(max_length=12)
     nhs_number = models.CharField(max_length=10)
     family_name = models.CharField(max_length=100)
     given_names = models.CharField(max_length=200)
     plan_type = models.CharField(max_length=4, choices=PlanType.choices)
+    # The rest of the staged row (plans/uploads/staging.py), for the apply. The dates are null
+    # only in rows the release before this one kept, for the list alone (its uploads carry no
+    # `classified_against`); database defaults let that release insert during a rolling deploy.
+    date_of_birth = models.DateField(null=True, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    expected_due_date = models.DateField(null=True, blank=True)
+    la_reference = models.CharField(max_length=50, blank=True, db_default="")
+    withdrawn = models.BooleanField(db_default=False)
+    # The plan the row's key matched (none for a new plan). A plain id: the plans' versions, not
+    # a foreign key, say whether it still stands, and 100,000 key checks would slow the preview.
+    plan_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["line_number", "id"]
         indexes = [
-            # The preview's paginated list of changes, by kind of change then file line.
+            # The preview's paginated list of changes, by kind of change then file line; and
+            # the apply's and the clean-ups' rows of one upload.
             models.Index(fields=["upload", "action", "line_number"], name="plan_upload_change_list_idx"),
         ]
 
     def __str__(self) -> str:
         return f"Line {self.line_number}: {self.action}"
+
+
+class PlansVersion(models.Model):
+    """How many transactions have written one LA's plans: moved on by every writer under the
+    LA's plan lock (`plans_lock_for_local_authority`), so that an upload's apply can tell
+    whether the plans its preview was checked against have changed since."""
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Plans of LA {self.organisation_id}: version {self.version}"
 
 
 class PlanUploadRejection(models.Model):

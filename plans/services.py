@@ -24,6 +24,7 @@ from plans.models import (
     PlanChangeAction,
     PlanChangeSource,
     PlanQuerySet,
+    PlansVersion,
     PlanType,
     eighteenth_birthday,
 )
@@ -42,15 +43,36 @@ HISTORY_FIELDS = (
 )
 
 
-def plans_lock_for_local_authority(*, organisation_id: int) -> None:
-    """Serialises every write to one LA's plans until the transaction ends.
+def plans_lock_for_local_authority(*, organisation_id: int, write: bool = True) -> int:
+    """Serialises every write to one LA's plans until the transaction ends, and returns how many
+    transactions had written them before (the LA's `PlansVersion`). A writer (`write`) moves
+    the version on, in the same transaction as its writes, so it counts only once committed;
+    a reader (an upload's preview) takes the lock to see the plans and their version as one.
 
     SQLite (the demo without PostgreSQL) serialises all writers anyway.
     """
     assert transaction.get_connection().in_atomic_block, "take the plan lock inside a transaction"
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PLAN_LOCK_NAMESPACE, organisation_id])
+        if not write:
+            cursor.execute("SELECT version FROM plans_plansversion WHERE organisation_id = %s", [organisation_id])
+            found = cursor.fetchone()
+            return int(found[0]) if found else 0
+        # Every writer of the LA's plans comes through here: a version moved on by a writer
+        # that then changed nothing only costs a later apply its second check of the file.
+        cursor.execute(
+            """INSERT INTO plans_plansversion (organisation_id, version) VALUES (%s, 1)
+            ON CONFLICT (organisation_id) DO UPDATE SET version = plans_plansversion.version + 1
+            RETURNING version""",
+            [organisation_id],
+        )
+        return int(cursor.fetchone()[0]) - 1
+
+
+def plans_versions() -> dict[int, int]:
+    """Every LA's plans version (see plans_lock_for_local_authority), by LA id."""
+    return dict(PlansVersion.objects.values_list("organisation_id", "version"))
 
 
 def _json_value(value: Any) -> Any:

@@ -1,11 +1,12 @@
 """Plan upload (SPEC 2 "Plan upload"): receive → analyse (preview) → confirm → apply.
 
 The analysis and the apply run the same pipeline (plans/upload_rows.py reads the rows, then
-set-based SQL over a temporary staging table checks them against the plans held); the
-analysis rolls back, the apply commits everything, acknowledgement included, in one
-transaction under the LA's plan lock. So a preview predicts exactly what the apply does to
-the plans as they stand, two uploads from one LA never interleave, and a crash at any point
-leaves the plans as they were.
+set-based SQL over a temporary staging table checks them against the plans held), both under
+the LA's plan lock. The analysis writes no plan and keeps its classification with the plans'
+versions it saw; the apply writes that classification as it is while those versions stand,
+else runs the pipeline again, and commits everything, acknowledgement included, in one
+transaction. So a preview predicts exactly what the apply does to the plans as they stand, two
+uploads from one LA never interleave, and a crash at any point leaves the plans as they were.
 
 The package, by step:
 - `steps.py`: receive, analyse (the preview), confirm or cancel, apply;

@@ -21,13 +21,21 @@ logger = logging.getLogger(__name__)
 
 
 def plan_uploads_expire(*, now: datetime | None = None) -> int:
-    """Nightly: previews nobody confirmed within a day are cancelled and their files deleted."""
+    """Nightly: previews nobody confirmed within a day are cancelled and their files and kept
+    classifications deleted; so is the kept classification of any upload that will not be
+    applied any more (one failed or marked stale). Returns how many previews expired."""
     now = now or timezone.now()
     expired = PlanUpload.objects.filter(
         status=UploadStatus.PREVIEW, uploaded_at__lt=now - settings.PLAN_UPLOAD_PREVIEW_LIFETIME
     )
-    PlanUploadChange.objects.filter(upload__in=expired).delete()
-    return expired.update(status=UploadStatus.CANCELLED, content=b"")
+    with transaction.atomic():
+        count = expired.update(status=UploadStatus.CANCELLED, content=b"", classified_against=None)
+        # Every status but those an apply may still come to; ANALYSING never has kept rows
+        # outside its own transaction.
+        PlanUploadChange.objects.exclude(
+            upload__status__in=(UploadStatus.PREVIEW, UploadStatus.QUEUED, UploadStatus.HELD)
+        ).delete()
+    return count
 
 
 def plan_upload_reports_forget(*, now: datetime | None = None) -> int:
@@ -82,8 +90,9 @@ def plan_uploads_stale_fail(*, now: datetime | None = None) -> int:
         )
         for upload in stale:
             PlanUpload.objects.filter(pk=upload.pk).update(
-                status=UploadStatus.FAILED, content=b"", file_message=STALE_UPLOAD_MESSAGE
+                status=UploadStatus.FAILED, content=b"", file_message=STALE_UPLOAD_MESSAGE, classified_against=None
             )
+            PlanUploadChange.objects.filter(upload_id=upload.pk).delete()
             audit_record(
                 action=AuditAction.PLAN_UPLOAD_FAILED, user=upload.confirmed_by, organisation=upload.organisation,
                 outcome=AuditOutcome.FAILURE, detail={"upload_id": upload.pk, "error": "stale"},

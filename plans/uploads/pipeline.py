@@ -1,13 +1,17 @@
 """The one pipeline the preview and the apply both run: read the rows, stage and classify them
-and, for the apply, write the plans; then the counts and every rejected row."""
+and, for the apply, write the plans; then the counts and every rejected row. The preview keeps
+its classification; an apply whose plans have not changed since writes it as it is
+(`_run_kept`), without reading or checking the file again."""
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,13 +19,22 @@ from plans.models import PlanUpload
 from plans.rules import HELD_RULE_MESSAGES
 from plans.upload_rows import PlanFileReader, Rejection, ValidRow, cells_for_lines
 from plans.uploads.progress import _progress_set
-from plans.uploads.staging import _STAGE, _apply, _classify, _preview_changes_read, _stage_create, _stage_fill
+from plans.uploads.staging import (
+    _STAGE,
+    _apply,
+    _classify,
+    _keep,
+    _stage_create,
+    _stage_fill,
+    _stage_from_kept,
+)
 from plans.uploads.verification import RowVerifier
 
 _ANALYZE_AFTER_CREATED = 10_000
 
 
 COUNT_KEYS = ("rows", "accepted", "rejected", "created", "updated", "ended", "withdrawn", "reinstated", "unchanged")
+_ACTIONS = COUNT_KEYS[3:]
 
 
 @dataclass
@@ -29,15 +42,14 @@ class _Outcome:
     counts: dict[str, Any]
     columns: list[str]
     rejections: list[Rejection] = field(default_factory=list)
-    # For a preview only: the rows that would change a plan (see _preview_changes_read).
-    changes: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def _run(
     *, upload: PlanUpload, content: bytes, apply: bool, by: User | None, verifier: RowVerifier | None = None
 ) -> _Outcome:
-    """Reads, stages and classifies the file; with `apply`, writes the plans. Call inside the
-    transaction that decides whether any of it stays. A `verifier` (the registered identity
+    """Reads, stages and classifies the file; with `apply`, writes the plans, else keeps the
+    classification against the upload (`_keep`). Call inside the transaction that decides
+    whether any of it stays. A `verifier` (the registered identity
     verification's, plans/uploads/verification.py) answers each valid row first; the rows it refuses never reach the staging table."""
     today = timezone.localdate()
     estimated_rows = max(content.count(b"\n"), 1)
@@ -72,16 +84,10 @@ def _run(
         )
         actions = Counter(dict(cursor.fetchall()))
         _progress_set(upload.pk, phase=phase, percent=85)
-        previewed = [] if apply else _preview_changes_read(cursor)
         if apply:
-            if set(actions) - {"created", "unchanged"}:
-                # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.
-                cursor.execute(f"ANALYZE {_STAGE}")
-            _apply(cursor, upload=upload, by=by, now=timezone.now(), today=today)
-            if actions.get("created", 0) >= _ANALYZE_AFTER_CREATED:
-                # A big first load leaves the planner thinking the table is empty until
-                # autovacuum runs; the next upload's joins would then crawl.
-                cursor.execute("ANALYZE plans_plan")
+            _write(cursor, upload=upload, by=by, today=today, actions=actions)
+        else:
+            _keep(cursor, upload_id=upload.pk)
         cursor.execute(f"DROP TABLE {_STAGE}")  # noqa: S608
     if held_rejections or identity_rejections:
         cells = cells_for_lines(
@@ -99,4 +105,35 @@ def _run(
     if verifier is not None:
         counts["identity"] = verifier.summary()
     _progress_set(upload.pk, phase=phase, percent=95)
-    return _Outcome(counts=counts, columns=reader.header, rejections=rejections, changes=previewed)
+    return _Outcome(counts=counts, columns=reader.header, rejections=rejections)
+
+
+def _write(
+    cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, today: date, actions: Mapping[str, int]
+) -> None:
+    """Writes the classified staging table to the plans (`actions`: its rows' count by action)."""
+    if any(actions.get(action) for action in ("updated", "ended", "withdrawn", "reinstated")):
+        # Fresh statistics for the updates' joins: the actions were unknown at the last ANALYZE.
+        cursor.execute(f"ANALYZE {_STAGE}")
+    _apply(cursor, upload=upload, by=by, now=timezone.now(), today=today)
+    if actions.get("created", 0) >= _ANALYZE_AFTER_CREATED:
+        # A big first load leaves the planner thinking the table is empty until
+        # autovacuum runs; the next upload's joins would then crawl.
+        cursor.execute("ANALYZE plans_plan")
+
+
+def _run_kept(*, upload: PlanUpload, by: User | None) -> _Outcome:
+    """Applies the preview's kept classification as it is: its rows staged again from the
+    database, then written as `_run` writes them. Only for an upload whose classification
+    still stands (steps._classification_stands), under the LA's plan lock; the counts,
+    columns and rejected rows are the preview's, already stored."""
+    _progress_set(upload.pk, phase="Applying the file", percent=5)
+    with connection.cursor() as cursor:
+        _stage_from_kept(cursor, upload_id=upload.pk)
+        _progress_set(upload.pk, phase="Applying the file", percent=40)
+        # The preview's count of each action, as `_run` counts the staged rows.
+        actions = {key: upload.counts.get(key, 0) for key in _ACTIONS}
+        _write(cursor, upload=upload, by=by, today=timezone.localdate(), actions=actions)
+        cursor.execute(f"DROP TABLE {_STAGE}")  # noqa: S608
+    _progress_set(upload.pk, phase="Applying the file", percent=95)
+    return _Outcome(counts=dict(upload.counts), columns=list(upload.columns))

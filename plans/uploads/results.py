@@ -1,5 +1,6 @@
 """What an upload keeps of its outcome: the file code, the rejected rows (downloadable until
-the retention period ends), the preview's changes; and a refusal of the whole file."""
+the retention period ends); and a refusal of the whole file. (The preview's changes are kept
+by the pipeline itself: plans/uploads/staging.py `_keep`.)"""
 
 from collections.abc import Iterator
 from typing import Any
@@ -9,31 +10,11 @@ from django.db import transaction
 from plans.models import (
     FileCode,
     PlanUpload,
-    PlanUploadChange,
     PlanUploadRejection,
     UploadStatus,
     row_code,
 )
 from plans.upload_rows import COLUMNS, REPORT_COLUMNS, Rejection
-
-
-def _preview_changes_store(*, upload: PlanUpload, changes: list[tuple[Any, ...]]) -> None:
-    PlanUploadChange.objects.filter(upload=upload).delete()
-    PlanUploadChange.objects.bulk_create(
-        (
-            PlanUploadChange(
-                upload=upload,
-                line_number=line,
-                action=action,
-                nhs_number=nhs_number,
-                family_name=family_name,
-                given_names=given_names,
-                plan_type=plan_type,
-            )  # fmt: skip
-            for line, action, nhs_number, family_name, given_names, plan_type in changes
-        ),
-        batch_size=2000,
-    )
 
 
 def _rows(count: int) -> str:

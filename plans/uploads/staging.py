@@ -240,11 +240,30 @@ def _apply(cursor: CursorWrapper, *, upload: PlanUpload, by: User | None, now: d
     PlanChange.objects.bulk_create(history, batch_size=2000)
 
 
-def _preview_changes_read(cursor: CursorWrapper) -> list[tuple[Any, ...]]:
-    """Each row the preview would change (not the unchanged ones), read from the staging table
-    before the preview's transaction rolls back: (line, action, NHS number, names, type)."""
+# The kept rows' columns, in the staging table's order (see _stage_create).
+_KEPT_COLUMNS = (
+    "line_number, nhs_number, family_name, given_names, date_of_birth, plan_type, start_date, end_date, "
+    "expected_due_date, la_reference, withdrawn, plan_id, action"
+)
+
+
+def _keep(cursor: CursorWrapper, *, upload_id: int) -> None:
+    """Keeps the preview's classification against its upload (PlanUploadChange): each row that
+    would change a plan, as staged, with its plan and action. Set-based, inside the database;
+    the rows that change nothing and the rejected ones are not needed to apply it."""
     cursor.execute(
-        f"""SELECT line, COALESCE(action, 'created'), nhs_number, family_name, given_names, plan_type
-        FROM {_STAGE} WHERE reject IS NULL AND COALESCE(action, 'created') <> 'unchanged'"""  # noqa: S608
+        f"""INSERT INTO plans_planuploadchange (upload_id, {_KEPT_COLUMNS})
+        SELECT %s, {", ".join(_STAGE_COLUMNS)}, plan_id, COALESCE(action, 'created') FROM {_STAGE}
+        WHERE reject IS NULL AND COALESCE(action, 'created') <> 'unchanged'""",  # noqa: S608
+        [upload_id],
     )
-    return list(cursor.fetchall())
+
+
+def _stage_from_kept(cursor: CursorWrapper, *, upload_id: int) -> None:
+    """The staging table as the preview classified it, from its kept rows, for _apply."""
+    _stage_create(cursor)
+    cursor.execute(
+        f"""INSERT INTO {_STAGE} ({", ".join(_STAGE_COLUMNS)}, plan_id, action)
+        SELECT {_KEPT_COLUMNS} FROM plans_planuploadchange WHERE upload_id = %s""",  # noqa: S608
+        [upload_id],
+    )

@@ -1,5 +1,7 @@
 """The steps of a web upload: receive (queue the analysis), analyse (the preview), confirm or
-cancel, apply. The analysis rolls back; the apply commits everything in one transaction."""
+cancel, apply. The analysis keeps its classification with the plan versions it was worked out
+against; the apply writes it as it is while they stand, and otherwise checks the file again. The
+apply commits everything in one transaction."""
 
 import logging
 from typing import IO
@@ -16,15 +18,16 @@ from core.background import run_in_background
 from cpis.resilience import broker_publish
 from plans.models import (
     FileCode,
+    Plan,
     PlanUpload,
     PlanUploadChange,
     UploadStatus,
 )
-from plans.services import plans_lock_for_local_authority
+from plans.services import plans_lock_for_local_authority, plans_versions
 from plans.upload_rows import FileUnreadable
-from plans.uploads.pipeline import _run
+from plans.uploads.pipeline import COUNT_KEYS, _run, _run_kept
 from plans.uploads.progress import _progress_forget, _progress_set
-from plans.uploads.results import _content, _file_code, _preview_changes_store, _refuse, _rejections_store
+from plans.uploads.results import _content, _file_code, _refuse, _rejections_store
 from plans.uploads.verification import _identity_lookups, upload_verification
 
 logger = logging.getLogger(__name__)
@@ -93,8 +96,30 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
         verifier = verification.row_verifier(upload_id=upload_id)
     try:
         with transaction.atomic():
+            # Under the LA's plan lock, as the apply: no write to its plans is under way, so the
+            # classification below and the versions read here describe the same plans.
+            plans_lock_for_local_authority(organisation_id=upload.organisation_id, write=False)
+            against = {"today": timezone.localdate().isoformat(), "plans": plans_versions()}
             outcome = _run(upload=upload, content=content, apply=False, by=upload.uploaded_by, verifier=verifier)
-            transaction.set_rollback(True)
+            file_code, message = _file_code(outcome.counts)
+            _rejections_store(upload=upload, rejections=outcome.rejections)
+            upload.counts = outcome.counts
+            upload.columns = outcome.columns
+            upload.file_code = file_code
+            upload.file_message = message
+            # With identity verification the apply asks PDS again and keeps what it verified,
+            # so it checks the rows again too.
+            upload.classified_against = against if verification is None else None
+            if file_code == FileCode.CPF04:
+                # Nothing to confirm; the rejected rows stay downloadable.
+                upload.status = UploadStatus.REFUSED
+                upload.content = b""
+                upload.classified_against = None
+                if verification is not None:
+                    verification.forget(upload_id=upload.pk)
+            else:
+                upload.status = UploadStatus.PREVIEW
+            upload.save()
     except FileUnreadable as error:
         _refuse(upload, error.message)
         return
@@ -104,24 +129,35 @@ def plan_upload_analyse(*, upload_id: int, content: bytes | None = None) -> None
             status=UploadStatus.FAILED, content=b"", file_message="Something went wrong while checking the file."
         )
         return
-    file_code, message = _file_code(outcome.counts)
-    with transaction.atomic():
-        _rejections_store(upload=upload, rejections=outcome.rejections)
-        if file_code != FileCode.CPF04:
-            _preview_changes_store(upload=upload, changes=outcome.changes)
-        upload.counts = outcome.counts
-        upload.columns = outcome.columns
-        upload.file_code = file_code
-        upload.file_message = message
-        if file_code == FileCode.CPF04:
-            # Nothing to confirm; the rejected rows stay downloadable.
-            upload.status = UploadStatus.REFUSED
-            upload.content = b""
-            if verification is not None:
-                verification.forget(upload_id=upload.pk)
-        else:
-            upload.status = UploadStatus.PREVIEW
-        upload.save()
+
+
+def _classification_stands(*, upload: PlanUpload, written_before: int) -> bool:
+    """Whether the preview's kept classification is still what checking the file again would
+    give. Under the LA's plan lock; `written_before` is the LA's plans version as the apply's
+    lock found it.
+
+    1. it was worked out today (the row rules depend on the day: ages, dates in the future);
+    2. nothing has written this LA's plans since;
+    3. no other LA that has written its plans since holds a plan for one of the kept rows'
+       NHS numbers (a date of birth held elsewhere rejects a row).
+    A row the preview rejected because of another LA's plan stays rejected if that plan
+    changed; the LA sends it again, as it would after any rejection.
+    """
+    against = upload.classified_against
+    if not against or against.get("today") != timezone.localdate().isoformat():
+        return False
+    seen = {int(organisation_id): version for organisation_id, version in against["plans"].items()}
+    if seen.get(upload.organisation_id, 0) != written_before:
+        return False
+    elsewhere = [
+        organisation_id
+        for organisation_id, version in plans_versions().items()
+        if organisation_id != upload.organisation_id and seen.get(organisation_id, 0) != version
+    ]
+    if not elsewhere:
+        return True
+    children_elsewhere = Plan.objects.filter(organisation_id__in=elsewhere).values("nhs_number")
+    return not PlanUploadChange.objects.filter(upload_id=upload.pk, nhs_number__in=children_elsewhere).exists()
 
 
 def plan_upload_confirm(*, upload: PlanUpload, by: User, request: HttpRequest | None = None) -> bool:
@@ -167,7 +203,8 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
     """Applies a confirmed upload, all or nothing, and records its acknowledgement.
 
     1. lock the upload row (so it is applied once) and the LA's plans (so uploads queue);
-    2. run the pipeline against the plans as they are now, and write them;
+    2. write the preview's kept classification if it still stands (`_classification_stands`),
+       else run the pipeline against the plans as they are now, and write them;
     3. store the acknowledgement and forget the file, in the same transaction.
     A worker killed part-way leaves the upload queued and the plans untouched; the message
     comes back (late acknowledgement) and the apply runs again from the start.
@@ -204,16 +241,24 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
             )
             if upload is None:
                 return
-            plans_lock_for_local_authority(organisation_id=upload.organisation_id)
-            if content is None:
-                content = _content(upload_id)
-            outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by, verifier=verifier)
-            if verification is not None and verifier is not None:
-                verification.record_verified(upload_id=upload.pk, verifier=verifier)
-            _rejections_store(upload=upload, rejections=outcome.rejections)
+            written_before = plans_lock_for_local_authority(organisation_id=upload.organisation_id)
+            previewed = {key: upload.counts.get(key, 0) for key in COUNT_KEYS} if upload.counts else None
+            if verifier is None and _classification_stands(upload=upload, written_before=written_before):
+                outcome = _run_kept(upload=upload, by=upload.confirmed_by)
+            else:
+                if content is None:
+                    content = _content(upload_id)
+                outcome = _run(upload=upload, content=content, apply=True, by=upload.confirmed_by, verifier=verifier)
+                if verification is not None and verifier is not None:
+                    verification.record_verified(upload_id=upload.pk, verifier=verifier)
+                _rejections_store(upload=upload, rejections=outcome.rejections)
+                if previewed is not None and previewed != {key: outcome.counts.get(key, 0) for key in COUNT_KEYS}:
+                    # The plans changed since the preview: the acknowledgement says so.
+                    outcome.counts["differs_from_preview"] = True
             upload.counts = outcome.counts
             upload.columns = outcome.columns
             upload.file_code, upload.file_message = _file_code(outcome.counts)
+            upload.classified_against = None
             # CPF04: nothing was accepted, so nothing was applied.
             upload.status = UploadStatus.REFUSED if upload.file_code == FileCode.CPF04 else UploadStatus.APPLIED
             upload.applied_at = timezone.now()
@@ -233,7 +278,9 @@ def plan_upload_apply(*, upload_id: int, content: bytes | None = None) -> None:
         PlanUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(
             status=UploadStatus.FAILED,
             file_message="Something went wrong while applying the file. Nothing was changed.",
+            classified_against=None,
         )
+        PlanUploadChange.objects.filter(upload_id=upload_id).delete()
         upload = PlanUpload.objects.defer("content").get(pk=upload_id)
         audit_record(
             action=AuditAction.PLAN_UPLOAD_FAILED, user=upload.confirmed_by, organisation=upload.organisation,

@@ -35,7 +35,7 @@ def plan_upload_import(*, organisation: Organisation, filename: str, file: IO[by
     if dry_run:
         plan_upload_analyse(upload_id=upload.pk, content=content)
         PlanUpload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
-            status=UploadStatus.DRY_RUN, content=b""
+            status=UploadStatus.DRY_RUN, content=b"", classified_against=None
         )
         PlanUploadChange.objects.filter(upload_id=upload.pk).delete()
         # A dry run is never retried later: PDS down means "try again", now.

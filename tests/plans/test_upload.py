@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
-from plans.models import FileCode, Plan, PlanChange, PlanUpload, UploadStatus
+from plans.models import FileCode, Plan, PlanChange, PlanUpload, PlanUploadChange, UploadStatus
 from plans.uploads import (
     pipeline,
     plan_upload_acknowledgement,
@@ -263,12 +263,13 @@ def test_a_failure_mid_apply_leaves_every_plan_as_it_was(
             local_authority, user, csv_bytes([row(1, end_date=days_ago(1)), row(2, withdrawn="Y"), row(3)])
         )
 
-    def crash(**kwargs):
-        # The plans have been written by now; the acknowledgement has not.
+    def crash(*args, **kwargs):
+        # The plans have been written by now (from the preview's kept rows); the
+        # acknowledgement has not.
         assert Plan.objects.count() == 3
         raise RuntimeError(f"disk full while writing {nhs_number_for(3)}")
 
-    monkeypatch.setattr(steps, "_rejections_store", crash)
+    monkeypatch.setattr(steps, "_file_code", crash)
     with django_capture_on_commit_callbacks(execute=True):
         plan_upload_confirm(upload=upload, by=user)
     upload.refresh_from_db()
@@ -276,6 +277,8 @@ def test_a_failure_mid_apply_leaves_every_plan_as_it_was(
     assert _plans() == before
     assert PlanChange.objects.count() == history
     assert AuditEvent.objects.filter(action=AuditAction.PLAN_UPLOAD_FAILED).exists()
+    # A failed upload is never applied: its kept classification goes with it.
+    assert not PlanUploadChange.objects.filter(upload=upload).exists()
     assert nhs_number_for(3) not in caplog.text
     assert "RuntimeError" in caplog.text
 
