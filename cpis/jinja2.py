@@ -8,7 +8,15 @@ from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import get_script_prefix, resolve, reverse
 from django.utils.functional import Promise
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, Undefined
+from jinja2 import (
+    ChainableUndefined,
+    ChoiceLoader,
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    PackageLoader,
+    Undefined,
+)
 from markupsafe import Markup
 
 from core import formatting
@@ -114,6 +122,11 @@ def environment(**options) -> Environment:
     options["extensions"] = [*options.get("extensions", []), "jinja2.ext.do"]
     options["trim_blocks"] = True
     options["lstrip_blocks"] = True
+    # Each worker compiles every template it renders once, and gunicorn replaces workers every
+    # couple of thousand requests: the compiled code kept on disk (keyed by the source's hash,
+    # so an edited template is compiled again) spares each new worker that (docs/performance.md).
+    # Jinja's default directory is per system user, made private to it.
+    options.setdefault("bytecode_cache", FileSystemBytecodeCache(settings.JINJA_BYTECODE_CACHE_DIR))
     env = Environment(**options)  # noqa: S701 - autoescape is set above
     # Dates and NHS numbers are written one way on every page and e-mail (core/formatting.py).
     env.filters.update(formatting.FILTERS)
