@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.utils import timezone
 
+from accounts.backends import SESSION_USER_BACKEND
 from accounts.signed_in import SIGNED_IN_KEY, signed_in_version_of
 from core.compiled_queries import CompiledQuerySet
 
@@ -33,6 +34,8 @@ _live_sessions = CompiledQuerySet(_live_session, placeholders={"session_key": st
 # The session key under which single sign-on keeps which provider signed the user in (its
 # issuer, `sub` and `sid`); the app above accounts writes it, the store mirrors it into columns.
 SESSION_PROVIDER = "sso"
+
+_DJANGO_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def _text(value, limit: int) -> str:
@@ -63,6 +66,14 @@ class SessionStore(DBStore):
         if session.user is not None:
             setattr(session.user, SIGNED_IN_KEY, (session.session_key, session.signed_in_version))
         return session
+
+    def load(self):
+        data = super().load()
+        # Sessions signed in before accounts.backends existed name Django's ModelBackend, which
+        # ours extends: read as ours, so the deploy that brought it signed nobody out.
+        if data.get(BACKEND_SESSION_KEY) == _DJANGO_MODEL_BACKEND:
+            data[BACKEND_SESSION_KEY] = SESSION_USER_BACKEND
+        return data
 
     def create_model_instance(self, data):
         # An instance of get_model_class(), which the stubs know only as AbstractBaseSession.

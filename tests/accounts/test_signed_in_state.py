@@ -246,6 +246,16 @@ def test_the_user_read_with_the_session_counts_only_if_the_session_names_them(cl
     assert user.full_name in page and other.full_name not in page
 
 
+def test_a_session_signed_in_before_the_session_user_backend_stays_signed_in(role_user, client):
+    user = role_user("clinician")
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session["login_time"] = session["last_activity"] = int(timezone.now().timestamp())
+    session.save()
+    response = client.get(reverse("accounts:account"))
+    assert response.status_code == 200 and user.full_name in response.content.decode()
+
+
 _BULK = re.compile(
     r"\b(?:(?:Membership|TrainingRecord|TOTPDevice|Organisation|User)\.objects|memberships|training_records)\b"
     r"[\w.()=,'\" ]*\.(?:update|bulk_create|bulk_update)\("
