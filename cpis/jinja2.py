@@ -113,7 +113,13 @@ def rendered_once(macro, params: dict, *, csrf_input: str = "") -> Markup:
 
 
 class _BytecodeCache(FileSystemBytecodeCache):
-    """Jinja's, except that a directory it cannot write to is no cache: the page renders."""
+    """Jinja's, except that a directory it cannot read or write is no cache: the page renders."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()  # compiled from the source, as without a cache
 
     def dump_bytecode(self, bucket) -> None:
         try:
