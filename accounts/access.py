@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import CHILD_DATA_ROLES, Membership, Organisation, Role, TrainingRecord, User
 from accounts.passkeys import passkeys_of
 from accounts.requests import CpisRequest, SignedInRequest
+from accounts.signed_in import kept_for, memberships_copied
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 from core.compiled_queries import CompiledQuerySet
@@ -72,7 +73,12 @@ def current_organisation_load(request: CpisRequest) -> None:
     user = request.user
     if not user.is_authenticated:
         return
-    memberships = user_memberships(user_id=user.pk)
+    today = timezone.localdate()
+    # Kept with the session's signed-in state (accounts/signed_in.py), under the day too: the
+    # training that is current today may not be tomorrow.
+    memberships = kept_for(
+        user, "memberships", today, lambda: user_memberships(user_id=user.pk, today=today), memberships_copied
+    )
     if memberships:
         request.user_trained = memberships[0].user_trained
     organisations = {m.organisation_id: m.organisation for m in memberships}

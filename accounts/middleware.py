@@ -1,13 +1,20 @@
 import time
+from contextvars import ContextVar
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib import auth
+from django.contrib.auth import SESSION_KEY, logout
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django_otp.middleware import OTPMiddleware as DjangoOTPMiddleware
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import current_organisation_load
+from accounts.backends import session_user
+from accounts.signed_in import device_copied, kept_for
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, refused_url_detail
 from core.compiled_queries import CompiledQuerySet
@@ -40,24 +47,57 @@ class IdleTimeoutMiddleware:
         return self.get_response(request)
 
 
+def _session_user(request):
+    if not hasattr(request, "_cached_user"):
+        request.session.get(SESSION_KEY)  # reads the session, and the user with it, if not yet
+        token = session_user.set(getattr(request.session, "signed_in_user", None))
+        try:
+            request._cached_user = auth.get_user(request)
+        finally:
+            session_user.reset(token)
+    return request._cached_user
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    """Django's, with the user read in the session's own query (accounts/backends.py)."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _session_user(request))
+
+
 _TOTP_DEVICE_LABEL = TOTPDevice._meta.label_lower  # "otp_totp.totpdevice", as persistent ids name it
 _totp_devices = CompiledQuerySet(
     lambda device_id: TOTPDevice.objects.filter(id=device_id), placeholders={"device_id": int}
 )
+# The user whose session names the device, while django-otp looks the device up.
+_device_user: ContextVar[Any] = ContextVar("device_user", default=None)
 
 
 class OTPMiddleware(DjangoOTPMiddleware):
     """django-otp's middleware (which device verified this session, if any), reading a TOTP
-    device, the only kind we issue, through SQL compiled once per process. Any other persistent
-    id goes django-otp's own way; its checks (the device is the user's, and confirmed) apply
-    to both."""
+    device, the only kind we issue, through SQL compiled once per process and kept with the
+    session's signed-in state (accounts/signed_in.py: a reset device bumps its version). Any
+    other persistent id goes django-otp's own way; its checks (the device is the user's, and
+    confirmed) apply to both."""
+
+    def _verify_user_sync(self, request, user):
+        token = _device_user.set(user)
+        try:
+            return super()._verify_user_sync(request, user)
+        finally:
+            _device_user.reset(token)
 
     def _device_from_persistent_id(self, persistent_id: str):
         label, _, device_id = self._normalize_persistent_id(persistent_id).rpartition("/")
         if label != _TOTP_DEVICE_LABEL or not device_id.isdigit():
             return super()._device_from_persistent_id(persistent_id)
-        found = _totp_devices(device_id=int(device_id))
-        return found[0] if found else None
+
+        def read():
+            found = _totp_devices(device_id=int(device_id))
+            return found[0] if found else None
+
+        return kept_for(_device_user.get(), "totp", int(device_id), read, device_copied)
 
 
 class CurrentOrganisationMiddleware:

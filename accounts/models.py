@@ -251,6 +251,28 @@ class UserSession(AbstractBaseSession):
         return SessionStore
 
 
+class SignedInVersion(models.Model):
+    """How many times anything a signed-in page reads about a user has changed: their row,
+    memberships, training, TOTP devices or the organisations they belong to.
+
+    Each request reads it with the session, in the same query, and the memberships and device
+    kept for the user in each worker (accounts/signed_in.py) are used only under the version
+    they were read at. Bumped in the transaction of the change (accounts/signed_in.py's
+    receivers), so the next request after a commit reads the new rows. A table of its own,
+    written only by that `UPDATE`: a version on the user's row would be written back, older,
+    by any save of a user instance read before the bump.
+    """
+
+    # No foreign key: deleting a user deletes their memberships first, and each deletion bumps
+    # this row, which a key would then stop the user's own deletion for. A deleted user's row
+    # is left behind, a few bytes that nothing reads.
+    user_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}: version {self.version}"
+
+
 class InvitationQuerySet(models.QuerySet["Invitation"]):
     def pending(self) -> "InvitationQuerySet":
         """Not yet accepted or cancelled (an expired one is still pending: the page says so)."""

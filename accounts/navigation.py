@@ -5,13 +5,15 @@ roles `role_required` stores on it) and the trained-user gate, through `may_use`
 that guards the view, so a link is shown exactly when following it would not be refused.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
+from threading import Lock
 from typing import Any
 
 from django.urls import resolve, reverse
 
-from accounts.access import may_use
+from accounts.access import may_use, needs_gate, trained_user_gate
 from accounts.requests import CpisRequest
 
 
@@ -60,7 +62,41 @@ def allowed_roles(url_name: str) -> tuple[str, frozenset[str], bool]:
     return path, roles, getattr(view, "local_authority_only", False)
 
 
+# One entry per role set, kind of organisation, gate answer and path: a few hundred at most.
+_LINKS_KEPT_MAX = 2048
+_links_kept: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+_links_lock = Lock()
+
+
+def _may_use_inputs(request: CpisRequest) -> tuple:
+    """Everything `may_use` reads of a request, so the links can be kept under it: the roles
+    held, whether the organisation is a local authority, and whether the gate passes now."""
+    organisation = getattr(request, "organisation", None)
+    in_la = organisation is not None and organisation.is_local_authority
+    return request.roles, in_la, needs_gate(request.roles) and trained_user_gate(request).passed
+
+
 def links_for(request: CpisRequest, *, header_only: bool = False) -> list[dict[str, Any]]:
+    """The links `request` may follow, each with whether it is the page or its section.
+
+    Worked out once per worker for each answer `may_use` could give (the key holds all it
+    reads) and path, and kept: the header's links cost every page a gate and 21 checks.
+    """
+    key = (header_only, request.path, *_may_use_inputs(request))
+    with _links_lock:
+        kept = _links_kept.get(key)
+        if kept is not None:
+            _links_kept.move_to_end(key)
+    if kept is None:
+        kept = _links_worked_out(request, header_only=header_only)
+        with _links_lock:
+            _links_kept[key] = kept
+            while len(_links_kept) > _LINKS_KEPT_MAX:
+                _links_kept.popitem(last=False)
+    return [dict(item) for item in kept]
+
+
+def _links_worked_out(request: CpisRequest, *, header_only: bool) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     for link in LINKS:
         if header_only and not link.in_header:

@@ -99,7 +99,7 @@ def _safe_next(request: CpisRequest, candidate: str | None) -> str:
 
 def _complete_login(request: CpisRequest, user: "User", device) -> None:
     next_url = request.session.get(_PENDING_NEXT)
-    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    auth_login(request, user, backend="accounts.backends.SessionUserBackend")
     otp_login(request, device)
     now = int(time.time())
     request.session["login_time"] = now

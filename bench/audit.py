@@ -198,7 +198,7 @@ def _admin_cookies(count: int) -> list[str]:
     cookies = []
     for _ in range(count):
         client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend="accounts.backends.SessionUserBackend")
         session = client.session
         session["otp_device_id"] = device.persistent_id
         session["login_time"] = session["last_activity"] = int(time.time())

@@ -178,7 +178,7 @@ def _clinician_cookie(care_setting) -> str:
         TrainingRecord.objects.create(user=user, course="Bench", completed_on=timezone.localdate())
     device, _ = TOTPDevice.objects.get_or_create(user=user, name="Bench", defaults={"confirmed": True})
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="accounts.backends.SessionUserBackend")
     session = client.session
     session["otp_device_id"] = device.persistent_id
     session["login_time"] = session["last_activity"] = int(time.time())

@@ -311,7 +311,7 @@ def _session(user, organisation, extra: dict | None = None) -> str:
 
     device, _ = TOTPDevice.objects.get_or_create(user=user, name="Bench", defaults={"confirmed": True})
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="accounts.backends.SessionUserBackend")
     session = client.session
     session["otp_device_id"] = device.persistent_id
     session["login_time"] = session["last_activity"] = int(time.time())

@@ -1,5 +1,6 @@
 """The Jinja2 environment for our pages: NHS.UK frontend macros plus Django's helpers."""
 
+import logging
 from collections import OrderedDict
 from threading import Lock
 
@@ -8,10 +9,20 @@ from django.contrib import messages
 from django.templatetags.static import static
 from django.urls import get_script_prefix, resolve, reverse
 from django.utils.functional import Promise
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, Undefined
+from jinja2 import (
+    ChainableUndefined,
+    ChoiceLoader,
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    PackageLoader,
+    Undefined,
+)
 from markupsafe import Markup
 
 from core import formatting
+
+logger = logging.getLogger(__name__)
 
 
 def _url(name: str, *args, **kwargs) -> str:
@@ -101,6 +112,35 @@ def rendered_once(macro, params: dict, *, csrf_input: str = "") -> Markup:
     return Markup(html)  # noqa: S704 - the macro's own escaped output, and Django's CSRF input
 
 
+class _BytecodeCache(FileSystemBytecodeCache):
+    """Jinja's, except that a directory it cannot read or write is no cache: the page renders."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()  # compiled from the source, as without a cache
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            logger.warning("Compiled templates cannot be kept in %s", self.directory)
+
+
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    """Each worker compiles every template it renders, about 0.7 s of CPU for a few pages, and
+    gunicorn replaces workers every couple of thousand requests: the compiled code kept on disk
+    (under the source's hash, so an edited template is compiled again) spares each new worker
+    that (docs/performance.md). The files are loaded as code, so the directory must be this
+    system user's alone: Jinja's default one is made so, and refused if it is not."""
+    try:
+        return _BytecodeCache(settings.JINJA_BYTECODE_CACHE_DIR)
+    except (OSError, RuntimeError):
+        logger.warning("Compiled templates are not kept: no private directory for them")
+        return None
+
+
 def environment(**options) -> Environment:
     # nhsuk-frontend-jinja needs ChainableUndefined; its templates come from the package.
     options["undefined"] = ChainableUndefined
@@ -114,6 +154,7 @@ def environment(**options) -> Environment:
     options["extensions"] = [*options.get("extensions", []), "jinja2.ext.do"]
     options["trim_blocks"] = True
     options["lstrip_blocks"] = True
+    options.setdefault("bytecode_cache", _bytecode_cache())
     env = Environment(**options)  # noqa: S701 - autoescape is set above
     # Dates and NHS numbers are written one way on every page and e-mail (core/formatting.py).
     env.filters.update(formatting.FILTERS)

@@ -204,7 +204,7 @@ def sign_in_complete(
         user=user, provider=provider, defaults={"name": provider.name[:64], "confirmed": True}
     )
     request.session.cycle_key()
-    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    auth_login(request, user, backend="accounts.backends.SessionUserBackend")
     otp_login(request, device)
     now = int(time.time())
     request.session["login_time"] = now

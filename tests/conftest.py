@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 def signed_in(client: Client, user, *, verified: bool = True) -> Client:
     """Signs `user` in as the login journey would: password done and, if `verified`, 2FA used."""
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="accounts.backends.SessionUserBackend")
     session = client.session
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if verified and device is not None:

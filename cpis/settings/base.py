@@ -93,7 +93,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, given the user read with the session (accounts/backends.py).
+    "accounts.middleware.AuthenticationMiddleware",
     # django-otp's, with its device read compiled once per process.
     "accounts.middleware.OTPMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
@@ -114,6 +115,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "cpis.urls"
+# Where the pages' compiled templates are kept between workers (cpis/jinja2.py); empty: Jinja's
+# own directory for this system user under the temporary directory, private to it.
+JINJA_BYTECODE_CACHE_DIR = env.str("JINJA_BYTECODE_CACHE_DIR", default="") or None
 WSGI_APPLICATION = "cpis.wsgi.application"
 
 TEMPLATES = [
@@ -228,7 +232,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # Axes must come first so a locked-out (user, address) pair never reaches the password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, given the user the session was read with (accounts/backends.py).
+    "accounts.backends.SessionUserBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.access import TWO_FACTOR_NOT_SET_UP, child_data_gate, user_memberships
 from accounts.models import User
 from accounts.second_factors import second_factor_q
+from accounts.signed_in import SIGNED_IN_KEY, kept_for, memberships_copied, signed_in_version_of
 from attendances.services import CHECKING_ROLES, SILENT_READ_ROLES
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, client_ip
@@ -49,8 +50,15 @@ def base_url(request) -> str:
 
 
 # Read on every call: compiled to SQL once per process (core/compiled_queries.py).
+# With its owner's signed-in state's version, under which the owner's memberships and enrolment
+# are kept (accounts/signed_in.py), as a web session's are.
 _usable_tokens = CompiledQuerySet(
-    lambda hashed, now: ApiToken.objects.usable(now=now).select_related("user", "organisation").filter(hashed=hashed),
+    lambda hashed, now: (
+        ApiToken.objects.usable(now=now)
+        .select_related("user", "organisation")
+        .filter(hashed=hashed)
+        .annotate(signed_in_version=signed_in_version_of("user_id"))
+    ),
     placeholders={"hashed": str, "now": datetime},
 )
 # A token cannot present a code: its owner's enrolment stands for it, an authenticator app or a
@@ -70,6 +78,8 @@ def _bearer_token(request) -> ApiToken:
     # through, so one stale token cannot lock out the others sent from the same address.
     found = _usable_tokens(hashed=token_hash(raw.strip()), now=timezone.now())
     token = found[0] if found else None
+    if token is not None:
+        setattr(token.user, SIGNED_IN_KEY, (f"token {token.pk}", token.signed_in_version))
     if token is None or not token.user.is_active or not token.organisation.is_active:
         retry_after = throttles.bad_token_refused(address=client_ip(request), presented=raw.strip())
         if retry_after is not None:
@@ -88,11 +98,19 @@ def _throttle(token: ApiToken) -> None:
 def _current_roles(token: ApiToken) -> frozenset[str]:
     """The owner's roles at the token's organisation now, if they may still see child data."""
     # The web's own read of the sign-in state: roles, and whether training is current, at once.
-    memberships = [m for m in user_memberships(user_id=token.user_id) if m.organisation_id == token.organisation_id]
+    today = timezone.localdate()
+    every = kept_for(
+        token.user,
+        "memberships",
+        today,
+        lambda: user_memberships(user_id=token.user_id, today=today),
+        memberships_copied,
+    )
+    memberships = [m for m in every if m.organisation_id == token.organisation_id]
     roles = frozenset(m.role for m in memberships)
     if not roles & CHECKING_ROLES:
         raise access_denied("The token's owner no longer holds a role that may check a child")
-    enrolled = bool(_enrolled_users(user_id=token.user_id))
+    enrolled = kept_for(token.user, "enrolled", None, lambda: bool(_enrolled_users(user_id=token.user_id)), bool)
     gate = child_data_gate(
         token.user, two_factor_missing=None if enrolled else TWO_FACTOR_NOT_SET_UP, trained=memberships[0].user_trained
     )

@@ -144,13 +144,23 @@ def test_expired_token_is_unauthorised(api, local_authority):
     outcome(call("CareTeam", plan.nhs_number), 401, "ACCESS_DENIED")
 
 
+def _training_expires(user, day) -> None:
+    for record in TrainingRecord.objects.filter(user=user):
+        record.completed_on = min(record.completed_on, day - dt.timedelta(days=1))
+        record.expires_on = day
+        record.save()
+
+
 def test_token_stops_when_its_owner_is_deactivated_loses_the_role_or_training(api, local_authority):
     plan = PlanFactory(organisation=local_authority)
     call, user = api()
     assert call("CareTeam", plan.nhs_number).status_code == 200
-    TrainingRecord.objects.filter(user=user).update(expires_on=timezone.localdate() - dt.timedelta(days=1))
+    # Saved, as the service writes them: a QuerySet's update() would not bump the owner's
+    # signed-in version (accounts/signed_in.py), and the application makes none on these rows.
+    _training_expires(user, timezone.localdate() - dt.timedelta(days=1))
     outcome(call("CareTeam", plan.nhs_number), 403, "ACCESS_DENIED")
-    TrainingRecord.objects.filter(user=user).update(expires_on=timezone.localdate() + dt.timedelta(days=100))
+    _training_expires(user, timezone.localdate() + dt.timedelta(days=100))
+    assert call("CareTeam", plan.nhs_number).status_code == 200
     Membership.objects.filter(user=user).delete()
     outcome(call("CareTeam", plan.nhs_number), 403, "ACCESS_DENIED")
 
