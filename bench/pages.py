@@ -655,6 +655,21 @@ def _check_journeys(world) -> list[tuple[str, str, object, object]]:
     return [("check: web (POST /check/)", "clinician", web), ("check: FHIR (GET CareTeam)", "clinician", fhir)]
 
 
+def _prepared(make):
+    """`make` with each client's request made before the clock starts: the check's fetches its
+    form first, which would otherwise count against a short round."""
+    requests = [make(random.Random(index)) for index in range(check.CLIENTS)]  # noqa: S311 - load, not security
+    return lambda rng: requests.pop()
+
+
+def _bare_offered() -> str:
+    bare = offered_load(check._bare_request(None), rate=OFFERED_RATE, seconds=OFFERED_SECONDS)
+    return (
+        f"bare view at the offered load: p50 {bare.percentile(50):.1f}, p95 {bare.percentile(95):.1f},"
+        f" p99 {bare.percentile(99):.1f} ms ({bare.errors} errors); load average {_loadavg()}"
+    )
+
+
 def _ratio_goal(page: str) -> float:
     # Issue 28's goals: the check within 4 times the bare view on the web and 3 on FHIR, every
     # other page within 6.
@@ -706,17 +721,18 @@ def _run_journeys(journeys, go_live_refresh) -> None:
         f" {SECONDS:g} s of the bare view. Offered load: {OFFERED_RATE:g} requests a second for"
         f" {OFFERED_SECONDS:g} s, latency from each request's due time; goal p95 < {GOAL_P95_MS} ms."
     )
-    bare = offered_load(check._bare_request(None), rate=OFFERED_RATE, seconds=OFFERED_SECONDS)
+    # The machine's own floor at the offered load, again every few pages and at the end: on a
+    # shared machine it moves with everyone else's work.
+    print(_bare_offered(), flush=True)
+    heads = ("page", "role", "req/s", "bare", "ratio", "p50 ms", "p95 ms", "p99 ms", "ratio?", "p95?", "load avg")
     print(
-        f"bare view at the offered load: p50 {bare.percentile(50):.1f}, p95 {bare.percentile(95):.1f},"
-        f" p99 {bare.percentile(99):.1f} ms; load average {_loadavg()}",
-        flush=True,
+        f"{heads[0]:<48} {heads[1]:<19} {' '.join(f'{h:>7}' for h in heads[2:8])}  {heads[8]:<6} {heads[9]:<6}  {heads[10]}"
     )
-    heads = ("page", "role", "req/s", "bare", "ratio", "p50 ms", "p95 ms", "p99 ms", "goals", "load avg")
-    print(f"{heads[0]:<48} {heads[1]:<19} {' '.join(f'{h:>7}' for h in heads[2:8])}  {heads[8]:<10} {heads[9]}")
     missed, failed = [], []
     refreshed = 0.0
-    for page, persona, make, path, cookie in journeys:
+    for done, (page, persona, make, path, cookie) in enumerate(journeys):
+        if done and done % 15 == 0:
+            print(_bare_offered(), flush=True)
         # Beat keeps the go-live states every 5 minutes; the progress pages read them live once
         # they are 15 minutes old, which a long run would otherwise reach.
         if time.monotonic() - refreshed > 240:
@@ -728,9 +744,9 @@ def _run_journeys(journeys, go_live_refresh) -> None:
                 failed.append(f"{page} as {persona}: {status}")
                 print(f"{page:<48} {persona:<19} answered {status} in {alone:.1f} s: not benched", flush=True)
                 continue
-        check._drive(make, seconds=1)  # warm the workers' caches
+        check._drive(_prepared(make), seconds=1)  # warm the workers' caches
         b_ok, _, _, b_elapsed = check._drive(check._bare_request, seconds=SECONDS)
-        ok, errors, _, elapsed = check._drive(make, seconds=SECONDS)
+        ok, errors, _, elapsed = check._drive(_prepared(make), seconds=SECONDS)
         rate, bare_rate = ok / elapsed, b_ok / b_elapsed
         ratio = bare_rate / rate if rate else float("inf")
         if rate < OFFERED_RATE / 4:
@@ -747,14 +763,16 @@ def _run_journeys(journeys, go_live_refresh) -> None:
             errors += load.errors
             note = f" (generator late by up to {load.send_lag * 1000:.0f} ms)" if load.send_lag > 0.05 else ""
         _settle()
-        met = ("ratio " if ratio <= _ratio_goal(page) else "") + ("p95" if p95 < GOAL_P95_MS and not errors else "")
-        if met != "ratio p95":
+        ratio_met, p95_met = ratio <= _ratio_goal(page), p95 < GOAL_P95_MS and not errors
+        met = f"{'met' if ratio_met else 'MISSED':<6} {'met' if p95_met else 'MISSED':<6}"
+        if not (ratio_met and p95_met):
             missed.append(f"{page} as {persona}")
         print(
             f"{page:<48} {persona:<19} {rate:7.1f} {bare_rate:7.1f} {ratio:7.1f} {p50:7.1f} {p95:7.1f} {p99:7.1f}"
-            f"  {met or '-':<10} {_loadavg()}" + (f" ({errors} errors)" if errors else "") + note,
+            f"  {met}  {_loadavg()}" + (f" ({errors} errors)" if errors else "") + note,
             flush=True,
         )
+    print(_bare_offered())
     print(f"goals (ratio within 6, the check 4 on the web and 3 on FHIR; p95 < {GOAL_P95_MS} ms at the offered load):")
     print(
         "  met by every page" if not missed else f"  MISSED by {len(missed)} of {len(journeys)}: " + "; ".join(missed)
