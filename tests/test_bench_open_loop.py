@@ -66,7 +66,7 @@ def test_keeps_the_schedule_when_every_answer_takes_longer_than_the_interval():
     assert len(arrivals) == 20
     assert load.statuses == [200] * 20
     assert 0.85 < max(arrivals) - min(arrivals) < 1.2
-    assert load.send_lag < 0.05
+    assert load.send_lag < 0.1
     assert all(0.5 <= latency < 1.0 for latency in load.latencies)
 
 
@@ -78,12 +78,12 @@ def test_counts_the_time_requests_wait_behind_a_server_that_cannot_keep_up():
         load = offered_load(_get(port), rate=20, seconds=1)
     assert len(arrivals) == 20
     assert load.statuses == [200] * 20
-    assert load.send_lag < 0.05
+    assert load.send_lag < 0.1
     assert load.latencies[-1] > 0.85
     assert sum(load.latencies[10:]) > 2 * sum(load.latencies[:10])
     assert load.percentile(50) > 350
     assert load.percentile(99) > 850
-    assert 1.8 < load.elapsed < 3.0
+    assert 1.8 < load.elapsed < 4.0
 
 
 def test_a_request_that_fails_is_an_error_and_still_timed():
