@@ -278,10 +278,12 @@ def _counts_match(conn) -> bool:
     def count(table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
 
+    # The check's journeys add their visits and notifications (some thousands a run, against a
+    # year of a million): kept, rather than every run loading the data again.
     return (
         count("plans_plan") == PLANS
-        and count("attendances_visit") == VISITS
-        and count("notifications_notification") == NOTIFICATIONS
+        and count("attendances_visit") >= VISITS
+        and count("notifications_notification") >= NOTIFICATIONS
         and count("accounts_user") >= USERS
         and count("accounts_organisation") >= LOCAL_AUTHORITIES + CARE_SETTINGS + 1
     )
