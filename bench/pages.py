@@ -560,8 +560,9 @@ def _expectations() -> dict:
     return EXPECTATIONS
 
 
-def _journeys(world: "_World") -> list[tuple[str, str, str, str | None]]:
-    """(page, persona, path, session cookie) for every page of every persona, and its variants."""
+def _journeys(world: "_World") -> list[tuple[str, str, str, tuple | None]]:
+    """(page, persona, path, how to sign in: `_session`'s arguments, None signed out) for every
+    page of every persona, and its variants."""
     from django.urls import reverse
 
     expectations = _expectations()
@@ -573,7 +574,6 @@ def _journeys(world: "_World") -> list[tuple[str, str, str, str | None]]:
     days = f"date_from_day={start.day}&date_from_month={start.month}&date_from_year={start.year}"
     days += f"&date_to_day={today.day}&date_to_month={today.month}&date_to_year={today.year}"
     fill = {"days": days, "family_name": world.plan.family_name, "nhs_number": world.plan.nhs_number}
-    cookies: dict[str, str | None] = {"anonymous": None}
     journeys = []
     for name, persona in planned:
         kwargs = URL_KWARGS[name](world, persona) if expectations[name].kwargs else None
@@ -582,13 +582,9 @@ def _journeys(world: "_World") -> list[tuple[str, str, str, str | None]]:
             if extra:
                 extra = {"kept_child_searches": {"plans": {"bench": extra["kept_child_searches"]["plans"]["bench"]
                                                            .format(**fill)}}}  # fmt: skip
-                cookie = _session(world.users[persona], world.organisation(persona), extra)
-            else:
-                if persona not in cookies:
-                    cookies[persona] = _session(world.users[persona], world.organisation(persona))
-                cookie = cookies[persona]
+            sign_in = None if persona == "anonymous" else (world.users[persona], world.organisation(persona), extra)
             page = f"{name} ({label})" if label else name
-            journeys.append((page, persona, path + ("?" + query.format(**fill) if query else ""), cookie))
+            journeys.append((page, persona, path + ("?" + query.format(**fill) if query else ""), sign_in))
     return journeys
 
 
@@ -642,18 +638,22 @@ def _settle() -> None:
         time.sleep(0.5)
 
 
-def _check_journeys(world) -> list[tuple[str, str, object, object]]:
+def _check_journeys(world) -> list[tuple[str, str, object]]:
     """The check on both interfaces, as bench.check drives them, at the bench's care setting:
-    (page, persona, request maker)."""
+    (page, persona, what makes its request maker when the journey starts, signed in then)."""
     from fhir.services import api_token_issue
 
     clinician, setting = world.users["clinician"], world.organisations["setting"]
-    cookie = _session(clinician, setting)
-    token = api_token_issue(user=clinician, organisation=setting, name="Bench", valid_days=1)[1]
     on_plan = check._valid_nhs_numbers(PLANS)
     not_on_plan = check._valid_nhs_numbers(5_000, start=900_000)
-    web = check._check_request_factory(cookie, on_plan, not_on_plan)
-    fhir = check._fhir_request_factory(token, on_plan, not_on_plan)
+
+    def web():
+        return check._check_request_factory(_session(clinician, setting), on_plan, not_on_plan)
+
+    def fhir():
+        token = api_token_issue(user=clinician, organisation=setting, name="Bench", valid_days=1)[1]
+        return check._fhir_request_factory(token, on_plan, not_on_plan)
+
     return [("check: web (POST /check/)", "clinician", web), ("check: FHIR (GET CareTeam)", "clinician", fhir)]
 
 
@@ -705,10 +705,9 @@ def run() -> None:
             if rolled := days_roll_up():
                 print(f"reports' roll-up: {len(rolled)} days in {time.monotonic() - began:.0f} s", flush=True)
             world = _World(national, las, care_settings)
-            journeys = [
-                (page, persona, _page_request(path, cookie), path, cookie)
-                for page, persona, path, cookie in _journeys(world)
-            ] + [(*journey, None, None) for journey in _check_journeys(world)]
+            journeys = [(page, persona, None, path, sign_in) for page, persona, path, sign_in in _journeys(world)] + [
+                (*journey, None, None) for journey in _check_journeys(world)
+            ]
             journeys = [j for j in journeys if _wanted(j[0], j[1])]
             with check._gunicorn(db, DATABASE):
                 _run_journeys(journeys, go_live_refresh)
@@ -732,7 +731,7 @@ def _run_journeys(journeys, go_live_refresh) -> None:
     )
     missed, failed = [], []
     refreshed = 0.0
-    for done, (page, persona, make, path, cookie) in enumerate(journeys):
+    for done, (page, persona, make, path, sign_in) in enumerate(journeys):
         if done and done % 15 == 0:
             print(_bare_offered(), flush=True)
         # Beat keeps the go-live states every 5 minutes; the progress pages read them live once
@@ -741,11 +740,17 @@ def _run_journeys(journeys, go_live_refresh) -> None:
             go_live_refresh()
             refreshed = time.monotonic()
         if path is not None:
+            # Signed in as each page starts: a session idle for 15 minutes (an earlier page's)
+            # has been signed out.
+            cookie = _session(*sign_in) if sign_in else None
+            make = _page_request(path, cookie)
             status, alone = _first_answer(path, cookie)
             if status != 200:
                 failed.append(f"{page} as {persona}: {status}")
                 print(f"{page:<48} {persona:<19} answered {status} in {alone:.1f} s: not benched", flush=True)
                 continue
+        else:
+            make = make()  # the check's: signed in now
         check._drive(_prepared(make), seconds=1)  # warm the workers' caches
         b_ok, _, _, b_elapsed = check._drive(check._bare_request, seconds=SECONDS)
         ok, errors, _, elapsed = check._drive(_prepared(make), seconds=SECONDS)
