@@ -594,7 +594,9 @@ def _page_request(path: str, cookie: str | None):
     def request():
         try:
             return check._request("GET", path, headers=headers)[0]
-        except OSError:  # no answer within the client's 30 s: counted as an error, not lost
+        # No answer within the client's 30 s, or an answer cut short (gunicorn's timeout ending
+        # the worker mid-stream): an error, not lost.
+        except (OSError, http.client.HTTPException):
             return 599
 
     def make(rng):
@@ -613,7 +615,7 @@ def _first_answer(path: str, cookie: str | None) -> tuple[int, float]:
         response = conn.getresponse()
         response.read()
         return response.status, time.perf_counter() - started
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return 599, time.perf_counter() - started
     finally:
         conn.close()
