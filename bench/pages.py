@@ -725,7 +725,9 @@ def _run_journeys(journeys, go_live_refresh) -> None:
         f" {OFFERED_SECONDS:g} s, latency from each request's due time; goal p95 < {GOAL_P95_MS} ms."
     )
     # The machine's own floor at the offered load, again every few pages and at the end: on a
-    # shared machine it moves with everyone else's work.
+    # shared machine it moves with everyone else's work. The workers' first requests (their
+    # database connections, the first imports) are not counted in it.
+    check._drive(check._bare_request, seconds=2)
     print(_bare_offered(), flush=True)
     heads = ("page", "role", "req/s", "bare", "ratio", "p50 ms", "p95 ms", "p99 ms", "ratio?", "p95?", "load avg")
     print(
