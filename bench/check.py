@@ -337,8 +337,8 @@ def _fhir_request_factory(token: str, on_plan: list[str], not_on_plan: list[str]
         def request():
             numbers = on_plan if rng.random() < ON_PLAN_SHARE else not_on_plan
             query = urlencode({"patient:identifier": f"https://fhir.nhs.uk/Id/nhs-number|{rng.choice(numbers)}"})
-            headers["TraceID"] = str(uuid.uuid4())
-            return _request("GET", f"/fhir/R4/CareTeam?{query}", headers=headers)[0]
+            # Headers of its own: the offered-load bench sends one request on many threads at once.
+            return _request("GET", f"/fhir/R4/CareTeam?{query}", headers={**headers, "TraceID": str(uuid.uuid4())})[0]
 
         return request
 

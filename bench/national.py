@@ -211,7 +211,7 @@ def _run_size(size: tuple[int, int]) -> dict[str, float]:
         journeys = _journeys(national)
         with check._gunicorn(db, database):
             for name, path, cookie in journeys:
-                status = pages._first_answer(path, cookie)
+                status, _ = pages._first_answer(path, cookie)
                 if status != 200:
                     raise RuntimeError(f"{name}: GET {path} answered {status}")
             print(
