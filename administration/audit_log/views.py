@@ -15,6 +15,8 @@ import datetime as dt
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -168,9 +170,19 @@ def events(request: OrganisationRequest):
 def events_csv(request: OrganisationRequest):
     # The same search as the page it is linked from: its query string, and the NHS number kept
     # under its key. A search that does not validate exports as no search, as the page shows it.
-    criteria = _Search(request, national=Role.NATIONAL_ADMIN in request.roles).criteria
+    search = _Search(request, national=Role.NATIONAL_ADMIN in request.roles)
+    criteria = search.criteria
     cleared = _cleared(request)
     found = _events(request, criteria, cleared=cleared)
+    # One probe past the limit, not a count: a count of the whole log reads every row.
+    limit = settings.AUDIT_EXPORT_MAX_ROWS
+    if found[limit : limit + 1].exists():
+        messages.error(
+            request,
+            f"These events are more than {limit:,}, more than one download can hold. Narrow the "
+            "search (a shorter date range, or one user, organisation or action) and download again.",
+        )
+        return redirect(reverse("audit:events") + (f"?{search.query}" if search.query else ""))
     # No row count: counting an export of the whole log would read it twice.
     audit_record(
         action=AuditAction.AUDIT_EXPORTED,

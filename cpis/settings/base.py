@@ -330,6 +330,10 @@ PLAN_RETENTION_DAYS = env.int("PLAN_RETENTION_DAYS", default=90)
 # (docs/operations.md, audit/partitions.py); monthly partitions are made this many months ahead.
 AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=96)
 AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=2)
+# The most events one audit CSV download holds. A download is one request, which gunicorn ends
+# after GUNICORN_TIMEOUT (60 s), and an export streams about 2,500 rows a second on 2 busy
+# cores: a larger search is refused with what to narrow, rather than cut off mid-file.
+AUDIT_EXPORT_MAX_ROWS = env.int("AUDIT_EXPORT_MAX_ROWS", default=50_000)
 # Identity assurance (docs/plans.md "Identity verification"): `none` keeps today's rules; `pds`
 # verifies every uploaded child against PDS (NHS England's, or demo/pds/server.py's).
 IDENTITY_SERVICE = env.str("IDENTITY_SERVICE", default="none")

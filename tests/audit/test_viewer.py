@@ -531,3 +531,23 @@ def test_every_action_has_a_named_group():
     assert sorted(values) == sorted(AuditAction.values)
     # Small enough groups to read: none of the ~100 actions in one long list.
     assert len(names) >= 8 and max(len(choices) for _, choices in grouped) <= 20
+
+
+def test_an_export_larger_than_one_download_is_refused_with_what_to_narrow(
+    client_for, national_admin, care_setting, other_care_setting, settings
+):
+    settings.AUDIT_EXPORT_MAX_ROWS = 5
+    for _ in range(6):
+        event(organisation=other_care_setting)
+    for _ in range(2):
+        event(organisation=care_setting)
+    client = client_for(national_admin)
+    search(client, action=AuditAction.LOGIN)
+    query = urlsplit(client.searched).query
+    refused = client.get(reverse("audit:events_csv") + f"?{query}", follow=True)
+    # Back on the same search, told why and what to do; nothing exported, so nothing audited as one.
+    assert refused.redirect_chain == [(reverse("audit:events") + f"?{query}", 302)]
+    assert "more than 5, more than one download can hold" in html.unescape(refused.content.decode())
+    assert not AuditEvent.objects.filter(action=AuditAction.AUDIT_EXPORTED).exists()
+    search(client, action=AuditAction.LOGIN, organisation=care_setting.ods_code)
+    assert len(not_about_the_search(export(client))) == 2
