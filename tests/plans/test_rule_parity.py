@@ -4,10 +4,12 @@ whole upload on PostgreSQL (reader, then the staging SQL), and the verdicts and 
 must agree word for word."""
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -23,7 +25,17 @@ from tests.plans.helpers import HEADER, csv_bytes, import_bytes, today
 
 pytestmark = pytest.mark.django_db
 
+# The cases are built from the day the module is imported; a run that crosses midnight (London)
+# would try yesterday's cases against today's rules, so each test runs at noon on that day.
 T = today()
+
+
+@pytest.fixture(autouse=True)
+def _on_the_cases_day():
+    with time_machine.travel(datetime.combine(T, time(12), tzinfo=ZoneInfo("Europe/London")), tick=True):
+        yield
+
+
 TEN = years_before(T, 10)
 NINETEEN = years_before(T, 19)
 ADULT_ON = eighteenth_birthday(NINETEEN)
