@@ -2,9 +2,11 @@
 
 import hashlib
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -42,17 +44,25 @@ if TYPE_CHECKING:
     from accounts.models import Organisation
 
 
+ORGANISATIONS_PAGE_SIZE = 50
+
+
 @role_required(Role.NATIONAL_ADMIN)
 def organisations(request: OrganisationRequest):
     query = search_query(request)
     region = region_filter(request)
     active_only = request.GET.get("status") == "active"
     found = organisations_found(query=query, region=region, active_only=active_only)
+    # A page at a time: the country has over a thousand organisations, and the search finds one.
+    page = Paginator(found.order_by("name", "id"), ORGANISATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = {"q": query, "region": region, "status": "active" if active_only else ""}
+    filters = urlencode({name: value for name, value in kept.items() if value})
     return render(
         request,
         "administration/organisations.jinja",
         {
-            "organisations": found,
+            "page": page,
+            "filters": filters,
             "query": query,
             "region": region,
             "regions": region_choices(region),

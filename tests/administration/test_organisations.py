@@ -408,3 +408,22 @@ def test_organisations_list_leaves_out_the_conformance_runs_synthetic_organisati
     page = client.get("/admin/organisations/").content.decode()
     assert "Real Unit" in page and "Conformance Unit" not in page
     assert "Conformance Unit" not in client.get("/admin/organisations/", {"q": "Conformance"}).content.decode()
+
+
+def test_organisations_list_is_paged_and_its_pages_keep_the_search(client, monkeypatch):
+    from administration.views import organisations as views
+    from tests.factories import OrganisationFactory
+
+    monkeypatch.setattr(views, "ORGANISATIONS_PAGE_SIZE", 2)
+    for name in ("Alpha Unit", "Bravo Unit", "Charlie Unit"):
+        OrganisationFactory(name=name, region=Region.LONDON)
+    OrganisationFactory(name="Delta Unit", region=Region.NORTH_WEST)
+    first = client.get("/admin/organisations/", {"region": "london"}).content.decode()
+    assert "3 organisations match your search: 1 to 2 shown." in first
+    assert "Alpha Unit" in first and "Bravo Unit" in first and "Charlie Unit" not in first
+    assert 'href="?page=2&amp;region=london"' in first
+    second = client.get("/admin/organisations/", {"region": "london", "page": "2"}).content.decode()
+    assert "Charlie Unit" in second and "Alpha Unit" not in second and "Delta Unit" not in second
+    # A page past the end, or not a number, shows the last or first page rather than failing.
+    assert "Charlie Unit" in client.get("/admin/organisations/", {"region": "london", "page": "99"}).content.decode()
+    assert "Alpha Unit" in client.get("/admin/organisations/", {"region": "london", "page": "x"}).content.decode()
