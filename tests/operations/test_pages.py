@@ -116,3 +116,26 @@ def test_without_the_demo_a_missing_worker_is_still_shown_down(role_user, client
     text = _text(client_for(role_user(Role.NATIONAL_ADMIN)).get(reverse("operations:service_health")))
     assert "Not running" in text and "Late" in text
     assert "web process" not in text
+
+
+def test_the_audit_events_per_day_start_at_midnight_six_days_ago_and_read_by_time(django_assert_max_num_queries):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from audit.models import AuditAction, AuditEvent
+    from core.dates import day_start
+    from operations.services import AUDIT_DAYS, service_health
+
+    first_day = timezone.localdate() - dt.timedelta(days=AUDIT_DAYS - 1)
+    for at in (day_start(first_day) - dt.timedelta(microseconds=1), day_start(first_day), timezone.now()):
+        AuditEvent.objects.create(action=AuditAction.LOGIN, occurred_at=at)
+    with django_assert_max_num_queries(30) as queries:
+        per_day = dict(service_health().audit_per_day)
+    assert per_day[first_day] == 1 and first_day - dt.timedelta(days=1) not in per_day
+    assert sum(per_day.values()) == 2
+    # A range on the column itself, which the time index and the monthly partitions serve; a
+    # date taken of the column would read every partition of the log.
+    (audit_sql,) = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"] and "auditevent" in q["sql"]]
+    where = audit_sql.split("WHERE", 1)[1]
+    assert '"audit_auditevent"."occurred_at" >=' in where and "::date" not in where.split("GROUP BY")[0]
