@@ -6,7 +6,7 @@ plain scan of the same day's rows.
 2. "one day's new events": the day up to the log's newest event. The plain scan reads that
    day's checks (the rows the rules start from) and nothing else;
 3. the nightly roll-up of the users' usual (privacy/baselines.py) up to the day before the
-   newest event's, timed once (kept in the database, so a second run finds it done);
+   window's first, timed once (kept in the database, so a second run finds it done);
 4. the scan (`privacy.services.alerts_scan`) from one day before the newest event: the new
    checks, their users' history, the rules, the alerts; twice: with the history from the
    roll-up's summaries (as beat runs it), and from the audit log (as when the roll-up has not
@@ -85,8 +85,14 @@ def run() -> None:
                 pass
             return raised
 
+        # As beat meets it: the nightly roll-up holds the days before the scanned window, never
+        # the window's own. Rolled up to the day before the newest event's, a window that starts
+        # the evening before would find most of its checks already summarised, and how many would
+        # depend on the hour the log was built.
+        window_day = timezone.localdate(day_start)
+        BaselineRollUp.objects.filter(id=1, rolled_until__gte=window_day).update(rolled_until=None)
         started = time.perf_counter()
-        rolled = baselines_roll_up(today=timezone.localdate(newest))
+        rolled = baselines_roll_up(today=window_day)
         roll_up_seconds = time.perf_counter() - started
         (plain_seconds, checks), (summary_seconds, raised), (raw_seconds, raised_raw) = _best_interleaved(
             plain, lambda: scan(summaries=True), lambda: scan(summaries=False)
