@@ -388,7 +388,9 @@ def _from_summaries(
     recent: list[Check] = []
     if recent_start <= after:
         recent = checks_read(
-            AuditEvent.objects.filter(user_id__in=user_ids, occurred_at__gte=recent_start, occurred_at__lte=after)
+            AuditEvent.objects.filter(
+                one_of("user_id", user_ids), occurred_at__gte=recent_start, occurred_at__lte=after
+            )
         )
     recent += new
     _shift_of(history, [c for c in recent if c.at > history.shift_start])
