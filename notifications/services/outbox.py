@@ -190,8 +190,8 @@ def _recorded(*, la_ids: list[int], notification_by_la: dict[int, int], delivery
 
 def notifications_flag_birth_date_mismatch(*, notification_ids: list[int], date_of_birth_entered: date | None) -> int:
     """Records on each notification whose child's date of birth differs from the one entered
-    at the check. Kept out of the one-statement insert: a mismatch is rare, and this costs one
-    UPDATE only then."""
+    at the check: the ORM's way (SQLite). On PostgreSQL the check's one statement does the same
+    in `_ATTENDANCE_CTES`, held to this by tests/attendances/test_check_write.py."""
     return (
         Notification.objects.filter(pk__in=notification_ids)
         .exclude(date_of_birth=date_of_birth_entered)
