@@ -25,7 +25,8 @@ def insert_statement(
     `expressions` replaces a column's value by SQL (another part of the statement's result,
     say); the SQL may use `%(<name>_<column>)s`, the value Django would have written there.
     Raises ValueError for a field whose placeholder is not a plain parameter (a geometry, an
-    expression as a value): that instance is saved with `save()` instead.
+    expression as a value, a `db_default`): such a model cannot take part this way, and the
+    check's tests, which run the one statement, fail on the first such field added.
     """
     meta = instance._meta
     if instance._state.adding is False or instance.pk is not None:
